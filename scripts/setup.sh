@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets SharkMCP up on this machine: Wireshark's command-line tools (installed with apt-get when
+# this is Debian/Ubuntu and we are root or have sudo; otherwise the exact command is printed),
+# the npm dependencies, and the build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))."
+  exit 1
+fi
+
+missing=()
+for tool in tshark dumpcap capinfos; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  say "missing Wireshark tools: ${missing[*]}"
+  if command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then sudo=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo)
+    else sudo=(none)
+    fi
+    if [ "${sudo[0]:-}" != none ]; then
+      say "installing tshark with apt-get (non-interactive)"
+      # Answer wireshark-common's question ("may non-superusers capture?") up front: no prompt.
+      echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark
+    else
+      say "run this, then run setup again:"
+      say "  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y tshark"
+      exit 1
+    fi
+  else
+    say "install Wireshark's command-line tools, then run setup again:"
+    say "  Fedora:  sudo dnf install wireshark-cli"
+    say "  Arch:    sudo pacman -S wireshark-cli"
+    say "  macOS:   brew install wireshark"
+    say "  Windows: winget install WiresharkFoundation.Wireshark"
+    exit 1
+  fi
+fi
+say "$(tshark --version 2>/dev/null | head -n 1)"
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
+say "ready: 'npm start' serves MCP on stdio; 'npm test' runs the tests"

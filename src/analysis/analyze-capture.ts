@@ -1,0 +1,212 @@
+// The packet-listing pipeline behind analyze_pcap_file (and later stop_capture_session): checks the
+// request with tshark, streams tshark's output through the page budget, stops tshark as soon as the
+// page is settled, and names every odd outcome (empty capture, no match, cut-short file).
+import { abortError, UserError } from '../errors.js';
+import { countPackets } from '../wireshark/capinfos.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ProcessGroup } from '../wireshark/process.js';
+import {
+  classifyReadProblem,
+  EMPTY_PCAP,
+  FIELD_NAME,
+  suggestFields,
+  TsharkArgumentChecker,
+} from '../wireshark/tshark.js';
+import type { RuntimeDir } from '../storage/runtime-dir.js';
+import type { ArgumentProblem } from '../wireshark/tshark.js';
+import { createPacketSplitter } from './packet-stream.js';
+import type { OutputFormat } from './packet-stream.js';
+import { PageBuilder } from './page.js';
+import type { Page } from './page.js';
+
+export const DEFAULT_FIELDS = [
+  'frame.number',
+  'frame.time_relative',
+  'ip.src',
+  'ip.dst',
+  'tcp.srcport',
+  'tcp.dstport',
+] as const;
+
+export interface AnalysisRequest {
+  /** Absolute real path of the capture (see input-files.ts). */
+  readonly file: string;
+  readonly displayFilter?: string | undefined;
+  readonly outputFormat: OutputFormat;
+  /** The columns of the `fields` format. */
+  readonly fields: readonly string[];
+  /** Absolute real path of a TLS keylog file. */
+  readonly keylogFile?: string | undefined;
+  readonly offset: number;
+  readonly limit: number;
+  /** Characters of the page body at most. */
+  readonly maxChars: number;
+}
+
+export type EmptyReason =
+  | { readonly kind: 'emptyCapture' }
+  | { readonly kind: 'noMatch'; readonly totalPackets: number | undefined }
+  | { readonly kind: 'pastEnd'; readonly matching: number };
+
+export interface AnalysisResult {
+  readonly page: Page;
+  /** Facts the reader should know (cut-short file, tshark's warnings, time limit). */
+  readonly warnings: readonly string[];
+  /** Why the page is empty, when it is. */
+  readonly empty: EmptyReason | undefined;
+}
+
+export interface AnalyzerOptions {
+  /** Longest one analysis may run before tshark is stopped and what was read is returned. */
+  readonly timeoutMs: number;
+  /** Where the server may keep its own small files (the empty capture used to check arguments). */
+  readonly runtimeDir: RuntimeDir;
+}
+
+export class Analyzer {
+  private checker: TsharkArgumentChecker | undefined;
+
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    private readonly options: AnalyzerOptions,
+  ) {}
+
+  async analyze(req: AnalysisRequest, signal?: AbortSignal): Promise<AnalysisResult> {
+    const tools = await this.tools();
+    const tshark = tools.require('tshark');
+    const fields = req.outputFormat === 'fields' ? req.fields : [];
+    await this.checkArguments(tshark, req.displayFilter, fields, signal);
+
+    const args = ['-r', req.file];
+    if (req.keylogFile !== undefined) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
+    if (req.displayFilter !== undefined && req.displayFilter !== '') args.push('-Y', req.displayFilter);
+    if (req.outputFormat === 'json') args.push('-T', 'json', '--no-duplicate-keys');
+    if (req.outputFormat === 'fields') {
+      args.push('-T', 'fields');
+      for (const f of fields) args.push('-e', f);
+    }
+
+    const splitter = createPacketSplitter(req.outputFormat);
+    const builder = new PageBuilder(req.outputFormat, {
+      offset: req.offset,
+      limit: req.limit,
+      maxChars: req.maxChars,
+    });
+    let settled = false;
+    const offer = (packets: string[]): 'continue' | 'stop' => {
+      for (const p of packets) {
+        if (builder.add(p) === 'stop') {
+          settled = true;
+          return 'stop';
+        }
+      }
+      return 'continue';
+    };
+    const result = await this.group.run({
+      command: tshark,
+      args,
+      timeoutMs: this.options.timeoutMs,
+      signal,
+      onStdout: (chunk) => offer(splitter.push(chunk)),
+    });
+    if (result.aborted) throw abortError();
+    if (!settled && !result.stoppedEarly) offer(splitter.end());
+
+    const warnings: string[] = [];
+    if (result.timedOut) {
+      warnings.push(
+        `tshark was stopped after ${Math.round(this.options.timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
+      );
+    }
+    const page = builder.finish();
+    if (!result.stoppedEarly && !result.timedOut) {
+      const problem = classifyReadProblem(result.stderr);
+      if (problem?.kind === 'notCapture') {
+        throw new UserError(
+          `"${req.file}" is not a capture file that tshark can read (not pcap, pcapng or another format Wireshark knows). Give the path of a .pcap or .pcapng file.`,
+        );
+      }
+      if (problem?.kind === 'unreadable')
+        throw new UserError(`tshark could not read "${req.file}": ${problem.message}`);
+      if (problem?.kind === 'truncated') {
+        warnings.push(
+          `The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.`,
+        );
+      } else if (problem?.kind === 'damaged') {
+        warnings.push(
+          `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
+        );
+      } else if (problem !== undefined) {
+        if (result.exitCode !== 0 && page.matchedSeen === 0) {
+          throw new UserError(`tshark failed on "${req.file}": ${problem.message}`);
+        }
+        warnings.push(`tshark said: ${problem.message}`);
+      }
+    }
+
+    let empty: EmptyReason | undefined;
+    if (page.shown === 0 && page.oversized === undefined) {
+      if (page.matchedSeen > 0) empty = { kind: 'pastEnd', matching: page.matchedSeen };
+      else {
+        const capinfos = tools.status('capinfos');
+        const total = capinfos.found
+          ? await countPackets(this.group, capinfos.path, req.file, signal)
+          : undefined;
+        if (signal?.aborted) throw abortError();
+        empty = total === 0 ? { kind: 'emptyCapture' } : { kind: 'noMatch', totalPackets: total };
+      }
+    }
+    return { page, warnings, empty };
+  }
+
+  private async checkArguments(
+    tshark: string,
+    displayFilter: string | undefined,
+    fields: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const malformed = fields.filter((f) => !FIELD_NAME.test(f));
+    if (malformed.length > 0) {
+      throw new UserError(
+        `customFields: ${malformed.map((f) => JSON.stringify(f)).join(', ')} ${malformed.length === 1 ? 'is not a field name' : 'are not field names'}. Field names look like "ip.src" or "http.request.uri": letters, digits, '.', '_' and '-', separated by commas.`,
+      );
+    }
+    this.checker ??= new TsharkArgumentChecker(this.group, tshark, () => this.emptyCapture());
+    const problem = await this.checker.check({ displayFilter, fields }, signal);
+    if (problem !== undefined) throw await this.describeProblem(tshark, problem, signal);
+  }
+
+  private emptyCapturePath: Promise<string> | undefined;
+  private emptyCapture(): Promise<string> {
+    this.emptyCapturePath ??= this.options.runtimeDir.writeFile('empty.pcap', EMPTY_PCAP);
+    return this.emptyCapturePath;
+  }
+
+  private async describeProblem(
+    tshark: string,
+    problem: ArgumentProblem,
+    signal?: AbortSignal,
+  ): Promise<UserError> {
+    switch (problem.kind) {
+      case 'displayFilter':
+        return new UserError(
+          `displayFilter is not a valid Wireshark display filter. tshark says:\n${problem.message}\nDisplay filters use field names and operators, e.g. "http.request.method == \\"GET\\"" or "tcp.port == 443 && tls.handshake".`,
+        );
+      case 'fields': {
+        const suggestions = await suggestFields(this.group, tshark, problem.invalid, signal);
+        const lines = problem.invalid.map((name) => {
+          const close = suggestions.get(name) ?? [];
+          return close.length > 0
+            ? `- ${name}: unknown. Close matches: ${close.join(', ')}`
+            : `- ${name}: unknown, and no field with a close name exists.`;
+        });
+        return new UserError(
+          `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (tshark -G fields), e.g. ip.src, tcp.dstport, http.host.`,
+        );
+      }
+      case 'other':
+        return new UserError(`tshark rejected the request: ${problem.message}`);
+    }
+  }
+}

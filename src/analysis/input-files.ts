@@ -1,0 +1,57 @@
+// Checks the files a request names (captures, keylogs) before any tool sees them: a clear answer
+// for a path that is missing, a directory, unreadable or strange, and always an absolute real
+// path afterwards, so no argument handed to tshark can start with '-'.
+import { access, constants, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { hasControlChars } from '../util/text.js';
+
+export type InputKind = 'capture' | 'keylog';
+
+const WHAT: Record<InputKind, string> = {
+  capture: 'capture file (.pcap or .pcapng)',
+  keylog: 'TLS keylog file (the file SSLKEYLOGFILE names, NSS key log format)',
+};
+
+/** Resolves `p` to the absolute real path of a readable regular file, or throws a UserError. */
+export async function resolveInputFile(p: string, kind: InputKind, param: string): Promise<string> {
+  if (p.trim() === '') throw new UserError(`${param} is empty: give the path of a ${WHAT[kind]}.`);
+  if (hasControlChars(p)) {
+    throw new UserError(
+      `${param} contains a control character (a newline, tab or similar), so it cannot be a file name here. Give the path of a ${WHAT[kind]} as plain text.`,
+    );
+  }
+  const absolute = path.resolve(p);
+  let real: string;
+  try {
+    real = await realpath(absolute);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      const relative = path.isAbsolute(p)
+        ? ''
+        : ` (a relative path is taken from the server's working directory, ${process.cwd()})`;
+      throw new UserError(
+        `${param}: no file at "${absolute}"${relative}. Give the path of an existing ${WHAT[kind]}.`,
+      );
+    }
+    throw new UserError(`${param}: "${absolute}" cannot be opened (${code ?? String(err)}).`);
+  }
+  const info = await stat(real);
+  if (info.isDirectory()) {
+    throw new UserError(
+      `${param}: "${absolute}" is a directory. Give the path of a ${WHAT[kind]} inside it.`,
+    );
+  }
+  if (!info.isFile()) {
+    throw new UserError(`${param}: "${absolute}" is not a regular file. Give the path of a ${WHAT[kind]}.`);
+  }
+  try {
+    await access(real, constants.R_OK);
+  } catch {
+    throw new UserError(
+      `${param}: "${absolute}" exists but this server may not read it (permission denied).`,
+    );
+  }
+  return real;
+}

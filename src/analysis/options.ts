@@ -1,0 +1,111 @@
+// Turns the analysis parameters a call gives (and the saved configuration it names) into one
+// resolved request: explicit arguments win, the configuration fills what the call left out, then
+// the defaults. Also resolves the TLS keylog (the argument, else SSLKEYLOGFILE).
+import type { ConfigStore, SavedConfig } from '../config/config-store.js';
+import { validateConfigName } from '../config/config-store.js';
+import { UserError } from '../errors.js';
+import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
+import { plural } from '../util/text.js';
+import { DEFAULT_FIELDS } from './analyze-capture.js';
+import { resolveInputFile } from './input-files.js';
+import type { OutputFormat } from './packet-stream.js';
+
+/** The analysis parameters as a call gives them (seed names), all optional. */
+export interface AnalysisParams {
+  readonly displayFilter?: string | undefined;
+  readonly outputFormat?: OutputFormat | undefined;
+  readonly customFields?: string | undefined;
+  readonly sslKeylogFile?: string | undefined;
+  readonly configName?: string | undefined;
+  readonly limit?: number | undefined;
+  readonly offset?: number | undefined;
+  readonly maxChars?: number | undefined;
+}
+
+export interface ResolvedAnalysis {
+  readonly displayFilter: string | undefined;
+  readonly outputFormat: OutputFormat;
+  readonly fields: readonly string[];
+  readonly keylogFile: string | undefined;
+  /** Where the keylog came from, for the answer's header. */
+  readonly keylogSource: 'argument' | 'SSLKEYLOGFILE' | undefined;
+  readonly limit: number;
+  readonly offset: number;
+  readonly maxChars: number;
+  readonly config: SavedConfig | undefined;
+  readonly warnings: readonly string[];
+}
+
+export async function resolveAnalysis(
+  params: AnalysisParams,
+  configs: ConfigStore,
+  env: NodeJS.ProcessEnv,
+): Promise<ResolvedAnalysis> {
+  const warnings: string[] = [];
+  let config: SavedConfig | undefined;
+  if (params.configName !== undefined) {
+    validateConfigName(params.configName);
+    config = await configs.get(params.configName);
+    if (config === undefined) {
+      const names = (await configs.list()).map((c) => c.name);
+      throw new UserError(
+        `Configuration '${params.configName}' not found. ${
+          names.length === 0
+            ? 'No configuration is saved yet; save one with manage_config action "save".'
+            : `Saved configurations: ${names.join(', ')}. Use manage_config with action "list" to see them.`
+        }`,
+      );
+    }
+  }
+
+  const displayFilter = nonEmpty(params.displayFilter) ?? nonEmpty(config?.displayFilter);
+  const outputFormat = params.outputFormat ?? config?.outputFormat ?? 'text';
+  const fields = parseFieldList(nonEmpty(params.customFields) ?? nonEmpty(config?.customFields));
+
+  let keylogFile: string | undefined;
+  let keylogSource: ResolvedAnalysis['keylogSource'];
+  if (params.sslKeylogFile !== undefined && params.sslKeylogFile !== '') {
+    keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile');
+    keylogSource = 'argument';
+  } else if (env['SSLKEYLOGFILE']) {
+    try {
+      keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE');
+      keylogSource = 'SSLKEYLOGFILE';
+    } catch (err) {
+      warnings.push(`TLS decryption is off: ${(err as Error).message}`);
+    }
+  }
+
+  return {
+    displayFilter,
+    outputFormat,
+    fields,
+    keylogFile,
+    keylogSource,
+    limit: params.limit ?? DEFAULT_LIMIT[outputFormat],
+    offset: params.offset ?? 0,
+    maxChars: params.maxChars ?? MAX_CHARS.default,
+    config,
+    warnings,
+  };
+}
+
+/** "a, b,c" → ['a','b','c']; none given → the seed's default columns. */
+export function parseFieldList(list: string | undefined): string[] {
+  if (list === undefined) return [...DEFAULT_FIELDS];
+  const fields = list
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+  if (fields.length === 0) return [...DEFAULT_FIELDS];
+  if (fields.length > MAX_FIELDS) {
+    throw new UserError(
+      `customFields names ${plural(fields.length, 'field')}; at most ${MAX_FIELDS} are allowed.`,
+    );
+  }
+  return fields;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s;
+}

@@ -1,0 +1,141 @@
+// One dumpcap capture owned by the server: started in child mode so that it reports, in machine
+// form, when capture has begun, how many packets it has written and what went wrong. Never
+// detached, never through a shell; stop() lets the kernel hand over what it holds, then ends it.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ProcessGroup, RunningProcess, RunResult } from '../wireshark/process.js';
+import { SyncPipeReader } from './sync-pipe.js';
+import type { SyncMessage } from './sync-pipe.js';
+
+export interface DumpcapOptions {
+  readonly interface: string;
+  readonly captureFilter?: string | undefined;
+  /** Absolute path the capture is written to; chosen by the server. */
+  readonly file: string;
+  readonly snaplen?: number | undefined;
+  readonly maxPackets?: number | undefined;
+  readonly durationSeconds?: number | undefined;
+  readonly maxFileKB?: number | undefined;
+}
+
+export interface CaptureEnd {
+  readonly exitCode: number | null;
+  readonly packets: number;
+  /** dumpcap's own account of a failure, when it reported one. */
+  readonly error: string | undefined;
+}
+
+/** dumpcap refused to start the capture; the message is dumpcap's. */
+export class CaptureStartError extends Error {
+  override name = 'CaptureStartError';
+  constructor(
+    message: string,
+    readonly kind: 'badFilter' | 'error' | 'exited',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * How long packets can sit in the kernel before dumpcap sees them. libpcap on Linux hands packets
+ * over in blocks that the kernel retires on a timer; measured here, a packet sent 200 ms before
+ * SIGTERM was always in the file and one sent right before it never was. So stop() waits this
+ * long first (a property of the kernel's buffering, not a wait for an exit).
+ */
+export const KERNEL_DRAIN_MS = 400;
+
+export function dumpcapArgs(o: DumpcapOptions): string[] {
+  const args = ['-i', o.interface, '-w', o.file, '-Z', 'none'];
+  if (o.captureFilter !== undefined && o.captureFilter !== '') args.push('-f', o.captureFilter);
+  if (o.snaplen !== undefined) args.push('-s', String(o.snaplen));
+  if (o.maxPackets !== undefined) args.push('-c', String(o.maxPackets));
+  if (o.durationSeconds !== undefined) args.push('-a', `duration:${o.durationSeconds}`);
+  if (o.maxFileKB !== undefined) args.push('-a', `filesize:${o.maxFileKB}`);
+  return args;
+}
+
+export class DumpcapCapture {
+  private written = 0;
+  private failure: string | undefined;
+  readonly ended: Promise<CaptureEnd>;
+
+  private constructor(
+    private readonly proc: RunningProcess,
+    readonly file: string,
+    ready: (err?: CaptureStartError) => void,
+  ) {
+    this.ended = proc.result.then(
+      (r: RunResult) => {
+        if (!this.started)
+          ready(
+            new CaptureStartError(
+              this.failure ?? (r.stderr.trim() || 'dumpcap exited before capture began.'),
+              'exited',
+            ),
+          );
+        return { exitCode: r.exitCode, packets: this.written, error: this.failure };
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        ready(new CaptureStartError(message, 'exited'));
+        return { exitCode: null, packets: this.written, error: message };
+      },
+    );
+  }
+
+  private started = false;
+
+  /** Starts dumpcap and resolves once capture has begun (or rejects with dumpcap's reason). */
+  static start(group: ProcessGroup, dumpcapPath: string, options: DumpcapOptions): Promise<DumpcapCapture> {
+    return new Promise<DumpcapCapture>((resolve, reject) => {
+      const reader = new SyncPipeReader();
+      // Messages can only arrive after start() returns, by which time `self.capture` is set.
+      const self: { capture?: DumpcapCapture; settled: boolean } = { settled: false };
+      const ready = (err?: CaptureStartError): void => {
+        if (self.settled) return;
+        self.settled = true;
+        if (err) reject(err);
+        else if (self.capture) resolve(self.capture);
+      };
+      const proc = group.start({
+        command: dumpcapPath,
+        args: dumpcapArgs(options),
+        // The capture's own stop conditions end it; this only guards against a hang.
+        timeoutMs: ((options.durationSeconds ?? 86_400) + 60) * 1000,
+        onStderr: (chunk) => {
+          for (const m of reader.push(chunk)) self.capture?.handle(m, ready);
+        },
+      });
+      self.capture = new DumpcapCapture(proc, options.file, ready);
+    });
+  }
+
+  private handle(m: SyncMessage, ready: (err?: CaptureStartError) => void): void {
+    if (m.kind === 'file') {
+      this.started = true;
+      ready();
+    } else if (m.kind === 'packets') {
+      this.written += m.count;
+    } else if (m.kind === 'error' || m.kind === 'badFilter') {
+      this.failure =
+        m.kind === 'error' ? [m.primary, m.secondary].filter((s) => s !== '').join('\n') : m.message;
+      if (!this.started) ready(new CaptureStartError(this.failure, m.kind));
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** Packets dumpcap has reported written so far. */
+  get packets(): number {
+    return this.written;
+  }
+
+  /** Ends the capture, keeping every packet that reached the interface before the call. */
+  async stop(): Promise<CaptureEnd> {
+    const finished = await Promise.race([this.ended, delay(KERNEL_DRAIN_MS).then(() => undefined)]);
+    if (finished) return finished;
+    await this.proc.stop();
+    return this.ended;
+  }
+}

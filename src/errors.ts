@@ -1,0 +1,16 @@
+// Errors the model can act on. The MCP layer turns a UserError into an `isError` tool result whose
+// text is the message; anything else is unexpected and is left to the SDK.
+
+/** Something about the request is wrong; the message says what and what to do next. */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** The client cancelled the request. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+export function abortError(): Error {
+  return new DOMException('The request was cancelled.', 'AbortError');
+}

@@ -1,0 +1,22 @@
+// Bounds and defaults shared by the tool schemas and the saved-configuration schema, so a value
+// that can be saved can also be used.
+
+export const CAPTURE_TIMEOUT = { min: 1, max: 3_600, default: 60 } as const;
+export const CAPTURE_MAX_PACKETS = { min: 1, max: 10_000_000, default: 100_000 } as const;
+
+export const MAX_CHARS = { min: 1_000, max: 200_000, default: 20_000 } as const;
+export const PAGE_LIMIT = { min: 1, max: 10_000 } as const;
+/** Packets per page when the call gives no limit, chosen so a page fits the default maxChars. */
+export const DEFAULT_LIMIT = { text: 100, fields: 200, json: 5 } as const;
+export const MAX_OFFSET = 100_000_000;
+
+export const MAX_FILTER_LENGTH = 4_096;
+export const MAX_PATH_LENGTH = 4_096;
+export const MAX_FIELDS_LENGTH = 4_096;
+export const MAX_FIELDS = 64;
+
+/** Session and configuration names: letters, digits, '.', '_', '-', at most 64. */
+export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Longest one tshark analysis may run. */
+export const ANALYSIS_TIMEOUT_MS = 300_000;

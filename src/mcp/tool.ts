@@ -1,0 +1,88 @@
+// What a tool file declares (name, schemas, annotations, a thin handler) and how the server turns
+// a handler's outcome into an MCP result: a UserError becomes an `isError` result whose text says
+// what to do next; anything else is unexpected and goes to the SDK.
+import type { CallToolResult, McpServer, ServerContext, ToolAnnotations } from '@modelcontextprotocol/server';
+import type * as z from 'zod';
+import type { Analyzer } from '../analysis/analyze-capture.js';
+import type { ConfigStore } from '../config/config-store.js';
+import { UserError } from '../errors.js';
+import { ToolMissingError } from '../wireshark/locate.js';
+
+/** The domain services a tool handler may call. */
+export interface ServerDeps {
+  readonly analyzer: Analyzer;
+  readonly configs: ConfigStore;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+type ObjectSchema = z.ZodObject<z.ZodRawShape>;
+
+export interface ToolSpec<I extends ObjectSchema, O extends ObjectSchema | undefined> {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly inputSchema: I;
+  readonly outputSchema?: O;
+  readonly annotations: ToolAnnotations;
+  readonly handler: (args: z.infer<I>, deps: ServerDeps, ctx: ServerContext) => Promise<CallToolResult>;
+}
+
+/** A tool as the registry holds it: its public description and a way to register it. */
+export interface Tool {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly inputSchema: ObjectSchema;
+  readonly outputSchema: ObjectSchema | undefined;
+  readonly annotations: ToolAnnotations;
+  register(server: McpServer, deps: ServerDeps): void;
+}
+
+export function defineTool<I extends ObjectSchema, O extends ObjectSchema | undefined = undefined>(
+  spec: ToolSpec<I, O>,
+): Tool {
+  return {
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    inputSchema: spec.inputSchema,
+    outputSchema: spec.outputSchema,
+    annotations: spec.annotations,
+    register(server, deps) {
+      // Registered through the concrete schema type: the SDK's conditional callback type cannot be
+      // resolved for a generic schema.
+      const input: ObjectSchema = spec.inputSchema;
+      const output: ObjectSchema | undefined = spec.outputSchema;
+      server.registerTool(
+        spec.name,
+        {
+          title: spec.title,
+          description: spec.description,
+          inputSchema: input,
+          ...(output ? { outputSchema: output } : {}),
+          annotations: { title: spec.title, ...spec.annotations },
+        },
+        async (args, ctx) => {
+          try {
+            // The SDK has parsed args with spec.inputSchema; its inferred type is z.infer<I>.
+            return await spec.handler(args as unknown as z.infer<I>, deps, ctx);
+          } catch (err) {
+            if (err instanceof UserError || err instanceof ToolMissingError) return errorResult(err.message);
+            throw err;
+          }
+        },
+      );
+    },
+  };
+}
+
+export function errorResult(message: string): CallToolResult {
+  return { content: [{ type: 'text', text: `Error: ${message}` }], isError: true };
+}
+
+export function textResult(text: string, structuredContent?: Record<string, unknown>): CallToolResult {
+  return {
+    content: [{ type: 'text', text }],
+    ...(structuredContent ? { structuredContent } : {}),
+  };
+}

@@ -1,0 +1,94 @@
+// The analysis parameters shared by every tool that lists packets (analyze_pcap_file now,
+// stop_capture_session next): the seed's names and defaults, plus the output budget.
+import * as z from 'zod';
+import { DEFAULT_FIELDS } from '../../analysis/analyze-capture.js';
+import { OUTPUT_FORMATS } from '../../analysis/packet-stream.js';
+import {
+  DEFAULT_LIMIT,
+  MAX_CHARS,
+  MAX_FIELDS_LENGTH,
+  MAX_FILTER_LENGTH,
+  MAX_OFFSET,
+  MAX_PATH_LENGTH,
+  PAGE_LIMIT,
+} from '../../limits.js';
+
+export const analysisParamsShape = {
+  displayFilter: z
+    .string()
+    .max(MAX_FILTER_LENGTH)
+    .optional()
+    .describe(
+      'Wireshark display filter for analysis (e.g., "tls.handshake.type == 1"). Checked before the run.',
+    ),
+  outputFormat: z
+    .enum(OUTPUT_FORMATS)
+    .optional()
+    .meta({ default: 'text' })
+    .describe(
+      'Output format: text (one summary line per packet, the default), fields (tab-separated values of customFields, one line per packet), or json (tshark -T json, compact, one packet per line).',
+    ),
+  customFields: z
+    .string()
+    .max(MAX_FIELDS_LENGTH)
+    .optional()
+    .meta({ default: DEFAULT_FIELDS.join(',') })
+    .describe(
+      'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches.',
+    ),
+  sslKeylogFile: z
+    .string()
+    .max(MAX_PATH_LENGTH)
+    .optional()
+    .describe(
+      'Path to a TLS keylog file (NSS format, as written via SSLKEYLOGFILE) to decrypt TLS. Defaults to the SSLKEYLOGFILE environment variable of the server.',
+    ),
+  configName: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat and customFields where this call leaves them out; arguments given here win.',
+    ),
+  limit: z
+    .number()
+    .int()
+    .min(PAGE_LIMIT.min)
+    .max(PAGE_LIMIT.max)
+    .optional()
+    .describe(
+      `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
+    ),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_OFFSET)
+    .optional()
+    .meta({ default: 0 })
+    .describe('Matching packets to skip: the answer names the offset of the next page.'),
+  maxChars: z
+    .number()
+    .int()
+    .min(MAX_CHARS.min)
+    .max(MAX_CHARS.max)
+    .optional()
+    .meta({ default: MAX_CHARS.default })
+    .describe('Characters of the whole answer at most. The page ends at a packet boundary before this.'),
+};
+
+export const pagingFactsSchema = z.object({
+  outputFormat: z.enum(OUTPUT_FORMATS),
+  displayFilter: z.string().nullable(),
+  decryption: z.boolean().describe('A TLS keylog was applied.'),
+  offset: z.number().int(),
+  packetsShown: z.number().int(),
+  moreMatch: z.boolean(),
+  nextOffset: z.number().int().nullable().describe('The offset of the next page, or null on the last page.'),
+  warnings: z.array(z.string()),
+});
+
+/** The arguments as the caller gave them, without the ones left out: the base of a "next page" call. */
+export function givenArgs(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,52 @@
+// analyze_pcap_file: one page of a capture file's packets, in the seed's answer layout.
+import * as z from 'zod';
+import { resolveInputFile } from '../../analysis/input-files.js';
+import { resolveAnalysis } from '../../analysis/options.js';
+import { headerReserve, renderAnalysis } from '../../analysis/render.js';
+import type { RenderContext } from '../../analysis/render.js';
+import { MAX_PATH_LENGTH } from '../../limits.js';
+import { defineTool, textResult } from '../tool.js';
+import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
+
+const inputSchema = z.object({
+  filePath: z
+    .string()
+    .min(1)
+    .max(MAX_PATH_LENGTH)
+    .describe('Path to the local .pcap or .pcapng file to analyze.'),
+  ...analysisParamsShape,
+});
+
+export const analyzePcapFileTool = defineTool({
+  name: 'analyze_pcap_file',
+  title: 'Analyze a capture file',
+  description:
+    'Analyze a local pcap/pcapng file: list its packets (optionally only those matching a display filter) as text, tab-separated fields or JSON, decrypting TLS with a keylog file. Answers one page at a time: the header says which packets are shown and gives the exact arguments for the next page. A saved configuration (configName) fills the analysis parameters this call leaves out; explicit arguments win.',
+  inputSchema,
+  outputSchema: pagingFactsSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    const file = await resolveInputFile(args.filePath, 'capture', 'filePath');
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env);
+    const render: RenderContext = {
+      title: `Analysis of '${file}' complete!`,
+      resolved,
+      callWith: (changes) => ({ tool: 'analyze_pcap_file', args: { ...givenArgs(args), ...changes } }),
+    };
+    const result = await deps.analyzer.analyze(
+      {
+        file,
+        displayFilter: resolved.displayFilter,
+        outputFormat: resolved.outputFormat,
+        fields: resolved.fields,
+        keylogFile: resolved.keylogFile,
+        offset: resolved.offset,
+        limit: resolved.limit,
+        maxChars: Math.max(200, resolved.maxChars - headerReserve(render)),
+      },
+      ctx.mcpReq.signal,
+    );
+    const { text, facts } = renderAnalysis(render, result);
+    return textResult(text, { ...facts });
+  },
+});

@@ -1,0 +1,71 @@
+// The server factory: one set of domain services (Wireshark tools, analysis, saved
+// configurations, the child processes they own) and a way to build an MCP server over them for
+// each connection. stdio and (later) HTTP entry points both start here; close() ends every child.
+import { McpServer } from '@modelcontextprotocol/server';
+import { Analyzer } from '../analysis/analyze-capture.js';
+import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
+import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
+import type { ServerDeps } from '../mcp/tool.js';
+import { TOOLS } from '../mcp/tools/index.js';
+import { PACKAGE } from '../version.js';
+import { locateWiresharkTools } from '../wireshark/locate.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
+import { ProcessGroup } from '../wireshark/process.js';
+import { RuntimeDir } from '../storage/runtime-dir.js';
+
+export interface ServerOptions {
+  /** Environment to read overrides from (SHARKMCP_*, SSLKEYLOGFILE). Default: process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where saved configurations live. Default: SHARKMCP_CONFIG_DIR, else the user's config directory. */
+  readonly configDir?: string;
+  /** Longest one tshark analysis may run. */
+  readonly analysisTimeoutMs?: number;
+  /** Where the server's private directory is made. Default: the system temp directory. */
+  readonly runtimeParent?: string;
+}
+
+export interface SharkServer {
+  /** A new MCP server over the shared services, for one connection. */
+  createMcpServer(): McpServer;
+  /** Wireshark's tools, located once at start-up. */
+  readonly tools: Promise<WiresharkTools>;
+  readonly processes: ProcessGroup;
+  readonly configs: ConfigStore;
+  /** Stops every child process this server owns and refuses new ones. */
+  close(): Promise<void>;
+}
+
+const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark to answer questions about network traffic.
+- analyze_pcap_file lists a capture file's packets a page at a time (text, fields or json); a display filter narrows it, a TLS keylog decrypts it. Each answer says whether more packets match and gives the arguments of the next page.
+- manage_config saves reusable parameter sets; configName applies one, explicit arguments win.`;
+
+export function createServer(options: ServerOptions = {}): SharkServer {
+  const env = options.env ?? process.env;
+  const processes = new ProcessGroup();
+  const tools = locateWiresharkTools(processes, env);
+  const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
+  const runtimeDir = new RuntimeDir(options.runtimeParent);
+  const analyzer = new Analyzer(processes, () => tools, {
+    timeoutMs: options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS,
+    runtimeDir,
+  });
+  const deps: ServerDeps = { analyzer, configs, env };
+
+  return {
+    tools,
+    processes,
+    configs,
+    createMcpServer() {
+      const server = new McpServer(
+        { name: 'SharkMCP', version: PACKAGE.version },
+        { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
+      );
+      for (const tool of TOOLS) tool.register(server, deps);
+      return server;
+    },
+    close: async () => {
+      await processes.close();
+      await runtimeDir.close();
+    },
+  };
+}

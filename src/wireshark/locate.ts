@@ -1,0 +1,180 @@
+// Finds Wireshark's command-line tools once, at start-up: an environment override first
+// (SHARKMCP_TSHARK and the like, never silently replaced when it is wrong), then PATH, then the
+// usual install locations of each platform. Each tool's version is read once and cached.
+import { access, constants, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ProcessGroup } from './process.js';
+
+export const TOOL_NAMES = ['tshark', 'dumpcap', 'capinfos'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+export type ToolStatus =
+  | {
+      readonly found: true;
+      readonly name: ToolName;
+      readonly path: string;
+      /** Wireshark's version as the tool reports it, e.g. "4.0.17". */
+      readonly version: string;
+      readonly source: 'env' | 'path' | 'platform';
+    }
+  | { readonly found: false; readonly name: ToolName; readonly reason: string };
+
+/** A tool the call needs is not installed, or an override points nowhere. */
+export class ToolMissingError extends Error {
+  constructor(
+    readonly tool: ToolName,
+    reason: string,
+  ) {
+    super(`${reason} ${installAdvice()}`);
+    this.name = 'ToolMissingError';
+  }
+}
+
+export class WiresharkTools {
+  constructor(private readonly statuses: ReadonlyMap<ToolName, ToolStatus>) {}
+
+  status(name: ToolName): ToolStatus {
+    return this.statuses.get(name) ?? { found: false, name, reason: `${name} was not looked for.` };
+  }
+
+  all(): ToolStatus[] {
+    return TOOL_NAMES.map((n) => this.status(n));
+  }
+
+  /** The path of a tool that must be there, or a ToolMissingError that says how to install it. */
+  require(name: ToolName): string {
+    const s = this.status(name);
+    if (!s.found) throw new ToolMissingError(name, s.reason);
+    return s.path;
+  }
+}
+
+export function envVarFor(name: ToolName): string {
+  return `SHARKMCP_${name.toUpperCase()}`;
+}
+
+export function installAdvice(): string {
+  switch (process.platform) {
+    case 'darwin':
+      return 'Install Wireshark (brew install --cask wireshark, or brew install wireshark for the command-line tools only).';
+    case 'win32':
+      return 'Install Wireshark from wireshark.org (it includes tshark, dumpcap and capinfos) or: winget install WiresharkFoundation.Wireshark.';
+    default:
+      return 'Install Wireshark\'s command-line tools: on Debian/Ubuntu "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y tshark", on Fedora "sudo dnf install wireshark-cli", on Arch "sudo pacman -S wireshark-cli".';
+  }
+}
+
+function platformDirs(): string[] {
+  switch (process.platform) {
+    case 'darwin':
+      return [
+        '/opt/homebrew/bin',
+        '/usr/local/bin',
+        '/Applications/Wireshark.app/Contents/MacOS',
+        '/usr/bin',
+      ];
+    case 'win32':
+      return [
+        process.env['ProgramFiles'] ? path.join(process.env['ProgramFiles'], 'Wireshark') : '',
+        process.env['ProgramFiles(x86)'] ? path.join(process.env['ProgramFiles(x86)'], 'Wireshark') : '',
+        'C:\\Program Files\\Wireshark',
+      ].filter((d) => d !== '');
+    default:
+      return ['/usr/bin', '/usr/local/bin', '/usr/sbin', '/snap/bin'];
+  }
+}
+
+function executableName(name: ToolName): string {
+  return process.platform === 'win32' ? `${name}.exe` : name;
+}
+
+async function isExecutableFile(p: string): Promise<boolean> {
+  try {
+    const s = await stat(p);
+    if (!s.isFile()) return false;
+    await access(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function findInDirs(name: ToolName, dirs: readonly string[]): Promise<string | undefined> {
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, executableName(name));
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Parses the version out of a tool's `--version` banner, e.g. "TShark (Wireshark) 4.0.17 (...)". */
+export function parseVersionBanner(banner: string): string | undefined {
+  return /\(Wireshark\)\s+(\d+\.\d+\.\d+)/.exec(banner)?.[1];
+}
+
+async function readVersion(group: ProcessGroup, toolPath: string): Promise<string | undefined> {
+  let out = '';
+  const result = await group.run({
+    command: toolPath,
+    args: ['--version'],
+    timeoutMs: 15_000,
+    onStdout: (chunk) => {
+      out += chunk.toString('utf8');
+      return out.length > 4096 ? 'stop' : 'continue';
+    },
+  });
+  return parseVersionBanner(out) ?? parseVersionBanner(result.stderr);
+}
+
+async function locateOne(group: ProcessGroup, name: ToolName, env: NodeJS.ProcessEnv): Promise<ToolStatus> {
+  const override = env[envVarFor(name)];
+  let found: { path: string; source: 'env' | 'path' | 'platform' } | undefined;
+  if (override !== undefined && override !== '') {
+    if (!(await isExecutableFile(override))) {
+      return {
+        found: false,
+        name,
+        reason: `${envVarFor(name)} is set to "${override}", which is not an executable file. Fix or unset ${envVarFor(name)}.`,
+      };
+    }
+    found = { path: path.resolve(override), source: 'env' };
+  } else {
+    const pathDirs = (env['PATH'] ?? '').split(path.delimiter).filter((d) => path.isAbsolute(d));
+    const onPath = await findInDirs(name, pathDirs);
+    if (onPath) found = { path: onPath, source: 'path' };
+    else {
+      const inPlatform = await findInDirs(name, platformDirs());
+      if (inPlatform) found = { path: inPlatform, source: 'platform' };
+    }
+  }
+  if (!found) {
+    return {
+      found: false,
+      name,
+      reason: `${name} was not found on PATH or in ${platformDirs().join(', ')} (set ${envVarFor(name)} to its path if it is elsewhere).`,
+    };
+  }
+  try {
+    const version = await readVersion(group, found.path);
+    if (version === undefined) {
+      return {
+        found: false,
+        name,
+        reason: `${found.path} did not answer --version like a Wireshark tool.`,
+      };
+    }
+    return { found: true, name, path: found.path, version, source: found.source };
+  } catch (err) {
+    return { found: false, name, reason: `${found.path} could not be run: ${(err as Error).message}` };
+  }
+}
+
+/** Locates every tool in parallel. Never throws: a missing tool is a status that says why. */
+export async function locateWiresharkTools(
+  group: ProcessGroup,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<WiresharkTools> {
+  const statuses = await Promise.all(TOOL_NAMES.map((n) => locateOne(group, n, env)));
+  return new WiresharkTools(new Map(statuses.map((s) => [s.name, s])));
+}

@@ -1,0 +1,161 @@
+// What the server knows about tshark itself: how to read its stderr, how to check a display filter
+// and field names before a run (tshark's own compiler does the checking), how to find close matches
+// for a misspelt field in its field list, and how to name what went wrong when reading a file.
+import type { ProcessGroup } from './process.js';
+import { boundedEditDistance, LineSplitter } from '../util/text.js';
+
+/** A pcap file with a header and no packets: lets tshark check its arguments without a capture. */
+export const EMPTY_PCAP = Buffer.from([
+  0xd4, 0xc3, 0xb2, 0xa1, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+  0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+]);
+
+/** A field name as tshark spells them: letters, digits, '_', '-', '.', not starting with '-' or '.'. */
+export const FIELD_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** tshark's stderr without its root warning and its "tshark: " prefixes. */
+export function cleanStderr(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => !/^Running as user ".*" and group ".*"\. This could be dangerous\.$/.test(l.trim()))
+    .map((l) => l.replace(/^tshark: /, ''))
+    .join('\n')
+    .trim();
+}
+
+export type ArgumentProblem =
+  | { readonly kind: 'displayFilter'; readonly message: string }
+  | { readonly kind: 'fields'; readonly invalid: readonly string[]; readonly message: string }
+  | { readonly kind: 'other'; readonly message: string };
+
+/** Reads tshark's complaint about its arguments. Pure, for tests on recorded stderr. */
+export function parseArgumentProblem(stderr: string, hadFilter: boolean): ArgumentProblem {
+  const text = cleanStderr(stderr);
+  const fieldsMatch = /Some fields aren't valid:\n([\s\S]*)/.exec(text);
+  if (fieldsMatch?.[1] !== undefined) {
+    const invalid = fieldsMatch[1]
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    return { kind: 'fields', invalid, message: text };
+  }
+  if (hadFilter) return { kind: 'displayFilter', message: text };
+  return { kind: 'other', message: text === '' ? 'tshark rejected its arguments.' : text };
+}
+
+export interface ArgumentsToCheck {
+  readonly displayFilter?: string | undefined;
+  readonly fields?: readonly string[] | undefined;
+}
+
+/**
+ * Checks display filters and field names with tshark itself, on an empty capture file, so a bad
+ * one is reported before any real work starts. Good answers are remembered. (The empty capture is
+ * a file, not stdin: Node gives a child a socket for stdin, and tshark reads only files and pipes.)
+ */
+export class TsharkArgumentChecker {
+  private readonly known = new Map<string, true>();
+
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tsharkPath: string,
+    /** Path of a file holding EMPTY_PCAP. */
+    private readonly emptyCapture: () => Promise<string>,
+    private readonly capacity = 256,
+  ) {}
+
+  async check(args: ArgumentsToCheck, signal?: AbortSignal): Promise<ArgumentProblem | undefined> {
+    const filter = args.displayFilter ?? '';
+    const fields = args.fields ?? [];
+    if (filter === '' && fields.length === 0) return undefined;
+    const key = JSON.stringify([filter, fields]);
+    if (this.known.has(key)) return undefined;
+
+    const argv = ['-r', await this.emptyCapture()];
+    if (filter !== '') argv.push('-Y', filter);
+    if (fields.length > 0) {
+      argv.push('-T', 'fields');
+      for (const f of fields) argv.push('-e', f);
+    }
+    const result = await this.group.run({
+      command: this.tsharkPath,
+      args: argv,
+      timeoutMs: 30_000,
+      signal,
+    });
+    if (result.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
+    if (result.exitCode === 0) {
+      if (this.known.size >= this.capacity) this.known.clear();
+      this.known.set(key, true);
+      return undefined;
+    }
+    return parseArgumentProblem(result.stderr, filter !== '');
+  }
+}
+
+/**
+ * Close matches for misspelt field names, from tshark's own list (`tshark -G fields`). The list is
+ * streamed and not kept: it is large (about 19 MB) and only needed when a name is wrong.
+ */
+export async function suggestFields(
+  group: ProcessGroup,
+  tsharkPath: string,
+  names: readonly string[],
+  signal?: AbortSignal,
+  perName = 5,
+): Promise<Map<string, string[]>> {
+  type Scored = { abbrev: string; score: number };
+  const best = new Map<string, Scored[]>(names.map((n) => [n, []]));
+  const consider = (abbrev: string): void => {
+    for (const name of names) {
+      const list = best.get(name);
+      if (!list) continue;
+      const lower = name.toLowerCase();
+      const max = Math.max(2, Math.floor(lower.length / 4));
+      let score = boundedEditDistance(lower, abbrev.toLowerCase(), max);
+      // "host" for "http.host": the last part matches exactly.
+      if (score > max && abbrev.toLowerCase().endsWith(`.${lower}`)) score = max;
+      if (score > max) continue;
+      list.push({ abbrev, score });
+      list.sort((a, b) => a.score - b.score || a.abbrev.length - b.abbrev.length);
+      if (list.length > perName) list.pop();
+    }
+  };
+  const splitter = new LineSplitter();
+  const onLine = (line: string): void => {
+    const cols = line.split('\t');
+    if ((cols[0] === 'F' || cols[0] === 'P') && cols[2] !== undefined) consider(cols[2]);
+  };
+  await group.run({
+    command: tsharkPath,
+    args: ['-G', 'fields'],
+    timeoutMs: 60_000,
+    signal,
+    onStdout: (chunk) => {
+      for (const line of splitter.push(chunk)) onLine(line);
+      return 'continue';
+    },
+  });
+  for (const line of splitter.end()) onLine(line);
+  return new Map([...best].map(([n, list]) => [n, list.map((s) => s.abbrev)]));
+}
+
+export type ReadProblem =
+  | { readonly kind: 'notCapture'; readonly message: string }
+  | { readonly kind: 'truncated'; readonly message: string }
+  | { readonly kind: 'damaged'; readonly message: string }
+  | { readonly kind: 'unreadable'; readonly message: string }
+  | { readonly kind: 'other'; readonly message: string };
+
+/** Names what tshark said went wrong while reading a capture. Pure, for tests on recorded stderr. */
+export function classifyReadProblem(stderr: string): ReadProblem | undefined {
+  const text = cleanStderr(stderr);
+  if (text === '') return undefined;
+  if (/isn't a capture file in a format TShark understands/.test(text))
+    return { kind: 'notCapture', message: text };
+  if (/cut short in the middle of a packet/.test(text)) return { kind: 'truncated', message: text };
+  if (/appears to be damaged or corrupt/.test(text)) return { kind: 'damaged', message: text };
+  if (/Permission denied|doesn't exist|couldn't be opened|is a directory/i.test(text))
+    return { kind: 'unreadable', message: text };
+  return { kind: 'other', message: text };
+}

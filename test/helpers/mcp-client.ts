@@ -1,0 +1,56 @@
+// A real MCP client (the SDK's) that spawns the built `sharkmcp` bin over stdio, as a user's MCP
+// client would.
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { CLI } from './paths.js';
+
+export interface ToolAnswer {
+  readonly text: string;
+  readonly isError: boolean;
+  readonly structured: Record<string, unknown> | undefined;
+}
+
+export interface Session {
+  readonly client: Client;
+  readonly pid: number | null;
+  call(name: string, args: Record<string, unknown>): Promise<ToolAnswer>;
+  close(): Promise<void>;
+}
+
+export async function connect(env: Record<string, string> = {}): Promise<Session> {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => e[1] !== undefined && e[0] !== 'SSLKEYLOGFILE',
+    ),
+  );
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI],
+    env: { ...base, ...env },
+    stderr: 'pipe',
+  });
+  const client = new Client({ name: 'sharkmcp-tests', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    pid: transport.pid,
+    async call(name, args) {
+      const result = await client.callTool({ name, arguments: args });
+      const content = (result.content ?? []) as { type: string; text?: string }[];
+      return {
+        text: content.map((c) => (c.type === 'text' ? (c.text ?? '') : '')).join('\n'),
+        isError: result.isError === true,
+        structured: result.structuredContent as Record<string, unknown> | undefined,
+      };
+    },
+    close: () => client.close(),
+  };
+}
+
+/** The packet lines of an analysis answer (everything after "Packet Analysis Results:"). */
+export function resultBody(text: string): string {
+  const marker = 'Packet Analysis Results:\n';
+  const at = text.indexOf(marker);
+  if (at === -1) throw new Error(`not an analysis answer:\n${text}`);
+  return text.slice(at + marker.length);
+}

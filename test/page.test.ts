@@ -1,0 +1,130 @@
+// The output budget and the packet splitter, on recorded tshark output: pages cut at packet
+// boundaries, never over budget, and honest about what follows.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPacketSplitter } from '../src/analysis/packet-stream.js';
+import { PageBuilder } from '../src/analysis/page.js';
+
+function feed(builder: PageBuilder, packets: string[]): void {
+  for (const p of packets) if (builder.add(p) === 'stop') return;
+}
+
+const lines = Array.from({ length: 10 }, (_, i) => `${i + 1} packet line number ${i + 1}`);
+
+describe('PageBuilder', () => {
+  it('keeps `limit` packets from `offset` and reports that more match', () => {
+    const b = new PageBuilder('text', { offset: 3, limit: 4, maxChars: 10_000 });
+    feed(b, lines);
+    const page = b.finish();
+    assert.equal(page.shown, 4);
+    assert.deepEqual(page.body.split('\n'), lines.slice(3, 7));
+    assert.equal(page.moreMatch, true);
+    assert.equal(page.cutBy, 'limit');
+  });
+
+  it('says nothing more matches when the stream ends inside the page', () => {
+    const b = new PageBuilder('text', { offset: 8, limit: 4, maxChars: 10_000 });
+    feed(b, lines);
+    const page = b.finish();
+    assert.deepEqual(page.body.split('\n'), lines.slice(8));
+    assert.equal(page.moreMatch, false);
+    assert.equal(page.cutBy, undefined);
+  });
+
+  it('asks to stop only once the packet after a full page has been seen', () => {
+    const b = new PageBuilder('text', { offset: 0, limit: 2, maxChars: 10_000 });
+    assert.equal(b.add('a'), 'continue');
+    assert.equal(b.add('b'), 'continue');
+    assert.equal(
+      b.finish().moreMatch,
+      false,
+      'a page that is exactly full with nothing after it is the last',
+    );
+    assert.equal(b.add('c'), 'stop');
+    assert.equal(b.finish().moreMatch, true);
+  });
+
+  it('ends the page at a packet boundary within maxChars', () => {
+    const b = new PageBuilder('text', { offset: 0, limit: 100, maxChars: 60 });
+    feed(b, lines);
+    const page = b.finish();
+    assert.ok(page.body.length <= 60, `body is ${page.body.length} chars`);
+    assert.ok(page.shown >= 1);
+    assert.deepEqual(page.body.split('\n'), lines.slice(0, page.shown));
+    assert.equal(page.cutBy, 'maxChars');
+    assert.equal(page.moreMatch, true);
+  });
+
+  it('cuts a single text line longer than the budget and says so', () => {
+    const b = new PageBuilder('text', { offset: 0, limit: 10, maxChars: 50 });
+    feed(b, ['x'.repeat(500), 'short']);
+    const page = b.finish();
+    assert.equal(page.shown, 1);
+    assert.ok(page.body.length <= 50);
+    assert.match(page.body, /line cut: 500 characters/);
+    assert.equal(page.cutLine, true);
+    assert.equal(page.moreMatch, true);
+  });
+
+  it('never cuts inside a JSON packet: an oversized first packet is reported instead', () => {
+    const big = JSON.stringify({ data: 'y'.repeat(300) });
+    const b = new PageBuilder('json', { offset: 0, limit: 5, maxChars: 100 });
+    feed(b, [big, '{"a":1}']);
+    const page = b.finish();
+    assert.equal(page.shown, 0);
+    assert.deepEqual(page.oversized, { index: 0, chars: big.length });
+    assert.deepEqual(JSON.parse(page.body), []);
+  });
+
+  it('always produces valid JSON within maxChars', () => {
+    const packets = Array.from({ length: 20 }, (_, i) => JSON.stringify({ n: i, pad: 'z'.repeat(i * 7) }));
+    for (const maxChars of [40, 100, 333, 1000, 5000]) {
+      const b = new PageBuilder('json', { offset: 2, limit: 50, maxChars });
+      feed(b, packets);
+      const page = b.finish();
+      const parsed = JSON.parse(page.body) as { n: number }[];
+      assert.equal(parsed.length, page.shown);
+      assert.ok(page.body.length <= maxChars, `${page.body.length} > ${maxChars}`);
+      parsed.forEach((p, i) => assert.equal(p.n, i + 2));
+    }
+  });
+});
+
+describe('packet splitter', () => {
+  // tshark -T json prints an array with packets at an indent of two spaces.
+  const tsharkJson = `[\n  {\n    "_index": "packets-1",\n    "_source": {\n      "layers": {\n        "frame": {\n          "frame.number": "1"\n        }\n      }\n    }\n  },\n  {\n    "_index": "packets-1",\n    "_source": {\n      "layers": {\n        "frame": {\n          "frame.number": "2",\n          "text": "a } b\\n  },"\n        }\n      }\n    }\n  }\n]\n`;
+
+  it('splits -T json into compact packets, whatever the chunking', () => {
+    const bytes = Buffer.from(tsharkJson);
+    for (const size of [1, 3, 7, 64, bytes.length]) {
+      const s = createPacketSplitter('json');
+      const out: string[] = [];
+      for (let i = 0; i < bytes.length; i += size) out.push(...s.push(bytes.subarray(i, i + size)));
+      out.push(...s.end());
+      assert.equal(out.length, 2, `chunk size ${size}`);
+      const second = JSON.parse(out[1] ?? '') as { _source: { layers: { frame: Record<string, string> } } };
+      assert.equal(second._source.layers.frame['frame.number'], '2');
+      assert.equal(second._source.layers.frame['text'], 'a } b\n  },');
+      assert.ok(!(out[0] ?? '').includes('\n'), 'compact: one line per packet');
+    }
+  });
+
+  it('drops a JSON packet left open when tshark was stopped mid-packet', () => {
+    const s = createPacketSplitter('json');
+    const cut = tsharkJson.slice(0, tsharkJson.indexOf('"2"'));
+    const out = [...s.push(Buffer.from(cut)), ...s.end()];
+    assert.equal(out.length, 1);
+  });
+
+  it('keeps UTF-8 characters split across chunks', () => {
+    const text = Buffer.from('1 → a\n2 ünïcödé\n');
+    const s = createPacketSplitter('text');
+    const out = [...s.push(text.subarray(0, 3)), ...s.push(text.subarray(3)), ...s.end()];
+    assert.deepEqual(out, ['1 → a', '2 ünïcödé']);
+  });
+
+  it('keeps empty lines of the fields format: they are packets with no values', () => {
+    const s = createPacketSplitter('fields');
+    assert.deepEqual([...s.push(Buffer.from('a\tb\n\n\tc\n')), ...s.end()], ['a\tb', '', '\tc']);
+  });
+});
