@@ -15,8 +15,11 @@ export const MAX_PATH_LENGTH = 4_096;
 export const MAX_FIELDS_LENGTH = 4_096;
 export const MAX_FIELDS = 64;
 
-/** Session and configuration names: letters, digits, '.', '_', '-', at most 64. */
-export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * Session and configuration names: letters, digits, '.', '_', '-', at most 64, not starting with
+ * '.' or '-' (so a name never looks like a flag or a relative path).
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 /** Longest one tshark analysis may run. */
 export const ANALYSIS_TIMEOUT_MS = 300_000;

@@ -5,19 +5,12 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { isProcessAlive } from '../src/util/pid.js';
 import { after, describe, it } from 'node:test';
 import { ProcessGroup, SpawnError } from '../src/wireshark/process.js';
 import { tempDir } from './helpers/loopback-capture.js';
 
 const node = process.execPath;
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('ProcessGroup', () => {
   const group = new ProcessGroup();
@@ -123,7 +116,7 @@ describe('ProcessGroup', () => {
     const pids = handles.map((h) => h.pid).filter((p): p is number => p !== undefined);
     assert.equal(pids.length, 3);
     await own.close(500);
-    for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive`);
+    for (const pid of pids) assert.equal(isProcessAlive(pid), false, `pid ${pid} still alive`);
     await assert.rejects(own.run({ command: node, args: ['-e', '0'], timeoutMs: 1000 }), /shutting down/);
   });
 });

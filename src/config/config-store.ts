@@ -89,7 +89,7 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
 export function validateConfigName(name: string): void {
   if (!NAME_PATTERN.test(name)) {
     throw new UserError(
-      `Configuration name ${JSON.stringify(name)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-'.`,
+      `Configuration name ${JSON.stringify(name)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
     );
   }
 }

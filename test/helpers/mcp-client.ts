@@ -2,6 +2,10 @@
 // client would.
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before } from 'node:test';
 import { CLI } from './paths.js';
 
 export interface ToolAnswer {
@@ -53,4 +57,30 @@ export function resultBody(text: string): string {
   const at = text.indexOf(marker);
   if (at === -1) throw new Error(`not an analysis answer:\n${text}`);
   return text.slice(at + marker.length);
+}
+
+/**
+ * Registers before/after hooks that give the enclosing suite a temporary directory and a server
+ * (storing configurations in that directory), and remove both afterwards.
+ */
+export function useServer(env: Record<string, string> = {}): { readonly mcp: Session; readonly dir: string } {
+  const state: { mcp?: Session; dir?: string } = {};
+  before(async () => {
+    state.dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-test-'));
+    state.mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(state.dir, 'config'), ...env });
+  });
+  after(async () => {
+    await state.mcp?.close();
+    if (state.dir) await rm(state.dir, { recursive: true, force: true });
+  });
+  return {
+    get mcp(): Session {
+      if (!state.mcp) throw new Error('the server starts in before()');
+      return state.mcp;
+    },
+    get dir(): string {
+      if (!state.dir) throw new Error('the directory is made in before()');
+      return state.dir;
+    },
+  };
 }

@@ -1,0 +1,106 @@
+// Hostile values in every parameter that reaches a child process: nothing runs (a canary file is
+// never created), and each gets a clear error that names the parameter.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { useServer } from './helpers/mcp-client.js';
+
+describe('hostile input', () => {
+  const server = useServer();
+  let dir = '';
+  let canary = '';
+  let capture = '';
+  let hostile: string[] = [];
+
+  before(async () => {
+    dir = server.dir;
+    canary = path.join(dir, 'CANARY');
+    capture = path.join(dir, 'empty.pcap');
+    await writeFile(capture, EMPTY_PCAP);
+    hostile = [
+      `$(touch ${canary})`,
+      `\`touch ${canary}\``,
+      `; touch ${canary}`,
+      `' ; touch ${canary} ; '`,
+      `" && touch ${canary} && "`,
+      `| touch ${canary}`,
+      `\ntouch ${canary}\n`,
+      `-w ${canary}`,
+      '--version',
+      '-V',
+    ];
+  });
+
+  const noCanary = (): void => assert.equal(existsSync(canary), false, 'a hostile value ran a command');
+
+  it('displayFilter', async () => {
+    for (const value of hostile) {
+      const answer = await server.mcp.call('analyze_pcap_file', { filePath: capture, displayFilter: value });
+      assert.equal(answer.isError, true, `${JSON.stringify(value)} was accepted:\n${answer.text}`);
+      assert.match(answer.text, /displayFilter is not a valid Wireshark display filter/);
+      noCanary();
+    }
+  });
+
+  it('customFields', async () => {
+    for (const value of hostile) {
+      const answer = await server.mcp.call('analyze_pcap_file', {
+        filePath: capture,
+        outputFormat: 'fields',
+        customFields: `ip.src,${value}`,
+      });
+      assert.equal(answer.isError, true, `${JSON.stringify(value)} was accepted:\n${answer.text}`);
+      assert.match(answer.text, /customFields/);
+      noCanary();
+    }
+  });
+
+  it('filePath', async () => {
+    for (const value of hostile) {
+      const answer = await server.mcp.call('analyze_pcap_file', { filePath: value });
+      assert.equal(answer.isError, true, `${JSON.stringify(value)} was accepted:\n${answer.text}`);
+      assert.match(answer.text, /filePath/);
+      noCanary();
+    }
+  });
+
+  it('sslKeylogFile', async () => {
+    for (const value of hostile) {
+      const answer = await server.mcp.call('analyze_pcap_file', { filePath: capture, sslKeylogFile: value });
+      assert.equal(answer.isError, true, `${JSON.stringify(value)} was accepted:\n${answer.text}`);
+      assert.match(answer.text, /sslKeylogFile/);
+      noCanary();
+    }
+  });
+
+  it('real files whose names look like commands are just files', async () => {
+    const oddCapture = path.join(dir, `$(touch ${path.basename(canary)}); x.pcap`);
+    const oddKeylog = path.join(dir, `\`touch ${path.basename(canary)}\` -o x.txt`);
+    await writeFile(oddCapture, EMPTY_PCAP);
+    await writeFile(oddKeylog, '');
+    const answer = await server.mcp.call('analyze_pcap_file', {
+      filePath: oddCapture,
+      sslKeylogFile: oddKeylog,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    assert.match(answer.text, /The capture file holds 0 packets/);
+    assert.match(answer.text, /SSL Decryption: Enabled/);
+    noCanary();
+  });
+
+  it('configuration names', async () => {
+    for (const value of hostile) {
+      const answer = await server.mcp.call('manage_config', {
+        action: 'save',
+        name: value.slice(0, 64),
+        config: {},
+      });
+      assert.equal(answer.isError, true, `${JSON.stringify(value)} was accepted:\n${answer.text}`);
+      assert.match(answer.text, /is not allowed/);
+    }
+    noCanary();
+  });
+});
