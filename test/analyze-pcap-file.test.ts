@@ -180,6 +180,27 @@ describe('analyze_pcap_file on a capture made here', () => {
     assert.ok(answer.text.length <= 30_000);
   });
 
+  it('names the call that shows a JSON packet larger than maxChars, and the one that skips it', async (t) => {
+    const c = await cap(t);
+    if (!c) return;
+    const base = { filePath: c.file, outputFormat: 'json', displayFilter: 'http', maxChars: 1000 };
+    const answer = await mcp.call('analyze_pcap_file', base);
+    assert.equal(answer.isError, false, answer.text);
+    assert.deepEqual(JSON.parse(resultBody(answer.text)), []);
+    assert.match(answer.text, /Matching packet 1 alone is [\d,]+ characters of JSON/);
+    const see = /To see it: analyze_pcap_file (\{.*?\})\./.exec(answer.text)?.[1];
+    const skip = /To skip it: analyze_pcap_file (\{.*?\})\./.exec(answer.text)?.[1];
+    assert.ok(see && skip, answer.text);
+    const expected = (await tsharkFields(c.file, ['frame.number'], { filter: 'http' })).map((r) => r[0]);
+    const shown = JSON.parse(
+      resultBody((await mcp.call('analyze_pcap_file', JSON.parse(see) as Record<string, unknown>)).text),
+    ) as {
+      _source: { layers: { frame: Record<string, string> } };
+    }[];
+    assert.equal(shown[0]?._source.layers.frame['frame.number'], expected[0]);
+    assert.deepEqual(JSON.parse(skip), { ...base, offset: 1 });
+  });
+
   it('fills parameters from a saved configuration; explicit arguments win', async (t) => {
     const c = await cap(t);
     if (!c) return;

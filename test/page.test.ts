@@ -2,11 +2,14 @@
 // boundaries, never over budget, and honest about what follows.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPacketSplitter } from '../src/analysis/packet-stream.js';
+import { createPacketSplitter, MAX_PACKET_CHARS } from '../src/analysis/packet-stream.js';
+import type { Packet } from '../src/analysis/packet-stream.js';
 import { PageBuilder } from '../src/analysis/page.js';
 
+const pkt = (text: string): Packet => ({ text, length: text.length });
+
 function feed(builder: PageBuilder, packets: string[]): void {
-  for (const p of packets) if (builder.add(p) === 'stop') return;
+  for (const p of packets) if (builder.add(pkt(p)) === 'stop') return;
 }
 
 const lines = Array.from({ length: 10 }, (_, i) => `${i + 1} packet line number ${i + 1}`);
@@ -33,14 +36,14 @@ describe('PageBuilder', () => {
 
   it('asks to stop only once the packet after a full page has been seen', () => {
     const b = new PageBuilder('text', { offset: 0, limit: 2, maxChars: 10_000 });
-    assert.equal(b.add('a'), 'continue');
-    assert.equal(b.add('b'), 'continue');
+    assert.equal(b.add(pkt('a')), 'continue');
+    assert.equal(b.add(pkt('b')), 'continue');
     assert.equal(
       b.finish().moreMatch,
       false,
       'a page that is exactly full with nothing after it is the last',
     );
-    assert.equal(b.add('c'), 'stop');
+    assert.equal(b.add(pkt('c')), 'stop');
     assert.equal(b.finish().moreMatch, true);
   });
 
@@ -98,14 +101,16 @@ describe('packet splitter', () => {
     const bytes = Buffer.from(tsharkJson);
     for (const size of [1, 3, 7, 64, bytes.length]) {
       const s = createPacketSplitter('json');
-      const out: string[] = [];
+      const out: Packet[] = [];
       for (let i = 0; i < bytes.length; i += size) out.push(...s.push(bytes.subarray(i, i + size)));
       out.push(...s.end());
       assert.equal(out.length, 2, `chunk size ${size}`);
-      const second = JSON.parse(out[1] ?? '') as { _source: { layers: { frame: Record<string, string> } } };
+      const second = JSON.parse(out[1]?.text ?? '') as {
+        _source: { layers: { frame: Record<string, string> } };
+      };
       assert.equal(second._source.layers.frame['frame.number'], '2');
       assert.equal(second._source.layers.frame['text'], 'a } b\n  },');
-      assert.ok(!(out[0] ?? '').includes('\n'), 'compact: one line per packet');
+      assert.ok(!(out[0]?.text ?? '').includes('\n'), 'compact: one line per packet');
     }
   });
 
@@ -114,17 +119,47 @@ describe('packet splitter', () => {
     const cut = tsharkJson.slice(0, tsharkJson.indexOf('"2"'));
     const out = [...s.push(Buffer.from(cut)), ...s.end()];
     assert.equal(out.length, 1);
+    assert.match(out[0]?.text ?? '', /"frame.number":"1"/);
   });
 
   it('keeps UTF-8 characters split across chunks', () => {
     const text = Buffer.from('1 → a\n2 ünïcödé\n');
     const s = createPacketSplitter('text');
     const out = [...s.push(text.subarray(0, 3)), ...s.push(text.subarray(3)), ...s.end()];
-    assert.deepEqual(out, ['1 → a', '2 ünïcödé']);
+    assert.deepEqual(
+      out.map((p) => p.text),
+      ['1 → a', '2 ünïcödé'],
+    );
   });
 
   it('keeps empty lines of the fields format: they are packets with no values', () => {
     const s = createPacketSplitter('fields');
-    assert.deepEqual([...s.push(Buffer.from('a\tb\n\n\tc\n')), ...s.end()], ['a\tb', '', '\tc']);
+    assert.deepEqual(
+      [...s.push(Buffer.from('a\tb\n\n\tc\n')), ...s.end()].map((p) => p.text),
+      ['a\tb', '', '\tc'],
+    );
+  });
+
+  it('keeps only the head of a line larger than any page, but counts all of it', () => {
+    const s = createPacketSplitter('fields');
+    const huge = 'h'.repeat(MAX_PACKET_CHARS * 3);
+    const out: Packet[] = [];
+    for (let i = 0; i < huge.length; i += 65_536) out.push(...s.push(Buffer.from(huge.slice(i, i + 65_536))));
+    out.push(...s.push(Buffer.from('\r\nnext\n')), ...s.end());
+    assert.equal(out.length, 2);
+    assert.equal(out[0]?.text.length, MAX_PACKET_CHARS);
+    assert.equal(out[0]?.length, huge.length + 1, 'the CR of an over-long line is counted, not stripped');
+    assert.deepEqual(out[1], { text: 'next', length: 4 });
+  });
+
+  it('does not keep a JSON packet larger than any page, but reports its size', () => {
+    const s = createPacketSplitter('json');
+    const bigValue = 'v'.repeat(MAX_PACKET_CHARS);
+    const json = `[\n  {\n    "a": "${bigValue}",\n    "b": "${bigValue}"\n  },\n  {\n    "c": 1\n  }\n]\n`;
+    const out = [...s.push(Buffer.from(json)), ...s.end()];
+    assert.equal(out.length, 2);
+    assert.equal(out[0]?.text, '');
+    assert.ok((out[0]?.length ?? 0) > 2 * MAX_PACKET_CHARS);
+    assert.deepEqual(out[1], { text: '{"c":1}', length: 7 });
   });
 });

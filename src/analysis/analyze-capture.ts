@@ -15,7 +15,7 @@ import {
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { createPacketSplitter } from './packet-stream.js';
-import type { OutputFormat } from './packet-stream.js';
+import type { OutputFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import type { Page } from './page.js';
 
@@ -94,7 +94,7 @@ export class Analyzer {
       maxChars: req.maxChars,
     });
     let settled = false;
-    const offer = (packets: string[]): 'continue' | 'stop' => {
+    const offer = (packets: Packet[]): 'continue' | 'stop' => {
       for (const p of packets) {
         if (builder.add(p) === 'stop') {
           settled = true;

@@ -2,16 +2,30 @@
 // string per packet out. `text` and `fields` print one line a packet; `-T json` prints an array
 // whose elements start at a line "  {" and end at "  }" or "  },", which is where a packet ends
 // (JSON strings cannot hold a raw newline, so the line structure is safe to read).
+import { MAX_CHARS } from '../limits.js';
 import { LineSplitter } from '../util/text.js';
+import type { Line } from '../util/text.js';
 
 export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+/**
+ * One packet as tshark printed it. A packet larger than any page could hold keeps only its head
+ * (`text.length < length`), so a single huge packet cannot take unbounded memory.
+ */
+export interface Packet {
+  readonly text: string;
+  readonly length: number;
+}
+
+/** Larger than the largest page: a packet this long is never shown whole, so no more is kept. */
+export const MAX_PACKET_CHARS = 2 * MAX_CHARS.max;
+
 export interface PacketSplitter {
   /** Packets completed by this chunk. */
-  push(chunk: Buffer): string[];
+  push(chunk: Buffer): Packet[];
   /** Packets left when the stream ends. */
-  end(): string[];
+  end(): Packet[];
 }
 
 export function createPacketSplitter(format: OutputFormat): PacketSplitter {
@@ -19,11 +33,11 @@ export function createPacketSplitter(format: OutputFormat): PacketSplitter {
 }
 
 class LinePacketSplitter implements PacketSplitter {
-  private readonly lines = new LineSplitter();
-  push(chunk: Buffer): string[] {
+  private readonly lines = new LineSplitter(MAX_PACKET_CHARS);
+  push(chunk: Buffer): Packet[] {
     return this.lines.push(chunk);
   }
-  end(): string[] {
+  end(): Packet[] {
     return this.lines.end();
   }
 }
@@ -34,42 +48,59 @@ export class TsharkJsonError extends Error {
 }
 
 class JsonPacketSplitter implements PacketSplitter {
-  private readonly lines = new LineSplitter();
+  private readonly lines = new LineSplitter(MAX_PACKET_CHARS);
+  /** Lines of the packet being read; undefined outside a packet, or once it is too large to keep. */
   private current: string[] | undefined;
+  private inPacket = false;
+  private length = 0;
 
-  push(chunk: Buffer): string[] {
+  push(chunk: Buffer): Packet[] {
     return this.take(this.lines.push(chunk));
   }
 
-  end(): string[] {
+  end(): Packet[] {
     const out = this.take(this.lines.end());
     // A packet still open here was cut off by tshark stopping; it is incomplete and dropped.
+    this.inPacket = false;
     this.current = undefined;
     return out;
   }
 
-  private take(lines: string[]): string[] {
-    const out: string[] = [];
+  private take(lines: Line[]): Packet[] {
+    const out: Packet[] = [];
     for (const line of lines) {
-      if (this.current === undefined) {
-        if (line === '  {') this.current = ['{'];
+      if (!this.inPacket) {
+        if (line.text === '  {') {
+          this.inPacket = true;
+          this.current = ['{'];
+          this.length = 1;
+        }
         continue;
       }
-      if (line === '  }' || line === '  },') {
-        this.current.push('}');
-        out.push(compact(this.current.join('\n')));
+      if (line.text === '  }' || line.text === '  },') {
+        out.push(
+          this.current ? compact([...this.current, '}'].join('\n')) : { text: '', length: this.length },
+        );
+        this.inPacket = false;
         this.current = undefined;
+        continue;
+      }
+      // Indentation is dropped by compaction; count what is left.
+      this.length += line.length - (line.text.length - line.text.trimStart().length);
+      if (this.current && this.length <= MAX_PACKET_CHARS && line.text.length === line.length) {
+        this.current.push(line.text);
       } else {
-        this.current.push(line);
+        this.current = undefined;
       }
     }
     return out;
   }
 }
 
-function compact(packetJson: string): string {
+function compact(packetJson: string): Packet {
   try {
-    return JSON.stringify(JSON.parse(packetJson));
+    const text = JSON.stringify(JSON.parse(packetJson));
+    return { text, length: text.length };
   } catch (err) {
     throw new TsharkJsonError(`tshark printed a packet that is not valid JSON: ${(err as Error).message}`);
   }

@@ -1,7 +1,7 @@
 // The output budget: takes packets in order and keeps those of one page, by packet count and by
 // characters. Once the page is full it waits for one more packet only to learn whether more match,
 // then asks the caller to stop reading. Pure and synchronous, so it is tested without tshark.
-import type { OutputFormat } from './packet-stream.js';
+import type { OutputFormat, Packet } from './packet-stream.js';
 
 export interface PageLimits {
   /** Matching packets to skip before the page starts. */
@@ -52,7 +52,7 @@ export class PageBuilder {
   }
 
   /** Offers the next matching packet. 'stop' means the page is settled: stop reading. */
-  add(packet: string): 'continue' | 'stop' {
+  add(packet: Packet): 'continue' | 'stop' {
     const index = this.matched++;
     if (this.full) {
       this.more = true;
@@ -63,7 +63,7 @@ export class PageBuilder {
     const separator = this.packets.length === 0 ? 0 : this.format === 'json' ? 2 : 1;
     const cost = separator + packet.length;
     if (this.chars + cost <= this.limits.maxChars) {
-      this.packets.push(packet);
+      this.packets.push(packet.text);
       this.chars += cost;
       if (this.packets.length >= this.limits.limit) {
         this.full = true;
@@ -86,7 +86,7 @@ export class PageBuilder {
     // One text line larger than the whole budget: show its head rather than nothing.
     const note = ` … [line cut: ${packet.length} characters]`;
     const room = Math.max(0, this.limits.maxChars - this.chars - note.length);
-    this.packets.push(packet.slice(0, room) + note);
+    this.packets.push(packet.text.slice(0, room) + note);
     this.chars += room + note.length;
     this.lineCut = true;
     this.full = true;

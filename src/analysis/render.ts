@@ -54,9 +54,17 @@ export function renderAnalysis(
   const nextOffset = page.moreMatch && page.oversized === undefined ? page.offset + page.shown : undefined;
   let shownLine: string;
   if (page.oversized) {
-    const needed = Math.ceil((page.oversized.chars + headerReserve(ctx)) / 1000) * 1000;
-    const retry = ctx.callWith({ offset: page.offset, maxChars: Math.min(needed, MAX_CHARS.max) });
-    shownLine = `Packets shown: none. Matching packet ${page.oversized.index + 1} alone is ${page.oversized.chars.toLocaleString('en-US')} characters of JSON, more than this answer's maxChars (${resolved.maxChars.toLocaleString('en-US')}) leaves room for, and JSON is never cut inside a packet. To see it: ${retry.tool} ${JSON.stringify(retry.args)}. Or use outputFormat "fields" with customFields for just the values you need.`;
+    const { index, chars } = page.oversized;
+    const needed = Math.ceil((chars + headerReserve(ctx)) / 1000) * 1000;
+    const skip = ctx.callWith({ offset: page.offset + 1 });
+    const see =
+      needed <= MAX_CHARS.max
+        ? (() => {
+            const retry = ctx.callWith({ offset: page.offset, maxChars: needed });
+            return `To see it: ${retry.tool} ${JSON.stringify(retry.args)}.`;
+          })()
+        : `That is more than the largest maxChars (${MAX_CHARS.max.toLocaleString('en-US')}) allows.`;
+    shownLine = `Packets shown: none. Matching packet ${index + 1} alone is ${chars.toLocaleString('en-US')} characters of JSON, more than this answer's maxChars (${resolved.maxChars.toLocaleString('en-US')}) leaves room for, and JSON is never cut inside a packet. ${see} To skip it: ${skip.tool} ${JSON.stringify(skip.args)}. Or use outputFormat "fields" with customFields for just the values you need.`;
   } else if (empty?.kind === 'emptyCapture') {
     shownLine = 'Packets shown: none. The capture file holds 0 packets.';
   } else if (empty?.kind === 'noMatch') {

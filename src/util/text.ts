@@ -19,29 +19,64 @@ export function boundedEditDistance(a: string, b: string, max: number): number {
   return prev[b.length] ?? max + 1;
 }
 
-/** Splits a byte stream into complete UTF-8 lines; the partial tail waits for the next chunk. */
+/** A line of a stream; `text` holds at most the splitter's bound, `length` is the whole line's. */
+export interface Line {
+  readonly text: string;
+  readonly length: number;
+}
+
+/**
+ * Splits a byte stream into complete UTF-8 lines; the partial tail waits for the next chunk. A line
+ * longer than `maxLineChars` keeps only its head (its full length is still counted), so one huge
+ * line cannot take unbounded memory.
+ */
 export class LineSplitter {
   private tail = '';
+  private tailOverflow = 0;
   private readonly decoder = new TextDecoder('utf-8');
 
+  constructor(private readonly maxLineChars = Number.POSITIVE_INFINITY) {}
+
   /** Lines completed by this chunk, without their line ends. */
-  push(chunk: Buffer): string[] {
-    const text = this.tail + this.decoder.decode(chunk, { stream: true });
-    const parts = text.split('\n');
-    this.tail = parts.pop() ?? '';
-    return parts.map(stripCr);
+  push(chunk: Buffer): Line[] {
+    const parts = this.decoder.decode(chunk, { stream: true }).split('\n');
+    const lines: Line[] = [];
+    for (let i = 0; i < parts.length - 1; i++) {
+      lines.push(this.finishLine(parts[i] ?? ''));
+    }
+    this.append(parts[parts.length - 1] ?? '');
+    return lines;
   }
 
   /** The last line when the stream ended without a newline. */
-  end(): string[] {
-    const rest = this.tail + this.decoder.decode();
-    this.tail = '';
-    return rest === '' ? [] : [stripCr(rest)];
+  end(): Line[] {
+    this.append(this.decoder.decode());
+    if (this.tail === '' && this.tailOverflow === 0) return [];
+    return [this.finishLine('')];
   }
-}
 
-function stripCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
+  private append(piece: string): void {
+    const room = this.maxLineChars - this.tail.length;
+    if (piece.length <= room) this.tail += piece;
+    else {
+      this.tail += piece.slice(0, Math.max(0, room));
+      this.tailOverflow += piece.length - Math.max(0, room);
+    }
+  }
+
+  private finishLine(lastPiece: string): Line {
+    this.append(lastPiece);
+    const overflow = this.tailOverflow;
+    let text = this.tail;
+    let length = text.length + overflow;
+    if (overflow === 0 && text.endsWith('\r')) {
+      text = text.slice(0, -1);
+      length -= 1;
+    }
+    this.tail = '';
+    this.tailOverflow = 0;
+    return { text, length };
+  }
 }
 
 /** "1 packet", "3 packets". */

@@ -132,11 +132,11 @@ export async function suggestFields(
     timeoutMs: 60_000,
     signal,
     onStdout: (chunk) => {
-      for (const line of splitter.push(chunk)) onLine(line);
+      for (const line of splitter.push(chunk)) onLine(line.text);
       return 'continue';
     },
   });
-  for (const line of splitter.end()) onLine(line);
+  for (const line of splitter.end()) onLine(line.text);
   return new Map([...best].map(([n, list]) => [n, list.map((s) => s.abbrev)]));
 }
 
