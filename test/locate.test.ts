@@ -1,6 +1,9 @@
 // Locating Wireshark's tools: found on PATH or in the platform's usual places with their version;
 // an override that points nowhere is reported as such and never silently replaced.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { locateWiresharkTools, ToolMissingError } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
@@ -32,9 +35,25 @@ describe('locateWiresharkTools', () => {
     assert.throws(
       () => tools.require('tshark'),
       (err: unknown) =>
-        err instanceof ToolMissingError && /apt-get install -y tshark|brew|winget/.test(err.message),
+        err instanceof ToolMissingError && /Fix or unset SHARKMCP_TSHARK\.$/.test(err.message),
     );
     assert.ok(tools.status('dumpcap').found, 'the other tools are unaffected');
+  });
+
+  it('says how to install a tool that is nowhere', async () => {
+    const empty = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-test-'));
+    try {
+      const tools = await locateWiresharkTools(group, { PATH: empty }, [empty]);
+      const tshark = tools.status('tshark');
+      assert.equal(tshark.found, false);
+      assert.match(tshark.found ? '' : tshark.reason, /tshark was not found on PATH/);
+      assert.match(
+        tshark.found ? '' : tshark.reason,
+        /apt-get install -y tshark|brew install|winget install/,
+      );
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
   });
 
   it('uses an override that points at a real tool', async () => {

@@ -25,7 +25,7 @@ export class ToolMissingError extends Error {
     readonly tool: ToolName,
     reason: string,
   ) {
-    super(`${reason} ${installAdvice()}`);
+    super(reason);
     this.name = 'ToolMissingError';
   }
 }
@@ -127,7 +127,12 @@ async function readVersion(group: ProcessGroup, toolPath: string): Promise<strin
   return parseVersionBanner(out) ?? parseVersionBanner(result.stderr);
 }
 
-async function locateOne(group: ProcessGroup, name: ToolName, env: NodeJS.ProcessEnv): Promise<ToolStatus> {
+async function locateOne(
+  group: ProcessGroup,
+  name: ToolName,
+  env: NodeJS.ProcessEnv,
+  installDirs: readonly string[],
+): Promise<ToolStatus> {
   const override = env[envVarFor(name)];
   let found: { path: string; source: 'env' | 'path' | 'platform' } | undefined;
   if (override !== undefined && override !== '') {
@@ -144,7 +149,7 @@ async function locateOne(group: ProcessGroup, name: ToolName, env: NodeJS.Proces
     const onPath = await findInDirs(name, pathDirs);
     if (onPath) found = { path: onPath, source: 'path' };
     else {
-      const inPlatform = await findInDirs(name, platformDirs());
+      const inPlatform = await findInDirs(name, installDirs);
       if (inPlatform) found = { path: inPlatform, source: 'platform' };
     }
   }
@@ -152,7 +157,7 @@ async function locateOne(group: ProcessGroup, name: ToolName, env: NodeJS.Proces
     return {
       found: false,
       name,
-      reason: `${name} was not found on PATH or in ${platformDirs().join(', ')} (set ${envVarFor(name)} to its path if it is elsewhere).`,
+      reason: `${name} was not found on PATH or in ${installDirs.join(', ')}. ${installAdvice()} (Or set ${envVarFor(name)} to its path if it is installed elsewhere.)`,
     };
   }
   try {
@@ -174,7 +179,9 @@ async function locateOne(group: ProcessGroup, name: ToolName, env: NodeJS.Proces
 export async function locateWiresharkTools(
   group: ProcessGroup,
   env: NodeJS.ProcessEnv = process.env,
+  /** The usual install places to look in after PATH. */
+  installDirs: readonly string[] = platformDirs(),
 ): Promise<WiresharkTools> {
-  const statuses = await Promise.all(TOOL_NAMES.map((n) => locateOne(group, n, env)));
+  const statuses = await Promise.all(TOOL_NAMES.map((n) => locateOne(group, n, env, installDirs)));
   return new WiresharkTools(new Map(statuses.map((s) => [s.name, s])));
 }
