@@ -47,7 +47,7 @@ export async function sweepLeftovers(parent: string): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = /^sharkmcp-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    const m = name.match(/^sharkmcp-(\d+)-[A-Za-z0-9]{6}$/);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || isProcessAlive(pid)) continue;

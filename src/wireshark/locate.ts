@@ -110,7 +110,7 @@ async function findInDirs(name: ToolName, dirs: readonly string[]): Promise<stri
 
 /** Parses the version out of a tool's `--version` banner, e.g. "TShark (Wireshark) 4.0.17 (...)". */
 export function parseVersionBanner(banner: string): string | undefined {
-  return /\(Wireshark\)\s+(\d+\.\d+\.\d+)/.exec(banner)?.[1];
+  return banner.match(/\(Wireshark\)\s+(\d+\.\d+\.\d+)/)?.[1];
 }
 
 async function readVersion(group: ProcessGroup, toolPath: string): Promise<string | undefined> {

@@ -31,7 +31,7 @@ export type ArgumentProblem =
 /** Reads tshark's complaint about its arguments. Pure, for tests on recorded stderr. */
 export function parseArgumentProblem(stderr: string, hadFilter: boolean): ArgumentProblem {
   const text = cleanStderr(stderr);
-  const fieldsMatch = /Some fields aren't valid:\n([\s\S]*)/.exec(text);
+  const fieldsMatch = text.match(/Some fields aren't valid:\n([\s\S]*)/);
   if (fieldsMatch?.[1] !== undefined) {
     const invalid = fieldsMatch[1]
       .split('\n')
