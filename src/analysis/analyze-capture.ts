@@ -120,6 +120,9 @@ export class Analyzer {
       );
     }
     const page = builder.finish();
+    if (!result.stoppedEarly && !result.timedOut && result.exitSignal !== null) {
+      warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
+    }
     if (!result.stoppedEarly && !result.timedOut) {
       const problem = classifyReadProblem(result.stderr);
       if (problem?.kind === 'notCapture') {

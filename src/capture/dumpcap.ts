@@ -83,6 +83,7 @@ export class DumpcapCapture {
   }
 
   private started = false;
+  private readonly waiters = new Set<() => void>();
 
   /** Starts dumpcap and resolves once capture has begun (or rejects with dumpcap's reason). */
   static start(group: ProcessGroup, dumpcapPath: string, options: DumpcapOptions): Promise<DumpcapCapture> {
@@ -93,8 +94,10 @@ export class DumpcapCapture {
       const ready = (err?: CaptureStartError): void => {
         if (self.settled) return;
         self.settled = true;
-        if (err) reject(err);
-        else if (self.capture) resolve(self.capture);
+        if (err) {
+          // dumpcap exits after reporting why it cannot capture; answer once it has, or make it.
+          void proc.stop().then(() => reject(err));
+        } else if (self.capture) resolve(self.capture);
       };
       const proc = group.start({
         command: dumpcapPath,
@@ -115,6 +118,7 @@ export class DumpcapCapture {
       ready();
     } else if (m.kind === 'packets') {
       this.written += m.count;
+      for (const wake of this.waiters) wake();
     } else if (m.kind === 'error' || m.kind === 'badFilter') {
       this.failure =
         m.kind === 'error' ? [m.primary, m.secondary].filter((s) => s !== '').join('\n') : m.message;
@@ -129,6 +133,27 @@ export class DumpcapCapture {
   /** Packets dumpcap has reported written so far. */
   get packets(): number {
     return this.written;
+  }
+
+  /**
+   * Resolves true once dumpcap has reported at least `count` packets written, false if the capture
+   * ends or `timeoutMs` passes first.
+   */
+  waitForPackets(count: number, timeoutMs: number): Promise<boolean> {
+    if (this.written >= count) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (reached: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(reached);
+      };
+      const check = (): void => {
+        if (this.written >= count) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(check);
+      void this.ended.then(() => done(this.written >= count));
+    });
   }
 
   /** Ends the capture, keeping every packet that reached the interface before the call. */

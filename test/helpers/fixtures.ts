@@ -50,6 +50,8 @@ export async function makeMixedCapture(dir: string): Promise<MixedCapture> {
         await resolveA(DNS_HOST, dns.port, dnsName);
         await httpsGet(tlsPort, tlsPath);
       },
+      // Each HTTP(S) exchange is at least a handshake, request, response and teardown; DNS is two.
+      4 * 8 + 2,
     );
     return { file, keylog, httpPort, tlsPort, httpPaths, tlsPath, dnsName, dnsAnswer: '10.20.30.40' };
   } finally {

@@ -17,12 +17,17 @@ export async function tempDir(prefix = 'sharkmcp-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** Captures loopback packets that match `captureFilter` while `traffic` runs; returns the file. */
+/**
+ * Captures loopback packets that match `captureFilter` while `traffic` runs; returns the file.
+ * With `atLeast`, waits (a bounded time) until dumpcap has written that many packets before
+ * stopping, so a loaded machine cannot cut the traffic's tail off.
+ */
 export async function captureLoopback(
   dir: string,
   name: string,
   captureFilter: string,
   traffic: () => Promise<void>,
+  atLeast = 0,
 ): Promise<string> {
   const tools = await locateWiresharkTools(group);
   const file = path.join(dir, `${name}.pcapng`);
@@ -33,6 +38,7 @@ export async function captureLoopback(
   });
   try {
     await traffic();
+    if (atLeast > 0) await capture.waitForPackets(atLeast, 10_000);
   } finally {
     await capture.stop();
   }
