@@ -4,7 +4,7 @@
 import { abortError, UserError } from '../errors.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
-import type { ProcessGroup } from '../wireshark/process.js';
+import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import {
   classifyReadProblem,
   EMPTY_PCAP,
@@ -113,40 +113,8 @@ export class Analyzer {
     if (result.aborted) throw abortError();
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
-    const warnings: string[] = [];
-    if (result.timedOut) {
-      warnings.push(
-        `tshark was stopped after ${Math.round(this.options.timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
-      );
-    }
     const page = builder.finish();
-    if (!result.stoppedEarly && !result.timedOut && result.exitSignal !== null) {
-      warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
-    }
-    if (!result.stoppedEarly && !result.timedOut) {
-      const problem = classifyReadProblem(result.stderr);
-      if (problem?.kind === 'notCapture') {
-        throw new UserError(
-          `"${req.file}" is not a capture file that tshark can read (not pcap, pcapng or another format Wireshark knows). Give the path of a .pcap or .pcapng file.`,
-        );
-      }
-      if (problem?.kind === 'unreadable')
-        throw new UserError(`tshark could not read "${req.file}": ${problem.message}`);
-      if (problem?.kind === 'truncated') {
-        warnings.push(
-          `The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.`,
-        );
-      } else if (problem?.kind === 'damaged') {
-        warnings.push(
-          `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
-        );
-      } else if (problem !== undefined) {
-        if (result.exitCode !== 0 && page.matchedSeen === 0) {
-          throw new UserError(`tshark failed on "${req.file}": ${problem.message}`);
-        }
-        warnings.push(`tshark said: ${problem.message}`);
-      }
-    }
+    const warnings = endWarnings(result, page, req.file, this.options.timeoutMs);
 
     let empty: EmptyReason | undefined;
     if (page.shown === 0 && page.oversized === undefined) {
@@ -212,4 +180,49 @@ export class Analyzer {
         return new UserError(`tshark rejected the request: ${problem.message}`);
     }
   }
+}
+
+/**
+ * What the way tshark ended means for the page: warnings to show with it, or a UserError when the
+ * file cannot be read at all.
+ */
+function endWarnings(result: RunResult, page: Page, file: string, timeoutMs: number): string[] {
+  if (result.stoppedEarly) return [];
+  if (result.timedOut) {
+    return [
+      `tshark was stopped after ${Math.round(timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
+    ];
+  }
+  const warnings: string[] = [];
+  if (result.exitSignal !== null) {
+    warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
+  }
+  const problem = classifyReadProblem(result.stderr);
+  switch (problem?.kind) {
+    case undefined:
+      break;
+    case 'notCapture':
+      throw new UserError(
+        `"${file}" is not a capture file that tshark can read (not pcap, pcapng or another format Wireshark knows). Give the path of a .pcap or .pcapng file.`,
+      );
+    case 'unreadable':
+      throw new UserError(`tshark could not read "${file}": ${problem.message}`);
+    case 'truncated':
+      warnings.push(
+        'The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.',
+      );
+      break;
+    case 'damaged':
+      warnings.push(
+        `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
+      );
+      break;
+    case 'other':
+      if (result.exitCode !== 0 && page.matchedSeen === 0) {
+        throw new UserError(`tshark failed on "${file}": ${problem.message}`);
+      }
+      warnings.push(`tshark said: ${problem.message}`);
+      break;
+  }
+  return warnings;
 }
