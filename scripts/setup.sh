@@ -45,6 +45,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+for tool in tshark dumpcap capinfos; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    say "$tool is still missing after the install; install Wireshark's command-line tools by hand and run setup again."
+    exit 1
+  fi
+done
 say "$(tshark --version 2>/dev/null | head -n 1)"
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
