@@ -23,3 +23,11 @@ export const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 /** Longest one tshark analysis may run. */
 export const ANALYSIS_TIMEOUT_MS = 300_000;
+
+/** Size at which one capture file stops, in MB (1,000,000 bytes, as dumpcap counts). */
+export const CAPTURE_MAX_FILE_MB = { min: 1, max: 10_000, default: 100 } as const;
+/** Bytes kept of each packet. */
+export const CAPTURE_SNAPLEN = { min: 64, max: 262_144, default: 262_144 } as const;
+/** Capture sessions running at once, and all capture files together. */
+export const MAX_RUNNING_SESSIONS = 4;
+export const MAX_TOTAL_CAPTURE_BYTES = 2_000_000_000;

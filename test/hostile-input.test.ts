@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/mcp-client.js';
 
 describe('hostile input', () => {
@@ -89,6 +90,19 @@ describe('hostile input', () => {
     assert.match(answer.text, /The capture file holds 0 packets/);
     assert.match(answer.text, /SSL Decryption: Enabled/);
     noCanary();
+  });
+
+  it('captureFilter, interface and sessionName', async (t) => {
+    if (!(await requireCapture(t))) return;
+    for (const value of hostile) {
+      for (const key of ['captureFilter', 'interface', 'sessionName']) {
+        const answer = await server.mcp.call('start_capture_session', { [key]: value, timeout: 1 });
+        assert.equal(answer.isError, true, `${key} ${JSON.stringify(value)} was accepted:\n${answer.text}`);
+        noCanary();
+      }
+    }
+    const listed = await server.mcp.call('list_capture_sessions', {});
+    assert.match(listed.text, /No capture sessions/);
   });
 
   it('configuration names', async () => {

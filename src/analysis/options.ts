@@ -42,21 +42,8 @@ export async function resolveAnalysis(
   env: NodeJS.ProcessEnv,
 ): Promise<ResolvedAnalysis> {
   const warnings: string[] = [];
-  let config: SavedConfig | undefined;
-  if (params.configName !== undefined) {
-    validateConfigName(params.configName);
-    config = await configs.get(params.configName);
-    if (config === undefined) {
-      const names = (await configs.list()).map((c) => c.name);
-      throw new UserError(
-        `Configuration '${params.configName}' not found. ${
-          names.length === 0
-            ? 'No configuration is saved yet; save one with manage_config action "save".'
-            : `Saved configurations: ${names.join(', ')}. Use manage_config with action "list" to see them.`
-        }`,
-      );
-    }
-  }
+  const config =
+    params.configName === undefined ? undefined : await loadNamedConfig(configs, params.configName);
 
   const displayFilter = nonEmpty(params.displayFilter) ?? nonEmpty(config?.displayFilter);
   const outputFormat = params.outputFormat ?? config?.outputFormat ?? 'text';
@@ -90,6 +77,26 @@ export async function resolveAnalysis(
   };
 }
 
+/** The saved configuration `name`, or a UserError that lists the saved ones. */
+export async function loadNamedConfig(configs: ConfigStore, name: string): Promise<SavedConfig> {
+  validateConfigName(name);
+  const config = await configs.get(name);
+  if (config !== undefined) return config;
+  const names = (await configs.list()).map((c) => c.name);
+  throw new UserError(
+    `Configuration '${name}' not found. ${
+      names.length === 0
+        ? 'No configuration is saved yet; save one with manage_config action "save".'
+        : `Saved configurations: ${names.join(', ')}. Use manage_config with action "list" to see them.`
+    }`,
+  );
+}
+
+/** An empty or blank string counts as not given (the seed's files hold "" for unset filters). */
+export function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s;
+}
+
 /** "a, b,c" → ['a','b','c']; none given → the seed's default columns. */
 export function parseFieldList(list: string | undefined): string[] {
   if (list === undefined) return [...DEFAULT_FIELDS];
@@ -104,8 +111,4 @@ export function parseFieldList(list: string | undefined): string[] {
     );
   }
   return fields;
-}
-
-function nonEmpty(s: string | undefined): string | undefined {
-  return s === undefined || s.trim() === '' ? undefined : s;
 }

@@ -3,7 +3,7 @@
 // whether more match, and the exact arguments of the call that gets the next page.
 import { MAX_CHARS } from '../limits.js';
 import { plural } from '../util/text.js';
-import type { AnalysisResult } from './analyze-capture.js';
+import type { AnalysisResult, Analyzer } from './analyze-capture.js';
 import type { ResolvedAnalysis } from './options.js';
 
 export interface NextCall {
@@ -14,6 +14,8 @@ export interface NextCall {
 export interface RenderContext {
   /** The first header line, e.g. "Analysis of '/tmp/x.pcap' complete!". */
   readonly title: string;
+  /** Lines about the source that follow the title (a session's interface and duration). */
+  readonly details?: readonly string[];
   readonly resolved: ResolvedAnalysis;
   /** The same call with some arguments changed (the offset of the next page, a larger maxChars). */
   readonly callWith: (changes: Readonly<Record<string, unknown>>) => NextCall;
@@ -115,6 +117,7 @@ function headerLines(
   const { resolved } = ctx;
   const lines = [ctx.title];
   if (resolved.config) lines.push(`Using saved config: ${resolved.config.name}`);
+  lines.push(...(ctx.details ?? []));
   lines.push(`Display Filter: ${resolved.displayFilter ?? 'none'}`);
   lines.push(`Output Format: ${resolved.outputFormat}`);
   if (resolved.outputFormat === 'fields')
@@ -143,4 +146,28 @@ function fitWarnings(warnings: readonly string[], room: number): string[] {
     left -= line.length + 10;
   }
   return out;
+}
+
+/** Reads one page of `file` as `ctx` describes it and renders the answer, header included. */
+export async function answerPage(
+  analyzer: Analyzer,
+  file: string,
+  ctx: RenderContext,
+  signal?: AbortSignal,
+): Promise<{ text: string; facts: PagingFacts }> {
+  const { resolved } = ctx;
+  const result = await analyzer.analyze(
+    {
+      file,
+      displayFilter: resolved.displayFilter,
+      outputFormat: resolved.outputFormat,
+      fields: resolved.fields,
+      keylogFile: resolved.keylogFile,
+      offset: resolved.offset,
+      limit: resolved.limit,
+      maxChars: Math.max(200, resolved.maxChars - headerReserve(ctx)),
+    },
+    signal,
+  );
+  return renderAnalysis(ctx, result);
 }

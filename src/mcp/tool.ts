@@ -4,6 +4,8 @@
 import type { CallToolResult, McpServer, ServerContext, ToolAnnotations } from '@modelcontextprotocol/server';
 import type * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
+import type { InterfaceListing } from '../capture/interfaces.js';
+import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import { UserError } from '../errors.js';
 import { ToolMissingError } from '../wireshark/locate.js';
@@ -12,6 +14,8 @@ import { ToolMissingError } from '../wireshark/locate.js';
 export interface ServerDeps {
   readonly analyzer: Analyzer;
   readonly configs: ConfigStore;
+  readonly sessions: SessionManager;
+  readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
   readonly env: NodeJS.ProcessEnv;
 }
 

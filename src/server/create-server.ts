@@ -4,7 +4,9 @@
 import { McpServer } from '@modelcontextprotocol/server';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
-import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
+import { listInterfaces } from '../capture/interfaces.js';
+import { SessionManager } from '../capture/sessions.js';
+import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
 import type { ServerDeps } from '../mcp/tool.js';
 import { TOOLS } from '../mcp/tools/index.js';
 import { PACKAGE } from '../version.js';
@@ -22,6 +24,10 @@ export interface ServerOptions {
   readonly analysisTimeoutMs?: number;
   /** Where the server's private directory is made. Default: the system temp directory. */
   readonly runtimeParent?: string;
+  /** Capture sessions running at once. */
+  readonly maxRunningSessions?: number;
+  /** All capture files together, in bytes. */
+  readonly maxTotalCaptureBytes?: number;
 }
 
 export interface SharkServer {
@@ -31,11 +37,13 @@ export interface SharkServer {
   readonly tools: Promise<WiresharkTools>;
   readonly processes: ProcessGroup;
   readonly configs: ConfigStore;
+  readonly sessions: SessionManager;
   /** Stops every child process this server owns and refuses new ones. */
   close(): Promise<void>;
 }
 
-const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark to answer questions about network traffic.
+const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark and dumpcap to answer questions about network traffic.
+- start_capture_session records in the background (loopback by default) and returns once capture has begun; run the program you are debugging, then stop_capture_session returns the packets. list_capture_sessions and list_interfaces show what there is.
 - analyze_pcap_file lists a capture file's packets a page at a time (text, fields or json); a display filter narrows it, a TLS keylog decrypts it. Each answer says whether more packets match and gives the arguments of the next page.
 - manage_config saves reusable parameter sets; configName applies one, explicit arguments win.`;
 
@@ -49,12 +57,33 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     timeoutMs: options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS,
     runtimeDir,
   });
-  const deps: ServerDeps = { analyzer, configs, env };
+  const sessions = new SessionManager(processes, () => tools, runtimeDir, {
+    maxRunning: options.maxRunningSessions ?? MAX_RUNNING_SESSIONS,
+    totalBytes: options.maxTotalCaptureBytes ?? MAX_TOTAL_CAPTURE_BYTES,
+  });
+  // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
+  void runtimeDir.path().catch(() => undefined);
+  const deps: ServerDeps = {
+    analyzer,
+    configs,
+    sessions,
+    env,
+    listInterfaces: async (signal) => {
+      const t = await tools;
+      const tshark = t.status('tshark');
+      return listInterfaces(
+        processes,
+        { dumpcap: t.require('dumpcap'), tshark: tshark.found ? tshark.path : undefined },
+        signal,
+      );
+    },
+  };
 
   return {
     tools,
     processes,
     configs,
+    sessions,
     createMcpServer() {
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },

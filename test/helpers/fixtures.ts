@@ -1,6 +1,7 @@
-// One capture with the traffic most tests read: three HTTP requests, a DNS query and answer, and
-// an HTTPS request whose secrets are in a keylog file.
+// The traffic most tests read: three HTTP requests, a DNS query and answer, and an HTTPS request
+// whose secrets are in a keylog file, from real servers and clients on loopback.
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { captureLoopback } from './loopback-capture.js';
 import {
@@ -13,10 +14,10 @@ import {
   makeCertificate,
   resolveA,
 } from './traffic.js';
-import http from 'node:http';
 
-export interface MixedCapture {
-  readonly file: string;
+export const DNS_HOST = '127.83.77.1';
+
+export interface MixedTraffic {
   readonly keylog: string;
   readonly httpPort: number;
   readonly tlsPort: number;
@@ -24,11 +25,16 @@ export interface MixedCapture {
   readonly tlsPath: string;
   readonly dnsName: string;
   readonly dnsAnswer: string;
+  /** A BPF filter that keeps exactly this traffic. */
+  readonly captureFilter: string;
+  /** Packets the traffic makes at the least: each HTTP(S) exchange a handshake, request, response and teardown; DNS two. */
+  readonly minPackets: number;
+  /** Makes the traffic once. */
+  run(): Promise<void>;
+  close(): Promise<void>;
 }
 
-export const DNS_HOST = '127.83.77.1';
-
-export async function makeMixedCapture(dir: string): Promise<MixedCapture> {
+export async function startMixedTraffic(dir: string): Promise<MixedTraffic> {
   const tlsFiles = await makeCertificate(dir);
   const keylog = path.join(dir, 'keylog.txt');
   writeFileSync(keylog, '');
@@ -40,23 +46,45 @@ export async function makeMixedCapture(dir: string): Promise<MixedCapture> {
   const httpPaths = ['/alpha', '/beta', '/gamma'];
   const tlsPath = '/hidden/path?token=42';
   const dnsName = 'api.sharkmcp.test';
+  return {
+    keylog,
+    httpPort,
+    tlsPort,
+    httpPaths,
+    tlsPath,
+    dnsName,
+    dnsAnswer: '10.20.30.40',
+    captureFilter: `tcp port ${httpPort} or tcp port ${tlsPort} or (udp port 53 and host ${DNS_HOST})`,
+    minPackets: 4 * 8 + 2,
+    async run() {
+      for (const p of httpPaths) await httpGet(httpPort, p);
+      await resolveA(DNS_HOST, dns.port, dnsName);
+      await httpsGet(tlsPort, tlsPath);
+    },
+    async close() {
+      dns.socket.close();
+      await close(plain);
+      await close(secure);
+    },
+  };
+}
+
+export type MixedCapture = Omit<MixedTraffic, 'run' | 'close' | 'captureFilter' | 'minPackets'> & {
+  readonly file: string;
+};
+
+export async function makeMixedCapture(dir: string): Promise<MixedCapture> {
+  const traffic = await startMixedTraffic(dir);
   try {
     const file = await captureLoopback(
       dir,
       'mixed',
-      `tcp port ${httpPort} or tcp port ${tlsPort} or (udp port 53 and host ${DNS_HOST})`,
-      async () => {
-        for (const p of httpPaths) await httpGet(httpPort, p);
-        await resolveA(DNS_HOST, dns.port, dnsName);
-        await httpsGet(tlsPort, tlsPath);
-      },
-      // Each HTTP(S) exchange is at least a handshake, request, response and teardown; DNS is two.
-      4 * 8 + 2,
+      traffic.captureFilter,
+      () => traffic.run(),
+      traffic.minPackets,
     );
-    return { file, keylog, httpPort, tlsPort, httpPaths, tlsPath, dnsName, dnsAnswer: '10.20.30.40' };
+    return { ...traffic, file };
   } finally {
-    dns.socket.close();
-    await close(plain);
-    await close(secure);
+    await traffic.close();
   }
 }

@@ -21,15 +21,19 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function connect(env: Record<string, string> = {}): Promise<Session> {
+/** Spawns the built server (behind `wrapper`, e.g. a command that drops privileges) and connects. */
+export async function connect(
+  env: Record<string, string> = {},
+  wrapper: readonly string[] = [],
+): Promise<Session> {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
       (e): e is [string, string] => e[1] !== undefined && e[0] !== 'SSLKEYLOGFILE',
     ),
   );
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI],
+    command: wrapper[0] ?? process.execPath,
+    args: wrapper.length > 0 ? [...wrapper.slice(1), process.execPath, CLI] : [CLI],
     env: { ...base, ...env },
     stderr: 'pipe',
   });

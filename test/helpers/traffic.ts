@@ -128,3 +128,12 @@ export async function resolveA(serverHost: string, serverPort: number, name: str
   resolver.setServers([`${serverHost}:${serverPort}`]);
   return resolver.resolve4(name);
 }
+
+/** A UDP port on 127.0.0.1 that nothing listens on (bound once, then released). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}

@@ -2,7 +2,7 @@
 import * as z from 'zod';
 import { resolveInputFile } from '../../analysis/input-files.js';
 import { resolveAnalysis } from '../../analysis/options.js';
-import { headerReserve, renderAnalysis } from '../../analysis/render.js';
+import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
 import { defineTool, textResult } from '../tool.js';
@@ -33,20 +33,7 @@ export const analyzePcapFileTool = defineTool({
       resolved,
       callWith: (changes) => ({ tool: 'analyze_pcap_file', args: { ...givenArgs(args), ...changes } }),
     };
-    const result = await deps.analyzer.analyze(
-      {
-        file,
-        displayFilter: resolved.displayFilter,
-        outputFormat: resolved.outputFormat,
-        fields: resolved.fields,
-        keylogFile: resolved.keylogFile,
-        offset: resolved.offset,
-        limit: resolved.limit,
-        maxChars: Math.max(200, resolved.maxChars - headerReserve(render)),
-      },
-      ctx.mcpReq.signal,
-    );
-    const { text, facts } = renderAnalysis(render, result);
+    const { text, facts } = await answerPage(deps.analyzer, file, render, ctx.mcpReq.signal);
     return textResult(text, { ...facts });
   },
 });

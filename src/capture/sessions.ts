@@ -1,0 +1,340 @@
+// Background capture sessions: each one a dumpcap owned by the server, writing into the server's
+// private directory under a name the server chooses. A session is running, finished (and why) or
+// failed (and what to do); finished sessions keep their file until deleted or the server exits.
+import { randomBytes } from 'node:crypto';
+import { copyFile, constants, rm, stat } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+import { NAME_PATTERN } from '../limits.js';
+import type { RuntimeDir } from '../storage/runtime-dir.js';
+import { plural } from '../util/text.js';
+import { countPackets } from '../wireshark/capinfos.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ProcessGroup } from '../wireshark/process.js';
+import { captureFailureMessage } from './advice.js';
+import { CaptureStartError, DumpcapCapture } from './dumpcap.js';
+import type { CaptureEnd } from './dumpcap.js';
+import { listLocalInterfaces } from './interfaces.js';
+import type { LocalInterface } from './interfaces.js';
+
+export type StopReason = 'stopped' | 'timeout' | 'packetLimit' | 'sizeLimit' | 'ended';
+
+export const STOP_REASON_TEXT: Record<StopReason, string> = {
+  stopped: 'stopped on request',
+  timeout: 'timeout reached',
+  packetLimit: 'packet limit reached',
+  sizeLimit: 'file size limit reached',
+  ended: 'dumpcap ended by itself',
+};
+
+export interface SessionSettings {
+  readonly interface: string;
+  readonly captureFilter: string | undefined;
+  /** Seconds after which dumpcap stops by itself. */
+  readonly timeout: number;
+  readonly maxPackets: number;
+  readonly maxFileBytes: number;
+  readonly snaplen: number;
+}
+
+export type SessionState =
+  | { readonly phase: 'running'; readonly capture: DumpcapCapture }
+  | {
+      readonly phase: 'finished';
+      readonly reason: StopReason;
+      readonly endedAt: Date;
+      readonly packets: number;
+      readonly bytes: number;
+    }
+  | {
+      readonly phase: 'failed';
+      readonly error: string;
+      readonly endedAt: Date;
+      readonly packets: number;
+      readonly bytes: number;
+    };
+
+export interface Session {
+  readonly id: string;
+  readonly settings: SessionSettings;
+  readonly file: string;
+  readonly startedAt: Date;
+  state: SessionState;
+}
+
+/** A session as listed: its state with live figures for a running one. */
+export interface SessionView {
+  readonly id: string;
+  readonly phase: SessionState['phase'];
+  readonly interface: string;
+  readonly captureFilter: string | null;
+  readonly startedAt: string;
+  readonly elapsedSeconds: number;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly reason: StopReason | null;
+  readonly error: string | null;
+  readonly file: string;
+  readonly pid: number | null;
+  readonly timeout: number;
+  readonly maxPackets: number;
+  readonly maxFileBytes: number;
+}
+
+export interface SessionLimits {
+  /** Sessions capturing at once. */
+  readonly maxRunning: number;
+  /** All capture files together, in bytes. */
+  readonly totalBytes: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxRunning: 4, totalBytes: 2 * 1024 ** 3 };
+
+/** dumpcap's filesize stop condition counts in units of 1000 bytes. */
+const DUMPCAP_KB = 1000;
+const MIN_FILE_BYTES = 1024 * 1024;
+
+export interface StartRequest extends SessionSettings {
+  readonly sessionName?: string | undefined;
+}
+
+export class SessionManager {
+  private readonly sessions = new Map<string, Session>();
+  private readonly stopRequested = new Set<string>();
+  /** Settles once a session's dumpcap has exited and its final state is recorded. */
+  private readonly settling = new Map<string, Promise<void>>();
+  private counter = 0;
+
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    private readonly runtimeDir: RuntimeDir,
+    readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
+  ) {}
+
+  /** Starts a capture and resolves once dumpcap reports that capture has begun. */
+  async start(req: StartRequest): Promise<Session> {
+    const id = req.sessionName ?? `capture_${Date.now()}_${randomBytes(6).toString('hex').slice(0, 9)}`;
+    if (req.sessionName !== undefined && !NAME_PATTERN.test(req.sessionName)) {
+      throw new UserError(
+        `sessionName ${JSON.stringify(req.sessionName)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
+      );
+    }
+    const existing = this.sessions.get(id);
+    if (existing) {
+      throw new UserError(
+        `Session '${id}' already exists (${existing.state.phase}). Use a different session name, or ${
+          existing.state.phase === 'running'
+            ? 'stop the existing session'
+            : 'delete it with delete_capture_session'
+        }.`,
+      );
+    }
+    const running = [...this.sessions.values()].filter((s) => s.state.phase === 'running');
+    if (running.length >= this.limits.maxRunning) {
+      throw new UserError(
+        `${plural(running.length, 'capture session')} already running (${running.map((s) => s.id).join(', ')}), the most allowed at once. Stop one with stop_capture_session first.`,
+      );
+    }
+    const used = await this.bytesUsed();
+    const room = this.limits.totalBytes - used;
+    if (room < MIN_FILE_BYTES) {
+      throw new UserError(
+        `Capture files already take ${formatBytes(used)} of the ${formatBytes(this.limits.totalBytes)} allowed. Delete sessions you no longer need with delete_capture_session (keep a copy first with stop_capture_session's saveTo).`,
+      );
+    }
+    const maxFileBytes = Math.min(req.maxFileBytes, room);
+
+    const tools = await this.tools();
+    const dumpcap = tools.require('dumpcap');
+    const dir = await this.runtimeDir.path();
+    const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
+    const settings: SessionSettings = { ...req, maxFileBytes };
+    let capture: DumpcapCapture;
+    try {
+      capture = await DumpcapCapture.start(this.group, dumpcap, {
+        interface: req.interface,
+        captureFilter: req.captureFilter,
+        file,
+        snaplen: req.snaplen,
+        maxPackets: req.maxPackets,
+        durationSeconds: req.timeout,
+        maxFileKB: Math.max(1, Math.floor(maxFileBytes / DUMPCAP_KB)),
+      });
+    } catch (err) {
+      await rm(file, { force: true });
+      if (!(err instanceof CaptureStartError)) throw err;
+      const interfaces = await this.interfacesForAdvice(dumpcap);
+      throw new UserError(
+        captureFailureMessage(err.message, {
+          interface: req.interface,
+          captureFilter: req.captureFilter,
+          dumpcapPath: dumpcap,
+          interfaces,
+          problem: err.kind === 'badFilter' ? 'badFilter' : undefined,
+        }),
+      );
+    }
+    const session: Session = {
+      id,
+      settings,
+      file,
+      startedAt: new Date(),
+      state: { phase: 'running', capture },
+    };
+    this.sessions.set(id, session);
+    this.settling.set(
+      id,
+      capture.ended.then((end) => this.settle(session, end, dumpcap)),
+    );
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** The session, or a UserError that lists the sessions there are. */
+  require(id: string): Session {
+    const session = this.sessions.get(id);
+    if (session) return session;
+    const ids = [...this.sessions.keys()];
+    throw new UserError(
+      `No session with ID '${id}'. ${
+        ids.length === 0
+          ? 'There are no capture sessions; start one with start_capture_session.'
+          : `Current sessions: ${ids.join(', ')}. Use list_capture_sessions to see them.`
+      }`,
+    );
+  }
+
+  /** Stops a running session (or takes one that stopped by itself) and returns it settled. */
+  async stop(id: string): Promise<Session> {
+    const session = this.require(id);
+    if (session.state.phase === 'running') {
+      this.stopRequested.add(id);
+      await session.state.capture.stop();
+      await this.settling.get(id);
+    }
+    return session;
+  }
+
+  /** Stops (if need be) and forgets a session, removing its capture file. */
+  async delete(id: string): Promise<Session> {
+    const session = await this.stop(id);
+    this.sessions.delete(id);
+    this.stopRequested.delete(id);
+    this.settling.delete(id);
+    await rm(session.file, { force: true });
+    return session;
+  }
+
+  /** Copies a session's capture file to `target`, which must not exist yet. */
+  async saveCopy(session: Session, target: string): Promise<void> {
+    try {
+      await copyFile(session.file, target, constants.COPYFILE_EXCL);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST')
+        throw new UserError(`saveTo: "${target}" already exists; give a path that does not.`);
+      if (code === 'ENOENT') throw new UserError(`saveTo: the folder of "${target}" does not exist.`);
+      throw new UserError(`saveTo: cannot write "${target}" (${code ?? String(err)}).`);
+    }
+  }
+
+  async list(): Promise<SessionView[]> {
+    return Promise.all([...this.sessions.values()].map((s) => this.view(s)));
+  }
+
+  async view(s: Session): Promise<SessionView> {
+    const now = Date.now();
+    const state = s.state;
+    const live = state.phase === 'running';
+    const bytes = live ? await fileSize(s.file) : state.bytes;
+    return {
+      id: s.id,
+      phase: state.phase,
+      interface: s.settings.interface,
+      captureFilter: s.settings.captureFilter ?? null,
+      startedAt: s.startedAt.toISOString(),
+      elapsedSeconds: Math.round(((live ? now : state.endedAt.getTime()) - s.startedAt.getTime()) / 100) / 10,
+      packets: live ? state.capture.packets : state.packets,
+      bytes,
+      reason: state.phase === 'finished' ? state.reason : null,
+      error: state.phase === 'failed' ? state.error : null,
+      file: s.file,
+      pid: live ? (state.capture.pid ?? null) : null,
+      timeout: s.settings.timeout,
+      maxPackets: s.settings.maxPackets,
+      maxFileBytes: s.settings.maxFileBytes,
+    };
+  }
+
+  /** Records how a capture ended, once dumpcap has exited. */
+  private async settle(session: Session, end: CaptureEnd, dumpcap: string): Promise<void> {
+    const endedAt = new Date();
+    const [bytes, counted] = await Promise.all([fileSize(session.file), this.count(session.file)]);
+    const packets = counted ?? end.packets;
+    const requested = this.stopRequested.has(session.id);
+    if (!requested && (end.error !== undefined || (end.exitCode !== 0 && end.exitCode !== null))) {
+      const interfaces = await this.interfacesForAdvice(dumpcap);
+      const error = captureFailureMessage(end.error ?? `dumpcap exited with code ${end.exitCode}`, {
+        interface: session.settings.interface,
+        captureFilter: session.settings.captureFilter,
+        dumpcapPath: dumpcap,
+        interfaces,
+      });
+      session.state = { phase: 'failed', error, endedAt, packets, bytes };
+      return;
+    }
+    const reason = requested ? 'stopped' : inferReason(session, packets, bytes, endedAt);
+    session.state = { phase: 'finished', reason, endedAt, packets, bytes };
+  }
+
+  private async count(file: string): Promise<number | undefined> {
+    const tools = await this.tools();
+    const capinfos = tools.status('capinfos');
+    if (!capinfos.found) return undefined;
+    try {
+      return await countPackets(this.group, capinfos.path, file);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async interfacesForAdvice(dumpcap: string): Promise<LocalInterface[] | undefined> {
+    try {
+      return await listLocalInterfaces(this.group, dumpcap);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async bytesUsed(): Promise<number> {
+    const sizes = await Promise.all([...this.sessions.values()].map((s) => fileSize(s.file)));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+}
+
+function inferReason(session: Session, packets: number, bytes: number, endedAt: Date): StopReason {
+  const { maxPackets, maxFileBytes, timeout } = session.settings;
+  if (packets >= maxPackets) return 'packetLimit';
+  if (bytes >= maxFileBytes * 0.95) return 'sizeLimit';
+  if (endedAt.getTime() - session.startedAt.getTime() >= timeout * 1000 - 1000) return 'timeout';
+  return 'ended';
+}
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes in decimal units, as dumpcap counts them and as maxFileMB is given. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}

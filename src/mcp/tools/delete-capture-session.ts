@@ -1,0 +1,24 @@
+// delete_capture_session: stops a session if it runs, forgets it and removes its capture file.
+import * as z from 'zod';
+import { plural } from '../../util/text.js';
+import { defineTool, textResult } from '../tool.js';
+
+export const deleteCaptureSessionTool = defineTool({
+  name: 'delete_capture_session',
+  title: 'Delete a capture session',
+  description:
+    "Delete a capture session: stop it if it is running, remove its capture file and forget it. Keep a copy first with stop_capture_session's saveTo if you need the file.",
+  inputSchema: z.object({
+    sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
+  }),
+  outputSchema: z.object({ deleted: z.string(), packets: z.number().int() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  handler: async (args, deps) => {
+    const session = await deps.sessions.delete(args.sessionId);
+    const packets = session.state.phase === 'running' ? 0 : session.state.packets;
+    return textResult(
+      `Session '${session.id}' deleted: its capture file (${plural(packets, 'packet')}) is removed.`,
+      { deleted: session.id, packets },
+    );
+  },
+});

@@ -1,0 +1,41 @@
+// list_capture_sessions: every session, running or not, with live figures for the running ones.
+import * as z from 'zod';
+import type { SessionView } from '../../capture/sessions.js';
+import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
+import { plural } from '../../util/text.js';
+import { defineTool, textResult } from '../tool.js';
+import { sessionViewSchema } from './session-schema.js';
+
+const outputSchema = z.object({ sessions: z.array(sessionViewSchema) });
+
+export const listCaptureSessionsTool = defineTool({
+  name: 'list_capture_sessions',
+  title: 'List capture sessions',
+  description:
+    'List every capture session of this server: running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
+  inputSchema: z.object({}),
+  outputSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  handler: async (_args, deps) => {
+    const sessions = await deps.sessions.list();
+    const text =
+      sessions.length === 0
+        ? 'No capture sessions. Start one with start_capture_session.'
+        : `Capture sessions (${sessions.length}):\n${sessions.map(describe).join('\n')}`;
+    return textResult(text, { sessions });
+  },
+});
+
+function describe(s: SessionView): string {
+  const status =
+    s.phase === 'running'
+      ? `running for ${s.elapsedSeconds.toFixed(1)}s (auto-stop at ${s.timeout}s, ${s.maxPackets} packets or ${formatBytes(s.maxFileBytes)})`
+      : s.phase === 'finished'
+        ? `finished after ${s.elapsedSeconds.toFixed(1)}s (${STOP_REASON_TEXT[s.reason ?? 'ended']})`
+        : `failed after ${s.elapsedSeconds.toFixed(1)}s: ${s.error ?? ''}`;
+  return [
+    `• ${s.id}: ${status}`,
+    `  interface ${s.interface}, capture filter ${s.captureFilter ?? 'none'}, started ${s.startedAt}`,
+    `  ${plural(s.packets, 'packet')}, ${formatBytes(s.bytes)}${s.phase === 'running' ? ' so far' : ''}; file ${s.file}`,
+  ].join('\n');
+}

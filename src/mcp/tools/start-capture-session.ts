@@ -1,0 +1,122 @@
+// start_capture_session: a background capture that is running when the call returns.
+import * as z from 'zod';
+import { loadNamedConfig, nonEmpty } from '../../analysis/options.js';
+import { configFieldsSchema } from '../../config/config-store.js';
+import { loopbackName, resolveInterfaceName } from '../../capture/interfaces.js';
+import { formatBytes } from '../../capture/sessions.js';
+import { UserError } from '../../errors.js';
+import {
+  CAPTURE_MAX_FILE_MB,
+  CAPTURE_MAX_PACKETS,
+  CAPTURE_SNAPLEN,
+  CAPTURE_TIMEOUT,
+  MAX_FILTER_LENGTH,
+} from '../../limits.js';
+import { hasControlChars } from '../../util/text.js';
+import { defineTool, textResult } from '../tool.js';
+import { sessionViewSchema } from './session-schema.js';
+
+const inputSchema = z.object({
+  interface: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .meta({ default: loopbackName() })
+    .describe(
+      `Network interface to capture from (e.g., lo, eth0, en0). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux. list_interfaces shows them.`,
+    ),
+  captureFilter: z
+    .string()
+    .max(MAX_FILTER_LENGTH)
+    .optional()
+    .describe(
+      'Optional BPF capture filter to apply while capturing (e.g., "port 443"); dumpcap checks it before capture starts.',
+    ),
+  timeout: configFieldsSchema.shape.timeout
+    .meta({ default: CAPTURE_TIMEOUT.default })
+    .describe('Timeout in seconds before auto-stopping capture (default: 60s to prevent orphaned sessions)'),
+  maxPackets: configFieldsSchema.shape.maxPackets
+    .meta({ default: CAPTURE_MAX_PACKETS.default })
+    .describe('Maximum number of packets to capture (safety limit, default: 100,000)'),
+  sessionName: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      "Optional session name for easier identification; it becomes the session ID (letters, digits, '.', '_', '-').",
+    ),
+  configName: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      'Name of a saved configuration (manage_config) that fills interface, captureFilter, timeout and maxPackets where this call leaves them out; arguments given here win.',
+    ),
+  maxFileMB: z
+    .number()
+    .int()
+    .min(CAPTURE_MAX_FILE_MB.min)
+    .max(CAPTURE_MAX_FILE_MB.max)
+    .optional()
+    .meta({ default: CAPTURE_MAX_FILE_MB.default })
+    .describe('Stop when the capture file reaches this many megabytes.'),
+  snaplen: z
+    .number()
+    .int()
+    .min(CAPTURE_SNAPLEN.min)
+    .max(CAPTURE_SNAPLEN.max)
+    .optional()
+    .meta({ default: CAPTURE_SNAPLEN.default })
+    .describe('Bytes kept of each packet (snapshot length); smaller keeps headers only.'),
+});
+
+export const startCaptureSessionTool = defineTool({
+  name: 'start_capture_session',
+  title: 'Start a background capture',
+  description:
+    'Start a background packet capture session with dumpcap and return its session ID as soon as capture has begun, so traffic made right after this call is recorded. It stops by itself at the timeout, packet or file-size limit, or with stop_capture_session, which also returns the packets. A saved configuration (configName) fills the parameters this call leaves out; explicit arguments win.',
+  inputSchema,
+  outputSchema: sessionViewSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  handler: async (args, deps) => {
+    const config =
+      args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
+    const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
+    const iface = resolveInterfaceName(args.interface ?? config?.interface);
+    for (const [name, value] of [
+      ['interface', iface],
+      ['captureFilter', captureFilter],
+    ] as const) {
+      if (value !== undefined && hasControlChars(value)) {
+        throw new UserError(
+          `${name} contains a control character (a newline or similar); give it as plain text.`,
+        );
+      }
+    }
+    const session = await deps.sessions.start({
+      interface: iface,
+      captureFilter,
+      timeout: args.timeout ?? config?.timeout ?? CAPTURE_TIMEOUT.default,
+      maxPackets: args.maxPackets ?? config?.maxPackets ?? CAPTURE_MAX_PACKETS.default,
+      maxFileBytes: (args.maxFileMB ?? CAPTURE_MAX_FILE_MB.default) * 1_000_000,
+      snaplen: args.snaplen ?? CAPTURE_SNAPLEN.default,
+      sessionName: args.sessionName,
+    });
+    const s = session.settings;
+    const lines = [
+      'Capture session started successfully!',
+      ...(config ? [`Using saved config: ${config.name}`] : []),
+      `Session ID: ${session.id}`,
+      `Interface: ${s.interface}`,
+      `Capture Filter: ${s.captureFilter ?? 'none'}`,
+      `Timeout: ${s.timeout}s (auto-stop)`,
+      `Max Packets: ${s.maxPackets} (safety limit)`,
+      `Max File Size: ${formatBytes(s.maxFileBytes)}`,
+      `Snapshot Length: ${s.snaplen} bytes`,
+      '',
+      `Capture is running: traffic from now on is recorded. It will auto-stop after ${s.timeout} seconds, or use 'stop_capture_session' with session ID '${session.id}' to stop it and get the packets.`,
+    ];
+    return textResult(lines.join('\n'), { ...(await deps.sessions.view(session)) });
+  },
+});

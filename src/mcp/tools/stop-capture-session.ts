@@ -1,0 +1,78 @@
+// stop_capture_session: ends a capture (or takes one that ended by itself) and answers with its
+// packets through the same pipeline as analyze_pcap_file. The session and its file stay.
+import path from 'node:path';
+import * as z from 'zod';
+import { resolveAnalysis } from '../../analysis/options.js';
+import { answerPage } from '../../analysis/render.js';
+import type { RenderContext } from '../../analysis/render.js';
+import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
+import { UserError } from '../../errors.js';
+import { MAX_PATH_LENGTH } from '../../limits.js';
+import { hasControlChars, plural } from '../../util/text.js';
+import { defineTool, textResult } from '../tool.js';
+import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
+import { sessionViewSchema } from './session-schema.js';
+
+const inputSchema = z.object({
+  sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
+  ...analysisParamsShape,
+  saveTo: z
+    .string()
+    .max(MAX_PATH_LENGTH)
+    .optional()
+    .describe(
+      'Also copy the capture file to this path (which must not exist yet), to keep it beyond the server.',
+    ),
+});
+
+const outputSchema = pagingFactsSchema.extend({ session: sessionViewSchema, savedTo: z.string().nullable() });
+
+export const stopCaptureSessionTool = defineTool({
+  name: 'stop_capture_session',
+  title: 'Stop a capture and read it',
+  description:
+    'Stop a running capture session (or collect one that stopped by itself) and analyze its packets, with the same parameters and paging as analyze_pcap_file. The session stays listed with its file, so calling this again with another filter or offset re-reads it; saveTo keeps a copy. A saved configuration (configName) fills the analysis parameters this call leaves out; explicit arguments win.',
+  inputSchema,
+  outputSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    const session = await deps.sessions.stop(args.sessionId);
+    const state = session.state;
+    if (state.phase === 'failed') {
+      throw new UserError(
+        `Capture session '${session.id}' failed: ${state.error}\nThe session stays listed until deleted with delete_capture_session.`,
+      );
+    }
+    if (state.phase === 'running') throw new Error(`session ${session.id} is still running after stop`);
+
+    let savedTo: string | undefined;
+    if (args.saveTo !== undefined && args.saveTo !== '') {
+      if (hasControlChars(args.saveTo))
+        throw new UserError('saveTo contains a control character; give a plain path.');
+      savedTo = path.resolve(args.saveTo);
+      await deps.sessions.saveCopy(session, savedTo);
+    }
+
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env);
+    const duration = ((state.endedAt.getTime() - session.startedAt.getTime()) / 1000).toFixed(1);
+    // A next page re-reads the session; it must not copy the file again.
+    const repeatable = givenArgs({ ...args, saveTo: undefined });
+    const render: RenderContext = {
+      title: `Capture session '${session.id}' completed!`,
+      details: [
+        `Interface: ${session.settings.interface}`,
+        `Duration: ${duration}s`,
+        `Captured: ${plural(state.packets, 'packet')}, ${formatBytes(state.bytes)} (${STOP_REASON_TEXT[state.reason]})`,
+        ...(savedTo ? [`Saved a copy to: ${savedTo}`] : []),
+      ],
+      resolved,
+      callWith: (changes) => ({ tool: 'stop_capture_session', args: { ...repeatable, ...changes } }),
+    };
+    const { text, facts } = await answerPage(deps.analyzer, session.file, render, ctx.mcpReq.signal);
+    return textResult(text, {
+      ...facts,
+      session: await deps.sessions.view(session),
+      savedTo: savedTo ?? null,
+    });
+  },
+});
