@@ -15,6 +15,8 @@ Usage:
 Environment:
   SHARKMCP_TSHARK, SHARKMCP_DUMPCAP, SHARKMCP_CAPINFOS   paths of Wireshark's tools
   SHARKMCP_CONFIG_DIR   where saved configurations live (default: $XDG_CONFIG_HOME/sharkmcp)
+  SHARKMCP_MAX_SESSIONS capture sessions running at once (default 4)
+  SHARKMCP_MAX_CAPTURE_MB  all capture files together, in MB (default 2000)
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
+  for (const warning of app.warnings) log(`warning: ${warning}`);
   const tools = await app.tools;
   for (const status of tools.all()) {
     log(

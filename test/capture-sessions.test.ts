@@ -299,6 +299,40 @@ describe('capture sessions', () => {
   });
 });
 
+describe('capture sessions within a small disk budget', () => {
+  const server = useServer({ SHARKMCP_MAX_CAPTURE_MB: '5' });
+
+  it('stops at the file size limit and refuses a capture once the budget is spent', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const port = await freeUdpPort();
+    const fill = async (maxFileMB: number): Promise<View> => {
+      const session = await start(server.mcp, { captureFilter: `udp port ${port}`, maxFileMB, timeout: 60 });
+      const socket = dgram.createSocket('udp4');
+      const payload = Buffer.alloc(60_000, 7);
+      for (
+        let i = 0;
+        i < 200 && (await sessions(server.mcp)).find((s) => s.id === session.id)?.phase === 'running';
+        i++
+      ) {
+        await new Promise<void>((resolve, reject) =>
+          socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        );
+      }
+      socket.close();
+      return waitUntilStopped(server.mcp, session.id, 8_000);
+    };
+    const first = await fill(3);
+    assert.equal(first.reason, 'sizeLimit');
+    assert.ok(first.bytes >= 2_900_000, `${first.bytes} bytes`);
+    const second = await fill(3);
+    assert.equal(second.reason, 'sizeLimit', 'the second session got what was left of the budget');
+    assert.ok(second.bytes < 2_500_000, `${second.bytes} bytes`);
+    const refused = await server.mcp.call('start_capture_session', { captureFilter: `udp port ${port}` });
+    assert.equal(refused.isError, true);
+    assert.match(refused.text, /Capture files already take .* of the 5\.0 MB allowed\. Delete sessions/);
+  });
+});
+
 describe('capture sessions and the server process', () => {
   it('leaves no dumpcap behind when stdin closes', async (t) => {
     if (!(await requireCapture(t))) return;

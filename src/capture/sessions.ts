@@ -91,7 +91,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxRunning: 4, totalBytes
 
 /** dumpcap's filesize stop condition counts in units of 1000 bytes. */
 const DUMPCAP_KB = 1000;
-const MIN_FILE_BYTES = 1024 * 1024;
+const MIN_FILE_BYTES = 1_000_000;
 
 export interface StartRequest extends SessionSettings {
   readonly sessionName?: string | undefined;

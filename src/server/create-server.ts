@@ -31,6 +31,8 @@ export interface ServerOptions {
 }
 
 export interface SharkServer {
+  /** Problems with the server's own settings (environment), to report at start-up. */
+  readonly warnings: readonly string[];
   /** A new MCP server over the shared services, for one connection. */
   createMcpServer(): McpServer;
   /** Wireshark's tools, located once at start-up. */
@@ -57,9 +59,14 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     timeoutMs: options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS,
     runtimeDir,
   });
+  const warnings: string[] = [];
   const sessions = new SessionManager(processes, () => tools, runtimeDir, {
-    maxRunning: options.maxRunningSessions ?? MAX_RUNNING_SESSIONS,
-    totalBytes: options.maxTotalCaptureBytes ?? MAX_TOTAL_CAPTURE_BYTES,
+    maxRunning:
+      options.maxRunningSessions ??
+      positiveIntFromEnv(env, 'SHARKMCP_MAX_SESSIONS', MAX_RUNNING_SESSIONS, warnings),
+    totalBytes:
+      options.maxTotalCaptureBytes ??
+      positiveIntFromEnv(env, 'SHARKMCP_MAX_CAPTURE_MB', MAX_TOTAL_CAPTURE_BYTES / 1e6, warnings) * 1e6,
   });
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
@@ -80,6 +87,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   };
 
   return {
+    warnings,
     tools,
     processes,
     configs,
@@ -97,4 +105,18 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       await runtimeDir.close();
     },
   };
+}
+
+function positiveIntFromEnv(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  warnings: string[],
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  warnings.push(`${name}=${JSON.stringify(raw)} is not a positive whole number; using ${fallback}.`);
+  return fallback;
 }
