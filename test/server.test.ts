@@ -59,7 +59,9 @@ describe('the sharkmcp server', () => {
       ]) {
         assert.ok(props[p], `analyze_pcap_file lacks ${p}`);
       }
-      assert.deepEqual(analyze.inputSchema.required, ['filePath']);
+      // filePath or source: a seed client's filePath works as before, source also takes a session id.
+      assert.ok(props['source'], 'analyze_pcap_file takes source');
+      assert.equal(analyze.inputSchema.required, undefined);
       assert.equal(props['outputFormat']?.default, 'text');
       assert.deepEqual(props['outputFormat']?.enum, ['json', 'fields', 'text']);
       assert.equal(

@@ -15,7 +15,7 @@ import {
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { createPacketSplitter } from './packet-stream.js';
-import type { OutputFormat, Packet } from './packet-stream.js';
+import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import type { Page } from './page.js';
 
@@ -32,7 +32,9 @@ export interface AnalysisRequest {
   /** Absolute real path of the capture (see input-files.ts). */
   readonly file: string;
   readonly displayFilter?: string | undefined;
-  readonly outputFormat: OutputFormat;
+  readonly outputFormat: PageFormat;
+  /** For `details`: protocols whose tree is expanded (none: all), and whether to add the bytes. */
+  readonly detail?: { readonly protocols: readonly string[]; readonly bytes: boolean } | undefined;
   /** The columns of the `fields` format. */
   readonly fields: readonly string[];
   /** Absolute real path of a TLS keylog file. */
@@ -41,6 +43,8 @@ export interface AnalysisRequest {
   readonly limit: number;
   /** Characters of the page body at most. */
   readonly maxChars: number;
+  /** The file is a running capture's, still being written. */
+  readonly live?: boolean | undefined;
 }
 
 export type EmptyReason =
@@ -77,6 +81,8 @@ export class Analyzer {
     const tshark = tools.require('tshark');
     const fields = req.outputFormat === 'fields' ? req.fields : [];
     await this.checkArguments(tshark, req.displayFilter, fields, signal);
+    if (req.detail && req.detail.protocols.length > 0)
+      await this.checkProtocols(tshark, req.detail.protocols, signal);
 
     const args = ['-r', req.file];
     if (req.keylogFile !== undefined) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
@@ -85,6 +91,12 @@ export class Analyzer {
     if (req.outputFormat === 'fields') {
       args.push('-T', 'fields');
       for (const f of fields) args.push('-e', f);
+    }
+    if (req.outputFormat === 'details') {
+      const protocols = req.detail?.protocols ?? [];
+      if (protocols.length > 0) args.push('-O', protocols.join(','));
+      else args.push('-V');
+      if (req.detail?.bytes) args.push('-x');
     }
 
     const splitter = createPacketSplitter(req.outputFormat);
@@ -114,7 +126,7 @@ export class Analyzer {
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
     const page = builder.finish();
-    const warnings = endWarnings(result, page, req.file, this.options.timeoutMs);
+    const warnings = endWarnings(result, page, req.file, this.options.timeoutMs, req.live === true);
 
     let empty: EmptyReason | undefined;
     if (page.shown === 0 && page.oversized === undefined) {
@@ -146,6 +158,25 @@ export class Analyzer {
     this.checker ??= new TsharkArgumentChecker(this.group, tshark, () => this.emptyCapture());
     const problem = await this.checker.check({ displayFilter, fields }, signal);
     if (problem !== undefined) throw await this.describeProblem(tshark, problem, signal);
+  }
+
+  /** Protocol names for -O: tshark ignores unknown ones there, so they are checked as a filter. */
+  private async checkProtocols(
+    tshark: string,
+    protocols: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const malformed = protocols.filter((p) => !FIELD_NAME.test(p));
+    if (malformed.length > 0) {
+      throw new UserError(
+        `protocols: ${malformed.map((p) => JSON.stringify(p)).join(', ')} is not a protocol name (e.g. "tcp", "http", "tls").`,
+      );
+    }
+    this.checker ??= new TsharkArgumentChecker(this.group, tshark, () => this.emptyCapture());
+    const problem = await this.checker.check({ displayFilter: protocols.join(' || ') }, signal);
+    if (problem !== undefined) {
+      throw new UserError(`protocols names one tshark does not know. tshark says:\n${problem.message}`);
+    }
   }
 
   private emptyCapturePath: Promise<string> | undefined;
@@ -182,25 +213,56 @@ export class Analyzer {
   }
 }
 
+export const LIVE_NOTE =
+  'The session is still capturing: this is what dumpcap had written when the analysis read it.';
+
 /**
  * What the way tshark ended means for the page: warnings to show with it, or a UserError when the
  * file cannot be read at all.
  */
-function endWarnings(result: RunResult, page: Page, file: string, timeoutMs: number): string[] {
-  if (result.stoppedEarly) return [];
+function endWarnings(
+  result: RunResult,
+  page: Page,
+  file: string,
+  timeoutMs: number,
+  live: boolean,
+): string[] {
+  if (result.stoppedEarly) return live ? [LIVE_NOTE] : [];
   if (result.timedOut) {
     return [
+      ...(live ? [LIVE_NOTE] : []),
       `tshark was stopped after ${Math.round(timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
     ];
   }
-  const warnings: string[] = [];
+  const warnings: string[] = live ? [LIVE_NOTE] : [];
   if (result.exitSignal !== null) {
     warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
   }
-  const problem = classifyReadProblem(result.stderr);
+  const read = readProblem(result.stderr, file, live);
+  warnings.push(...read.warnings);
+  if (read.other !== undefined) {
+    if (result.exitCode !== 0 && page.matchedSeen === 0) {
+      throw new UserError(`tshark failed on "${file}": ${read.other}`);
+    }
+    warnings.push(`tshark said: ${read.other}`);
+  }
+  return warnings;
+}
+
+/**
+ * What tshark said while reading a capture: a UserError when the file cannot be read at all,
+ * warnings for a file cut short or damaged (the packets before are good), and any other message
+ * for the caller to weigh.
+ */
+export function readProblem(
+  stderr: string,
+  file: string,
+  live: boolean,
+): { warnings: string[]; other: string | undefined } {
+  const problem = classifyReadProblem(stderr);
   switch (problem?.kind) {
     case undefined:
-      break;
+      return { warnings: [], other: undefined };
     case 'notCapture':
       throw new UserError(
         `"${file}" is not a capture file that tshark can read (not pcap, pcapng or another format Wireshark knows). Give the path of a .pcap or .pcapng file.`,
@@ -208,21 +270,23 @@ function endWarnings(result: RunResult, page: Page, file: string, timeoutMs: num
     case 'unreadable':
       throw new UserError(`tshark could not read "${file}": ${problem.message}`);
     case 'truncated':
-      warnings.push(
-        'The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.',
-      );
-      break;
+      // A file still being written ends in a partial packet as a matter of course.
+      return {
+        warnings: live
+          ? []
+          : [
+              'The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.',
+            ],
+        other: undefined,
+      };
     case 'damaged':
-      warnings.push(
-        `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
-      );
-      break;
+      return {
+        warnings: [
+          `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
+        ],
+        other: undefined,
+      };
     case 'other':
-      if (result.exitCode !== 0 && page.matchedSeen === 0) {
-        throw new UserError(`tshark failed on "${file}": ${problem.message}`);
-      }
-      warnings.push(`tshark said: ${problem.message}`);
-      break;
+      return { warnings: [], other: problem.message };
   }
-  return warnings;
 }

@@ -8,7 +8,7 @@ import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
 import { plural } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
 import { resolveInputFile } from './input-files.js';
-import type { OutputFormat } from './packet-stream.js';
+import type { OutputFormat, PageFormat } from './packet-stream.js';
 
 /** The analysis parameters as a call gives them (seed names), all optional. */
 export interface AnalysisParams {
@@ -24,7 +24,7 @@ export interface AnalysisParams {
 
 export interface ResolvedAnalysis {
   readonly displayFilter: string | undefined;
-  readonly outputFormat: OutputFormat;
+  readonly outputFormat: PageFormat;
   readonly fields: readonly string[];
   readonly keylogFile: string | undefined;
   /** Where the keylog came from, for the answer's header. */

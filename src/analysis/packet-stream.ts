@@ -8,6 +8,8 @@ import type { Line } from '../util/text.js';
 
 export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/** The formats a page can hold: the public ones, and `details` (tshark -V trees, for get_packet_details). */
+export type PageFormat = OutputFormat | 'details';
 
 /**
  * One packet as tshark printed it. A packet larger than any page could hold keeps only its head
@@ -28,8 +30,10 @@ export interface PacketSplitter {
   end(): Packet[];
 }
 
-export function createPacketSplitter(format: OutputFormat): PacketSplitter {
-  return format === 'json' ? new JsonPacketSplitter() : new LinePacketSplitter();
+export function createPacketSplitter(format: PageFormat): PacketSplitter {
+  if (format === 'json') return new JsonPacketSplitter();
+  if (format === 'details') return new DetailsPacketSplitter();
+  return new LinePacketSplitter();
 }
 
 class LinePacketSplitter implements PacketSplitter {
@@ -39,6 +43,49 @@ class LinePacketSplitter implements PacketSplitter {
   }
   end(): Packet[] {
     return this.lines.end();
+  }
+}
+
+/**
+ * `-V` output: each packet's tree starts at a line "Frame N: ..." (the frame protocol's root is
+ * always first), followed by its other protocols and, with -x, its bytes.
+ */
+class DetailsPacketSplitter implements PacketSplitter {
+  private readonly lines = new LineSplitter(MAX_PACKET_CHARS);
+  private current: string[] = [];
+  private length = 0;
+
+  push(chunk: Buffer): Packet[] {
+    return this.take(this.lines.push(chunk));
+  }
+
+  end(): Packet[] {
+    const out = this.take(this.lines.end());
+    const last = this.flush();
+    return last ? [...out, last] : out;
+  }
+
+  private take(lines: Line[]): Packet[] {
+    const out: Packet[] = [];
+    for (const line of lines) {
+      if (/^Frame \d+: /.test(line.text)) {
+        const done = this.flush();
+        if (done) out.push(done);
+      }
+      this.length += line.length + 1;
+      if (this.length <= MAX_PACKET_CHARS) this.current.push(line.text);
+    }
+    return out;
+  }
+
+  private flush(): Packet | undefined {
+    if (this.current.length === 0) return undefined;
+    const text = this.current.join('\n').trimEnd();
+    // Past the bound the tail was not kept: the packet's true size is what was counted.
+    const length = this.length > MAX_PACKET_CHARS ? this.length : text.length;
+    this.current = [];
+    this.length = 0;
+    return { text, length };
   }
 }
 

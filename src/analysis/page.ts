@@ -1,7 +1,7 @@
 // The output budget: takes packets in order and keeps those of one page, by packet count and by
 // characters. Once the page is full it waits for one more packet only to learn whether more match,
 // then asks the caller to stop reading. Pure and synchronous, so it is tested without tshark.
-import type { OutputFormat, Packet } from './packet-stream.js';
+import type { PageFormat, Packet } from './packet-stream.js';
 
 export interface PageLimits {
   /** Matching packets to skip before the page starts. */
@@ -15,7 +15,7 @@ export interface PageLimits {
 export type PageCut = 'limit' | 'maxChars';
 
 export interface Page {
-  readonly format: OutputFormat;
+  readonly format: PageFormat;
   /** The body: lines for text and fields, one JSON array (one packet a line) for json. */
   readonly body: string;
   readonly offset: number;
@@ -45,7 +45,7 @@ export class PageBuilder {
   private tooBig: { index: number; chars: number } | undefined;
 
   constructor(
-    private readonly format: OutputFormat,
+    private readonly format: PageFormat,
     private readonly limits: PageLimits,
   ) {
     this.chars = format === 'json' ? JSON_FRAME : 0;
@@ -60,7 +60,8 @@ export class PageBuilder {
     }
     if (index < this.limits.offset) return 'continue';
 
-    const separator = this.packets.length === 0 ? 0 : this.format === 'json' ? 2 : 1;
+    const separator =
+      this.packets.length === 0 ? 0 : this.format === 'text' || this.format === 'fields' ? 1 : 2;
     const cost = separator + packet.length;
     if (this.chars + cost <= this.limits.maxChars) {
       this.packets.push(packet.text);
@@ -100,7 +101,7 @@ export class PageBuilder {
         ? this.packets.length === 0
           ? '[]'
           : `[\n${this.packets.join(',\n')}\n]`
-        : this.packets.join('\n');
+        : this.packets.join(this.format === 'details' ? '\n\n' : '\n');
     return {
       format: this.format,
       body,

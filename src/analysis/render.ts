@@ -16,6 +16,8 @@ export interface RenderContext {
   readonly title: string;
   /** Lines about the source that follow the title (a session's interface and duration). */
   readonly details?: readonly string[];
+  /** For the `details` format: what tshark expands. */
+  readonly detail?: { readonly protocols: readonly string[]; readonly bytes: boolean };
   readonly resolved: ResolvedAnalysis;
   /** The same call with some arguments changed (the offset of the next page, a larger maxChars). */
   readonly callWith: (changes: Readonly<Record<string, unknown>>) => NextCall;
@@ -151,21 +153,24 @@ function fitWarnings(warnings: readonly string[], room: number): string[] {
 /** Reads one page of `file` as `ctx` describes it and renders the answer, header included. */
 export async function answerPage(
   analyzer: Analyzer,
-  file: string,
+  source: { readonly file: string; readonly live: boolean },
   ctx: RenderContext,
   signal?: AbortSignal,
 ): Promise<{ text: string; facts: PagingFacts }> {
+  const { file, live } = source;
   const { resolved } = ctx;
   const result = await analyzer.analyze(
     {
       file,
       displayFilter: resolved.displayFilter,
       outputFormat: resolved.outputFormat,
+      detail: ctx.detail,
       fields: resolved.fields,
       keylogFile: resolved.keylogFile,
       offset: resolved.offset,
       limit: resolved.limit,
       maxChars: Math.max(200, resolved.maxChars - headerReserve(ctx)),
+      live,
     },
     signal,
   );

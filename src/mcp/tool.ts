@@ -9,6 +9,8 @@ import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import { UserError } from '../errors.js';
 import { ToolMissingError } from '../wireshark/locate.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ProcessGroup } from '../wireshark/process.js';
 
 /** The domain services a tool handler may call. */
 export interface ServerDeps {
@@ -16,6 +18,8 @@ export interface ServerDeps {
   readonly configs: ConfigStore;
   readonly sessions: SessionManager;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
+  readonly processes: ProcessGroup;
+  readonly tools: () => Promise<WiresharkTools>;
   readonly env: NodeJS.ProcessEnv;
 }
 

@@ -75,6 +75,8 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     configs,
     sessions,
     env,
+    processes,
+    tools: () => tools,
     listInterfaces: async (signal) => {
       const t = await tools;
       const tshark = t.status('tshark');

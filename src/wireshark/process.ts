@@ -241,3 +241,21 @@ function asSpawnError(command: string, err: unknown): SpawnError {
         : `could not be started (${String(err)})`;
   return new SpawnError(command, code, `${command} ${reason}.`);
 }
+
+/** Runs a program and keeps its stdout as text, up to `maxBytes` (then the program is stopped). */
+export async function runCollect(
+  group: ProcessGroup,
+  options: Omit<RunOptions, 'onStdout'> & { readonly maxBytes: number },
+): Promise<{ stdout: string; result: RunResult; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const result = await group.run({
+    ...options,
+    onStdout: (chunk) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      return size > options.maxBytes ? 'stop' : 'continue';
+    },
+  });
+  return { stdout: Buffer.concat(chunks).toString('utf8'), result, truncated: result.stoppedEarly };
+}

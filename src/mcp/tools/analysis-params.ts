@@ -92,3 +92,14 @@ export const pagingFactsSchema = z.object({
 export function givenArgs(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
 }
+
+/** Where an analysis reads from: a capture file or a capture session. */
+export const sourceParam = z
+  .string()
+  .min(1)
+  .max(MAX_PATH_LENGTH)
+  .describe('A capture file path (.pcap/.pcapng), or the ID of a capture session, running or finished.');
+
+/** A TLS keylog for the tools that do not take the whole analysis parameter set. */
+export const keylogParam = analysisParamsShape.sslKeylogFile;
+export const maxCharsParam = analysisParamsShape.maxChars;

@@ -1,19 +1,24 @@
 // analyze_pcap_file: one page of a capture file's packets, in the seed's answer layout.
 import * as z from 'zod';
-import { resolveInputFile } from '../../analysis/input-files.js';
+import { resolveSource } from '../../analysis/source.js';
+import { UserError } from '../../errors.js';
 import { resolveAnalysis } from '../../analysis/options.js';
 import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
 import { defineTool, textResult } from '../tool.js';
-import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
+import { analysisParamsShape, givenArgs, pagingFactsSchema, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
   filePath: z
     .string()
     .min(1)
     .max(MAX_PATH_LENGTH)
-    .describe('Path to the local .pcap or .pcapng file to analyze.'),
+    .optional()
+    .describe('Path to the local .pcap or .pcapng file to analyze. (Or give source.)'),
+  source: sourceParam
+    .optional()
+    .describe('Instead of filePath: a capture file path or a capture session ID (running or finished).'),
   ...analysisParamsShape,
 });
 
@@ -26,14 +31,22 @@ export const analyzePcapFileTool = defineTool({
   outputSchema: pagingFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const file = await resolveInputFile(args.filePath, 'capture', 'filePath');
+    if ((args.filePath === undefined) === (args.source === undefined)) {
+      throw new UserError(
+        'Give filePath (a capture file) or source (a capture file or session ID), one of them.',
+      );
+    }
+    const source =
+      args.source !== undefined
+        ? await resolveSource(args.source, 'source', deps.sessions)
+        : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions);
     const resolved = await resolveAnalysis(args, deps.configs, deps.env);
     const render: RenderContext = {
-      title: `Analysis of '${file}' complete!`,
+      title: `Analysis of '${source.sessionId ?? source.file}' complete!`,
       resolved,
       callWith: (changes) => ({ tool: 'analyze_pcap_file', args: { ...givenArgs(args), ...changes } }),
     };
-    const { text, facts } = await answerPage(deps.analyzer, file, render, ctx.mcpReq.signal);
+    const { text, facts } = await answerPage(deps.analyzer, source, render, ctx.mcpReq.signal);
     return textResult(text, { ...facts });
   },
 });

@@ -2,17 +2,23 @@
 import type { Tool } from '../tool.js';
 import { analyzePcapFileTool } from './analyze-pcap-file.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
+import { followStreamTool } from './follow-stream.js';
+import { getPacketDetailsTool } from './get-packet-details.js';
 import { listCaptureSessionsTool } from './list-capture-sessions.js';
 import { listInterfacesTool } from './list-interfaces.js';
 import { manageConfigTool } from './manage-config.js';
 import { startCaptureSessionTool } from './start-capture-session.js';
 import { stopCaptureSessionTool } from './stop-capture-session.js';
+import { summarizeCaptureTool } from './summarize-capture.js';
 
 export const TOOLS: readonly Tool[] = [
   startCaptureSessionTool,
   stopCaptureSessionTool,
   analyzePcapFileTool,
   manageConfigTool,
+  summarizeCaptureTool,
+  followStreamTool,
+  getPacketDetailsTool,
   listCaptureSessionsTool,
   listInterfacesTool,
   deleteCaptureSessionTool,

@@ -68,7 +68,12 @@ export const stopCaptureSessionTool = defineTool({
       resolved,
       callWith: (changes) => ({ tool: 'stop_capture_session', args: { ...repeatable, ...changes } }),
     };
-    const { text, facts } = await answerPage(deps.analyzer, session.file, render, ctx.mcpReq.signal);
+    const { text, facts } = await answerPage(
+      deps.analyzer,
+      { file: session.file, live: false },
+      render,
+      ctx.mcpReq.signal,
+    );
     return textResult(text, {
       ...facts,
       session: await deps.sessions.view(session),

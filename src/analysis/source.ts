@@ -1,0 +1,38 @@
+// What an analysis reads: a capture file path or a capture session's id (running or finished),
+// so the caller never needs to know where session files live.
+import type { SessionManager } from '../capture/sessions.js';
+import { UserError } from '../errors.js';
+import { resolveInputFile } from './input-files.js';
+
+export interface ResolvedSource {
+  /** Absolute real path of the capture to read. */
+  readonly file: string;
+  /** How answers name it: the path, or "session 'id'". */
+  readonly label: string;
+  readonly sessionId: string | undefined;
+  /** A running session: its file is still being written. */
+  readonly live: boolean;
+}
+
+export async function resolveSource(
+  source: string,
+  param: string,
+  sessions: SessionManager,
+): Promise<ResolvedSource> {
+  const session = sessions.get(source);
+  if (session) {
+    if (session.state.phase === 'failed') {
+      throw new UserError(
+        `Capture session '${session.id}' failed, so it has no packets to read: ${session.state.error}`,
+      );
+    }
+    return {
+      file: session.file,
+      label: `session '${session.id}'`,
+      sessionId: session.id,
+      live: session.state.phase === 'running',
+    };
+  }
+  const file = await resolveInputFile(source, 'capture', param);
+  return { file, label: file, sessionId: undefined, live: false };
+}

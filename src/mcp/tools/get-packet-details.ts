@@ -1,0 +1,74 @@
+// get_packet_details: the full dissection tree (and bytes) of chosen frames, a page at a time.
+import * as z from 'zod';
+import { frameFilter, parseFrameSelection } from '../../analysis/frames.js';
+import { resolveAnalysis } from '../../analysis/options.js';
+import { answerPage } from '../../analysis/render.js';
+import type { RenderContext } from '../../analysis/render.js';
+import { resolveSource } from '../../analysis/source.js';
+import { MAX_OFFSET } from '../../limits.js';
+import { defineTool, textResult } from '../tool.js';
+import { givenArgs, keylogParam, maxCharsParam, pagingFactsSchema, sourceParam } from './analysis-params.js';
+
+const inputSchema = z.object({
+  source: sourceParam,
+  frames: z
+    .string()
+    .min(1)
+    .max(2_000)
+    .describe(
+      'Frame numbers and ranges, e.g. "5" or "1-10,42" (as the first column of analyze_pcap_file shows them).',
+    ),
+  protocols: z
+    .array(z.string().min(1).max(64))
+    .max(32)
+    .optional()
+    .describe(
+      'Expand only these protocols\' trees (e.g. ["http", "tls"]); the others show as one line. Default: all.',
+    ),
+  includeBytes: z
+    .boolean()
+    .optional()
+    .meta({ default: false })
+    .describe("Add each frame's bytes as a hex dump."),
+  sslKeylogFile: keylogParam,
+  limit: z.number().int().min(1).max(1_000).optional().meta({ default: 5 }).describe('Frames per page.'),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_OFFSET)
+    .optional()
+    .meta({ default: 0 })
+    .describe('Selected frames to skip.'),
+  maxChars: maxCharsParam,
+});
+
+export const getPacketDetailsTool = defineTool({
+  name: 'get_packet_details',
+  title: 'Show packet details',
+  description:
+    "The full dissection tree of chosen frames, as Wireshark's packet details pane shows it, optionally narrowed to some protocols and with the frames' bytes. Decrypts TLS with sslKeylogFile. Pages by frames; the answer names the next call.",
+  inputSchema,
+  outputSchema: pagingFactsSchema.extend({ outputFormat: z.literal('details') }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    const source = await resolveSource(args.source, 'source', deps.sessions);
+    const ranges = parseFrameSelection(args.frames);
+    const base = await resolveAnalysis({ sslKeylogFile: args.sslKeylogFile }, deps.configs, deps.env);
+    const render: RenderContext = {
+      title: `Packet details of '${source.sessionId ?? source.file}'`,
+      resolved: {
+        ...base,
+        displayFilter: frameFilter(ranges),
+        outputFormat: 'details',
+        limit: args.limit ?? 5,
+        offset: args.offset ?? 0,
+        maxChars: args.maxChars ?? base.maxChars,
+      },
+      detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
+      callWith: (changes) => ({ tool: 'get_packet_details', args: { ...givenArgs(args), ...changes } }),
+    };
+    const { text, facts } = await answerPage(deps.analyzer, source, render, ctx.mcpReq.signal);
+    return textResult(text, { ...facts });
+  },
+});

@@ -1,0 +1,199 @@
+// summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
+// conversations and endpoints, expert info.
+import * as z from 'zod';
+import { resolveAnalysis } from '../../analysis/options.js';
+import { resolveSource } from '../../analysis/source.js';
+import { summarizeCapture } from '../../analysis/summarize.js';
+import type { CaptureSummary } from '../../analysis/summarize.js';
+import { formatBytes } from '../../capture/sessions.js';
+import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
+import { plural } from '../../util/text.js';
+import { defineTool, textResult } from '../tool.js';
+import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+
+const TOP_N = { min: 1, max: 100, default: 10 } as const;
+
+const inputSchema = z.object({
+  source: sourceParam,
+  topN: z
+    .number()
+    .int()
+    .min(TOP_N.min)
+    .max(TOP_N.max)
+    .optional()
+    .meta({ default: TOP_N.default })
+    .describe('Conversations, endpoints and expert messages to show, of each kind.'),
+  sslKeylogFile: keylogParam,
+  maxChars: maxCharsParam,
+});
+
+const kind = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
+const outputSchema = z.object({
+  source: z.string(),
+  facts: z.object({
+    fileType: z.string().optional(),
+    encapsulation: z.string().optional(),
+    packets: z.number().optional(),
+    fileBytes: z.number().optional(),
+    dataBytes: z.number().optional(),
+    durationSeconds: z.number().optional(),
+    firstPacketTime: z.string().optional(),
+    lastPacketTime: z.string().optional(),
+    interfaces: z.array(
+      z.object({
+        name: z.string().optional(),
+        description: z.string().optional(),
+        encapsulation: z.string().optional(),
+        packets: z.number().optional(),
+      }),
+    ),
+  }),
+  protocols: z.array(
+    z.object({
+      path: z.string(),
+      protocol: z.string(),
+      depth: z.number(),
+      frames: z.number(),
+      bytes: z.number(),
+    }),
+  ),
+  conversations: z.array(
+    z.object({
+      kind,
+      a: z.string(),
+      b: z.string(),
+      framesAToB: z.number(),
+      framesBToA: z.number(),
+      frames: z.number(),
+      bytes: z.number(),
+      startSeconds: z.number(),
+      durationSeconds: z.number(),
+    }),
+  ),
+  conversationCounts: z.record(z.string(), z.number()),
+  endpoints: z.array(
+    z.object({
+      kind,
+      address: z.string(),
+      packets: z.number(),
+      bytes: z.number(),
+      txBytes: z.number(),
+      rxBytes: z.number(),
+    }),
+  ),
+  expertCounts: z.record(z.string(), z.number()),
+  expertTop: z.array(
+    z.object({
+      severity: z.enum(['error', 'warning', 'note', 'chat', 'comment']),
+      count: z.number(),
+      group: z.string(),
+      protocol: z.string(),
+      summary: z.string(),
+    }),
+  ),
+  warnings: z.array(z.string()),
+});
+
+export const summarizeCaptureTool = defineTool({
+  name: 'summarize_capture',
+  title: 'Summarize a capture',
+  description:
+    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
+  inputSchema,
+  outputSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    const source = await resolveSource(args.source, 'source', deps.sessions);
+    const { keylogFile, warnings: keylogWarnings } = await resolveAnalysis(
+      { sslKeylogFile: args.sslKeylogFile },
+      deps.configs,
+      deps.env,
+    );
+    const summary = await summarizeCapture(
+      deps.processes,
+      await deps.tools(),
+      {
+        file: source.file,
+        topN: args.topN ?? TOP_N.default,
+        keylogFile,
+        timeoutMs: ANALYSIS_TIMEOUT_MS,
+        live: source.live,
+      },
+      ctx.mcpReq.signal,
+    );
+    const warnings = [...keylogWarnings, ...summary.warnings];
+    const text = cut(renderSummary(source.label, summary, warnings), args.maxChars ?? MAX_CHARS.default);
+    return textResult(text, { source: source.label, ...summary, warnings });
+  },
+});
+
+function n(x: number | undefined): string {
+  return x === undefined ? '?' : x.toLocaleString('en-US');
+}
+
+export function renderSummary(label: string, s: CaptureSummary, warnings: readonly string[]): string {
+  const f = s.facts;
+  const lines = [`Summary of ${label}`];
+  lines.push(
+    `File: ${f.fileType ?? 'unknown type'}, ${plural(f.packets ?? 0, 'packet')}, ${n(f.fileBytes)} bytes on disk (${n(f.dataBytes)} of packet data), ${f.durationSeconds === undefined ? 'no duration' : `${f.durationSeconds.toFixed(3)} s`}${f.firstPacketTime ? ` from ${f.firstPacketTime} to ${f.lastPacketTime ?? '?'}` : ''}.`,
+  );
+  if (f.interfaces.length > 0) {
+    lines.push(
+      `Interfaces: ${f.interfaces
+        .map(
+          (i) =>
+            `${i.name ?? i.description ?? 'unnamed'}${i.encapsulation ? ` (${i.encapsulation})` : ''}${i.packets !== undefined ? `, ${plural(i.packets, 'packet')}` : ''}`,
+        )
+        .join('; ')}`,
+    );
+  }
+  for (const w of warnings) lines.push(`Warning: ${w}`);
+  if (s.protocols.length > 0) {
+    lines.push('', 'Protocols (frames, bytes):');
+    for (const p of s.protocols)
+      lines.push(`${'  '.repeat(p.depth + 1)}${p.protocol}  ${n(p.frames)}  ${n(p.bytes)}`);
+  }
+  const kinds: [string, string][] = [
+    ['tcp', 'TCP'],
+    ['udp', 'UDP'],
+    ['ipv4', 'IPv4'],
+    ['ipv6', 'IPv6'],
+  ];
+  for (const [k, name] of kinds) {
+    const convs = s.conversations.filter((c) => c.kind === k);
+    if (convs.length === 0) continue;
+    const total = s.conversationCounts[k] ?? convs.length;
+    lines.push('', `Top ${name} conversations by bytes (${convs.length} of ${total}):`);
+    for (const c of convs) {
+      lines.push(
+        `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${c.framesAToB} →, ${c.framesBToA} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
+      );
+    }
+  }
+  for (const [k, name] of kinds) {
+    const eps = s.endpoints.filter((e) => e.kind === k);
+    if (eps.length === 0) continue;
+    lines.push('', `Top ${name} endpoints by bytes:`);
+    for (const e of eps) {
+      lines.push(
+        `  ${e.address}  ${plural(e.packets, 'packet')}, ${formatBytes(e.bytes)} (sent ${formatBytes(e.txBytes)}, received ${formatBytes(e.rxBytes)})`,
+      );
+    }
+  }
+  const c = s.expertCounts;
+  lines.push(
+    '',
+    `Expert info: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')}, ${plural(c.note, 'note')}, ${plural(c.chat, 'chat')}`,
+  );
+  for (const e of s.expertTop)
+    lines.push(`  ${e.severity} ×${e.count} ${e.protocol} (${e.group}): ${e.summary}`);
+  return lines.join('\n');
+}
+
+/** Cuts the text at a line boundary within maxChars, saying so. */
+function cut(text: string, maxChars: number): string {
+  if (text.length <= maxChars) return text;
+  const note = '\n[cut at maxChars: call again with a smaller topN or a larger maxChars]';
+  const head = text.slice(0, maxChars - note.length);
+  return head.slice(0, Math.max(0, head.lastIndexOf('\n'))) + note;
+}
