@@ -143,6 +143,13 @@ export class Analyzer {
     return { page, warnings, empty };
   }
 
+  /** Checks a display filter with tshark; a bad one is a UserError quoting tshark. */
+  async checkDisplayFilter(displayFilter: string | undefined, signal?: AbortSignal): Promise<void> {
+    if (displayFilter === undefined || displayFilter === '') return;
+    const tools = await this.tools();
+    await this.checkArguments(tools.require('tshark'), displayFilter, [], signal);
+  }
+
   private async checkArguments(
     tshark: string,
     displayFilter: string | undefined,

@@ -4,6 +4,7 @@ import { analyzePcapFileTool } from './analyze-pcap-file.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
 import { followStreamTool } from './follow-stream.js';
 import { getPacketDetailsTool } from './get-packet-details.js';
+import { inspectProtocolTool } from './inspect-protocol.js';
 import { listCaptureSessionsTool } from './list-capture-sessions.js';
 import { listInterfacesTool } from './list-interfaces.js';
 import { manageConfigTool } from './manage-config.js';
@@ -19,6 +20,7 @@ export const TOOLS: readonly Tool[] = [
   summarizeCaptureTool,
   followStreamTool,
   getPacketDetailsTool,
+  inspectProtocolTool,
   listCaptureSessionsTool,
   listInterfacesTool,
   deleteCaptureSessionTool,

@@ -1,0 +1,276 @@
+// inspect_protocol through a real MCP client on corpus captures (skipped when ../shared is absent)
+// and on traffic made here; expected values from the MANIFEST or tshark queried directly. Then the
+// row builders on recorded tshark output.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AGGREGATOR, buildRows, parseRtpStreams } from '../src/analysis/inspect.js';
+import { makeMixedCapture } from './helpers/fixtures.js';
+import { requireCapture } from './helpers/loopback-capture.js';
+import { useServer } from './helpers/mcp-client.js';
+import type { Session } from './helpers/mcp-client.js';
+import { corpus } from './helpers/paths.js';
+import { tsharkFields } from './helpers/tshark.js';
+
+type Rows = Record<string, string | number | null>[];
+
+async function rowsOf(mcp: Session, args: Record<string, unknown>): Promise<{ rows: Rows; text: string }> {
+  const answer = await mcp.call('inspect_protocol', { limit: 10_000, maxChars: 200_000, ...args });
+  assert.equal(answer.isError, false, answer.text);
+  return { rows: answer.structured?.['rows'] as Rows, text: answer.text };
+}
+
+describe('inspect_protocol on the corpus', () => {
+  const server = useServer();
+
+  it('http: every request of http_espn, with its status', async (t) => {
+    const file = corpus('chrissanders-packets/http_espn.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const { rows, text } = await rowsOf(server.mcp, { source: file, kind: 'http' });
+    const expected = await tsharkFields(file, ['frame.number', 'http.host', 'http.request.uri'], {
+      filter: 'http.request',
+    });
+    assert.deepEqual(
+      rows.map((r) => [String(r['frame']), r['host'], r['uri']]),
+      expected,
+    );
+    const responses = await tsharkFields(file, ['http.request_in', 'http.response.code'], {
+      filter: 'http.response',
+    });
+    for (const [requestFrame, code] of responses) {
+      const row = rows.find((r) => String(r['frame']) === requestFrame);
+      assert.match(String(row?.['status']), new RegExp(`^${code} `));
+    }
+    assert.match(
+      text,
+      /^frame\tversion\tmethod\thost\turi\tstatus\tresponseMs\trequestBytes\tresponseBytes$/m,
+    );
+  });
+
+  it('dns: the NXDOMAIN of dns_query_nonexistent', async (t) => {
+    const file = corpus('chrissanders-packets/dns_query_nonexistent.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const [[name]] = (await tsharkFields(file, ['dns.qry.name'], { filter: 'dns.flags.response == 0' })) as [
+      [string],
+    ];
+    const { rows } = await rowsOf(server.mcp, { source: file, kind: 'dns' });
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.['query'], name);
+    assert.equal(rows[0]?.['type'], 'A');
+    assert.equal(rows[0]?.['rcode'], 'NXDOMAIN');
+  });
+
+  it('tls: the SNI of every ClientHello of tls-handshake', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/tls-handshake.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const expected = await tsharkFields(file, ['frame.number', 'tls.handshake.extensions_server_name'], {
+      filter: 'tls.handshake.type == 1',
+    });
+    const { rows } = await rowsOf(server.mcp, { source: file, kind: 'tls' });
+    assert.equal(rows.length, 84, 'the MANIFEST: 84 ClientHellos');
+    assert.deepEqual(
+      rows.map((r) => [String(r['frame']), r['sni']]),
+      expected,
+    );
+    assert.ok(
+      rows.every((r) => !/0x.a.a/.test(String(r['versionsOffered']))),
+      'GREASE values are left out',
+    );
+  });
+
+  it('tcp_health: the retransmissions of tcp_retransmissions', async (t) => {
+    const file = corpus('chrissanders-packets/tcp_retransmissions.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const retransmitted = await tsharkFields(file, ['frame.number'], {
+      filter: 'tcp.analysis.retransmission',
+    });
+    const { rows } = await rowsOf(server.mcp, { source: file, kind: 'tcp_health' });
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]?.['retransmissions'], retransmitted.length);
+    assert.ok(retransmitted.length > 0);
+  });
+
+  it('credentials: the FTP user of ppa1e/ftp.pcap, its password redacted unless reveal', async (t) => {
+    const file = corpus('chrissanders-packets/ppa1e/ftp.pcap');
+    if (!file) return t.skip('../shared/captures is absent');
+    const [[user]] = (await tsharkFields(file, ['ftp.request.arg'], {
+      filter: 'ftp.request.command == "USER"',
+    })) as [[string]];
+    const [[password]] = (await tsharkFields(file, ['ftp.request.arg'], {
+      filter: 'ftp.request.command == "PASS"',
+    })) as [[string]];
+    const redacted = await rowsOf(server.mcp, { source: file, kind: 'credentials' });
+    assert.equal(redacted.rows[0]?.['username'], user);
+    assert.equal(redacted.rows[0]?.['protocol'], 'FTP');
+    assert.ok(!redacted.text.includes(password), 'the password is not in the answer');
+    assert.match(String(redacted.rows[0]?.['secret']), /^\[redacted, \d+ characters\]$/);
+    const revealed = await rowsOf(server.mcp, { source: file, kind: 'credentials', reveal: true });
+    assert.equal(revealed.rows[0]?.['secret'], password);
+  });
+
+  it('voip: the three RTP streams and the SIP calls of the heplify capture', async (t) => {
+    const file = corpus('sipcapture-heplify/example/pcap/rtp_rtcp_sip_ipv4_udp.pcap');
+    if (!file) return t.skip('../shared/captures is absent');
+    const { rows } = await rowsOf(server.mcp, { source: file, kind: 'voip' });
+    const rtp = rows.filter((r) => r['kind'] === 'rtp');
+    assert.equal(rtp.length, 3);
+    const ssrcs = new Set((await tsharkFields(file, ['rtp.ssrc'], { filter: 'rtp' })).map((r) => r[0]));
+    assert.deepEqual(
+      new Set(rtp.map((r) => String(r['id']).toLowerCase())),
+      new Set([...ssrcs].map((s) => s?.toLowerCase())),
+    );
+    const calls = new Set((await tsharkFields(file, ['sip.Call-ID'], { filter: 'sip' })).map((r) => r[0]));
+    assert.equal(rows.filter((r) => r['kind'] === 'sip').length, calls.size);
+  });
+
+  it('dhcp and icmp: a lease, and echo replies with their round trip', async (t) => {
+    const dhcpFile = corpus('FoxIO-LLC-ja4/pcap/dhcp.pcapng');
+    const icmpFile = corpus('chrissanders-packets/icmp_echo.pcapng');
+    if (!dhcpFile || !icmpFile) return t.skip('../shared/captures is absent');
+    const [[leased]] = (await tsharkFields(dhcpFile, ['dhcp.ip.your'], {
+      filter: 'dhcp.option.dhcp == 5',
+    })) as [[string]];
+    const dhcp = await rowsOf(server.mcp, { source: dhcpFile, kind: 'dhcp' });
+    assert.equal(dhcp.rows[0]?.['messages'], 'DISCOVER → OFFER → REQUEST → ACK');
+    assert.equal(dhcp.rows[0]?.['outcome'], `leased ${leased}`);
+    const replies = await tsharkFields(icmpFile, ['icmp.resptime'], { filter: 'icmp.type == 0' });
+    const icmp = await rowsOf(server.mcp, { source: icmpFile, kind: 'icmp' });
+    assert.deepEqual(
+      icmp.rows.map((r) => r['rttMs']),
+      replies.map((r) => Number(r[0])),
+    );
+    assert.ok(icmp.rows.every((r) => r['outcome'] === 'reply'));
+  });
+});
+
+describe('inspect_protocol on traffic made here', () => {
+  const server = useServer();
+
+  it('lists the HTTP requests, the DNS answer and the TLS handshake of a loopback capture', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const c = await makeMixedCapture(server.dir);
+    const http = await rowsOf(server.mcp, { source: c.file, kind: 'http' });
+    assert.deepEqual(
+      http.rows.map((r) => [r['method'], r['uri'], r['status']]),
+      c.httpPaths.map((p) => ['GET', p, '200 OK']),
+    );
+    const decrypted = await rowsOf(server.mcp, { source: c.file, kind: 'http', sslKeylogFile: c.keylog });
+    assert.ok(
+      decrypted.rows.some((r) => r['uri'] === c.tlsPath),
+      'the decrypted request is listed',
+    );
+    const dns = await rowsOf(server.mcp, { source: c.file, kind: 'dns' });
+    assert.deepEqual(
+      dns.rows.map((r) => [r['query'], r['rcode'], r['answers']]),
+      [[c.dnsName, 'NOERROR', c.dnsAnswer]],
+    );
+    const tls = await rowsOf(server.mcp, { source: c.file, kind: 'tls' });
+    assert.equal(tls.rows.length, 1);
+    assert.equal(tls.rows[0]?.['version'], 'TLS 1.3');
+    assert.equal(tls.rows[0]?.['outcome'], 'established');
+    const health = await rowsOf(server.mcp, { source: c.file, kind: 'tcp_health' });
+    assert.equal(health.rows.length, c.httpPaths.length + 1);
+    assert.ok(health.rows.every((r) => r['retransmissions'] === 0));
+  });
+});
+
+describe('row builders on recorded output', () => {
+  const U = AGGREGATOR;
+
+  it('pairs a DNS query with its response (recorded from dns_query_nonexistent)', () => {
+    const fields = [
+      [
+        '1',
+        '0.000000000',
+        '172.16.16.170',
+        '',
+        '0xf23f',
+        '0',
+        '12498283719301382971974.net',
+        '1',
+        '0',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ],
+      [
+        '2',
+        '0.029678000',
+        '4.2.2.1',
+        '',
+        '0xf23f',
+        '1',
+        '12498283719301382971974.net',
+        '1',
+        '3',
+        '',
+        '',
+        '',
+        '0.029678000',
+        '1',
+      ],
+    ];
+    const rows = buildRows('dns', fields.map((f) => f.join('\t')).join('\n'), { reveal: false });
+    assert.deepEqual(rows, [
+      {
+        frame: 1,
+        client: '172.16.16.170',
+        query: '12498283719301382971974.net',
+        type: 'A',
+        rcode: 'NXDOMAIN',
+        answers: '',
+        responseMs: 29.678,
+      },
+    ]);
+  });
+
+  it('joins several answers of one response', () => {
+    const fields = [
+      ['7', '0.1', '10.0.0.1', '', '0x1', '0', 'example.test', '1', '0', '', '', '', '', ''],
+      [
+        '8',
+        '0.2',
+        '10.0.0.53',
+        '',
+        '0x1',
+        '1',
+        'example.test',
+        '1',
+        '0',
+        `1.2.3.4${U}5.6.7.8`,
+        '',
+        'alias.test',
+        '0.1',
+        '7',
+      ],
+    ];
+    const [row] = buildRows('dns', fields.map((f) => f.join('\t')).join('\n'), { reveal: false });
+    assert.equal(row?.['answers'], '1.2.3.4, 5.6.7.8, alias.test');
+  });
+
+  it('reads -z rtp,streams (recorded from the heplify capture)', () => {
+    const text = [
+      '========================= RTP Streams ========================',
+      '   Start time      End time     Src IP addr  Port    Dest IP addr  Port       SSRC          Payload  Pkts         Lost   Min Delta(ms)  Mean Delta(ms)   Max Delta(ms)  Min Jitter(ms) Mean Jitter(ms)  Max Jitter(ms) Problems?',
+      '    24.615834     24.725876    200.57.7.202 30000    200.57.7.196 40362 0x00002E3D            g711A     6     0 (0.0%)          19.805          22.008          30.043           0.012           0.257           0.639 ',
+      '     8.479371     32.603426    200.57.7.204  8000    200.57.7.196 40376 0xD2BD4E3E            g711A   548     3 (0.5%)           0.159          44.102        5843.742           0.388           2.517           7.407 X',
+      '==============================================================',
+    ].join('\n');
+    const rows = parseRtpStreams(text);
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows[1], {
+      kind: 'rtp',
+      id: '0xD2BD4E3E',
+      from: '200.57.7.204:8000',
+      to: '200.57.7.196:40376',
+      start: 8.479371,
+      end: 32.603426,
+      detail: 'g711A, problem: X',
+      packets: 548,
+      lost: 3,
+      maxJitterMs: 7.407,
+      meanJitterMs: 2.517,
+    });
+  });
+});
