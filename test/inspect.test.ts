@@ -107,6 +107,18 @@ describe('inspect_protocol on the corpus', () => {
     assert.equal(revealed.rows[0]?.['secret'], password);
   });
 
+  it('credentials: the Telnet login of ppa1e/telnet.pcap (the MANIFEST: fake/user)', async (t) => {
+    const file = corpus('chrissanders-packets/ppa1e/telnet.pcap');
+    if (!file) return t.skip('../shared/captures is absent');
+    const redacted = await rowsOf(server.mcp, { source: file, kind: 'credentials' });
+    assert.deepEqual(
+      redacted.rows.map((r) => [r['protocol'], r['username'], r['secret']]),
+      [['Telnet', 'fake', '[redacted, 4 characters]']],
+    );
+    const revealed = await rowsOf(server.mcp, { source: file, kind: 'credentials', reveal: true });
+    assert.equal(revealed.rows[0]?.['secret'], 'user');
+  });
+
   it('voip: the three RTP streams and the SIP calls of the heplify capture', async (t) => {
     const file = corpus('sipcapture-heplify/example/pcap/rtp_rtcp_sip_ipv4_udp.pcap');
     if (!file) return t.skip('../shared/captures is absent');

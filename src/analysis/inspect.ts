@@ -468,7 +468,7 @@ const tcpHealth: FieldKind = {
 
 const credentials: FieldKind = {
   filter:
-    'ftp.request.command == "USER" || ftp.request.command == "PASS" || http.authbasic || pop.request.command == "USER" || pop.request.command == "PASS" || imap.request.username',
+    'ftp.request.command == "USER" || ftp.request.command == "PASS" || http.authbasic || pop.request.command == "USER" || pop.request.command == "PASS" || imap.request.username || telnet.data',
   fields: [
     'frame.number',
     'ip.src',
@@ -481,12 +481,20 @@ const credentials: FieldKind = {
     'pop.request.parameter',
     'imap.request.username',
     'imap.request.password',
+    'tcp.srcport',
+    'telnet.data',
   ],
   columns: ['frame', 'protocol', 'client', 'server', 'username', 'secret'],
   build(rows, { reveal }) {
     const hide = (s: string): string => (s === '' ? '' : reveal ? s : `[redacted, ${s.length} characters]`);
     const out: Row[] = [];
     const pending = new Map<string, Row>();
+    // Telnet has no login fields: the line a client types after a "login:" or "Password:" prompt is
+    // the username or the password (typed a character a packet, or a line at once).
+    const telnet = new Map<
+      string,
+      { awaiting: 'user' | 'pass' | undefined; typed: string; row: Row | undefined }
+    >();
     for (const f of keyed(this.fields, rows)) {
       const base = {
         frame: Number(f.get('frame.number')),
@@ -518,6 +526,30 @@ const credentials: FieldKind = {
           username: at === -1 ? basic : basic.slice(0, at),
           secret: hide(at === -1 ? '' : basic.slice(at + 1)),
         });
+      }
+      const data = all(f.get('telnet.data')).join('');
+      if (data !== '') {
+        const state = telnet.get(stream) ?? { awaiting: undefined, typed: '', row: undefined };
+        telnet.set(stream, state);
+        const fromServer = first(f.get('tcp.srcport')) === '23';
+        if (fromServer) {
+          if (/login:\s*$/i.test(data)) state.awaiting = 'user';
+          else if (/password:\s*$/i.test(data)) state.awaiting = 'pass';
+          state.typed = '';
+        } else if (state.awaiting !== undefined) {
+          state.typed += data;
+          const end = state.typed.search(/\\r|\\n|\r|\n/);
+          if (end !== -1) {
+            const value = state.typed.slice(0, end);
+            if (state.awaiting === 'user') {
+              state.row = { ...base, protocol: 'Telnet', username: value, secret: '' };
+              out.push(state.row);
+            } else if (state.row) state.row.secret = hide(value);
+            else out.push({ ...base, protocol: 'Telnet', username: '', secret: hide(value) });
+            state.awaiting = undefined;
+            state.typed = '';
+          }
+        }
       }
       const imapUser = first(f.get('imap.request.username'));
       if (imapUser !== '')

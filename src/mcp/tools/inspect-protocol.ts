@@ -15,7 +15,7 @@ const inputSchema = z.object({
   kind: z
     .enum(INSPECT_KINDS)
     .describe(
-      'http: requests with host, URI, status, response time, sizes (HTTP/1.x and HTTP/2). dns: queries with type, rcode, answers, response time. tls: handshakes with SNI, ALPN, versions, cipher, alerts, outcome. tcp_health: per TCP conversation retransmissions, duplicate ACKs, resets, zero windows, RTT. credentials: cleartext logins (FTP, POP, IMAP, HTTP basic), secrets redacted. voip: SIP calls and RTP streams with loss and jitter. dhcp: exchanges and the address leased. icmp: echo requests and replies, errors.',
+      'http: requests with host, URI, status, response time, sizes (HTTP/1.x and HTTP/2). dns: queries with type, rcode, answers, response time. tls: handshakes with SNI, ALPN, versions, cipher, alerts, outcome. tcp_health: per TCP conversation retransmissions, duplicate ACKs, resets, zero windows, RTT. credentials: cleartext logins (FTP, Telnet, POP, IMAP, HTTP basic), secrets redacted. voip: SIP calls and RTP streams with loss and jitter. dhcp: exchanges and the address leased. icmp: echo requests and replies, errors.',
     ),
   displayFilter: z
     .string()
