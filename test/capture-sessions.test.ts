@@ -124,13 +124,13 @@ describe('capture sessions', () => {
     if (!(await requireCapture(t))) return;
     const wanted = http.createServer((_q, r) => r.end('wanted'));
     const other = http.createServer((_q, r) => r.end('other'));
-    const wantedPort = await listen(wanted);
-    const otherPort = await listen(other);
+    const { host, port: wantedPort } = await listen(wanted, '127.83.77.11', 80);
+    const { port: otherPort } = await listen(other, host, 8080);
     try {
       const session = await start(server.mcp, { captureFilter: `tcp port ${wantedPort}` });
-      await httpGet(otherPort, '/other');
-      await httpGet(wantedPort, '/wanted');
-      await httpGet(otherPort, '/other-again');
+      await httpGet(otherPort, '/other', host);
+      await httpGet(wantedPort, '/wanted', host);
+      await httpGet(otherPort, '/other-again', host);
       const keep = path.join(server.dir, 'filtered.pcapng');
       const answer = await server.mcp.call('stop_capture_session', { sessionId: session.id, saveTo: keep });
       assert.equal(answer.isError, false, answer.text);
@@ -261,7 +261,7 @@ describe('capture sessions', () => {
       );
     }
     const target = http.createServer((_q, r) => r.end('seed'));
-    const port = await listen(target);
+    const { port } = await listen(target);
     try {
       // The seed's integration_test configuration, on this machine's loopback and port.
       await server.mcp.call('manage_config', {

@@ -203,7 +203,7 @@ describe('sources: a capture session instead of a file', () => {
       const followed = await server.mcp.call('follow_stream', {
         source: 'drill',
         protocol: 'http',
-        between: `127.0.0.1:${await clientPortOf(server.mcp, traffic.httpPort)},127.0.0.1:${traffic.httpPort}`,
+        between: `${await clientOf(server.mcp, traffic.httpPort)},${traffic.httpHost}:${traffic.httpPort}`,
       });
       assert.equal(followed.isError, false, followed.text);
       assert.match(followed.text, /GET \/alpha HTTP\/1\.1/);
@@ -221,15 +221,16 @@ describe('sources: a capture session instead of a file', () => {
   });
 });
 
-async function clientPortOf(mcp: ReturnType<typeof useServer>['mcp'], serverPort: number): Promise<string> {
+/** The client end (address:port) of the first connection to `serverPort`. */
+async function clientOf(mcp: ReturnType<typeof useServer>['mcp'], serverPort: number): Promise<string> {
   const answer = await mcp.call('analyze_pcap_file', {
     source: 'drill',
     displayFilter: `tcp.dstport == ${serverPort} && tcp.flags.syn == 1`,
     outputFormat: 'fields',
-    customFields: 'tcp.srcport',
+    customFields: 'ip.src,tcp.srcport',
     limit: 1,
   });
-  return resultBody(answer.text).trim();
+  return resultBody(answer.text).trim().replace('\t', ':');
 }
 
 async function tlsStreamOf(mcp: ReturnType<typeof useServer>['mcp'], tlsPort: number): Promise<number> {

@@ -82,6 +82,33 @@ const TLS_VERSIONS: Record<string, string> = {
   '0x0303': 'TLS 1.2',
   '0x0304': 'TLS 1.3',
 };
+const TLS_ALERTS: Record<string, string> = {
+  '0': 'close_notify',
+  '10': 'unexpected_message',
+  '20': 'bad_record_mac',
+  '22': 'record_overflow',
+  '40': 'handshake_failure',
+  '42': 'bad_certificate',
+  '43': 'unsupported_certificate',
+  '44': 'certificate_revoked',
+  '45': 'certificate_expired',
+  '46': 'certificate_unknown',
+  '47': 'illegal_parameter',
+  '48': 'unknown_ca',
+  '49': 'access_denied',
+  '50': 'decode_error',
+  '51': 'decrypt_error',
+  '70': 'protocol_version',
+  '71': 'insufficient_security',
+  '80': 'internal_error',
+  '86': 'inappropriate_fallback',
+  '90': 'user_canceled',
+  '109': 'missing_extension',
+  '110': 'unsupported_extension',
+  '112': 'unrecognized_name',
+  '116': 'certificate_required',
+  '120': 'no_application_protocol',
+};
 const DHCP_TYPES: Record<string, string> = {
   '1': 'DISCOVER',
   '2': 'OFFER',
@@ -357,10 +384,12 @@ const tls: FieldKind = {
       }
       const alerts = all(f.get('tls.alert_message.desc'));
       if (alerts.length > 0) {
-        hs.alerts = [hs.alerts, ...alerts.map((a) => `${a} from ${src === hs.client ? 'client' : 'server'}`)]
-          .filter((x) => x !== '')
-          .join('; ');
-        if (hs.appData === 0) hs.outcome = 'failed (alert)';
+        const named = alerts.map(
+          (a) => `${TLS_ALERTS[a] ?? `alert ${a}`} from ${src === hs.client ? 'client' : 'server'}`,
+        );
+        hs.alerts = [hs.alerts, ...named].filter((x) => x !== '').join('; ');
+        // close_notify is how a finished connection says goodbye, not a failure.
+        if (hs.appData === 0 && alerts.some((a) => a !== '0')) hs.outcome = 'failed (alert)';
       }
       if (all(f.get('tls.app_data')).length > 0) {
         hs.appData++;

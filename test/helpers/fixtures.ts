@@ -16,10 +16,14 @@ import {
 } from './traffic.js';
 
 export const DNS_HOST = '127.83.77.1';
+/** Where the HTTP and HTTPS servers listen, on their own ports 80 and 443 where that can be had. */
+export const SERVICE_HOST = '127.83.77.10';
 
 export interface MixedTraffic {
   readonly keylog: string;
+  readonly httpHost: string;
   readonly httpPort: number;
+  readonly tlsHost: string;
   readonly tlsPort: number;
   readonly httpPaths: readonly string[];
   readonly tlsPath: string;
@@ -40,26 +44,28 @@ export async function startMixedTraffic(dir: string): Promise<MixedTraffic> {
   writeFileSync(keylog, '');
   const plain = http.createServer((req, res) => res.end(`hello from ${req.url ?? ''}`));
   const secure = httpsServer(tlsFiles, keylog, (req, res) => res.end(`secret answer for ${req.url ?? ''}`));
-  const httpPort = await listen(plain);
-  const tlsPort = await listen(secure);
+  const { host: httpHost, port: httpPort } = await listen(plain, SERVICE_HOST, 80);
+  const { host: tlsHost, port: tlsPort } = await listen(secure, SERVICE_HOST, 443);
   const dns = await dnsServer(DNS_HOST, 53, '10.20.30.40');
   const httpPaths = ['/alpha', '/beta', '/gamma'];
   const tlsPath = '/hidden/path?token=42';
   const dnsName = 'api.sharkmcp.test';
   return {
     keylog,
+    httpHost,
     httpPort,
+    tlsHost,
     tlsPort,
     httpPaths,
     tlsPath,
     dnsName,
     dnsAnswer: '10.20.30.40',
-    captureFilter: `tcp port ${httpPort} or tcp port ${tlsPort} or (udp port 53 and host ${DNS_HOST})`,
+    captureFilter: `(host ${httpHost} and tcp port ${httpPort}) or (host ${tlsHost} and tcp port ${tlsPort}) or (udp port 53 and host ${DNS_HOST})`,
     minPackets: 4 * 8 + 2,
     async run() {
-      for (const p of httpPaths) await httpGet(httpPort, p);
+      for (const p of httpPaths) await httpGet(httpPort, p, httpHost);
       await resolveA(DNS_HOST, dns.port, dnsName);
-      await httpsGet(tlsPort, tlsPath);
+      await httpsGet(tlsPort, tlsPath, false, tlsHost);
     },
     async close() {
       dns.socket.close();

@@ -12,9 +12,28 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export async function listen(server: http.Server | https.Server, host = '127.0.0.1'): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as AddressInfo).port;
+/**
+ * Listens on `host`:`port`, or on 127.0.0.1 and a free port when that cannot be had (not root, or
+ * taken). Tests prefer the protocol's own port: tshark picks dissectors by port first, and a free
+ * port registered to some other protocol would hide HTTP or TLS from it.
+ */
+export async function listen(
+  server: http.Server | https.Server,
+  host = '127.0.0.1',
+  port = 0,
+): Promise<{ host: string; port: number }> {
+  const attempt = (h: string, p: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const onError = (): void => resolve(false);
+      server.once('error', onError);
+      server.listen(p, h, () => {
+        server.off('error', onError);
+        resolve(true);
+      });
+    });
+  if (!(await attempt(host, port))) await attempt('127.0.0.1', 0);
+  const address = server.address() as AddressInfo;
+  return { host: address.address, port: address.port };
 }
 
 export async function close(server: http.Server | https.Server): Promise<void> {
@@ -23,15 +42,23 @@ export async function close(server: http.Server | https.Server): Promise<void> {
 }
 
 /** GET http://host:port/path with a fresh connection; resolves with the body. */
-export function httpGet(port: number, urlPath: string, host = '127.0.0.1'): Promise<string> {
+export function httpGet(
+  port: number,
+  urlPath: string,
+  host = '127.0.0.1',
+  headers: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host, port, path: urlPath, agent: false, headers: { Host: `sharkmcp.test:${port}` } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      })
+      .get(
+        { host, port, path: urlPath, agent: false, headers: { Host: `sharkmcp.test:${port}`, ...headers } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        },
+      )
       .on('error', reject);
   });
 }
@@ -71,10 +98,10 @@ export function httpsServer(
   return server;
 }
 
-export function httpsGet(port: number, urlPath: string): Promise<string> {
+export function httpsGet(port: number, urlPath: string, verify = false, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port, path: urlPath, agent: false, rejectUnauthorized: false }, (res) => {
+      .get({ host, port, path: urlPath, agent: false, rejectUnauthorized: verify }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -92,11 +119,21 @@ export async function dnsServer(
   host: string,
   port: number,
   address: string,
+  /** When it returns true for the queried name's presence, the answer is NXDOMAIN instead. */
+  failing: () => boolean = () => false,
 ): Promise<{ socket: dgram.Socket; port: number }> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (query, peer) => {
     const questionEnd = findQuestionEnd(query);
     const header = Buffer.from(query.subarray(0, 12));
+    if (failing()) {
+      header.writeUInt16BE(0x8183, 2); // response, recursion desired and available, NXDOMAIN
+      header.writeUInt16BE(0, 6);
+      header.writeUInt16BE(0, 8);
+      header.writeUInt16BE(0, 10);
+      socket.send(Buffer.concat([header, query.subarray(12, questionEnd)]), peer.port, peer.address);
+      return;
+    }
     header.writeUInt16BE(0x8180, 2); // response, recursion desired and available, no error
     header.writeUInt16BE(1, 6); // one answer
     header.writeUInt16BE(0, 8);

@@ -1,6 +1,7 @@
 // The tool registry: a plain array, in the order tools/list shows them.
 import type { Tool } from '../tool.js';
 import { analyzePcapFileTool } from './analyze-pcap-file.js';
+import { compareCapturesTool } from './compare-captures.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
 import { followStreamTool } from './follow-stream.js';
 import { getPacketDetailsTool } from './get-packet-details.js';
@@ -21,6 +22,7 @@ export const TOOLS: readonly Tool[] = [
   followStreamTool,
   getPacketDetailsTool,
   inspectProtocolTool,
+  compareCapturesTool,
   listCaptureSessionsTool,
   listInterfacesTool,
   deleteCaptureSessionTool,

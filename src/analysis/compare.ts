@@ -1,0 +1,130 @@
+// compare_captures: what differs between two captures ("it works with curl, fails from my app"):
+// endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses
+// and DNS answers that differ; expert-info counts that changed. Built from the same summaries and
+// digests the other tools give, so each difference can be drilled into with them.
+import type { Row } from './inspect.js';
+import type { CaptureSummary } from './summarize.js';
+
+export interface CaptureDigest {
+  readonly summary: CaptureSummary;
+  readonly tls: readonly Row[];
+  readonly http: readonly Row[];
+  readonly dns: readonly Row[];
+}
+
+export interface Difference {
+  readonly what: string;
+  readonly baseline: string;
+  readonly candidate: string;
+}
+
+export interface Comparison {
+  readonly packets: { readonly baseline: number | null; readonly candidate: number | null };
+  readonly onlyInBaseline: { endpoints: string[]; serverPorts: string[]; protocols: string[] };
+  readonly onlyInCandidate: { endpoints: string[]; serverPorts: string[]; protocols: string[] };
+  readonly tls: Difference[];
+  readonly http: Difference[];
+  readonly dns: Difference[];
+  readonly expert: Difference[];
+}
+
+function serverPorts(d: CaptureDigest): Set<string> {
+  const ports = new Set<string>();
+  for (const c of d.summary.conversations) {
+    if (c.kind !== 'tcp' && c.kind !== 'udp') continue;
+    // The side that did not speak first is the server; its port names the service.
+    const port = c.b.slice(c.b.lastIndexOf(':') + 1);
+    ports.add(`${c.kind}/${port}`);
+  }
+  return ports;
+}
+
+const endpoints = (d: CaptureDigest): Set<string> =>
+  new Set(d.summary.endpoints.filter((e) => e.kind === 'ipv4' || e.kind === 'ipv6').map((e) => e.address));
+const protocols = (d: CaptureDigest): Set<string> => new Set(d.summary.protocols.map((p) => p.protocol));
+
+function minus(a: Set<string>, b: Set<string>): string[] {
+  return [...a].filter((x) => !b.has(x)).sort();
+}
+
+/** Values per key, described as "v1 ×2, v2": for grouping rows by what they are about. */
+function tally(
+  rows: readonly Row[],
+  key: (r: Row) => string,
+  value: (r: Row) => string,
+): Map<string, string> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const r of rows) {
+    const k = key(r);
+    const v = value(r);
+    const per = counts.get(k) ?? new Map<string, number>();
+    per.set(v, (per.get(v) ?? 0) + 1);
+    counts.set(k, per);
+  }
+  return new Map(
+    [...counts].map(([k, per]) => [
+      k,
+      [...per]
+        .sort((x, y) => y[1] - x[1] || x[0].localeCompare(y[0]))
+        .map(([v, n]) => (n > 1 ? `${v} ×${n}` : v))
+        .join(', '),
+    ]),
+  );
+}
+
+/** What differs; things seen in both come first, as they are the likelier clue. */
+function differences(a: Map<string, string>, b: Map<string, string>): Difference[] {
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const inBoth = (k: string): boolean => a.has(k) && b.has(k);
+  return keys
+    .filter((k) => (a.get(k) ?? '') !== (b.get(k) ?? ''))
+    .sort((x, y) => Number(inBoth(y)) - Number(inBoth(x)))
+    .map((k) => ({ what: k, baseline: a.get(k) ?? '(none)', candidate: b.get(k) ?? '(none)' }));
+}
+
+const s = (v: Row[string] | undefined): string => (v === null || v === undefined ? '' : String(v));
+
+export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest): Comparison {
+  const tlsKey = (r: Row): string =>
+    s(r['sni']) !== '' ? s(r['sni']) : `(no SNI) ${s(r['stream']).split(' ')[0] ?? ''}`;
+  const tlsValue = (r: Row): string =>
+    [s(r['outcome']), s(r['version']), s(r['alerts']) !== '' ? `alerts: ${s(r['alerts'])}` : '']
+      .filter((x) => x !== '')
+      .join(' ');
+  const httpKey = (r: Row): string => `${s(r['method'])} ${s(r['host'])}${s(r['uri'])}`;
+  const httpValue = (r: Row): string => s(r['status']) || 'no response';
+  const dnsKey = (r: Row): string => `${s(r['query'])} ${s(r['type'])}`;
+  const dnsValue = (r: Row): string =>
+    s(r['answers']) !== '' ? `${s(r['rcode'])} ${s(r['answers'])}` : s(r['rcode']);
+  // Chats (one per request, connection...) are traffic, not trouble: errors, warnings and notes are compared.
+  const expert = (d: CaptureDigest): Map<string, string> =>
+    new Map(
+      d.summary.expertTop
+        .filter((e) => e.severity !== 'chat')
+        .map((e) => [`${e.severity} ${e.protocol}: ${e.summary}`, String(e.count)]),
+    );
+  return {
+    packets: {
+      baseline: baseline.summary.facts.packets ?? null,
+      candidate: candidate.summary.facts.packets ?? null,
+    },
+    onlyInBaseline: {
+      endpoints: minus(endpoints(baseline), endpoints(candidate)),
+      serverPorts: minus(serverPorts(baseline), serverPorts(candidate)),
+      protocols: minus(protocols(baseline), protocols(candidate)),
+    },
+    onlyInCandidate: {
+      endpoints: minus(endpoints(candidate), endpoints(baseline)),
+      serverPorts: minus(serverPorts(candidate), serverPorts(baseline)),
+      protocols: minus(protocols(candidate), protocols(baseline)),
+    },
+    tls: differences(tally(baseline.tls, tlsKey, tlsValue), tally(candidate.tls, tlsKey, tlsValue)),
+    http: differences(tally(baseline.http, httpKey, httpValue), tally(candidate.http, httpKey, httpValue)),
+    dns: differences(tally(baseline.dns, dnsKey, dnsValue), tally(candidate.dns, dnsKey, dnsValue)),
+    expert: differences(expert(baseline), expert(candidate)).map((d) => ({
+      ...d,
+      baseline: d.baseline === '(none)' ? '0' : d.baseline,
+      candidate: d.candidate === '(none)' ? '0' : d.candidate,
+    })),
+  };
+}

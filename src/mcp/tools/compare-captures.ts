@@ -1,0 +1,161 @@
+// compare_captures: what differs between a capture that works and one that does not.
+import * as z from 'zod';
+import { compareDigests } from '../../analysis/compare.js';
+import type { CaptureDigest, Comparison, Difference } from '../../analysis/compare.js';
+import { inspect } from '../../analysis/inspect.js';
+import type { InspectKind } from '../../analysis/inspect.js';
+import { resolveAnalysis } from '../../analysis/options.js';
+import { resolveSource } from '../../analysis/source.js';
+import type { ResolvedSource } from '../../analysis/source.js';
+import { summarizeCapture } from '../../analysis/summarize.js';
+import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
+import { defineTool, textResult } from '../tool.js';
+import type { ServerDeps } from '../tool.js';
+import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+
+const inputSchema = z.object({
+  baseline: sourceParam.describe('The capture that works (a file path or a capture session ID).'),
+  candidate: sourceParam.describe('The capture that does not (a file path or a capture session ID).'),
+  sslKeylogFile: keylogParam,
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000)
+    .optional()
+    .meta({ default: 20 })
+    .describe('Entries shown per section.'),
+  maxChars: maxCharsParam,
+});
+
+const difference = z.object({ what: z.string(), baseline: z.string(), candidate: z.string() });
+const onlyIn = z.object({
+  endpoints: z.array(z.string()),
+  serverPorts: z.array(z.string()),
+  protocols: z.array(z.string()),
+});
+const outputSchema = z.object({
+  baseline: z.string(),
+  candidate: z.string(),
+  packets: z.object({ baseline: z.number().nullable(), candidate: z.number().nullable() }),
+  onlyInBaseline: onlyIn,
+  onlyInCandidate: onlyIn,
+  tls: z.array(difference),
+  http: z.array(difference),
+  dns: z.array(difference),
+  expert: z.array(difference),
+});
+
+export const compareCapturesTool = defineTool({
+  name: 'compare_captures',
+  title: 'Compare two captures',
+  description:
+    'What differs between two captures, for "it works with curl but fails from my app": endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses and DNS answers that differ; expert-info counts that changed. Each source is a capture file or a capture session ID.',
+  inputSchema,
+  outputSchema,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    const [baseline, candidate] = await Promise.all([
+      resolveSource(args.baseline, 'baseline', deps.sessions),
+      resolveSource(args.candidate, 'candidate', deps.sessions),
+    ]);
+    const { keylogFile } = await resolveAnalysis(
+      { sslKeylogFile: args.sslKeylogFile },
+      deps.configs,
+      deps.env,
+    );
+    const [a, b] = await Promise.all([
+      digest(deps, baseline, keylogFile, ctx.mcpReq.signal),
+      digest(deps, candidate, keylogFile, ctx.mcpReq.signal),
+    ]);
+    const comparison = compareDigests(a, b);
+    const text = render(
+      baseline.label,
+      candidate.label,
+      comparison,
+      args.limit ?? 20,
+      args.maxChars ?? MAX_CHARS.default,
+    );
+    return textResult(text, { baseline: baseline.label, candidate: candidate.label, ...comparison });
+  },
+});
+
+async function digest(
+  deps: ServerDeps,
+  source: ResolvedSource,
+  keylogFile: string | undefined,
+  signal: AbortSignal,
+): Promise<CaptureDigest> {
+  const tools = await deps.tools();
+  const summary = await summarizeCapture(
+    deps.processes,
+    tools,
+    { file: source.file, topN: 1_000_000, keylogFile, timeoutMs: ANALYSIS_TIMEOUT_MS, live: source.live },
+    signal,
+  );
+  const rows = async (kind: InspectKind): Promise<CaptureDigest['tls']> =>
+    (
+      await inspect(
+        deps.processes,
+        tools.require('tshark'),
+        {
+          file: source.file,
+          kind,
+          displayFilter: undefined,
+          keylogFile,
+          reveal: false,
+          live: source.live,
+          timeoutMs: ANALYSIS_TIMEOUT_MS,
+        },
+        signal,
+      )
+    ).rows;
+  const [tls, http, dns] = [await rows('tls'), await rows('http'), await rows('dns')];
+  return { summary, tls, http, dns };
+}
+
+function render(a: string, b: string, c: Comparison, limit: number, maxChars: number): string {
+  const lines = [
+    `Compare baseline ${a}`,
+    `   with candidate ${b}`,
+    `Packets: ${c.packets.baseline ?? '?'} vs ${c.packets.candidate ?? '?'}`,
+  ];
+  const list = (title: string, items: string[]): void => {
+    if (items.length === 0) return;
+    const shown = items.slice(0, limit);
+    lines.push(
+      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more)` : ''}`,
+    );
+  };
+  for (const [title, only] of [
+    ['Only in baseline', c.onlyInBaseline],
+    ['Only in candidate', c.onlyInCandidate],
+  ] as const) {
+    if (only.endpoints.length + only.serverPorts.length + only.protocols.length === 0) continue;
+    lines.push('', `${title}:`);
+    list('protocols', only.protocols);
+    list('server ports', only.serverPorts);
+    list('endpoints', only.endpoints);
+  }
+  const section = (title: string, diffs: Difference[]): void => {
+    if (diffs.length === 0) return;
+    lines.push('', `${title} (${diffs.length}):`);
+    for (const d of diffs.slice(0, limit))
+      lines.push(`  ${d.what}: baseline ${d.baseline}; candidate ${d.candidate}`);
+    if (diffs.length > limit)
+      lines.push(`  (+${diffs.length - limit} more: raise limit, or read structuredContent)`);
+  };
+  section('TLS handshakes that differ', c.tls);
+  section('HTTP statuses that differ', c.http);
+  section('DNS answers that differ', c.dns);
+  section('Expert info that changed', c.expert);
+  if (lines.length === 3)
+    lines.push('', 'No difference found in endpoints, ports, protocols, TLS, HTTP, DNS or expert info.');
+  let text = lines.join('\n');
+  if (text.length > maxChars) {
+    const note = '\n[cut at maxChars: call again with a smaller limit or a larger maxChars]';
+    text = text.slice(0, maxChars - note.length);
+    text = text.slice(0, Math.max(0, text.lastIndexOf('\n'))) + note;
+  }
+  return text;
+}
