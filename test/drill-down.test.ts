@@ -46,6 +46,16 @@ describe('summarize_capture', () => {
     assert.match(answer.text, /Top TCP conversations by bytes \(3 of \d+\):/);
   });
 
+  it('keeps within maxChars, cutting at a line and naming a shorter call', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const answer = await server.mcp.call('summarize_capture', { source: file, maxChars: 1_000 });
+    assert.ok(answer.text.length <= 1_000, `${answer.text.length} characters`);
+    const call = /for a shorter answer call summarize_capture (\{.*\})\]$/.exec(answer.text)?.[1];
+    assert.ok(call, answer.text);
+    assert.deepEqual(JSON.parse(call), { source: file, maxChars: 1_000, topN: 5 });
+  });
+
   it('counts the malformed SSH packet as an expert error', async (t) => {
     const file = corpus('FoxIO-LLC-ja4/pcap/ssh2-malformed.pcap');
     if (!file) return t.skip('../shared/captures is absent');

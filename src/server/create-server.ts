@@ -47,6 +47,8 @@ export interface SharkServer {
 const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark and dumpcap to answer questions about network traffic.
 - start_capture_session records in the background (loopback by default) and returns once capture has begun; run the program you are debugging, then stop_capture_session returns the packets. list_capture_sessions and list_interfaces show what there is.
 - analyze_pcap_file lists a capture file's packets a page at a time (text, fields or json); a display filter narrows it, a TLS keylog decrypts it. Each answer says whether more packets match and gives the arguments of the next page.
+- summarize_capture answers "what is in here?"; inspect_protocol digests http, dns, tls, tcp_health, credentials, voip, dhcp and icmp; follow_stream shows one conversation's payload; get_packet_details shows whole dissection trees; compare_captures says what differs between a working and a failing capture.
+- Every analysis tool takes source: a capture file path or a capture session ID, and sslKeylogFile to decrypt TLS.
 - manage_config saves reusable parameter sets; configName applies one, explicit arguments win.`;
 
 export function createServer(options: ServerOptions = {}): SharkServer {

@@ -103,3 +103,10 @@ export const sourceParam = z
 /** A TLS keylog for the tools that do not take the whole analysis parameter set. */
 export const keylogParam = analysisParamsShape.sslKeylogFile;
 export const maxCharsParam = analysisParamsShape.maxChars;
+
+/** Cuts a text answer at a line boundary within maxChars, ending with `note` (which says what to call). */
+export function cutAtLine(text: string, maxChars: number, note: string): string {
+  if (text.length <= maxChars) return text;
+  const head = text.slice(0, Math.max(0, maxChars - note.length - 1));
+  return `${head.slice(0, Math.max(0, head.lastIndexOf('\n')))}\n${note}`;
+}

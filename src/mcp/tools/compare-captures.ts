@@ -11,7 +11,7 @@ import { summarizeCapture } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { defineTool, textResult } from '../tool.js';
 import type { ServerDeps } from '../tool.js';
-import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
   baseline: sourceParam.describe('The capture that works (a file path or a capture session ID).'),
@@ -69,12 +69,13 @@ export const compareCapturesTool = defineTool({
       digest(deps, candidate, keylogFile, ctx.mcpReq.signal),
     ]);
     const comparison = compareDigests(a, b);
-    const text = render(
-      baseline.label,
-      candidate.label,
-      comparison,
-      args.limit ?? 20,
-      args.maxChars ?? MAX_CHARS.default,
+    const maxChars = args.maxChars ?? MAX_CHARS.default;
+    const limit = args.limit ?? 20;
+    const shorter = { ...givenArgs(args), limit: Math.max(1, Math.floor(limit / 2)) };
+    const text = cutAtLine(
+      render(baseline.label, candidate.label, comparison, limit),
+      maxChars,
+      `[cut at maxChars ${maxChars}: for a shorter answer call compare_captures ${JSON.stringify(shorter)}]`,
     );
     return textResult(text, { baseline: baseline.label, candidate: candidate.label, ...comparison });
   },
@@ -114,7 +115,7 @@ async function digest(
   return { summary, tls, http, dns };
 }
 
-function render(a: string, b: string, c: Comparison, limit: number, maxChars: number): string {
+function render(a: string, b: string, c: Comparison, limit: number): string {
   const lines = [
     `Compare baseline ${a}`,
     `   with candidate ${b}`,
@@ -151,11 +152,5 @@ function render(a: string, b: string, c: Comparison, limit: number, maxChars: nu
   section('Expert info that changed', c.expert);
   if (lines.length === 3)
     lines.push('', 'No difference found in endpoints, ports, protocols, TLS, HTTP, DNS or expert info.');
-  let text = lines.join('\n');
-  if (text.length > maxChars) {
-    const note = '\n[cut at maxChars: call again with a smaller limit or a larger maxChars]';
-    text = text.slice(0, maxChars - note.length);
-    text = text.slice(0, Math.max(0, text.lastIndexOf('\n'))) + note;
-  }
-  return text;
+  return lines.join('\n');
 }

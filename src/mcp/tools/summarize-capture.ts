@@ -9,7 +9,7 @@ import { formatBytes } from '../../capture/sessions.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { plural } from '../../util/text.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
 const TOP_N = { min: 1, max: 100, default: 10 } as const;
 
@@ -122,7 +122,13 @@ export const summarizeCaptureTool = defineTool({
       ctx.mcpReq.signal,
     );
     const warnings = [...keylogWarnings, ...summary.warnings];
-    const text = cut(renderSummary(source.label, summary, warnings), args.maxChars ?? MAX_CHARS.default);
+    const maxChars = args.maxChars ?? MAX_CHARS.default;
+    const smaller = { ...givenArgs(args), topN: Math.max(1, Math.floor((args.topN ?? TOP_N.default) / 2)) };
+    const text = cutAtLine(
+      renderSummary(source.label, summary, warnings),
+      maxChars,
+      `[cut at maxChars ${maxChars}: for a shorter answer call summarize_capture ${JSON.stringify(smaller)}]`,
+    );
     return textResult(text, { source: source.label, ...summary, warnings });
   },
 });
@@ -188,12 +194,4 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
   for (const e of s.expertTop)
     lines.push(`  ${e.severity} ×${e.count} ${e.protocol} (${e.group}): ${e.summary}`);
   return lines.join('\n');
-}
-
-/** Cuts the text at a line boundary within maxChars, saying so. */
-function cut(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  const note = '\n[cut at maxChars: call again with a smaller topN or a larger maxChars]';
-  const head = text.slice(0, maxChars - note.length);
-  return head.slice(0, Math.max(0, head.lastIndexOf('\n'))) + note;
 }
