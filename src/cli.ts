@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The `sharkmcp` command: serves MCP over stdio (the default), and --help / --version. One
 // shutdown path runs on stdin close, SIGINT and SIGTERM; a hard-exit timer guards it.
+import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { allowedDirsFromEnv } from './storage/sandbox.js';
 import { createServer } from './server/create-server.js';
 import { PACKAGE } from './version.js';
 
@@ -9,6 +11,8 @@ const HELP = `sharkmcp ${PACKAGE.version}: an MCP server that gives AI agents Wi
 
 Usage:
   sharkmcp              serve MCP over stdio (what MCP clients run)
+    --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
+                        client's MCP roots, else the working directory, and the server's own files
   sharkmcp --version    print the version
   sharkmcp --help       print this help
 
@@ -17,6 +21,7 @@ Environment:
   SHARKMCP_CONFIG_DIR   where saved configurations live (default: $XDG_CONFIG_HOME/sharkmcp)
   SHARKMCP_MAX_SESSIONS capture sessions running at once (default 4)
   SHARKMCP_MAX_CAPTURE_MB  all capture files together, in MB (default 2000)
+  SHARKMCP_ALLOWED_DIRS directories calls may use, as --allow-dir (separated by ':')
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 
@@ -27,21 +32,37 @@ function log(message: string): void {
 }
 
 async function main(argv: string[]): Promise<number | undefined> {
-  const [first] = argv;
-  if (first === '--help' || first === '-h' || first === 'help') {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        'allow-dir': { type: 'string', multiple: true },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    process.stderr.write(`sharkmcp: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') {
     process.stdout.write(HELP);
     return 0;
   }
-  if (first === '--version' || first === '-v') {
+  if (values.version) {
     process.stdout.write(`${PACKAGE.version}\n`);
     return 0;
   }
-  if (first !== undefined) {
-    process.stderr.write(`sharkmcp: unknown argument "${first}".\n\n${HELP}`);
+  if (positionals.length > 0) {
+    process.stderr.write(`sharkmcp: unknown argument "${positionals[0] ?? ''}".\n\n${HELP}`);
     return 2;
   }
 
-  const app = createServer();
+  const allowedDirs = [...(values['allow-dir'] ?? []), ...allowedDirsFromEnv(process.env)];
+  const app = createServer({ allowedDirs });
   const handle = serveStdio(() => app.createMcpServer(), {
     onerror: (err) => log(`transport error: ${err.message}`),
   });

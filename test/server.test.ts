@@ -94,13 +94,16 @@ describe('the sharkmcp server', () => {
     }
   });
 
-  it('writes nothing but JSON-RPC messages on stdout', async () => {
+  it('writes nothing but JSON-RPC messages on stdout', async (t) => {
     const child = spawn(process.execPath, [CLI], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') },
+      env: { ...process.env, SHARKMCP_CONFIG_DIR: path.join(dir, 'config'), SHARKMCP_ALLOWED_DIRS: dir },
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     const send = (m: object): boolean => child.stdin.write(`${JSON.stringify(m)}\n`);
     send({
       jsonrpc: '2.0',
@@ -135,12 +138,17 @@ describe('the sharkmcp server', () => {
   });
 
   for (const how of ['stdin closed', 'SIGTERM', 'SIGINT'] as const) {
-    it(`ends its running tshark when ${how === 'stdin closed' ? 'stdin closes' : `it gets ${how}`}`, async () => {
+    it(`ends its running tshark when ${how === 'stdin closed' ? 'stdin closes' : `it gets ${how}`}`, async (t) => {
       const pidFile = path.join(dir, `pids-${how.replace(' ', '-')}`);
       const fake = await writeHangingTool(dir, `tshark-${how.replace(' ', '-')}`, pidFile);
       const child = spawn(process.execPath, [CLI], {
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, SHARKMCP_TSHARK: fake, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') },
+        env: {
+          ...process.env,
+          SHARKMCP_TSHARK: fake,
+          SHARKMCP_CONFIG_DIR: path.join(dir, 'config'),
+          SHARKMCP_ALLOWED_DIRS: dir,
+        },
       });
       child.stdout.resume();
       const send = (m: object): boolean => child.stdin.write(`${JSON.stringify(m)}\n`);
@@ -160,6 +168,9 @@ describe('the sharkmcp server', () => {
         id: 2,
         method: 'tools/call',
         params: { name: 'analyze_pcap_file', arguments: { filePath: capture } },
+      });
+      t.after(() => {
+        if (child.exitCode === null) child.kill('SIGKILL');
       });
       await waitFor('the analysis to start tshark', () => pidsIn(pidFile).length > 0);
       const [pid] = pidsIn(pidFile);
@@ -188,7 +199,7 @@ describe('the sharkmcp server', () => {
       assert.ok(pid !== undefined);
       controller.abort();
       await assert.rejects(call);
-      await waitFor(`tshark ${pid} to end`, () => !isProcessAlive(pid), 3_000);
+      await waitFor(`tshark ${pid} to end within a second of the cancel`, () => !isProcessAlive(pid), 1_000);
     } finally {
       await mcp.close();
     }

@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
 import { plural } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
+import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
 import type { OutputFormat, PageFormat } from './packet-stream.js';
 
@@ -40,6 +41,7 @@ export async function resolveAnalysis(
   params: AnalysisParams,
   configs: ConfigStore,
   env: NodeJS.ProcessEnv,
+  sandbox: FileSandbox,
 ): Promise<ResolvedAnalysis> {
   const warnings: string[] = [];
   const config =
@@ -53,8 +55,10 @@ export async function resolveAnalysis(
   let keylogSource: ResolvedAnalysis['keylogSource'];
   if (params.sslKeylogFile !== undefined && params.sslKeylogFile !== '') {
     keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile');
+    await sandbox.check(keylogFile, 'sslKeylogFile');
     keylogSource = 'argument';
   } else if (env['SSLKEYLOGFILE']) {
+    // The operator's own setting: not subject to the caller's sandbox.
     try {
       keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE');
       keylogSource = 'SSLKEYLOGFILE';

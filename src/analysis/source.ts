@@ -2,6 +2,7 @@
 // so the caller never needs to know where session files live.
 import type { SessionManager } from '../capture/sessions.js';
 import { UserError } from '../errors.js';
+import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
 
 export interface ResolvedSource {
@@ -18,6 +19,7 @@ export async function resolveSource(
   source: string,
   param: string,
   sessions: SessionManager,
+  sandbox: FileSandbox,
 ): Promise<ResolvedSource> {
   const session = sessions.get(source);
   if (session) {
@@ -34,5 +36,6 @@ export async function resolveSource(
     };
   }
   const file = await resolveInputFile(source, 'capture', param);
+  await sandbox.check(file, param);
   return { file, label: file, sessionId: undefined, live: false };
 }

@@ -7,6 +7,7 @@ import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
+import type { FileSandbox } from '../storage/sandbox.js';
 import { UserError } from '../errors.js';
 import { ToolMissingError } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
@@ -21,6 +22,8 @@ export interface ServerDeps {
   readonly processes: ProcessGroup;
   readonly tools: () => Promise<WiresharkTools>;
   readonly env: NodeJS.ProcessEnv;
+  /** The files this connection's calls may use. */
+  readonly sandbox: FileSandbox;
 }
 
 type ObjectSchema = z.ZodObject<z.ZodRawShape>;

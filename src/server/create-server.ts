@@ -14,6 +14,8 @@ import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
+import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
+import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
   /** Environment to read overrides from (SHARKMCP_*, SSLKEYLOGFILE). Default: process.env. */
@@ -26,6 +28,8 @@ export interface ServerOptions {
   readonly runtimeParent?: string;
   /** Capture sessions running at once. */
   readonly maxRunningSessions?: number;
+  /** Directories every caller may use besides its MCP roots. Default: SHARKMCP_ALLOWED_DIRS. */
+  readonly allowedDirs?: readonly string[];
   /** All capture files together, in bytes. */
   readonly maxTotalCaptureBytes?: number;
 }
@@ -72,7 +76,8 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   });
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
-  const deps: ServerDeps = {
+  const allowedDirs = options.allowedDirs ?? allowedDirsFromEnv(env);
+  const shared: Omit<ServerDeps, 'sandbox'> = {
     analyzer,
     configs,
     sessions,
@@ -101,6 +106,18 @@ export function createServer(options: ServerOptions = {}): SharkServer {
         { name: 'SharkMCP', version: PACKAGE.version },
         { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
       );
+      // Each connection has its own client, so its own roots and sandbox.
+      const sandbox = new FileSandbox(allowedDirs, () => runtimeDir.path());
+      const fetchRoots = async (): Promise<string[] | undefined> => {
+        if (!server.server.getClientCapabilities()?.roots) return undefined;
+        const { roots } = await server.server.listRoots();
+        return roots.flatMap((r) => (r.uri.startsWith('file://') ? [fileURLToPath(r.uri)] : []));
+      };
+      server.server.oninitialized = () => sandbox.updateClientRoots(fetchRoots());
+      server.server.setNotificationHandler('notifications/roots/list_changed', () => {
+        sandbox.updateClientRoots(fetchRoots());
+      });
+      const deps: ServerDeps = { ...shared, sandbox };
       for (const tool of TOOLS) tool.register(server, deps);
       return server;
     },

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { CLI } from './paths.js';
+import { CLI, SHARED_CAPTURES } from './paths.js';
 
 export interface ToolAnswer {
   readonly text: string;
@@ -34,7 +34,8 @@ export async function connect(
   const transport = new StdioClientTransport({
     command: wrapper[0] ?? process.execPath,
     args: wrapper.length > 0 ? [...wrapper.slice(1), process.execPath, CLI] : [CLI],
-    env: { ...base, ...env },
+    // Tests keep their captures in the temp directory and read the shared corpus.
+    env: { ...base, SHARKMCP_ALLOWED_DIRS: [os.tmpdir(), SHARED_CAPTURES].join(path.delimiter), ...env },
     stderr: 'pipe',
   });
   const client = new Client({ name: 'sharkmcp-tests', version: '1.0.0' });

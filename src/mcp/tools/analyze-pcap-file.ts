@@ -38,9 +38,9 @@ export const analyzePcapFileTool = defineTool({
     }
     const source =
       args.source !== undefined
-        ? await resolveSource(args.source, 'source', deps.sessions)
-        : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions);
-    const resolved = await resolveAnalysis(args, deps.configs, deps.env);
+        ? await resolveSource(args.source, 'source', deps.sessions, deps.sandbox)
+        : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions, deps.sandbox);
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox);
     const render: RenderContext = {
       title: `Analysis of '${source.sessionId ?? source.file}' complete!`,
       resolved,

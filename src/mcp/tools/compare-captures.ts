@@ -56,13 +56,14 @@ export const compareCapturesTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const [baseline, candidate] = await Promise.all([
-      resolveSource(args.baseline, 'baseline', deps.sessions),
-      resolveSource(args.candidate, 'candidate', deps.sessions),
+      resolveSource(args.baseline, 'baseline', deps.sessions, deps.sandbox),
+      resolveSource(args.candidate, 'candidate', deps.sessions, deps.sandbox),
     ]);
     const { keylogFile } = await resolveAnalysis(
       { sslKeylogFile: args.sslKeylogFile },
       deps.configs,
       deps.env,
+      deps.sandbox,
     );
     const [a, b] = await Promise.all([
       digest(deps, baseline, keylogFile, ctx.mcpReq.signal),

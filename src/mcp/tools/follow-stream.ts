@@ -87,8 +87,13 @@ export const followStreamTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions);
-    const resolved = await resolveAnalysis({ sslKeylogFile: args.sslKeylogFile }, deps.configs, deps.env);
+    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
+    const resolved = await resolveAnalysis(
+      { sslKeylogFile: args.sslKeylogFile },
+      deps.configs,
+      deps.env,
+      deps.sandbox,
+    );
     const protocol = args.protocol ?? 'tcp';
     const zArg = followArgument(protocol, args.stream, args.between, args.substream);
     const tshark = (await deps.tools()).require('tshark');

@@ -52,9 +52,14 @@ export const getPacketDetailsTool = defineTool({
   outputSchema: pagingFactsSchema.extend({ outputFormat: z.literal('details') }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions);
+    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
     const ranges = parseFrameSelection(args.frames);
-    const base = await resolveAnalysis({ sslKeylogFile: args.sslKeylogFile }, deps.configs, deps.env);
+    const base = await resolveAnalysis(
+      { sslKeylogFile: args.sslKeylogFile },
+      deps.configs,
+      deps.env,
+      deps.sandbox,
+    );
     const render: RenderContext = {
       title: `Packet details of '${source.sessionId ?? source.file}'`,
       resolved: {

@@ -55,8 +55,13 @@ export const inspectProtocolTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions);
-    const resolved = await resolveAnalysis({ sslKeylogFile: args.sslKeylogFile }, deps.configs, deps.env);
+    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
+    const resolved = await resolveAnalysis(
+      { sslKeylogFile: args.sslKeylogFile },
+      deps.configs,
+      deps.env,
+      deps.sandbox,
+    );
     await deps.analyzer.checkDisplayFilter(args.displayFilter, ctx.mcpReq.signal);
     const { rows, warnings } = await inspect(
       deps.processes,

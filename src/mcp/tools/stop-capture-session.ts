@@ -1,6 +1,5 @@
 // stop_capture_session: ends a capture (or takes one that ended by itself) and answers with its
 // packets through the same pipeline as analyze_pcap_file. The session and its file stay.
-import path from 'node:path';
 import * as z from 'zod';
 import { resolveAnalysis } from '../../analysis/options.js';
 import { answerPage } from '../../analysis/render.js';
@@ -49,11 +48,11 @@ export const stopCaptureSessionTool = defineTool({
     if (args.saveTo !== undefined && args.saveTo !== '') {
       if (hasControlChars(args.saveTo))
         throw new UserError('saveTo contains a control character; give a plain path.');
-      savedTo = path.resolve(args.saveTo);
+      savedTo = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
       await deps.sessions.saveCopy(session, savedTo);
     }
 
-    const resolved = await resolveAnalysis(args, deps.configs, deps.env);
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox);
     const duration = ((state.endedAt.getTime() - session.startedAt.getTime()) / 1000).toFixed(1);
     // A next page re-reads the session; it must not copy the file again.
     const repeatable = givenArgs({ ...args, saveTo: undefined });

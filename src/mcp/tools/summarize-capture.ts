@@ -103,11 +103,12 @@ export const summarizeCaptureTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions);
+    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
     const { keylogFile, warnings: keylogWarnings } = await resolveAnalysis(
       { sslKeylogFile: args.sslKeylogFile },
       deps.configs,
       deps.env,
+      deps.sandbox,
     );
     const summary = await summarizeCapture(
       deps.processes,
