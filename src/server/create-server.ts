@@ -8,6 +8,7 @@ import { listInterfaces } from '../capture/interfaces.js';
 import { SessionManager } from '../capture/sessions.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
 import type { ServerDeps } from '../mcp/tool.js';
+import { registerPrompts } from '../mcp/prompts.js';
 import { TOOLS } from '../mcp/tools/index.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
@@ -104,7 +105,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     createMcpServer() {
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
-        { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS },
+        { capabilities: { tools: {}, logging: {}, prompts: {} }, instructions: INSTRUCTIONS },
       );
       // Each connection has its own client, so its own roots and sandbox.
       const sandbox = new FileSandbox(allowedDirs, () => runtimeDir.path());
@@ -119,6 +120,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       });
       const deps: ServerDeps = { ...shared, sandbox };
       for (const tool of TOOLS) tool.register(server, deps);
+      registerPrompts(server);
       return server;
     },
     close: async () => {

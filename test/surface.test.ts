@@ -1,0 +1,79 @@
+// The public surface as a client sees it: every tool's published schema and annotations against a
+// committed snapshot (so a change is a visible, deliberate diff: UPDATE_SNAPSHOTS=1 npm test
+// rewrites it), and the prompts listed and fetched.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { useServer } from './helpers/mcp-client.js';
+import { REPO } from './helpers/paths.js';
+
+const SNAPSHOT = path.join(REPO, 'test', 'snapshots', 'tools.json');
+
+describe('public surface', () => {
+  const server = useServer();
+
+  it('matches the snapshot of every tool schema', async () => {
+    const { tools } = await server.mcp.client.listTools();
+    const published = tools.map((t) => ({
+      name: t.name,
+      title: t.title,
+      description: t.description,
+      annotations: t.annotations,
+      inputSchema: t.inputSchema,
+      outputSchema: t.outputSchema,
+    }));
+    const text = `${JSON.stringify(published, null, 2)}\n`;
+    if (process.env['UPDATE_SNAPSHOTS'] === '1') writeFileSync(SNAPSHOT, text);
+    assert.ok(
+      existsSync(SNAPSHOT),
+      `no snapshot at ${SNAPSHOT}: run UPDATE_SNAPSHOTS=1 npm test and commit it`,
+    );
+    assert.equal(
+      text,
+      readFileSync(SNAPSHOT, 'utf8'),
+      'tool schemas changed: review, then UPDATE_SNAPSHOTS=1 npm test',
+    );
+  });
+
+  it('gives every tool a title and honest annotations', async () => {
+    const { tools } = await server.mcp.client.listTools();
+    for (const t of tools) {
+      assert.ok(t.title, `${t.name} has a title`);
+      const a = t.annotations ?? {};
+      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
+        assert.equal(typeof a[hint], 'boolean', `${t.name} sets ${hint}`);
+      }
+      if (a.readOnlyHint)
+        assert.equal(a.destructiveHint, false, `${t.name}: read-only cannot be destructive`);
+    }
+    const byName = new Map(tools.map((t) => [t.name, t.annotations]));
+    assert.equal(byName.get('delete_capture_session')?.destructiveHint, true);
+    assert.equal(byName.get('start_capture_session')?.readOnlyHint, false);
+    assert.equal(byName.get('summarize_capture')?.readOnlyHint, true);
+  });
+
+  it('lists the workflow prompts and fetches one with its arguments', async () => {
+    const { prompts } = await server.mcp.client.listPrompts();
+    assert.deepEqual(prompts.map((p) => p.name).sort(), [
+      'debug_http_client',
+      'dns_problems',
+      'slow_connection',
+      'tls_handshake_failure',
+    ]);
+    const prompt = await server.mcp.client.getPrompt({
+      name: 'debug_http_client',
+      arguments: { port: '8080' },
+    });
+    const text = prompt.messages.map((m) => (m.content.type === 'text' ? m.content.text : '')).join('\n');
+    assert.match(text, /start_capture_session with captureFilter "tcp port 8080"/);
+    assert.match(text, /inspect_protocol kind "http"/);
+    for (const name of ['tls_handshake_failure', 'slow_connection', 'dns_problems']) {
+      const p = await server.mcp.client.getPrompt({ name, arguments: {} });
+      const body = p.messages.map((m) => (m.content.type === 'text' ? m.content.text : '')).join('\n');
+      const { tools } = await server.mcp.client.listTools();
+      const named = tools.map((t) => t.name).filter((n) => body.includes(n));
+      assert.ok(named.length >= 2, `${name} names the tools to call`);
+    }
+  });
+});
