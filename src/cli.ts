@@ -5,12 +5,18 @@ import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { allowedDirsFromEnv } from './storage/sandbox.js';
 import { createServer } from './server/create-server.js';
+import { httpOptionsProblem, serveHttp } from './server/http.js';
 import { PACKAGE } from './version.js';
 
 const HELP = `sharkmcp ${PACKAGE.version}: an MCP server that gives AI agents Wireshark's eyes.
 
 Usage:
   sharkmcp              serve MCP over stdio (what MCP clients run)
+  sharkmcp --http       serve MCP over Streamable HTTP at http://127.0.0.1:8931/mcp
+    --host HOST         listen on HOST (anything but loopback needs --token)
+    --port PORT         listen on PORT (0: any free port)
+    --token SECRET      require "Authorization: Bearer SECRET" (or SHARKMCP_TOKEN)
+  Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
   sharkmcp --version    print the version
@@ -22,10 +28,12 @@ Environment:
   SHARKMCP_MAX_SESSIONS capture sessions running at once (default 4)
   SHARKMCP_MAX_CAPTURE_MB  all capture files together, in MB (default 2000)
   SHARKMCP_ALLOWED_DIRS directories calls may use, as --allow-dir (separated by ':')
+  SHARKMCP_TOKEN        bearer token for --http
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 
 const SHUTDOWN_GRACE_MS = 5_000;
+const DEFAULT_HTTP_PORT = 8931;
 
 function log(message: string): void {
   process.stderr.write(`sharkmcp: ${message}\n`);
@@ -40,6 +48,10 @@ async function main(argv: string[]): Promise<number | undefined> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         'allow-dir': { type: 'string', multiple: true },
+        http: { type: 'boolean' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        token: { type: 'string' },
       },
       allowPositionals: true,
     });
@@ -62,10 +74,40 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
 
   const allowedDirs = [...(values['allow-dir'] ?? []), ...allowedDirsFromEnv(process.env)];
+  const port = Number(values.port ?? DEFAULT_HTTP_PORT);
+  const httpOptions = {
+    host: values.host ?? '127.0.0.1',
+    port,
+    token: values.token ?? process.env['SHARKMCP_TOKEN'],
+    log,
+  };
+  if (values.http) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      process.stderr.write(`sharkmcp: --port ${values.port ?? ''} is not a port number.\n`);
+      return 2;
+    }
+    const problem = httpOptionsProblem(httpOptions);
+    if (problem) {
+      process.stderr.write(`sharkmcp: ${problem}\n`);
+      return 2;
+    }
+  }
   const app = createServer({ allowedDirs });
-  const handle = serveStdio(() => app.createMcpServer(), {
-    onerror: (err) => log(`transport error: ${err.message}`),
-  });
+  let closeTransport: () => Promise<void>;
+  if (values.http) {
+    const served = await serveHttp(app, httpOptions);
+    log(
+      `serving MCP over Streamable HTTP at ${served.url}${httpOptions.token ? ' (bearer token required)' : ''}`,
+    );
+    closeTransport = () => served.close();
+  } else {
+    const handle = serveStdio(() => app.createMcpServer(), {
+      onerror: (err) => log(`transport error: ${err.message}`),
+    });
+    closeTransport = () => handle.close();
+    process.stdin.on('end', () => shutdown('stdin closed'));
+    process.stdin.on('close', () => shutdown('stdin closed'));
+  }
 
   let shuttingDown = false;
   const shutdown = (why: string): void => {
@@ -74,10 +116,8 @@ async function main(argv: string[]): Promise<number | undefined> {
     log(`shutting down (${why})`);
     const hardExit = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
     hardExit.unref();
-    void Promise.allSettled([app.close(), handle.close()]).then(() => process.exit(0));
+    void Promise.allSettled([app.close(), closeTransport()]).then(() => process.exit(0));
   };
-  process.stdin.on('end', () => shutdown('stdin closed'));
-  process.stdin.on('close', () => shutdown('stdin closed'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
@@ -90,7 +130,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         : `${status.name}: ${status.reason}`,
     );
   }
-  log(`serving MCP on stdio; saved configurations in ${app.configs.filePath}`);
+  log(`${values.http ? 'ready' : 'serving MCP on stdio'}; saved configurations in ${app.configs.filePath}`);
   return undefined;
 }
 

@@ -55,6 +55,8 @@ export type SessionState =
 
 export interface Session {
   readonly id: string;
+  /** The MCP session (HTTP) that started it: its captures end with it. */
+  readonly owner: string | undefined;
   readonly settings: SessionSettings;
   readonly file: string;
   readonly startedAt: Date;
@@ -95,6 +97,7 @@ const MIN_FILE_BYTES = 1_000_000;
 
 export interface StartRequest extends SessionSettings {
   readonly sessionName?: string | undefined;
+  readonly owner?: string | undefined;
 }
 
 export class SessionManager {
@@ -148,7 +151,14 @@ export class SessionManager {
     const dumpcap = tools.require('dumpcap');
     const dir = await this.runtimeDir.path();
     const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
-    const settings: SessionSettings = { ...req, maxFileBytes };
+    const settings: SessionSettings = {
+      interface: req.interface,
+      captureFilter: req.captureFilter,
+      timeout: req.timeout,
+      maxPackets: req.maxPackets,
+      maxFileBytes,
+      snaplen: req.snaplen,
+    };
     let capture: DumpcapCapture;
     try {
       capture = await DumpcapCapture.start(this.group, dumpcap, {
@@ -176,6 +186,7 @@ export class SessionManager {
     }
     const session: Session = {
       id,
+      owner: req.owner,
       settings,
       file,
       startedAt: new Date(),
@@ -226,6 +237,12 @@ export class SessionManager {
     this.settling.delete(id);
     await rm(session.file, { force: true });
     return session;
+  }
+
+  /** Deletes every session `owner` started (an MCP session that closed). */
+  async deleteOwnedBy(owner: string): Promise<void> {
+    const owned = [...this.sessions.values()].filter((s) => s.owner === owner);
+    await Promise.all(owned.map((s) => this.delete(s.id).catch(() => undefined)));
   }
 
   /** Copies a session's capture file to `target`, which must not exist yet. */

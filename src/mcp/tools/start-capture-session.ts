@@ -79,7 +79,7 @@ export const startCaptureSessionTool = defineTool({
   inputSchema,
   outputSchema: sessionViewSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  handler: async (args, deps) => {
+  handler: async (args, deps, ctx) => {
     const config =
       args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
     const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
@@ -102,6 +102,7 @@ export const startCaptureSessionTool = defineTool({
       maxFileBytes: (args.maxFileMB ?? CAPTURE_MAX_FILE_MB.default) * 1_000_000,
       snaplen: args.snaplen ?? CAPTURE_SNAPLEN.default,
       sessionName: args.sessionName,
+      owner: ctx.sessionId,
     });
     const s = session.settings;
     const lines = [
