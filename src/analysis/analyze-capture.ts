@@ -1,7 +1,10 @@
 // The packet-listing pipeline behind analyze_pcap_file (and later stop_capture_session): checks the
 // request with tshark, streams tshark's output through the page budget, stops tshark as soon as the
 // page is settled, and names every odd outcome (empty capture, no match, cut-short file).
+import { stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
+import { watchRead } from './progress.js';
+import type { ProgressSink } from './progress.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
@@ -76,7 +79,11 @@ export class Analyzer {
     private readonly options: AnalyzerOptions,
   ) {}
 
-  async analyze(req: AnalysisRequest, signal?: AbortSignal): Promise<AnalysisResult> {
+  async analyze(
+    req: AnalysisRequest,
+    signal?: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<AnalysisResult> {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
     const fields = req.outputFormat === 'fields' ? req.fields : [];
@@ -115,13 +122,22 @@ export class Analyzer {
       }
       return 'continue';
     };
+    let stopWatching: Promise<() => void> | undefined;
     const result = await this.group.run({
       command: tshark,
       args,
       timeoutMs: this.options.timeoutMs,
       signal,
       onStdout: (chunk) => offer(splitter.push(chunk)),
+      onStart: progress
+        ? (pid) => {
+            stopWatching = watchRead(pid, req.file, this.packetCount(tools, req.file), progress).catch(
+              () => () => undefined,
+            );
+          }
+        : undefined,
     });
+    if (stopWatching) (await stopWatching)();
     if (result.aborted) throw abortError();
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
@@ -141,6 +157,24 @@ export class Analyzer {
       }
     }
     return { page, warnings, empty };
+  }
+
+  private readonly counts = new Map<string, Promise<number | undefined>>();
+
+  /** Packets in a file, counted once per file version (path, size, mtime) and remembered. */
+  packetCount(tools: WiresharkTools, file: string): Promise<number | undefined> {
+    const capinfos = tools.status('capinfos');
+    if (!capinfos.found) return Promise.resolve(undefined);
+    return stat(file).then((s) => {
+      const key = `${file}|${s.size}|${s.mtimeMs}`;
+      let count = this.counts.get(key);
+      if (!count) {
+        if (this.counts.size > 64) this.counts.clear();
+        count = countPackets(this.group, capinfos.path, file).catch(() => undefined);
+        this.counts.set(key, count);
+      }
+      return count;
+    });
   }
 
   /** Checks a display filter with tshark; a bad one is a UserError quoting tshark. */

@@ -4,6 +4,7 @@
 import { MAX_CHARS } from '../limits.js';
 import { plural } from '../util/text.js';
 import type { AnalysisResult, Analyzer } from './analyze-capture.js';
+import type { ProgressSink } from './progress.js';
 import type { ResolvedAnalysis } from './options.js';
 
 export interface NextCall {
@@ -156,6 +157,7 @@ export async function answerPage(
   source: { readonly file: string; readonly live: boolean },
   ctx: RenderContext,
   signal?: AbortSignal,
+  progress?: ProgressSink,
 ): Promise<{ text: string; facts: PagingFacts }> {
   const { file, live } = source;
   const { resolved } = ctx;
@@ -173,6 +175,7 @@ export async function answerPage(
       live,
     },
     signal,
+    progress,
   );
   return renderAnalysis(ctx, result);
 }

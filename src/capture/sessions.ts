@@ -2,6 +2,8 @@
 // private directory under a name the server chooses. A session is running, finished (and why) or
 // failed (and what to do); finished sessions keep their file until deleted or the server exits.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ProgressSink } from '../analysis/progress.js';
 import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { NAME_PATTERN } from '../limits.js';
@@ -237,6 +239,28 @@ export class SessionManager {
     this.settling.delete(id);
     await rm(session.file, { force: true });
     return session;
+  }
+
+  /**
+   * Waits for a running session to stop by itself, reporting the packets captured so far every
+   * second; returns early when `signal` aborts.
+   */
+  async waitUntilEnded(id: string, signal: AbortSignal, progress?: ProgressSink): Promise<void> {
+    const session = this.require(id);
+    const ended = this.settling.get(id) ?? Promise.resolve();
+    const aborted = new Promise<void>((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    while (session.state.phase === 'running' && !signal.aborted) {
+      const packets = session.state.capture.packets;
+      progress?.({
+        progress: packets,
+        total: session.settings.maxPackets,
+        message: `${plural(packets, 'packet')} captured; stops at ${session.settings.timeout} s, ${session.settings.maxPackets} packets or ${formatBytes(session.settings.maxFileBytes)}`,
+      });
+      await Promise.race([ended, aborted, delay(1000)]);
+    }
+    if (signal.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
   }
 
   /** Deletes every session `owner` started (an MCP session that closed). */

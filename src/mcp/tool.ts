@@ -8,6 +8,7 @@ import type { InterfaceListing } from '../capture/interfaces.js';
 import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { FileSandbox } from '../storage/sandbox.js';
+import type { ProgressSink } from '../analysis/progress.js';
 import { UserError } from '../errors.js';
 import { ToolMissingError } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
@@ -95,5 +96,16 @@ export function textResult(text: string, structuredContent?: Record<string, unkn
   return {
     content: [{ type: 'text', text }],
     ...(structuredContent ? { structuredContent } : {}),
+  };
+}
+
+/** Progress notifications for this request, when the client asked for them with a progress token. */
+export function progressSink(ctx: ServerContext): ProgressSink | undefined {
+  const token = ctx.mcpReq._meta?.progressToken;
+  if (token === undefined) return undefined;
+  return (p) => {
+    void ctx.mcpReq
+      .notify({ method: 'notifications/progress', params: { progressToken: token, ...p } })
+      .catch(() => undefined);
   };
 }

@@ -20,6 +20,8 @@ export interface RunOptions {
    * process is stopped and no further chunk is delivered.
    */
   readonly onStdout?: ((chunk: Buffer) => 'continue' | 'stop') | undefined;
+  /** Called once the process has started, with its pid. */
+  readonly onStart?: ((pid: number) => void) | undefined;
   /** Called with each stderr chunk in order (stderr is also kept, bounded, in the result). */
   readonly onStderr?: ((chunk: Buffer) => void) | undefined;
   /** How much stderr to keep (the head is kept; tools print their errors first). */
@@ -131,6 +133,7 @@ function startProcess(options: RunOptions, live: Set<ChildProcess>): RunningProc
     return { pid: undefined, result, stop: () => result.then(noop, noop) };
   }
   live.add(child);
+  if (child.pid !== undefined) options.onStart?.(child.pid);
 
   let stoppedEarly = false;
   let timedOut = false;

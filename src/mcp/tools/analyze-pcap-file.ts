@@ -6,7 +6,7 @@ import { resolveAnalysis } from '../../analysis/options.js';
 import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
-import { defineTool, textResult } from '../tool.js';
+import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, givenArgs, pagingFactsSchema, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
@@ -46,7 +46,13 @@ export const analyzePcapFileTool = defineTool({
       resolved,
       callWith: (changes) => ({ tool: 'analyze_pcap_file', args: { ...givenArgs(args), ...changes } }),
     };
-    const { text, facts } = await answerPage(deps.analyzer, source, render, ctx.mcpReq.signal);
+    const { text, facts } = await answerPage(
+      deps.analyzer,
+      source,
+      render,
+      ctx.mcpReq.signal,
+      progressSink(ctx),
+    );
     return textResult(text, { ...facts });
   },
 });

@@ -6,7 +6,7 @@ import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { resolveSource } from '../../analysis/source.js';
 import { MAX_OFFSET } from '../../limits.js';
-import { defineTool, textResult } from '../tool.js';
+import { defineTool, progressSink, textResult } from '../tool.js';
 import { givenArgs, keylogParam, maxCharsParam, pagingFactsSchema, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
@@ -73,7 +73,13 @@ export const getPacketDetailsTool = defineTool({
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
       callWith: (changes) => ({ tool: 'get_packet_details', args: { ...givenArgs(args), ...changes } }),
     };
-    const { text, facts } = await answerPage(deps.analyzer, source, render, ctx.mcpReq.signal);
+    const { text, facts } = await answerPage(
+      deps.analyzer,
+      source,
+      render,
+      ctx.mcpReq.signal,
+      progressSink(ctx),
+    );
     return textResult(text, { ...facts });
   },
 });

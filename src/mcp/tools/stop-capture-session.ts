@@ -8,13 +8,20 @@ import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { UserError } from '../../errors.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
 import { hasControlChars, plural } from '../../util/text.js';
-import { defineTool, textResult } from '../tool.js';
+import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
 import { sessionViewSchema } from './session-schema.js';
 
 const inputSchema = z.object({
   sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
   ...analysisParamsShape,
+  wait: z
+    .boolean()
+    .optional()
+    .meta({ default: false })
+    .describe(
+      'If the capture is still running, let it run until it stops by itself (timeout, packet or size limit) instead of stopping it now; packets captured so far come as progress notifications, and cancelling the call ends the wait.',
+    ),
   saveTo: z
     .string()
     .max(MAX_PATH_LENGTH)
@@ -35,6 +42,7 @@ export const stopCaptureSessionTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
+    if (args.wait) await deps.sessions.waitUntilEnded(args.sessionId, ctx.mcpReq.signal, progressSink(ctx));
     const session = await deps.sessions.stop(args.sessionId);
     const state = session.state;
     if (state.phase === 'failed') {
@@ -72,6 +80,8 @@ export const stopCaptureSessionTool = defineTool({
       { file: session.file, live: false },
       render,
       ctx.mcpReq.signal,
+      // Progress must only grow: after a wait reported packets captured, the read is not reported.
+      args.wait ? undefined : progressSink(ctx),
     );
     return textResult(text, {
       ...facts,
