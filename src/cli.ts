@@ -93,6 +93,9 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
   }
   const app = createServer({ allowedDirs });
+  app.logger.add((level, message) => {
+    if (level !== 'debug') log(message);
+  });
   let closeTransport: () => Promise<void>;
   if (values.http) {
     const served = await serveHttp(app, httpOptions);

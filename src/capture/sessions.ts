@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ProgressSink } from '../analysis/progress.js';
+import { Logger } from '../util/log.js';
 import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { NAME_PATTERN } from '../limits.js';
@@ -114,6 +115,7 @@ export class SessionManager {
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly runtimeDir: RuntimeDir,
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
+    private readonly logger: Logger = new Logger(),
   ) {}
 
   /** Starts a capture and resolves once dumpcap reports that capture has begun. */
@@ -195,6 +197,9 @@ export class SessionManager {
       state: { phase: 'running', capture },
     };
     this.sessions.set(id, session);
+    this.logger.info(
+      `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,
+    );
     this.settling.set(
       id,
       capture.ended.then((end) => this.settle(session, end, dumpcap)),
@@ -325,10 +330,14 @@ export class SessionManager {
         interfaces,
       });
       session.state = { phase: 'failed', error, endedAt, packets, bytes };
+      this.logger.warning(`capture session ${session.id} failed: ${error}`);
       return;
     }
     const reason = requested ? 'stopped' : inferReason(session, packets, bytes, endedAt);
     session.state = { phase: 'finished', reason, endedAt, packets, bytes };
+    this.logger.info(
+      `capture session ${session.id} finished (${STOP_REASON_TEXT[reason]}): ${plural(packets, 'packet')}, ${formatBytes(bytes)}`,
+    );
   }
 
   private async count(file: string): Promise<number | undefined> {

@@ -16,6 +16,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
+import { Logger } from '../util/log.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
@@ -29,6 +30,8 @@ export interface ServerOptions {
   readonly runtimeParent?: string;
   /** Capture sessions running at once. */
   readonly maxRunningSessions?: number;
+  /** Where domain events are logged (besides each client's logging notifications). */
+  readonly logger?: Logger;
   /** Directories every caller may use besides its MCP roots. Default: SHARKMCP_ALLOWED_DIRS. */
   readonly allowedDirs?: readonly string[];
   /** All capture files together, in bytes. */
@@ -45,6 +48,7 @@ export interface SharkServer {
   readonly processes: ProcessGroup;
   readonly configs: ConfigStore;
   readonly sessions: SessionManager;
+  readonly logger: Logger;
   /** Stops every child process this server owns and refuses new ones. */
   close(): Promise<void>;
 }
@@ -67,14 +71,21 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     runtimeDir,
   });
   const warnings: string[] = [];
-  const sessions = new SessionManager(processes, () => tools, runtimeDir, {
-    maxRunning:
-      options.maxRunningSessions ??
-      positiveIntFromEnv(env, 'SHARKMCP_MAX_SESSIONS', MAX_RUNNING_SESSIONS, warnings),
-    totalBytes:
-      options.maxTotalCaptureBytes ??
-      positiveIntFromEnv(env, 'SHARKMCP_MAX_CAPTURE_MB', MAX_TOTAL_CAPTURE_BYTES / 1e6, warnings) * 1e6,
-  });
+  const logger = options.logger ?? new Logger();
+  const sessions = new SessionManager(
+    processes,
+    () => tools,
+    runtimeDir,
+    {
+      maxRunning:
+        options.maxRunningSessions ??
+        positiveIntFromEnv(env, 'SHARKMCP_MAX_SESSIONS', MAX_RUNNING_SESSIONS, warnings),
+      totalBytes:
+        options.maxTotalCaptureBytes ??
+        positiveIntFromEnv(env, 'SHARKMCP_MAX_CAPTURE_MB', MAX_TOTAL_CAPTURE_BYTES / 1e6, warnings) * 1e6,
+    },
+    logger,
+  );
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
   const allowedDirs = options.allowedDirs ?? allowedDirsFromEnv(env);
@@ -102,6 +113,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     processes,
     configs,
     sessions,
+    logger,
     createMcpServer() {
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
@@ -119,6 +131,16 @@ export function createServer(options: ServerOptions = {}): SharkServer {
         sandbox.updateClientRoots(fetchRoots());
       });
       const deps: ServerDeps = { ...shared, sandbox };
+      // This client's logging notifications, filtered by the level it sets.
+      const removeSink = logger.add((level, message) => {
+        if (!server.isConnected()) return;
+        void server.sendLoggingMessage({ level, logger: 'sharkmcp', data: message }).catch(() => undefined);
+      });
+      const previousOnClose = server.server.onclose;
+      server.server.onclose = () => {
+        removeSink();
+        previousOnClose?.();
+      };
       for (const tool of TOOLS) tool.register(server, deps);
       registerPrompts(server);
       return server;

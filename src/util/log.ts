@@ -1,0 +1,38 @@
+// The server's log: events of the domain (captures starting and ending, tshark runs) go to every
+// sink, which are stderr and each connected MCP client's logging notifications (the SDK filters
+// those by the level the client set with logging/setLevel). Never stdout: in stdio mode it is the
+// protocol's.
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogSink = (level: LogLevel, message: string) => void;
+
+export class Logger {
+  private readonly sinks = new Set<LogSink>();
+
+  /** Adds a sink; the returned function removes it. */
+  add(sink: LogSink): () => void {
+    this.sinks.add(sink);
+    return () => this.sinks.delete(sink);
+  }
+
+  log(level: LogLevel, message: string): void {
+    for (const sink of this.sinks) {
+      try {
+        sink(level, message);
+      } catch {
+        // A sink that fails (a client gone) must not break the work being logged.
+      }
+    }
+  }
+
+  debug(message: string): void {
+    this.log('debug', message);
+  }
+  info(message: string): void {
+    this.log('info', message);
+  }
+  warning(message: string): void {
+    this.log('warning', message);
+  }
+}
