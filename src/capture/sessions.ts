@@ -287,6 +287,11 @@ export class SessionManager {
     }
   }
 
+  /** The sessions as they stand, without live figures. */
+  listSync(): Session[] {
+    return [...this.sessions.values()];
+  }
+
   async list(): Promise<SessionView[]> {
     return Promise.all([...this.sessions.values()].map((s) => this.view(s)));
   }

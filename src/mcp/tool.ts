@@ -1,12 +1,19 @@
 // What a tool file declares (name, schemas, annotations, a thin handler) and how the server turns
 // a handler's outcome into an MCP result: a UserError becomes an `isError` result whose text says
 // what to do next; anything else is unexpected and goes to the SDK.
-import type { CallToolResult, McpServer, ServerContext, ToolAnnotations } from '@modelcontextprotocol/server';
+import type {
+  CallToolResult,
+  McpServer,
+  ResourceLink,
+  ServerContext,
+  ToolAnnotations,
+} from '@modelcontextprotocol/server';
 import type * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
+import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import type { ProgressSink } from '../analysis/progress.js';
 import { UserError } from '../errors.js';
@@ -25,6 +32,8 @@ export interface ServerDeps {
   readonly env: NodeJS.ProcessEnv;
   /** The files this connection's calls may use. */
   readonly sandbox: FileSandbox;
+  /** Capture files analysed, offered as resources. */
+  readonly captures: KnownCaptures;
 }
 
 type ObjectSchema = z.ZodObject<z.ZodRawShape>;
@@ -92,9 +101,13 @@ export function errorResult(message: string): CallToolResult {
   return { content: [{ type: 'text', text: `Error: ${message}` }], isError: true };
 }
 
-export function textResult(text: string, structuredContent?: Record<string, unknown>): CallToolResult {
+export function textResult(
+  text: string,
+  structuredContent?: Record<string, unknown>,
+  links: readonly ResourceLink[] = [],
+): CallToolResult {
   return {
-    content: [{ type: 'text', text }],
+    content: [{ type: 'text', text }, ...links],
     ...(structuredContent ? { structuredContent } : {}),
   };
 }

@@ -9,6 +9,8 @@ import { SessionManager } from '../capture/sessions.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
 import type { ServerDeps } from '../mcp/tool.js';
 import { registerPrompts } from '../mcp/prompts.js';
+import { registerResources } from '../mcp/resources.js';
+import { KnownCaptures } from '../storage/known-captures.js';
 import { TOOLS } from '../mcp/tools/index.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
@@ -89,7 +91,9 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
   const allowedDirs = options.allowedDirs ?? allowedDirsFromEnv(env);
+  const captures = new KnownCaptures();
   const shared: Omit<ServerDeps, 'sandbox'> = {
+    captures,
     analyzer,
     configs,
     sessions,
@@ -117,7 +121,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     createMcpServer() {
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
-        { capabilities: { tools: {}, logging: {}, prompts: {} }, instructions: INSTRUCTIONS },
+        { capabilities: { tools: {}, logging: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
       );
       // Each connection has its own client, so its own roots and sandbox.
       const sandbox = new FileSandbox(allowedDirs, () => runtimeDir.path());
@@ -143,6 +147,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       };
       for (const tool of TOOLS) tool.register(server, deps);
       registerPrompts(server);
+      registerResources(server, deps);
       return server;
     },
     close: async () => {

@@ -47,7 +47,10 @@ export async function connect(
       const result = await client.callTool({ name, arguments: args });
       const content = (result.content ?? []) as { type: string; text?: string }[];
       return {
-        text: content.map((c) => (c.type === 'text' ? (c.text ?? '') : '')).join('\n'),
+        text: content
+          .filter((c) => c.type === 'text')
+          .map((c) => c.text ?? '')
+          .join('\n'),
         isError: result.isError === true,
         structured: result.structuredContent as Record<string, unknown> | undefined,
       };

@@ -6,6 +6,7 @@ import { resolveAnalysis } from '../../analysis/options.js';
 import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
+import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, givenArgs, pagingFactsSchema, sourceParam } from './analysis-params.js';
 
@@ -53,6 +54,6 @@ export const analyzePcapFileTool = defineTool({
       ctx.mcpReq.signal,
       progressSink(ctx),
     );
-    return textResult(text, { ...facts });
+    return textResult(text, { ...facts }, [captureLink(deps, source)]);
   },
 });

@@ -9,6 +9,7 @@ import { resolveSource } from '../../analysis/source.js';
 import type { ResolvedSource } from '../../analysis/source.js';
 import { summarizeCapture } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
+import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import type { ServerDeps } from '../tool.js';
 import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
@@ -78,7 +79,10 @@ export const compareCapturesTool = defineTool({
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call compare_captures ${JSON.stringify(shorter)}]`,
     );
-    return textResult(text, { baseline: baseline.label, candidate: candidate.label, ...comparison });
+    return textResult(text, { baseline: baseline.label, candidate: candidate.label, ...comparison }, [
+      captureLink(deps, baseline),
+      captureLink(deps, candidate),
+    ]);
   },
 });
 

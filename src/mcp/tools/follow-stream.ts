@@ -16,6 +16,7 @@ import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
 import { runCollect } from '../../wireshark/process.js';
 import { cleanStderr } from '../../wireshark/tshark.js';
+import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
@@ -177,16 +178,20 @@ export const followStreamTool = defineTool({
       ? `Next page: follow_stream ${JSON.stringify({ ...givenArgs(args), offset: index })}`
       : undefined;
     const text = [...head(shownLine, next), ...body].join('\n');
-    return textResult(text, {
-      source: source.label,
-      filter: follow.filter,
-      nodes: [nodeA, nodeB],
-      chunks: follow.chunks.length,
-      bytesAToB,
-      bytesBToA,
-      offset,
-      chunksShown: body.length,
-      nextOffset: more ? index : null,
-    });
+    return textResult(
+      text,
+      {
+        source: source.label,
+        filter: follow.filter,
+        nodes: [nodeA, nodeB],
+        chunks: follow.chunks.length,
+        bytesAToB,
+        bytesBToA,
+        offset,
+        chunksShown: body.length,
+        nextOffset: more ? index : null,
+      },
+      [captureLink(deps, source)],
+    );
   },
 });

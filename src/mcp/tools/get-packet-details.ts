@@ -6,6 +6,7 @@ import { answerPage } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { resolveSource } from '../../analysis/source.js';
 import { MAX_OFFSET } from '../../limits.js';
+import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { givenArgs, keylogParam, maxCharsParam, pagingFactsSchema, sourceParam } from './analysis-params.js';
 
@@ -80,6 +81,6 @@ export const getPacketDetailsTool = defineTool({
       ctx.mcpReq.signal,
       progressSink(ctx),
     );
-    return textResult(text, { ...facts });
+    return textResult(text, { ...facts }, [captureLink(deps, source)]);
   },
 });

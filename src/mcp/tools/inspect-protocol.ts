@@ -7,6 +7,7 @@ import { PageBuilder } from '../../analysis/page.js';
 import { resolveSource } from '../../analysis/source.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_FILTER_LENGTH, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
+import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
@@ -119,16 +120,20 @@ export const inspectProtocolTool = defineTool({
         ? undefined
         : `Next page: inspect_protocol ${JSON.stringify({ ...givenArgs(args), offset: nextOffset })}`;
     const text = [...header(shown, next), page.body].join('\n');
-    return textResult(text, {
-      source: source.label,
-      kind: args.kind,
-      columns: [...columns],
-      rows: rows.slice(offset, offset + page.shown),
-      total: rows.length,
-      offset,
-      nextOffset,
-      warnings: allWarnings,
-    });
+    return textResult(
+      text,
+      {
+        source: source.label,
+        kind: args.kind,
+        columns: [...columns],
+        rows: rows.slice(offset, offset + page.shown),
+        total: rows.length,
+        offset,
+        nextOffset,
+        warnings: allWarnings,
+      },
+      [captureLink(deps, source)],
+    );
   },
 });
 

@@ -13,6 +13,7 @@ import {
   MAX_FILTER_LENGTH,
 } from '../../limits.js';
 import { hasControlChars } from '../../util/text.js';
+import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { sessionViewSchema } from './session-schema.js';
 
@@ -118,6 +119,8 @@ export const startCaptureSessionTool = defineTool({
       '',
       `Capture is running: traffic from now on is recorded. It will auto-stop after ${s.timeout} seconds, or use 'stop_capture_session' with session ID '${session.id}' to stop it and get the packets.`,
     ];
-    return textResult(lines.join('\n'), { ...(await deps.sessions.view(session)) });
+    return textResult(lines.join('\n'), { ...(await deps.sessions.view(session)) }, [
+      captureLink(deps, { file: session.file, label: session.id, sessionId: session.id, live: true }),
+    ]);
   },
 });

@@ -8,6 +8,7 @@ import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { UserError } from '../../errors.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
 import { hasControlChars, plural } from '../../util/text.js';
+import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
 import { sessionViewSchema } from './session-schema.js';
@@ -83,10 +84,14 @@ export const stopCaptureSessionTool = defineTool({
       // Progress must only grow: after a wait reported packets captured, the read is not reported.
       args.wait ? undefined : progressSink(ctx),
     );
-    return textResult(text, {
-      ...facts,
-      session: await deps.sessions.view(session),
-      savedTo: savedTo ?? null,
-    });
+    return textResult(
+      text,
+      {
+        ...facts,
+        session: await deps.sessions.view(session),
+        savedTo: savedTo ?? null,
+      },
+      [captureLink(deps, { file: session.file, label: session.id, sessionId: session.id, live: false })],
+    );
   },
 });

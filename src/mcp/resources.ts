@@ -1,0 +1,118 @@
+// MCP resources: every capture the server knows (capture sessions, and files calls analysed) under
+// a stable URI, read as its summary and its bytes (up to a size cap); and the saved configurations.
+import { readFile, stat } from 'node:fs/promises';
+import { ResourceTemplate } from '@modelcontextprotocol/server';
+import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
+import type { ResolvedSource } from '../analysis/source.js';
+import { renderSummary, summarizeCapture } from '../analysis/summarize.js';
+import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
+import { fileUri, sessionUri } from '../storage/known-captures.js';
+import type { ServerDeps } from './tool.js';
+
+/** Capture bytes are included in a resource read up to this size. */
+export const MAX_RESOURCE_BYTES = 8 * 1024 * 1024;
+const PCAPNG = 'application/vnd.tcpdump.pcap';
+
+/** A link to the capture an answer is about; a file becomes a known capture. */
+export function captureLink(deps: ServerDeps, source: ResolvedSource): ResourceLink {
+  if (source.sessionId !== undefined) {
+    return {
+      type: 'resource_link',
+      uri: sessionUri(source.sessionId),
+      name: `session ${source.sessionId}`,
+      mimeType: PCAPNG,
+    };
+  }
+  const known = deps.captures.addFile(source.file);
+  return { type: 'resource_link', uri: known.uri, name: known.name, mimeType: PCAPNG };
+}
+
+export function registerResources(server: McpServer, deps: ServerDeps): void {
+  server.registerResource(
+    'captures',
+    new ResourceTemplate('sharkmcp://captures/{kind}/{id}', {
+      list: () => ({
+        resources: [
+          ...deps.sessions.listSync().flatMap((s) =>
+            s.state.phase === 'failed'
+              ? []
+              : [
+                  {
+                    uri: sessionUri(s.id),
+                    name: `session ${s.id}`,
+                    mimeType: PCAPNG,
+                    description: `capture session on ${s.settings.interface}, ${s.state.phase}`,
+                  },
+                ],
+          ),
+          ...deps.captures
+            .allFiles()
+            .map((f) => ({ uri: f.uri, name: f.name, mimeType: PCAPNG, description: f.file })),
+        ],
+      }),
+    }),
+    {
+      title: 'Captures',
+      description: 'Capture sessions and the capture files analysed: a summary, and the bytes of small ones.',
+      mimeType: PCAPNG,
+    },
+    async (uri, variables, ctx): Promise<ReadResourceResult> => {
+      const kind = String(variables['kind'] ?? '');
+      const id = decodeURIComponent(String(variables['id'] ?? ''));
+      let file: string | undefined;
+      let label = id;
+      let live = false;
+      if (kind === 'session') {
+        const session = deps.sessions.get(id);
+        if (session && session.state.phase !== 'failed') {
+          file = session.file;
+          label = `session '${id}'`;
+          live = session.state.phase === 'running';
+        }
+      } else if (kind === 'file') {
+        file = deps.captures.fileByUri(fileUri(id))?.file;
+      }
+      if (file === undefined)
+        throw new Error(`No capture at ${uri.href}: list resources to see the captures there are.`);
+      const summary = await summarizeCapture(
+        deps.processes,
+        await deps.tools(),
+        { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
+        ctx.mcpReq.signal,
+      );
+      const size = (await stat(file)).size;
+      const contents: ReadResourceResult['contents'] = [
+        { uri: uri.href, mimeType: 'text/plain', text: renderSummary(label, summary, summary.warnings) },
+      ];
+      if (size <= MAX_RESOURCE_BYTES) {
+        contents.push({ uri: uri.href, mimeType: PCAPNG, blob: (await readFile(file)).toString('base64') });
+      } else {
+        contents.push({
+          uri: uri.href,
+          mimeType: 'text/plain',
+          text: `The capture is ${size.toLocaleString('en-US')} bytes, more than the ${MAX_RESOURCE_BYTES.toLocaleString('en-US')} a resource carries: read it with the analysis tools, or keep a copy with stop_capture_session's saveTo.`,
+        });
+      }
+      return { contents };
+    },
+  );
+
+  server.registerResource(
+    'configs',
+    'sharkmcp://configs',
+    {
+      title: 'Saved configurations',
+      description: 'The saved configurations (manage_config), as JSON.',
+      mimeType: 'application/json',
+    },
+    async (uri) => ({
+      contents: [
+        {
+          uri: uri.href,
+          mimeType: 'application/json',
+          text: JSON.stringify(await deps.configs.list(), null, 2),
+        },
+      ],
+    }),
+  );
+}
