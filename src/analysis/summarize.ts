@@ -6,6 +6,8 @@ import type { CaptureFacts } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { LIVE_NOTE, readProblem } from './analyze-capture.js';
+import { watchRead } from './progress.js';
+import type { ProgressSink } from './progress.js';
 import { formatBytes } from '../capture/sessions.js';
 import { LineSplitter, plural } from '../util/text.js';
 import { ConversationAggregator, CONVERSATION_FIELDS } from './conversations.js';
@@ -40,6 +42,7 @@ export async function summarizeCapture(
     live?: boolean | undefined;
   },
   signal?: AbortSignal,
+  progress?: ProgressSink,
 ): Promise<CaptureSummary> {
   const tshark = tools.require('tshark');
   const capinfos = tools.require('capinfos');
@@ -64,9 +67,20 @@ export async function summarizeCapture(
     statsSize += line.length + 1;
     return statsSize > MAX_STATS_OUTPUT ? 'stop' : 'continue';
   };
+  const factsRun = captureFacts(group, capinfos, request.file, signal);
+  let stopWatching: Promise<() => void> | undefined;
   const [facts, result] = await Promise.all([
-    captureFacts(group, capinfos, request.file, signal),
+    factsRun,
     group.run({
+      onStart: progress
+        ? (pid) => {
+            const total = factsRun.then(
+              (f) => f.packets,
+              () => undefined,
+            );
+            stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
+          }
+        : undefined,
       command: tshark,
       args,
       timeoutMs: request.timeoutMs,
@@ -78,6 +92,7 @@ export async function summarizeCapture(
     }),
   ]);
   for (const line of lines.end()) take(line.text);
+  if (stopWatching) (await stopWatching)();
   if (result.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
   const warnings: string[] = [];
   const read = readProblem(result.stderr, request.file, request.live === true);

@@ -6,7 +6,7 @@ import { resolveSource } from '../../analysis/source.js';
 import { renderSummary, summarizeCapture } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
-import { defineTool, textResult } from '../tool.js';
+import { defineTool, progressSink, textResult } from '../tool.js';
 import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
 const TOP_N = { min: 1, max: 100, default: 10 } as const;
@@ -119,6 +119,7 @@ export const summarizeCaptureTool = defineTool({
         live: source.live,
       },
       ctx.mcpReq.signal,
+      progressSink(ctx),
     );
     const warnings = [...keylogWarnings, ...summary.warnings];
     const maxChars = args.maxChars ?? MAX_CHARS.default;
