@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { allowedDirsFromEnv } from './storage/sandbox.js';
+import { renderDoctor, runDoctor } from './doctor.js';
 import { createServer } from './server/create-server.js';
 import { httpOptionsProblem, serveHttp } from './server/http.js';
 import { PACKAGE } from './version.js';
@@ -19,6 +20,7 @@ Usage:
   Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
+  sharkmcp doctor       check tshark, dumpcap, capture permission and directories (--json)
   sharkmcp --version    print the version
   sharkmcp --help       print this help
 
@@ -52,6 +54,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         host: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
+        json: { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -67,6 +70,11 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (values.version) {
     process.stdout.write(`${PACKAGE.version}\n`);
     return 0;
+  }
+  if (positionals[0] === 'doctor' && positionals.length === 1) {
+    const report = await runDoctor();
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
+    return report.ok ? 0 : 1;
   }
   if (positionals.length > 0) {
     process.stderr.write(`sharkmcp: unknown argument "${positionals[0] ?? ''}".\n\n${HELP}`);

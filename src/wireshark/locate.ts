@@ -5,8 +5,10 @@ import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessGroup } from './process.js';
 
-export const TOOL_NAMES = ['tshark', 'dumpcap', 'capinfos'] as const;
-export type ToolName = (typeof TOOL_NAMES)[number];
+/** Every Wireshark tool the project knows; the server itself needs TOOL_NAMES. */
+export const ALL_TOOL_NAMES = ['tshark', 'dumpcap', 'capinfos', 'editcap', 'mergecap', 'sharkd'] as const;
+export type ToolName = (typeof ALL_TOOL_NAMES)[number];
+export const TOOL_NAMES: readonly ToolName[] = ['tshark', 'dumpcap', 'capinfos'];
 
 export type ToolStatus =
   | {
@@ -37,8 +39,9 @@ export class WiresharkTools {
     return this.statuses.get(name) ?? { found: false, name, reason: `${name} was not looked for.` };
   }
 
+  /** The statuses of the tools that were looked for. */
   all(): ToolStatus[] {
-    return TOOL_NAMES.map((n) => this.status(n));
+    return [...this.statuses.values()];
   }
 
   /** The path of a tool that must be there, or a ToolMissingError that says how to install it. */
@@ -181,7 +184,8 @@ export async function locateWiresharkTools(
   env: NodeJS.ProcessEnv = process.env,
   /** The usual install places to look in after PATH. */
   installDirs: readonly string[] = platformDirs(),
+  names: readonly ToolName[] = TOOL_NAMES,
 ): Promise<WiresharkTools> {
-  const statuses = await Promise.all(TOOL_NAMES.map((n) => locateOne(group, n, env, installDirs)));
+  const statuses = await Promise.all(names.map((n) => locateOne(group, n, env, installDirs)));
   return new WiresharkTools(new Map(statuses.map((s) => [s.name, s])));
 }
