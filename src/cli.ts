@@ -20,6 +20,7 @@ Usage:
   Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
+  sharkmcp demo         capture some local HTTP, DNS and TLS traffic and show what an agent reads
   sharkmcp doctor       check tshark, dumpcap, capture permission and directories (--json)
   sharkmcp --version    print the version
   sharkmcp --help       print this help
@@ -70,6 +71,10 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (values.version) {
     process.stdout.write(`${PACKAGE.version}\n`);
     return 0;
+  }
+  if (positionals[0] === 'demo' && positionals.length === 1) {
+    const { runDemo } = await import('./demo/demo.js');
+    return runDemo((text) => process.stdout.write(text));
   }
   if (positionals[0] === 'doctor' && positionals.length === 1) {
     const report = await runDoctor();
