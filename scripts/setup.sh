@@ -25,23 +25,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo)
     else sudo=(none)
     fi
-    if [ "${sudo[0]:-}" != none ]; then
-      say "installing tshark with apt-get (non-interactive)"
-      # Answer wireshark-common's question ("may non-superusers capture?") up front: no prompt.
-      echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark
-    else
-      say "run this, then run setup again:"
-      say "  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y tshark"
-      exit 1
-    fi
+  else
+    sudo=(none)
+  fi
+  if [ "${sudo[0]:-}" != none ]; then
+    say "installing tshark with apt-get (non-interactive)"
+    # Answer wireshark-common's question ("may non-superusers capture?") up front: no prompt.
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${sudo[@]}" debconf-set-selections 2>/dev/null || true
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q tshark
   else
     say "install Wireshark's command-line tools, then run setup again:"
-    say "  Fedora:  sudo dnf install wireshark-cli"
-    say "  Arch:    sudo pacman -S wireshark-cli"
-    say "  macOS:   brew install wireshark"
-    say "  Windows: winget install WiresharkFoundation.Wireshark"
+    say "  Debian/Ubuntu: sudo DEBIAN_FRONTEND=noninteractive apt-get install -y tshark"
+    say "  Fedora:        sudo dnf install wireshark-cli"
+    say "  Arch:          sudo pacman -S wireshark-cli"
+    say "  macOS:         brew install wireshark"
+    say "  Windows:       winget install WiresharkFoundation.Wireshark"
     exit 1
   fi
 fi
@@ -55,4 +54,4 @@ say "$(tshark --version 2>/dev/null | head -n 1)"
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build
-say "ready: 'npm start' serves MCP on stdio; 'npm test' runs the tests"
+say "ready: 'npm run demo' shows it working, 'npm start' serves MCP on stdio, 'npm test' runs the tests"
