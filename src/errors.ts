@@ -6,11 +6,6 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-/** The client cancelled the request. */
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'AbortError';
-}
-
 export function abortError(): Error {
   return new DOMException('The request was cancelled.', 'AbortError');
 }

@@ -65,8 +65,6 @@ export function followArgument(
   return `follow,${protocol},raw,${target}`;
 }
 
-export type FollowFormat = 'ascii' | 'hex';
-
 /** A chunk as text: printable ASCII kept, CR LF as a newline, other bytes as '.'. */
 export function asciiOf(bytes: Buffer): string {
   let out = '';

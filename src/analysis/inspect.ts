@@ -2,7 +2,7 @@
 // a DNS query and its answer, a TLS handshake, a TCP conversation's health, ...). tshark does the
 // dissection and prints the fields; this pairs and counts them. Each kind's row builder is a pure
 // function of the field rows, tested on recorded output.
-import { UserError } from '../errors.js';
+import { abortError, UserError } from '../errors.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { readProblem } from './analyze-capture.js';
@@ -862,7 +862,7 @@ export async function inspect(
       signal,
       maxBytes: MAX_OUTPUT,
     });
-    if (result.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
+    if (result.aborted) throw abortError();
     const read = readProblem(result.stderr, req.file, req.live);
     if (read.other !== undefined && result.exitCode !== 0 && stdout === '')
       throw new UserError(`tshark failed: ${read.other}`);

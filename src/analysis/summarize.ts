@@ -1,6 +1,7 @@
 // The "what is in here?" answer: capinfos facts plus one tshark pass that prints several
 // statistics at once (protocol hierarchy, conversations, endpoints, expert info), reduced to the
 // top entries.
+import { abortError } from '../errors.js';
 import { captureFacts } from '../wireshark/capinfos.js';
 import type { CaptureFacts } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
@@ -93,7 +94,7 @@ export async function summarizeCapture(
   ]);
   for (const line of lines.end()) take(line.text);
   if (stopWatching) (await stopWatching)();
-  if (result.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
+  if (result.aborted) throw abortError();
   const warnings: string[] = [];
   const read = readProblem(result.stderr, request.file, request.live === true);
   warnings.push(...read.warnings);

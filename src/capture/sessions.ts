@@ -6,7 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ProgressSink } from '../analysis/progress.js';
 import { Logger } from '../util/log.js';
 import { copyFile, constants, rm, stat } from 'node:fs/promises';
-import { UserError } from '../errors.js';
+import { abortError, UserError } from '../errors.js';
 import { NAME_PATTERN } from '../limits.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import { plural } from '../util/text.js';
@@ -265,7 +265,7 @@ export class SessionManager {
       });
       await Promise.race([ended, aborted, delay(1000)]);
     }
-    if (signal.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
+    if (signal.aborted) throw abortError();
   }
 
   /** Deletes every session `owner` started (an MCP session that closed). */

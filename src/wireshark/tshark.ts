@@ -1,6 +1,7 @@
 // What the server knows about tshark itself: how to read its stderr, how to check a display filter
 // and field names before a run (tshark's own compiler does the checking), how to find close matches
 // for a misspelt field in its field list, and how to name what went wrong when reading a file.
+import { abortError } from '../errors.js';
 import type { ProcessGroup } from './process.js';
 import { boundedEditDistance, LineSplitter } from '../util/text.js';
 
@@ -83,7 +84,7 @@ export class TsharkArgumentChecker {
       timeoutMs: 30_000,
       signal,
     });
-    if (result.aborted) throw new DOMException('The request was cancelled.', 'AbortError');
+    if (result.aborted) throw abortError();
     if (result.exitCode === 0) {
       if (this.known.size >= this.capacity) this.known.clear();
       this.known.set(key, true);
