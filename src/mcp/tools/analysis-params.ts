@@ -1,6 +1,11 @@
 // The analysis parameters shared by every tool that lists packets (analyze_pcap_file now,
 // stop_capture_session next): the seed's names and defaults, plus the output budget.
 import * as z from 'zod';
+import { resolveAnalysis } from '../../analysis/options.js';
+import type { ResolvedAnalysis } from '../../analysis/options.js';
+import { resolveSource } from '../../analysis/source.js';
+import type { ResolvedSource } from '../../analysis/source.js';
+import type { ServerDeps } from '../tool.js';
 import { DEFAULT_FIELDS } from '../../analysis/analyze-capture.js';
 import { OUTPUT_FORMATS } from '../../analysis/packet-stream.js';
 import {
@@ -109,4 +114,15 @@ export function cutAtLine(text: string, maxChars: number, note: string): string 
   if (text.length <= maxChars) return text;
   const head = text.slice(0, Math.max(0, maxChars - note.length - 1));
   return `${head.slice(0, Math.max(0, head.lastIndexOf('\n')))}\n${note}`;
+}
+
+/** The source a call names and the TLS keylog it gives (or SSLKEYLOGFILE), both checked. */
+export async function sourceAndKeylog(
+  deps: ServerDeps,
+  source: string,
+  sslKeylogFile: string | undefined,
+): Promise<{ source: ResolvedSource; keylog: ResolvedAnalysis }> {
+  const resolvedSource = await resolveSource(source, 'source', deps.sessions, deps.sandbox);
+  const keylog = await resolveAnalysis({ sslKeylogFile }, deps.configs, deps.env, deps.sandbox);
+  return { source: resolvedSource, keylog };
 }

@@ -9,8 +9,6 @@ import {
   hexdumpOf,
   parseFollowRaw,
 } from '../../analysis/follow.js';
-import { resolveAnalysis } from '../../analysis/options.js';
-import { resolveSource } from '../../analysis/source.js';
 import { abortError, UserError } from '../../errors.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
@@ -18,7 +16,7 @@ import { runCollect } from '../../wireshark/process.js';
 import { cleanStderr } from '../../wireshark/tshark.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -88,13 +86,7 @@ export const followStreamTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
-    const resolved = await resolveAnalysis(
-      { sslKeylogFile: args.sslKeylogFile },
-      deps.configs,
-      deps.env,
-      deps.sandbox,
-    );
+    const { source, keylog: resolved } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
     const protocol = args.protocol ?? 'tcp';
     const zArg = followArgument(protocol, args.stream, args.between, args.substream);
     const tshark = (await deps.tools()).require('tshark');

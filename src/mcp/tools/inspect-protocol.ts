@@ -2,14 +2,12 @@
 import * as z from 'zod';
 import { columnsOf, inspect, INSPECT_KINDS } from '../../analysis/inspect.js';
 import type { Row } from '../../analysis/inspect.js';
-import { resolveAnalysis } from '../../analysis/options.js';
 import { PageBuilder } from '../../analysis/page.js';
-import { resolveSource } from '../../analysis/source.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_FILTER_LENGTH, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -56,13 +54,7 @@ export const inspectProtocolTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
-    const resolved = await resolveAnalysis(
-      { sslKeylogFile: args.sslKeylogFile },
-      deps.configs,
-      deps.env,
-      deps.sandbox,
-    );
+    const { source, keylog: resolved } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
     await deps.analyzer.checkDisplayFilter(args.displayFilter, ctx.mcpReq.signal);
     const { rows, warnings } = await inspect(
       deps.processes,

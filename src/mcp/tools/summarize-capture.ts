@@ -1,13 +1,18 @@
 // summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
 // conversations and endpoints, expert info.
 import * as z from 'zod';
-import { resolveAnalysis } from '../../analysis/options.js';
-import { resolveSource } from '../../analysis/source.js';
 import { renderSummary, summarizeCapture } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import {
+  cutAtLine,
+  givenArgs,
+  keylogParam,
+  maxCharsParam,
+  sourceParam,
+  sourceAndKeylog,
+} from './analysis-params.js';
 
 const TOP_N = { min: 1, max: 100, default: 10 } as const;
 
@@ -101,13 +106,8 @@ export const summarizeCaptureTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
-    const { keylogFile, warnings: keylogWarnings } = await resolveAnalysis(
-      { sslKeylogFile: args.sslKeylogFile },
-      deps.configs,
-      deps.env,
-      deps.sandbox,
-    );
+    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { keylogFile, warnings: keylogWarnings } = keylog;
     const summary = await summarizeCapture(
       deps.processes,
       await deps.tools(),
