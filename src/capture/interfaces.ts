@@ -4,6 +4,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessGroup } from '../wireshark/process.js';
+import { runCollect } from '../wireshark/process.js';
 
 export interface LocalInterface {
   /** What to pass as `interface`. */
@@ -75,18 +76,7 @@ async function collect(
   args: string[],
   signal?: AbortSignal,
 ): Promise<string> {
-  let out = '';
-  await group.run({
-    command,
-    args,
-    timeoutMs: 15_000,
-    signal,
-    onStdout: (chunk) => {
-      out += chunk.toString('utf8');
-      return out.length > 1_000_000 ? 'stop' : 'continue';
-    },
-  });
-  return out;
+  return (await runCollect(group, { command, args, timeoutMs: 15_000, signal, maxBytes: 1_000_000 })).stdout;
 }
 
 export async function listLocalInterfaces(

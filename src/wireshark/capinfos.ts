@@ -1,5 +1,6 @@
 // capinfos: facts about a capture file that need no dissection (for now, its packet count).
 import type { ProcessGroup } from './process.js';
+import { runCollect } from './process.js';
 
 /** Reads `capinfos -M -T -r -c` output ("<file>\t<count>"). Pure, for tests on recorded output. */
 export function parsePacketCount(stdout: string): number | undefined {
@@ -16,18 +17,14 @@ export async function countPackets(
   file: string,
   signal?: AbortSignal,
 ): Promise<number | undefined> {
-  let out = '';
-  await group.run({
+  const { stdout } = await runCollect(group, {
     command: capinfosPath,
     args: ['-M', '-T', '-r', '-c', file],
     timeoutMs: 120_000,
     signal,
-    onStdout: (chunk) => {
-      out += chunk.toString('utf8');
-      return out.length > 65_536 ? 'stop' : 'continue';
-    },
+    maxBytes: 65_536,
   });
-  return parsePacketCount(out);
+  return parsePacketCount(stdout);
 }
 
 export interface CaptureInterface {
@@ -101,16 +98,12 @@ export async function captureFacts(
   file: string,
   signal?: AbortSignal,
 ): Promise<CaptureFacts> {
-  let out = '';
-  await group.run({
+  const { stdout } = await runCollect(group, {
     command: capinfosPath,
     args: ['-M', '-t', '-E', '-c', '-s', '-d', '-u', '-a', '-e', '-I', file],
     timeoutMs: 300_000,
     signal,
-    onStdout: (chunk) => {
-      out += chunk.toString('utf8');
-      return out.length > 1_000_000 ? 'stop' : 'continue';
-    },
+    maxBytes: 1_000_000,
   });
-  return parseCaptureFacts(out);
+  return parseCaptureFacts(stdout);
 }

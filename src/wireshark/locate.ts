@@ -4,6 +4,7 @@
 import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessGroup } from './process.js';
+import { runCollect } from './process.js';
 
 /** Every Wireshark tool the project knows; the server itself needs TOOL_NAMES. */
 export const ALL_TOOL_NAMES = ['tshark', 'dumpcap', 'capinfos', 'editcap', 'mergecap', 'sharkd'] as const;
@@ -117,17 +118,13 @@ export function parseVersionBanner(banner: string): string | undefined {
 }
 
 async function readVersion(group: ProcessGroup, toolPath: string): Promise<string | undefined> {
-  let out = '';
-  const result = await group.run({
+  const { stdout, result } = await runCollect(group, {
     command: toolPath,
     args: ['--version'],
     timeoutMs: 15_000,
-    onStdout: (chunk) => {
-      out += chunk.toString('utf8');
-      return out.length > 4096 ? 'stop' : 'continue';
-    },
+    maxBytes: 4096,
   });
-  return parseVersionBanner(out) ?? parseVersionBanner(result.stderr);
+  return parseVersionBanner(stdout) ?? parseVersionBanner(result.stderr);
 }
 
 async function locateOne(
