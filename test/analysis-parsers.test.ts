@@ -2,10 +2,11 @@
 // per-packet conversation fields, -z follow raw output, and frame selections.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConversationAggregator } from '../src/analysis/conversations.js';
+import { ConversationAggregator, mergeConversations } from '../src/analysis/conversations.js';
 import { asciiOf, followArgument, hexdumpOf, parseFollowRaw } from '../src/analysis/follow.js';
 import { frameFilter, parseFrameSelection } from '../src/analysis/frames.js';
-import { parseStatistics } from '../src/analysis/stats.js';
+import { mergeStatistics, parseStatistics } from '../src/analysis/stats.js';
+import type { Statistics } from '../src/analysis/stats.js';
 import { parseCaptureFacts } from '../src/wireshark/capinfos.js';
 
 // Recorded from tshark -q -z io,phs -z endpoints,udp -z expert on FoxIO latest.pcapng (cut).
@@ -83,40 +84,164 @@ describe('statistics text', () => {
   });
 });
 
-describe('conversations from fields', () => {
+describe('conversations from packet columns', () => {
+  // One line of PACKET_COLUMNS: len, epoch, ip.src, ip.dst, ipv6.src, ipv6.dst, tcp.stream,
+  // tcp.srcport, tcp.dstport, tcp.flags, udp.stream, udp.srcport, udp.dstport, icmp.type, icmpv6.type.
+  const tcp = (
+    len: number,
+    t: string,
+    src: string,
+    dst: string,
+    stream: string,
+    sp: string,
+    dp: string,
+    flags = '0x010',
+    icmp = '',
+  ): string => [String(len), t, src, dst, '', '', stream, sp, dp, flags, '', '', '', icmp, ''].join('\t');
+  const udp = (
+    len: number,
+    t: string,
+    src: string,
+    dst: string,
+    stream: string,
+    sp: string,
+    dp: string,
+  ): string => [String(len), t, src, dst, '', '', '', '', '', '', stream, sp, dp, '', ''].join('\t');
+  const origin = '1000.000000000';
+
   it('counts each stream once, both directions, and leaves ICMP errors out of streams', () => {
     const agg = new ConversationAggregator();
-    const row = (
-      len: number,
-      t: number,
-      src: string,
-      dst: string,
-      stream: string,
-      sp: string,
-      dp: string,
-      icmp = '',
-    ): string[] => [String(len), String(t), src, dst, '', '', stream, sp, dp, '', '', '', icmp, ''];
-    agg.add(row(74, 0.1, '10.0.0.1', '10.0.0.2', '0', '5000', '80'));
-    agg.add(row(74, 0.2, '10.0.0.2', '10.0.0.1', '0', '80', '5000'));
-    agg.add(row(1500, 0.5, '10.0.0.2', '10.0.0.1', '0', '80', '5000'));
-    agg.add(row(70, 0.6, '10.0.0.9', '10.0.0.1', '0', '80', '5000', '3'));
-    const convs = agg.conversations();
-    const tcp = convs.find((c) => c.kind === 'tcp');
-    assert.deepEqual(tcp, {
-      kind: 'tcp',
-      a: '10.0.0.1:5000',
-      b: '10.0.0.2:80',
-      framesAToB: 1,
-      framesBToA: 2,
-      frames: 3,
-      bytes: 1648,
-      startSeconds: 0.1,
-      durationSeconds: 0.4,
-    });
+    agg.add(tcp(74, '1000.100000000', '10.0.0.1', '10.0.0.2', '0', '5000', '80', '0x002'));
+    agg.add(tcp(74, '1000.200000000', '10.0.0.2', '10.0.0.1', '0', '80', '5000', '0x012'));
+    agg.add(tcp(1500, '1000.500000000', '10.0.0.2', '10.0.0.1', '0', '80', '5000'));
+    agg.add(tcp(70, '1000.600000000', '10.0.0.9', '10.0.0.1', '0', '80', '5000', '0x010', '3'));
+    const convs = mergeConversations([agg.result()], origin);
+    assert.deepEqual(
+      convs.find((c) => c.kind === 'tcp'),
+      {
+        kind: 'tcp',
+        a: '10.0.0.1:5000',
+        b: '10.0.0.2:80',
+        framesAToB: 1,
+        framesBToA: 2,
+        frames: 3,
+        bytes: 1648,
+        startSeconds: 0.1,
+        durationSeconds: 0.4,
+      },
+    );
     assert.equal(
       convs.filter((c) => c.kind === 'ipv4').length,
       2,
       'the ICMP sender is an IP conversation of its own',
+    );
+  });
+
+  it('joins a conversation split across ranges, and keeps a reused port a new one', () => {
+    const whole = new ConversationAggregator();
+    const first = new ConversationAggregator();
+    // The second range's worker sees the last packet of the first range as its warm-up.
+    const second = new ConversationAggregator(1);
+    // Stream numbers as tshark gives them: one pass over the whole file, then a worker that starts
+    // at the second range and numbers its streams afresh.
+    const a = (stream: string): string[] => [
+      tcp(74, '1000.000000001', '10.0.0.1', '10.0.0.2', '0', '5000', '80', '0x002'),
+      udp(80, '1000.000000002', '10.0.0.1', '10.0.0.3', '0', '4000', '53'),
+      tcp(60, '1000.000000003', '10.0.0.2', '10.0.0.1', '0', '80', '5000', '0x012'),
+      tcp(1500, '1000.000000004', '10.0.0.2', '10.0.0.1', '0', '80', '5000'),
+      udp(90, '1000.000000005', '10.0.0.3', '10.0.0.1', '0', '53', '4000'),
+      tcp(60, '1000.000000006', '10.0.0.1', '10.0.0.2', '0', '5000', '80', '0x011'),
+      // the same ports again, opened anew: tshark makes it a new stream
+      tcp(74, '1000.000000007', '10.0.0.1', '10.0.0.2', stream, '5000', '80', '0x002'),
+    ];
+    a('1').forEach((l) => whole.add(l));
+    a('1')
+      .slice(0, 3)
+      .forEach((l) => first.add(l));
+    a('1')
+      .slice(2)
+      .forEach((l) => second.add(l));
+    const single = mergeConversations([whole.result()], origin);
+    const joined = mergeConversations([first.result(), second.result()], origin);
+    assert.deepEqual(joined, single);
+    const tcpConvs = single.filter((c) => c.kind === 'tcp');
+    assert.deepEqual(
+      tcpConvs.map((c) => [c.frames, c.bytes]),
+      [
+        [4, 1694],
+        [1, 74],
+      ],
+    );
+    assert.deepEqual(
+      single.filter((c) => c.kind === 'udp').map((c) => [c.framesAToB, c.framesBToA, c.bytes]),
+      [[1, 1, 170]],
+    );
+  });
+});
+
+describe('statistics of ranges, added up', () => {
+  const part = (
+    protocols: [string, number][],
+    endpoints: [string, number][],
+    expert: number,
+  ): Statistics => ({
+    protocols: protocols.map(([p, frames]) => ({
+      path: p,
+      protocol: p.split(':').pop() ?? p,
+      depth: p.split(':').length - 1,
+      frames,
+      bytes: frames * 100,
+    })),
+    endpoints: endpoints.map(([address, packets]) => ({
+      kind: 'ipv4',
+      address,
+      packets,
+      bytes: packets * 100,
+      txBytes: packets * 50,
+      rxBytes: packets * 50,
+    })),
+    expert: [
+      { severity: 'warning', count: expert, group: 'Sequence', protocol: 'TCP', summary: 'Retransmission' },
+    ],
+  });
+
+  it('adds counts by protocol path, endpoint and message, new paths after their siblings', () => {
+    const merged = mergeStatistics([
+      part(
+        [
+          ['eth', 3],
+          ['eth:ip', 3],
+          ['eth:ip:tcp', 3],
+        ],
+        [['10.0.0.1', 3]],
+        1,
+      ),
+      part(
+        [
+          ['eth', 2],
+          ['eth:ip', 2],
+          ['eth:ip:udp', 1],
+          ['eth:ip:tcp', 1],
+          ['eth:ip:tcp:http', 1],
+        ],
+        [
+          ['10.0.0.1', 1],
+          ['10.0.0.2', 2],
+        ],
+        2,
+      ),
+    ]);
+    assert.deepEqual(
+      merged.protocols.map((p) => `${p.path}=${p.frames}`),
+      ['eth=5', 'eth:ip=5', 'eth:ip:tcp=4', 'eth:ip:tcp:http=1', 'eth:ip:udp=1'],
+    );
+    assert.deepEqual(
+      merged.endpoints.map((e) => `${e.address}=${e.packets}/${e.txBytes}`),
+      ['10.0.0.1=4/200', '10.0.0.2=2/100'],
+    );
+    assert.deepEqual(
+      merged.expert.map((e) => e.count),
+      [3],
     );
   });
 });

@@ -1,11 +1,12 @@
-// Conversations counted from per-packet fields, because tshark 4.0 prints `-z conv` bytes rounded
-// ("176 kB"), which cannot rank them. One line of `-T fields` per packet in CONVERSATION_FIELDS
-// order; the aggregate keeps one entry per conversation. Pure.
+// Conversations counted from per-packet values, because tshark 4.0 prints `-z conv` bytes rounded
+// ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
+// tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
+// fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
 import type { Conversation, ConversationKind } from './stats.js';
 
-export const CONVERSATION_FIELDS = [
+export const PACKET_COLUMNS = [
   'frame.len',
-  'frame.time_relative',
+  'frame.time_epoch',
   'ip.src',
   'ip.dst',
   'ipv6.src',
@@ -13,6 +14,7 @@ export const CONVERSATION_FIELDS = [
   'tcp.stream',
   'tcp.srcport',
   'tcp.dstport',
+  'tcp.flags',
   'udp.stream',
   'udp.srcport',
   'udp.dstport',
@@ -20,25 +22,95 @@ export const CONVERSATION_FIELDS = [
   'icmpv6.type',
 ] as const;
 
-interface Entry {
-  kind: ConversationKind;
-  a: string;
-  b: string;
+/** tshark arguments that print one tab-separated line of PACKET_COLUMNS per packet. */
+export function packetColumnArgs(): string[] {
+  const format = PACKET_COLUMNS.map((f, i) => `"c${i}","%Cus:${f}"`).join(',');
+  return ['-o', `gui.column.format:${format}`, '-T', 'tabs'];
+}
+
+/**
+ * A packet time as tshark prints frame.time_epoch ("1687555544.173804000"): kept as text, which is
+ * exact (a double would lose the nanoseconds) and, at equal length, orders as the time does.
+ */
+export type Instant = string;
+
+function parts(t: Instant): [number, number] {
+  const dot = t.indexOf('.');
+  if (dot < 0) return [Number(t) || 0, 0];
+  return [Number(t.slice(0, dot)) || 0, Number(t.slice(dot + 1, dot + 10).padEnd(9, '0')) || 0];
+}
+
+function before(x: Instant, y: Instant): boolean {
+  if (x.length === y.length) return x < y;
+  const [xs, xn] = parts(x);
+  const [ys, yn] = parts(y);
+  return xs < ys || (xs === ys && xn < yn);
+}
+
+/** Seconds from `origin` to `t`. */
+export function secondsSince(origin: Instant, t: Instant): number {
+  const [os, on] = parts(origin);
+  const [ts, tn] = parts(t);
+  return ts - os + (tn - on) / 1e9;
+}
+
+/** One conversation as one pass over one range saw it. */
+export interface ConversationPart {
+  readonly kind: ConversationKind;
+  /** The same for every part of one conversation: its kind and both ends, in a fixed order. */
+  readonly tuple: string;
+  readonly a: string;
+  readonly b: string;
+  /** Address and port of side a, to tell the direction of a packet without building strings. */
+  readonly aAddress: string;
+  readonly aPort: string;
   framesAToB: number;
   framesBToA: number;
   bytes: number;
-  first: number;
-  last: number;
+  first: Instant;
+  last: Instant;
+  /**
+   * Whether this part may carry on a conversation of an earlier range: IP and UDP always do; a TCP
+   * stream does when its worker saw it in the warm-up, or when its first packet is not a SYN.
+   */
+  continues: boolean;
 }
 
-export class ConversationAggregator {
-  private readonly entries = new Map<string, Entry>();
+const SYN = 0x002;
+const ACK = 0x010;
 
-  /** One packet's fields, in CONVERSATION_FIELDS order. */
-  add(cols: readonly string[]): void {
+/** The first of a field's values: tunnels and ICMP errors repeat fields, the outer header first. */
+function outer(s: string | undefined): string {
+  if (s === undefined) return '';
+  const comma = s.indexOf(',');
+  return comma < 0 ? s : s.slice(0, comma);
+}
+
+/**
+ * Adds up one pass's packet lines. The first `warmup` lines are context only: they are not
+ * counted, but a stream seen among them is known to carry on from before the range.
+ */
+export class ConversationAggregator {
+  /** TCP and UDP parts by tshark's stream ("t3", "u7"); IP parts by source, then destination. */
+  private readonly streams = new Map<string, ConversationPart>();
+  private readonly ip = new Map<string, Map<string, ConversationPart>>();
+  private readonly order: ConversationPart[] = [];
+  /** TCP streams seen in the warm-up. */
+  private readonly warm = new Set<string>();
+  /** Tuples that already have a part in this pass: only a tuple's first part may carry on. */
+  private readonly tuples = new Set<string>();
+  private seen = 0;
+  /** Time of the first counted packet. */
+  firstTime: Instant | undefined;
+
+  constructor(private readonly warmup = 0) {}
+
+  /** One packet's line, PACKET_COLUMNS separated by tabs. */
+  add(line: string): void {
+    const counted = this.seen++ >= this.warmup;
     const [
       len,
-      time,
+      time = '',
       ip4src,
       ip4dst,
       ip6src,
@@ -46,76 +118,140 @@ export class ConversationAggregator {
       tcpStream,
       tcpSrc,
       tcpDst,
+      tcpFlags,
       udpStream,
       udpSrc,
       udpDst,
       icmp,
       icmp6,
-    ] = cols;
+    ] = line.split('\t');
+    const tcp = outer(tcpStream);
+    const isIcmp = (icmp !== undefined && icmp !== '') || (icmp6 !== undefined && icmp6 !== '');
+    if (!counted) {
+      if (!isIcmp && tcp !== '') this.warm.add(`t${tcp}`);
+      return;
+    }
+    this.firstTime ??= time;
     const bytes = Number(len) || 0;
-    const t = Number(time) || 0;
-    // Tunnels repeat the address fields; the first occurrence is the outer header.
-    const first = (s: string | undefined): string => (s ?? '').split(',')[0] ?? '';
-    const v4 = first(ip4src) !== '';
-    const src = v4 ? first(ip4src) : first(ip6src);
-    const dst = v4 ? first(ip4dst) : first(ip6dst);
+    const v4 = ip4src !== undefined && ip4src !== '';
+    const src = outer(v4 ? ip4src : ip6src);
+    const dst = outer(v4 ? ip4dst : ip6dst);
     if (src === '' || dst === '') return;
-    const host = (addr: string, port: string): string => (v4 ? `${addr}:${port}` : `[${addr}]:${port}`);
-    this.count(v4 ? 'ipv4' : 'ipv6', [src, dst].sort().join(' '), src, dst, bytes, t);
+    const pair = this.ip.get(src)?.get(dst) ?? this.ip.get(dst)?.get(src);
+    if (pair) this.count(pair, src, '', bytes, time);
+    else {
+      const p = this.part(v4 ? 'ipv4' : 'ipv6', src, '', dst, '', time, true, v4);
+      let bySrc = this.ip.get(src);
+      if (!bySrc) this.ip.set(src, (bySrc = new Map<string, ConversationPart>()));
+      bySrc.set(dst, p);
+      this.count(p, src, '', bytes, time);
+    }
     // An ICMP error quotes the TCP or UDP header it is about; it belongs to no stream of its own.
-    if (first(icmp) !== '' || first(icmp6) !== '') return;
-    if (first(tcpStream) !== '') {
-      this.count(
-        'tcp',
-        `tcp ${first(tcpStream)}`,
-        host(src, first(tcpSrc)),
-        host(dst, first(tcpDst)),
-        bytes,
-        t,
-      );
-    } else if (first(udpStream) !== '') {
-      this.count(
-        'udp',
-        `udp ${first(udpStream)}`,
-        host(src, first(udpSrc)),
-        host(dst, first(udpDst)),
-        bytes,
-        t,
-      );
+    if (isIcmp) return;
+    const udp = tcp === '' ? outer(udpStream) : '';
+    if (tcp === '' && udp === '') return;
+    const key = tcp !== '' ? `t${tcp}` : `u${udp}`;
+    const sport = outer(tcp !== '' ? tcpSrc : udpSrc);
+    let p = this.streams.get(key);
+    if (!p) {
+      const dport = outer(tcp !== '' ? tcpDst : udpDst);
+      let continues = true;
+      if (tcp !== '') {
+        const flags = Number(outer(tcpFlags));
+        const opens = (flags & SYN) !== 0 && (flags & ACK) === 0;
+        continues = this.warm.has(key) || !opens;
+      }
+      p = this.part(tcp !== '' ? 'tcp' : 'udp', src, sport, dst, dport, time, continues, v4);
+      this.streams.set(key, p);
     }
+    this.count(p, src, sport, bytes, time);
   }
 
-  private count(
+  private part(
     kind: ConversationKind,
-    key: string,
-    from: string,
-    to: string,
-    bytes: number,
-    t: number,
-  ): void {
-    let e = this.entries.get(`${kind}|${key}`);
-    if (!e) {
-      e = { kind, a: from, b: to, framesAToB: 0, framesBToA: 0, bytes: 0, first: t, last: t };
-      this.entries.set(`${kind}|${key}`, e);
-    }
-    if (from === e.a) e.framesAToB++;
-    else e.framesBToA++;
-    e.bytes += bytes;
-    e.first = Math.min(e.first, t);
-    e.last = Math.max(e.last, t);
+    src: string,
+    sport: string,
+    dst: string,
+    dport: string,
+    t: Instant,
+    continues: boolean,
+    v4: boolean,
+  ): ConversationPart {
+    const name = (addr: string, port: string): string =>
+      port === '' ? addr : v4 ? `${addr}:${port}` : `[${addr}]:${port}`;
+    const from = name(src, sport);
+    const to = name(dst, dport);
+    const tuple = from < to ? `${kind} ${from} ${to}` : `${kind} ${to} ${from}`;
+    const p: ConversationPart = {
+      kind,
+      tuple,
+      a: from,
+      b: to,
+      aAddress: src,
+      aPort: sport,
+      framesAToB: 0,
+      framesBToA: 0,
+      bytes: 0,
+      first: t,
+      last: t,
+      continues: continues && !this.tuples.has(tuple),
+    };
+    this.tuples.add(tuple);
+    this.order.push(p);
+    return p;
   }
 
-  conversations(): Conversation[] {
-    return [...this.entries.values()].map((e) => ({
-      kind: e.kind,
-      a: e.a,
-      b: e.b,
-      framesAToB: e.framesAToB,
-      framesBToA: e.framesBToA,
-      frames: e.framesAToB + e.framesBToA,
-      bytes: e.bytes,
-      startSeconds: e.first,
-      durationSeconds: e.last - e.first,
-    }));
+  private count(p: ConversationPart, src: string, sport: string, bytes: number, t: Instant): void {
+    if (src === p.aAddress && sport === p.aPort) p.framesAToB++;
+    else p.framesBToA++;
+    p.bytes += bytes;
+    if (before(t, p.first)) p.first = t;
+    else if (before(p.last, t)) p.last = t;
   }
+
+  /** This pass's conversations, in the order their first counted packet came. */
+  result(): ConversationPart[] {
+    return this.order;
+  }
+}
+
+/**
+ * The conversations of consecutive ranges, joined: a part that carries on is added to the latest
+ * conversation with the same tuple. Times are seconds from `origin`, the capture's first packet.
+ */
+export function mergeConversations(
+  passes: readonly (readonly ConversationPart[])[],
+  origin: Instant | undefined,
+): Conversation[] {
+  const merged: ConversationPart[] = [];
+  const latest = new Map<string, ConversationPart>();
+  passes.forEach((parts, index) => {
+    for (const p of parts) {
+      const into = index > 0 && p.continues ? latest.get(p.tuple) : undefined;
+      if (!into) {
+        const copy = { ...p };
+        merged.push(copy);
+        latest.set(p.tuple, copy);
+        continue;
+      }
+      const same = p.a === into.a;
+      into.framesAToB += same ? p.framesAToB : p.framesBToA;
+      into.framesBToA += same ? p.framesBToA : p.framesAToB;
+      into.bytes += p.bytes;
+      if (before(p.first, into.first)) into.first = p.first;
+      if (before(into.last, p.last)) into.last = p.last;
+    }
+  });
+  const zero = origin ?? '0';
+  return merged.map((e) => ({
+    kind: e.kind,
+    a: e.a,
+    b: e.b,
+    framesAToB: e.framesAToB,
+    framesBToA: e.framesBToA,
+    frames: e.framesAToB + e.framesBToA,
+    bytes: e.bytes,
+    startSeconds: secondsSince(zero, e.first),
+    durationSeconds: secondsSince(e.first, e.last),
+  }));
 }

@@ -157,3 +157,72 @@ export const SUMMARY_STATISTICS = [
   'endpoints,udp',
   'expert',
 ] as const;
+
+/**
+ * The statistics of consecutive ranges of one capture, added up: protocol counts by path (a path
+ * first seen in a later range goes after its parent's other children, as tshark orders them by
+ * first appearance), endpoints by address, expert messages by what they say.
+ */
+export function mergeStatistics(parts: readonly Statistics[]): Statistics {
+  if (parts.length === 1 && parts[0]) return parts[0];
+  interface Node {
+    node: ProtocolNode;
+    children: Node[];
+  }
+  const root: Node[] = [];
+  const byPath = new Map<string, Node>();
+  for (const part of parts) {
+    for (const p of part.protocols) {
+      const known = byPath.get(p.path);
+      if (known) {
+        known.node = {
+          ...known.node,
+          frames: known.node.frames + p.frames,
+          bytes: known.node.bytes + p.bytes,
+        };
+        continue;
+      }
+      const fresh: Node = { node: p, children: [] };
+      byPath.set(p.path, fresh);
+      const parent = p.path.includes(':') ? byPath.get(p.path.slice(0, p.path.lastIndexOf(':'))) : undefined;
+      (parent ? parent.children : root).push(fresh);
+    }
+  }
+  const protocols: ProtocolNode[] = [];
+  const walk = (nodes: Node[]): void => {
+    for (const n of nodes) {
+      protocols.push(n.node);
+      walk(n.children);
+    }
+  };
+  walk(root);
+
+  const endpoints = new Map<string, Endpoint>();
+  for (const part of parts) {
+    for (const e of part.endpoints) {
+      const key = `${e.kind} ${e.address}`;
+      const known = endpoints.get(key);
+      endpoints.set(
+        key,
+        known
+          ? {
+              ...known,
+              packets: known.packets + e.packets,
+              bytes: known.bytes + e.bytes,
+              txBytes: known.txBytes + e.txBytes,
+              rxBytes: known.rxBytes + e.rxBytes,
+            }
+          : e,
+      );
+    }
+  }
+  const expert = new Map<string, ExpertEntry>();
+  for (const part of parts) {
+    for (const e of part.expert) {
+      const key = `${e.severity}\t${e.group}\t${e.protocol}\t${e.summary}`;
+      const known = expert.get(key);
+      expert.set(key, known ? { ...known, count: known.count + e.count } : e);
+    }
+  }
+  return { protocols, endpoints: [...endpoints.values()], expert: [...expert.values()] };
+}

@@ -1,19 +1,37 @@
-// The "what is in here?" answer: capinfos facts plus one tshark pass that prints several
-// statistics at once (protocol hierarchy, conversations, endpoints, expert info), reduced to the
-// top entries.
+// The "what is in here?" answer: capinfos facts plus tshark passes that print several statistics
+// at once (protocol hierarchy, endpoints, expert info) and a line of columns per packet (for exact
+// conversations), reduced to the top entries. A large pcap or pcapng file is cut into packet ranges
+// at record boundaries and read by one tshark per core, each through a FIFO with the file's header
+// in front and a warm-up of the packets before its range; the ranges' results are added up exactly.
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { abortError } from '../errors.js';
 import { captureFacts } from '../wireshark/capinfos.js';
 import type { CaptureFacts } from '../wireshark/capinfos.js';
+import { feedFifo, makeFifo } from '../wireshark/fifo.js';
+import type { FifoFeed } from '../wireshark/fifo.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
-import type { ProcessGroup } from '../wireshark/process.js';
+import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { LIVE_NOTE, readProblem } from './analyze-capture.js';
+import { planChunks } from './chunks.js';
+import type { Chunk, ChunkSizing } from './chunks.js';
 import { watchRead } from './progress.js';
 import type { ProgressSink } from './progress.js';
 import { formatBytes } from '../capture/sessions.js';
 import { LineSplitter, plural } from '../util/text.js';
-import { ConversationAggregator, CONVERSATION_FIELDS } from './conversations.js';
-import { parseStatistics, SUMMARY_STATISTICS } from './stats.js';
-import type { Conversation, Endpoint, ExpertEntry, ProtocolNode, Severity } from './stats.js';
+import { ConversationAggregator, mergeConversations, packetColumnArgs } from './conversations.js';
+import type { ConversationPart, Instant } from './conversations.js';
+import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
+import type {
+  Conversation,
+  ConversationKind,
+  Endpoint,
+  ExpertEntry,
+  ProtocolNode,
+  Severity,
+  Statistics,
+} from './stats.js';
 
 export interface CaptureSummary {
   readonly facts: CaptureFacts;
@@ -29,114 +47,321 @@ export interface CaptureSummary {
   readonly warnings: readonly string[];
 }
 
+export interface SummaryRequest {
+  readonly file: string;
+  readonly topN: number;
+  readonly keylogFile?: string | undefined;
+  readonly timeoutMs: number;
+  /** A capture still being written: never cut into ranges, and its partial last packet is normal. */
+  readonly live?: boolean | undefined;
+}
+
+export interface Chunking {
+  /** tshark workers at once; 1 reads every file in one pass. */
+  readonly workers: number;
+  /** Files smaller than this are read in one pass. */
+  readonly minFileBytes: number;
+  /** Upper bounds of one range; ranges are made even so that every worker gets a share. */
+  readonly sizing: ChunkSizing;
+}
+
+/**
+ * Ranges of at most 128 MB and 300,000 packets keep a worker near 0.3 to 0.5 GB (tshark's memory
+ * grows with the packets and reassembled bytes it has read), so two workers and the server stay
+ * under 1 GB. The warm-up of 10,000 packets lets a worker see the recent past of its first packets.
+ */
+export function defaultChunking(workers = os.availableParallelism()): Chunking {
+  return {
+    workers,
+    minFileBytes: 64_000_000,
+    sizing: { chunkPackets: 300_000, chunkBytes: 128_000_000, warmupPackets: 10_000 },
+  };
+}
+
 const MAX_STATS_OUTPUT = 64 * 1024 * 1024;
 const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
+const KIND_ORDER: ConversationKind[] = ['tcp', 'udp', 'ipv4', 'ipv6'];
 
-export async function summarizeCapture(
+interface PassOutput {
+  readonly parts: ConversationPart[];
+  readonly firstTime: Instant | undefined;
+  readonly stats: Statistics;
+  readonly result: RunResult;
+}
+
+/** One tshark pass over `input` (the file, or a FIFO that a range is fed into). */
+async function runPass(
   group: ProcessGroup,
-  tools: WiresharkTools,
-  request: {
-    file: string;
-    topN: number;
-    keylogFile?: string | undefined;
+  tshark: string,
+  input: string,
+  options: {
+    keylogFile: string | undefined;
+    warmup: number;
     timeoutMs: number;
-    live?: boolean | undefined;
+    signal: AbortSignal | undefined;
+    onStart?: ((pid: number) => void) | undefined;
   },
-  signal?: AbortSignal,
-  progress?: ProgressSink,
-): Promise<CaptureSummary> {
-  const tshark = tools.require('tshark');
-  const capinfos = tools.require('capinfos');
-  // One pass: a fields line per packet (for exact conversations), then the -z statistics.
-  const args = ['-r', request.file];
-  if (request.keylogFile) args.push('-o', `tls.keylog_file:${request.keylogFile}`);
-  args.push('-T', 'fields');
-  for (const f of CONVERSATION_FIELDS) args.push('-e', f);
-  for (const z of SUMMARY_STATISTICS) args.push('-z', z);
+): Promise<PassOutput> {
+  const args = ['-n', '-r', input];
+  if (options.keylogFile) args.push('-o', `tls.keylog_file:${options.keylogFile}`);
+  args.push(...packetColumnArgs());
+  // A worker's statistics leave out its warm-up packets.
+  for (const z of SUMMARY_STATISTICS)
+    args.push('-z', options.warmup > 0 ? `${z},frame.number>${options.warmup}` : z);
   const lines = new LineSplitter(64 * 1024);
-  const aggregator = new ConversationAggregator();
+  const aggregator = new ConversationAggregator(options.warmup);
   const statsText: string[] = [];
   let statsSize = 0;
   let inStats = false;
   const take = (line: string): 'continue' | 'stop' => {
     if (!inStats && (line === '' || line.startsWith('='))) inStats = true;
     if (!inStats) {
-      aggregator.add(line.split('\t'));
+      aggregator.add(line);
       return 'continue';
     }
     statsText.push(line);
     statsSize += line.length + 1;
     return statsSize > MAX_STATS_OUTPUT ? 'stop' : 'continue';
   };
-  const factsRun = captureFacts(group, capinfos, request.file, signal);
-  let stopWatching: Promise<() => void> | undefined;
-  const [facts, result] = await Promise.all([
-    factsRun,
-    group.run({
-      onStart: progress
-        ? (pid) => {
-            const total = factsRun.then(
-              (f) => f.packets,
-              () => undefined,
-            );
-            stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
-          }
-        : undefined,
-      command: tshark,
-      args,
-      timeoutMs: request.timeoutMs,
-      signal,
-      onStdout: (chunk) => {
-        for (const line of lines.push(chunk)) if (take(line.text) === 'stop') return 'stop';
-        return 'continue';
-      },
-    }),
-  ]);
+  const result = await group.run({
+    onStart: options.onStart,
+    command: tshark,
+    args,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    onStdout: (chunk) => {
+      for (const line of lines.push(chunk)) if (take(line.text) === 'stop') return 'stop';
+      return 'continue';
+    },
+  });
   for (const line of lines.end()) take(line.text);
-  if (stopWatching) (await stopWatching)();
-  if (result.aborted) throw abortError();
-  const warnings: string[] = [];
-  const read = readProblem(result.stderr, request.file, request.live === true);
-  warnings.push(...read.warnings);
-  if (read.other !== undefined) warnings.push(`tshark said: ${read.other}`);
-  if (request.live) warnings.push(LIVE_NOTE);
-  if (result.timedOut)
-    warnings.push(
+  const stats = parseStatistics(statsText.join('\n'));
+  return {
+    parts: aggregator.result(),
+    firstTime: aggregator.firstTime,
+    // io,phs roots its tree at "frame" when packets are printed or a filter is given; not always.
+    stats: {
+      ...stats,
+      protocols: stats.protocols
+        .filter((p) => p.path !== 'frame')
+        .map((p) => (p.path.startsWith('frame:') ? { ...p, path: p.path.slice(6), depth: p.depth - 1 } : p)),
+    },
+    result,
+  };
+}
+
+/** Summaries of capture files, in one pass or in ranges across workers. */
+export class Summarizer {
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    /** A private directory for the FIFOs. */
+    private readonly workDir: () => Promise<string>,
+    private readonly chunking: Chunking = defaultChunking(),
+  ) {}
+
+  async summarize(
+    request: SummaryRequest,
+    signal?: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<CaptureSummary> {
+    const tools = await this.tools();
+    const tshark = tools.require('tshark');
+    const factsRun = captureFacts(this.group, tools.require('capinfos'), request.file, signal);
+    const passes = this.passes(tshark, request, factsRun, signal, progress);
+    const [facts, outputs] = await Promise.all([factsRun, passes]);
+    return assemble(request, facts, outputs);
+  }
+
+  private async passes(
+    tshark: string,
+    request: SummaryRequest,
+    factsRun: Promise<CaptureFacts>,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<PassOutput[]> {
+    const { workers, minFileBytes, sizing } = this.chunking;
+    const size = (await stat(request.file)).size;
+    const plan =
+      workers > 1 && !request.live && size >= minFileBytes
+        ? await planChunks(request.file, evenSizing(sizing, size, workers), signal)
+        : undefined;
+    if (plan === undefined || plan.length < 2) {
+      let stopWatching: Promise<() => void> | undefined;
+      const output = await runPass(this.group, tshark, request.file, {
+        keylogFile: request.keylogFile,
+        warmup: 0,
+        timeoutMs: request.timeoutMs,
+        signal,
+        onStart: progress
+          ? (pid) => {
+              const total = factsRun.then(
+                (f) => f.packets,
+                () => undefined,
+              );
+              stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
+            }
+          : undefined,
+      });
+      if (stopWatching) (await stopWatching)();
+      if (output.result.aborted) throw abortError();
+      return [output];
+    }
+    return this.chunked(tshark, request, plan, signal, progress);
+  }
+
+  private async chunked(
+    tshark: string,
+    request: SummaryRequest,
+    plan: readonly Chunk[],
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<PassOutput[]> {
+    const dir = await mkdtemp(path.join(await this.workDir(), 'summary-'));
+    const file = await open(request.file, 'r');
+    // One worker's failure (a time-out, a cancellation) ends the others.
+    const stopAll = new AbortController();
+    const onAbort = (): void => stopAll.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = performance.now() + request.timeoutMs;
+    const feeds = new Set<FifoFeed>();
+    const total = plan.reduce((n, c) => n + c.end - c.warmupStart + c.header.length, 0);
+    let fed = 0;
+    const report = (): void => {
+      const now = fed + [...feeds].reduce((n, f) => n + f.written(), 0);
+      const share = Math.min(1, now / total);
+      progress?.({
+        progress: Math.round(share * 100),
+        total: 100,
+        message: `${Math.round(share * 100)}% of the file read by ${this.chunking.workers} tshark workers`,
+      });
+    };
+    const timer = progress ? setInterval(report, 250) : undefined;
+    const outputs: PassOutput[] = [];
+    try {
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < plan.length && !stopAll.signal.aborted) {
+          const chunk = plan[next++];
+          if (!chunk) break;
+          const fifo = path.join(dir, `range-${chunk.index}`);
+          await makeFifo(fifo);
+          const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
+          feeds.add(feed);
+          try {
+            const output = await runPass(this.group, tshark, fifo, {
+              keylogFile: request.keylogFile,
+              warmup: chunk.warmupPackets,
+              timeoutMs: Math.max(1, deadline - performance.now()),
+              signal: stopAll.signal,
+            });
+            outputs[chunk.index] = {
+              ...output,
+              result: { ...output.result, stderr: output.result.stderr.split(fifo).join(request.file) },
+            };
+            if (output.result.timedOut || output.result.aborted) stopAll.abort();
+          } finally {
+            feed.stop();
+            await feed.done;
+            feeds.delete(feed);
+            fed += feed.written();
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.chunking.workers, plan.length) }, worker));
+      if (signal?.aborted) throw abortError();
+      if (progress) report();
+      return plan.map(
+        (c) =>
+          outputs[c.index] ?? {
+            parts: [],
+            firstTime: undefined,
+            stats: { protocols: [], endpoints: [], expert: [] },
+            result: {
+              exitCode: null,
+              exitSignal: null,
+              stderr: '',
+              stoppedEarly: false,
+              timedOut: true,
+              aborted: false,
+              durationMs: 0,
+            },
+          },
+      );
+    } finally {
+      if (timer) clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      await file.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Ranges as even as the bounds allow, a whole number of rounds of `workers`. */
+function evenSizing(bounds: ChunkSizing, size: number, workers: number): ChunkSizing {
+  const rounds = Math.max(1, Math.ceil(size / (workers * bounds.chunkBytes)));
+  return { ...bounds, chunkBytes: Math.ceil(size / (rounds * workers)) };
+}
+
+function assemble(
+  request: SummaryRequest,
+  facts: CaptureFacts,
+  outputs: readonly PassOutput[],
+): CaptureSummary {
+  const warnings = new Set<string>();
+  for (const o of outputs) {
+    const read = readProblem(o.result.stderr, request.file, request.live === true);
+    for (const w of read.warnings) warnings.add(w);
+    if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
+  }
+  if (request.live) warnings.add(LIVE_NOTE);
+  if (outputs.some((o) => o.result.timedOut))
+    warnings.add(
       `tshark was stopped after ${Math.round(request.timeoutMs / 1000)} s; the statistics are incomplete.`,
     );
-  if (result.stoppedEarly)
-    warnings.push('The statistics were larger than 64 MB of text; the summary covers what was read.');
+  if (outputs.some((o) => o.result.stoppedEarly))
+    warnings.add('The statistics were larger than 64 MB of text; the summary covers what was read.');
 
-  const stats = parseStatistics(statsText.join('\n'));
-  const conversations = aggregator.conversations();
-  const topByBytes = <T extends { kind: string; bytes: number }>(items: readonly T[]): T[] => {
-    const byKind = new Map<string, T[]>();
-    for (const item of items) byKind.set(item.kind, [...(byKind.get(item.kind) ?? []), item]);
+  const stats = mergeStatistics(outputs.map((o) => o.stats));
+  const conversations = mergeConversations(
+    outputs.map((o) => o.parts),
+    outputs[0]?.firstTime,
+  );
+  // Ties are broken by name, so that the answer does not depend on tshark's table order.
+  const topByBytes = <T extends { kind: string; bytes: number }>(
+    items: readonly T[],
+    name: (item: T) => string,
+  ): T[] => {
+    const byKind = new Map<string, T[]>(KIND_ORDER.map((k) => [k, []]));
+    for (const item of items) byKind.get(item.kind)?.push(item);
     return [...byKind.values()].flatMap((list) =>
-      [...list].sort((x, y) => y.bytes - x.bytes).slice(0, request.topN),
+      [...list]
+        .sort((x, y) => y.bytes - x.bytes || (name(x) < name(y) ? -1 : name(x) > name(y) ? 1 : 0))
+        .slice(0, request.topN),
     );
   };
   const conversationCounts: Record<string, number> = {};
   for (const c of conversations) conversationCounts[c.kind] = (conversationCounts[c.kind] ?? 0) + 1;
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
+  const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
   const expertTop = [...stats.expert]
     .sort(
-      (x, y) => SEVERITY_ORDER.indexOf(x.severity) - SEVERITY_ORDER.indexOf(y.severity) || y.count - x.count,
+      (x, y) =>
+        SEVERITY_ORDER.indexOf(x.severity) - SEVERITY_ORDER.indexOf(y.severity) ||
+        y.count - x.count ||
+        (expertName(x) < expertName(y) ? -1 : expertName(x) > expertName(y) ? 1 : 0),
     )
     .slice(0, request.topN);
   return {
     facts,
-    // With per-packet fields printed, io,phs roots its tree at "frame"; without, it does not.
-    protocols: stats.protocols
-      .filter((p) => p.path !== 'frame')
-      .map((p) => (p.path.startsWith('frame:') ? { ...p, path: p.path.slice(6), depth: p.depth - 1 } : p)),
-    conversations: topByBytes(conversations),
+    protocols: stats.protocols,
+    conversations: topByBytes(conversations, (c) => `${c.a} ${c.b}`),
     conversationCounts,
-    endpoints: topByBytes(stats.endpoints),
+    endpoints: topByBytes(stats.endpoints, (e) => e.address),
     expertCounts,
     expertTop,
-    warnings,
+    warnings: [...warnings],
   };
 }
 

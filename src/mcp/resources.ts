@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { ResourceTemplate } from '@modelcontextprotocol/server';
 import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
 import type { ResolvedSource } from '../analysis/source.js';
-import { renderSummary, summarizeCapture } from '../analysis/summarize.js';
+import { renderSummary } from '../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
 import { fileUri, sessionUri } from '../storage/known-captures.js';
 import type { ServerDeps } from './tool.js';
@@ -74,9 +74,7 @@ export function registerResources(server: McpServer, deps: ServerDeps): void {
       }
       if (file === undefined)
         throw new Error(`No capture at ${uri.href}: list resources to see the captures there are.`);
-      const summary = await summarizeCapture(
-        deps.processes,
-        await deps.tools(),
+      const summary = await deps.summarizer.summarize(
         { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
         ctx.mcpReq.signal,
       );

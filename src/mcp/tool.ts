@@ -10,6 +10,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import type * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
+import type { Summarizer } from '../analysis/summarize.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { SessionManager } from '../capture/sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
@@ -24,6 +25,7 @@ import type { ProcessGroup } from '../wireshark/process.js';
 /** The domain services a tool handler may call. */
 export interface ServerDeps {
   readonly analyzer: Analyzer;
+  readonly summarizer: Summarizer;
   readonly configs: ConfigStore;
   readonly sessions: SessionManager;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;

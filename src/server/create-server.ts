@@ -2,6 +2,7 @@
 // configurations, the child processes they own) and a way to build an MCP server over them for
 // each connection. stdio and (later) HTTP entry points both start here; close() ends every child.
 import { McpServer } from '@modelcontextprotocol/server';
+import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
@@ -17,6 +18,7 @@ import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
+import { defaultChunking, Summarizer } from '../analysis/summarize.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +75,12 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     runtimeDir,
   });
   const warnings: string[] = [];
+  const summarizer = new Summarizer(
+    processes,
+    () => tools,
+    () => runtimeDir.path(),
+    defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
+  );
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
     processes,
@@ -95,6 +103,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const shared: Omit<ServerDeps, 'sandbox'> = {
     captures,
     analyzer,
+    summarizer,
     configs,
     sessions,
     env,

@@ -7,7 +7,6 @@ import type { InspectKind } from '../../analysis/inspect.js';
 import { resolveAnalysis } from '../../analysis/options.js';
 import { resolveSource } from '../../analysis/source.js';
 import type { ResolvedSource } from '../../analysis/source.js';
-import { summarizeCapture } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
@@ -93,9 +92,7 @@ async function digest(
   signal: AbortSignal,
 ): Promise<CaptureDigest> {
   const tools = await deps.tools();
-  const summary = await summarizeCapture(
-    deps.processes,
-    tools,
+  const summary = await deps.summarizer.summarize(
     { file: source.file, topN: 1_000_000, keylogFile, timeoutMs: ANALYSIS_TIMEOUT_MS, live: source.live },
     signal,
   );

@@ -1,7 +1,7 @@
 // summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
 // conversations and endpoints, expert info.
 import * as z from 'zod';
-import { renderSummary, summarizeCapture } from '../../analysis/summarize.js';
+import { renderSummary } from '../../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
@@ -108,9 +108,7 @@ export const summarizeCaptureTool = defineTool({
   handler: async (args, deps, ctx) => {
     const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
     const { keylogFile, warnings: keylogWarnings } = keylog;
-    const summary = await summarizeCapture(
-      deps.processes,
-      await deps.tools(),
+    const summary = await deps.summarizer.summarize(
       {
         file: source.file,
         topN: args.topN ?? TOP_N.default,

@@ -1,0 +1,109 @@
+// Hands bytes to a tshark that reads a file path: a FIFO (named pipe) in the server's private
+// directory. Node gives a child's stdin as a socket, and tshark refuses to read a capture from a
+// socket; a FIFO is a real pipe. Our end is opened for writing only, which waits (in libuv's thread
+// pool) until tshark opens its end, so no byte is written into a pipe nobody holds; if tshark exits
+// without opening it, stop() opens the reading end itself to release that wait. Writing goes through
+// a non-blocking stream at the pace tshark reads.
+import { execFile } from 'node:child_process';
+import { close, closeSync, constants, open, openSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import net from 'node:net';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const WRITE_SIZE = 1024 * 1024;
+
+/** Makes a FIFO at `path` (mode 0600), with the system's own mkfifo. */
+export async function makeFifo(path: string): Promise<void> {
+  await run('mkfifo', ['-m', '600', path], { timeout: 10_000 });
+}
+
+export interface FifoFeed {
+  /** Settles when every byte has been written and the pipe closed, or the feed was stopped. */
+  readonly done: Promise<void>;
+  /** Stops writing (the reader has gone); resolves `done`. */
+  stop(): void;
+  /** Bytes written so far. */
+  readonly written: () => number;
+}
+
+/**
+ * Writes `head`, then bytes [from, to) of `file` (read in 1 MiB pieces, at the pace the reader
+ * takes them) into the FIFO at `fifo`, then closes it so the reader sees the end.
+ */
+export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: number, to: number): FifoFeed {
+  let stopped = false;
+  let written = 0;
+  let socket: net.Socket | undefined;
+  const opened = new Promise<number>((resolve, reject) =>
+    open(fifo, constants.O_WRONLY, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+  const writeAll = (s: net.Socket, chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      written += chunk.length;
+      if (s.write(chunk)) {
+        resolve();
+        return;
+      }
+      const onDrain = (): void => {
+        s.off('close', onClose);
+        resolve();
+      };
+      const onClose = (): void => {
+        s.off('drain', onDrain);
+        reject(new Error('closed'));
+      };
+      s.once('drain', onDrain);
+      s.once('close', onClose);
+    });
+  const done = (async () => {
+    let fd: number;
+    try {
+      fd = await opened;
+    } catch {
+      return;
+    }
+    if (stopped) {
+      close(fd, () => undefined);
+      return;
+    }
+    const s = new net.Socket({ fd, readable: false, writable: true });
+    socket = s;
+    s.on('error', () => undefined);
+    try {
+      await writeAll(s, head);
+      for (let at = from; at < to && !stopped;) {
+        // A fresh buffer each time: the stream may still hold the previous one.
+        const buffer = Buffer.allocUnsafe(Math.min(WRITE_SIZE, to - at));
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+        await writeAll(s, buffer.subarray(0, bytesRead));
+      }
+      if (!stopped) await new Promise<void>((resolve) => s.end(resolve));
+    } catch {
+      // The reader went away: nothing more to write.
+    } finally {
+      s.destroy();
+    }
+  })();
+  return {
+    done,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      if (socket) {
+        socket.destroy();
+        return;
+      }
+      // tshark never opened its end: open it here, so that our pending open returns.
+      try {
+        const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        void done.finally(() => closeSync(reader));
+      } catch {
+        // Already open, or gone: nothing waits.
+      }
+    },
+    written: () => written,
+  };
+}

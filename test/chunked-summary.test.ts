@@ -1,0 +1,130 @@
+// summarize_capture on large files cuts them into packet ranges read by several tshark workers.
+// These tests use small ranges on small files, so that the cuts fall inside conversations, and
+// check that the answer is the one a single pass gives.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { planChunks } from '../src/analysis/chunks.js';
+import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
+import type { SummaryRequest } from '../src/analysis/summarize.js';
+import { countPackets } from '../src/wireshark/capinfos.js';
+import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import { ProcessGroup } from '../src/wireshark/process.js';
+import { makeMixedCapture } from './helpers/fixtures.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { corpus } from './helpers/paths.js';
+
+const run = promisify(execFile);
+const group = new ProcessGroup();
+let dir: string;
+
+before(async () => {
+  dir = await tempDir();
+});
+after(async () => {
+  await group.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function summarizers(sizing: { chunkPackets: number; warmupPackets: number }): {
+  one: Summarizer;
+  many: Summarizer;
+} {
+  const tools = locateWiresharkTools(group);
+  const work = (): Promise<string> => Promise.resolve(dir);
+  return {
+    one: new Summarizer(group, () => tools, work, defaultChunking(1)),
+    many: new Summarizer(group, () => tools, work, {
+      workers: 2,
+      minFileBytes: 0,
+      sizing: { ...sizing, chunkBytes: Number.MAX_SAFE_INTEGER },
+    }),
+  };
+}
+
+async function fifosLeft(): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.startsWith('summary-'));
+}
+
+describe('chunked summaries', () => {
+  it('give the single-pass answer on a loopback capture enlarged with time-shifted copies', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const made = await makeMixedCapture(dir);
+    const base = (await countPackets(group, 'capinfos', made.file)) ?? 0;
+    // Six copies, each shifted past the one before, as the benchmark builds its captures: every
+    // TCP stream then runs through all of them, across every cut.
+    const parts: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const part = path.join(dir, `copy-${i}.pcapng`);
+      await run('editcap', ['-t', String(i * 30), made.file, part]);
+      parts.push(part);
+    }
+    const file = path.join(dir, 'copies.pcapng');
+    await run('mergecap', ['-a', '-w', file, ...parts]);
+    const sizing = { chunkPackets: Math.ceil(base * 1.5), warmupPackets: base + 1 };
+    const plan = await planChunks(file, { ...sizing, chunkBytes: Number.MAX_SAFE_INTEGER });
+    assert.ok(plan && plan.length >= 4, `the file is cut into ${plan?.length ?? 0} ranges`);
+    assert.equal(
+      plan.reduce((n, c) => n + c.packets, 0),
+      base * 6,
+      'the ranges hold every packet once',
+    );
+
+    const { one, many } = summarizers(sizing);
+    for (const keylogFile of [undefined, made.keylog]) {
+      const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000, keylogFile };
+      const single = await one.summarize(request);
+      const chunked = await many.summarize(request);
+      assert.deepEqual(chunked, single);
+      const tcp = chunked.conversations.filter((c) => c.kind === 'tcp');
+      assert.ok(tcp.length > 0 && tcp.every((c) => c.frames >= 6 * 8), 'each stream runs through all copies');
+      if (keylogFile)
+        assert.ok(
+          chunked.protocols.some((p) => p.path.endsWith('tls:http')),
+          'TLS decrypted',
+        );
+    }
+    assert.deepEqual(await fifosLeft(), [], 'no FIFO or directory is left behind');
+    assert.equal(group.size, 0, 'no worker is left running');
+  });
+
+  it('give the single-pass answer on corpus files: pcap, pcapng with embedded secrets, a cut-short file', async (t) => {
+    const files = [
+      'FoxIO-LLC-ja4/pcap/http2-with-cookies.pcapng',
+      'FoxIO-LLC-ja4/pcap/latest.pcapng',
+      'chrissanders-packets/ppa1e/http.cap',
+      '_derived/chrissanders-packets/ppa1e/http.truncated-midpacket.cap',
+      'zeek/testing/btest/Traces/smb/smb2.pcap',
+    ].map((f) => corpus(f));
+    if (files.some((f) => f === undefined)) return t.skip('../shared/captures is absent');
+    for (const file of files as string[]) {
+      const packets = (await countPackets(group, 'capinfos', file)) ?? 0;
+      // Ranges of a quarter of the file, each worker warmed up with everything before its range:
+      // what this checks is the cutting, the headers (interfaces, decryption secrets) and the sums.
+      const sizing = { chunkPackets: Math.ceil(packets / 4), warmupPackets: packets };
+      const { one, many } = summarizers(sizing);
+      const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
+      const single = await one.summarize(request);
+      assert.deepEqual(await many.summarize(request), single, path.basename(file));
+    }
+    assert.deepEqual(await fifosLeft(), []);
+  });
+
+  it('stop every worker and leave nothing behind when the call is cancelled', async (t) => {
+    const source = corpus('zeek/testing/btest/Traces/smb/smb2.pcap');
+    if (!source) return t.skip('../shared/captures is absent');
+    const file = path.join(dir, 'big.pcap');
+    await run('mergecap', ['-a', '-F', 'pcap', '-w', file, ...Array<string>(40).fill(source)]);
+    const { many } = summarizers({ chunkPackets: 2_000, warmupPackets: 100 });
+    const controller = new AbortController();
+    const started = many.summarize({ file, topN: 10, timeoutMs: 120_000 }, controller.signal, () =>
+      controller.abort(),
+    );
+    await assert.rejects(started, /cancel/i);
+    assert.equal(group.size, 0, 'no worker is left running');
+    assert.deepEqual(await fifosLeft(), []);
+  });
+});
