@@ -9,7 +9,8 @@
 //              path), its time and peak, and whether both structuredContents are deep-equal.
 //              Skip with --no-compare: on 2M packets it takes ~20 s and a few GB.
 // Then, on the largest file only, the time to the first page of analyze_pcap_file (50 packets,
-// text) on a fresh server, called twice (the first pays any cache warm-up), and the goals.
+// text) on a fresh server, called twice (the first pays any cache warm-up), a few drill-down calls
+// (a page in the middle, packet details early and in the middle, a TCP stream), and the goals.
 // Peak memory is the largest sum of VmRSS over a process and all its descendants, sampled from
 // /proc every 15 ms (Linux only; pages shared between processes count once per process).
 // A table goes to stderr; the raw figures (ms, bytes) as JSON to stdout and to --out.
@@ -33,6 +34,13 @@ const SAMPLE_MS = 15;
 const CALL_TIMEOUT_MS = 30 * 60_000;
 const FIRST_PAGE = { outputFormat: 'text', limit: 50 };
 const GOAL = { timeRatio: 0.6, peakBytes: 1e9, firstPageMs: 1000 };
+/** Drill-down calls timed on the largest file: [what, tool, arguments]. */
+const DRILL_DOWN = (file: string, middle: number): [string, string, Record<string, unknown>][] => [
+  [`page at offset ${middle}`, 'analyze_pcap_file', { filePath: file, limit: 50, offset: middle }],
+  ['details of frame 100', 'get_packet_details', { source: file, frames: '100' }],
+  [`details of frame ${middle}`, 'get_packet_details', { source: file, frames: String(middle) }],
+  ['follow TCP stream 5', 'follow_stream', { source: file, protocol: 'tcp', stream: 5 }],
+];
 
 // ---- Memory of a process tree, from /proc.
 
@@ -262,6 +270,7 @@ const compare = !opts['no-compare'];
 const group = new ProcessGroup();
 const rows = [];
 let firstPage;
+let drillDown: { what: string; wallMs: number; error: string | null }[] | undefined;
 let tsharkVersion;
 try {
   const tools = await locateWiresharkTools(group);
@@ -303,6 +312,24 @@ try {
       calls.push({ ...call, packetsShown: shown });
     }
     return { file: largest.file, packets: largest.packets, args: FIRST_PAGE, calls };
+  });
+  // Drill-down on the largest file: what one call costs when nothing is kept between calls.
+  process.stderr.write(`${largest.packets} packets: drill-down calls...\n`);
+  const middle = Math.floor(largest.packets / 2);
+  drillDown = await withServer(dir, {}, async (server) => {
+    const calls = [];
+    for (const [what, name, args] of DRILL_DOWN(largest.file, middle)) {
+      const call = await measuredCall(server, name, args);
+      calls.push({
+        what,
+        tool: name,
+        args,
+        wallMs: call.wallMs,
+        textBytes: call.textBytes,
+        error: call.error,
+      });
+    }
+    return calls;
   });
 } finally {
   await group.close();
@@ -386,6 +413,9 @@ lines.push(
     ` (packets shown: ${firstPage.calls.map((c) => c.packetsShown).join(', ')})`,
 );
 for (const c of firstPage.calls) if (c.error) lines.push(`  ERROR analyze_pcap_file: ${c.error}`);
+lines.push('', `Drill-down on ${int(firstPage.packets)} packets, one call each:`);
+for (const c of drillDown)
+  lines.push(`  ${c.what.padEnd(28)} ${sec(c.wallMs)} s${c.error ? `  ERROR ${c.error}` : ''}`);
 if (last && goals) {
   const [ratio, peak, page] = goals.map((g) => `${g.pass ? 'PASS' : 'FAIL'}  ${g.goal}`);
   lines.push(
@@ -412,6 +442,7 @@ const result = {
   options: { sizes, dir, compare, sampleIntervalMs: SAMPLE_MS },
   sizes: rows,
   firstPage,
+  drillDown,
   goals,
 };
 const json = JSON.stringify(result, null, 2);
@@ -419,4 +450,5 @@ await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
 await writeFile(opts.out, json + '\n');
 process.stdout.write(json + '\n');
 const failed = rows.some((r) => r.summarize.error || r.singlePass?.error || r.singlePass?.equal === false);
-if (failed || firstPage.calls.some((c) => c.error)) process.exitCode = 1;
+if (failed || firstPage.calls.some((c) => c.error) || (drillDown ?? []).some((c) => c.error))
+  process.exitCode = 1;

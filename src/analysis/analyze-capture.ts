@@ -48,6 +48,11 @@ export interface AnalysisRequest {
   readonly maxChars: number;
   /** The file is a running capture's, still being written. */
   readonly live?: boolean | undefined;
+  /**
+   * No packet after this frame number can match (the filter selects frames by number): tshark
+   * stops reading there instead of dissecting the rest of the file.
+   */
+  readonly lastFrame?: number | undefined;
 }
 
 export type EmptyReason =
@@ -94,6 +99,8 @@ export class Analyzer {
     const args = ['-r', req.file];
     if (req.keylogFile !== undefined) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
     if (req.displayFilter !== undefined && req.displayFilter !== '') args.push('-Y', req.displayFilter);
+    // In read mode -c counts packets read, matching or not: exactly "stop after this frame".
+    if (req.lastFrame !== undefined) args.push('-c', String(req.lastFrame));
     if (req.outputFormat === 'json') args.push('-T', 'json', '--no-duplicate-keys');
     if (req.outputFormat === 'fields') {
       args.push('-T', 'fields');

@@ -19,6 +19,8 @@ export interface RenderContext {
   readonly details?: readonly string[];
   /** For the `details` format: what tshark expands. */
   readonly detail?: { readonly protocols: readonly string[]; readonly bytes: boolean };
+  /** The highest frame number the filter can select, when it selects frames by number. */
+  readonly lastFrame?: number;
   readonly resolved: ResolvedAnalysis;
   /** The same call with some arguments changed (the offset of the next page, a larger maxChars). */
   readonly callWith: (changes: Readonly<Record<string, unknown>>) => NextCall;
@@ -173,6 +175,7 @@ export async function answerPage(
       limit: resolved.limit,
       maxChars: Math.max(200, resolved.maxChars - headerReserve(ctx)),
       live,
+      lastFrame: ctx.lastFrame,
     },
     signal,
     progress,

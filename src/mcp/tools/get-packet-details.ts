@@ -72,6 +72,7 @@ export const getPacketDetailsTool = defineTool({
         maxChars: args.maxChars ?? base.maxChars,
       },
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
+      lastFrame: Math.max(...ranges.map((r) => r.to)),
       callWith: (changes) => ({ tool: 'get_packet_details', args: { ...givenArgs(args), ...changes } }),
     };
     const { text, facts } = await answerPage(
