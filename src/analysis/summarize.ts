@@ -405,7 +405,7 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
     lines.push('', `Top ${name} conversations by bytes (${convs.length} of ${total}):`);
     for (const c of convs) {
       lines.push(
-        `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${c.framesAToB} →, ${c.framesBToA} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
+        `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
       );
     }
   }
