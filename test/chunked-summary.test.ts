@@ -113,6 +113,24 @@ describe('chunked summaries', () => {
     assert.deepEqual(await fifosLeft(), []);
   });
 
+  it('read in one pass where no FIFO can be made', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('../shared/captures is absent');
+    const { one, many } = summarizers({ chunkPackets: 50, warmupPackets: 10 });
+    const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
+    const single = await one.summarize(request);
+    // mkfifo is looked up on PATH; the Wireshark tools were located before, by absolute path.
+    await locateWiresharkTools(group);
+    const saved = process.env['PATH'];
+    process.env['PATH'] = path.join(dir, 'no-such-dir');
+    try {
+      assert.deepEqual(await many.summarize(request), single);
+    } finally {
+      process.env['PATH'] = saved;
+    }
+    assert.deepEqual(await fifosLeft(), []);
+  });
+
   it('stop every worker and leave nothing behind when the call is cancelled', async (t) => {
     const source = corpus('zeek/testing/btest/Traces/smb/smb2.pcap');
     if (!source) return t.skip('../shared/captures is absent');

@@ -186,28 +186,30 @@ export class Summarizer {
       workers > 1 && !request.live && size >= minFileBytes
         ? await planChunks(request.file, evenSizing(sizing, size, workers), signal)
         : undefined;
-    if (plan === undefined || plan.length < 2) {
-      let stopWatching: Promise<() => void> | undefined;
-      const output = await runPass(this.group, tshark, request.file, {
-        keylogFile: request.keylogFile,
-        warmup: 0,
-        timeoutMs: request.timeoutMs,
-        signal,
-        onStart: progress
-          ? (pid) => {
-              const total = factsRun.then(
-                (f) => f.packets,
-                () => undefined,
-              );
-              stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
-            }
-          : undefined,
-      });
-      if (stopWatching) (await stopWatching)();
-      if (output.result.aborted) throw abortError();
-      return [output];
+    if (plan !== undefined && plan.length >= 2) {
+      const outputs = await this.chunked(tshark, request, plan, signal, progress);
+      if (outputs) return outputs;
     }
-    return this.chunked(tshark, request, plan, signal, progress);
+    // One pass over the whole file.
+    let stopWatching: Promise<() => void> | undefined;
+    const output = await runPass(this.group, tshark, request.file, {
+      keylogFile: request.keylogFile,
+      warmup: 0,
+      timeoutMs: request.timeoutMs,
+      signal,
+      onStart: progress
+        ? (pid) => {
+            const total = factsRun.then(
+              (f) => f.packets,
+              () => undefined,
+            );
+            stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
+          }
+        : undefined,
+    });
+    if (stopWatching) (await stopWatching)();
+    if (output.result.aborted) throw abortError();
+    return [output];
   }
 
   private async chunked(
@@ -216,8 +218,16 @@ export class Summarizer {
     plan: readonly Chunk[],
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
-  ): Promise<PassOutput[]> {
+  ): Promise<PassOutput[] | undefined> {
     const dir = await mkdtemp(path.join(await this.workDir(), 'summary-'));
+    const fifos = plan.map((c) => path.join(dir, `range-${c.index}`));
+    try {
+      for (const fifo of fifos) await makeFifo(fifo);
+    } catch {
+      // No FIFOs here (no mkfifo, a file system without them): one pass reads the file.
+      await rm(dir, { recursive: true, force: true });
+      return undefined;
+    }
     const file = await open(request.file, 'r');
     // One worker's failure (a time-out, a cancellation) ends the others.
     const stopAll = new AbortController();
@@ -244,8 +254,7 @@ export class Summarizer {
         while (next < plan.length && !stopAll.signal.aborted) {
           const chunk = plan[next++];
           if (!chunk) break;
-          const fifo = path.join(dir, `range-${chunk.index}`);
-          await makeFifo(fifo);
+          const fifo = fifos[chunk.index] ?? '';
           const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
           feeds.add(feed);
           try {
