@@ -205,8 +205,9 @@ export class ConversationAggregator {
     if (src === p.aAddress && sport === p.aPort) p.framesAToB++;
     else p.framesBToA++;
     p.bytes += bytes;
-    if (before(t, p.first)) p.first = t;
-    else if (before(p.last, t)) p.last = t;
+    // Packets mostly come in time order: one comparison for most of them.
+    if (before(p.last, t)) p.last = t;
+    else if (before(t, p.first)) p.first = t;
   }
 
   /** This pass's conversations, in the order their first counted packet came. */
