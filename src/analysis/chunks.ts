@@ -75,10 +75,10 @@ interface Framing {
   /** Bytes of a record header. */
   readonly headerBytes: number;
   /** One record from its header at `offset`: its length and kind. Undefined: stop trusting the file. */
-  parse(h: Buffer, offset: number, size: number): Record | undefined;
+  parse(h: Buffer, offset: number, size: number): FramedRecord | undefined;
 }
 
-interface Record {
+interface FramedRecord {
   readonly length: number;
   readonly packet: boolean;
   /** A metadata record's kind: 'section' starts a new section, 'skip' is not needed in headers. */

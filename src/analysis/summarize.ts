@@ -4,6 +4,7 @@
 // at record boundaries and read by one tshark per core, each through a FIFO with the file's header
 // in front and a warm-up of the packets before its range; the ranges' results are added up exactly.
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { abortError } from '../errors.js';
@@ -212,6 +213,7 @@ export class Summarizer {
     return [output];
   }
 
+  /** The ranges of `plan` across the workers; undefined when no FIFO can be made here. */
   private async chunked(
     tshark: string,
     request: SummaryRequest,
@@ -220,15 +222,33 @@ export class Summarizer {
     progress: ProgressSink | undefined,
   ): Promise<PassOutput[] | undefined> {
     const dir = await mkdtemp(path.join(await this.workDir(), 'summary-'));
-    const fifos = plan.map((c) => path.join(dir, `range-${c.index}`));
     try {
-      for (const fifo of fifos) await makeFifo(fifo);
-    } catch {
-      // No FIFOs here (no mkfifo, a file system without them): one pass reads the file.
+      const fifos = plan.map((c) => path.join(dir, `range-${c.index}`));
+      try {
+        for (const fifo of fifos) await makeFifo(fifo);
+      } catch {
+        return undefined; // no FIFOs here (no mkfifo, a file system without them)
+      }
+      const file = await open(request.file, 'r');
+      try {
+        return await this.runRanges(tshark, request, plan, fifos, file, signal, progress);
+      } finally {
+        await file.close();
+      }
+    } finally {
       await rm(dir, { recursive: true, force: true });
-      return undefined;
     }
-    const file = await open(request.file, 'r');
+  }
+
+  private async runRanges(
+    tshark: string,
+    request: SummaryRequest,
+    plan: readonly Chunk[],
+    fifos: readonly string[],
+    file: FileHandle,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<PassOutput[]> {
     // One worker's failure (a time-out, a cancellation) ends the others.
     const stopAll = new AbortController();
     const onAbort = (): void => stopAll.abort();
@@ -248,63 +268,58 @@ export class Summarizer {
     };
     const timer = progress ? setInterval(report, 250) : undefined;
     const outputs: PassOutput[] = [];
-    try {
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < plan.length && !stopAll.signal.aborted) {
-          const chunk = plan[next++];
-          if (!chunk) break;
-          const fifo = fifos[chunk.index] ?? '';
-          const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
-          feeds.add(feed);
-          try {
-            const output = await runPass(this.group, tshark, fifo, {
-              keylogFile: request.keylogFile,
-              warmup: chunk.warmupPackets,
-              timeoutMs: Math.max(1, deadline - performance.now()),
-              signal: stopAll.signal,
-            });
-            outputs[chunk.index] = {
-              ...output,
-              result: { ...output.result, stderr: output.result.stderr.split(fifo).join(request.file) },
-            };
-            if (output.result.timedOut || output.result.aborted) stopAll.abort();
-          } finally {
-            feed.stop();
-            await feed.done;
-            feeds.delete(feed);
-            fed += feed.written();
-          }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let chunk = plan[next++]; chunk && !stopAll.signal.aborted; chunk = plan[next++]) {
+        const fifo = fifos[chunk.index] ?? '';
+        const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
+        feeds.add(feed);
+        try {
+          const output = await runPass(this.group, tshark, fifo, {
+            keylogFile: request.keylogFile,
+            warmup: chunk.warmupPackets,
+            timeoutMs: Math.max(1, deadline - performance.now()),
+            signal: stopAll.signal,
+          });
+          // tshark names the FIFO in its messages; the reader knows the file.
+          const stderr = output.result.stderr.split(fifo).join(request.file);
+          outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
+          if (output.result.timedOut || output.result.aborted) stopAll.abort();
+        } finally {
+          feed.stop();
+          await feed.done;
+          feeds.delete(feed);
+          fed += feed.written();
         }
-      };
+      }
+    };
+    try {
       await Promise.all(Array.from({ length: Math.min(this.chunking.workers, plan.length) }, worker));
-      if (signal?.aborted) throw abortError();
-      if (progress) report();
-      return plan.map(
-        (c) =>
-          outputs[c.index] ?? {
-            parts: [],
-            firstTime: undefined,
-            stats: { protocols: [], endpoints: [], expert: [] },
-            result: {
-              exitCode: null,
-              exitSignal: null,
-              stderr: '',
-              stoppedEarly: false,
-              timedOut: true,
-              aborted: false,
-              durationMs: 0,
-            },
-          },
-      );
     } finally {
       if (timer) clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);
-      await file.close();
-      await rm(dir, { recursive: true, force: true });
     }
+    if (signal?.aborted) throw abortError();
+    if (progress) report();
+    // A range no worker reached was cut off by the time limit.
+    return plan.map((c) => outputs[c.index] ?? UNREAD);
   }
 }
+
+const UNREAD: PassOutput = {
+  parts: [],
+  firstTime: undefined,
+  stats: { protocols: [], endpoints: [], expert: [] },
+  result: {
+    exitCode: null,
+    exitSignal: null,
+    stderr: '',
+    stoppedEarly: false,
+    timedOut: true,
+    aborted: false,
+    durationMs: 0,
+  },
+};
 
 /** Ranges as even as the bounds allow, a whole number of rounds of `workers`. */
 function evenSizing(bounds: ChunkSizing, size: number, workers: number): ChunkSizing {
