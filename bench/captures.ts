@@ -89,6 +89,7 @@ async function makeBase(
  * to `out` with mergecap -a (concatenate, in order).
  */
 async function concatenate(
+  tools: WiresharkTools,
   source: string,
   durationSeconds: number,
   copies: number,
@@ -99,18 +100,18 @@ async function concatenate(
   try {
     for (let i = 0; i < copies; i++) {
       const part = path.join(dir, `part-${i}-${path.basename(out)}`);
-      await run('editcap', ['-t', String(i * (Math.ceil(durationSeconds) + 1)), source, part]);
+      await run(tools.require('editcap'), ['-t', String(i * (Math.ceil(durationSeconds) + 1)), source, part]);
       parts.push(part);
     }
-    await run('mergecap', ['-a', '-F', 'pcapng', '-w', `${out}.part`, ...parts]);
+    await run(tools.require('mergecap'), ['-a', '-F', 'pcapng', '-w', `${out}.part`, ...parts]);
     await rename(`${out}.part`, out);
   } finally {
     await Promise.all(parts.map((p) => rm(p, { force: true })));
   }
 }
 
-async function duration(file: string): Promise<number> {
-  const { stdout } = await run('capinfos', ['-u', '-M', '-T', '-r', file]);
+async function duration(tools: WiresharkTools, file: string): Promise<number> {
+  const { stdout } = await run(tools.require('capinfos'), ['-u', '-M', '-T', '-r', file]);
   const cols = stdout.trim().split('\t');
   return Number(cols[1] ?? 0);
 }
@@ -129,7 +130,7 @@ export async function benchCaptures(
   const base = await makeBase(group, tools, dir);
   const basePackets = await countPackets(group, tools.require('capinfos'), base.file);
   if (!basePackets) throw new Error(`capinfos could not count the packets of ${base.file}.`);
-  const baseDuration = await duration(base.file);
+  const baseDuration = await duration(tools, base.file);
   const out: BenchCapture[] = [];
   // Large files are built from a 20-copy block, so no file needs thousands of editcap runs.
   const blockCopies = 20;
@@ -139,12 +140,12 @@ export async function benchCaptures(
     const file = path.join(dir, `bench-${RECIPE}-${copies}x.pcapng`);
     if (!existsSync(file)) {
       if (copies === 1) {
-        await run('editcap', ['-F', 'pcapng', base.file, file]);
+        await run(tools.require('editcap'), ['-F', 'pcapng', base.file, file]);
       } else if (copies <= blockCopies || copies % blockCopies !== 0) {
-        await concatenate(base.file, baseDuration, copies, file, dir);
+        await concatenate(tools, base.file, baseDuration, copies, file, dir);
       } else {
-        if (!existsSync(block)) await concatenate(base.file, baseDuration, blockCopies, block, dir);
-        await concatenate(block, await duration(block), copies / blockCopies, file, dir);
+        if (!existsSync(block)) await concatenate(tools, base.file, baseDuration, blockCopies, block, dir);
+        await concatenate(tools, block, await duration(tools, block), copies / blockCopies, file, dir);
       }
     }
     const packets = await countPackets(group, tools.require('capinfos'), file);

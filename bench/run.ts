@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs, promisify } from 'node:util';
-import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import { ALL_TOOL_NAMES, locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
 import { benchCaptures } from './captures.js';
 
@@ -273,7 +273,7 @@ let firstPage;
 let drillDown: { what: string; wallMs: number; error: string | null }[] | undefined;
 let tsharkVersion;
 try {
-  const tools = await locateWiresharkTools(group);
+  const tools = await locateWiresharkTools(group, process.env, undefined, ALL_TOOL_NAMES);
   const tshark = tools.require('tshark');
   const { stdout } = await promisify(execFile)(tshark, ['-v']);
   tsharkVersion = stdout.split('\n')[0] ?? '';
