@@ -1,0 +1,561 @@
+/*
+ * SharkMCP's conversation counter for tshark: exact per-conversation frames, bytes and times, added
+ * up inside tshark from the tap data of Wireshark's own IP, IPv6, TCP and UDP dissectors, and
+ * printed once at the end as tab-separated lines.
+ *
+ * Why: tshark 4.0's `-z conv` rounds bytes ("262 kB"), so exact conversations otherwise need one
+ * printed line per packet, which costs more than the dissection itself on a light capture. This
+ * counter keeps the same rules as ConversationAggregator (src/analysis/conversations.ts), which is
+ * the fallback when this library cannot be built or loaded, and the tests hold the two equal.
+ *
+ * It is loaded by a Lua script (conversations.lua) through package.loadlib, so it is active only in
+ * the tshark runs that ask for it, and it needs no Lua headers: the one Lua call it makes is
+ * declared below. It decodes nothing itself.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+#include <epan/packet.h>
+#include <epan/tap.h>
+#include <epan/to_str.h>
+#include <epan/expert.h>
+#include <epan/proto.h>
+#include <epan/epan_dissect.h>
+#include <epan/dissectors/packet-ip.h>
+#include <epan/dissectors/packet-tcp.h>
+#include <epan/dissectors/packet-udp.h>
+
+/* Lua 5.2's lua_tonumberx, declared by hand: tshark has the library loaded already. */
+extern double lua_tonumberx(void *L, int idx, int *isnum);
+
+#define SYN 0x002
+#define ACK 0x010
+
+enum kind { KIND_TCP, KIND_UDP, KIND_IPV4, KIND_IPV6 };
+static const char *const KIND_NAME[] = {"tcp", "udp", "ipv4", "ipv6"};
+
+typedef struct {
+    enum kind kind;
+    gboolean v4;
+    /* Side a: the source of the part's first counted packet, as raw bytes and port. */
+    guint8 a_addr[16];
+    int a_len;
+    guint32 a_port; /* G_MAXUINT32 for IP parts, which have no port */
+    char *a;        /* "addr:port", "[addr]:port" or "addr" */
+    char *b;
+    guint64 frames_a_to_b;
+    guint64 frames_b_to_a;
+    guint64 bytes;
+    nstime_t first;
+    nstime_t last;
+    gboolean continues;
+} part_t;
+
+/* One endpoint as `tshark -z endpoints,<kind>` counts it: an address, with a port for TCP and UDP. */
+typedef struct {
+    guint8 kind;
+    guint8 len;
+    guint8 addr[16];
+    guint32 port; /* G_MAXUINT32 without one */
+} endpoint_key_t;
+
+typedef struct {
+    endpoint_key_t key;
+    address addr; /* for printing; points into key.addr */
+    int addr_type;
+    guint64 tx_packets, rx_packets, tx_bytes, rx_bytes;
+} endpoint_t;
+
+/* A node of the protocol hierarchy, as `tshark -z io,phs` builds it from the top of each tree. */
+typedef struct phs_node {
+    int proto;
+    const char *abbrev;
+    guint64 frames, bytes;
+    struct phs_node *child, *sibling;
+} phs_node_t;
+
+/* Expert messages as `tshark -z expert` counts them: by severity, protocol and summary. */
+typedef struct {
+    int severity;
+    int group; /* of the first message with this key, as tshark keeps it */
+    char *protocol;
+    char *summary;
+    guint64 count;
+} expert_entry_t;
+
+/* What the taps told about the packet being dissected; only each protocol's first (outer) header. */
+typedef struct {
+    guint32 num;
+    gboolean ip4, ip6, tcp, udp;
+    address ip4_src, ip4_dst, ip6_src, ip6_dst;
+    guint32 tcp_stream, tcp_sport, tcp_dport, tcp_flags;
+    guint32 udp_stream, udp_sport, udp_dport;
+} packet_t;
+
+typedef struct {
+    guint32 warmup;
+    int proto_icmp, proto_icmpv6, proto_ip, proto_ipv6, proto_tcp, proto_udp;
+    /*
+     * Counted packets with an IP, TCP or UDP layer whose tap never came (a header cut short ends
+     * the dissector before it taps). A per-packet pass would still see their first fields, so the
+     * caller must not trust these results when this is not 0.
+     */
+    guint64 incomplete;
+    packet_t pkt;
+    GPtrArray *order;      /* part_t*, in the order their first counted packet came */
+    GHashTable *streams;   /* stream_key() -> part_t* */
+    GHashTable *pairs;     /* kind and both raw addresses, lower first -> part_t* */
+    GHashTable *tuples;    /* tuples that have a part already */
+    GHashTable *warm;      /* TCP streams seen in the warm-up */
+    GHashTable *endpoints; /* endpoint_key_t -> endpoint_t, in `endpoint_order` */
+    GPtrArray *endpoint_order;
+    phs_node_t phs;        /* the root: its children are the first level */
+    GHashTable *expert;    /* "severity\tprotocol\tsummary" -> expert_entry_t, in `expert_order` */
+    GPtrArray *expert_order;
+    gboolean have_first;
+    nstime_t first_time;
+} state_t;
+
+static state_t st;
+
+/* TCP and UDP streams in one table: tshark numbers each protocol's streams from 0. */
+static gpointer stream_key(gboolean tcp, guint32 stream)
+{
+    return GSIZE_TO_POINTER(((gsize)stream << 1 | (tcp ? 0 : 1)) + 1);
+}
+
+static gboolean has_layer(const packet_info *pinfo, int proto)
+{
+    if (proto < 0) return FALSE;
+    for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f; f = wmem_list_frame_next(f))
+        if (GPOINTER_TO_INT(wmem_list_frame_data(f)) == proto) return TRUE;
+    return FALSE;
+}
+
+static void packet_reset(guint32 num)
+{
+    memset(&st.pkt, 0, sizeof st.pkt);
+    st.pkt.num = num;
+}
+
+static void packet_at(const packet_info *pinfo)
+{
+    if (st.pkt.num != pinfo->num) packet_reset(pinfo->num);
+}
+
+static guint endpoint_hash(gconstpointer k)
+{
+    const guint8 *b = (const guint8 *)k;
+    guint h = 2166136261u;
+    for (gsize i = 0; i < sizeof(endpoint_key_t); i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static gboolean endpoint_equal(gconstpointer x, gconstpointer y)
+{
+    return memcmp(x, y, sizeof(endpoint_key_t)) == 0;
+}
+
+/* Adds one packet to an endpoint, as tshark's endpoint tables do for every header they are told of. */
+static void endpoint_add(enum kind kind, const address *addr, guint32 port, gboolean tx, guint32 bytes)
+{
+    endpoint_key_t key;
+    memset(&key, 0, sizeof key);
+    key.kind = (guint8)kind;
+    key.len = (guint8)MIN(addr->len, 16);
+    memcpy(key.addr, addr->data, key.len);
+    key.port = port;
+    endpoint_t *e = (endpoint_t *)g_hash_table_lookup(st.endpoints, &key);
+    if (e == NULL) {
+        e = g_new0(endpoint_t, 1);
+        e->key = key;
+        e->addr_type = addr->type;
+        set_address(&e->addr, addr->type, e->key.len, e->key.addr);
+        g_hash_table_insert(st.endpoints, &e->key, e);
+        g_ptr_array_add(st.endpoint_order, e);
+    }
+    if (tx) {
+        e->tx_packets++;
+        e->tx_bytes += bytes;
+    } else {
+        e->rx_packets++;
+        e->rx_bytes += bytes;
+    }
+}
+
+static void endpoints_add(enum kind kind, const packet_info *pinfo, const address *src, guint32 sport,
+                          const address *dst, guint32 dport)
+{
+    if (pinfo->num <= st.warmup) return;
+    endpoint_add(kind, src, sport, TRUE, pinfo->fd->pkt_len);
+    endpoint_add(kind, dst, dport, FALSE, pinfo->fd->pkt_len);
+}
+
+static tap_packet_status on_ip(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                               const void *data, tap_flags_t flags _U_)
+{
+    const ws_ip4 *ip = (const ws_ip4 *)data;
+    packet_at(pinfo);
+    endpoints_add(KIND_IPV4, pinfo, &ip->ip_src, G_MAXUINT32, &ip->ip_dst, G_MAXUINT32);
+    if (!st.pkt.ip4) {
+        st.pkt.ip4 = TRUE;
+        copy_address_shallow(&st.pkt.ip4_src, &ip->ip_src);
+        copy_address_shallow(&st.pkt.ip4_dst, &ip->ip_dst);
+    }
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static tap_packet_status on_ipv6(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                 const void *data, tap_flags_t flags _U_)
+{
+    const ws_ip6 *ip = (const ws_ip6 *)data;
+    packet_at(pinfo);
+    endpoints_add(KIND_IPV6, pinfo, &ip->ip6_src, G_MAXUINT32, &ip->ip6_dst, G_MAXUINT32);
+    if (!st.pkt.ip6) {
+        st.pkt.ip6 = TRUE;
+        copy_address_shallow(&st.pkt.ip6_src, &ip->ip6_src);
+        copy_address_shallow(&st.pkt.ip6_dst, &ip->ip6_dst);
+    }
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static tap_packet_status on_tcp(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                const void *data, tap_flags_t flags _U_)
+{
+    const struct tcpheader *th = (const struct tcpheader *)data;
+    packet_at(pinfo);
+    endpoints_add(KIND_TCP, pinfo, &th->ip_src, th->th_sport, &th->ip_dst, th->th_dport);
+    if (!st.pkt.tcp) {
+        st.pkt.tcp = TRUE;
+        st.pkt.tcp_stream = th->th_stream;
+        st.pkt.tcp_sport = th->th_sport;
+        st.pkt.tcp_dport = th->th_dport;
+        st.pkt.tcp_flags = th->th_flags;
+    }
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static tap_packet_status on_udp(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                const void *data, tap_flags_t flags _U_)
+{
+    const e_udphdr *uh = (const e_udphdr *)data;
+    packet_at(pinfo);
+    endpoints_add(KIND_UDP, pinfo, &uh->ip_src, uh->uh_sport, &uh->ip_dst, uh->uh_dport);
+    if (!st.pkt.udp) {
+        st.pkt.udp = TRUE;
+        st.pkt.udp_stream = uh->uh_stream;
+        st.pkt.udp_sport = uh->uh_sport;
+        st.pkt.udp_dport = uh->uh_dport;
+    }
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static char *endpoint_name(const address *addr, guint32 port, gboolean v4)
+{
+    char *text = address_to_str(NULL, addr);
+    char *name;
+    if (port == G_MAXUINT32) name = g_strdup(text);
+    else if (v4) name = g_strdup_printf("%s:%u", text, port);
+    else name = g_strdup_printf("[%s]:%u", text, port);
+    wmem_free(NULL, text);
+    return name;
+}
+
+static part_t *part_new(enum kind kind, const address *src, guint32 sport, const address *dst,
+                        guint32 dport, const nstime_t *t, gboolean continues, gboolean v4)
+{
+    part_t *p = g_new0(part_t, 1);
+    p->kind = kind;
+    p->v4 = v4;
+    p->a_len = MIN(src->len, 16);
+    memcpy(p->a_addr, src->data, p->a_len);
+    p->a_port = sport;
+    p->a = endpoint_name(src, sport, v4);
+    p->b = endpoint_name(dst, dport, v4);
+    p->first = *t;
+    p->last = *t;
+    char *tuple = strcmp(p->a, p->b) < 0 ? g_strdup_printf("%s %s %s", KIND_NAME[kind], p->a, p->b)
+                                         : g_strdup_printf("%s %s %s", KIND_NAME[kind], p->b, p->a);
+    p->continues = continues && !g_hash_table_contains(st.tuples, tuple);
+    g_hash_table_add(st.tuples, tuple);
+    g_ptr_array_add(st.order, p);
+    return p;
+}
+
+static void part_count(part_t *p, const address *src, guint32 sport, guint32 bytes, const nstime_t *t)
+{
+    if (src->len == p->a_len && memcmp(src->data, p->a_addr, p->a_len) == 0 && sport == p->a_port)
+        p->frames_a_to_b++;
+    else
+        p->frames_b_to_a++;
+    p->bytes += bytes;
+    if (nstime_cmp(&p->last, t) < 0) p->last = *t;
+    else if (nstime_cmp(t, &p->first) < 0) p->first = *t;
+}
+
+/* The key of an IP pair: its kind and both raw addresses, the lower first. */
+typedef struct {
+    guint8 bytes[2 + 2 * 16]; /* kind, then each address's length and bytes; zero-padded */
+} pair_key_t;
+
+static void pair_key(pair_key_t *key, gboolean v4, const address *x, const address *y)
+{
+    const address *lo = x, *hi = y;
+    if (cmp_address(x, y) > 0) { lo = y; hi = x; }
+    memset(key, 0, sizeof *key);
+    const int lo_len = MIN(lo->len, 16), hi_len = MIN(hi->len, 16);
+    key->bytes[0] = v4 ? 4 : 6;
+    key->bytes[1] = (guint8)(lo_len << 4 | hi_len);
+    memcpy(key->bytes + 2, lo->data, lo_len);
+    memcpy(key->bytes + 2 + 16, hi->data, hi_len);
+}
+
+static guint pair_hash(gconstpointer k)
+{
+    const guint8 *b = ((const pair_key_t *)k)->bytes;
+    guint h = 2166136261u;
+    for (gsize i = 0; i < sizeof(pair_key_t); i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static gboolean pair_equal(gconstpointer x, gconstpointer y)
+{
+    return memcmp(x, y, sizeof(pair_key_t)) == 0;
+}
+
+static void phs_add(const proto_tree *tree, guint32 bytes)
+{
+    phs_node_t *level = &st.phs;
+    for (proto_node *node = tree->first_child; node; node = node->next) {
+        const field_info *fi = PNODE_FINFO(node);
+        if (fi == NULL) break;
+        phs_node_t **at = &level->child;
+        while (*at && (*at)->proto != fi->hfinfo->id) at = &(*at)->sibling;
+        if (*at == NULL) {
+            *at = g_new0(phs_node_t, 1);
+            (*at)->proto = fi->hfinfo->id;
+            (*at)->abbrev = fi->hfinfo->abbrev;
+        }
+        level = *at;
+        level->frames++;
+        level->bytes += bytes;
+    }
+}
+
+static void phs_print(const phs_node_t *node, GString *path)
+{
+    for (; node; node = node->sibling) {
+        const gsize len = path->len;
+        if (len > 0) g_string_append_c(path, ':');
+        g_string_append(path, node->abbrev);
+        printf("protocol\t%s\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\n", path->str, node->frames,
+               node->bytes);
+        phs_print(node->child, path);
+        g_string_truncate(path, len);
+    }
+}
+
+/* Tabs and line ends would break the output's lines. */
+static char *one_line(const char *s)
+{
+    char *copy = g_strdup(s ? s : "");
+    for (char *c = copy; *c; c++)
+        if (*c == '\t' || *c == '\n' || *c == '\r') *c = ' ';
+    return copy;
+}
+
+static tap_packet_status on_expert(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                   const void *data, tap_flags_t flags _U_)
+{
+    const expert_info_t *ei = (const expert_info_t *)data;
+    if (pinfo->num <= st.warmup) return TAP_PACKET_DONT_REDRAW;
+    char *key = g_strdup_printf("%d\t%s\t%s", ei->severity, ei->protocol ? ei->protocol : "",
+                                ei->summary ? ei->summary : "");
+    expert_entry_t *e = (expert_entry_t *)g_hash_table_lookup(st.expert, key);
+    if (e == NULL) {
+        e = g_new0(expert_entry_t, 1);
+        e->severity = ei->severity;
+        e->group = ei->group;
+        e->protocol = one_line(ei->protocol);
+        e->summary = one_line(ei->summary);
+        g_hash_table_insert(st.expert, key, e);
+        g_ptr_array_add(st.expert_order, e);
+    } else {
+        g_free(key);
+    }
+    e->count++;
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static const char *severity_name(int severity)
+{
+    switch (severity) {
+    case PI_ERROR: return "error";
+    case PI_WARN: return "warning";
+    case PI_NOTE: return "note";
+    case PI_CHAT: return "chat";
+    default: return "comment";
+    }
+}
+
+static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                  const void *data _U_, tap_flags_t flags _U_)
+{
+    packet_at(pinfo);
+    const packet_t *k = &st.pkt;
+    const gboolean counted = pinfo->num > st.warmup;
+    const gboolean icmp = has_layer(pinfo, st.proto_icmp) || has_layer(pinfo, st.proto_icmpv6);
+    if (!counted) {
+        if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
+        return TAP_PACKET_DONT_REDRAW;
+    }
+    if ((!k->ip4 && has_layer(pinfo, st.proto_ip)) || (!k->ip6 && has_layer(pinfo, st.proto_ipv6)) ||
+        (!icmp && ((!k->tcp && has_layer(pinfo, st.proto_tcp)) ||
+                   (!k->udp && has_layer(pinfo, st.proto_udp)))))
+        st.incomplete++;
+    if (edt && edt->tree) phs_add(edt->tree, pinfo->fd->pkt_len);
+    const nstime_t *t = &pinfo->abs_ts;
+    if (!st.have_first) {
+        st.have_first = TRUE;
+        st.first_time = *t;
+    }
+    const guint32 bytes = pinfo->fd->pkt_len;
+    const gboolean v4 = k->ip4;
+    if (!k->ip4 && !k->ip6) return TAP_PACKET_DONT_REDRAW;
+    const address *src = v4 ? &k->ip4_src : &k->ip6_src;
+    const address *dst = v4 ? &k->ip4_dst : &k->ip6_dst;
+    if (src->len == 0 || dst->len == 0) return TAP_PACKET_DONT_REDRAW;
+
+    pair_key_t pk;
+    pair_key(&pk, v4, src, dst);
+    part_t *pair = (part_t *)g_hash_table_lookup(st.pairs, &pk);
+    if (pair == NULL) {
+        pair = part_new(v4 ? KIND_IPV4 : KIND_IPV6, src, G_MAXUINT32, dst, G_MAXUINT32, t, TRUE, v4);
+        g_hash_table_insert(st.pairs, g_memdup2(&pk, sizeof pk), pair);
+    }
+    part_count(pair, src, G_MAXUINT32, bytes, t);
+
+    /* An ICMP error quotes the TCP or UDP header it is about; it belongs to no stream of its own. */
+    if (icmp || (!k->tcp && !k->udp)) return TAP_PACKET_DONT_REDRAW;
+    const gboolean tcp = k->tcp;
+    const gpointer key = stream_key(tcp, tcp ? k->tcp_stream : k->udp_stream);
+    const guint32 sport = tcp ? k->tcp_sport : k->udp_sport;
+    part_t *p = (part_t *)g_hash_table_lookup(st.streams, key);
+    if (p == NULL) {
+        const guint32 dport = tcp ? k->tcp_dport : k->udp_dport;
+        gboolean continues = TRUE;
+        if (tcp) {
+            const gboolean opens = (k->tcp_flags & SYN) != 0 && (k->tcp_flags & ACK) == 0;
+            continues = g_hash_table_contains(st.warm, key) || !opens;
+        }
+        p = part_new(tcp ? KIND_TCP : KIND_UDP, src, sport, dst, dport, t, continues, v4);
+        g_hash_table_insert(st.streams, key, p);
+    }
+    part_count(p, src, sport, bytes, t);
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static void on_draw(void *tapdata _U_)
+{
+    printf("SHARKMCP-CONVERSATIONS 1\n");
+    printf("incomplete\t%" G_GUINT64_FORMAT "\n", st.incomplete);
+    if (st.have_first)
+        printf("first\t%ld.%09d\n", (long)st.first_time.secs, st.first_time.nsecs);
+    for (guint i = 0; i < st.order->len; i++) {
+        const part_t *p = (const part_t *)g_ptr_array_index(st.order, i);
+        char a_port[16] = "";
+        if (p->a_port != G_MAXUINT32) g_snprintf(a_port, sizeof a_port, "%u", p->a_port);
+        char *a_address = g_strdup(p->a);
+        /* aAddress: side a without its port, as the aggregator keeps it. */
+        if (p->a_port != G_MAXUINT32) {
+            char *colon = strrchr(a_address, ':');
+            if (colon) *colon = '\0';
+            if (!p->v4 && a_address[0] == '[') {
+                memmove(a_address, a_address + 1, strlen(a_address));
+                a_address[strlen(a_address) - 1] = '\0';
+            }
+        }
+        printf("part\t%s\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT
+               "\t%" G_GUINT64_FORMAT "\t%ld.%09d\t%ld.%09d\t%d\n",
+               KIND_NAME[p->kind], p->a, p->b, a_address, a_port, p->frames_a_to_b,
+               p->frames_b_to_a, p->bytes, (long)p->first.secs, p->first.nsecs,
+               (long)p->last.secs, p->last.nsecs, p->continues ? 1 : 0);
+        g_free(a_address);
+    }
+    for (guint i = 0; i < st.endpoint_order->len; i++) {
+        const endpoint_t *e = (const endpoint_t *)g_ptr_array_index(st.endpoint_order, i);
+        char *text = address_to_str(NULL, &e->addr);
+        char port[16] = "";
+        /* As tshark's endpoint table lays it out, read back by parseStatistics: "addr:port". */
+        if (e->key.port != G_MAXUINT32) g_snprintf(port, sizeof port, ":%u", e->key.port);
+        printf("endpoint\t%s\t%s%s\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT
+               "\t%" G_GUINT64_FORMAT "\n",
+               KIND_NAME[e->key.kind], text, port, e->tx_packets + e->rx_packets,
+               e->tx_bytes + e->rx_bytes, e->tx_bytes, e->rx_bytes);
+        wmem_free(NULL, text);
+    }
+    GString *path = g_string_new("");
+    phs_print(st.phs.child, path);
+    g_string_free(path, TRUE);
+    for (guint i = 0; i < st.expert_order->len; i++) {
+        const expert_entry_t *e = (const expert_entry_t *)g_ptr_array_index(st.expert_order, i);
+        char *group = val_to_str_wmem(NULL, (guint32)e->group, expert_group_vals, "Unknown (%d)");
+        printf("expert\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\n", severity_name(e->severity), group,
+               e->protocol, e->summary, e->count);
+        wmem_free(NULL, group);
+    }
+    printf("SHARKMCP-CONVERSATIONS END\n");
+    fflush(stdout);
+}
+
+static gboolean listen(const char *tap, tap_packet_cb cb)
+{
+    GString *error = register_tap_listener(tap, &st, NULL, 0, NULL, cb, NULL, NULL);
+    if (error == NULL) return TRUE;
+    fprintf(stderr, "sharkmcp: cannot listen to the %s tap: %s\n", tap, error->str);
+    g_string_free(error, TRUE);
+    return FALSE;
+}
+
+/* Called from Lua with the warm-up (packets to see but not count) as its argument. */
+int sharkmcp_conversations_register(void *L)
+{
+    int isnum = 0;
+    double warmup = lua_tonumberx(L, 1, &isnum);
+    st.warmup = isnum && warmup > 0 ? (guint32)warmup : 0;
+    st.order = g_ptr_array_new();
+    st.streams = g_hash_table_new(g_direct_hash, g_direct_equal);
+    st.pairs = g_hash_table_new_full(pair_hash, pair_equal, g_free, NULL);
+    st.tuples = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    st.warm = g_hash_table_new(g_direct_hash, g_direct_equal);
+    st.proto_icmp = proto_get_id_by_filter_name("icmp");
+    st.proto_icmpv6 = proto_get_id_by_filter_name("icmpv6");
+    st.proto_ip = proto_get_id_by_filter_name("ip");
+    st.proto_ipv6 = proto_get_id_by_filter_name("ipv6");
+    st.proto_tcp = proto_get_id_by_filter_name("tcp");
+    st.proto_udp = proto_get_id_by_filter_name("udp");
+    st.endpoints = g_hash_table_new(endpoint_hash, endpoint_equal);
+    st.endpoint_order = g_ptr_array_new();
+    st.expert = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    st.expert_order = g_ptr_array_new();
+    packet_reset(0);
+    gboolean ok = listen("ip", on_ip) && listen("ipv6", on_ipv6) && listen("tcp", on_tcp) &&
+                  listen("udp", on_udp);
+    /* The frame tap comes last in a packet: it is where the packet is counted, and the draw. */
+    GString *error = register_tap_listener("expert", &st.expert, NULL, 0, NULL, on_expert, NULL, NULL);
+    if (error != NULL) {
+        fprintf(stderr, "sharkmcp: cannot listen to the expert tap: %s\n", error->str);
+        g_string_free(error, TRUE);
+        ok = FALSE;
+    }
+    /* The protocol hierarchy is read off the tree, as io,phs does. */
+    error = register_tap_listener("frame", &st.pkt, NULL, TL_REQUIRES_PROTO_TREE, NULL, on_frame, on_draw,
+                                  NULL);
+    if (error != NULL) {
+        fprintf(stderr, "sharkmcp: cannot listen to the frame tap: %s\n", error->str);
+        g_string_free(error, TRUE);
+        ok = FALSE;
+    }
+    return ok ? 0 : 0;
+}
