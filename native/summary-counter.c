@@ -1,15 +1,18 @@
 /*
- * SharkMCP's conversation counter for tshark: exact per-conversation frames, bytes and times, added
- * up inside tshark from the tap data of Wireshark's own IP, IPv6, TCP and UDP dissectors, and
- * printed once at the end as tab-separated lines.
+ * SharkMCP's summary counter for tshark: the exact conversations, endpoints, protocol hierarchy
+ * and expert messages of one summary pass, added up inside tshark from the tap data of Wireshark's
+ * own dissectors (IP, IPv6, TCP, UDP, expert info, and the protocol tree as `-z io,phs` reads it),
+ * and printed once at the end as tab-separated lines.
  *
  * Why: tshark 4.0's `-z conv` rounds bytes ("262 kB"), so exact conversations otherwise need one
- * printed line per packet, which costs more than the dissection itself on a light capture. This
- * counter keeps the same rules as ConversationAggregator (src/analysis/conversations.ts), which is
- * the fallback when this library cannot be built or loaded, and the tests hold the two equal.
+ * printed line per packet, which costs more than the dissection on light traffic; and a worker of
+ * a chunked summary would need a filter on each `-z` statistic to skip its warm-up, which costs a
+ * sixth of the pass. The counter keeps the rules of ConversationAggregator
+ * (src/analysis/conversations.ts) and of tshark's io,phs, endpoints and expert statistics, which
+ * are the fallback when this library cannot be built or loaded; the tests hold them all equal.
  *
- * It is loaded by a Lua script (conversations.lua) through package.loadlib, so it is active only in
- * the tshark runs that ask for it, and it needs no Lua headers: the one Lua call it makes is
+ * It is loaded by a Lua script (summary-counter.lua) through package.loadlib, so it is active only
+ * in the tshark runs that ask for it, and it needs no Lua headers: the one Lua call it makes is
  * declared below. It decodes nothing itself.
  */
 #include <stdio.h>
@@ -458,7 +461,7 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
 
 static void on_draw(void *tapdata _U_)
 {
-    printf("SHARKMCP-CONVERSATIONS 1\n");
+    printf("SHARKMCP-SUMMARY 1\n");
     printf("incomplete\t%" G_GUINT64_FORMAT "\n", st.incomplete);
     if (st.have_first)
         printf("first\t%ld.%09d\n", (long)st.first_time.secs, st.first_time.nsecs);
@@ -505,7 +508,7 @@ static void on_draw(void *tapdata _U_)
                e->protocol, e->summary, e->count);
         wmem_free(NULL, group);
     }
-    printf("SHARKMCP-CONVERSATIONS END\n");
+    printf("SHARKMCP-SUMMARY END\n");
     fflush(stdout);
 }
 
@@ -519,7 +522,7 @@ static gboolean listen(const char *tap, tap_packet_cb cb)
 }
 
 /* Called from Lua with the warm-up (packets to see but not count) as its argument. */
-int sharkmcp_conversations_register(void *L)
+int sharkmcp_summary_register(void *L)
 {
     int isnum = 0;
     double warmup = lua_tonumberx(L, 1, &isnum);

@@ -13,6 +13,21 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# How this machine installs packages: apt-get as root, or with password-less sudo; else "none".
+if command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo)
+  else sudo=(none)
+  fi
+else
+  sudo=(none)
+fi
+apt_install() {
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" ||
+    { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+      "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+}
+
 missing=()
 for tool in tshark dumpcap capinfos; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
@@ -20,14 +35,6 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
   say "missing Wireshark tools: ${missing[*]}"
-  if command -v apt-get >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then sudo=()
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=(sudo)
-    else sudo=(none)
-    fi
-  else
-    sudo=(none)
-  fi
   if [ "${sudo[0]:-}" != none ]; then
     say "installing tshark with apt-get (non-interactive)"
     # Answer wireshark-common's question ("may non-superusers capture?") up front: no prompt.
@@ -51,6 +58,20 @@ for tool in tshark dumpcap capinfos; do
   fi
 done
 say "$(tshark --version 2>/dev/null | head -n 1)"
+
+# Optional: with a C compiler, pkg-config and Wireshark's headers, `npm run build` also builds the
+# counter that summaries run inside tshark (native/summary-counter.c). Without it summaries are just
+# as exact, and about twice as slow on large captures.
+if ! { command -v cc >/dev/null 2>&1 && pkg-config --exists wireshark 2>/dev/null; }; then
+  if [ "${sudo[0]:-}" != none ]; then
+    say "installing gcc, pkg-config and Wireshark's headers for the summary counter"
+    apt_install gcc pkg-config libwireshark-dev libglib2.0-dev ||
+      say "could not install them: summaries will count the slower way"
+  else
+    say "for faster summaries of large captures, install gcc, pkg-config and Wireshark's headers"
+    say "  (Debian/Ubuntu: apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev), then run setup again"
+  fi
+fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npm run build

@@ -9,6 +9,7 @@ import { DumpcapCapture } from './capture/dumpcap.js';
 import { listLocalInterfaces, loopbackName } from './capture/interfaces.js';
 import { defaultConfigDir } from './config/config-store.js';
 import { ALL_TOOL_NAMES, installAdvice, locateWiresharkTools, TOOL_NAMES } from './wireshark/locate.js';
+import { conversationCounter } from './wireshark/native.js';
 import { ProcessGroup } from './wireshark/process.js';
 
 export type Verdict = 'ok' | 'warning' | 'fail';
@@ -61,6 +62,25 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
                 status.reason.includes('SHARKMCP_') && status.reason.includes('is set to')
                   ? 'Fix or unset the override.'
                   : installAdvice(),
+            },
+      );
+    }
+
+    const tshark = tools.status('tshark');
+    if (tshark.found) {
+      const counter = conversationCounter(tshark.version, env);
+      checks.push(
+        counter.available
+          ? {
+              name: 'summary counter',
+              verdict: 'ok',
+              detail: `built for Wireshark ${counter.wireshark}: summaries are counted inside tshark`,
+            }
+          : {
+              name: 'summary counter',
+              verdict: 'warning',
+              detail: `not in use: ${counter.reason} Summaries are still exact, from per-packet lines, but slower on large captures.`,
+              fix: "Install gcc, pkg-config and Wireshark's headers (Debian/Ubuntu: apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev), then run npm run build.",
             },
       );
     }

@@ -36,7 +36,18 @@ function summarizers(sizing: { chunkPackets: number; warmupPackets: number }): {
   const tools = locateWiresharkTools(group);
   const work = (): Promise<string> => Promise.resolve(dir);
   return {
-    one: new Summarizer(group, () => tools, work, defaultChunking(1)),
+    // The single pass counts from per-packet lines and tshark's statistics; the ranges with the
+    // counter inside tshark where it is built: the two ways must agree.
+    one: new Summarizer(
+      group,
+      () => tools,
+      work,
+      defaultChunking(1),
+      () => ({
+        available: false,
+        reason: 'per-packet lines',
+      }),
+    ),
     many: new Summarizer(group, () => tools, work, {
       workers: 2,
       minFileBytes: 0,

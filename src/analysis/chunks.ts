@@ -137,11 +137,14 @@ async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
 /**
  * Ranges of about `sizing` each, or undefined when the file is not a pcap or pcapng file whose
  * framing can be trusted (then one tshark pass reads it, and reports any damage itself).
+ * `onChunk` is told of each range as soon as its end is known, so that work on it can start while
+ * the rest of the file is scanned; an undefined answer at the end voids them all.
  */
 export async function planChunks(
   path: string,
   sizing: ChunkSizing,
   signal?: AbortSignal,
+  onChunk?: (chunk: Chunk) => void,
 ): Promise<Chunk[] | undefined> {
   const handle = await open(path, 'r');
   try {
@@ -191,7 +194,11 @@ export async function planChunks(
       bytes = 0;
     };
     const closeAt = (end: number): void => {
-      if (current) chunks.push({ ...current, end, packets });
+      if (current) {
+        const chunk = { ...current, end, packets };
+        chunks.push(chunk);
+        onChunk?.(chunk);
+      }
       current = undefined;
     };
 

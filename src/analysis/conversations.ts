@@ -2,7 +2,14 @@
 // ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
-import type { Conversation, ConversationKind } from './stats.js';
+import type {
+  Conversation,
+  ConversationKind,
+  Endpoint,
+  ExpertEntry,
+  ProtocolNode,
+  Severity,
+} from './stats.js';
 
 export const PACKET_COLUMNS = [
   'frame.len',
@@ -255,4 +262,82 @@ export function mergeConversations(
     startSeconds: secondsSince(zero, e.first),
     durationSeconds: secondsSince(e.first, e.last),
   }));
+}
+
+/** The first and last lines of the summary counter's output (native/summary-counter.c). */
+export const COUNTER_BEGIN = 'SHARKMCP-SUMMARY 1';
+export const COUNTER_END = 'SHARKMCP-SUMMARY END';
+
+/**
+ * Reads the counter's lines (between COUNTER_BEGIN and COUNTER_END): the same conversation parts
+ * as ConversationAggregator makes from per-packet lines, and the same protocol hierarchy, endpoints
+ * and expert messages as tshark's `-z io,phs`, `-z endpoints,…` and `-z expert`, added up inside
+ * tshark.
+ */
+export class CounterReader {
+  private readonly parts: ConversationPart[] = [];
+  readonly endpoints: Endpoint[] = [];
+  readonly protocols: ProtocolNode[] = [];
+  readonly expert: ExpertEntry[] = [];
+  firstTime: Instant | undefined;
+  /** Packets whose headers the counter could not see in full; its parts are not exact then. */
+  incomplete = 0;
+  ended = false;
+
+  add(line: string): void {
+    const f = line.split('\t');
+    if (f[0] === 'first') this.firstTime = f[1];
+    else if (f[0] === 'incomplete') this.incomplete = Number(f[1]) || 0;
+    else if (f[0] === 'protocol' && f.length >= 4) {
+      const path = f[1] ?? '';
+      const names = path.split(':');
+      this.protocols.push({
+        path,
+        protocol: names[names.length - 1] ?? '',
+        depth: names.length - 1,
+        frames: Number(f[2]),
+        bytes: Number(f[3]),
+      });
+    } else if (f[0] === 'expert' && f.length >= 6) {
+      this.expert.push({
+        severity: f[1] as Severity,
+        group: f[2] ?? '',
+        protocol: f[3] ?? '',
+        // As the statistics parser reads tshark's own table: without the "\r\n" that ends a line.
+        summary: (f[4] ?? '').replace(/\\r\\n$/, ''),
+        count: Number(f[5]),
+      });
+    } else if (f[0] === 'endpoint' && f.length >= 7) {
+      this.endpoints.push({
+        kind: f[1] as ConversationKind,
+        address: f[2] ?? '',
+        packets: Number(f[3]),
+        bytes: Number(f[4]),
+        txBytes: Number(f[5]),
+        rxBytes: Number(f[6]),
+      });
+    } else if (f[0] === 'part' && f.length >= 12) {
+      const kind = f[1] as ConversationKind;
+      const a = f[2] ?? '';
+      const b = f[3] ?? '';
+      this.parts.push({
+        kind,
+        tuple: a < b ? `${kind} ${a} ${b}` : `${kind} ${b} ${a}`,
+        a,
+        b,
+        aAddress: f[4] ?? '',
+        aPort: f[5] ?? '',
+        framesAToB: Number(f[6]),
+        framesBToA: Number(f[7]),
+        bytes: Number(f[8]),
+        first: f[9] ?? '',
+        last: f[10] ?? '',
+        continues: f[11] === '1',
+      });
+    }
+  }
+
+  result(): ConversationPart[] {
+    return this.parts;
+  }
 }

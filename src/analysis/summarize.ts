@@ -1,8 +1,10 @@
-// The "what is in here?" answer: capinfos facts plus tshark passes that print several statistics
-// at once (protocol hierarchy, endpoints, expert info) and a line of columns per packet (for exact
-// conversations), reduced to the top entries. A large pcap or pcapng file is cut into packet ranges
-// at record boundaries and read by one tshark per core, each through a FIFO with the file's header
-// in front and a warm-up of the packets before its range; the ranges' results are added up exactly.
+// The "what is in here?" answer: capinfos facts plus tshark passes that give the protocol
+// hierarchy, conversations, endpoints and expert info, reduced to the top entries. A pass counts
+// them with the summary counter inside tshark (native/summary-counter.c) where it was built, and
+// otherwise with tshark's `-z` statistics and a line of columns per packet (for exact
+// conversations). A large pcap or pcapng file is cut into packet ranges at record boundaries and
+// read by one tshark per core, each through a FIFO with the file's header in front and a warm-up of
+// the packets before its range; the ranges' results are added up exactly.
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,7 +23,16 @@ import { watchRead } from './progress.js';
 import type { ProgressSink } from './progress.js';
 import { formatBytes } from '../capture/sessions.js';
 import { LineSplitter, plural } from '../util/text.js';
-import { ConversationAggregator, mergeConversations, packetColumnArgs } from './conversations.js';
+import {
+  ConversationAggregator,
+  COUNTER_BEGIN,
+  COUNTER_END,
+  CounterReader,
+  mergeConversations,
+  packetColumnArgs,
+} from './conversations.js';
+import { conversationCounter } from '../wireshark/native.js';
+import type { ConversationCounter, CounterStatus } from '../wireshark/native.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
 import type {
@@ -67,15 +78,18 @@ export interface Chunking {
 }
 
 /**
- * Ranges of at most 128 MB and 300,000 packets keep a worker near 0.3 to 0.5 GB (tshark's memory
- * grows with the packets and reassembled bytes it has read), so two workers and the server stay
- * under 1 GB. The warm-up of 10,000 packets lets a worker see the recent past of its first packets.
+ * Ranges of at most 128 MB and 300,000 packets. A worker starts at about 160 MB, and tshark's memory
+ * then grows with the packets and bytes it has read (about 0.45 kB a packet on light traffic, up to
+ * 1.7 kB on heavy): 0.3 to 0.4 GB a worker, so two workers and the server stay under 1 GB. Larger
+ * ranges save start-ups (0.2 s of CPU each) but were slower here: tshark's cost per packet grows
+ * with what it holds. The warm-up of 10,000 packets lets a worker see the recent past of its first
+ * packets.
  */
 export function defaultChunking(workers = os.availableParallelism()): Chunking {
   return {
     workers,
     minFileBytes: 64_000_000,
-    sizing: { chunkPackets: 300_000, chunkBytes: 128_000_000, warmupPackets: 10_000 },
+    sizing: { chunkPackets: 600_000, chunkBytes: 240_000_000, warmupPackets: 10_000 },
   };
 }
 
@@ -88,6 +102,12 @@ interface PassOutput {
   readonly firstTime: Instant | undefined;
   readonly stats: Statistics;
   readonly result: RunResult;
+  /**
+   * How the summary counter did: not asked for; exact; "incomplete" when some packet's headers
+   * were cut short, or "absent" when it did not load. The last two mean the pass must be read again
+   * with per-packet lines.
+   */
+  readonly counter: 'unused' | 'exact' | 'incomplete' | 'absent';
 }
 
 /** One tshark pass over `input` (the file, or a FIFO that a range is fed into). */
@@ -101,20 +121,37 @@ async function runPass(
     timeoutMs: number;
     signal: AbortSignal | undefined;
     onStart?: ((pid: number) => void) | undefined;
+    /** Conversations from the counter inside tshark; per-packet lines without it. */
+    counter: ConversationCounter | undefined;
   },
 ): Promise<PassOutput> {
   const args = ['-n', '-r', input];
   if (options.keylogFile) args.push('-o', `tls.keylog_file:${options.keylogFile}`);
-  args.push(...packetColumnArgs());
-  // A worker's statistics leave out its warm-up packets.
-  for (const z of SUMMARY_STATISTICS)
-    args.push('-z', options.warmup > 0 ? `${z},frame.number>${options.warmup}` : z);
+  const counter = options.counter;
+  if (counter) {
+    args.push('-q', '-X', `lua_script:${counter.script}`);
+    args.push('-X', `lua_script1:${counter.library}`, '-X', `lua_script1:${options.warmup}`);
+  } else args.push(...packetColumnArgs());
+  // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
+  // own statistics by a filter (which costs a sixth of the pass).
+  if (!counter) {
+    for (const z of SUMMARY_STATISTICS)
+      args.push('-z', options.warmup > 0 ? `${z},frame.number>${options.warmup}` : z);
+  }
   const lines = new LineSplitter(64 * 1024);
   const aggregator = new ConversationAggregator(options.warmup);
+  const reader = counter ? new CounterReader() : undefined;
+  let inCounter = false;
   const statsText: string[] = [];
   let statsSize = 0;
-  let inStats = false;
+  let inStats = counter !== undefined;
   const take = (line: string): 'continue' | 'stop' => {
+    if (reader && (inCounter || line === COUNTER_BEGIN)) {
+      if (line === COUNTER_END) [inCounter, reader.ended] = [false, true];
+      else if (inCounter) reader.add(line);
+      else inCounter = true;
+      return 'continue';
+    }
     if (!inStats && (line === '' || line.startsWith('='))) inStats = true;
     if (!inStats) {
       aggregator.add(line);
@@ -136,10 +173,13 @@ async function runPass(
     },
   });
   for (const line of lines.end()) take(line.text);
-  const stats = parseStatistics(statsText.join('\n'));
+  const stats = reader
+    ? { protocols: reader.protocols, endpoints: reader.endpoints, expert: reader.expert }
+    : parseStatistics(statsText.join('\n'));
   return {
-    parts: aggregator.result(),
-    firstTime: aggregator.firstTime,
+    parts: reader ? reader.result() : aggregator.result(),
+    firstTime: reader ? reader.firstTime : aggregator.firstTime,
+    counter: !reader ? 'unused' : !reader.ended ? 'absent' : reader.incomplete > 0 ? 'incomplete' : 'exact',
     // io,phs roots its tree at "frame" when packets are printed or a filter is given; not always.
     stats: {
       ...stats,
@@ -159,7 +199,33 @@ export class Summarizer {
     /** A private directory for the FIFOs. */
     private readonly workDir: () => Promise<string>,
     private readonly chunking: Chunking = defaultChunking(),
+    /** Finds the summary counter built for a tshark version. */
+    private readonly findCounter: (tsharkVersion: string | undefined) => CounterStatus = (v) =>
+      conversationCounter(v),
   ) {}
+
+  /** Set once the counter failed to load: later passes go straight to per-packet lines. */
+  private counterBroken = false;
+
+  private counter(tools: WiresharkTools): ConversationCounter | undefined {
+    if (this.counterBroken) return undefined;
+    const tshark = tools.status('tshark');
+    const status = this.findCounter(tshark.found ? tshark.version : undefined);
+    return status.available ? status.counter : undefined;
+  }
+
+  /** Reads with the counter, and again with per-packet lines where the counter fell short. */
+  private async counted(
+    counter: ConversationCounter | undefined,
+    read: (counter: ConversationCounter | undefined) => Promise<PassOutput>,
+  ): Promise<PassOutput> {
+    const output = await read(counter);
+    const { result } = output;
+    if (output.counter === 'exact' || output.counter === 'unused' || result.aborted || result.timedOut)
+      return output;
+    if (output.counter === 'absent' && !result.stoppedEarly) this.counterBroken = true;
+    return read(undefined);
+  }
 
   async summarize(
     request: SummaryRequest,
@@ -169,13 +235,14 @@ export class Summarizer {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
     const factsRun = captureFacts(this.group, tools.require('capinfos'), request.file, signal);
-    const passes = this.passes(tshark, request, factsRun, signal, progress);
+    const passes = this.passes(tshark, this.counter(tools), request, factsRun, signal, progress);
     const [facts, outputs] = await Promise.all([factsRun, passes]);
     return assemble(request, facts, outputs);
   }
 
   private async passes(
     tshark: string,
+    counter: ConversationCounter | undefined,
     request: SummaryRequest,
     factsRun: Promise<CaptureFacts>,
     signal: AbortSignal | undefined,
@@ -183,55 +250,93 @@ export class Summarizer {
   ): Promise<PassOutput[]> {
     const { workers, minFileBytes, sizing } = this.chunking;
     const size = (await stat(request.file)).size;
-    const plan =
-      workers > 1 && !request.live && size >= minFileBytes
-        ? await planChunks(request.file, evenSizing(sizing, size, workers), signal)
-        : undefined;
-    if (plan !== undefined && plan.length >= 2) {
-      const outputs = await this.chunked(tshark, request, plan, signal, progress);
+    if (workers > 1 && !request.live && size >= minFileBytes) {
+      const even = evenSizing(sizing, size, workers);
+      const outputs = await this.chunked(tshark, counter, request, even, size, signal, progress);
       if (outputs) return outputs;
     }
     // One pass over the whole file.
-    let stopWatching: Promise<() => void> | undefined;
-    const output = await runPass(this.group, tshark, request.file, {
-      keylogFile: request.keylogFile,
-      warmup: 0,
-      timeoutMs: request.timeoutMs,
-      signal,
-      onStart: progress
-        ? (pid) => {
-            const total = factsRun.then(
-              (f) => f.packets,
-              () => undefined,
-            );
-            stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
-          }
-        : undefined,
+    const deadline = performance.now() + request.timeoutMs;
+    const output = await this.counted(counter, async (c) => {
+      let stopWatching: Promise<() => void> | undefined;
+      const read = await runPass(this.group, tshark, request.file, {
+        keylogFile: request.keylogFile,
+        warmup: 0,
+        timeoutMs: Math.max(1, deadline - performance.now()),
+        signal,
+        counter: c,
+        onStart: progress
+          ? (pid) => {
+              const total = factsRun.then(
+                (f) => f.packets,
+                () => undefined,
+              );
+              stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
+            }
+          : undefined,
+      });
+      if (stopWatching) (await stopWatching)();
+      return read;
     });
-    if (stopWatching) (await stopWatching)();
     if (output.result.aborted) throw abortError();
     return [output];
   }
 
-  /** The ranges of `plan` across the workers; undefined when no FIFO can be made here. */
+  /**
+   * The file cut into ranges and read across the workers, each range as soon as the scan has found
+   * its end; undefined when no FIFO can be made here or the file's framing cannot be trusted.
+   */
   private async chunked(
     tshark: string,
+    counter: ConversationCounter | undefined,
     request: SummaryRequest,
-    plan: readonly Chunk[],
+    sizing: ChunkSizing,
+    size: number,
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
   ): Promise<PassOutput[] | undefined> {
     const dir = await mkdtemp(path.join(await this.workDir(), 'summary-'));
     try {
-      const fifos = plan.map((c) => path.join(dir, `range-${c.index}`));
       try {
-        for (const fifo of fifos) await makeFifo(fifo);
+        await makeFifo(path.join(dir, 'range-0'));
       } catch {
         return undefined; // no FIFOs here (no mkfifo, a file system without them)
       }
       const file = await open(request.file, 'r');
       try {
-        return await this.runRanges(tshark, request, plan, fifos, file, signal, progress);
+        const queue = new ChunkQueue();
+        const stopAll = new AbortController();
+        const planned = planChunks(request.file, sizing, signal, (c) => queue.push(c)).then(
+          (plan) => {
+            // A file whose framing turns out untrustworthy is read in one pass after all.
+            if (plan === undefined) stopAll.abort();
+            queue.end();
+            return plan;
+          },
+          (err: unknown) => {
+            stopAll.abort();
+            queue.end();
+            throw err;
+          },
+        );
+        const outputs = await this.runRanges(
+          tshark,
+          counter,
+          request,
+          queue,
+          dir,
+          file,
+          size,
+          stopAll,
+          signal,
+          progress,
+        );
+        const plan = await planned;
+        if (plan === undefined) {
+          if (signal?.aborted) throw abortError();
+          return undefined;
+        }
+        return outputs;
       } finally {
         await file.close();
       }
@@ -242,20 +347,23 @@ export class Summarizer {
 
   private async runRanges(
     tshark: string,
+    counter: ConversationCounter | undefined,
     request: SummaryRequest,
-    plan: readonly Chunk[],
-    fifos: readonly string[],
+    queue: ChunkQueue,
+    dir: string,
     file: FileHandle,
+    size: number,
+    stopAll: AbortController,
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
   ): Promise<PassOutput[]> {
     // One worker's failure (a time-out, a cancellation) ends the others.
-    const stopAll = new AbortController();
     const onAbort = (): void => stopAll.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const deadline = performance.now() + request.timeoutMs;
     const feeds = new Set<FifoFeed>();
-    const total = plan.reduce((n, c) => n + c.end - c.warmupStart + c.header.length, 0);
+    // The ranges' warm-ups and headers are read twice: a little more than the file in all.
+    const total = size;
     let fed = 0;
     const report = (): void => {
       const now = fed + [...feeds].reduce((n, f) => n + f.written(), 0);
@@ -268,33 +376,36 @@ export class Summarizer {
     };
     const timer = progress ? setInterval(report, 250) : undefined;
     const outputs: PassOutput[] = [];
-    let next = 0;
     const worker = async (): Promise<void> => {
-      for (let chunk = plan[next++]; chunk && !stopAll.signal.aborted; chunk = plan[next++]) {
-        const fifo = fifos[chunk.index] ?? '';
-        const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
-        feeds.add(feed);
-        try {
-          const output = await runPass(this.group, tshark, fifo, {
-            keylogFile: request.keylogFile,
-            warmup: chunk.warmupPackets,
-            timeoutMs: Math.max(1, deadline - performance.now()),
-            signal: stopAll.signal,
-          });
-          // tshark names the FIFO in its messages; the reader knows the file.
-          const stderr = output.result.stderr.split(fifo).join(request.file);
-          outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
-          if (output.result.timedOut || output.result.aborted) stopAll.abort();
-        } finally {
-          feed.stop();
-          await feed.done;
-          feeds.delete(feed);
-          fed += feed.written();
-        }
+      for (let chunk = await queue.next(); chunk && !stopAll.signal.aborted; chunk = await queue.next()) {
+        const fifo = path.join(dir, `range-${chunk.index}`);
+        if (chunk.index > 0) await makeFifo(fifo);
+        const output = await this.counted(counter, async (c) => {
+          const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
+          feeds.add(feed);
+          try {
+            return await runPass(this.group, tshark, fifo, {
+              keylogFile: request.keylogFile,
+              warmup: chunk.warmupPackets,
+              timeoutMs: Math.max(1, deadline - performance.now()),
+              signal: stopAll.signal,
+              counter: c,
+            });
+          } finally {
+            feed.stop();
+            await feed.done;
+            feeds.delete(feed);
+            fed += feed.written();
+          }
+        });
+        // tshark names the FIFO in its messages; the reader knows the file.
+        const stderr = output.result.stderr.split(fifo).join(request.file);
+        outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
+        if (output.result.timedOut || output.result.aborted) stopAll.abort();
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(this.chunking.workers, plan.length) }, worker));
+      await Promise.all(Array.from({ length: this.chunking.workers }, worker));
     } finally {
       if (timer) clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -302,11 +413,48 @@ export class Summarizer {
     if (signal?.aborted) throw abortError();
     if (progress) report();
     // A range no worker reached was cut off by the time limit.
-    return plan.map((c) => outputs[c.index] ?? UNREAD);
+    return queue.taken().map((c) => outputs[c.index] ?? UNREAD);
+  }
+}
+
+/** Ranges as the scan finds them, taken by the workers in order. */
+class ChunkQueue {
+  private readonly chunks: Chunk[] = [];
+  private next_ = 0;
+  private ended = false;
+  private waiting: (() => void)[] = [];
+
+  push(chunk: Chunk): void {
+    this.chunks.push(chunk);
+    this.wake();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** The next range, once the scan has found it; undefined when there are no more. */
+  async next(): Promise<Chunk | undefined> {
+    while (this.next_ >= this.chunks.length && !this.ended)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return this.chunks[this.next_++];
+  }
+
+  /** Every range found. */
+  taken(): Chunk[] {
+    return this.chunks;
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
   }
 }
 
 const UNREAD: PassOutput = {
+  counter: 'unused',
   parts: [],
   firstTime: undefined,
   stats: { protocols: [], endpoints: [], expert: [] },
@@ -324,7 +472,9 @@ const UNREAD: PassOutput = {
 /** Ranges as even as the bounds allow, a whole number of rounds of `workers`. */
 function evenSizing(bounds: ChunkSizing, size: number, workers: number): ChunkSizing {
   const rounds = Math.max(1, Math.ceil(size / (workers * bounds.chunkBytes)));
-  return { ...bounds, chunkBytes: Math.ceil(size / (rounds * workers)) };
+  // A range ends before the record that would overflow it, so each falls a little short of its
+  // share: 1% more keeps those shortfalls from adding up to one more, tiny, range at the end.
+  return { ...bounds, chunkBytes: Math.ceil((size / (rounds * workers)) * 1.01) };
 }
 
 function assemble(

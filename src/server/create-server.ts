@@ -21,6 +21,7 @@ import { RuntimeDir } from '../storage/runtime-dir.js';
 import { defaultChunking, Summarizer } from '../analysis/summarize.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
+import { conversationCounter } from '../wireshark/native.js';
 import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
@@ -80,6 +81,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     () => tools,
     () => runtimeDir.path(),
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
+    (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(

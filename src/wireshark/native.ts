@@ -1,0 +1,60 @@
+// SharkMCP's summary counter for tshark (native/summary-counter.c), when it was built for the
+// Wireshark that is here: it adds up a summary's statistics inside tshark instead of a line per
+// packet and filtered `-z` statistics. Built by `npm run build` when Wireshark's headers are
+// installed; optional.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const NATIVE_LIBRARY = 'summary-counter.so';
+export const NATIVE_SCRIPT = 'summary-counter.lua';
+export const NATIVE_BUILD_FILE = 'build.json';
+
+/** dist/native, beside dist/src. */
+export const NATIVE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
+
+export interface ConversationCounter {
+  readonly library: string;
+  readonly script: string;
+}
+
+export type CounterStatus =
+  | { readonly available: true; readonly counter: ConversationCounter; readonly wireshark: string }
+  | { readonly available: false; readonly reason: string };
+
+/**
+ * The counter in `dir` if it was built for `tsharkVersion` (tap layouts may change between
+ * Wireshark releases, so only the exact version is trusted), or why not.
+ */
+export function conversationCounter(
+  tsharkVersion: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  dir = NATIVE_DIR,
+): CounterStatus {
+  if (env['SHARKMCP_NATIVE'] === '0') return { available: false, reason: 'SHARKMCP_NATIVE=0 turns it off.' };
+  const build = path.join(dir, NATIVE_BUILD_FILE);
+  if (!existsSync(build)) {
+    return {
+      available: false,
+      reason:
+        "it was not built (npm run build builds it when gcc, pkg-config and Wireshark's headers are installed: on Debian/Ubuntu, apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev).",
+    };
+  }
+  let wireshark: unknown;
+  try {
+    wireshark = (JSON.parse(readFileSync(build, 'utf8')) as { wireshark?: unknown }).wireshark;
+  } catch {
+    return { available: false, reason: `${build} cannot be read; run npm run build again.` };
+  }
+  if (typeof wireshark !== 'string' || wireshark !== tsharkVersion) {
+    return {
+      available: false,
+      reason: `it was built for Wireshark ${String(wireshark)}, and tshark here is ${tsharkVersion ?? 'unknown'}; run npm run build again.`,
+    };
+  }
+  return {
+    available: true,
+    wireshark,
+    counter: { library: path.join(dir, NATIVE_LIBRARY), script: path.join(dir, NATIVE_SCRIPT) },
+  };
+}

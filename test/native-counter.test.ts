@@ -1,0 +1,143 @@
+// The counter inside tshark (native/summary-counter.c) replaces tshark's `-z` statistics and the
+// per-packet lines in summaries, because it is cheaper. It must give exactly what they give, and
+// the summary must fall back to them wherever the counter cannot be trusted.
+import assert from 'node:assert/strict';
+import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
+import type { SummaryRequest } from '../src/analysis/summarize.js';
+import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import { conversationCounter, NATIVE_DIR } from '../src/wireshark/native.js';
+import type { CounterStatus } from '../src/wireshark/native.js';
+import { ProcessGroup } from '../src/wireshark/process.js';
+import { makeMixedCapture } from './helpers/fixtures.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { corpus, SHARED_CAPTURES } from './helpers/paths.js';
+
+const group = new ProcessGroup();
+let dir: string;
+
+before(async () => {
+  dir = await tempDir();
+});
+after(async () => {
+  await group.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const OFF: CounterStatus = { available: false, reason: 'off in this test' };
+
+function summarizer(findCounter: (version: string | undefined) => CounterStatus): Summarizer {
+  const tools = locateWiresharkTools(group);
+  return new Summarizer(
+    group,
+    () => tools,
+    () => Promise.resolve(dir),
+    defaultChunking(1),
+    findCounter,
+  );
+}
+
+/** The counter built for the tshark here, or why there is none. */
+async function builtCounter(): Promise<CounterStatus> {
+  const tshark = (await locateWiresharkTools(group)).status('tshark');
+  return conversationCounter(tshark.found ? tshark.version : undefined, {});
+}
+
+async function captureFiles(root: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(root, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && /\.(pcap|pcapng|cap)$/.test(entry.name))
+      found.push(path.join(entry.parentPath, entry.name));
+  }
+  return found.sort();
+}
+
+describe('the counter inside tshark', () => {
+  it('gives every corpus capture the summary that tshark statistics and per-packet lines give', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    if (!corpus('MANIFEST.txt')) return t.skip('../shared/captures is absent');
+    const counted = summarizer(() => status);
+    const plain = summarizer(() => OFF);
+    const files = await captureFiles(SHARED_CAPTURES);
+    assert.ok(files.length >= 20, `${files.length} corpus captures`);
+    for (const file of files) {
+      const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
+      assert.deepEqual(await counted.summarize(request), await plain.summarize(request), file);
+    }
+  });
+
+  it('gives a loopback capture, decrypted or not, the same summary', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    if (!(await requireCapture(t))) return;
+    const made = await makeMixedCapture(dir);
+    const find = (): CounterStatus => status;
+    for (const keylogFile of [undefined, made.keylog]) {
+      const request: SummaryRequest = { file: made.file, topN: 1000, timeoutMs: 120_000, keylogFile };
+      const counted = await summarizer(find).summarize(request);
+      assert.deepEqual(counted, await summarizer(() => OFF).summarize(request));
+      assert.ok(counted.conversations.some((c) => c.kind === 'tcp' && c.bytes > 0));
+      assert.ok(counted.conversations.some((c) => c.kind === 'udp'));
+      assert.ok(counted.endpoints.length > 0 && counted.expertTop.length > 0);
+    }
+  });
+
+  it('leaves a packet whose header is cut short to the per-packet pass', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    const file = corpus('zeek/testing/btest/Traces/tcp/truncated-header.pcap');
+    if (!file) return t.skip('../shared/captures is absent');
+    const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
+    const counted = await summarizer(() => status).summarize(request);
+    assert.deepEqual(counted, await summarizer(() => OFF).summarize(request));
+    // The cut-short first packet (the SYN) is still part of its conversation.
+    const tcp = counted.conversations.find((c) => c.kind === 'tcp' && c.a.endsWith(':60827'));
+    assert.ok(tcp, JSON.stringify(counted.conversations));
+    assert.equal(tcp.framesAToB, 10);
+  });
+
+  it('falls back to tshark statistics when the counter does not load, and stops trying it', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    const file = corpus('chrissanders-packets/ppa1e/http.cap');
+    if (!file) return t.skip('../shared/captures is absent');
+    let asked = 0;
+    const broken = summarizer(() => {
+      asked++;
+      return { ...status, counter: { ...status.counter, library: path.join(dir, 'no-such-library.so') } };
+    });
+    const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
+    const expected = await summarizer(() => OFF).summarize(request);
+    assert.deepEqual(await broken.summarize(request), expected);
+    assert.deepEqual(await broken.summarize(request), expected);
+    assert.equal(asked, 1, 'after one failure the counter is not asked for again');
+  });
+});
+
+describe('finding the counter', () => {
+  it('says how to build it when it is not built', () => {
+    const status = conversationCounter('4.0.17', {}, path.join(dir, 'nothing-here'));
+    assert.equal(status.available, false);
+    assert.match(status.available ? '' : status.reason, /npm run build.*libwireshark-dev/s);
+  });
+
+  it('trusts only a counter built for the very tshark version here', async () => {
+    const built = path.join(dir, 'native-4.2');
+    await mkdir(built, { recursive: true });
+    await writeFile(path.join(built, 'build.json'), JSON.stringify({ wireshark: '4.2.5' }));
+    const other = conversationCounter('4.0.17', {}, built);
+    assert.equal(other.available, false);
+    assert.match(other.available ? '' : other.reason, /built for Wireshark 4\.2\.5.*tshark here is 4\.0\.17/);
+    assert.equal(conversationCounter('4.2.5', {}, built).available, true);
+    await writeFile(path.join(built, 'build.json'), '{ not json');
+    assert.match(JSON.stringify(conversationCounter('4.2.5', {}, built)), /cannot be read/);
+  });
+
+  it('is turned off by SHARKMCP_NATIVE=0', () => {
+    const status = conversationCounter('4.0.17', { SHARKMCP_NATIVE: '0' }, NATIVE_DIR);
+    assert.equal(status.available, false);
+  });
+});
