@@ -45,6 +45,7 @@ typedef struct {
     guint8 a_addr[16];
     int a_len;
     guint32 a_port; /* G_MAXUINT32 for IP parts, which have no port */
+    char *a_text;   /* side a's address alone, as tshark prints it */
     char *a;        /* "addr:port", "[addr]:port" or "addr" */
     char *b;
     guint64 frames_a_to_b;
@@ -66,7 +67,6 @@ typedef struct {
 typedef struct {
     endpoint_key_t key;
     address addr; /* for printing; points into key.addr */
-    int addr_type;
     guint64 tx_packets, rx_packets, tx_bytes, rx_bytes;
 } endpoint_t;
 
@@ -173,7 +173,6 @@ static void endpoint_add(enum kind kind, const address *addr, guint32 port, gboo
     if (e == NULL) {
         e = g_new0(endpoint_t, 1);
         e->key = key;
-        e->addr_type = addr->type;
         set_address(&e->addr, addr->type, e->key.len, e->key.addr);
         g_hash_table_insert(st.endpoints, &e->key, e);
         g_ptr_array_add(st.endpoint_order, e);
@@ -195,17 +194,24 @@ static void endpoints_add(enum kind kind, const packet_info *pinfo, const addres
     endpoint_add(kind, dst, dport, FALSE, pinfo->fd->pkt_len);
 }
 
+/* An IP header of either version: its endpoints count; the packet keeps its first (outer) one. */
+static void on_ip_header(enum kind kind, const packet_info *pinfo, const address *src,
+                         const address *dst, gboolean *seen, address *first_src, address *first_dst)
+{
+    packet_at(pinfo);
+    endpoints_add(kind, pinfo, src, G_MAXUINT32, dst, G_MAXUINT32);
+    if (!*seen) {
+        *seen = TRUE;
+        copy_address_shallow(first_src, src);
+        copy_address_shallow(first_dst, dst);
+    }
+}
+
 static tap_packet_status on_ip(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                const void *data, tap_flags_t flags _U_)
 {
     const ws_ip4 *ip = (const ws_ip4 *)data;
-    packet_at(pinfo);
-    endpoints_add(KIND_IPV4, pinfo, &ip->ip_src, G_MAXUINT32, &ip->ip_dst, G_MAXUINT32);
-    if (!st.pkt.ip4) {
-        st.pkt.ip4 = TRUE;
-        copy_address_shallow(&st.pkt.ip4_src, &ip->ip_src);
-        copy_address_shallow(&st.pkt.ip4_dst, &ip->ip_dst);
-    }
+    on_ip_header(KIND_IPV4, pinfo, &ip->ip_src, &ip->ip_dst, &st.pkt.ip4, &st.pkt.ip4_src, &st.pkt.ip4_dst);
     return TAP_PACKET_DONT_REDRAW;
 }
 
@@ -213,13 +219,8 @@ static tap_packet_status on_ipv6(void *tapdata _U_, packet_info *pinfo, epan_dis
                                  const void *data, tap_flags_t flags _U_)
 {
     const ws_ip6 *ip = (const ws_ip6 *)data;
-    packet_at(pinfo);
-    endpoints_add(KIND_IPV6, pinfo, &ip->ip6_src, G_MAXUINT32, &ip->ip6_dst, G_MAXUINT32);
-    if (!st.pkt.ip6) {
-        st.pkt.ip6 = TRUE;
-        copy_address_shallow(&st.pkt.ip6_src, &ip->ip6_src);
-        copy_address_shallow(&st.pkt.ip6_dst, &ip->ip6_dst);
-    }
+    on_ip_header(KIND_IPV6, pinfo, &ip->ip6_src, &ip->ip6_dst, &st.pkt.ip6, &st.pkt.ip6_src,
+                 &st.pkt.ip6_dst);
     return TAP_PACKET_DONT_REDRAW;
 }
 
@@ -274,6 +275,7 @@ static part_t *part_new(enum kind kind, const address *src, guint32 sport, const
     p->a_len = MIN(src->len, 16);
     memcpy(p->a_addr, src->data, p->a_len);
     p->a_port = sport;
+    p->a_text = address_to_str(NULL, src);
     p->a = endpoint_name(src, sport, v4);
     p->b = endpoint_name(dst, dport, v4);
     p->first = *t;
@@ -469,22 +471,11 @@ static void on_draw(void *tapdata _U_)
         const part_t *p = (const part_t *)g_ptr_array_index(st.order, i);
         char a_port[16] = "";
         if (p->a_port != G_MAXUINT32) g_snprintf(a_port, sizeof a_port, "%u", p->a_port);
-        char *a_address = g_strdup(p->a);
-        /* aAddress: side a without its port, as the aggregator keeps it. */
-        if (p->a_port != G_MAXUINT32) {
-            char *colon = strrchr(a_address, ':');
-            if (colon) *colon = '\0';
-            if (!p->v4 && a_address[0] == '[') {
-                memmove(a_address, a_address + 1, strlen(a_address));
-                a_address[strlen(a_address) - 1] = '\0';
-            }
-        }
         printf("part\t%s\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT
                "\t%" G_GUINT64_FORMAT "\t%ld.%09d\t%ld.%09d\t%d\n",
-               KIND_NAME[p->kind], p->a, p->b, a_address, a_port, p->frames_a_to_b,
+               KIND_NAME[p->kind], p->a, p->b, p->a_text, a_port, p->frames_a_to_b,
                p->frames_b_to_a, p->bytes, (long)p->first.secs, p->first.nsecs,
                (long)p->last.secs, p->last.nsecs, p->continues ? 1 : 0);
-        g_free(a_address);
     }
     for (guint i = 0; i < st.endpoint_order->len; i++) {
         const endpoint_t *e = (const endpoint_t *)g_ptr_array_index(st.endpoint_order, i);
@@ -512,9 +503,9 @@ static void on_draw(void *tapdata _U_)
     fflush(stdout);
 }
 
-static gboolean listen(const char *tap, tap_packet_cb cb)
+static gboolean listen(const char *tap, void *tapdata, guint flags, tap_packet_cb cb, tap_draw_cb draw)
 {
-    GString *error = register_tap_listener(tap, &st, NULL, 0, NULL, cb, NULL, NULL);
+    GString *error = register_tap_listener(tap, tapdata, NULL, flags, NULL, cb, draw, NULL);
     if (error == NULL) return TRUE;
     fprintf(stderr, "sharkmcp: cannot listen to the %s tap: %s\n", tap, error->str);
     g_string_free(error, TRUE);
@@ -543,22 +534,12 @@ int sharkmcp_summary_register(void *L)
     st.expert = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     st.expert_order = g_ptr_array_new();
     packet_reset(0);
-    gboolean ok = listen("ip", on_ip) && listen("ipv6", on_ipv6) && listen("tcp", on_tcp) &&
-                  listen("udp", on_udp);
-    /* The frame tap comes last in a packet: it is where the packet is counted, and the draw. */
-    GString *error = register_tap_listener("expert", &st.expert, NULL, 0, NULL, on_expert, NULL, NULL);
-    if (error != NULL) {
-        fprintf(stderr, "sharkmcp: cannot listen to the expert tap: %s\n", error->str);
-        g_string_free(error, TRUE);
-        ok = FALSE;
-    }
-    /* The protocol hierarchy is read off the tree, as io,phs does. */
-    error = register_tap_listener("frame", &st.pkt, NULL, TL_REQUIRES_PROTO_TREE, NULL, on_frame, on_draw,
-                                  NULL);
-    if (error != NULL) {
-        fprintf(stderr, "sharkmcp: cannot listen to the frame tap: %s\n", error->str);
-        g_string_free(error, TRUE);
-        ok = FALSE;
-    }
-    return ok ? 0 : 0;
+    /* A pass where one of these failed prints nothing, so the caller reads it the plain way. */
+    if (listen("ip", &st.pkt.ip4, 0, on_ip, NULL) && listen("ipv6", &st.pkt.ip6, 0, on_ipv6, NULL) &&
+        listen("tcp", &st.pkt.tcp, 0, on_tcp, NULL) && listen("udp", &st.pkt.udp, 0, on_udp, NULL) &&
+        listen("expert", &st.expert, 0, on_expert, NULL))
+        /* The frame tap comes last in a packet: where the packet is counted, and the protocol
+           hierarchy read off the tree as io,phs does. */
+        listen("frame", &st.pkt, TL_REQUIRES_PROTO_TREE, on_frame, on_draw);
+    return 0;
 }

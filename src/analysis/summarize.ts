@@ -127,14 +127,14 @@ async function runPass(
 ): Promise<PassOutput> {
   const args = ['-n', '-r', input];
   if (options.keylogFile) args.push('-o', `tls.keylog_file:${options.keylogFile}`);
+  // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
+  // own statistics by a filter (which costs a sixth of the pass).
   const counter = options.counter;
   if (counter) {
     args.push('-q', '-X', `lua_script:${counter.script}`);
     args.push('-X', `lua_script1:${counter.library}`, '-X', `lua_script1:${options.warmup}`);
-  } else args.push(...packetColumnArgs());
-  // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
-  // own statistics by a filter (which costs a sixth of the pass).
-  if (!counter) {
+  } else {
+    args.push(...packetColumnArgs());
     for (const z of SUMMARY_STATISTICS)
       args.push('-z', options.warmup > 0 ? `${z},frame.number>${options.warmup}` : z);
   }
@@ -362,12 +362,11 @@ export class Summarizer {
     signal?.addEventListener('abort', onAbort, { once: true });
     const deadline = performance.now() + request.timeoutMs;
     const feeds = new Set<FifoFeed>();
-    // The ranges' warm-ups and headers are read twice: a little more than the file in all.
-    const total = size;
     let fed = 0;
     const report = (): void => {
       const now = fed + [...feeds].reduce((n, f) => n + f.written(), 0);
-      const share = Math.min(1, now / total);
+      // The ranges' warm-ups and headers are read twice: a little more than the file in all.
+      const share = Math.min(1, now / size);
       progress?.({
         progress: Math.round(share * 100),
         total: 100,
