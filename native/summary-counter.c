@@ -81,9 +81,13 @@ typedef struct phs_node {
 /* Expert messages as `tshark -z expert` counts them: by severity, protocol and summary. */
 typedef struct {
     int severity;
-    int group; /* of the first message with this key, as tshark keeps it */
-    char *protocol;
-    char *summary;
+    const char *protocol;
+    const char *summary;
+} expert_key_t;
+
+typedef struct {
+    expert_key_t key; /* owns its strings */
+    int group;        /* of the first message with this key, as tshark keeps it */
     guint64 count;
 } expert_entry_t;
 
@@ -114,7 +118,7 @@ typedef struct {
     GHashTable *endpoints; /* endpoint_key_t -> endpoint_t, in `endpoint_order` */
     GPtrArray *endpoint_order;
     phs_node_t phs;        /* the root: its children are the first level */
-    GHashTable *expert;    /* "severity\tprotocol\tsummary" -> expert_entry_t, in `expert_order` */
+    GHashTable *expert;    /* expert_key_t -> expert_entry_t, in `expert_order` */
     GPtrArray *expert_order;
     gboolean have_first;
     nstime_t first_time;
@@ -128,12 +132,37 @@ static gpointer stream_key(gboolean tcp, guint32 stream)
     return GSIZE_TO_POINTER(((gsize)stream << 1 | (tcp ? 0 : 1)) + 1);
 }
 
-static gboolean has_layer(const packet_info *pinfo, int proto)
+/* Which of the protocols the counter cares about the packet has as a layer, in one walk. */
+typedef struct {
+    gboolean icmp, ip, ipv6, tcp, udp;
+} layers_t;
+
+static layers_t layers_of(const packet_info *pinfo)
 {
-    if (proto < 0) return FALSE;
-    for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f; f = wmem_list_frame_next(f))
-        if (GPOINTER_TO_INT(wmem_list_frame_data(f)) == proto) return TRUE;
-    return FALSE;
+    layers_t l = {FALSE, FALSE, FALSE, FALSE, FALSE};
+    for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f; f = wmem_list_frame_next(f)) {
+        const int proto = GPOINTER_TO_INT(wmem_list_frame_data(f));
+        if (proto == st.proto_icmp || proto == st.proto_icmpv6) l.icmp = TRUE;
+        else if (proto == st.proto_ip) l.ip = TRUE;
+        else if (proto == st.proto_ipv6) l.ipv6 = TRUE;
+        else if (proto == st.proto_tcp) l.tcp = TRUE;
+        else if (proto == st.proto_udp) l.udp = TRUE;
+    }
+    return l;
+}
+
+/* A hash of a zero-padded key of whole 64-bit words: a multiply-xor per word, then a final mix. */
+static guint words_hash(const void *key, gsize size)
+{
+    const guint8 *b = (const guint8 *)key;
+    guint64 h = 0x9e3779b97f4a7c15ULL;
+    for (gsize i = 0; i + 8 <= size; i += 8) {
+        guint64 w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    return (guint)(h ^ (h >> 29));
 }
 
 static void packet_reset(guint32 num)
@@ -149,10 +178,8 @@ static void packet_at(const packet_info *pinfo)
 
 static guint endpoint_hash(gconstpointer k)
 {
-    const guint8 *b = (const guint8 *)k;
-    guint h = 2166136261u;
-    for (gsize i = 0; i < sizeof(endpoint_key_t); i++) h = (h ^ b[i]) * 16777619u;
-    return h;
+    G_STATIC_ASSERT(sizeof(endpoint_key_t) % 8 == 0);
+    return words_hash(k, sizeof(endpoint_key_t));
 }
 
 static gboolean endpoint_equal(gconstpointer x, gconstpointer y)
@@ -301,7 +328,7 @@ static void part_count(part_t *p, const address *src, guint32 sport, guint32 byt
 
 /* The key of an IP pair: its kind and both raw addresses, the lower first. */
 typedef struct {
-    guint8 bytes[2 + 2 * 16]; /* kind, then each address's length and bytes; zero-padded */
+    guint8 bytes[40]; /* kind, both addresses' lengths, each address's bytes; zero-padded */
 } pair_key_t;
 
 static void pair_key(pair_key_t *key, gboolean v4, const address *x, const address *y)
@@ -318,10 +345,8 @@ static void pair_key(pair_key_t *key, gboolean v4, const address *x, const addre
 
 static guint pair_hash(gconstpointer k)
 {
-    const guint8 *b = ((const pair_key_t *)k)->bytes;
-    guint h = 2166136261u;
-    for (gsize i = 0; i < sizeof(pair_key_t); i++) h = (h ^ b[i]) * 16777619u;
-    return h;
+    G_STATIC_ASSERT(sizeof(pair_key_t) % 8 == 0 && sizeof(pair_key_t) >= 2 + 2 * 16);
+    return words_hash(k, sizeof(pair_key_t));
 }
 
 static gboolean pair_equal(gconstpointer x, gconstpointer y)
@@ -370,24 +395,35 @@ static char *one_line(const char *s)
     return copy;
 }
 
+static guint expert_hash(gconstpointer k)
+{
+    const expert_key_t *key = (const expert_key_t *)k;
+    return (g_str_hash(key->summary) * 31u + g_str_hash(key->protocol)) * 31u + (guint)key->severity;
+}
+
+static gboolean expert_equal(gconstpointer x, gconstpointer y)
+{
+    const expert_key_t *a = (const expert_key_t *)x, *b = (const expert_key_t *)y;
+    return a->severity == b->severity && strcmp(a->summary, b->summary) == 0 &&
+           strcmp(a->protocol, b->protocol) == 0;
+}
+
 static tap_packet_status on_expert(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                    const void *data, tap_flags_t flags _U_)
 {
     const expert_info_t *ei = (const expert_info_t *)data;
     if (pinfo->num <= st.warmup) return TAP_PACKET_DONT_REDRAW;
-    char *key = g_strdup_printf("%d\t%s\t%s", ei->severity, ei->protocol ? ei->protocol : "",
-                                ei->summary ? ei->summary : "");
-    expert_entry_t *e = (expert_entry_t *)g_hash_table_lookup(st.expert, key);
+    const expert_key_t key = {ei->severity, ei->protocol ? ei->protocol : "",
+                              ei->summary ? ei->summary : ""};
+    expert_entry_t *e = (expert_entry_t *)g_hash_table_lookup(st.expert, &key);
     if (e == NULL) {
         e = g_new0(expert_entry_t, 1);
-        e->severity = ei->severity;
+        e->key.severity = key.severity;
+        e->key.protocol = g_strdup(key.protocol);
+        e->key.summary = g_strdup(key.summary);
         e->group = ei->group;
-        e->protocol = one_line(ei->protocol);
-        e->summary = one_line(ei->summary);
-        g_hash_table_insert(st.expert, key, e);
+        g_hash_table_insert(st.expert, &e->key, e);
         g_ptr_array_add(st.expert_order, e);
-    } else {
-        g_free(key);
     }
     e->count++;
     return TAP_PACKET_DONT_REDRAW;
@@ -410,14 +446,14 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
     packet_at(pinfo);
     const packet_t *k = &st.pkt;
     const gboolean counted = pinfo->num > st.warmup;
-    const gboolean icmp = has_layer(pinfo, st.proto_icmp) || has_layer(pinfo, st.proto_icmpv6);
+    const layers_t layers = layers_of(pinfo);
+    const gboolean icmp = layers.icmp;
     if (!counted) {
         if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
         return TAP_PACKET_DONT_REDRAW;
     }
-    if ((!k->ip4 && has_layer(pinfo, st.proto_ip)) || (!k->ip6 && has_layer(pinfo, st.proto_ipv6)) ||
-        (!icmp && ((!k->tcp && has_layer(pinfo, st.proto_tcp)) ||
-                   (!k->udp && has_layer(pinfo, st.proto_udp)))))
+    if ((!k->ip4 && layers.ip) || (!k->ip6 && layers.ipv6) ||
+        (!icmp && ((!k->tcp && layers.tcp) || (!k->udp && layers.udp))))
         st.incomplete++;
     if (edt && edt->tree) phs_add(edt->tree, pinfo->fd->pkt_len);
     const nstime_t *t = &pinfo->abs_ts;
@@ -495,8 +531,11 @@ static void on_draw(void *tapdata _U_)
     for (guint i = 0; i < st.expert_order->len; i++) {
         const expert_entry_t *e = (const expert_entry_t *)g_ptr_array_index(st.expert_order, i);
         char *group = val_to_str_wmem(NULL, (guint32)e->group, expert_group_vals, "Unknown (%d)");
-        printf("expert\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\n", severity_name(e->severity), group,
-               e->protocol, e->summary, e->count);
+        char *protocol = one_line(e->key.protocol), *summary = one_line(e->key.summary);
+        printf("expert\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\n", severity_name(e->key.severity),
+               group, protocol, summary, e->count);
+        g_free(protocol);
+        g_free(summary);
         wmem_free(NULL, group);
     }
     printf("SHARKMCP-SUMMARY END\n");
@@ -531,7 +570,7 @@ int sharkmcp_summary_register(void *L)
     st.proto_udp = proto_get_id_by_filter_name("udp");
     st.endpoints = g_hash_table_new(endpoint_hash, endpoint_equal);
     st.endpoint_order = g_ptr_array_new();
-    st.expert = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    st.expert = g_hash_table_new(expert_hash, expert_equal);
     st.expert_order = g_ptr_array_new();
     packet_reset(0);
     /* A pass where one of these failed prints nothing, so the caller reads it the plain way. */
