@@ -28,8 +28,8 @@ export interface FifoFeed {
 }
 
 /**
- * Writes `head`, then bytes [from, to) of `file` (read in 1 MiB pieces, at the pace the reader
- * takes them) into the FIFO at `fifo`, then closes it so the reader sees the end.
+ * Writes `head`, then bytes [from, to) of `file` (read in 1 MiB pieces into two reused buffers, at
+ * the pace the reader takes them) into the FIFO at `fifo`, then closes it so the reader sees the end.
  */
 export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: number, to: number): FifoFeed {
   let stopped = false;
@@ -38,24 +38,14 @@ export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: num
   const opened = new Promise<number>((resolve, reject) =>
     open(fifo, constants.O_WRONLY, (err, fd) => (err ? reject(err) : resolve(fd))),
   );
-  const writeAll = (s: net.Socket, chunk: Buffer): Promise<void> =>
-    new Promise((resolve, reject) => {
-      written += chunk.length;
-      if (s.write(chunk)) {
-        resolve();
-        return;
-      }
-      const onDrain = (): void => {
-        s.off('close', onClose);
-        resolve();
-      };
-      const onClose = (): void => {
-        s.off('drain', onDrain);
-        reject(new Error('closed'));
-      };
-      s.once('drain', onDrain);
-      s.once('close', onClose);
-    });
+  // Settles once the piece has gone into the pipe (so its buffer may be reused), or the pipe closed.
+  const send = (s: net.Socket, closed: Promise<never>, piece: Buffer): Promise<void> => {
+    written += piece.length;
+    const flushed = new Promise<void>((resolve, reject) =>
+      s.write(piece, (err) => (err ? reject(err) : resolve())),
+    );
+    return Promise.race([flushed, closed]);
+  };
   const done = (async () => {
     let fd: number;
     try {
@@ -70,16 +60,26 @@ export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: num
     const s = new net.Socket({ fd, readable: false, writable: true });
     socket = s;
     s.on('error', () => undefined);
+    const closed = new Promise<never>((_, reject) => s.once('close', () => reject(new Error('closed'))));
+    closed.catch(() => undefined);
     try {
-      await writeAll(s, head);
-      for (let at = from; at < to && !stopped;) {
-        // A fresh buffer each time: the stream may still hold the previous one.
-        const buffer = Buffer.allocUnsafe(Math.min(WRITE_SIZE, to - at));
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, at);
+      await send(s, closed, head);
+      // Two buffers, reused: one is read into while the other drains into the pipe. A fresh buffer
+      // per piece costs page faults, about a fifth of the feed's CPU.
+      const size = Math.max(1, Math.min(WRITE_SIZE, to - from));
+      const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
+      const flushed: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+      for (let at = from, i = 0; at < to && !stopped; i ^= 1) {
+        await flushed[i];
+        const buffer = buffers[i as 0 | 1];
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - at), at);
         if (bytesRead === 0) break;
         at += bytesRead;
-        await writeAll(s, buffer.subarray(0, bytesRead));
+        const piece = send(s, closed, buffer.subarray(0, bytesRead));
+        piece.catch(() => undefined); // awaited before the buffer is reused, or below
+        flushed[i] = piece;
       }
+      await Promise.all(flushed);
       if (!stopped) await new Promise<void>((resolve) => s.end(resolve));
     } catch {
       // The reader went away: nothing more to write.
