@@ -15,8 +15,10 @@
  * in the tshark runs that ask for it, and it needs no Lua headers: the one Lua call it makes is
  * declared below. It decodes nothing itself.
  */
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <glib.h>
 #include <epan/packet.h>
@@ -28,6 +30,7 @@
 #include <epan/dissectors/packet-ip.h>
 #include <epan/dissectors/packet-tcp.h>
 #include <epan/dissectors/packet-udp.h>
+#include <wiretap/wtap.h>
 
 /* Lua 5.2's lua_tonumberx, declared by hand: tshark has the library loaded already. */
 extern double lua_tonumberx(void *L, int idx, int *isnum);
@@ -100,6 +103,29 @@ typedef struct {
     guint32 udp_stream, udp_sport, udp_dport;
 } packet_t;
 
+#define ENDPOINT_CACHE 4096 /* a power of 2 */
+
+/* One time stamp, with the precision of the record it came from. */
+typedef struct {
+    nstime_t ts;
+    int prec;
+} stamp_t;
+
+/*
+ * What `capinfos` counts, over the records this pass counts, so that a chunked summary need not
+ * have capinfos read the whole file again: packets, their bytes (original lengths), the earliest
+ * and latest time stamps (the first record to reach each keeps it), whether every record had a
+ * time stamp, and packets per interface.
+ */
+typedef struct {
+    guint64 packets;
+    guint64 bytes;
+    gboolean seen;      /* a record with a time stamp */
+    gboolean all_times; /* every record had one */
+    stamp_t start, stop;
+    GArray *interfaces; /* guint64 packets, by interface ID */
+} facts_t;
+
 typedef struct {
     guint32 warmup;
     int proto_icmp, proto_icmpv6, proto_ip, proto_ipv6, proto_tcp, proto_udp;
@@ -116,12 +142,14 @@ typedef struct {
     GHashTable *tuples;    /* tuples that have a part already */
     GHashTable *warm;      /* TCP streams seen in the warm-up */
     GHashTable *endpoints; /* endpoint_key_t -> endpoint_t, in `endpoint_order` */
+    endpoint_t *endpoint_cache[ENDPOINT_CACHE]; /* recent lookups, by hash: most packets hit */
     GPtrArray *endpoint_order;
     phs_node_t phs;        /* the root: its children are the first level */
     GHashTable *expert;    /* expert_key_t -> expert_entry_t, in `expert_order` */
     GPtrArray *expert_order;
     gboolean have_first;
     nstime_t first_time;
+    facts_t facts;
 } state_t;
 
 static state_t st;
@@ -196,13 +224,19 @@ static void endpoint_add(enum kind kind, const address *addr, guint32 port, gboo
     key.len = (guint8)MIN(addr->len, 16);
     memcpy(key.addr, addr->data, key.len);
     key.port = port;
-    endpoint_t *e = (endpoint_t *)g_hash_table_lookup(st.endpoints, &key);
-    if (e == NULL) {
-        e = g_new0(endpoint_t, 1);
-        e->key = key;
-        set_address(&e->addr, addr->type, e->key.len, e->key.addr);
-        g_hash_table_insert(st.endpoints, &e->key, e);
-        g_ptr_array_add(st.endpoint_order, e);
+    /* Four lookups a TCP packet, mostly of the endpoints of the packets just before it. */
+    endpoint_t **cached = &st.endpoint_cache[endpoint_hash(&key) & (ENDPOINT_CACHE - 1)];
+    endpoint_t *e = *cached;
+    if (e == NULL || !endpoint_equal(&e->key, &key)) {
+        e = (endpoint_t *)g_hash_table_lookup(st.endpoints, &key);
+        if (e == NULL) {
+            e = g_new0(endpoint_t, 1);
+            e->key = key;
+            set_address(&e->addr, addr->type, e->key.len, e->key.addr);
+            g_hash_table_insert(st.endpoints, &e->key, e);
+            g_ptr_array_add(st.endpoint_order, e);
+        }
+        *cached = e;
     }
     if (tx) {
         e->tx_packets++;
@@ -440,6 +474,57 @@ static const char *severity_name(int severity)
     }
 }
 
+/* One counted record, as capinfos counts it. */
+static void facts_add(const packet_info *pinfo)
+{
+    const wtap_rec *rec = pinfo->rec;
+    facts_t *f = &st.facts;
+    if (rec->presence_flags & WTAP_HAS_TS) {
+        const stamp_t now = {rec->ts, rec->tsprec};
+        if (!f->seen) {
+            f->seen = TRUE;
+            f->start = f->stop = now;
+        } else if (nstime_cmp(&now.ts, &f->start.ts) < 0) {
+            f->start = now;
+        } else if (nstime_cmp(&now.ts, &f->stop.ts) > 0) {
+            f->stop = now;
+        }
+    } else {
+        f->all_times = FALSE;
+    }
+    if (rec->rec_type != REC_TYPE_PACKET) return;
+    f->packets++;
+    f->bytes += rec->rec_header.packet_header.len;
+    const guint id =
+        (rec->presence_flags & WTAP_HAS_INTERFACE_ID) ? rec->rec_header.packet_header.interface_id : 0;
+    if (id >= f->interfaces->len) g_array_set_size(f->interfaces, id + 1);
+    g_array_index(f->interfaces, guint64, id)++;
+}
+
+/* A time stamp as capinfos prints it: local time, with as many decimals as its precision. */
+static void print_stamp(const stamp_t *s)
+{
+    const char *point = localeconv()->decimal_point;
+    const time_t secs = s->ts.secs;
+    const struct tm *tm = localtime(&secs);
+    printf("\t%" G_GINT64_FORMAT "\t%d\t%d\t", (gint64)s->ts.secs, s->ts.nsecs, s->prec);
+    if (tm == NULL) {
+        printf("Not representable");
+        return;
+    }
+    printf("%04d-%02d-%02d %02d:%02d:%02d", tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tm->tm_hour,
+           tm->tm_min, tm->tm_sec);
+    switch (s->prec) {
+    case WTAP_TSPREC_SEC: break;
+    case WTAP_TSPREC_DSEC: printf("%s%01d", point, s->ts.nsecs / 100000000); break;
+    case WTAP_TSPREC_CSEC: printf("%s%02d", point, s->ts.nsecs / 10000000); break;
+    case WTAP_TSPREC_MSEC: printf("%s%03d", point, s->ts.nsecs / 1000000); break;
+    case WTAP_TSPREC_USEC: printf("%s%06d", point, s->ts.nsecs / 1000); break;
+    case WTAP_TSPREC_NSEC: printf("%s%09d", point, s->ts.nsecs); break;
+    default: break;
+    }
+}
+
 static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                   const void *data _U_, tap_flags_t flags _U_)
 {
@@ -452,6 +537,7 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
         if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
         return TAP_PACKET_DONT_REDRAW;
     }
+    facts_add(pinfo);
     if ((!k->ip4 && layers.ip) || (!k->ip6 && layers.ipv6) ||
         (!icmp && ((!k->tcp && layers.tcp) || (!k->udp && layers.udp))))
         st.incomplete++;
@@ -503,6 +589,18 @@ static void on_draw(void *tapdata _U_)
     printf("incomplete\t%" G_GUINT64_FORMAT "\n", st.incomplete);
     if (st.have_first)
         printf("first\t%ld.%09d\n", (long)st.first_time.secs, st.first_time.nsecs);
+    const facts_t *f = &st.facts;
+    printf("facts\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\t%d", f->packets, f->bytes,
+           f->all_times ? 1 : 0);
+    if (f->seen) {
+        print_stamp(&f->start);
+        print_stamp(&f->stop);
+    }
+    printf("\n");
+    for (guint i = 0; i < f->interfaces->len; i++) {
+        const guint64 n = g_array_index(f->interfaces, guint64, i);
+        if (n > 0) printf("interface\t%u\t%" G_GUINT64_FORMAT "\n", i, n);
+    }
     for (guint i = 0; i < st.order->len; i++) {
         const part_t *p = (const part_t *)g_ptr_array_index(st.order, i);
         char a_port[16] = "";
@@ -572,6 +670,8 @@ int sharkmcp_summary_register(void *L)
     st.endpoint_order = g_ptr_array_new();
     st.expert = g_hash_table_new(expert_hash, expert_equal);
     st.expert_order = g_ptr_array_new();
+    st.facts.all_times = TRUE;
+    st.facts.interfaces = g_array_new(FALSE, TRUE, sizeof(guint64));
     packet_reset(0);
     /* A pass where one of these failed prints nothing, so the caller reads it the plain way. */
     if (listen("ip", &st.pkt.ip4, 0, on_ip, NULL) && listen("ipv6", &st.pkt.ip6, 0, on_ipv6, NULL) &&

@@ -77,9 +77,9 @@ describe('chunked summaries', () => {
     await run('mergecap', ['-a', '-w', file, ...parts]);
     const sizing = { chunkPackets: Math.ceil(base * 1.5), warmupPackets: base + 1 };
     const plan = await planChunks(file, { ...sizing, chunkBytes: Number.MAX_SAFE_INTEGER });
-    assert.ok(plan && plan.length >= 4, `the file is cut into ${plan?.length ?? 0} ranges`);
+    assert.ok(plan && plan.chunks.length >= 4, `the file is cut into ${plan?.chunks.length ?? 0} ranges`);
     assert.equal(
-      plan.reduce((n, c) => n + c.packets, 0),
+      plan.chunks.reduce((n, c) => n + c.packets, 0),
       base * 6,
       'the ranges hold every packet once',
     );

@@ -2,11 +2,15 @@
 // per-packet lines in summaries, because it is cheaper. It must give exactly what they give, and
 // the summary must fall back to them wherever the counter cannot be trusted.
 import assert from 'node:assert/strict';
-import { readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { planChunks } from '../src/analysis/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
 import type { SummaryRequest } from '../src/analysis/summarize.js';
+import { captureFacts } from '../src/wireshark/capinfos.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { conversationCounter, NATIVE_DIR } from '../src/wireshark/native.js';
 import type { CounterStatus } from '../src/wireshark/native.js';
@@ -14,6 +18,8 @@ import { ProcessGroup } from '../src/wireshark/process.js';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus, SHARED_CAPTURES } from './helpers/paths.js';
+
+const run = promisify(execFile);
 
 const group = new ProcessGroup();
 let dir: string;
@@ -83,6 +89,76 @@ describe('the counter inside tshark', () => {
       assert.ok(counted.conversations.some((c) => c.kind === 'udp'));
       assert.ok(counted.endpoints.length > 0 && counted.expertTop.length > 0);
     }
+  });
+
+  it('counts what capinfos counts in every corpus capture cut into ranges, so capinfos reads only the head', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    if (!corpus('MANIFEST.txt')) return t.skip('../shared/captures is absent');
+    if (!(await requireCapture(t))) return;
+    // Besides the corpus: a microsecond pcap merged with a nanosecond loopback pcapng, so that the
+    // file has two interfaces, and its first and last time stamps two precisions.
+    const made = await makeMixedCapture(dir);
+    const usec = corpus('chrissanders-packets/ppa1e/http.cap') ?? '';
+    const merged = path.join(dir, 'two-precisions.pcapng');
+    await run('mergecap', ['-w', merged, usec, made.file]);
+    const mergedFacts = await captureFacts(group, 'capinfos', merged);
+    assert.equal(mergedFacts.interfaces.length, 2);
+
+    // Every capinfos run the summaries make, by the file it read.
+    const watched = new ProcessGroup();
+    const capinfosRead: string[] = [];
+    const run0 = watched.run.bind(watched);
+    watched.run = (options) => {
+      if (path.basename(options.command) === 'capinfos') capinfosRead.push(options.args.at(-1) ?? '');
+      return run0(options);
+    };
+    const tools = locateWiresharkTools(watched);
+    let cut = 0;
+    for (const file of [...(await captureFiles(SHARED_CAPTURES)), merged]) {
+      const packets = (await captureFacts(group, 'capinfos', file)).packets ?? 0;
+      const sizing = {
+        chunkPackets: Math.max(1, Math.ceil(packets / 3)),
+        chunkBytes: Number.MAX_SAFE_INTEGER,
+        warmupPackets: 5,
+      };
+      if (!(await planChunks(file, sizing))) continue; // not cut: read in one pass, with capinfos
+      cut++;
+      const ranges: Summarizer = new Summarizer(
+        watched,
+        () => tools,
+        () => Promise.resolve(dir),
+        { workers: 2, minFileBytes: 0, sizing },
+        () => status,
+      );
+      capinfosRead.length = 0;
+      const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
+      assert.deepEqual(summary.facts, await captureFacts(group, 'capinfos', file), file);
+      assert.ok(
+        capinfosRead.length > 0 && !capinfosRead.includes(file),
+        `${file}: capinfos read ${capinfosRead.join(', ')}`,
+      );
+    }
+    assert.ok(cut >= 20, `${cut} captures cut into ranges`);
+
+    // Two pcapng sections number their interfaces apart, which the ranges cannot see: capinfos
+    // reads such a file whole.
+    const sections = path.join(dir, 'two-sections.pcapng');
+    await writeFile(sections, Buffer.concat([await readFile(made.file), await readFile(made.file)]));
+    const sizing = { chunkPackets: 50, chunkBytes: Number.MAX_SAFE_INTEGER, warmupPackets: 5 };
+    assert.equal((await planChunks(sections, sizing))?.sections, 2);
+    const ranges = new Summarizer(
+      watched,
+      () => tools,
+      () => Promise.resolve(dir),
+      { workers: 2, minFileBytes: 0, sizing },
+      () => status,
+    );
+    capinfosRead.length = 0;
+    const summary = await ranges.summarize({ file: sections, topN: 1, timeoutMs: 120_000 });
+    assert.deepEqual(summary.facts, await captureFacts(group, 'capinfos', sections));
+    assert.deepEqual(capinfosRead, [sections]);
+    await watched.close();
   });
 
   it('leaves a packet whose header is cut short to the per-packet pass', async (t) => {

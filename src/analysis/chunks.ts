@@ -30,6 +30,19 @@ export interface Chunk {
   readonly packets: number;
 }
 
+/** A file cut into ranges. */
+export interface ChunkPlan {
+  readonly chunks: Chunk[];
+  /**
+   * The file without its packets: the pcap file header, or the pcapng section header with every
+   * interface, name-resolution and decryption-secrets block of the file, wherever they were. What
+   * capinfos says of the file's type, encapsulation and interfaces, it says of this.
+   */
+  readonly head: Buffer;
+  /** pcapng sections (a pcap file has one). */
+  readonly sections: number;
+}
+
 const READ_SIZE = 1024 * 1024;
 const MAX_METADATA_BYTES = 16 * 1024 * 1024;
 
@@ -145,7 +158,7 @@ export async function planChunks(
   sizing: ChunkSizing,
   signal?: AbortSignal,
   onChunk?: (chunk: Chunk) => void,
-): Promise<Chunk[] | undefined> {
+): Promise<ChunkPlan | undefined> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
@@ -228,7 +241,11 @@ export async function planChunks(
     }
     if (!current) return undefined;
     closeAt(size);
-    return chunks;
+    return {
+      chunks,
+      head: fileHeader ?? Buffer.concat(metadata.map((m) => m.bytes)),
+      sections: fileHeader ? 1 : metadata.filter((m) => m.section).length,
+    };
   } finally {
     await handle.close();
   }

@@ -2,6 +2,7 @@
 // ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
+import type { RangeFacts, Stamp } from '../wireshark/capinfos.js';
 import type {
   Conversation,
   ConversationKind,
@@ -283,10 +284,30 @@ export class CounterReader {
   /** Packets whose headers the counter could not see in full; its parts are not exact then. */
   incomplete = 0;
   ended = false;
+  private counts: Omit<RangeFacts, 'interfaces'> | undefined;
+  private readonly interfaces = new Map<number, number>();
+
+  /** What capinfos would count over the records this pass counted. */
+  facts(): RangeFacts | undefined {
+    return this.counts && { ...this.counts, interfaces: this.interfaces };
+  }
 
   add(line: string): void {
     const f = line.split('\t');
     if (f[0] === 'first') this.firstTime = f[1];
+    else if (f[0] === 'facts' && f.length >= 4) {
+      const stamp = (at: number): Stamp | undefined =>
+        f.length >= at + 4
+          ? { secs: Number(f[at]), nsecs: Number(f[at + 1]), prec: Number(f[at + 2]), text: f[at + 3] ?? '' }
+          : undefined;
+      this.counts = {
+        packets: Number(f[1]),
+        dataBytes: Number(f[2]),
+        allTimes: f[3] === '1',
+        start: stamp(4),
+        stop: stamp(8),
+      };
+    } else if (f[0] === 'interface' && f.length >= 3) this.interfaces.set(Number(f[1]), Number(f[2]));
     else if (f[0] === 'incomplete') this.incomplete = Number(f[1]) || 0;
     else if (f[0] === 'protocol' && f.length >= 4) {
       const path = f[1] ?? '';

@@ -5,20 +5,20 @@
 // conversations). A large pcap or pcapng file is cut into packet ranges at record boundaries and
 // read by one tshark per core, each through a FIFO with the file's header in front and a warm-up of
 // the packets before its range; the ranges' results are added up exactly.
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { abortError } from '../errors.js';
-import { captureFacts } from '../wireshark/capinfos.js';
-import type { CaptureFacts } from '../wireshark/capinfos.js';
+import { captureFacts, combineFacts } from '../wireshark/capinfos.js';
+import type { CaptureFacts, RangeFacts } from '../wireshark/capinfos.js';
 import { feedFifo, makeFifo } from '../wireshark/fifo.js';
 import type { FifoFeed } from '../wireshark/fifo.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { LIVE_NOTE, readProblem } from './analyze-capture.js';
 import { planChunks } from './chunks.js';
-import type { Chunk, ChunkSizing } from './chunks.js';
+import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
 import { watchRead } from './progress.js';
 import type { ProgressSink } from './progress.js';
 import { formatBytes } from '../capture/sessions.js';
@@ -78,12 +78,11 @@ export interface Chunking {
 }
 
 /**
- * Ranges of at most 128 MB and 300,000 packets. A worker starts at about 160 MB, and tshark's memory
- * then grows with the packets and bytes it has read (about 0.45 kB a packet on light traffic, up to
- * 1.7 kB on heavy): 0.3 to 0.4 GB a worker, so two workers and the server stay under 1 GB. Larger
- * ranges save start-ups (0.2 s of CPU each) but were slower here: tshark's cost per packet grows
- * with what it holds. The warm-up of 10,000 packets lets a worker see the recent past of its first
- * packets.
+ * Ranges of at most 240 MB and 600,000 packets. A worker starts at about 160 MB, and tshark's memory
+ * then grows with the packets and bytes it has read (about 0.48 kB a packet on light traffic, up to
+ * 1.7 kB on heavy, mostly TCP analysis): about 0.4 GB a worker, so two workers and the server stay
+ * under 1 GB. Fewer, larger ranges save start-ups (0.2 s of CPU each). The warm-up of 10,000
+ * packets lets a worker see the recent past of its first packets.
  */
 export function defaultChunking(workers = os.availableParallelism()): Chunking {
   return {
@@ -108,6 +107,8 @@ interface PassOutput {
    * with per-packet lines.
    */
   readonly counter: 'unused' | 'exact' | 'incomplete' | 'absent';
+  /** What capinfos would count over the packets this pass counted (from the counter only). */
+  readonly facts: RangeFacts | undefined;
 }
 
 /** One tshark pass over `input` (the file, or a FIFO that a range is fed into). */
@@ -180,6 +181,7 @@ async function runPass(
     parts: reader ? reader.result() : aggregator.result(),
     firstTime: reader ? reader.firstTime : aggregator.firstTime,
     counter: !reader ? 'unused' : !reader.ended ? 'absent' : reader.incomplete > 0 ? 'incomplete' : 'exact',
+    facts: reader?.ended ? reader.facts() : undefined,
     // io,phs roots its tree at "frame" when packets are printed or a filter is given; not always.
     stats: {
       ...stats,
@@ -224,7 +226,8 @@ export class Summarizer {
     if (output.counter === 'exact' || output.counter === 'unused' || result.aborted || result.timedOut)
       return output;
     if (output.counter === 'absent' && !result.stoppedEarly) this.counterBroken = true;
-    return read(undefined);
+    // What the counter counted of the records themselves holds even where a header was cut short.
+    return { ...(await read(undefined)), facts: output.facts };
   }
 
   async summarize(
@@ -234,28 +237,43 @@ export class Summarizer {
   ): Promise<CaptureSummary> {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
-    const factsRun = captureFacts(this.group, tools.require('capinfos'), request.file, signal);
-    const passes = this.passes(tshark, this.counter(tools), request, factsRun, signal, progress);
-    const [facts, outputs] = await Promise.all([factsRun, passes]);
-    return assemble(request, facts, outputs);
+    const capinfos = tools.require('capinfos');
+    const counter = this.counter(tools);
+    const readFacts = (file: string): Promise<CaptureFacts> =>
+      captureFacts(this.group, capinfos, file, signal);
+    const { workers, minFileBytes, sizing } = this.chunking;
+    const size = (await stat(request.file)).size;
+    let factsRun: Promise<CaptureFacts> | undefined;
+    if (workers > 1 && !request.live && size >= minFileBytes) {
+      // With the counter, the workers count what capinfos would and capinfos reads only the file's
+      // head (its whole read costs a sixth of a core); without it, capinfos reads the file alongside.
+      factsRun = counter ? undefined : readFacts(request.file);
+      factsRun?.catch(() => undefined);
+      const even = evenSizing(sizing, size, workers);
+      const chunked = await this.chunked(tshark, counter, request, even, size, readFacts, signal, progress);
+      if (chunked) {
+        // A range read without the counter, or a file of several sections: capinfos after all.
+        const facts = chunked.facts ?? (await (factsRun ?? readFacts(request.file)));
+        return assemble(request, facts, chunked.outputs);
+      }
+    }
+    factsRun ??= readFacts(request.file);
+    const [facts, output] = await Promise.all([
+      factsRun,
+      this.onePass(tshark, counter, request, factsRun, signal, progress),
+    ]);
+    return assemble(request, facts, [output]);
   }
 
-  private async passes(
+  /** One pass over the whole file. */
+  private async onePass(
     tshark: string,
     counter: ConversationCounter | undefined,
     request: SummaryRequest,
     factsRun: Promise<CaptureFacts>,
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
-  ): Promise<PassOutput[]> {
-    const { workers, minFileBytes, sizing } = this.chunking;
-    const size = (await stat(request.file)).size;
-    if (workers > 1 && !request.live && size >= minFileBytes) {
-      const even = evenSizing(sizing, size, workers);
-      const outputs = await this.chunked(tshark, counter, request, even, size, signal, progress);
-      if (outputs) return outputs;
-    }
-    // One pass over the whole file.
+  ): Promise<PassOutput> {
     const deadline = performance.now() + request.timeoutMs;
     const output = await this.counted(counter, async (c) => {
       let stopWatching: Promise<() => void> | undefined;
@@ -279,7 +297,7 @@ export class Summarizer {
       return read;
     });
     if (output.result.aborted) throw abortError();
-    return [output];
+    return output;
   }
 
   /**
@@ -292,9 +310,10 @@ export class Summarizer {
     request: SummaryRequest,
     sizing: ChunkSizing,
     size: number,
+    readFacts: (file: string) => Promise<CaptureFacts>,
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
-  ): Promise<PassOutput[] | undefined> {
+  ): Promise<{ outputs: PassOutput[]; facts: CaptureFacts | undefined } | undefined> {
     const dir = await mkdtemp(path.join(await this.workDir(), 'summary-'));
     try {
       try {
@@ -319,6 +338,10 @@ export class Summarizer {
             throw err;
           },
         );
+        // With the counter, capinfos reads the file's head while the ranges are read.
+        const headRun = counter
+          ? planned.then((plan) => plan && headFacts(plan, dir, readFacts)).catch(() => undefined)
+          : undefined;
         const outputs = await this.runRanges(
           tshark,
           counter,
@@ -336,7 +359,13 @@ export class Summarizer {
           if (signal?.aborted) throw abortError();
           return undefined;
         }
-        return outputs;
+        const head = await headRun;
+        const ranges = outputs.map((o) => o.facts);
+        const counted = (r: RangeFacts | undefined): r is RangeFacts => r !== undefined;
+        return {
+          outputs,
+          facts: head && ranges.every(counted) ? combineFacts(head, size, ranges) : undefined,
+        };
       } finally {
         await file.close();
       }
@@ -416,6 +445,21 @@ export class Summarizer {
   }
 }
 
+/**
+ * capinfos's facts about a file's head (type, encapsulation, interfaces), written beside the FIFOs;
+ * undefined for a file of several sections, whose interfaces the ranges number differently.
+ */
+async function headFacts(
+  plan: ChunkPlan,
+  dir: string,
+  readFacts: (file: string) => Promise<CaptureFacts>,
+): Promise<CaptureFacts | undefined> {
+  if (plan.sections !== 1) return undefined;
+  const file = path.join(dir, 'head');
+  await writeFile(file, plan.head, { mode: 0o600 });
+  return readFacts(file);
+}
+
 /** Ranges as the scan finds them, taken by the workers in order. */
 class ChunkQueue {
   private readonly chunks: Chunk[] = [];
@@ -454,6 +498,7 @@ class ChunkQueue {
 
 const UNREAD: PassOutput = {
   counter: 'unused',
+  facts: undefined,
   parts: [],
   firstTime: undefined,
   stats: { protocols: [], endpoints: [], expert: [] },

@@ -107,3 +107,86 @@ export async function captureFacts(
   });
   return parseCaptureFacts(stdout);
 }
+
+/** A time stamp as the summary counter reports it: wiretap's precision, and capinfos's text. */
+export interface Stamp {
+  readonly secs: number;
+  readonly nsecs: number;
+  /** WTAP_TSPREC_*: the number of decimals (0, 1, 2, 3, 6 or 9), or a negative "unknown". */
+  readonly prec: number;
+  /** As capinfos prints it (local time). */
+  readonly text: string;
+}
+
+/**
+ * What capinfos counts while it reads a file, over one range of it, as the summary counter inside
+ * the range's tshark counted it (native/summary-counter.c).
+ */
+export interface RangeFacts {
+  readonly packets: number;
+  /** Original lengths, as capinfos's "Data size". */
+  readonly dataBytes: number;
+  /** Every record had a time stamp. */
+  readonly allTimes: boolean;
+  /** Earliest and latest time stamps; undefined without any. */
+  readonly start: Stamp | undefined;
+  readonly stop: Stamp | undefined;
+  /** Packets by interface ID. */
+  readonly interfaces: ReadonlyMap<number, number>;
+}
+
+const earlier = (x: Stamp, y: Stamp): boolean => x.secs < y.secs || (x.secs === y.secs && x.nsecs < y.nsecs);
+
+/** A duration as capinfos prints it (nstime_delta, then the finer of both precisions), read back. */
+function durationSeconds(start: Stamp, stop: Stamp): number | undefined {
+  let secs = stop.secs - start.secs;
+  let nsecs = stop.nsecs - start.nsecs;
+  if (secs !== 0 && nsecs < 0) {
+    nsecs += 1e9;
+    secs -= 1;
+  }
+  const digits = Math.max(start.prec, stop.prec);
+  if (![0, 1, 2, 3, 6, 9].includes(digits)) return undefined; // "Unknown precision"
+  const fraction =
+    digits === 0 ? '' : `.${String(Math.trunc(nsecs / 10 ** (9 - digits))).padStart(digits, '0')}`;
+  return num(`${secs}${fraction}`);
+}
+
+/**
+ * The facts of a whole file, as capinfos gives them reading all of it, from what it says of the
+ * file's head alone (type, encapsulation, interfaces: see ChunkPlan.head) and from the counts of
+ * its ranges, in file order. Ties between time stamps go to the earlier range, as capinfos keeps
+ * the first record to reach the earliest or latest time.
+ */
+export function combineFacts(
+  head: CaptureFacts,
+  fileBytes: number,
+  ranges: readonly RangeFacts[],
+): CaptureFacts {
+  let packets = 0;
+  let dataBytes = 0;
+  let allTimes = true;
+  let start: Stamp | undefined;
+  let stop: Stamp | undefined;
+  const perInterface = new Map<number, number>();
+  for (const r of ranges) {
+    packets += r.packets;
+    dataBytes += r.dataBytes;
+    allTimes &&= r.allTimes;
+    if (r.start && (!start || earlier(r.start, start))) start = r.start;
+    if (r.stop && (!stop || earlier(stop, r.stop))) stop = r.stop;
+    for (const [id, n] of r.interfaces) perInterface.set(id, (perInterface.get(id) ?? 0) + n);
+  }
+  // capinfos prints no times when a record had none, and "n/a" when there are no packets.
+  const times = allTimes && packets > 0 && start && stop ? { start, stop } : undefined;
+  return {
+    ...head,
+    packets,
+    fileBytes,
+    dataBytes,
+    durationSeconds: times ? durationSeconds(times.start, times.stop) : undefined,
+    firstPacketTime: times?.start.text,
+    lastPacketTime: times?.stop.text,
+    interfaces: head.interfaces.map((i, id) => ({ ...i, packets: perInterface.get(id) ?? 0 })),
+  };
+}
