@@ -8,9 +8,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { planChunks } from '../src/analysis/chunks.js';
+import type { ChunkSizing } from '../src/analysis/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
 import type { SummaryRequest } from '../src/analysis/summarize.js';
 import { captureFacts } from '../src/wireshark/capinfos.js';
+import type { CaptureFacts } from '../src/wireshark/capinfos.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { conversationCounter, NATIVE_DIR } from '../src/wireshark/native.js';
 import type { CounterStatus } from '../src/wireshark/native.js';
@@ -114,6 +116,19 @@ describe('the counter inside tshark', () => {
       return run0(options);
     };
     const tools = locateWiresharkTools(watched);
+    /** The facts of `file` summarized in ranges of `sizing` by two workers, and the files capinfos read. */
+    const inRanges = async (file: string, sizing: ChunkSizing): Promise<[CaptureFacts, string[]]> => {
+      const ranges = new Summarizer(
+        watched,
+        () => tools,
+        () => Promise.resolve(dir),
+        { workers: 2, minFileBytes: 0, sizing },
+        () => status,
+      );
+      capinfosRead.length = 0;
+      const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
+      return [summary.facts, [...capinfosRead]];
+    };
     let cut = 0;
     for (const file of [...(await captureFiles(SHARED_CAPTURES)), merged]) {
       const packets = (await captureFacts(group, 'capinfos', file)).packets ?? 0;
@@ -124,20 +139,9 @@ describe('the counter inside tshark', () => {
       };
       if (!(await planChunks(file, sizing))) continue; // not cut: read in one pass, with capinfos
       cut++;
-      const ranges: Summarizer = new Summarizer(
-        watched,
-        () => tools,
-        () => Promise.resolve(dir),
-        { workers: 2, minFileBytes: 0, sizing },
-        () => status,
-      );
-      capinfosRead.length = 0;
-      const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
-      assert.deepEqual(summary.facts, await captureFacts(group, 'capinfos', file), file);
-      assert.ok(
-        capinfosRead.length > 0 && !capinfosRead.includes(file),
-        `${file}: capinfos read ${capinfosRead.join(', ')}`,
-      );
+      const [facts, read] = await inRanges(file, sizing);
+      assert.deepEqual(facts, await captureFacts(group, 'capinfos', file), file);
+      assert.ok(read.length > 0 && !read.includes(file), `${file}: capinfos read ${read.join(', ')}`);
     }
     assert.ok(cut >= 20, `${cut} captures cut into ranges`);
 
@@ -147,17 +151,9 @@ describe('the counter inside tshark', () => {
     await writeFile(sections, Buffer.concat([await readFile(made.file), await readFile(made.file)]));
     const sizing = { chunkPackets: 50, chunkBytes: Number.MAX_SAFE_INTEGER, warmupPackets: 5 };
     assert.equal((await planChunks(sections, sizing))?.sections, 2);
-    const ranges = new Summarizer(
-      watched,
-      () => tools,
-      () => Promise.resolve(dir),
-      { workers: 2, minFileBytes: 0, sizing },
-      () => status,
-    );
-    capinfosRead.length = 0;
-    const summary = await ranges.summarize({ file: sections, topN: 1, timeoutMs: 120_000 });
-    assert.deepEqual(summary.facts, await captureFacts(group, 'capinfos', sections));
-    assert.deepEqual(capinfosRead, [sections]);
+    const [facts, read] = await inRanges(sections, sizing);
+    assert.deepEqual(facts, await captureFacts(group, 'capinfos', sections));
+    assert.deepEqual(read, [sections]);
     await watched.close();
   });
 
