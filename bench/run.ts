@@ -2,9 +2,10 @@
 // sizes, through a real MCP client and the built server. For each size, with the file read once
 // beforehand so that both sides find it in the page cache:
 //   plain      `tshark -r FILE -q -z io,phs`: wall time and peak memory.
-//   summarize  summarize_capture {source: FILE} on a fresh server: wall time of the call, peak
-//              memory of the server and all its children during the call, the server's RSS before
-//              the call, and the answer's size (text content, and JSON of structuredContent).
+//   summarize  summarize_capture {source: FILE} on a fresh server, called 1 s after it started (once
+//              its start-up is done): wall time of the call, peak memory of the server and all its
+//              children during the call, the server's RSS before the call, and the answer's size
+//              (text content, and JSON of structuredContent).
 //   1-pass     the same call on a server started with SHARKMCP_SUMMARY_WORKERS=1 (the single-pass
 //              path), its time and peak, and whether both structuredContents are deep-equal.
 //              Skip with --no-compare: on 2M packets it takes ~20 s and a few GB.
@@ -31,6 +32,7 @@ import { benchCaptures } from './captures.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 const SAMPLE_MS = 15;
+const SETTLE_MS = 1000;
 const CALL_TIMEOUT_MS = 30 * 60_000;
 const FIRST_PAGE = { outputFormat: 'text', limit: 50 };
 const GOAL = { timeRatio: 0.6, peakBytes: 1e9, firstPageMs: 1000 };
@@ -216,6 +218,9 @@ async function withServer<T>(
   try {
     await client.connect(transport);
     if (transport.pid === null) throw new Error('The server has no pid.');
+    // The server locates Wireshark's tools in the background as it starts (tshark --version takes
+    // 0.2 s); what is measured is the call, as an agent makes it some time after start-up.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     return await f({ client, pid: transport.pid, stderrTail: () => stderr.trim() });
   } finally {
     if (transport.pid !== null)
