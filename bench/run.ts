@@ -56,9 +56,9 @@ function readProc(file: string): string | undefined {
   }
 }
 
-/** A "kB" line of /proc/<pid>/status (VmRSS, VmHWM) in bytes; undefined once the process is gone. */
-function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
-  const m = readProc(`/proc/${pid}/status`)?.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+/** VmHWM (the process's peak resident memory) from /proc/<pid>/status, in bytes; undefined once it is gone. */
+function peakResidentBytes(pid: number): number | undefined {
+  const m = readProc(`/proc/${pid}/status`)?.match(/^VmHWM:\s+(\d+) kB/m);
   return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
 }
 
@@ -161,7 +161,7 @@ class TreeMemory {
     if (fresh) {
       this.tree = processTree(this.root);
       for (const [pid, started] of this.tree) seen.set(pid, started);
-      this.rootHwmBytes = statusBytes(this.root, 'VmHWM') ?? this.rootHwmBytes;
+      this.rootHwmBytes = peakResidentBytes(this.root) ?? this.rootHwmBytes;
     }
     let total = 0;
     for (const pid of this.tree.keys()) total += residentBytes(pid) ?? 0;
@@ -260,7 +260,7 @@ async function withServer<T>(
  * call (an error answer, or no answer at all) has `error` set.
  */
 async function measuredCall(server: Server, name: string, args: Record<string, unknown>) {
-  const rssBeforeBytes = statusBytes(server.pid, 'VmRSS') ?? 0;
+  const rssBeforeBytes = residentBytes(server.pid) ?? 0;
   const memory = new TreeMemory(server.pid);
   const t0 = performance.now();
   let peak: Peak | undefined;

@@ -6,7 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NATIVE_BUILD_FILE, NATIVE_LIBRARY, NATIVE_SCRIPT } from '../src/wireshark/native.js';
+import {
+  NATIVE_BUILD_FILE,
+  NATIVE_BUILD_PACKAGES,
+  NATIVE_LIBRARY,
+  NATIVE_SCRIPT,
+} from '../src/wireshark/native.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = path.join(root, 'dist', 'native');
@@ -24,7 +29,7 @@ try {
   cflags = run('pkg-config', ['--cflags', 'wireshark']).split(/\s+/).filter(Boolean);
 } catch {
   say(
-    "skipped: pkg-config does not find Wireshark's headers (Debian/Ubuntu: apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev). Summaries stay exact, from per-packet lines.",
+    `skipped: pkg-config does not find Wireshark's headers (Debian/Ubuntu: apt-get install ${NATIVE_BUILD_PACKAGES}). Summaries stay exact, from per-packet lines.`,
   );
   process.exit(0);
 }

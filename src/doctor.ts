@@ -9,7 +9,7 @@ import { DumpcapCapture } from './capture/dumpcap.js';
 import { listLocalInterfaces, loopbackName } from './capture/interfaces.js';
 import { defaultConfigDir } from './config/config-store.js';
 import { ALL_TOOL_NAMES, installAdvice, locateWiresharkTools, TOOL_NAMES } from './wireshark/locate.js';
-import { conversationCounter } from './wireshark/native.js';
+import { conversationCounter, NATIVE_BUILD_PACKAGES } from './wireshark/native.js';
 import { ProcessGroup } from './wireshark/process.js';
 
 export type Verdict = 'ok' | 'warning' | 'fail';
@@ -80,7 +80,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
               name: 'summary counter',
               verdict: 'warning',
               detail: `not in use: ${counter.reason} Summaries are still exact, from per-packet lines, but slower on large captures.`,
-              fix: "Install gcc, pkg-config and Wireshark's headers (Debian/Ubuntu: apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev), then run npm run build.",
+              fix: `Install gcc, pkg-config and Wireshark's headers (Debian/Ubuntu: apt-get install ${NATIVE_BUILD_PACKAGES}), then run npm run build.`,
             },
       );
     }

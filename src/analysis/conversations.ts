@@ -84,6 +84,11 @@ export interface ConversationPart {
   continues: boolean;
 }
 
+/** A conversation's kind and both ends, the lower end first: the same for each of its parts. */
+function tupleOf(kind: ConversationKind, a: string, b: string): string {
+  return a < b ? `${kind} ${a} ${b}` : `${kind} ${b} ${a}`;
+}
+
 const SYN = 0x002;
 const ACK = 0x010;
 
@@ -189,7 +194,7 @@ export class ConversationAggregator {
       port === '' ? addr : v4 ? `${addr}:${port}` : `[${addr}]:${port}`;
     const from = name(src, sport);
     const to = name(dst, dport);
-    const tuple = from < to ? `${kind} ${from} ${to}` : `${kind} ${to} ${from}`;
+    const tuple = tupleOf(kind, from, to);
     const p: ConversationPart = {
       kind,
       tuple,
@@ -343,7 +348,7 @@ export class CounterReader {
       const b = f[3] ?? '';
       this.parts.push({
         kind,
-        tuple: a < b ? `${kind} ${a} ${b}` : `${kind} ${b} ${a}`,
+        tuple: tupleOf(kind, a, b),
         a,
         b,
         aAddress: f[4] ?? '',

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const NATIVE_LIBRARY = 'summary-counter.so';
 export const NATIVE_SCRIPT = 'summary-counter.lua';
 export const NATIVE_BUILD_FILE = 'build.json';
+/** What building the counter needs, as Debian and Ubuntu package it. */
+export const NATIVE_BUILD_PACKAGES = 'gcc pkg-config libwireshark-dev libglib2.0-dev';
 
 /** dist/native, beside dist/src. */
 export const NATIVE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
@@ -36,8 +38,7 @@ export function conversationCounter(
   if (!existsSync(build)) {
     return {
       available: false,
-      reason:
-        "it was not built (npm run build builds it when gcc, pkg-config and Wireshark's headers are installed: on Debian/Ubuntu, apt-get install gcc pkg-config libwireshark-dev libglib2.0-dev).",
+      reason: `it was not built (npm run build builds it when gcc, pkg-config and Wireshark's headers are installed: on Debian/Ubuntu, apt-get install ${NATIVE_BUILD_PACKAGES}).`,
     };
   }
   let wireshark: unknown;
