@@ -117,7 +117,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     );
     closeTransport = () => served.close();
   } else {
-    const handle = serveStdio(() => app.createMcpServer(), {
+    const handle = serveStdio((ctx) => app.createMcpServer({ era: ctx.era }), {
       onerror: (err) => log(`transport error: ${err.message}`),
     });
     closeTransport = () => handle.close();

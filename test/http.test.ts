@@ -3,43 +3,17 @@
 // stopped.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { isProcessAlive } from '../src/util/pid.js';
 import { requireCapture } from './helpers/loopback-capture.js';
+import { startHttpServer, stopChildren } from './helpers/http-server.js';
 import { CLI } from './helpers/paths.js';
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-}
-
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function startHttp(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, '--http', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SHARKMCP_ALLOWED_DIRS: os.tmpdir(), ...env },
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /at (http:\/\/\S+\/mcp)/.exec(err);
-      if (m?.[1]) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`sharkmcp --http exited (${code}): ${err}`)));
-  });
-}
+after(stopChildren);
 
 async function connect(url: string, token?: string): Promise<Client> {
   const client = new Client({ name: 'http-test', version: '1' });
@@ -91,7 +65,7 @@ function post(url: string, headers: Record<string, string>): Promise<number> {
 
 describe('Streamable HTTP', () => {
   it('serves tools/list and a tool call on 127.0.0.1 at /mcp', async () => {
-    const { url } = await startHttp([]);
+    const { url } = await startHttpServer([]);
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     const client = await connect(url);
     try {
@@ -105,7 +79,7 @@ describe('Streamable HTTP', () => {
   });
 
   it('refuses a foreign Host or Origin (DNS rebinding)', async () => {
-    const { url } = await startHttp([]);
+    const { url } = await startHttpServer([]);
     assert.equal(await post(url, { host: 'evil.example:80' }), 403);
     assert.equal(await post(url, { origin: 'http://evil.example' }), 403);
     assert.equal(await post(url, { origin: 'http://localhost:3000' }), 200);
@@ -115,14 +89,13 @@ describe('Streamable HTTP', () => {
     const refused = spawn(process.execPath, [CLI, '--http', '--host', '0.0.0.0', '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    children.push(refused);
     let err = '';
     refused.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise((resolve) => refused.on('exit', resolve));
     assert.equal(code, 2);
     assert.match(err, /Refusing to listen on 0\.0\.0\.0 without a bearer token/);
 
-    const { url } = await startHttp(['--host', '0.0.0.0'], { SHARKMCP_TOKEN: 's3cret-token' });
+    const { url } = await startHttpServer(['--host', '0.0.0.0'], { SHARKMCP_TOKEN: 's3cret-token' });
     const local = url.replace('0.0.0.0', '127.0.0.1');
     assert.equal(await post(local, {}), 401);
     assert.equal(await post(local, { authorization: 'Bearer wrong' }), 401);
@@ -133,7 +106,7 @@ describe('Streamable HTTP', () => {
 
   it("stops a closed session's captures", async (t) => {
     if (!(await requireCapture(t))) return;
-    const { url } = await startHttp([]);
+    const { url } = await startHttpServer([]);
     const client = await connect(url);
     const started = await client.callTool({
       name: 'start_capture_session',

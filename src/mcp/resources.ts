@@ -1,13 +1,13 @@
 // MCP resources: every capture the server knows (capture sessions, and files calls analysed) under
 // a stable URI, read as its summary and its bytes (up to a size cap); and the saved configurations.
 import { readFile, stat } from 'node:fs/promises';
-import { ResourceTemplate } from '@modelcontextprotocol/server';
+import { ResourceNotFoundError, ResourceTemplate } from '@modelcontextprotocol/server';
 import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
 import type { ResolvedSource } from '../analysis/source.js';
 import { renderSummary } from '../analysis/summarize.js';
 import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
 import { fileUri, sessionUri } from '../storage/known-captures.js';
-import type { ServerDeps } from './tool.js';
+import type { Connection, ServerDeps } from './tool.js';
 
 /** Capture bytes are included in a resource read up to this size. */
 export const MAX_RESOURCE_BYTES = 8 * 1024 * 1024;
@@ -27,29 +27,32 @@ export function captureLink(deps: ServerDeps, source: ResolvedSource): ResourceL
   return { type: 'resource_link', uri: known.uri, name: known.name, mimeType: PCAPNG };
 }
 
-export function registerResources(server: McpServer, deps: ServerDeps): void {
+export function registerResources(server: McpServer, connection: Connection): void {
   server.registerResource(
     'captures',
     new ResourceTemplate('sharkmcp://captures/{kind}/{id}', {
-      list: () => ({
-        resources: [
-          ...deps.sessions.listSync().flatMap((s) =>
-            s.state.phase === 'failed'
-              ? []
-              : [
-                  {
-                    uri: sessionUri(s.id),
-                    name: `session ${s.id}`,
-                    mimeType: PCAPNG,
-                    description: `capture session on ${s.settings.interface}, ${s.state.phase}`,
-                  },
-                ],
-          ),
-          ...deps.captures
-            .allFiles()
-            .map((f) => ({ uri: f.uri, name: f.name, mimeType: PCAPNG, description: f.file })),
-        ],
-      }),
+      list: (ctx) => {
+        const deps = connection.depsFor(ctx);
+        return {
+          resources: [
+            ...deps.sessions.listSync().flatMap((s) =>
+              s.state.phase === 'failed'
+                ? []
+                : [
+                    {
+                      uri: sessionUri(s.id),
+                      name: `session ${s.id}`,
+                      mimeType: PCAPNG,
+                      description: `capture session on ${s.settings.interface}, ${s.state.phase}`,
+                    },
+                  ],
+            ),
+            ...deps.captures
+              .allFiles()
+              .map((f) => ({ uri: f.uri, name: f.name, mimeType: PCAPNG, description: f.file })),
+          ],
+        };
+      },
     }),
     {
       title: 'Captures',
@@ -57,6 +60,7 @@ export function registerResources(server: McpServer, deps: ServerDeps): void {
       mimeType: PCAPNG,
     },
     async (uri, variables, ctx): Promise<ReadResourceResult> => {
+      const deps = connection.depsFor(ctx);
       const kind = String(variables['kind'] ?? '');
       const id = decodeURIComponent(String(variables['id'] ?? ''));
       let file: string | undefined;
@@ -72,8 +76,12 @@ export function registerResources(server: McpServer, deps: ServerDeps): void {
       } else if (kind === 'file') {
         file = deps.captures.fileByUri(fileUri(id))?.file;
       }
-      if (file === undefined)
-        throw new Error(`No capture at ${uri.href}: list resources to see the captures there are.`);
+      if (file === undefined) {
+        throw new ResourceNotFoundError(
+          uri.href,
+          `No capture at ${uri.href}: list resources to see the captures there are (a file becomes one once a tool has analysed it).`,
+        );
+      }
       const summary = await deps.summarizer.summarize(
         { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
         ctx.mcpReq.signal,
@@ -103,12 +111,12 @@ export function registerResources(server: McpServer, deps: ServerDeps): void {
       description: 'The saved configurations (manage_config), as JSON.',
       mimeType: 'application/json',
     },
-    async (uri) => ({
+    async (uri, ctx) => ({
       contents: [
         {
           uri: uri.href,
           mimeType: 'application/json',
-          text: JSON.stringify(await deps.configs.list(), null, 2),
+          text: JSON.stringify(await connection.depsFor(ctx).configs.list(), null, 2),
         },
       ],
     }),

@@ -3,6 +3,7 @@
 // what to do next; anything else is unexpected and goes to the SDK.
 import type {
   CallToolResult,
+  InputRequiredResult,
   McpServer,
   ResourceLink,
   ServerContext,
@@ -50,6 +51,17 @@ export interface ToolSpec<I extends ObjectSchema, O extends ObjectSchema | undef
   readonly handler: (args: z.infer<I>, deps: ServerDeps, ctx: ServerContext) => Promise<CallToolResult>;
 }
 
+/** How one MCP connection serves a call: the services as the call sees them, and what it must ask first. */
+export interface Connection {
+  /** The services for this call (its sandbox judges paths against this client's roots). */
+  depsFor(ctx: ServerContext): ServerDeps;
+  /**
+   * An answer to give instead of running the call: on a 2026-07-28 request that names a path from
+   * a client with roots, the input_required result that asks for them first.
+   */
+  askFirst(args: Record<string, unknown>, ctx: ServerContext): InputRequiredResult | undefined;
+}
+
 /** A tool as the registry holds it: its public description and a way to register it. */
 export interface Tool {
   readonly name: string;
@@ -58,7 +70,7 @@ export interface Tool {
   readonly inputSchema: ObjectSchema;
   readonly outputSchema: ObjectSchema | undefined;
   readonly annotations: ToolAnnotations;
-  register(server: McpServer, deps: ServerDeps): void;
+  register(server: McpServer, connection: Connection): void;
 }
 
 export function defineTool<I extends ObjectSchema, O extends ObjectSchema | undefined = undefined>(
@@ -71,7 +83,7 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
     inputSchema: spec.inputSchema,
     outputSchema: spec.outputSchema,
     annotations: spec.annotations,
-    register(server, deps) {
+    register(server, connection) {
       // Registered through the concrete schema type: the SDK's conditional callback type cannot be
       // resolved for a generic schema.
       const input: ObjectSchema = spec.inputSchema;
@@ -87,8 +99,10 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
         },
         async (args, ctx) => {
           try {
+            const first = connection.askFirst(args, ctx);
+            if (first) return first;
             // The SDK has parsed args with spec.inputSchema; its inferred type is z.infer<I>.
-            return await spec.handler(args as unknown as z.infer<I>, deps, ctx);
+            return await spec.handler(args as unknown as z.infer<I>, connection.depsFor(ctx), ctx);
           } catch (err) {
             if (err instanceof UserError || err instanceof ToolMissingError) return errorResult(err.message);
             throw err;
@@ -97,6 +111,17 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
       );
     },
   };
+}
+
+/** Parameters that name a file (or a capture session, which is not a path). */
+const PATH_PARAMS = ['filePath', 'source', 'baseline', 'candidate', 'sslKeylogFile', 'saveTo'] as const;
+
+/** Whether a call names a file, so its client's roots decide whether it may. */
+export function namesAPath(args: Record<string, unknown>, isSession: (id: string) => boolean): boolean {
+  return PATH_PARAMS.some((p) => {
+    const v = args[p];
+    return typeof v === 'string' && v !== '' && !isSession(v);
+  });
 }
 
 export function errorResult(message: string): CallToolResult {

@@ -1,14 +1,17 @@
 // The server factory: one set of domain services (Wireshark tools, analysis, saved
 // configurations, the child processes they own) and a way to build an MCP server over them for
 // each connection. stdio and (later) HTTP entry points both start here; close() ends every child.
-import { McpServer } from '@modelcontextprotocol/server';
+import { inputRequired, McpServer } from '@modelcontextprotocol/server';
+import type { ServerContext } from '@modelcontextprotocol/server';
+import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { SessionManager } from '../capture/sessions.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
-import type { ServerDeps } from '../mcp/tool.js';
+import { namesAPath } from '../mcp/tool.js';
+import type { Connection, ServerDeps } from '../mcp/tool.js';
 import { registerPrompts } from '../mcp/prompts.js';
 import { registerResources } from '../mcp/resources.js';
 import { KnownCaptures } from '../storage/known-captures.js';
@@ -22,7 +25,6 @@ import { defaultChunking, Summarizer } from '../analysis/summarize.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
 import { conversationCounter } from '../wireshark/native.js';
-import { fileURLToPath } from 'node:url';
 
 export interface ServerOptions {
   /** Environment to read overrides from (SHARKMCP_*, SSLKEYLOGFILE). Default: process.env. */
@@ -43,11 +45,17 @@ export interface ServerOptions {
   readonly maxTotalCaptureBytes?: number;
 }
 
+/** What the transport knows about the connection a server instance serves. */
+export interface ConnectionOptions {
+  /** The protocol era: a 2025-era connection, or one 2026-07-28 request. Default: legacy. */
+  readonly era?: 'legacy' | 'modern';
+}
+
 export interface SharkServer {
   /** Problems with the server's own settings (environment), to report at start-up. */
   readonly warnings: readonly string[];
-  /** A new MCP server over the shared services, for one connection. */
-  createMcpServer(): McpServer;
+  /** A new MCP server over the shared services, for one connection (or one 2026-07-28 request). */
+  createMcpServer(connection?: ConnectionOptions): McpServer;
   /** Wireshark's tools, located once at start-up. */
   readonly tools: Promise<WiresharkTools>;
   readonly processes: ProcessGroup;
@@ -129,36 +137,44 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     configs,
     sessions,
     logger,
-    createMcpServer() {
+    createMcpServer(connection: ConnectionOptions = {}) {
+      const era = connection.era ?? 'legacy';
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
         { capabilities: { tools: {}, logging: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
       );
-      // Each connection has its own client, so its own roots and sandbox.
-      const sandbox = new FileSandbox(allowedDirs, () => runtimeDir.path());
-      const fetchRoots = async (): Promise<string[] | undefined> => {
-        if (!server.server.getClientCapabilities()?.roots) return undefined;
-        const { roots } = await server.server.listRoots();
-        return roots.flatMap((r) => (r.uri.startsWith('file://') ? [fileURLToPath(r.uri)] : []));
+      // Each connection has its own client, so its own roots; each call its own sandbox over them.
+      const roots = new ClientRoots(server, era, logger);
+      server.server.setNotificationHandler('notifications/roots/list_changed', () => roots.invalidate());
+      const sandboxFor = (ctx: ServerContext): FileSandbox =>
+        new FileSandbox(
+          allowedDirs,
+          () => runtimeDir.path(),
+          () => roots.forCall(ctx),
+        );
+      const served: Connection = {
+        depsFor: (ctx) => ({ ...shared, sandbox: sandboxFor(ctx) }),
+        askFirst: (args, ctx) =>
+          roots.mustAskInBand(ctx) && namesAPath(args, (id) => sessions.get(id) !== undefined)
+            ? inputRequired({ inputRequests: { [ROOTS_INPUT_KEY]: inputRequired.listRoots() } })
+            : undefined,
       };
-      server.server.oninitialized = () => sandbox.updateClientRoots(fetchRoots());
-      server.server.setNotificationHandler('notifications/roots/list_changed', () => {
-        sandbox.updateClientRoots(fetchRoots());
-      });
-      const deps: ServerDeps = { ...shared, sandbox };
-      // This client's logging notifications, filtered by the level it sets.
-      const removeSink = logger.add((level, message) => {
-        if (!server.isConnected()) return;
-        void server.sendLoggingMessage({ level, logger: 'sharkmcp', data: message }).catch(() => undefined);
-      });
-      const previousOnClose = server.server.onclose;
-      server.server.onclose = () => {
-        removeSink();
-        previousOnClose?.();
-      };
-      for (const tool of TOOLS) tool.register(server, deps);
+      if (era === 'legacy') {
+        // This client's logging notifications, filtered by the level it sets. (A 2026-07-28 request
+        // has no connection to log to: its instance lives for one call.)
+        const removeSink = logger.add((level, message) => {
+          if (!server.isConnected()) return;
+          void server.sendLoggingMessage({ level, logger: 'sharkmcp', data: message }).catch(() => undefined);
+        });
+        const previousOnClose = server.server.onclose;
+        server.server.onclose = () => {
+          removeSink();
+          previousOnClose?.();
+        };
+      }
+      for (const tool of TOOLS) tool.register(server, served);
       registerPrompts(server);
-      registerResources(server, deps);
+      registerResources(server, served);
       return server;
     },
     close: async () => {

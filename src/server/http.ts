@@ -1,10 +1,28 @@
-// Streamable HTTP at /mcp: bound to loopback unless a bearer token guards it, Host and Origin
-// checked against DNS rebinding, one MCP session per client with its own server instance, and a
-// session's captures stopped when it closes.
+// Streamable HTTP at /mcp, through the SDK's own parts: its Host and Origin guards against DNS
+// rebinding, its bearer-token check (a token is required before listening off loopback), and its
+// handler for the 2026-07-28 revision (one server instance per request). 2025-era clients keep a
+// session each: their own server instance and transport, and their captures end with it.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import os from 'node:os';
+import {
+  hostHeaderValidation,
+  NodeStreamableHTTPServerTransport,
+  originValidation,
+  toNodeHandler,
+  toWebRequest,
+} from '@modelcontextprotocol/node';
+import {
+  bearerAuthChallengeResponse,
+  createMcpHandler,
+  isJsonContentType,
+  isLegacyRequest,
+  OAuthError,
+  OAuthErrorCode,
+  verifyBearerToken,
+} from '@modelcontextprotocol/server';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { SharkServer } from './create-server.js';
 
 export interface HttpOptions {
@@ -21,6 +39,8 @@ export interface HttpServer {
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
+/** A verified token never expires on its own: it is the operator's, valid while the server runs. */
+const TOKEN_LIFETIME_S = 100 * 365 * 24 * 3600;
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -35,73 +55,116 @@ export function httpOptionsProblem(options: HttpOptions): string | undefined {
   return undefined;
 }
 
+/**
+ * Hostnames a client may name in Host (and Origin): loopback, the listening address, and when
+ * listening on every address, this machine's own addresses and name. Any other name is a DNS
+ * rebinding attempt. IPv6 addresses are bracketed, as the SDK's guards compare them.
+ */
+export function allowedHostnames(listenHost: string): string[] {
+  const bracket = (h: string): string => (h.includes(':') ? `[${h.replace(/^\[|\]$/g, '')}]` : h);
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', bracket(listenHost.toLowerCase())]);
+  if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '[::]') {
+    names.add(os.hostname().toLowerCase());
+    for (const addrs of Object.values(os.networkInterfaces())) {
+      for (const a of addrs ?? []) names.add(bracket(a.address.toLowerCase()));
+    }
+  }
+  return [...names];
+}
+
 export async function serveHttp(app: SharkServer, options: HttpOptions): Promise<HttpServer> {
   const problem = httpOptionsProblem(options);
   if (problem) throw new Error(problem);
   const log = options.log ?? ((): void => undefined);
+  const onerror = (err: Error): void => log(`HTTP: ${err.message}`);
   const transports = new Map<string, NodeStreamableHTTPServerTransport>();
-  // Hostnames a browser on this machine would send for this server; a rebinding attack sends another.
-  const allowedHosts = new Set([
-    'localhost',
-    '127.0.0.1',
-    '::1',
-    options.host.replace(/^\[|\]$/g, '').toLowerCase(),
-  ]);
+  const allowed = allowedHostnames(options.host);
+  const validHost = hostHeaderValidation(allowed);
+  const validOrigin = originValidation(allowed);
+  const token = options.token ?? '';
+  const verifier = {
+    verifyAccessToken: (given: string): Promise<AuthInfo> =>
+      tokensMatch(given, token)
+        ? Promise.resolve({
+            token: given,
+            clientId: 'sharkmcp-token',
+            scopes: [],
+            expiresAt: Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_S,
+          })
+        : Promise.reject(
+            new OAuthError(OAuthErrorCode.InvalidToken, "The bearer token is not this server's."),
+          ),
+  };
 
-  const reject = (
-    res: http.ServerResponse,
-    status: number,
-    message: string,
-    headers: Record<string, string> = {},
-  ): void => {
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  // 2026-07-28 requests: one server instance per request, built by the same factory.
+  const modern = createMcpHandler((ctx) => app.createMcpServer({ era: ctx.era }), {
+    legacy: 'reject',
+    onerror,
+    maxRequestBodySize: MAX_BODY,
+  });
+  const serveModern = toNodeHandler(modern, { onerror, maxRequestBodySize: MAX_BODY });
+
+  const reject = (res: http.ServerResponse, status: number, message: string): void => {
+    res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
+  };
+
+  const serveLegacy = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: unknown,
+  ): Promise<void> => {
+    const sessionId = req.headers['mcp-session-id'];
+    let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
+    if (!transport) {
+      if (typeof sessionId === 'string') return reject(res, 404, 'Unknown MCP session: start a new one.');
+      if (req.method !== 'POST') return reject(res, 400, 'No MCP session: send an initialize request first.');
+      const created = new NodeStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          transports.set(id, created);
+          log(`HTTP session ${id} opened`);
+        },
+      });
+      created.onclose = () => {
+        const id = created.sessionId;
+        if (id === undefined) return;
+        transports.delete(id);
+        log(`HTTP session ${id} closed`);
+        void app.sessions.deleteOwnedBy(id);
+      };
+      await app.createMcpServer({ era: 'legacy' }).connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, body);
   };
 
   const server = http.createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname !== '/mcp') return reject(res, 404, 'Not found: the MCP endpoint is /mcp.');
-      const host = hostnameOf(req.headers.host);
-      if (host === undefined || !allowedHosts.has(host)) {
-        return reject(res, 403, `Forbidden: Host "${req.headers.host ?? ''}" is not this server.`);
+      if (!validHost(req, res) || !validOrigin(req, res)) return;
+      if (token !== '') {
+        try {
+          await verifyBearerToken(req.headers.authorization, { verifier });
+        } catch (err) {
+          return await sendResponse(res, bearerAuthChallengeResponse(err));
+        }
       }
-      const origin = req.headers.origin;
-      if (origin !== undefined && !allowedHosts.has(originHostname(origin))) {
-        return reject(res, 403, `Forbidden: Origin "${origin}" may not use this server.`);
+      let body: unknown;
+      if (req.method === 'POST') {
+        if (!isJsonContentType(req.headers['content-type'])) {
+          return reject(res, 415, 'Unsupported Media Type: send the request as application/json.');
+        }
+        body = await readJson(req);
+        if (body instanceof Error)
+          return reject(res, body.message.startsWith('Request body too large') ? 413 : 400, body.message);
       }
-      if (options.token && !bearerMatches(req.headers.authorization, options.token)) {
-        return reject(res, 401, 'Unauthorized: send Authorization: Bearer <token>.', {
-          'www-authenticate': 'Bearer',
-        });
-      }
-
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      if (body instanceof Error) return reject(res, 400, body.message);
-      const sessionId = req.headers['mcp-session-id'];
-      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
-      if (!transport) {
-        if (typeof sessionId === 'string') return reject(res, 404, 'Unknown MCP session: start a new one.');
-        if (req.method !== 'POST')
-          return reject(res, 400, 'No MCP session: send an initialize request first.');
-        const created = new NodeStreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id) => {
-            transports.set(id, created);
-            log(`HTTP session ${id} opened`);
-          },
-        });
-        created.onclose = () => {
-          const id = created.sessionId;
-          if (id === undefined) return;
-          transports.delete(id);
-          log(`HTTP session ${id} closed`);
-          void app.sessions.deleteOwnedBy(id);
-        };
-        await app.createMcpServer().connect(created);
-        transport = created;
-      }
-      await transport.handleRequest(req, res, body);
+      const legacy = await isLegacyRequest(await toWebRequest(req, body ?? null), body ?? null, {
+        maxRequestBodySize: MAX_BODY,
+      });
+      if (legacy) await serveLegacy(req, res, body);
+      else await serveModern(req, res, body);
     })().catch((err: unknown) => {
       log(`HTTP request failed: ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) reject(res, 500, 'Internal error.');
@@ -119,35 +182,23 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     url: `http://${hostPart}:${address.port}/mcp`,
     close: async () => {
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
+      await modern.close().catch(() => undefined);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
 
-function hostnameOf(hostHeader: string | undefined): string | undefined {
-  if (!hostHeader) return undefined;
-  try {
-    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  } catch {
-    return undefined;
-  }
+function tokensMatch(given: string, token: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return token !== '' && a.length === b.length && timingSafeEqual(a, b);
 }
 
-function originHostname(origin: string): string {
-  try {
-    return new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  } catch {
-    return '';
-  }
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = header?.match(/^Bearer (.+)$/);
-  if (!m?.[1]) return false;
-  const given = Buffer.from(m[1]);
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** Writes a web-standard Response (the SDK's token challenge) to a Node response. */
+async function sendResponse(res: http.ServerResponse, response: Response): Promise<void> {
+  res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
+  res.end(Buffer.from(await response.arrayBuffer()));
 }
 
 function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -157,7 +208,7 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        resolve(new Error('Request body too large.'));
+        resolve(new Error(`Request body too large: at most ${MAX_BODY} bytes.`));
         req.destroy();
         return;
       }

@@ -6,29 +6,20 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 
-export class FileSandbox {
-  private clientRoots: string[] | undefined;
-  private pending: Promise<void> | undefined;
+/** The client's roots as paths, asked for when a call first needs them; undefined: none offered. */
+export type ClientRootsSource = () => Promise<readonly string[] | undefined>;
 
+export class FileSandbox {
   constructor(
     private readonly operatorDirs: readonly string[],
     private readonly ownDir: () => Promise<string>,
+    private readonly clientRoots: ClientRootsSource = () => Promise.resolve(undefined),
     private readonly cwd: string = process.cwd(),
   ) {}
 
-  /**
-   * The client's roots as paths (undefined: the client offers none). Calls judged while they are
-   * being fetched wait for them, so none is judged against stale roots.
-   */
-  updateClientRoots(roots: Promise<readonly string[] | undefined>): void {
-    this.pending = roots.then(async (r) => {
-      this.clientRoots = r === undefined ? undefined : await realPaths(r);
-    });
-  }
-
   async roots(): Promise<string[]> {
-    await this.pending?.catch(() => undefined);
-    const granted = [...(this.clientRoots ?? []), ...(await realPaths(this.operatorDirs))];
+    const client = await this.clientRoots().catch(() => undefined);
+    const granted = [...(await realPaths(client ?? [])), ...(await realPaths(this.operatorDirs))];
     if (granted.length === 0) granted.push(...(await realPaths([this.cwd])));
     granted.push(...(await realPaths([await this.ownDir()])));
     return granted;

@@ -1,0 +1,213 @@
+// Streamable HTTP against clients as they really are: ones that declare roots (and answer, never
+// answer, or leave at once), ones on the newest protocol revision, and several at the same time.
+// Each test ends by checking that the server still serves a second client.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { CLI } from './helpers/paths.js';
+import { startHttpServer, stopChildren } from './helpers/http-server.js';
+import type { HttpChild } from './helpers/http-server.js';
+
+after(stopChildren);
+
+interface RootsBehaviour {
+  /** Directories the client offers as roots; undefined: it declares roots but never answers. */
+  readonly roots: readonly string[] | undefined;
+}
+
+async function connectWithRoots(url: string, behaviour: RootsBehaviour, revision?: string): Promise<Client> {
+  const client = new Client(
+    { name: 'roots-client', version: '1' },
+    {
+      capabilities: { roots: { listChanged: true } },
+      ...(revision ? { versionNegotiation: { mode: { pin: revision } } } : {}),
+    },
+  );
+  client.setRequestHandler('roots/list', () =>
+    behaviour.roots === undefined
+      ? new Promise(() => undefined)
+      : Promise.resolve({
+          roots: behaviour.roots.map((d) => ({ uri: pathToFileURL(d).href, name: path.basename(d) })),
+        }),
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function plainClient(url: string): Promise<Client> {
+  const client = new Client({ name: 'second-client', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+function textOf(result: Awaited<ReturnType<Client['callTool']>>): string {
+  return (result.content as { type: string; text?: string }[])
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text ?? '')
+    .join('\n');
+}
+
+/** A second client lists the tools and reads a capture in the operator's directory. */
+async function assertStillServes(server: HttpChild, capture: string): Promise<void> {
+  assert.equal(server.child.exitCode, null, `the server exited:\n${server.stderr()}`);
+  const second = await plainClient(server.url);
+  try {
+    const { tools } = await second.listTools();
+    assert.ok(tools.length > 0);
+    const answer = await second.callTool({ name: 'analyze_pcap_file', arguments: { filePath: capture } });
+    assert.equal(answer.isError ?? false, false, textOf(answer));
+  } finally {
+    await second.close();
+  }
+}
+
+describe('HTTP clients that declare roots', () => {
+  let base = '';
+  let operatorDir = '';
+  let rootDir = '';
+  let elsewhere = '';
+  before(async () => {
+    base = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-http-roots-'));
+    for (const d of ['operator', 'root', 'elsewhere']) await mkdir(path.join(base, d));
+    operatorDir = path.join(base, 'operator');
+    rootDir = path.join(base, 'root');
+    elsewhere = path.join(base, 'elsewhere');
+    for (const d of [operatorDir, rootDir, elsewhere])
+      await writeFile(path.join(d, 'empty.pcap'), EMPTY_PCAP);
+  });
+  after(() => rm(base, { recursive: true, force: true }));
+
+  const server = (): Promise<HttpChild> => startHttpServer([], { SHARKMCP_ALLOWED_DIRS: operatorDir });
+
+  for (const revision of [undefined, 'newest']) {
+    it(`honours the roots it answers with: a file inside is read, one outside refused (${revision ?? '2025'} revision)`, async () => {
+      const s = await server();
+      const client = await connectWithRoots(
+        s.url,
+        { roots: [rootDir] },
+        revision && (await newestOverStdio(operatorDir)),
+      );
+      try {
+        if (revision) assert.equal(client.getNegotiatedProtocolVersion(), await newestOverStdio(operatorDir));
+        const inside = await client.callTool({
+          name: 'analyze_pcap_file',
+          arguments: { filePath: path.join(rootDir, 'empty.pcap') },
+        });
+        assert.equal(inside.isError ?? false, false, textOf(inside));
+        assert.match(textOf(inside), /holds 0 packets/);
+        const outside = await client.callTool({
+          name: 'analyze_pcap_file',
+          arguments: { filePath: path.join(elsewhere, 'empty.pcap') },
+        });
+        assert.equal(outside.isError, true, textOf(outside));
+        assert.match(textOf(outside), /outside the directories this server may use/);
+        assert.ok(textOf(outside).includes(rootDir), 'the refusal names the client root');
+      } finally {
+        await client.close();
+      }
+      await assertStillServes(s, path.join(operatorDir, 'empty.pcap'));
+    });
+  }
+
+  it('answers within seconds from the operator directories when roots/list is never answered', async () => {
+    const s = await server();
+    const client = await connectWithRoots(s.url, { roots: undefined });
+    try {
+      const started = Date.now();
+      const answer = await client.callTool(
+        { name: 'analyze_pcap_file', arguments: { filePath: path.join(operatorDir, 'empty.pcap') } },
+        { timeout: 20_000 },
+      );
+      const took = Date.now() - started;
+      assert.equal(answer.isError ?? false, false, textOf(answer));
+      assert.ok(took < 10_000, `answered after ${took} ms`);
+      // Asked once: the next call does not wait again.
+      const again = Date.now();
+      await client.callTool({
+        name: 'analyze_pcap_file',
+        arguments: { filePath: path.join(operatorDir, 'empty.pcap') },
+      });
+      assert.ok(Date.now() - again < 3_000, 'the second call did not wait for roots again');
+      assert.match(s.stderr(), /roots\/list/);
+    } finally {
+      await client.close();
+    }
+    await assertStillServes(s, path.join(operatorDir, 'empty.pcap'));
+  });
+
+  it('survives a client that ends its session right after connecting', async () => {
+    const s = await server();
+    for (let i = 0; i < 3; i++) {
+      const client = await connectWithRoots(s.url, { roots: [rootDir] });
+      await client.listTools();
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      await client.close();
+    }
+    // A rejected roots request surfaced only after a moment in the old server.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await assertStillServes(s, path.join(operatorDir, 'empty.pcap'));
+  });
+});
+
+/** The revision a client that asks for the newest one gets over stdio, which serves every era. */
+async function newestOverStdio(dir: string): Promise<string> {
+  const client = new Client({ name: 'probe', version: '1' }, { versionNegotiation: { mode: 'auto' } });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI],
+      env: { ...processEnv(), SHARKMCP_ALLOWED_DIRS: dir },
+    }),
+  );
+  try {
+    const version = client.getNegotiatedProtocolVersion();
+    assert.ok(version !== undefined);
+    return version;
+  } finally {
+    await client.close();
+  }
+}
+
+function processEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+}
+
+describe('HTTP on the newest protocol revision', () => {
+  it('serves a client pinned to the newest revision the SDK knows', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-http-modern-'));
+    try {
+      await writeFile(path.join(dir, 'empty.pcap'), EMPTY_PCAP);
+      const newest = await newestOverStdio(dir);
+      const s = await startHttpServer([], { SHARKMCP_ALLOWED_DIRS: dir });
+      const client = new Client(
+        { name: 'modern-client', version: '1' },
+        { versionNegotiation: { mode: { pin: newest } } },
+      );
+      await client.connect(new StreamableHTTPClientTransport(new URL(s.url)));
+      try {
+        assert.equal(client.getNegotiatedProtocolVersion(), newest);
+        const { tools } = await client.listTools();
+        assert.ok(tools.some((t) => t.name === 'analyze_pcap_file'));
+        const answer = await client.callTool({
+          name: 'analyze_pcap_file',
+          arguments: { filePath: path.join(dir, 'empty.pcap') },
+        });
+        assert.equal(answer.isError ?? false, false, textOf(answer));
+        assert.match(textOf(answer), /holds 0 packets/);
+      } finally {
+        await client.close();
+      }
+      await assertStillServes(s, path.join(dir, 'empty.pcap'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
