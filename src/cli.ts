@@ -134,11 +134,20 @@ async function main(argv: string[]): Promise<number | undefined> {
     hardExit.unref();
     void Promise.allSettled([app.close(), closeTransport()]).then(() => process.exit(0));
   };
+  // One client's fault must not end the server for every client: a stray rejection is a bug to
+  // report, not a reason to exit.
+  process.on('unhandledRejection', (reason) => {
+    log(
+      `internal error, still serving (please report it): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    );
+  });
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
   for (const warning of app.warnings) log(`warning: ${warning}`);
   const tools = await app.tools;
+  // A client that left at once: the tools' versions were not read, which says nothing about them.
+  if (shuttingDown) return undefined;
   for (const status of tools.all()) {
     log(
       status.found

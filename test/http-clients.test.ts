@@ -7,7 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { CLI } from './helpers/paths.js';
@@ -208,6 +212,29 @@ describe('HTTP on the newest protocol revision', () => {
       await assertStillServes(s, path.join(dir, 'empty.pcap'));
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('HTTP on every 2025-era revision', () => {
+  it('initializes with each revision the SDK supports and answers in it', async () => {
+    const s = await startHttpServer([]);
+    for (const version of SUPPORTED_PROTOCOL_VERSIONS) {
+      const res = await fetch(s.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        }),
+      });
+      const body = await res.text();
+      assert.equal(res.status, 200, `${version}: ${body}`);
+      const json = body.startsWith('{') ? body : (/^data: (.*)$/m.exec(body)?.[1] ?? '{}');
+      const message = JSON.parse(json) as { result?: { protocolVersion?: string } };
+      assert.equal(message.result?.protocolVersion, version, body);
     }
   });
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { ResourceNotFoundError } from '@modelcontextprotocol/client';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/mcp-client.js';
@@ -56,5 +57,43 @@ describe('resources', () => {
     assert.deepEqual(JSON.parse(first && 'text' in first ? first.text : '[]'), [
       { name: 'web', displayFilter: 'http' },
     ]);
+  });
+});
+
+describe('resources that change or are not there', () => {
+  const server = useServer();
+
+  it('answers an unknown or refused capture URI with "resource not found", not an internal error', async () => {
+    for (const uri of [
+      'sharkmcp://captures/session/no-such-session',
+      `sharkmcp://captures/file/${encodeURIComponent('/etc/passwd')}`,
+      'sharkmcp://captures/other/x',
+    ]) {
+      await assert.rejects(server.mcp.client.readResource({ uri }), (err: unknown) => {
+        assert.ok(err instanceof ResourceNotFoundError, `${uri}: ${String(err)}`);
+        assert.equal(err.uri, uri);
+        assert.match(err.message, /No capture at .*list resources/);
+        return true;
+      });
+    }
+  });
+
+  it('tells the client when a capture session appears, ends and is deleted', async (t) => {
+    if (!(await requireCapture(t))) return;
+    let changes = 0;
+    server.mcp.client.setNotificationHandler('notifications/resources/list_changed', () => {
+      changes++;
+    });
+    const waitFor = async (n: number): Promise<void> => {
+      const end = Date.now() + 5_000;
+      while (changes < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(changes >= n, `${changes} list_changed notifications, wanted ${n}`);
+    };
+    await server.mcp.call('start_capture_session', { sessionName: 'changes', captureFilter: 'udp port 9' });
+    await waitFor(1);
+    await server.mcp.call('stop_capture_session', { sessionId: 'changes' });
+    await waitFor(2);
+    await server.mcp.call('delete_capture_session', { sessionId: 'changes' });
+    await waitFor(3);
   });
 });

@@ -221,4 +221,15 @@ describe('the sharkmcp server', () => {
     assert.equal(help.code, 0);
     assert.match(help.out, /Usage:/);
   });
+
+  it('says nothing wrong about the tools when a client leaves at once', async () => {
+    const child = spawn(process.execPath, [CLI], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdin.end();
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, err);
+    assert.match(err, /shutting down \(stdin closed\)/);
+    assert.doesNotMatch(err, /did not answer --version/);
+  });
 });

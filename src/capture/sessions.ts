@@ -109,6 +109,7 @@ export class SessionManager {
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
   private counter = 0;
+  private readonly listeners = new Set<(session: Session) => void>();
 
   constructor(
     private readonly group: ProcessGroup,
@@ -204,7 +205,24 @@ export class SessionManager {
       id,
       capture.ended.then((end) => this.settle(session, end, dumpcap)),
     );
+    this.changed(session);
     return session;
+  }
+
+  /** Calls `listener` when a session appears, ends or is deleted; the returned function stops it. */
+  onChange(listener: (session: Session) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(session: Session): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(session);
+      } catch {
+        // A listener that fails (a client gone) must not break the session's bookkeeping.
+      }
+    }
   }
 
   get(id: string): Session | undefined {
@@ -243,6 +261,7 @@ export class SessionManager {
     this.stopRequested.delete(id);
     this.settling.delete(id);
     await rm(session.file, { force: true });
+    this.changed(session);
     return session;
   }
 
@@ -336,10 +355,12 @@ export class SessionManager {
       });
       session.state = { phase: 'failed', error, endedAt, packets, bytes };
       this.logger.warning(`capture session ${session.id} failed: ${error}`);
+      this.changed(session);
       return;
     }
     const reason = requested ? 'stopped' : inferReason(session, packets, bytes, endedAt);
     session.state = { phase: 'finished', reason, endedAt, packets, bytes };
+    this.changed(session);
     this.logger.info(
       `capture session ${session.id} finished (${STOP_REASON_TEXT[reason]}): ${plural(packets, 'packet')}, ${formatBytes(bytes)}`,
     );

@@ -76,6 +76,8 @@ export function registerResources(server: McpServer, connection: Connection): vo
       } else if (kind === 'file') {
         file = deps.captures.fileByUri(fileUri(id))?.file;
       }
+      // The SDK's "resource not found": -32602 with the URI in its data on every revision (the
+      // 2026-07-28 spec's code; the SDK rewrites the 2025 code, -32002, to it).
       if (file === undefined) {
         throw new ResourceNotFoundError(
           uri.href,

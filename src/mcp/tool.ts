@@ -53,6 +53,8 @@ export interface ToolSpec<I extends ObjectSchema, O extends ObjectSchema | undef
 
 /** How one MCP connection serves a call: the services as the call sees them, and what it must ask first. */
 export interface Connection {
+  /** A 2025-era connection, or one 2026-07-28 request. */
+  readonly era: 'legacy' | 'modern';
   /** The services for this call (its sandbox judges paths against this client's roots). */
   depsFor(ctx: ServerContext): ServerDeps;
   /**

@@ -153,6 +153,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
           () => roots.forCall(ctx),
         );
       const served: Connection = {
+        era,
         depsFor: (ctx) => ({ ...shared, sandbox: sandboxFor(ctx) }),
         askFirst: (args, ctx) =>
           roots.mustAskInBand(ctx) && namesAPath(args, (id) => sessions.get(id) !== undefined)
@@ -166,9 +167,14 @@ export function createServer(options: ServerOptions = {}): SharkServer {
           if (!server.isConnected()) return;
           void server.sendLoggingMessage({ level, logger: 'sharkmcp', data: message }).catch(() => undefined);
         });
+        // Resources are the captures: tell the client when its list changes.
+        const unwatch = sessions.onChange(() => {
+          if (server.isConnected()) server.sendResourceListChanged();
+        });
         const previousOnClose = server.server.onclose;
         server.server.onclose = () => {
           removeSink();
+          unwatch();
           previousOnClose?.();
         };
       }

@@ -103,6 +103,8 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     maxRequestBodySize: MAX_BODY,
   });
   const serveModern = toNodeHandler(modern, { onerror, maxRequestBodySize: MAX_BODY });
+  // Their clients hear of new and ended captures on their subscriptions/listen streams.
+  const unwatch = app.sessions.onChange(() => modern.notify.resourcesChanged());
 
   const reject = (res: http.ServerResponse, status: number, message: string): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -182,6 +184,7 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     url: `http://${hostPart}:${address.port}/mcp`,
     close: async () => {
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
+      unwatch();
       await modern.close().catch(() => undefined);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -117,14 +117,24 @@ export function parseVersionBanner(banner: string): string | undefined {
   return banner.match(/\(Wireshark\)\s+(\d+\.\d+\.\d+)/)?.[1];
 }
 
-async function readVersion(group: ProcessGroup, toolPath: string): Promise<string | undefined> {
+/** The version a tool prints, or why it printed none (stopped, timed out, or not Wireshark's). */
+async function readVersion(
+  group: ProcessGroup,
+  toolPath: string,
+): Promise<{ version?: string; why?: string }> {
   const { stdout, result } = await runCollect(group, {
     command: toolPath,
     args: ['--version'],
     timeoutMs: 15_000,
     maxBytes: 4096,
   });
-  return parseVersionBanner(stdout) ?? parseVersionBanner(result.stderr);
+  const version = parseVersionBanner(stdout) ?? parseVersionBanner(result.stderr);
+  if (version !== undefined) return { version };
+  if (result.timedOut) return { why: `${toolPath} did not answer --version within 15 s.` };
+  // Stopped from outside: the server was shutting down (a client that left at once).
+  if (result.exitSignal !== null && group.closing)
+    return { why: `the server shut down before ${toolPath} answered --version.` };
+  return { why: `${toolPath} did not answer --version like a Wireshark tool.` };
 }
 
 async function locateOne(
@@ -161,14 +171,8 @@ async function locateOne(
     };
   }
   try {
-    const version = await readVersion(group, found.path);
-    if (version === undefined) {
-      return {
-        found: false,
-        name,
-        reason: `${found.path} did not answer --version like a Wireshark tool.`,
-      };
-    }
+    const { version, why } = await readVersion(group, found.path);
+    if (version === undefined) return { found: false, name, reason: why ?? 'no version' };
     return { found: true, name, path: found.path, version, source: found.source };
   } catch (err) {
     return { found: false, name, reason: `${found.path} could not be run: ${(err as Error).message}` };

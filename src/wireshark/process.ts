@@ -70,6 +70,11 @@ export class ProcessGroup {
   private readonly live = new Set<ChildProcess>();
   private closed = false;
 
+  /** close() has been called: every child is being stopped. */
+  get closing(): boolean {
+    return this.closed;
+  }
+
   /** Number of children alive right now. */
   get size(): number {
     return this.live.size;
