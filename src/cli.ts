@@ -17,6 +17,8 @@ Usage:
     --host HOST         listen on HOST (anything but loopback needs --token)
     --port PORT         listen on PORT (0: any free port)
     --token SECRET      require "Authorization: Bearer SECRET" (or SHARKMCP_TOKEN)
+    --shared-sessions   every client sees every capture session (default: each HTTP client
+                        sees only its own, and its captures end with its MCP session)
   Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
@@ -32,6 +34,7 @@ Environment:
   SHARKMCP_MAX_CAPTURE_MB  all capture files together, in MB (default 2000)
   SHARKMCP_ALLOWED_DIRS directories calls may use, as --allow-dir (separated by ':')
   SHARKMCP_TOKEN        bearer token for --http
+  SHARKMCP_SHARED_SESSIONS=1  as --shared-sessions
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 
@@ -55,6 +58,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         host: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string' },
+        'shared-sessions': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       allowPositionals: true,
@@ -92,6 +96,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     host: values.host ?? '127.0.0.1',
     port,
     token: values.token ?? process.env['SHARKMCP_TOKEN'],
+    sharedSessions: values['shared-sessions'] === true || process.env['SHARKMCP_SHARED_SESSIONS'] === '1',
     log,
   };
   if (values.http) {

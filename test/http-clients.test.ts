@@ -9,11 +9,13 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   Client,
+  ResourceNotFoundError,
   StreamableHTTPClientTransport,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { requireCapture } from './helpers/loopback-capture.js';
 import { CLI } from './helpers/paths.js';
 import { startHttpServer, stopChildren } from './helpers/http-server.js';
 import type { HttpChild } from './helpers/http-server.js';
@@ -235,6 +237,82 @@ describe('HTTP on every 2025-era revision', () => {
       const json = body.startsWith('{') ? body : (/^data: (.*)$/m.exec(body)?.[1] ?? '{}');
       const message = JSON.parse(json) as { result?: { protocolVersion?: string } };
       assert.equal(message.result?.protocolVersion, version, body);
+    }
+  });
+});
+
+describe('HTTP clients and their own captures', () => {
+  const connectPlain = async (url: string): Promise<Client> => plainClient(url);
+  const answer = async (client: Client, name: string, args: Record<string, unknown>): Promise<string> =>
+    textOf(await client.callTool({ name, arguments: args }));
+
+  it("keeps one client's capture sessions from another, which sees them as not there", async (t) => {
+    if (!(await requireCapture(t))) return;
+    const s = await startHttpServer([]);
+    const a = await connectPlain(s.url);
+    const b = await connectPlain(s.url);
+    try {
+      const started = await a.callTool({
+        name: 'start_capture_session',
+        arguments: { sessionName: 'mine', captureFilter: 'udp port 9', timeout: 60 },
+      });
+      assert.equal(started.isError ?? false, false, textOf(started));
+      assert.match(await answer(a, 'list_capture_sessions', {}), /mine/);
+      assert.doesNotMatch(await answer(b, 'list_capture_sessions', {}), /mine/);
+
+      // Each of these answers exactly as it does for a session that never existed.
+      const calls: [string, (id: string) => Record<string, unknown>][] = [
+        ['stop_capture_session', (id) => ({ sessionId: id })],
+        ['delete_capture_session', (id) => ({ sessionId: id })],
+        ['summarize_capture', (id) => ({ source: id })],
+        ['analyze_pcap_file', (id) => ({ source: id })],
+      ];
+      for (const [tool, args] of calls) {
+        const theirs = await b.callTool({ name: tool, arguments: args('mine') });
+        const none = await b.callTool({ name: tool, arguments: args('never-was') });
+        assert.equal(theirs.isError, true, `${tool}: ${textOf(theirs)}`);
+        assert.equal(textOf(theirs).replaceAll('mine', 'X'), textOf(none).replaceAll('never-was', 'X'), tool);
+      }
+      await assert.rejects(
+        b.readResource({ uri: 'sharkmcp://captures/session/mine' }),
+        ResourceNotFoundError,
+      );
+      const { resources } = await b.listResources();
+      assert.ok(!resources.some((r) => r.uri.includes('mine')), 'B does not see A as a resource');
+
+      // B may use the same name for a session of its own.
+      const own = await b.callTool({
+        name: 'start_capture_session',
+        arguments: { sessionName: 'mine', captureFilter: 'udp port 9', timeout: 60 },
+      });
+      assert.equal(own.isError ?? false, false, textOf(own));
+      await b.callTool({ name: 'delete_capture_session', arguments: { sessionId: 'mine' } });
+
+      // A's session is untouched by all of that.
+      const stopped = await a.callTool({ name: 'stop_capture_session', arguments: { sessionId: 'mine' } });
+      assert.equal(stopped.isError ?? false, false, textOf(stopped));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('shares one pool with --shared-sessions', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const s = await startHttpServer(['--shared-sessions']);
+    const a = await connectPlain(s.url);
+    const b = await connectPlain(s.url);
+    try {
+      await a.callTool({
+        name: 'start_capture_session',
+        arguments: { sessionName: 'ours', captureFilter: 'udp port 9', timeout: 60 },
+      });
+      assert.match(await answer(b, 'list_capture_sessions', {}), /ours/);
+      const stopped = await b.callTool({ name: 'stop_capture_session', arguments: { sessionId: 'ours' } });
+      assert.equal(stopped.isError ?? false, false, textOf(stopped));
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

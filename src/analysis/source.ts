@@ -1,6 +1,6 @@
 // What an analysis reads: a capture file path or a capture session's id (running or finished),
 // so the caller never needs to know where session files live.
-import type { SessionManager } from '../capture/sessions.js';
+import type { Session } from '../capture/sessions.js';
 import { UserError } from '../errors.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
@@ -18,7 +18,7 @@ export interface ResolvedSource {
 export async function resolveSource(
   source: string,
   param: string,
-  sessions: SessionManager,
+  sessions: { get(id: string): Session | undefined },
   sandbox: FileSandbox,
 ): Promise<ResolvedSource> {
   const session = sessions.get(source);

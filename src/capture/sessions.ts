@@ -58,8 +58,13 @@ export type SessionState =
 
 export interface Session {
   readonly id: string;
-  /** The MCP session (HTTP) that started it: its captures end with it. */
+  /**
+   * Whose it is: an HTTP client's MCP session, which alone sees it and whose end ends it; undefined
+   * for the one shared pool (stdio's single client, or --shared-sessions).
+   */
   readonly owner: string | undefined;
+  /** Where the manager files it: its id within its owner's sessions. */
+  readonly key: string;
   readonly settings: SessionSettings;
   readonly file: string;
   readonly startedAt: Date;
@@ -127,7 +132,8 @@ export class SessionManager {
         `sessionName ${JSON.stringify(req.sessionName)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
       );
     }
-    const existing = this.sessions.get(id);
+    const key = sessionKey(req.owner, id);
+    const existing = this.sessions.get(key);
     if (existing) {
       throw new UserError(
         `Session '${id}' already exists (${existing.state.phase}). Use a different session name, or ${
@@ -139,8 +145,14 @@ export class SessionManager {
     }
     const running = [...this.sessions.values()].filter((s) => s.state.phase === 'running');
     if (running.length >= this.limits.maxRunning) {
+      // Name only the caller's own sessions: others' are none of its business.
+      const mine = running.filter((s) => s.owner === req.owner).map((s) => s.id);
       throw new UserError(
-        `${plural(running.length, 'capture session')} already running (${running.map((s) => s.id).join(', ')}), the most allowed at once. Stop one with stop_capture_session first.`,
+        `${plural(running.length, 'capture session')} already running on this server, the most allowed at once${
+          mine.length > 0
+            ? ` (yours: ${mine.join(', ')}). Stop one with stop_capture_session first.`
+            : '. Try again once one has stopped.'
+        }`,
       );
     }
     const used = await this.bytesUsed();
@@ -192,17 +204,19 @@ export class SessionManager {
     const session: Session = {
       id,
       owner: req.owner,
+      key,
       settings,
       file,
       startedAt: new Date(),
       state: { phase: 'running', capture },
     };
-    this.sessions.set(id, session);
+    this.sessions.set(key, session);
     this.logger.info(
       `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,
+      session,
     );
     this.settling.set(
-      id,
+      key,
       capture.ended.then((end) => this.settle(session, end, dumpcap)),
     );
     this.changed(session);
@@ -225,15 +239,16 @@ export class SessionManager {
     }
   }
 
-  get(id: string): Session | undefined {
-    return this.sessions.get(id);
+  /** `owner`'s session `id`; another owner's is not there. */
+  get(id: string, owner: string | undefined): Session | undefined {
+    return this.sessions.get(sessionKey(owner, id));
   }
 
-  /** The session, or a UserError that lists the sessions there are. */
-  require(id: string): Session {
-    const session = this.sessions.get(id);
+  /** `owner`'s session, or a UserError that lists `owner`'s sessions (and no one else's). */
+  require(id: string, owner: string | undefined): Session {
+    const session = this.get(id, owner);
     if (session) return session;
-    const ids = [...this.sessions.keys()];
+    const ids = this.listSync(owner).map((s) => s.id);
     throw new UserError(
       `No session with ID '${id}'. ${
         ids.length === 0
@@ -244,22 +259,22 @@ export class SessionManager {
   }
 
   /** Stops a running session (or takes one that stopped by itself) and returns it settled. */
-  async stop(id: string): Promise<Session> {
-    const session = this.require(id);
+  async stop(id: string, owner: string | undefined): Promise<Session> {
+    const session = this.require(id, owner);
     if (session.state.phase === 'running') {
-      this.stopRequested.add(id);
+      this.stopRequested.add(session.key);
       await session.state.capture.stop();
-      await this.settling.get(id);
+      await this.settling.get(session.key);
     }
     return session;
   }
 
   /** Stops (if need be) and forgets a session, removing its capture file. */
-  async delete(id: string): Promise<Session> {
-    const session = await this.stop(id);
-    this.sessions.delete(id);
-    this.stopRequested.delete(id);
-    this.settling.delete(id);
+  async delete(id: string, owner: string | undefined): Promise<Session> {
+    const session = await this.stop(id, owner);
+    this.sessions.delete(session.key);
+    this.stopRequested.delete(session.key);
+    this.settling.delete(session.key);
     await rm(session.file, { force: true });
     this.changed(session);
     return session;
@@ -269,9 +284,14 @@ export class SessionManager {
    * Waits for a running session to stop by itself, reporting the packets captured so far every
    * second; returns early when `signal` aborts.
    */
-  async waitUntilEnded(id: string, signal: AbortSignal, progress?: ProgressSink): Promise<void> {
-    const session = this.require(id);
-    const ended = this.settling.get(id) ?? Promise.resolve();
+  async waitUntilEnded(
+    id: string,
+    owner: string | undefined,
+    signal: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<void> {
+    const session = this.require(id, owner);
+    const ended = this.settling.get(session.key) ?? Promise.resolve();
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
@@ -289,8 +309,7 @@ export class SessionManager {
 
   /** Deletes every session `owner` started (an MCP session that closed). */
   async deleteOwnedBy(owner: string): Promise<void> {
-    const owned = [...this.sessions.values()].filter((s) => s.owner === owner);
-    await Promise.all(owned.map((s) => this.delete(s.id).catch(() => undefined)));
+    await Promise.all(this.listSync(owner).map((s) => this.delete(s.id, owner).catch(() => undefined)));
   }
 
   /** Copies a session's capture file to `target`, which must not exist yet. */
@@ -306,13 +325,13 @@ export class SessionManager {
     }
   }
 
-  /** The sessions as they stand, without live figures. */
-  listSync(): Session[] {
-    return [...this.sessions.values()];
+  /** `owner`'s sessions as they stand, without live figures. */
+  listSync(owner: string | undefined): Session[] {
+    return [...this.sessions.values()].filter((s) => s.owner === owner);
   }
 
-  async list(): Promise<SessionView[]> {
-    return Promise.all([...this.sessions.values()].map((s) => this.view(s)));
+  async list(owner: string | undefined): Promise<SessionView[]> {
+    return Promise.all(this.listSync(owner).map((s) => this.view(s)));
   }
 
   async view(s: Session): Promise<SessionView> {
@@ -344,7 +363,7 @@ export class SessionManager {
     const endedAt = new Date();
     const [bytes, counted] = await Promise.all([fileSize(session.file), this.count(session.file)]);
     const packets = counted ?? end.packets;
-    const requested = this.stopRequested.has(session.id);
+    const requested = this.stopRequested.has(session.key);
     if (!requested && (end.error !== undefined || (end.exitCode !== 0 && end.exitCode !== null))) {
       const interfaces = await this.interfacesForAdvice(dumpcap);
       const error = captureFailureMessage(end.error ?? `dumpcap exited with code ${end.exitCode}`, {
@@ -354,7 +373,7 @@ export class SessionManager {
         interfaces,
       });
       session.state = { phase: 'failed', error, endedAt, packets, bytes };
-      this.logger.warning(`capture session ${session.id} failed: ${error}`);
+      this.logger.warning(`capture session ${session.id} failed: ${error}`, session);
       this.changed(session);
       return;
     }
@@ -363,6 +382,7 @@ export class SessionManager {
     this.changed(session);
     this.logger.info(
       `capture session ${session.id} finished (${STOP_REASON_TEXT[reason]}): ${plural(packets, 'packet')}, ${formatBytes(bytes)}`,
+      session,
     );
   }
 
@@ -389,6 +409,11 @@ export class SessionManager {
     const sizes = await Promise.all([...this.sessions.values()].map((s) => fileSize(s.file)));
     return sizes.reduce((a, b) => a + b, 0);
   }
+}
+
+/** Ids are unique per owner: two clients may both name a session "debug". */
+function sessionKey(owner: string | undefined, id: string): string {
+  return `${owner ?? ''}\u0000${id}`;
 }
 
 function inferReason(session: Session, packets: number, bytes: number, endedAt: Date): StopReason {

@@ -23,7 +23,7 @@ export function captureLink(deps: ServerDeps, source: ResolvedSource): ResourceL
       mimeType: PCAPNG,
     };
   }
-  const known = deps.captures.addFile(source.file);
+  const known = deps.captures.addFile(source.file, deps.sessions.owner);
   return { type: 'resource_link', uri: known.uri, name: known.name, mimeType: PCAPNG };
 }
 
@@ -48,7 +48,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
                   ],
             ),
             ...deps.captures
-              .allFiles()
+              .allFiles(deps.sessions.owner)
               .map((f) => ({ uri: f.uri, name: f.name, mimeType: PCAPNG, description: f.file })),
           ],
         };
@@ -74,7 +74,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
           live = session.state.phase === 'running';
         }
       } else if (kind === 'file') {
-        file = deps.captures.fileByUri(fileUri(id))?.file;
+        file = deps.captures.fileByUri(fileUri(id), deps.sessions.owner)?.file;
       }
       // The SDK's "resource not found": -32602 with the URI in its data on every revision (the
       // 2026-07-28 spec's code; the SDK rewrites the 2025 code, -32002, to it).

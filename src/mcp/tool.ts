@@ -13,7 +13,7 @@ import type * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { Summarizer } from '../analysis/summarize.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
-import type { SessionManager } from '../capture/sessions.js';
+import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
@@ -28,7 +28,8 @@ export interface ServerDeps {
   readonly analyzer: Analyzer;
   readonly summarizer: Summarizer;
   readonly configs: ConfigStore;
-  readonly sessions: SessionManager;
+  /** The capture sessions this client may see. */
+  readonly sessions: OwnedSessions;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
   readonly processes: ProcessGroup;
   readonly tools: () => Promise<WiresharkTools>;

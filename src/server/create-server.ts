@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
+import { OwnedSessions } from '../capture/owned-sessions.js';
 import { SessionManager } from '../capture/sessions.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
 import { namesAPath } from '../mcp/tool.js';
@@ -49,6 +50,11 @@ export interface ServerOptions {
 export interface ConnectionOptions {
   /** The protocol era: a 2025-era connection, or one 2026-07-28 request. Default: legacy. */
   readonly era?: 'legacy' | 'modern';
+  /**
+   * Whose capture sessions this connection sees (and starts): an HTTP client's MCP session, read
+   * when a call comes (it is known only after the handshake). Default: the shared pool.
+   */
+  readonly owner?: () => string | undefined;
 }
 
 export interface SharkServer {
@@ -110,12 +116,11 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   void runtimeDir.path().catch(() => undefined);
   const allowedDirs = options.allowedDirs ?? allowedDirsFromEnv(env);
   const captures = new KnownCaptures();
-  const shared: Omit<ServerDeps, 'sandbox'> = {
+  const shared: Omit<ServerDeps, 'sandbox' | 'sessions'> = {
     captures,
     analyzer,
     summarizer,
     configs,
-    sessions,
     env,
     processes,
     tools: () => tools,
@@ -139,6 +144,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     logger,
     createMcpServer(connection: ConnectionOptions = {}) {
       const era = connection.era ?? 'legacy';
+      const owner = connection.owner ?? ((): undefined => undefined);
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
         { capabilities: { tools: {}, logging: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
@@ -154,22 +160,27 @@ export function createServer(options: ServerOptions = {}): SharkServer {
         );
       const served: Connection = {
         era,
-        depsFor: (ctx) => ({ ...shared, sandbox: sandboxFor(ctx) }),
+        depsFor: (ctx) => ({
+          ...shared,
+          sessions: new OwnedSessions(sessions, owner()),
+          sandbox: sandboxFor(ctx),
+        }),
         askFirst: (args, ctx) =>
-          roots.mustAskInBand(ctx) && namesAPath(args, (id) => sessions.get(id) !== undefined)
+          roots.mustAskInBand(ctx) && namesAPath(args, (id) => sessions.get(id, owner()) !== undefined)
             ? inputRequired({ inputRequests: { [ROOTS_INPUT_KEY]: inputRequired.listRoots() } })
             : undefined,
       };
       if (era === 'legacy') {
         // This client's logging notifications, filtered by the level it sets. (A 2026-07-28 request
         // has no connection to log to: its instance lives for one call.)
-        const removeSink = logger.add((level, message) => {
-          if (!server.isConnected()) return;
+        const removeSink = logger.add((level, message, about) => {
+          // Another client's capture is none of this client's business.
+          if (!server.isConnected() || (about !== undefined && about.owner !== owner())) return;
           void server.sendLoggingMessage({ level, logger: 'sharkmcp', data: message }).catch(() => undefined);
         });
         // Resources are the captures: tell the client when its list changes.
-        const unwatch = sessions.onChange(() => {
-          if (server.isConnected()) server.sendResourceListChanged();
+        const unwatch = sessions.onChange((session) => {
+          if (server.isConnected() && session.owner === owner()) server.sendResourceListChanged();
         });
         const previousOnClose = server.server.onclose;
         server.server.onclose = () => {

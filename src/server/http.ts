@@ -30,8 +30,16 @@ export interface HttpOptions {
   readonly port: number;
   /** Required before listening on anything but loopback. */
   readonly token?: string | undefined;
+  /** Every client sees every capture session (one shared pool) instead of only its own. */
+  readonly sharedSessions?: boolean | undefined;
   readonly log?: (message: string) => void;
 }
+
+/**
+ * Whose sessions 2026-07-28 requests see: such a request carries no MCP session, so the server
+ * cannot tell two such clients apart; their captures form one pool of their own.
+ */
+export const STATELESS_OWNER = 'http-2026-07-28';
 
 export interface HttpServer {
   readonly url: string;
@@ -97,14 +105,18 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
   };
 
   // 2026-07-28 requests: one server instance per request, built by the same factory.
-  const modern = createMcpHandler((ctx) => app.createMcpServer({ era: ctx.era }), {
+  const shared = options.sharedSessions === true;
+  const modernOwner = shared ? undefined : STATELESS_OWNER;
+  const modern = createMcpHandler((ctx) => app.createMcpServer({ era: ctx.era, owner: () => modernOwner }), {
     legacy: 'reject',
     onerror,
     maxRequestBodySize: MAX_BODY,
   });
   const serveModern = toNodeHandler(modern, { onerror, maxRequestBodySize: MAX_BODY });
   // Their clients hear of new and ended captures on their subscriptions/listen streams.
-  const unwatch = app.sessions.onChange(() => modern.notify.resourcesChanged());
+  const unwatch = app.sessions.onChange((session) => {
+    if (session.owner === modernOwner) modern.notify.resourcesChanged();
+  });
 
   const reject = (res: http.ServerResponse, status: number, message: string): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -133,9 +145,12 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
         if (id === undefined) return;
         transports.delete(id);
         log(`HTTP session ${id} closed`);
-        void app.sessions.deleteOwnedBy(id);
+        // Its captures end with it, unless they are everyone's.
+        if (!shared) void app.sessions.deleteOwnedBy(id);
       };
-      await app.createMcpServer({ era: 'legacy' }).connect(created);
+      await app
+        .createMcpServer({ era: 'legacy', owner: () => (shared ? undefined : created.sessionId) })
+        .connect(created);
       transport = created;
     }
     await transport.handleRequest(req, res, body);

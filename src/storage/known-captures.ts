@@ -1,5 +1,6 @@
 // The captures this server has seen (session files, and files a call analysed), each under a
-// stable URI, so they can be offered as MCP resources and linked from answers.
+// stable URI, so they can be offered as MCP resources and linked from answers. A file is known to
+// the client (owner) whose call analysed it, not to every client.
 import path from 'node:path';
 
 export interface KnownCapture {
@@ -17,13 +18,14 @@ export function fileUri(file: string): string {
 }
 
 export class KnownCaptures {
-  private readonly files = new Map<string, KnownCapture>();
+  private readonly files = new Map<string, KnownCapture & { readonly owner: string | undefined }>();
 
-  /** Remembers an analysed file (at most `capacity`, oldest forgotten first). */
-  addFile(file: string, capacity = 200): KnownCapture {
+  /** Remembers a file `owner` analysed (at most `capacity` in all, oldest forgotten first). */
+  addFile(file: string, owner: string | undefined, capacity = 200): KnownCapture {
     const known = { uri: fileUri(file), name: path.basename(file), file };
-    this.files.delete(known.uri);
-    this.files.set(known.uri, known);
+    const key = keyOf(known.uri, owner);
+    this.files.delete(key);
+    this.files.set(key, { ...known, owner });
     if (this.files.size > capacity) {
       const oldest = this.files.keys().next().value;
       if (oldest !== undefined) this.files.delete(oldest);
@@ -31,11 +33,15 @@ export class KnownCaptures {
     return known;
   }
 
-  fileByUri(uri: string): KnownCapture | undefined {
-    return this.files.get(uri);
+  fileByUri(uri: string, owner: string | undefined): KnownCapture | undefined {
+    return this.files.get(keyOf(uri, owner));
   }
 
-  allFiles(): KnownCapture[] {
-    return [...this.files.values()];
+  allFiles(owner: string | undefined): KnownCapture[] {
+    return [...this.files.values()].filter((f) => f.owner === owner);
   }
+}
+
+function keyOf(uri: string, owner: string | undefined): string {
+  return `${owner ?? ''}\u0000${uri}`;
 }

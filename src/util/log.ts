@@ -5,7 +5,11 @@
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export type LogSink = (level: LogLevel, message: string) => void;
+/** Whom an event concerns: a capture session's owner sees it, other clients do not. */
+export interface LogAbout {
+  readonly owner: string | undefined;
+}
+export type LogSink = (level: LogLevel, message: string, about?: LogAbout) => void;
 
 export class Logger {
   private readonly sinks = new Set<LogSink>();
@@ -16,23 +20,23 @@ export class Logger {
     return () => this.sinks.delete(sink);
   }
 
-  log(level: LogLevel, message: string): void {
+  log(level: LogLevel, message: string, about?: LogAbout): void {
     for (const sink of this.sinks) {
       try {
-        sink(level, message);
+        sink(level, message, about);
       } catch {
         // A sink that fails (a client gone) must not break the work being logged.
       }
     }
   }
 
-  debug(message: string): void {
-    this.log('debug', message);
+  debug(message: string, about?: LogAbout): void {
+    this.log('debug', message, about);
   }
-  info(message: string): void {
-    this.log('info', message);
+  info(message: string, about?: LogAbout): void {
+    this.log('info', message, about);
   }
-  warning(message: string): void {
-    this.log('warning', message);
+  warning(message: string, about?: LogAbout): void {
+    this.log('warning', message, about);
   }
 }

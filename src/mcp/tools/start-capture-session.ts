@@ -80,7 +80,7 @@ export const startCaptureSessionTool = defineTool({
   inputSchema,
   outputSchema: sessionViewSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  handler: async (args, deps, ctx) => {
+  handler: async (args, deps) => {
     const config =
       args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
     const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
@@ -103,7 +103,6 @@ export const startCaptureSessionTool = defineTool({
       maxFileBytes: (args.maxFileMB ?? CAPTURE_MAX_FILE_MB.default) * 1_000_000,
       snaplen: args.snaplen ?? CAPTURE_SNAPLEN.default,
       sessionName: args.sessionName,
-      owner: ctx.sessionId,
     });
     const s = session.settings;
     const lines = [
