@@ -9,7 +9,7 @@ import type {
   ServerContext,
   ToolAnnotations,
 } from '@modelcontextprotocol/server';
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { Summarizer } from '../analysis/summarize.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
@@ -76,20 +76,37 @@ export interface Tool {
   register(server: McpServer, connection: Connection): void;
 }
 
+/**
+ * The tool's parameters, refusing any it does not have: a misspelt "captureFliter" ignored in
+ * silence would capture everything. The refusal names the parameters there are.
+ */
+function strictInput(name: string, schema: ObjectSchema): ObjectSchema {
+  const known = Object.keys(schema.shape);
+  return z.strictObject(schema.shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `${name} has no parameter ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; use ${
+            known.length === 0 ? 'none' : `only ${known.join(', ')}`
+          }.`
+        : undefined,
+  });
+}
+
 export function defineTool<I extends ObjectSchema, O extends ObjectSchema | undefined = undefined>(
   spec: ToolSpec<I, O>,
 ): Tool {
+  const strict = strictInput(spec.name, spec.inputSchema);
   return {
     name: spec.name,
     title: spec.title,
     description: spec.description,
-    inputSchema: spec.inputSchema,
+    inputSchema: strict,
     outputSchema: spec.outputSchema,
     annotations: spec.annotations,
     register(server, connection) {
       // Registered through the concrete schema type: the SDK's conditional callback type cannot be
       // resolved for a generic schema.
-      const input: ObjectSchema = spec.inputSchema;
+      const input: ObjectSchema = strict;
       const output: ObjectSchema | undefined = spec.outputSchema;
       server.registerTool(
         spec.name,
