@@ -35,6 +35,7 @@ Environment:
   SHARKMCP_ALLOWED_DIRS directories calls may use, as --allow-dir (separated by ':')
   SHARKMCP_TOKEN        bearer token for --http
   SHARKMCP_SHARED_SESSIONS=1  as --shared-sessions
+  SHARKMCP_SESSION_IDLE_MINUTES  close an HTTP session idle this long, with its captures (default 60)
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 
@@ -97,6 +98,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     port,
     token: values.token ?? process.env['SHARKMCP_TOKEN'],
     sharedSessions: values['shared-sessions'] === true || process.env['SHARKMCP_SHARED_SESSIONS'] === '1',
+    sessionIdleMs: idleMinutes(process.env['SHARKMCP_SESSION_IDLE_MINUTES']),
     log,
   };
   if (values.http) {
@@ -161,6 +163,15 @@ async function main(argv: string[]): Promise<number | undefined> {
     );
   }
   log(`${values.http ? 'ready' : 'serving MCP on stdio'}; saved configurations in ${app.configs.filePath}`);
+  return undefined;
+}
+
+/** SHARKMCP_SESSION_IDLE_MINUTES as milliseconds (fractions allowed); undefined: the default. */
+function idleMinutes(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const minutes = Number(raw);
+  if (Number.isFinite(minutes) && minutes > 0) return minutes * 60_000;
+  log(`warning: SHARKMCP_SESSION_IDLE_MINUTES=${JSON.stringify(raw)} is not a positive number; using 60.`);
   return undefined;
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -15,6 +16,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { isProcessAlive } from '../src/util/pid.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { CLI } from './helpers/paths.js';
 import { startHttpServer, stopChildren } from './helpers/http-server.js';
@@ -314,5 +316,32 @@ describe('HTTP clients and their own captures', () => {
       await a.close();
       await b.close();
     }
+  });
+});
+
+describe('HTTP sessions a client left without ending', () => {
+  it('closes a session idle past the limit, but not one with a running capture', async (t) => {
+    const s = await startHttpServer([], { SHARKMCP_SESSION_IDLE_MINUTES: '0.02' });
+    // A client that goes away without ending its session (no DELETE): its stream closes, nothing more.
+    const vanished = await plainClient(s.url);
+    await vanished.listTools();
+    await vanished.close();
+    const end = Date.now() + 10_000;
+    while (!/idle for \d+ s: closing it/.test(s.stderr()) && Date.now() < end) await delay(100);
+    assert.match(s.stderr(), /HTTP session \S+ idle for \d+ s: closing it/);
+    assert.match(s.stderr(), /HTTP session \S+ closed/);
+
+    if (!(await requireCapture(t))) return;
+    const capturing = await plainClient(s.url);
+    const started = await capturing.callTool({
+      name: 'start_capture_session',
+      arguments: { sessionName: 'long', captureFilter: 'udp port 9', timeout: 60 },
+    });
+    const pid = (started.structuredContent as { pid: number | null }).pid;
+    await capturing.close();
+    await delay(3_000);
+    const closings = s.stderr().match(/closing it/g) ?? [];
+    assert.equal(closings.length, 1, 'the session with a running capture was not closed');
+    assert.ok(pid !== null && isProcessAlive(pid), 'its capture runs on');
   });
 });

@@ -30,6 +30,11 @@ export interface HttpOptions {
   readonly port: number;
   /** Required before listening on anything but loopback. */
   readonly token?: string | undefined;
+  /**
+   * A 2025-era session with no request in flight, no open stream and no running capture for this
+   * long is closed (a client that vanished without ending its session). Default: an hour.
+   */
+  readonly sessionIdleMs?: number | undefined;
   /** Every client sees every capture session (one shared pool) instead of only its own. */
   readonly sharedSessions?: boolean | undefined;
   readonly log?: (message: string) => void;
@@ -47,6 +52,7 @@ export interface HttpServer {
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
+const DEFAULT_SESSION_IDLE_MS = 60 * 60_000;
 /** A verified token never expires on its own: it is the operator's, valid while the server runs. */
 const TOKEN_LIFETIME_S = 100 * 365 * 24 * 3600;
 
@@ -86,6 +92,26 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
   const log = options.log ?? ((): void => undefined);
   const onerror = (err: Error): void => log(`HTTP: ${err.message}`);
   const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+  /** Per session: requests (and streams) open now, and when the last one ended. */
+  const activity = new Map<string, { open: number; since: number }>();
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, a] of activity) {
+        const capturing = app.sessions
+          .listSync(shared ? undefined : id)
+          .some((s) => s.state.phase === 'running');
+        if (a.open > 0 || capturing || now - a.since < idleMs) continue;
+        log(`HTTP session ${id} idle for ${Math.round((now - a.since) / 1000)} s: closing it`);
+        activity.delete(id);
+        void transports.get(id)?.close();
+      }
+    },
+    Math.max(250, Math.min(idleMs / 4, 60_000)),
+  );
+  // A timer is not a process: it must not keep the server alive on its own.
+  sweep.unref();
   const allowed = allowedHostnames(options.host);
   const validHost = hostHeaderValidation(allowed);
   const validOrigin = originValidation(allowed);
@@ -144,6 +170,7 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
         const id = created.sessionId;
         if (id === undefined) return;
         transports.delete(id);
+        activity.delete(id);
         log(`HTTP session ${id} closed`);
         // Its captures end with it, unless they are everyone's.
         if (!shared) void app.sessions.deleteOwnedBy(id);
@@ -153,7 +180,17 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
         .connect(created);
       transport = created;
     }
+    const known = transport.sessionId;
+    const a = (known === undefined ? undefined : activity.get(known)) ?? { open: 0, since: Date.now() };
+    if (known !== undefined) activity.set(known, a);
+    a.open++;
+    res.on('close', () => {
+      a.open--;
+      a.since = Date.now();
+    });
     await transport.handleRequest(req, res, body);
+    // The handshake names the session only now.
+    if (known === undefined && transport.sessionId !== undefined) activity.set(transport.sessionId, a);
   };
 
   const server = http.createServer((req, res) => {
@@ -198,6 +235,7 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
   return {
     url: `http://${hostPart}:${address.port}/mcp`,
     close: async () => {
+      clearInterval(sweep);
       await Promise.all([...transports.values()].map((t) => t.close().catch(() => undefined)));
       unwatch();
       await modern.close().catch(() => undefined);
