@@ -10,7 +10,7 @@
 // call, so a call that has begun finishes its next steps before new calls start theirs, and a call
 // waits once behind the calls ahead of it rather than once per step. The call a process belongs to
 // is known from the async context the tool handler runs in (withinCall), so the analysis code does
-// not carry it around.
+// not carry it around; a process started outside any call lines up as a call of its own.
 //
 // Time limits count from a process's start, not while it waits: a limit bounds the work of one
 // tshark, and counting the wait would turn a busy server into truncated or failed answers rather
@@ -80,6 +80,12 @@ export class ProcessSlots {
   private readonly calls = new AsyncLocalStorage<Call>();
   private nextOrder = 0;
   private nextSeq = 0;
+  /**
+   * What a finished call left to run (the count of a capture whose session ends, after the call
+   * that started it): bookkeeping that calls in line may wait for (stop_capture_session waits for
+   * its session to settle), so it goes first.
+   */
+  private readonly leftovers: Call = { order: -1, onWait: undefined, ended: false, told: undefined };
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity ${capacity} < 1`);
@@ -104,7 +110,6 @@ export class ProcessSlots {
     try {
       return await this.calls.run(call, fn);
     } finally {
-      // What it left running (a count cached for later calls, a session's end) lines up on its own.
       call.ended = true;
     }
   }
@@ -123,9 +128,11 @@ export class ProcessSlots {
     if (signal?.aborted) return { granted: Promise.resolve(undefined), cancel: () => undefined };
     const current = this.calls.getStore();
     const call: Call =
-      current && !current.ended
-        ? current
-        : { order: this.nextOrder++, onWait: undefined, ended: false, told: undefined };
+      current === undefined
+        ? { order: this.nextOrder++, onWait: undefined, ended: false, told: undefined }
+        : current.ended
+          ? this.leftovers
+          : current;
     let settle!: (release: Release | undefined) => void;
     const granted = new Promise<Release | undefined>((resolve) => (settle = resolve));
     const onAbort = (): void => leave();
