@@ -20,8 +20,7 @@
 // The captures are built once into DIR (default $SHARKMCP_BENCH_DIR or /var/tmp/sharkmcp-bench).
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +29,7 @@ import { isDeepStrictEqual, parseArgs, promisify } from 'node:util';
 import { ALL_TOOL_NAMES, locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
 import { benchCaptures } from './captures.js';
+import { peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 const SAMPLE_MS = 15;
@@ -46,71 +46,7 @@ const DRILL_DOWN = (file: string, middle: number): [string, string, Record<strin
   ['follow TCP stream 5', 'follow_stream', { source: file, protocol: 'tcp', stream: 5 }],
 ];
 
-// ---- Memory of a process tree, from /proc.
-
-function readProc(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined; // the process has gone
-  }
-}
-
-/** VmHWM (the process's peak resident memory) from /proc/<pid>/status, in bytes; undefined once it is gone. */
-function peakResidentBytes(pid: number): number | undefined {
-  const m = readProc(`/proc/${pid}/status`)?.match(/^VmHWM:\s+(\d+) kB/m);
-  return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
-}
-
-/** The page size, for /proc/<pid>/statm. */
-const PAGE_BYTES = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
-  } catch {
-    return 4096;
-  }
-})();
-
-/** Resident bytes of a process (VmRSS) from /proc/<pid>/statm, cheaper to read than status. */
-function residentBytes(pid: number): number | undefined {
-  const resident = readProc(`/proc/${pid}/statm`)?.split(' ')[1];
-  return resident === undefined ? undefined : Number(resident) * PAGE_BYTES;
-}
-
-/** State, parent and start time (to tell a process from a later one with its pid) from /proc/<pid>/stat. */
-function procStat(pid: number | string): { state: string; ppid: number; started: string } | undefined {
-  const stat = readProc(`/proc/${pid}/stat`);
-  if (stat === undefined) return undefined;
-  // "pid (comm) state ppid ... starttime(22nd) ...": comm may hold spaces and parentheses.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0] ?? '', ppid: Number(f[1]), started: f[19] ?? '' };
-}
-
-/**
- * `root` and all its live descendants, each with its start time. It follows each thread's
- * /proc/PID/task/TID/children rather than reading every process on the machine, so that sampling
- * every 15 ms costs little CPU: on two cores, a costly sampler would slow the side that uses both.
- */
-function processTree(root: number): Map<number, string> {
-  const tree = new Map<number, string>();
-  const todo = [root];
-  for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
-    const stat = procStat(pid);
-    if (stat === undefined || stat.state === 'Z' || tree.has(pid)) continue;
-    tree.set(pid, stat.started);
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue; // gone meanwhile
-    }
-    for (const task of tasks) {
-      const children = readProc(`/proc/${pid}/task/${task}/children`);
-      for (const child of children?.trim().split(' ') ?? []) if (child !== '') todo.push(Number(child));
-    }
-  }
-  return tree;
-}
+// ---- Memory of a process tree, from /proc (proc.ts).
 
 /** Every process measured so far, with its start time: all of them must be gone once their run ends. */
 const seen = new Map<number, string>();

@@ -22,6 +22,9 @@ Usage:
   Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
+    --max-tshark N      Wireshark analysis processes (tshark, capinfos, editcap, mergecap) at
+                        once; calls beyond wait their turn (or SHARKMCP_MAX_TSHARK; default: two
+                        per core, at most one per GB of memory, at least 2)
   sharkmcp demo         capture some local HTTP, DNS and TLS traffic and show what an agent reads
   sharkmcp doctor       check tshark, dumpcap, capture permission and directories (--json)
   sharkmcp --version    print the version
@@ -31,6 +34,7 @@ Environment:
   SHARKMCP_TSHARK, SHARKMCP_DUMPCAP, SHARKMCP_CAPINFOS   paths of Wireshark's tools
   SHARKMCP_CONFIG_DIR   where saved configurations live (default: $XDG_CONFIG_HOME/sharkmcp)
   SHARKMCP_MAX_SESSIONS capture sessions running at once (default 4)
+  SHARKMCP_MAX_TSHARK   Wireshark analysis processes at once, as --max-tshark
   SHARKMCP_MAX_CAPTURE_MB  all capture files together, in MB (default 2000)
   SHARKMCP_ALLOWED_DIRS directories calls may use, as --allow-dir (separated by ':')
   SHARKMCP_TOKEN        bearer token for --http
@@ -55,6 +59,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         'allow-dir': { type: 'string', multiple: true },
+        'max-tshark': { type: 'string' },
         http: { type: 'boolean' },
         host: { type: 'string' },
         port: { type: 'string' },
@@ -112,7 +117,17 @@ async function main(argv: string[]): Promise<number | undefined> {
       return 2;
     }
   }
-  const app = createServer({ allowedDirs });
+  const maxTshark = values['max-tshark'] === undefined ? undefined : Number(values['max-tshark']);
+  if (maxTshark !== undefined && !(Number.isInteger(maxTshark) && maxTshark > 0)) {
+    process.stderr.write(
+      `sharkmcp: --max-tshark ${values['max-tshark'] ?? ''} is not a positive whole number.\n`,
+    );
+    return 2;
+  }
+  const app = createServer({
+    allowedDirs,
+    ...(maxTshark === undefined ? {} : { maxTsharkProcesses: maxTshark }),
+  });
   app.logger.add((level, message) => {
     if (level !== 'debug') log(message);
   });
@@ -162,6 +177,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         : `${status.name}: ${status.reason}`,
     );
   }
+  log(`at most ${app.processes.slots.capacity} Wireshark analysis processes at once (--max-tshark)`);
   log(`${values.http ? 'ready' : 'serving MCP on stdio'}; saved configurations in ${app.configs.filePath}`);
   return undefined;
 }

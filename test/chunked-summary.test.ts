@@ -102,6 +102,39 @@ describe('chunked summaries', () => {
     assert.equal(group.size, 0, 'no worker is left running');
   });
 
+  it('all finish with one tshark slot: a worker waiting for a slot holds nothing the running ones need', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const made = await makeMixedCapture(dir);
+    const base = (await countPackets(group, 'capinfos', made.file)) ?? 0;
+    const file = path.join(dir, 'three.pcapng');
+    await run('mergecap', ['-a', '-w', file, made.file, made.file, made.file]);
+    const chunking = {
+      workers: 2,
+      minFileBytes: 0,
+      sizing: { chunkPackets: base, warmupPackets: base, chunkBytes: Number.MAX_SAFE_INTEGER },
+    };
+    const work = (): Promise<string> => Promise.resolve(dir);
+    const request: SummaryRequest = { file, topN: 1000, timeoutMs: 60_000 };
+    const alone = await new Summarizer(group, () => locateWiresharkTools(group), work, chunking).summarize(
+      request,
+    );
+    // Five summaries of two workers each, one slot: nine workers wait while one runs. A worker that
+    // opened its FIFO before its turn would hold one of libuv's four pool threads, and the running
+    // worker, whose feed reads the file on that pool, would wait for them until its time limit.
+    const narrow = new ProcessGroup({ maxProcesses: 1 });
+    try {
+      const tools = locateWiresharkTools(narrow);
+      const summarizer = new Summarizer(narrow, () => tools, work, chunking);
+      const t0 = performance.now();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => summarizer.summarize(request)));
+      for (const answer of answers) assert.deepEqual(answer, alone);
+      assert.ok(performance.now() - t0 < 50_000, 'no worker waited for its time limit');
+    } finally {
+      await narrow.close();
+    }
+    assert.deepEqual(await fifosLeft(), []);
+  });
+
   it('give the single-pass answer on corpus files: pcap, pcapng with embedded secrets, a cut-short file', async (t) => {
     const files = [
       'FoxIO-LLC-ja4/pcap/http2-with-cookies.pcapng',

@@ -424,8 +424,10 @@ export class Summarizer {
         const fifo = path.join(dir, `range-${chunk.index}`);
         if (chunk.index > 0) await makeFifo(fifo);
         const output = await this.counted(counter, async (c) => {
-          const feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
-          feeds.add(feed);
+          // Fed once tshark has started: opening a FIFO for writing blocks a libuv pool thread until
+          // tshark opens it, and feeds of workers waiting for a tshark slot would take the threads
+          // that the running workers' feeds read the file with.
+          let feed: FifoFeed | undefined;
           try {
             return await runPass(this.group, tshark, fifo, {
               keylogFile: request.keylogFile,
@@ -433,12 +435,18 @@ export class Summarizer {
               timeoutMs: Math.max(1, deadline - performance.now()),
               signal: stopAll.signal,
               counter: c,
+              onStart: () => {
+                feed = feedFifo(fifo, chunk.header, file, chunk.warmupStart, chunk.end);
+                feeds.add(feed);
+              },
             });
           } finally {
-            feed.stop();
-            await feed.done;
-            feeds.delete(feed);
-            fed += feed.written();
+            if (feed) {
+              feed.stop();
+              await feed.done;
+              feeds.delete(feed);
+              fed += feed.written();
+            }
           }
         });
         // tshark names the FIFO in its messages; the reader knows the file.

@@ -104,6 +104,8 @@ export class DumpcapCapture {
         args: dumpcapArgs(options),
         // The capture's own stop conditions end it; this only guards against a hang.
         timeoutMs: ((options.durationSeconds ?? 86_400) + 60) * 1000,
+        // The session cap bounds captures; the cap on analysis processes does not apply.
+        limited: false,
         onStderr: (chunk) => {
           for (const m of reader.push(chunk)) self.capture?.handle(m, ready);
         },

@@ -75,8 +75,10 @@ async function collect(
   command: string,
   args: string[],
   signal?: AbortSignal,
+  limited = true,
 ): Promise<string> {
-  return (await runCollect(group, { command, args, timeoutMs: 15_000, signal, maxBytes: 1_000_000 })).stdout;
+  return (await runCollect(group, { command, args, timeoutMs: 15_000, signal, maxBytes: 1_000_000, limited }))
+    .stdout;
 }
 
 export async function listLocalInterfaces(
@@ -84,7 +86,9 @@ export async function listLocalInterfaces(
   dumpcap: string,
   signal?: AbortSignal,
 ): Promise<LocalInterface[]> {
-  return parseDumpcapInterfaces(await collect(group, dumpcap, ['-D', '-M'], signal));
+  // dumpcap is outside the cap on analysis processes, so a failed capture start can list the
+  // interfaces in its advice without waiting behind analyses.
+  return parseDumpcapInterfaces(await collect(group, dumpcap, ['-D', '-M'], signal, false));
 }
 
 export async function listInterfaces(

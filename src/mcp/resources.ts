@@ -84,9 +84,12 @@ export function registerResources(server: McpServer, connection: Connection): vo
           `No capture at ${uri.href}: list resources to see the captures there are (a file becomes one once a tool has analysed it).`,
         );
       }
-      const summary = await deps.summarizer.summarize(
-        { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
-        ctx.mcpReq.signal,
+      // One read is one call in the queue for tshark slots, like a tool call.
+      const summary = await deps.processes.withinCall(undefined, () =>
+        deps.summarizer.summarize(
+          { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
+          ctx.mcpReq.signal,
+        ),
       );
       const size = (await stat(file)).size;
       const contents: ReadResourceResult['contents'] = [

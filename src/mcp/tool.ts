@@ -17,11 +17,13 @@ import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
-import type { ProgressSink } from '../analysis/progress.js';
+import type { Progress, ProgressSink } from '../analysis/progress.js';
 import { UserError } from '../errors.js';
 import { ToolMissingError } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
+import { describeWait } from '../wireshark/slots.js';
+import type { WaitNotice } from '../wireshark/slots.js';
 
 /** The domain services a tool handler may call. */
 export interface ServerDeps {
@@ -118,11 +120,17 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
           annotations: { title: spec.title, ...spec.annotations },
         },
         async (args, ctx) => {
+          // The call's processes keep its place in the queue for tshark slots; while one waits, a
+          // client that asked for progress hears where the call stands.
+          const onWait = waitSink(ctx);
           try {
             const first = connection.askFirst(args, ctx);
             if (first) return first;
             // The SDK has parsed args with spec.inputSchema; its inferred type is z.infer<I>.
-            return await spec.handler(args as unknown as z.infer<I>, connection.depsFor(ctx), ctx);
+            const deps = connection.depsFor(ctx);
+            return await deps.processes.withinCall(onWait, () =>
+              spec.handler(args as unknown as z.infer<I>, deps, ctx),
+            );
           } catch (err) {
             if (err instanceof UserError || err instanceof ToolMissingError) return errorResult(err.message);
             throw err;
@@ -159,13 +167,42 @@ export function textResult(
   };
 }
 
-/** Progress notifications for this request, when the client asked for them with a progress token. */
+/** A request's progress sink, and the last progress it sent. */
+const progressOf = new WeakMap<ServerContext, { sink: ProgressSink; last: Progress | undefined }>();
+
+/**
+ * Progress notifications for this request, when the client asked for them with a progress token.
+ * One sink per request, which remembers what it last sent (see waitSink).
+ */
 export function progressSink(ctx: ServerContext): ProgressSink | undefined {
   const token = ctx.mcpReq._meta?.progressToken;
   if (token === undefined) return undefined;
-  return (p) => {
-    void ctx.mcpReq
-      .notify({ method: 'notifications/progress', params: { progressToken: token, ...p } })
-      .catch(() => undefined);
+  let state = progressOf.get(ctx);
+  if (!state) {
+    const entry: { sink: ProgressSink; last: Progress | undefined } = {
+      last: undefined,
+      sink: (p) => {
+        entry.last = p;
+        void ctx.mcpReq
+          .notify({ method: 'notifications/progress', params: { progressToken: token, ...p } })
+          .catch(() => undefined);
+      },
+    };
+    progressOf.set(ctx, entry);
+    state = entry;
+  }
+  return state.sink;
+}
+
+/**
+ * "waiting for a tshark slot" notices for this request, as progress that stays where it was (a
+ * step may wait after others have run, and progress must not go back).
+ */
+function waitSink(ctx: ServerContext): ((notice: WaitNotice) => void) | undefined {
+  const sink = progressSink(ctx);
+  if (!sink) return undefined;
+  return (notice) => {
+    const last = progressOf.get(ctx)?.last;
+    sink({ progress: last?.progress ?? 0, total: last?.total, message: describeWait(notice) });
   };
 }

@@ -21,6 +21,7 @@ import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
+import { defaultProcessCap } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
 import { defaultChunking, Summarizer } from '../analysis/summarize.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
@@ -44,6 +45,8 @@ export interface ServerOptions {
   readonly allowedDirs?: readonly string[];
   /** All capture files together, in bytes. */
   readonly maxTotalCaptureBytes?: number;
+  /** Wireshark analysis processes (all but dumpcap) running at once. Default: SHARKMCP_MAX_TSHARK, else defaultProcessCap(). */
+  readonly maxTsharkProcesses?: number;
 }
 
 /** What the transport knows about the connection a server instance serves. */
@@ -81,7 +84,12 @@ const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark and dumpcap to answer q
 
 export function createServer(options: ServerOptions = {}): SharkServer {
   const env = options.env ?? process.env;
-  const processes = new ProcessGroup();
+  const warnings: string[] = [];
+  const processes = new ProcessGroup({
+    maxProcesses:
+      options.maxTsharkProcesses ??
+      positiveIntFromEnv(env, 'SHARKMCP_MAX_TSHARK', defaultProcessCap(), warnings),
+  });
   const tools = locateWiresharkTools(processes, env);
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
@@ -89,7 +97,6 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     timeoutMs: options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS,
     runtimeDir,
   });
-  const warnings: string[] = [];
   const summarizer = new Summarizer(
     processes,
     () => tools,

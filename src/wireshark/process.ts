@@ -1,9 +1,12 @@
 // Owns every child process the server starts: spawn with an argument array (never a shell), a time
 // limit, the caller's abort signal, stdout read as a stream that the consumer can stop, a bounded
 // stderr, and a polite-then-forceful stop. A ProcessGroup remembers what is alive so that closing
-// the server ends all of it.
+// the server ends all of it, and holds every run but dumpcap's to its cap on processes at once
+// (slots.ts).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { defaultProcessCap, ProcessSlots } from './slots.js';
+import type { WaitNotice } from './slots.js';
 
 export interface RunOptions {
   /** Absolute path of the program. */
@@ -29,6 +32,12 @@ export interface RunOptions {
   /** How long to wait after SIGTERM before SIGKILL. */
   readonly killGraceMs?: number | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * Counts against the group's cap on processes at once, waiting for a slot when all are taken
+   * (the default). dumpcap's runs set false: the session cap bounds captures, and its listings are
+   * brief.
+   */
+  readonly limited?: boolean | undefined;
 }
 
 export interface RunResult {
@@ -43,6 +52,7 @@ export interface RunResult {
 }
 
 export interface RunningProcess {
+  /** Undefined until the process has started (it may wait for a slot first). */
   readonly pid: number | undefined;
   /** Settles when the process has exited; rejects with a SpawnError when it could not start. */
   readonly result: Promise<RunResult>;
@@ -65,10 +75,26 @@ export class SpawnError extends Error {
 const DEFAULT_KILL_GRACE_MS = 2_000;
 const DEFAULT_MAX_STDERR = 64 * 1024;
 
+export interface ProcessGroupOptions {
+  /** Limited processes running at once (default: defaultProcessCap()). */
+  readonly maxProcesses?: number | undefined;
+}
+
 /** The set of live children one server owns. */
 export class ProcessGroup {
   private readonly live = new Set<ChildProcess>();
   private closed = false;
+  /** The cap on limited processes, and their queue. */
+  readonly slots: ProcessSlots;
+
+  constructor(options: ProcessGroupOptions = {}) {
+    this.slots = new ProcessSlots(options.maxProcesses ?? defaultProcessCap());
+  }
+
+  /** Runs `fn` as one call: see ProcessSlots.withinCall. */
+  withinCall<T>(onWait: ((notice: WaitNotice) => void) | undefined, fn: () => Promise<T>): Promise<T> {
+    return this.slots.withinCall(onWait, fn);
+  }
 
   /** close() has been called: every child is being stopped. */
   get closing(): boolean {
@@ -90,23 +116,73 @@ export class ProcessGroup {
     return this.start(options).result;
   }
 
-  /** Starts a program and returns at once: `stop()` ends it politely, `result` settles at its exit. */
+  /**
+   * Starts a program and returns at once: `stop()` ends it politely, `result` settles at its exit.
+   * A limited program starts at once when a slot is free, else when its turn comes; the abort
+   * signal or `stop()` takes it out of the queue (its result then says aborted or stopped early).
+   */
   start(options: RunOptions): RunningProcess {
-    if (this.closed) {
-      const result = Promise.reject(new Error('The server is shutting down; no new process starts.'));
-      return { pid: undefined, result, stop: () => result.then(noop, noop) };
-    }
-    return startProcess(options, this.live);
+    if (this.closed) return shuttingDown();
+    if (options.limited === false) return startProcess(options, this.live);
+    const now = this.slots.tryAcquire();
+    if (now) return holding(startProcess(options, this.live), now);
+
+    const queuedAt = performance.now();
+    const place = this.slots.wait(options.signal);
+    let running: RunningProcess | undefined;
+    let stopped = false;
+    const result = place.granted.then((release) => {
+      if (release === undefined || this.closed) {
+        release?.();
+        if (this.closed) throw shutdownError();
+        return notRun({ aborted: !stopped, stoppedEarly: stopped, durationMs: performance.now() - queuedAt });
+      }
+      running = holding(startProcess(options, this.live), release);
+      return running.result;
+    });
+    return {
+      get pid() {
+        return running?.pid;
+      },
+      result,
+      stop: async () => {
+        if (running) return running.stop();
+        stopped = true;
+        place.cancel();
+        await result.then(noop, noop);
+      },
+    };
   }
 
   /** Stops every live child (SIGTERM, then SIGKILL after the grace period) and waits for them. */
   async close(graceMs = DEFAULT_KILL_GRACE_MS): Promise<void> {
     this.closed = true;
+    this.slots.cancelAll();
     await Promise.all([...this.live].map((child) => terminate(child, graceMs)));
   }
 }
 
 function noop(): void {}
+
+function shutdownError(): Error {
+  return new Error('The server is shutting down; no new process starts.');
+}
+
+function shuttingDown(): RunningProcess {
+  const result = Promise.reject(shutdownError());
+  return { pid: undefined, result, stop: () => result.then(noop, noop) };
+}
+
+/** The process gives its slot back once it has exited (or could not start). */
+function holding(running: RunningProcess, release: () => void): RunningProcess {
+  running.result.then(release, release);
+  return running;
+}
+
+/** The result of a run whose process never started. */
+function notRun(how: Pick<RunResult, 'aborted' | 'stoppedEarly' | 'durationMs'>): RunResult {
+  return { exitCode: null, exitSignal: null, stderr: '', timedOut: false, ...how };
+}
 
 function startProcess(options: RunOptions, live: Set<ChildProcess>): RunningProcess {
   const started = performance.now();
@@ -114,15 +190,7 @@ function startProcess(options: RunOptions, live: Set<ChildProcess>): RunningProc
   const grace = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
 
   if (options.signal?.aborted) {
-    const result = Promise.resolve<RunResult>({
-      exitCode: null,
-      exitSignal: null,
-      stderr: '',
-      stoppedEarly: false,
-      timedOut: false,
-      aborted: true,
-      durationMs: 0,
-    });
+    const result = Promise.resolve(notRun({ aborted: true, stoppedEarly: false, durationMs: 0 }));
     return { pid: undefined, result, stop: () => result.then(noop) };
   }
 
