@@ -16,7 +16,8 @@ import { feedFifo, makeFifo } from '../wireshark/fifo.js';
 import type { FifoFeed } from '../wireshark/fifo.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
-import { LIVE_NOTE, readProblem } from './analyze-capture.js';
+import { LIVE_NOTE } from './analyze-capture.js';
+import { readOutcome } from './damage.js';
 import { planChunks } from './chunks.js';
 import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
 import { watchRead } from './progress.js';
@@ -269,7 +270,7 @@ export class Summarizer {
       if (chunked) {
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = chunked.facts ?? (await (factsRun ?? readFacts(request.file)));
-        return assemble(request, facts, chunked.outputs);
+        return this.finish(tools, request, facts, chunked.outputs, signal);
       }
     }
     factsRun ??= readFacts(request.file);
@@ -277,7 +278,33 @@ export class Summarizer {
       factsRun,
       this.onePass(tshark, counter, request, factsRun, signal, progress),
     ]);
-    return assemble(request, facts, [output]);
+    return this.finish(tools, request, facts, [output], signal);
+  }
+
+  /** The summary of what the passes read, with what tshark said of the file. */
+  private async finish(
+    tools: WiresharkTools,
+    request: SummaryRequest,
+    facts: CaptureFacts,
+    outputs: readonly PassOutput[],
+    signal: AbortSignal | undefined,
+  ): Promise<CaptureSummary> {
+    const warnings = new Set<string>();
+    for (const o of outputs) {
+      if (o.result.stderr === '') continue;
+      const read = await readOutcome(
+        this.group,
+        tools,
+        o.result.stderr,
+        request.file,
+        request.live === true,
+        signal,
+        facts.packets,
+      );
+      for (const w of read.warnings) warnings.add(w);
+      if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
+    }
+    return assemble(request, facts, outputs, warnings);
   }
 
   /** One pass over the whole file. */
@@ -540,13 +567,8 @@ function assemble(
   request: SummaryRequest,
   facts: CaptureFacts,
   outputs: readonly PassOutput[],
+  warnings: Set<string>,
 ): CaptureSummary {
-  const warnings = new Set<string>();
-  for (const o of outputs) {
-    const read = readProblem(o.result.stderr, request.file, request.live === true);
-    for (const w of read.warnings) warnings.add(w);
-    if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
-  }
   if (request.live) warnings.add(LIVE_NOTE);
   if (outputs.some((o) => o.result.timedOut))
     warnings.add(

@@ -100,7 +100,7 @@ async function digest(
     (
       await inspect(
         deps.processes,
-        tools.require('tshark'),
+        tools,
         {
           file: source.file,
           kind,
