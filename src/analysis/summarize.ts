@@ -18,6 +18,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { LIVE_NOTE } from './analyze-capture.js';
 import { readOutcome } from './damage.js';
+import type { Damage } from './damage.js';
 import { planChunks } from './chunks.js';
 import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
 import { watchRead } from './progress.js';
@@ -270,7 +271,7 @@ export class Summarizer {
       if (chunked) {
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = chunked.facts ?? (await (factsRun ?? readFacts(request.file)));
-        return this.finish(tools, request, facts, chunked.outputs, signal);
+        return this.finish(tools, request, facts, chunked.outputs, readFacts, signal);
       }
     }
     factsRun ??= readFacts(request.file);
@@ -278,18 +279,23 @@ export class Summarizer {
       factsRun,
       this.onePass(tshark, counter, request, factsRun, signal, progress),
     ]);
-    return this.finish(tools, request, facts, [output], signal);
+    return this.finish(tools, request, facts, [output], readFacts, signal);
   }
 
-  /** The summary of what the passes read, with what tshark said of the file. */
+  /**
+   * The summary of what the passes read. capinfos gives no facts at all for a file damaged part-way
+   * (only for one cut short): its facts are then those of the part before the damage.
+   */
   private async finish(
     tools: WiresharkTools,
     request: SummaryRequest,
     facts: CaptureFacts,
     outputs: readonly PassOutput[],
+    readFacts: (file: string) => Promise<CaptureFacts>,
     signal: AbortSignal | undefined,
   ): Promise<CaptureSummary> {
     const warnings = new Set<string>();
+    let damage: Damage | undefined;
     for (const o of outputs) {
       if (o.result.stderr === '') continue;
       const read = await readOutcome(
@@ -303,8 +309,60 @@ export class Summarizer {
       );
       for (const w of read.warnings) warnings.add(w);
       if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
+      damage ??= read.damage;
     }
-    return assemble(request, facts, outputs, warnings);
+    const before =
+      damage?.kind === 'damaged' && facts.packets === undefined
+        ? await this.factsBefore(request.file, damage, readFacts, signal)
+        : facts;
+    return assemble(request, before, outputs, warnings);
+  }
+
+  /** capinfos's facts of the bytes before the damage, fed through a FIFO (no copy of the file). */
+  private async factsBefore(
+    file: string,
+    damage: Damage,
+    readFacts: (file: string) => Promise<CaptureFacts>,
+    signal: AbortSignal | undefined,
+  ): Promise<CaptureFacts> {
+    const known: CaptureFacts = {
+      fileType: undefined,
+      encapsulation: undefined,
+      packets: damage.packets,
+      fileBytes: damage.size,
+      dataBytes: undefined,
+      durationSeconds: undefined,
+      firstPacketTime: undefined,
+      lastPacketTime: undefined,
+      interfaces: [],
+    };
+    if (damage.offset === undefined) return known;
+    const dir = await mkdtemp(path.join(await this.workDir(), 'damaged-'));
+    try {
+      const fifo = path.join(dir, 'before-damage');
+      try {
+        await makeFifo(fifo);
+      } catch {
+        return known; // no FIFOs here
+      }
+      const handle = await open(file, 'r');
+      try {
+        const feed = feedFifo(fifo, Buffer.alloc(0), handle, 0, damage.offset);
+        try {
+          const facts = await readFacts(fifo);
+          if (signal?.aborted) throw abortError();
+          // Counted as capinfos would have, had it read on: the file is the whole file.
+          return facts.packets === damage.packets ? { ...facts, fileBytes: damage.size } : known;
+        } finally {
+          feed.stop();
+          await feed.done;
+        }
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** One pass over the whole file. */
