@@ -181,6 +181,17 @@ async function readHead(file: string, size: number): Promise<Buffer> {
   return head;
 }
 
+/**
+ * Refuses a capture file that ends inside its file header, before tshark reads it: tshark then
+ * guesses another format and reads the stub as one packet of JSON, MIME or MP4, or as no packet at
+ * all, without a word about the cut.
+ */
+export async function checkCaptureHead(file: string): Promise<void> {
+  const { size } = await stat(file);
+  const why = cutInHeader(await readHead(file, size), size);
+  if (why !== undefined) throw new UserError(`"${file}" cannot be read: ${why} ${ANOTHER_COPY}`);
+}
+
 /** Why no packet of a file can be read, from its first bytes: a sentence for the error. */
 async function nothingReadable(
   file: string,
