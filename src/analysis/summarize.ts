@@ -34,6 +34,7 @@ import {
   packetColumnArgs,
 } from './conversations.js';
 import { conversationCounter } from '../wireshark/native.js';
+import { classifyReadProblem } from '../wireshark/tshark.js';
 import type { ConversationCounter, CounterStatus } from '../wireshark/native.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
@@ -504,8 +505,13 @@ export class Summarizer {
     };
     const timer = progress ? setInterval(report, 250) : undefined;
     const outputs: PassOutput[] = [];
+    // A single pass stops at the first damage in a file, and so does a summary in ranges: the range
+    // that meets it is the last one read and counted. (The scan trusts a pcapng block's length, so it
+    // can cut ranges past a block tshark finds damaged inside.)
+    let lastRange = Number.POSITIVE_INFINITY;
     const worker = async (): Promise<void> => {
       for (let chunk = await queue.next(); chunk && !stopAll.signal.aborted; chunk = await queue.next()) {
+        if (chunk.index > lastRange) continue;
         const fifo = path.join(dir, `range-${chunk.index}`);
         if (chunk.index > 0) await makeFifo(fifo);
         const output = await this.counted(counter, async (c) => {
@@ -530,6 +536,8 @@ export class Summarizer {
         const stderr = output.result.stderr.split(fifo).join(request.file);
         outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
         if (output.result.timedOut || output.result.aborted) stopAll.abort();
+        const problem = classifyReadProblem(stderr)?.kind;
+        if (problem === 'truncated' || problem === 'damaged') lastRange = Math.min(lastRange, chunk.index);
       }
     };
     try {
@@ -541,7 +549,10 @@ export class Summarizer {
     if (signal?.aborted) throw abortError();
     if (progress) report();
     // A range no worker reached was cut off by the time limit.
-    return queue.taken().map((c) => outputs[c.index] ?? UNREAD);
+    return queue
+      .taken()
+      .filter((c) => c.index <= lastRange)
+      .map((c) => outputs[c.index] ?? UNREAD);
   }
 }
 
