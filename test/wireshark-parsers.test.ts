@@ -61,6 +61,22 @@ describe('tool output', () => {
   it('reads capinfos -M -T -r -c', () => {
     assert.equal(parsePacketCount('/tmp/a b\tc.pcap\t1234\n'), 1234);
     assert.equal(parsePacketCount(''), undefined);
+    // A file damaged part-way: no count on stdout, the packets before the damage on stderr.
+    assert.equal(
+      parsePacketCount(
+        '',
+        'capinfos: An error occurred after reading 14 packets from "x.pcap".\ncapinfos: The file "x.pcap" appears to be damaged or corrupt.\n(pcap: File has 185207048-byte packet, bigger than maximum of 262144)\n',
+      ),
+      14,
+    );
+    // A file whose header is gone: nothing was read.
+    assert.equal(
+      parsePacketCount(
+        '',
+        'capinfos: The file "x.pcap" appears to be damaged or corrupt.\n(commview: NCFX data length 0 < 20)\n',
+      ),
+      undefined,
+    );
   });
 
   it('reads version banners', () => {

@@ -8,13 +8,8 @@ import type { ProgressSink } from './progress.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
-import {
-  classifyReadProblem,
-  EMPTY_PCAP,
-  FIELD_NAME,
-  suggestFields,
-  TsharkArgumentChecker,
-} from '../wireshark/tshark.js';
+import { readOutcome } from './damage.js';
+import { EMPTY_PCAP, FIELD_NAME, suggestFields, TsharkArgumentChecker } from '../wireshark/tshark.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { createPacketSplitter } from './packet-stream.js';
@@ -149,7 +144,7 @@ export class Analyzer {
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
     const page = builder.finish();
-    const warnings = endWarnings(result, page, req.file, this.options.timeoutMs, req.live === true);
+    const warnings = await this.endWarnings(tools, result, page, req, signal);
 
     let empty: EmptyReason | undefined;
     if (page.shown === 0 && page.oversized === undefined) {
@@ -164,6 +159,40 @@ export class Analyzer {
       }
     }
     return { page, warnings, empty };
+  }
+
+  /**
+   * What the way tshark ended means for the page: warnings to show with it (a time limit, a file
+   * damaged or cut short and where), or a UserError when the file cannot be read at all.
+   */
+  private async endWarnings(
+    tools: WiresharkTools,
+    result: RunResult,
+    page: Page,
+    req: AnalysisRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<string[]> {
+    const live = req.live === true;
+    if (result.stoppedEarly) return live ? [LIVE_NOTE] : [];
+    if (result.timedOut) {
+      return [
+        ...(live ? [LIVE_NOTE] : []),
+        `tshark was stopped after ${Math.round(this.options.timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
+      ];
+    }
+    const warnings: string[] = live ? [LIVE_NOTE] : [];
+    if (result.exitSignal !== null) {
+      warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
+    }
+    const read = await readOutcome(this.group, tools, result.stderr, req.file, live, signal);
+    warnings.push(...read.warnings);
+    if (read.other !== undefined) {
+      if (result.exitCode !== 0 && page.matchedSeen === 0) {
+        throw new UserError(`tshark failed on "${req.file}": ${read.other}`);
+      }
+      warnings.push(`tshark said: ${read.other}`);
+    }
+    return warnings;
   }
 
   private readonly counts = new Map<string, Promise<number | undefined>>();
@@ -263,78 +292,3 @@ export class Analyzer {
 
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';
-
-/**
- * What the way tshark ended means for the page: warnings to show with it, or a UserError when the
- * file cannot be read at all.
- */
-function endWarnings(
-  result: RunResult,
-  page: Page,
-  file: string,
-  timeoutMs: number,
-  live: boolean,
-): string[] {
-  if (result.stoppedEarly) return live ? [LIVE_NOTE] : [];
-  if (result.timedOut) {
-    return [
-      ...(live ? [LIVE_NOTE] : []),
-      `tshark was stopped after ${Math.round(timeoutMs / 1000)} s: the page holds what it had read by then. Narrow the request with displayFilter.`,
-    ];
-  }
-  const warnings: string[] = live ? [LIVE_NOTE] : [];
-  if (result.exitSignal !== null) {
-    warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
-  }
-  const read = readProblem(result.stderr, file, live);
-  warnings.push(...read.warnings);
-  if (read.other !== undefined) {
-    if (result.exitCode !== 0 && page.matchedSeen === 0) {
-      throw new UserError(`tshark failed on "${file}": ${read.other}`);
-    }
-    warnings.push(`tshark said: ${read.other}`);
-  }
-  return warnings;
-}
-
-/**
- * What tshark said while reading a capture: a UserError when the file cannot be read at all,
- * warnings for a file cut short or damaged (the packets before are good), and any other message
- * for the caller to weigh.
- */
-export function readProblem(
-  stderr: string,
-  file: string,
-  live: boolean,
-): { warnings: string[]; other: string | undefined } {
-  const problem = classifyReadProblem(stderr);
-  switch (problem?.kind) {
-    case undefined:
-      return { warnings: [], other: undefined };
-    case 'notCapture':
-      throw new UserError(
-        `"${file}" is not a capture file that tshark can read (not pcap, pcapng or another format Wireshark knows). Give the path of a .pcap or .pcapng file.`,
-      );
-    case 'unreadable':
-      throw new UserError(`tshark could not read "${file}": ${problem.message}`);
-    case 'truncated':
-      // A file still being written ends in a partial packet as a matter of course.
-      return {
-        warnings: live
-          ? []
-          : [
-              'The capture file was cut short in the middle of a packet (its writer probably stopped abruptly): the packets before the cut are shown; the partial packet at the end is lost.',
-            ],
-        other: undefined,
-      };
-    case 'damaged':
-      return {
-        warnings: [
-          `The capture file is damaged: the packets before the damage are shown. tshark said: ${problem.message}`,
-        ],
-        other: undefined,
-      };
-    case 'other':
-      return { warnings: [], other: problem.message };
-  }
-}

@@ -159,12 +159,7 @@ export async function planChunks(
   signal?: AbortSignal,
   onChunk?: (chunk: Chunk) => void,
 ): Promise<ChunkPlan | undefined> {
-  const handle = await open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    const reader = new Reader(handle, size);
-    const framing = (await pcapFraming(reader)) ?? (await pcapngFraming(reader));
-    if (!framing) return undefined;
+  return withFraming(path, async (reader, framing, size) => {
     const fileHeader =
       framing.first > 0 ? Buffer.from((await reader.bytes(0, framing.first)) ?? []) : undefined;
 
@@ -246,7 +241,46 @@ export async function planChunks(
       head: fileHeader ?? Buffer.concat(metadata.map((m) => m.bytes)),
       sections: fileHeader ? 1 : metadata.filter((m) => m.section).length,
     };
+  });
+}
+
+/** Opens a file and reads its framing for `use`; undefined when it is neither pcap nor pcapng. */
+async function withFraming<T>(
+  path: string,
+  use: (reader: Reader, framing: Framing, size: number) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const reader = new Reader(handle, size);
+    const framing = (await pcapFraming(reader)) ?? (await pcapngFraming(reader));
+    return framing ? await use(reader, framing, size) : undefined;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Where the records after the first `packets` packets begin: the place a reader that read those
+ * packets and no more stopped, for naming where a file is damaged or cut short. Undefined when the
+ * file's framing cannot be followed that far (not pcap or pcapng, or a block this scanner does not
+ * know).
+ */
+export async function offsetAfterPackets(path: string, packets: number): Promise<number | undefined> {
+  return withFraming(path, async (reader, framing, size) => {
+    let offset = framing.first;
+    for (let seen = 0; ;) {
+      const h = reader.peek(offset, framing.headerBytes) ?? (await reader.bytes(offset, framing.headerBytes));
+      // The file ends (in a record header, or just after a record): nothing more to read.
+      if (!h) return seen === packets ? offset : undefined;
+      const record = framing.parse(h, offset, size);
+      // A record that cannot be read is where the reader stopped, if it had read its packets by then.
+      if (record === undefined) return seen === packets ? offset : undefined;
+      if (record.packet) {
+        if (seen === packets) return offset;
+        seen++;
+      }
+      offset += record.length;
+    }
+  });
 }

@@ -1,7 +1,12 @@
 // Following one stream: tshark's `-z follow,<proto>,raw,<stream>` prints the payload of each
-// direction as hex lines (the second node's indented by a tab). This reads that output and lays
-// the conversation out as text or a hex dump, both directions marked.
-import { UserError } from '../errors.js';
+// direction as hex lines (the second node's indented by a tab). This runs it, reads that output and
+// lays the conversation out as text or a hex dump, both directions marked.
+import { abortError, UserError } from '../errors.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ProcessGroup } from '../wireshark/process.js';
+import { runCollect } from '../wireshark/process.js';
+import { cleanStderr } from '../wireshark/tshark.js';
+import { readOutcome } from './damage.js';
 
 export const FOLLOW_PROTOCOLS = ['tcp', 'udp', 'tls', 'http', 'http2', 'quic'] as const;
 export type FollowProtocol = (typeof FOLLOW_PROTOCOLS)[number];
@@ -86,4 +91,44 @@ export function hexdumpOf(bytes: Buffer): string {
     lines.push(`${at.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${text}`);
   }
   return lines.join('\n');
+}
+
+export interface FollowRequest {
+  readonly file: string;
+  /** The file is a running capture's, still being written. */
+  readonly live: boolean;
+  readonly keylogFile: string | undefined;
+  /** The `-z follow,...` argument (followArgument). */
+  readonly follow: string;
+  /** How answers name the stream, e.g. "tcp stream 3". */
+  readonly which: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Runs tshark's follow statistic over a file: the stream's payload, and warnings about the file (cut
+ * short or damaged, and where: the stream may end there).
+ */
+export async function followStream(
+  group: ProcessGroup,
+  tools: WiresharkTools,
+  req: FollowRequest,
+  signal?: AbortSignal,
+): Promise<{ follow: FollowResult; warnings: string[] }> {
+  const args = ['-r', req.file, '-q'];
+  if (req.keylogFile) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
+  args.push('-z', req.follow);
+  const { stdout, result } = await runCollect(group, {
+    command: tools.require('tshark'),
+    args,
+    timeoutMs: req.timeoutMs,
+    signal,
+    maxBytes: 128 * 1024 * 1024,
+  });
+  if (result.aborted) throw abortError();
+  const read = await readOutcome(group, tools, result.stderr, req.file, req.live, signal);
+  if (result.exitCode !== 0 && !stdout.includes('Follow:')) {
+    throw new UserError(`tshark could not follow ${req.which}: ${cleanStderr(result.stderr)}`);
+  }
+  return { follow: parseFollowRaw(stdout), warnings: read.warnings };
 }

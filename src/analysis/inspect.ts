@@ -3,9 +3,10 @@
 // dissection and prints the fields; this pairs and counts them. Each kind's row builder is a pure
 // function of the field rows, tested on recorded output.
 import { abortError, UserError } from '../errors.js';
+import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
-import { readProblem } from './analyze-capture.js';
+import { readOutcome } from './damage.js';
 
 export const INSPECT_KINDS = [
   'http',
@@ -847,10 +848,11 @@ const MAX_OUTPUT = 256 * 1024 * 1024;
 /** Runs tshark for a digest and returns its rows (all of them: the caller pages). */
 export async function inspect(
   group: ProcessGroup,
-  tshark: string,
+  tools: WiresharkTools,
   req: InspectRequest,
   signal?: AbortSignal,
 ): Promise<{ rows: Row[]; warnings: string[] }> {
+  const tshark = tools.require('tshark');
   const base = ['-r', req.file];
   if (req.keylogFile) base.push('-o', `tls.keylog_file:${req.keylogFile}`);
   const filterFor = (own: string): string => (req.displayFilter ? `(${own}) && (${req.displayFilter})` : own);
@@ -863,15 +865,16 @@ export async function inspect(
       maxBytes: MAX_OUTPUT,
     });
     if (result.aborted) throw abortError();
-    const read = readProblem(result.stderr, req.file, req.live);
+    const read = await readOutcome(group, tools, result.stderr, req.file, req.live, signal);
     if (read.other !== undefined && result.exitCode !== 0 && stdout === '')
       throw new UserError(`tshark failed: ${read.other}`);
-    warnings.push(...read.warnings);
+    for (const w of read.warnings) warnings.add(w);
     if (result.stoppedEarly)
-      warnings.push('tshark printed more than 256 MB; the digest covers what was read.');
+      warnings.add('tshark printed more than 256 MB; the digest covers what was read.');
     return stdout;
   };
-  const warnings: string[] = [];
+  // A set: the two passes of voip report the same damage.
+  const warnings = new Set<string>();
   const fieldArgs = (fields: readonly string[]): string[] => [
     '-T',
     'fields',
@@ -886,9 +889,9 @@ export async function inspect(
       run(['-Y', filterFor('sip'), ...fieldArgs(SIP_FIELDS)]),
       run(['-q', ...(req.displayFilter ? ['-Y', req.displayFilter] : []), '-z', 'rtp,streams']),
     ]);
-    return { rows: [...buildSipCalls(sip), ...parseRtpStreams(rtp)], warnings };
+    return { rows: [...buildSipCalls(sip), ...parseRtpStreams(rtp)], warnings: [...warnings] };
   }
   const kind = KINDS[req.kind];
   const out = await run(['-Y', filterFor(kind.filter), ...fieldArgs(kind.fields)]);
-  return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings };
+  return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings: [...warnings] };
 }

@@ -3,6 +3,7 @@
 import type { Session } from '../capture/sessions.js';
 import { UserError } from '../errors.js';
 import type { FileSandbox } from '../storage/sandbox.js';
+import { checkCaptureHead } from './damage.js';
 import { resolveInputFile } from './input-files.js';
 
 export interface ResolvedSource {
@@ -37,5 +38,6 @@ export async function resolveSource(
   }
   const file = await resolveInputFile(source, 'capture', param);
   await sandbox.check(file, param);
+  await checkCaptureHead(file);
   return { file, label: file, sessionId: undefined, live: false };
 }

@@ -16,7 +16,9 @@ import { feedFifo, makeFifo } from '../wireshark/fifo.js';
 import type { FifoFeed } from '../wireshark/fifo.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
-import { LIVE_NOTE, readProblem } from './analyze-capture.js';
+import { LIVE_NOTE } from './analyze-capture.js';
+import { readOutcome } from './damage.js';
+import type { Damage } from './damage.js';
 import { planChunks } from './chunks.js';
 import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
 import { watchRead } from './progress.js';
@@ -32,6 +34,7 @@ import {
   packetColumnArgs,
 } from './conversations.js';
 import { conversationCounter } from '../wireshark/native.js';
+import { classifyReadProblem } from '../wireshark/tshark.js';
 import type { ConversationCounter, CounterStatus } from '../wireshark/native.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
@@ -269,7 +272,7 @@ export class Summarizer {
       if (chunked) {
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = chunked.facts ?? (await (factsRun ?? readFacts(request.file)));
-        return assemble(request, facts, chunked.outputs);
+        return this.finish(tools, request, facts, chunked.outputs, readFacts, signal);
       }
     }
     factsRun ??= readFacts(request.file);
@@ -277,7 +280,90 @@ export class Summarizer {
       factsRun,
       this.onePass(tshark, counter, request, factsRun, signal, progress),
     ]);
-    return assemble(request, facts, [output]);
+    return this.finish(tools, request, facts, [output], readFacts, signal);
+  }
+
+  /**
+   * The summary of what the passes read. capinfos gives no facts at all for a file damaged part-way
+   * (only for one cut short): its facts are then those of the part before the damage.
+   */
+  private async finish(
+    tools: WiresharkTools,
+    request: SummaryRequest,
+    facts: CaptureFacts,
+    outputs: readonly PassOutput[],
+    readFacts: (file: string) => Promise<CaptureFacts>,
+    signal: AbortSignal | undefined,
+  ): Promise<CaptureSummary> {
+    const warnings = new Set<string>();
+    let damage: Damage | undefined;
+    for (const o of outputs) {
+      if (o.result.stderr === '') continue;
+      const read = await readOutcome(
+        this.group,
+        tools,
+        o.result.stderr,
+        request.file,
+        request.live === true,
+        signal,
+        facts.packets,
+      );
+      for (const w of read.warnings) warnings.add(w);
+      if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
+      damage ??= read.damage;
+    }
+    const before =
+      damage?.kind === 'damaged' && facts.packets === undefined
+        ? await this.factsBefore(request.file, damage, readFacts, signal)
+        : facts;
+    return assemble(request, before, outputs, warnings);
+  }
+
+  /** capinfos's facts of the bytes before the damage, fed through a FIFO (no copy of the file). */
+  private async factsBefore(
+    file: string,
+    damage: Damage,
+    readFacts: (file: string) => Promise<CaptureFacts>,
+    signal: AbortSignal | undefined,
+  ): Promise<CaptureFacts> {
+    const known: CaptureFacts = {
+      fileType: undefined,
+      encapsulation: undefined,
+      packets: damage.packets,
+      fileBytes: damage.size,
+      dataBytes: undefined,
+      durationSeconds: undefined,
+      firstPacketTime: undefined,
+      lastPacketTime: undefined,
+      interfaces: [],
+    };
+    if (damage.offset === undefined) return known;
+    const dir = await mkdtemp(path.join(await this.workDir(), 'damaged-'));
+    try {
+      const fifo = path.join(dir, 'before-damage');
+      try {
+        await makeFifo(fifo);
+      } catch {
+        return known; // no FIFOs here
+      }
+      const handle = await open(file, 'r');
+      try {
+        const feed = feedFifo(fifo, Buffer.alloc(0), handle, 0, damage.offset);
+        try {
+          const facts = await readFacts(fifo);
+          if (signal?.aborted) throw abortError();
+          // Counted as capinfos would have, had it read on: the file is the whole file.
+          return facts.packets === damage.packets ? { ...facts, fileBytes: damage.size } : known;
+        } finally {
+          feed.stop();
+          await feed.done;
+        }
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** One pass over the whole file. */
@@ -419,8 +505,13 @@ export class Summarizer {
     };
     const timer = progress ? setInterval(report, 250) : undefined;
     const outputs: PassOutput[] = [];
+    // A single pass stops at the first damage in a file, and so does a summary in ranges: the range
+    // that meets it is the last one read and counted. (The scan trusts a pcapng block's length, so it
+    // can cut ranges past a block tshark finds damaged inside.)
+    let lastRange = Number.POSITIVE_INFINITY;
     const worker = async (): Promise<void> => {
       for (let chunk = await queue.next(); chunk && !stopAll.signal.aborted; chunk = await queue.next()) {
+        if (chunk.index > lastRange) continue;
         const fifo = path.join(dir, `range-${chunk.index}`);
         if (chunk.index > 0) await makeFifo(fifo);
         const output = await this.counted(counter, async (c) => {
@@ -453,6 +544,8 @@ export class Summarizer {
         const stderr = output.result.stderr.split(fifo).join(request.file);
         outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
         if (output.result.timedOut || output.result.aborted) stopAll.abort();
+        const problem = classifyReadProblem(stderr)?.kind;
+        if (problem === 'truncated' || problem === 'damaged') lastRange = Math.min(lastRange, chunk.index);
       }
     };
     try {
@@ -464,7 +557,10 @@ export class Summarizer {
     if (signal?.aborted) throw abortError();
     if (progress) report();
     // A range no worker reached was cut off by the time limit.
-    return queue.taken().map((c) => outputs[c.index] ?? UNREAD);
+    return queue
+      .taken()
+      .filter((c) => c.index <= lastRange)
+      .map((c) => outputs[c.index] ?? UNREAD);
   }
 }
 
@@ -548,13 +644,8 @@ function assemble(
   request: SummaryRequest,
   facts: CaptureFacts,
   outputs: readonly PassOutput[],
+  warnings: Set<string>,
 ): CaptureSummary {
-  const warnings = new Set<string>();
-  for (const o of outputs) {
-    const read = readProblem(o.result.stderr, request.file, request.live === true);
-    for (const w of read.warnings) warnings.add(w);
-    if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
-  }
   if (request.live) warnings.add(LIVE_NOTE);
   if (outputs.some((o) => o.result.timedOut))
     warnings.add(

@@ -2,29 +2,57 @@
 import type { ProcessGroup } from './process.js';
 import { runCollect } from './process.js';
 
-/** Reads `capinfos -M -T -r -c` output ("<file>\t<count>"). Pure, for tests on recorded output. */
-export function parsePacketCount(stdout: string): number | undefined {
+/**
+ * Reads `capinfos -M -T -r -c` output ("<file>\t<count>"), and its stderr: capinfos prints no count
+ * for a file that is damaged part-way, only "An error occurred after reading N packets", and N is
+ * what it read before the damage. Pure, for tests on recorded output.
+ */
+export function parsePacketCount(stdout: string, stderr = ''): number | undefined {
   const line = stdout.trim().split('\n').at(-1) ?? '';
   const count = line.split('\t').at(-1);
-  if (count === undefined || !/^\d+$/.test(count)) return undefined;
-  return Number(count);
+  if (count !== undefined && /^\d+$/.test(count)) return Number(count);
+  const before = stderr.match(/An error occurred after reading (\d+) packets? from/);
+  return before?.[1] === undefined ? undefined : Number(before[1]);
 }
 
-/** The number of packets in a capture file (those before a cut, for a truncated one). */
-export async function countPackets(
+/**
+ * The packets capinfos reads in a file (those before the damage of a file cut short or damaged
+ * part-way), and whether it could open the file at all: a file whose header is gone or damaged
+ * cannot be opened, and then capinfos says what is wrong without "after reading N packets".
+ */
+export async function countReadable(
   group: ProcessGroup,
   capinfosPath: string,
   file: string,
   signal?: AbortSignal,
-): Promise<number | undefined> {
-  const { stdout } = await runCollect(group, {
+): Promise<{ readonly packets: number | undefined; readonly opened: boolean }> {
+  const { stdout, result } = await runCollect(group, {
     command: capinfosPath,
     args: ['-M', '-T', '-r', '-c', file],
     timeoutMs: 120_000,
     signal,
     maxBytes: 65_536,
   });
-  return parsePacketCount(stdout);
+  const packets = parsePacketCount(stdout, result.stderr);
+  const refused =
+    !result.timedOut &&
+    !result.aborted &&
+    packets === undefined &&
+    /^capinfos: The file /m.test(result.stderr);
+  return { packets, opened: !refused };
+}
+
+/**
+ * The number of packets in a capture file: those before the damage of a file cut short or damaged
+ * part-way; undefined when the file cannot be opened at all.
+ */
+export async function countPackets(
+  group: ProcessGroup,
+  capinfosPath: string,
+  file: string,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  return (await countReadable(group, capinfosPath, file, signal)).packets;
 }
 
 export interface CaptureInterface {

@@ -12,6 +12,8 @@ export interface ToolAnswer {
   readonly text: string;
   readonly isError: boolean;
   readonly structured: Record<string, unknown> | undefined;
+  /** The URIs of the resource links that came with it. */
+  readonly links: readonly string[];
 }
 
 export interface Session {
@@ -44,18 +46,27 @@ export async function connect(
     client,
     pid: transport.pid,
     async call(name, args) {
-      const result = await client.callTool({ name, arguments: args });
-      const content = (result.content ?? []) as { type: string; text?: string }[];
-      return {
-        text: content
-          .filter((c) => c.type === 'text')
-          .map((c) => c.text ?? '')
-          .join('\n'),
-        isError: result.isError === true,
-        structured: result.structuredContent as Record<string, unknown> | undefined,
-      };
+      return readAnswer(await client.callTool({ name, arguments: args }));
     },
     close: () => client.close(),
+  };
+}
+
+/** A tool result as tests read it: its text, whether it is an error, its structured content. */
+export function readAnswer(result: {
+  readonly content?: unknown;
+  readonly isError?: unknown;
+  readonly structuredContent?: unknown;
+}): ToolAnswer {
+  const content = (result.content ?? []) as { type: string; text?: string; uri?: string }[];
+  return {
+    text: content
+      .filter((c) => c.type === 'text')
+      .map((c) => c.text ?? '')
+      .join('\n'),
+    isError: result.isError === true,
+    structured: result.structuredContent as Record<string, unknown> | undefined,
+    links: content.filter((c) => c.type === 'resource_link').map((c) => c.uri ?? ''),
   };
 }
 

@@ -44,6 +44,9 @@ const outputSchema = z.object({
   http: z.array(difference),
   dns: z.array(difference),
   expert: z.array(difference),
+  warnings: z
+    .array(z.string())
+    .describe('What to know about either capture (cut short, damaged and where), named by its side.'),
 });
 
 export const compareCapturesTool = defineTool({
@@ -69,19 +72,25 @@ export const compareCapturesTool = defineTool({
       digest(deps, baseline, keylogFile, ctx.mcpReq.signal),
       digest(deps, candidate, keylogFile, ctx.mcpReq.signal),
     ]);
-    const comparison = compareDigests(a, b);
+    const comparison = compareDigests(a.digest, b.digest);
+    const sided = [
+      ...a.warnings.map((w) => ['baseline', w] as const),
+      ...b.warnings.map((w) => ['candidate', w] as const),
+    ];
+    const warnings = sided.map(([side, w]) => `${side}: ${w}`);
     const maxChars = args.maxChars ?? MAX_CHARS.default;
     const limit = args.limit ?? 20;
     const shorter = { ...givenArgs(args), limit: Math.max(1, Math.floor(limit / 2)) };
     const text = cutAtLine(
-      render(baseline.label, candidate.label, comparison, limit),
+      render(baseline.label, candidate.label, comparison, sided, limit),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call compare_captures ${JSON.stringify(shorter)}]`,
     );
-    return textResult(text, { baseline: baseline.label, candidate: candidate.label, ...comparison }, [
-      captureLink(deps, baseline),
-      captureLink(deps, candidate),
-    ]);
+    return textResult(
+      text,
+      { baseline: baseline.label, candidate: candidate.label, ...comparison, warnings },
+      [captureLink(deps, baseline), captureLink(deps, candidate)],
+    );
   },
 });
 
@@ -90,39 +99,49 @@ async function digest(
   source: ResolvedSource,
   keylogFile: string | undefined,
   signal: AbortSignal,
-): Promise<CaptureDigest> {
+): Promise<{ digest: CaptureDigest; warnings: string[] }> {
   const tools = await deps.tools();
   const summary = await deps.summarizer.summarize(
     { file: source.file, topN: 1_000_000, keylogFile, timeoutMs: ANALYSIS_TIMEOUT_MS, live: source.live },
     signal,
   );
-  const rows = async (kind: InspectKind): Promise<CaptureDigest['tls']> =>
-    (
-      await inspect(
-        deps.processes,
-        tools.require('tshark'),
-        {
-          file: source.file,
-          kind,
-          displayFilter: undefined,
-          keylogFile,
-          reveal: false,
-          live: source.live,
-          timeoutMs: ANALYSIS_TIMEOUT_MS,
-        },
-        signal,
-      )
-    ).rows;
+  const warnings = new Set(summary.warnings);
+  const rows = async (kind: InspectKind): Promise<CaptureDigest['tls']> => {
+    const digest = await inspect(
+      deps.processes,
+      tools,
+      {
+        file: source.file,
+        kind,
+        displayFilter: undefined,
+        keylogFile,
+        reveal: false,
+        live: source.live,
+        timeoutMs: ANALYSIS_TIMEOUT_MS,
+      },
+      signal,
+    );
+    for (const w of digest.warnings) warnings.add(w);
+    return digest.rows;
+  };
   const [tls, http, dns] = [await rows('tls'), await rows('http'), await rows('dns')];
-  return { summary, tls, http, dns };
+  return { digest: { summary, tls, http, dns }, warnings: [...warnings] };
 }
 
-function render(a: string, b: string, c: Comparison, limit: number): string {
+function render(
+  a: string,
+  b: string,
+  c: Comparison,
+  warnings: readonly (readonly [string, string])[],
+  limit: number,
+): string {
   const lines = [
     `Compare baseline ${a}`,
     `   with candidate ${b}`,
     `Packets: ${c.packets.baseline ?? '?'} vs ${c.packets.candidate ?? '?'}`,
   ];
+  const head = lines.length;
+  lines.push(...warnings.map(([side, w]) => `Warning (${side}): ${w}`));
   const list = (title: string, items: string[]): void => {
     if (items.length === 0) return;
     const shown = items.slice(0, limit);
@@ -152,7 +171,7 @@ function render(a: string, b: string, c: Comparison, limit: number): string {
   section('HTTP statuses that differ', c.http);
   section('DNS answers that differ', c.dns);
   section('Expert info that changed', c.expert);
-  if (lines.length === 3)
+  if (lines.length === head + warnings.length)
     lines.push('', 'No difference found in endpoints, ports, protocols, TLS, HTTP, DNS or expert info.');
   return lines.join('\n');
 }

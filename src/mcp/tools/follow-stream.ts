@@ -1,19 +1,10 @@
 // follow_stream: one conversation's payload in order, both directions marked, decrypted with a
 // keylog, a page of chunks at a time.
 import * as z from 'zod';
-import { readProblem } from '../../analysis/analyze-capture.js';
-import {
-  asciiOf,
-  FOLLOW_PROTOCOLS,
-  followArgument,
-  hexdumpOf,
-  parseFollowRaw,
-} from '../../analysis/follow.js';
-import { abortError, UserError } from '../../errors.js';
+import { asciiOf, FOLLOW_PROTOCOLS, followArgument, followStream, hexdumpOf } from '../../analysis/follow.js';
+import { UserError } from '../../errors.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
-import { runCollect } from '../../wireshark/process.js';
-import { cleanStderr } from '../../wireshark/tshark.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
@@ -89,30 +80,26 @@ export const followStreamTool = defineTool({
     const { source, keylog: resolved } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
     const protocol = args.protocol ?? 'tcp';
     const zArg = followArgument(protocol, args.stream, args.between, args.substream);
-    const tshark = (await deps.tools()).require('tshark');
-    const tsharkArgs = ['-r', source.file, '-q'];
-    if (resolved.keylogFile) tsharkArgs.push('-o', `tls.keylog_file:${resolved.keylogFile}`);
-    tsharkArgs.push('-z', zArg);
-    const { stdout, result } = await runCollect(deps.processes, {
-      command: tshark,
-      args: tsharkArgs,
-      timeoutMs: ANALYSIS_TIMEOUT_MS,
-      signal: ctx.mcpReq.signal,
-      maxBytes: 128 * 1024 * 1024,
-    });
-    if (result.aborted) throw abortError();
-    readProblem(result.stderr, source.file, source.live);
-    if (result.exitCode !== 0 && !stdout.includes('Follow:')) {
-      throw new UserError(
-        `tshark could not follow ${protocol} ${args.between ?? `stream ${args.stream ?? 0}`}: ${cleanStderr(result.stderr)}`,
-      );
-    }
-    const follow = parseFollowRaw(stdout);
     const which =
       args.between ?? `stream ${args.stream ?? 0}${args.substream !== undefined ? `/${args.substream}` : ''}`;
+    const { follow, warnings } = await followStream(
+      deps.processes,
+      await deps.tools(),
+      {
+        file: source.file,
+        live: source.live,
+        keylogFile: resolved.keylogFile,
+        follow: zArg,
+        which: `${protocol} ${args.between ?? `stream ${args.stream ?? 0}`}`,
+        timeoutMs: ANALYSIS_TIMEOUT_MS,
+      },
+      ctx.mcpReq.signal,
+    );
     if (follow.chunks.length === 0) {
+      // A stream lost to damage in the file: the damage is the answer.
+      const damage = warnings.length > 0 ? ` ${warnings.join(' ')}` : '';
       throw new UserError(
-        `No ${protocol} payload in ${which} of ${source.label}${resolved.keylogFile === undefined && (protocol === 'tls' || protocol === 'http2' || protocol === 'quic') ? ' (it may be encrypted: give sslKeylogFile)' : ''}. Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(args.source)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
+        `No ${protocol} payload in ${which} of ${source.label}${resolved.keylogFile === undefined && (protocol === 'tls' || protocol === 'http2' || protocol === 'quic') ? ' (it may be encrypted: give sslKeylogFile)' : ''}.${damage} Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(args.source)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
       );
     }
 
@@ -133,7 +120,7 @@ export const followStreamTool = defineTool({
       `Payload: ${plural(follow.chunks.length, 'chunk')}; A→B ${bytesAToB.toLocaleString('en-US')} bytes, B→A ${bytesBToA.toLocaleString('en-US')} bytes${resolved.keylogFile ? ` (TLS keylog ${resolved.keylogFile})` : ''}`,
       shownLine,
       ...(next ? [next] : []),
-      ...resolved.warnings.map((w) => `Warning: ${w}`),
+      ...[...resolved.warnings, ...warnings].map((w) => `Warning: ${w}`),
       '',
     ];
     const reserve =

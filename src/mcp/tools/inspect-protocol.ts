@@ -58,7 +58,7 @@ export const inspectProtocolTool = defineTool({
     await deps.analyzer.checkDisplayFilter(args.displayFilter, ctx.mcpReq.signal);
     const { rows, warnings } = await inspect(
       deps.processes,
-      (await deps.tools()).require('tshark'),
+      await deps.tools(),
       {
         file: source.file,
         kind: args.kind,
