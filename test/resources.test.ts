@@ -78,6 +78,22 @@ describe('resources that change or are not there', () => {
     }
   });
 
+  it('says why a capture analysed earlier can no longer be read', async () => {
+    const file = path.join(server.dir, 'later-damaged.pcap');
+    await writeFile(file, EMPTY_PCAP);
+    await server.mcp.call('analyze_pcap_file', { filePath: file });
+    await writeFile(file, Buffer.alloc(64));
+    const uri = `sharkmcp://captures/file/${encodeURIComponent(file)}`;
+    await assert.rejects(
+      server.mcp.client.readResource({ uri }),
+      (err: { code?: number; message?: string }) => {
+        assert.equal(err.code, -32602, String(err.message));
+        assert.match(String(err.message), /zero|header|not a capture/i);
+        return true;
+      },
+    );
+  });
+
   it('tells the client when a capture session appears, ends and is deleted', async (t) => {
     if (!(await requireCapture(t))) return;
     let changes = 0;

@@ -1,7 +1,13 @@
 // MCP resources: every capture the server knows (capture sessions, and files calls analysed) under
 // a stable URI, read as its summary and its bytes (up to a size cap); and the saved configurations.
 import { readFile, stat } from 'node:fs/promises';
-import { ResourceNotFoundError, ResourceTemplate } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
+import { UserError } from '../errors.js';
 import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
 import type { ResolvedSource } from '../analysis/source.js';
 import { renderSummary } from '../analysis/summarize.js';
@@ -25,6 +31,27 @@ export function captureLink(deps: ServerDeps, source: ResolvedSource): ResourceL
   }
   const known = deps.captures.addFile(source.file, deps.sessions.owner);
   return { type: 'resource_link', uri: known.uri, name: known.name, mimeType: PCAPNG };
+}
+
+/**
+ * A read that fails for a reason the client can act on (a capture damaged or gone since it was
+ * analysed) answers with that reason, not as an internal error.
+ */
+function answerable<A extends unknown[]>(
+  read: (uri: URL, ...rest: A) => Promise<ReadResourceResult>,
+): (uri: URL, ...rest: A) => Promise<ReadResourceResult> {
+  return async (uri, ...rest) => {
+    try {
+      return await read(uri, ...rest);
+    } catch (err) {
+      if (err instanceof UserError)
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message, {
+          uri: uri.href,
+          reason: 'unreadable',
+        });
+      throw err;
+    }
+  };
 }
 
 export function registerResources(server: McpServer, connection: Connection): void {
@@ -59,7 +86,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
       description: 'Capture sessions and the capture files analysed: a summary, and the bytes of small ones.',
       mimeType: PCAPNG,
     },
-    async (uri, variables, ctx): Promise<ReadResourceResult> => {
+    answerable(async (uri, variables, ctx): Promise<ReadResourceResult> => {
       const deps = connection.depsFor(ctx);
       const kind = String(variables['kind'] ?? '');
       const id = decodeURIComponent(String(variables['id'] ?? ''));
@@ -105,7 +132,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
         });
       }
       return { contents };
-    },
+    }),
   );
 
   server.registerResource(
