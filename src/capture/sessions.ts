@@ -16,7 +16,7 @@ import type { ProcessGroup } from '../wireshark/process.js';
 import { captureFailureMessage } from './advice.js';
 import { CaptureStartError, DumpcapCapture } from './dumpcap.js';
 import type { CaptureEnd } from './dumpcap.js';
-import { listLocalInterfaces } from './interfaces.js';
+import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
 
 export type StopReason = 'stopped' | 'timeout' | 'packetLimit' | 'sizeLimit' | 'ended';
@@ -109,6 +109,8 @@ export class SessionManager {
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
   private counter = 0;
+  /** What `interface` may name: the local interfaces dumpcap lists. */
+  private readonly interfaces: InterfaceCatalog;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -116,7 +118,11 @@ export class SessionManager {
     private readonly runtimeDir: RuntimeDir,
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
     private readonly logger: Logger = new Logger(),
-  ) {}
+  ) {
+    this.interfaces = new InterfaceCatalog(async (signal) =>
+      listLocalInterfaces(group, (await tools()).require('dumpcap'), signal),
+    );
+  }
 
   /** Starts a capture and resolves once dumpcap reports that capture has begun. */
   async start(req: StartRequest): Promise<Session> {
@@ -153,10 +159,11 @@ export class SessionManager {
 
     const tools = await this.tools();
     const dumpcap = tools.require('dumpcap');
+    const iface = (await this.interfaces.resolve(req.interface)).name;
     const dir = await this.runtimeDir.path();
     const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
     const settings: SessionSettings = {
-      interface: req.interface,
+      interface: iface,
       captureFilter: req.captureFilter,
       timeout: req.timeout,
       maxPackets: req.maxPackets,
@@ -166,7 +173,7 @@ export class SessionManager {
     let capture: DumpcapCapture;
     try {
       capture = await DumpcapCapture.start(this.group, dumpcap, {
-        interface: req.interface,
+        interface: iface,
         captureFilter: req.captureFilter,
         file,
         snaplen: req.snaplen,
@@ -177,10 +184,10 @@ export class SessionManager {
     } catch (err) {
       await rm(file, { force: true });
       if (!(err instanceof CaptureStartError)) throw err;
-      const interfaces = await this.interfacesForAdvice(dumpcap);
+      const interfaces = await this.interfacesForAdvice();
       throw new UserError(
         captureFailureMessage(err.message, {
-          interface: req.interface,
+          interface: iface,
           captureFilter: req.captureFilter,
           dumpcapPath: dumpcap,
           interfaces,
@@ -327,7 +334,7 @@ export class SessionManager {
     const packets = counted ?? end.packets;
     const requested = this.stopRequested.has(session.id);
     if (!requested && (end.error !== undefined || (end.exitCode !== 0 && end.exitCode !== null))) {
-      const interfaces = await this.interfacesForAdvice(dumpcap);
+      const interfaces = await this.interfacesForAdvice();
       const error = captureFailureMessage(end.error ?? `dumpcap exited with code ${end.exitCode}`, {
         interface: session.settings.interface,
         captureFilter: session.settings.captureFilter,
@@ -356,9 +363,9 @@ export class SessionManager {
     }
   }
 
-  private async interfacesForAdvice(dumpcap: string): Promise<LocalInterface[] | undefined> {
+  private async interfacesForAdvice(): Promise<LocalInterface[] | undefined> {
     try {
-      return await listLocalInterfaces(this.group, dumpcap);
+      return await this.interfaces.list();
     } catch {
       return undefined;
     }

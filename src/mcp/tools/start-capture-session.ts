@@ -25,7 +25,7 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: loopbackName() })
     .describe(
-      `Network interface to capture from (e.g., lo, eth0, en0). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux. list_interfaces shows them.`,
+      `Network interface to capture from (e.g., lo, eth0, en0): one that list_interfaces lists, by name or by its number there; nothing else (no file, pipe or socket). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux.`,
     ),
   captureFilter: z
     .string()
