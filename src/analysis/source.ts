@@ -23,6 +23,11 @@ export async function resolveSource(
 ): Promise<ResolvedSource> {
   const session = sessions.get(source);
   if (session) {
+    if (session.state.phase === 'starting') {
+      throw new UserError(
+        `Capture session '${session.id}' has not begun capturing yet (dumpcap is waiting for interface "${session.settings.interface}"), so it has no packets to read. Try again once list_capture_sessions shows it running.`,
+      );
+    }
     if (session.state.phase === 'failed') {
       throw new UserError(
         `Capture session '${session.id}' failed, so it has no packets to read: ${session.state.error}`,

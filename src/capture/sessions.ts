@@ -14,7 +14,7 @@ import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { captureFailureMessage } from './advice.js';
-import { CaptureStartError, DumpcapCapture } from './dumpcap.js';
+import { CAPTURE_START_TIMEOUT_MS, CaptureStartError, DumpcapCapture } from './dumpcap.js';
 import type { CaptureEnd } from './dumpcap.js';
 import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
@@ -39,7 +39,17 @@ export interface SessionSettings {
   readonly snaplen: number;
 }
 
+/** Why a start was given up before capture began, by a call other than the start itself. */
+type StartCancel = 'stopped' | 'deleted';
+
 export type SessionState =
+  /** dumpcap runs but has not reported that capture began (an interface can take its time). */
+  | {
+      readonly phase: 'starting';
+      readonly capture: DumpcapCapture;
+      /** Aborted with a StartCancel, or 'cancelled' when the start's own request was. */
+      readonly cancel: AbortController;
+    }
   | { readonly phase: 'running'; readonly capture: DumpcapCapture }
   | {
       readonly phase: 'finished';
@@ -62,7 +72,8 @@ export interface Session {
   readonly owner: string | undefined;
   readonly settings: SessionSettings;
   readonly file: string;
-  readonly startedAt: Date;
+  /** When the start was asked for, then when capture began. */
+  startedAt: Date;
   state: SessionState;
 }
 
@@ -101,6 +112,8 @@ const MIN_FILE_BYTES = 1_000_000;
 export interface StartRequest extends SessionSettings {
   readonly sessionName?: string | undefined;
   readonly owner?: string | undefined;
+  /** The start call's own cancellation (the MCP request's signal): dumpcap is stopped, nothing kept. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export class SessionManager {
@@ -108,6 +121,8 @@ export class SessionManager {
   private readonly stopRequested = new Set<string>();
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
+  /** Settles once a starting session has begun capturing or has been removed. */
+  private readonly starting = new Map<string, Promise<void>>();
   private counter = 0;
   /** What `interface` may name: the local interfaces dumpcap lists. */
   private readonly interfaces: InterfaceCatalog;
@@ -136,13 +151,15 @@ export class SessionManager {
     if (existing) {
       throw new UserError(
         `Session '${id}' already exists (${existing.state.phase}). Use a different session name, or ${
-          existing.state.phase === 'running'
+          existing.state.phase === 'running' || existing.state.phase === 'starting'
             ? 'stop the existing session'
             : 'delete it with delete_capture_session'
         }.`,
       );
     }
-    const running = [...this.sessions.values()].filter((s) => s.state.phase === 'running');
+    const running = [...this.sessions.values()].filter(
+      (s) => s.state.phase === 'running' || s.state.phase === 'starting',
+    );
     if (running.length >= this.limits.maxRunning) {
       throw new UserError(
         `${plural(running.length, 'capture session')} already running (${running.map((s) => s.id).join(', ')}), the most allowed at once. Stop one with stop_capture_session first.`,
@@ -170,9 +187,13 @@ export class SessionManager {
       maxFileBytes,
       snaplen: req.snaplen,
     };
-    let capture: DumpcapCapture;
-    try {
-      capture = await DumpcapCapture.start(this.group, dumpcap, {
+    // The session is listed (phase 'starting') from the moment dumpcap runs until capture begins,
+    // so a start that waits on its interface can be seen, stopped and deleted.
+    const cancel = new AbortController();
+    const { capture, ready } = DumpcapCapture.launch(
+      this.group,
+      dumpcap,
+      {
         interface: iface,
         captureFilter: req.captureFilter,
         file,
@@ -180,30 +201,64 @@ export class SessionManager {
         maxPackets: req.maxPackets,
         durationSeconds: req.timeout,
         maxFileKB: Math.max(1, Math.floor(maxFileBytes / DUMPCAP_KB)),
-      });
-    } catch (err) {
-      await rm(file, { force: true });
-      if (!(err instanceof CaptureStartError)) throw err;
-      const interfaces = await this.interfacesForAdvice();
-      throw new UserError(
-        captureFailureMessage(err.message, {
-          interface: iface,
-          captureFilter: req.captureFilter,
-          dumpcapPath: dumpcap,
-          interfaces,
-          problem: err.kind === 'badFilter' ? 'badFilter' : undefined,
-        }),
-      );
-    }
+      },
+      { signal: cancel.signal, startTimeoutMs: CAPTURE_START_TIMEOUT_MS },
+    );
     const session: Session = {
       id,
       owner: req.owner,
       settings,
       file,
       startedAt: new Date(),
-      state: { phase: 'running', capture },
+      state: { phase: 'starting', capture, cancel },
     };
     this.sessions.set(id, session);
+    const onRequestAbort = (): void => cancel.abort('cancelled');
+    if (req.signal?.aborted) onRequestAbort();
+    else req.signal?.addEventListener('abort', onRequestAbort, { once: true });
+    const begun = this.begin(session, capture, ready, dumpcap);
+    this.starting.set(
+      id,
+      begun.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    try {
+      await begun;
+    } finally {
+      req.signal?.removeEventListener('abort', onRequestAbort);
+      this.starting.delete(id);
+    }
+    return session;
+  }
+
+  /** Waits for capture to begin; a start that does not is removed with its dumpcap and file. */
+  private async begin(
+    session: Session,
+    capture: DumpcapCapture,
+    ready: Promise<void>,
+    dumpcap: string,
+  ): Promise<void> {
+    const { id, settings } = session;
+    try {
+      await ready;
+    } catch (err) {
+      const failure = await this.startFailure(session, err, dumpcap);
+      // Anyone still holding the session (a wait, a stop) sees it ended.
+      session.state = {
+        phase: 'failed',
+        error: failure.message,
+        endedAt: new Date(),
+        packets: 0,
+        bytes: 0,
+      };
+      this.sessions.delete(id);
+      await rm(session.file, { force: true });
+      throw failure;
+    }
+    session.startedAt = new Date();
+    session.state = { phase: 'running', capture };
     this.logger.info(
       `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,
     );
@@ -211,7 +266,39 @@ export class SessionManager {
       id,
       capture.ended.then((end) => this.settle(session, end, dumpcap)),
     );
-    return session;
+  }
+
+  /** What the start call answers when capture did not begin. */
+  private async startFailure(session: Session, err: unknown, dumpcap: string): Promise<Error> {
+    const { id, settings } = session;
+    const why: unknown = session.state.phase === 'starting' ? session.state.cancel.signal.reason : undefined;
+    if (why === 'cancelled') return abortError();
+    if (why === 'stopped' || why === 'deleted') {
+      return new UserError(
+        `Session '${id}' was ${why} before capture began (dumpcap was still waiting for interface "${settings.interface}"); nothing was captured. Start it again with start_capture_session.`,
+      );
+    }
+    if (!(err instanceof CaptureStartError)) return err instanceof Error ? err : new Error(String(err));
+    if (err.kind === 'startTimeout') {
+      return new UserError(
+        `The capture did not start: interface "${settings.interface}" did not start capturing within ${CAPTURE_START_TIMEOUT_MS / 1000} s, so dumpcap was stopped and nothing was kept. Check with list_interfaces that the interface is up, then try again.`,
+      );
+    }
+    return new UserError(
+      captureFailureMessage(err.message, {
+        interface: settings.interface,
+        captureFilter: settings.captureFilter,
+        dumpcapPath: dumpcap,
+        interfaces: await this.interfacesForAdvice(),
+        problem: err.kind === 'badFilter' ? 'badFilter' : undefined,
+      }),
+    );
+  }
+
+  /** Gives up a start that has not begun capturing; resolves once it is removed. */
+  private async cancelStart(session: Session, why: StartCancel): Promise<void> {
+    if (session.state.phase === 'starting') session.state.cancel.abort(why);
+    await this.starting.get(session.id);
   }
 
   get(id: string): Session | undefined {
@@ -235,6 +322,12 @@ export class SessionManager {
   /** Stops a running session (or takes one that stopped by itself) and returns it settled. */
   async stop(id: string): Promise<Session> {
     const session = this.require(id);
+    if (session.state.phase === 'starting') {
+      await this.cancelStart(session, 'stopped');
+      throw new UserError(
+        `Session '${id}' had not begun capturing yet (dumpcap was waiting for interface "${session.settings.interface}"), so there are no packets: its start is cancelled and the session removed.`,
+      );
+    }
     if (session.state.phase === 'running') {
       this.stopRequested.add(id);
       await session.state.capture.stop();
@@ -245,6 +338,11 @@ export class SessionManager {
 
   /** Stops (if need be) and forgets a session, removing its capture file. */
   async delete(id: string): Promise<Session> {
+    const starting = this.require(id);
+    if (starting.state.phase === 'starting') {
+      await this.cancelStart(starting, 'deleted');
+      return starting;
+    }
     const session = await this.stop(id);
     this.sessions.delete(id);
     this.stopRequested.delete(id);
@@ -263,8 +361,8 @@ export class SessionManager {
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
-    while (session.state.phase === 'running' && !signal.aborted) {
-      const packets = session.state.capture.packets;
+    while ((session.state.phase === 'running' || session.state.phase === 'starting') && !signal.aborted) {
+      const packets = session.state.phase === 'running' ? session.state.capture.packets : 0;
       progress?.({
         progress: packets,
         total: session.settings.maxPackets,
@@ -306,7 +404,7 @@ export class SessionManager {
   async view(s: Session): Promise<SessionView> {
     const now = Date.now();
     const state = s.state;
-    const live = state.phase === 'running';
+    const live = state.phase === 'running' || state.phase === 'starting';
     const bytes = live ? await fileSize(s.file) : state.bytes;
     return {
       id: s.id,
@@ -315,7 +413,7 @@ export class SessionManager {
       captureFilter: s.settings.captureFilter ?? null,
       startedAt: s.startedAt.toISOString(),
       elapsedSeconds: Math.round(((live ? now : state.endedAt.getTime()) - s.startedAt.getTime()) / 100) / 10,
-      packets: live ? state.capture.packets : state.packets,
+      packets: state.phase === 'running' ? state.capture.packets : live ? 0 : state.packets,
       bytes,
       reason: state.phase === 'finished' ? state.reason : null,
       error: state.phase === 'failed' ? state.error : null,

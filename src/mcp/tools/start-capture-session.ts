@@ -104,6 +104,7 @@ export const startCaptureSessionTool = defineTool({
       snaplen: args.snaplen ?? CAPTURE_SNAPLEN.default,
       sessionName: args.sessionName,
       owner: ctx.sessionId,
+      signal: ctx.mcpReq.signal,
     });
     const s = session.settings;
     const lines = [
