@@ -1,6 +1,7 @@
 // A capture start that waits on its interface: listed while it starts, stopped by the client's
-// cancel, and given up after a short start timeout, with no dumpcap and no file left behind.
-// dumpcap is a fake that never reports capture start (a real one cannot be made to hang on demand).
+// cancel, and given up after a short start timeout, with no dumpcap and no file left behind
+// (dumpcap is a fake that never reports capture start: a real one cannot be made to hang on
+// demand). Concurrent starts keep to the session cap and to unique names.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -10,9 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { CAPTURE_START_TIMEOUT_MS } from '../src/capture/dumpcap.js';
 import { isProcessAlive } from '../src/util/pid.js';
 import { pidsIn, writeStuckDumpcap } from './helpers/fake-tool.js';
-import { tempDir } from './helpers/loopback-capture.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { connect } from './helpers/mcp-client.js';
 import type { Session } from './helpers/mcp-client.js';
+import { childPids } from './helpers/processes.js';
 
 interface View {
   id: string;
@@ -113,5 +115,74 @@ describe('a capture whose interface never starts', () => {
     assert.equal(isProcessAlive(view.pid ?? 0), false);
     assert.equal(existsSync(view.file), false);
     assert.deepEqual(await listed(), []);
+  });
+});
+
+describe('concurrent starts', () => {
+  let dir = '';
+  let mcp: Session;
+  before(async () => {
+    dir = await tempDir();
+    mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
+  });
+  after(async () => {
+    await mcp.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Every dumpcap the server runs belongs to a listed session. */
+  const accountedFor = async (): Promise<View[]> => {
+    const views = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+    assert.ok(mcp.pid !== null);
+    const listedPids = new Set(views.map((v) => v.pid));
+    for (const pid of childPids(mcp.pid, 'dumpcap'))
+      assert.ok(listedPids.has(pid), `dumpcap ${pid} runs for no listed session`);
+    return views;
+  };
+
+  const deleteAll = async (views: View[]): Promise<void> => {
+    for (const v of views) {
+      const deleted = await mcp.call('delete_capture_session', { sessionId: v.id });
+      assert.equal(deleted.isError, false, deleted.text);
+    }
+    assert.ok(mcp.pid !== null);
+    assert.deepEqual(childPids(mcp.pid, 'dumpcap'), []);
+  };
+
+  it('start exactly as many as the cap allows, and refuse the rest', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        mcp.call('start_capture_session', { captureFilter: 'udp port 9', timeout: 60 }),
+      ),
+    );
+    const refused = answers.filter((a) => a.isError);
+    assert.equal(answers.length - refused.length, 4, answers.map((a) => a.text.split('\n')[0]).join('\n'));
+    for (const a of refused)
+      assert.match(a.text, /4 capture sessions already running .* Stop one with stop_capture_session first/);
+    const views = await accountedFor();
+    assert.equal(views.length, 4);
+    await deleteAll(views);
+  });
+
+  it('start one of two sessions of the same name, and refuse the other', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const answers = await Promise.all(
+      [1, 2].map(() =>
+        mcp.call('start_capture_session', { sessionName: 'twin', captureFilter: 'udp port 9' }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.isError).sort(),
+      [false, true],
+      answers.map((a) => a.text).join('\n'),
+    );
+    assert.match(answers.find((a) => a.isError)?.text ?? '', /Session 'twin' already exists/);
+    const views = await accountedFor();
+    assert.deepEqual(
+      views.map((v) => v.id),
+      ['twin'],
+    );
+    await deleteAll(views);
   });
 });

@@ -116,11 +116,22 @@ export interface StartRequest extends SessionSettings {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A start whose dumpcap runs: `ready` settles once capture begins; `cancel` gives it up. */
+interface Launched {
+  readonly session: Session;
+  readonly capture: DumpcapCapture;
+  readonly ready: Promise<void>;
+  readonly dumpcap: string;
+  readonly cancel: AbortController;
+}
+
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly stopRequested = new Set<string>();
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
+  /** Names (and slots) taken by starts that have not yet started dumpcap. */
+  private readonly reserved = new Set<string>();
   /** Settles once a starting session has begun capturing or has been removed. */
   private readonly starting = new Map<string, Promise<void>>();
   private counter = 0;
@@ -147,24 +158,68 @@ export class SessionManager {
         `sessionName ${JSON.stringify(req.sessionName)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
       );
     }
+    // The name and the slot are taken before the first await, so concurrent starts cannot all
+    // pass the checks; the reservation becomes the listed session, or is released on failure.
+    this.reserve(id);
+    let launched: Launched;
+    try {
+      launched = await this.launch(id, req);
+    } catch (err) {
+      this.reserved.delete(id);
+      throw err;
+    }
+    const { session, capture, ready, dumpcap, cancel } = launched;
+    const onRequestAbort = (): void => cancel.abort('cancelled');
+    if (req.signal?.aborted) onRequestAbort();
+    else req.signal?.addEventListener('abort', onRequestAbort, { once: true });
+    const begun = this.begin(session, capture, ready, dumpcap);
+    const settled = begun.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.starting.set(id, settled);
+    try {
+      await begun;
+    } finally {
+      req.signal?.removeEventListener('abort', onRequestAbort);
+      if (this.starting.get(id) === settled) this.starting.delete(id);
+    }
+    return session;
+  }
+
+  /** Takes the name and a slot for a start, or says why not; synchronous, so starts cannot race. */
+  private reserve(id: string): void {
     const existing = this.sessions.get(id);
-    if (existing) {
+    if (existing || this.reserved.has(id)) {
+      const phase = existing?.state.phase ?? 'starting';
       throw new UserError(
-        `Session '${id}' already exists (${existing.state.phase}). Use a different session name, or ${
-          existing.state.phase === 'running' || existing.state.phase === 'starting'
+        `Session '${id}' already exists (${phase}). Use a different session name, or ${
+          phase === 'running' || phase === 'starting'
             ? 'stop the existing session'
             : 'delete it with delete_capture_session'
         }.`,
       );
     }
-    const running = [...this.sessions.values()].filter(
-      (s) => s.state.phase === 'running' || s.state.phase === 'starting',
-    );
-    if (running.length >= this.limits.maxRunning) {
+    const busy = [
+      ...[...this.sessions.values()]
+        .filter((s) => s.state.phase === 'running' || s.state.phase === 'starting')
+        .map((s) => s.id),
+      ...this.reserved,
+    ];
+    if (busy.length >= this.limits.maxRunning) {
       throw new UserError(
-        `${plural(running.length, 'capture session')} already running (${running.map((s) => s.id).join(', ')}), the most allowed at once. Stop one with stop_capture_session first.`,
+        `${plural(busy.length, 'capture session')} already running (${busy.join(', ')}), the most allowed at once. Stop one with stop_capture_session first.`,
       );
     }
+    this.reserved.add(id);
+  }
+
+  /**
+   * Checks the request and starts dumpcap for a reserved id; the session is listed (phase
+   * 'starting') from the moment dumpcap runs, so a start that waits on its interface can be seen,
+   * stopped and deleted.
+   */
+  private async launch(id: string, req: StartRequest): Promise<Launched> {
     const used = await this.bytesUsed();
     const room = this.limits.totalBytes - used;
     if (room < MIN_FILE_BYTES) {
@@ -176,8 +231,9 @@ export class SessionManager {
 
     const tools = await this.tools();
     const dumpcap = tools.require('dumpcap');
-    const iface = (await this.interfaces.resolve(req.interface)).name;
+    const iface = (await this.interfaces.resolve(req.interface, req.signal)).name;
     const dir = await this.runtimeDir.path();
+    if (req.signal?.aborted) throw abortError();
     const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
     const settings: SessionSettings = {
       interface: iface,
@@ -187,8 +243,6 @@ export class SessionManager {
       maxFileBytes,
       snaplen: req.snaplen,
     };
-    // The session is listed (phase 'starting') from the moment dumpcap runs until capture begins,
-    // so a start that waits on its interface can be seen, stopped and deleted.
     const cancel = new AbortController();
     const { capture, ready } = DumpcapCapture.launch(
       this.group,
@@ -212,25 +266,10 @@ export class SessionManager {
       startedAt: new Date(),
       state: { phase: 'starting', capture, cancel },
     };
+    // In one step, so the slot is never free nor counted twice.
+    this.reserved.delete(id);
     this.sessions.set(id, session);
-    const onRequestAbort = (): void => cancel.abort('cancelled');
-    if (req.signal?.aborted) onRequestAbort();
-    else req.signal?.addEventListener('abort', onRequestAbort, { once: true });
-    const begun = this.begin(session, capture, ready, dumpcap);
-    this.starting.set(
-      id,
-      begun.then(
-        () => undefined,
-        () => undefined,
-      ),
-    );
-    try {
-      await begun;
-    } finally {
-      req.signal?.removeEventListener('abort', onRequestAbort);
-      this.starting.delete(id);
-    }
-    return session;
+    return { session, capture, ready, dumpcap, cancel };
   }
 
   /** Waits for capture to begin; a start that does not is removed with its dumpcap and file. */
@@ -253,7 +292,7 @@ export class SessionManager {
         packets: 0,
         bytes: 0,
       };
-      this.sessions.delete(id);
+      if (this.sessions.get(id) === session) this.sessions.delete(id);
       await rm(session.file, { force: true });
       throw failure;
     }
