@@ -3,6 +3,7 @@
 // page is settled, and names every odd outcome (empty capture, no match, cut-short file).
 import { stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
+import { requirePlainText } from '../util/text.js';
 import { watchRead } from './progress.js';
 import type { ProgressSink } from './progress.js';
 import { countPackets } from '../wireshark/capinfos.js';
@@ -197,6 +198,7 @@ export class Analyzer {
     fields: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
+    requirePlainText(displayFilter, 'displayFilter');
     const malformed = fields.filter((f) => !FIELD_NAME.test(f));
     if (malformed.length > 0) {
       throw new UserError(

@@ -5,7 +5,7 @@ import type { ConfigStore, SavedConfig } from '../config/config-store.js';
 import { validateConfigName } from '../config/config-store.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
-import { plural } from '../util/text.js';
+import { plural, requirePlainText } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
@@ -47,9 +47,14 @@ export async function resolveAnalysis(
   const config =
     params.configName === undefined ? undefined : await loadNamedConfig(configs, params.configName);
 
+  const fromConfig = (given: string | undefined): string =>
+    nonEmpty(given) === undefined && config ? ` (from saved configuration '${config.name}')` : '';
   const displayFilter = nonEmpty(params.displayFilter) ?? nonEmpty(config?.displayFilter);
+  requirePlainText(displayFilter, `displayFilter${fromConfig(params.displayFilter)}`);
   const outputFormat = params.outputFormat ?? config?.outputFormat ?? 'text';
-  const fields = parseFieldList(nonEmpty(params.customFields) ?? nonEmpty(config?.customFields));
+  const customFields = nonEmpty(params.customFields) ?? nonEmpty(config?.customFields);
+  requirePlainText(customFields, `customFields${fromConfig(params.customFields)}`);
+  const fields = parseFieldList(customFields);
 
   let keylogFile: string | undefined;
   let keylogSource: ResolvedAnalysis['keylogSource'];

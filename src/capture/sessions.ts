@@ -9,7 +9,7 @@ import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
 import { NAME_PATTERN } from '../limits.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
-import { plural } from '../util/text.js';
+import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
@@ -158,6 +158,8 @@ export class SessionManager {
         `sessionName ${JSON.stringify(req.sessionName)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
       );
     }
+    requirePlainText(req.interface, 'interface');
+    requirePlainText(req.captureFilter, 'captureFilter');
     // The name and the slot are taken before the first await, so concurrent starts cannot all
     // pass the checks; the reservation becomes the listed session, or is released on failure.
     this.reserve(id);

@@ -17,6 +17,7 @@ import {
 } from '../limits.js';
 import { OUTPUT_FORMATS } from '../analysis/packet-stream.js';
 import { isProcessAlive } from '../util/pid.js';
+import { requirePlainText } from '../util/text.js';
 
 export const CONFIG_FILE_NAME = 'sharkmcp-configs.json';
 const FILE_VERSION = '1.0.0';
@@ -121,6 +122,9 @@ export class ConfigStore {
     validateConfigName(name);
     const parsed = configFieldsSchema.safeParse(fields);
     if (!parsed.success) throw new UserError(`config is not valid: ${z.prettifyError(parsed.error)}`);
+    // These reach tshark and dumpcap as arguments; the description is only shown back.
+    for (const key of ['captureFilter', 'displayFilter', 'customFields', 'interface'] as const)
+      requirePlainText(parsed.data[key], `config.${key}`);
     return this.update((file) => {
       const replaced = Object.hasOwn(file.configs, name);
       const entry = { name, ...stripUndefined(parsed.data) };

@@ -4,7 +4,6 @@ import { loadNamedConfig, nonEmpty } from '../../analysis/options.js';
 import { configFieldsSchema } from '../../config/config-store.js';
 import { loopbackName, resolveInterfaceName } from '../../capture/interfaces.js';
 import { formatBytes } from '../../capture/sessions.js';
-import { UserError } from '../../errors.js';
 import {
   CAPTURE_MAX_FILE_MB,
   CAPTURE_MAX_PACKETS,
@@ -12,7 +11,6 @@ import {
   CAPTURE_TIMEOUT,
   MAX_FILTER_LENGTH,
 } from '../../limits.js';
-import { hasControlChars } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { sessionViewSchema } from './session-schema.js';
@@ -85,16 +83,6 @@ export const startCaptureSessionTool = defineTool({
       args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
     const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
     const iface = resolveInterfaceName(args.interface ?? config?.interface);
-    for (const [name, value] of [
-      ['interface', iface],
-      ['captureFilter', captureFilter],
-    ] as const) {
-      if (value !== undefined && hasControlChars(value)) {
-        throw new UserError(
-          `${name} contains a control character (a newline or similar); give it as plain text.`,
-        );
-      }
-    }
     const session = await deps.sessions.start({
       interface: iface,
       captureFilter,
