@@ -4,6 +4,7 @@
 import { access, constants, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../errors.js';
+import type { FileSandbox } from '../storage/sandbox.js';
 import { hasControlChars } from '../util/text.js';
 
 export type InputKind = 'capture' | 'keylog';
@@ -13,15 +14,24 @@ const WHAT: Record<InputKind, string> = {
   keylog: 'TLS keylog file (the file SSLKEYLOGFILE names, NSS key log format)',
 };
 
-/** Resolves `p` to the absolute real path of a readable regular file, or throws a UserError. */
-export async function resolveInputFile(p: string, kind: InputKind, param: string): Promise<string> {
+/**
+ * Resolves `p` to the absolute real path of a readable regular file, or throws a UserError. With a
+ * sandbox, the path is judged against it before anything about the file is looked at (so a path
+ * outside the roots gets the same answer whether it exists or not), and the file found again after.
+ */
+export async function resolveInputFile(
+  p: string,
+  kind: InputKind,
+  param: string,
+  sandbox: FileSandbox | undefined,
+): Promise<string> {
   if (p.trim() === '') throw new UserError(`${param} is empty: give the path of a ${WHAT[kind]}.`);
   if (hasControlChars(p)) {
     throw new UserError(
       `${param} contains a control character (a newline, tab or similar), so it cannot be a file name here. Give the path of a ${WHAT[kind]} as plain text.`,
     );
   }
-  const absolute = path.resolve(p);
+  const absolute = sandbox ? await sandbox.admit(p, param) : path.resolve(p);
   let real: string;
   try {
     real = await realpath(absolute);
@@ -53,5 +63,7 @@ export async function resolveInputFile(p: string, kind: InputKind, param: string
       `${param}: "${absolute}" exists but this server may not read it (permission denied).`,
     );
   }
+  // The file may have been swapped for a symlink since it was admitted.
+  await sandbox?.check(real, param);
   return real;
 }

@@ -59,13 +59,12 @@ export async function resolveAnalysis(
   let keylogFile: string | undefined;
   let keylogSource: ResolvedAnalysis['keylogSource'];
   if (params.sslKeylogFile !== undefined && params.sslKeylogFile !== '') {
-    keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile');
-    await sandbox.check(keylogFile, 'sslKeylogFile');
+    keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile', sandbox);
     keylogSource = 'argument';
   } else if (env['SSLKEYLOGFILE']) {
     // The operator's own setting: not subject to the caller's sandbox.
     try {
-      keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE');
+      keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE', undefined);
       keylogSource = 'SSLKEYLOGFILE';
     } catch (err) {
       warnings.push(`TLS decryption is off: ${(err as Error).message}`);

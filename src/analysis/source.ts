@@ -40,7 +40,6 @@ export async function resolveSource(
       live: session.state.phase === 'running',
     };
   }
-  const file = await resolveInputFile(source, 'capture', param);
-  await sandbox.check(file, param);
+  const file = await resolveInputFile(source, 'capture', param, sandbox);
   return { file, label: file, sessionId: undefined, live: false };
 }
