@@ -9,6 +9,7 @@ import { plural, requirePlainText } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
+import { keylogHoldsSecrets } from './keylog.js';
 import type { OutputFormat, PageFormat } from './packet-stream.js';
 
 /** The analysis parameters as a call gives them (seed names), all optional. */
@@ -30,6 +31,8 @@ export interface ResolvedAnalysis {
   readonly keylogFile: string | undefined;
   /** Where the keylog came from, for the answer's header. */
   readonly keylogSource: 'argument' | 'SSLKEYLOGFILE' | undefined;
+  /** A keylog that was named but holds no TLS secret, so it is not applied (keylogFile is undefined). */
+  readonly keylogWithoutSecrets: string | undefined;
   readonly limit: number;
   readonly offset: number;
   readonly maxChars: number;
@@ -70,6 +73,15 @@ export async function resolveAnalysis(
       warnings.push(`TLS decryption is off: ${(err as Error).message}`);
     }
   }
+  let keylogWithoutSecrets: string | undefined;
+  if (keylogFile !== undefined && (await keylogHoldsSecrets(keylogFile)) === false) {
+    warnings.push(
+      `The keylog ${keylogFile}${keylogSource === 'SSLKEYLOGFILE' ? ' (from SSLKEYLOGFILE)' : ''} holds no TLS secrets (no line of the NSS key log format, such as "CLIENT_RANDOM ..." or "CLIENT_TRAFFIC_SECRET_0 ..."), so nothing is decrypted. Give the file your TLS client or server wrote through SSLKEYLOGFILE while the connections ran.`,
+    );
+    keylogWithoutSecrets = keylogFile;
+    keylogFile = undefined;
+    keylogSource = undefined;
+  }
 
   return {
     displayFilter,
@@ -77,6 +89,7 @@ export async function resolveAnalysis(
     fields,
     keylogFile,
     keylogSource,
+    keylogWithoutSecrets,
     limit: params.limit ?? DEFAULT_LIMIT[outputFormat],
     offset: params.offset ?? 0,
     maxChars: params.maxChars ?? MAX_CHARS.default,
