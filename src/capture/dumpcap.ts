@@ -3,6 +3,7 @@
 // detached, never through a shell; stop() lets the kernel hand over what it holds, then ends it.
 import { setTimeout as delay } from 'node:timers/promises';
 import { abortError } from '../errors.js';
+import { cpuSeconds } from '../util/pid.js';
 import type { ProcessGroup, RunningProcess, RunResult } from '../wireshark/process.js';
 import { SyncPipeReader } from './sync-pipe.js';
 import type { SyncMessage } from './sync-pipe.js';
@@ -49,6 +50,63 @@ export const KERNEL_DRAIN_MS = 400;
  * milliseconds; one that has not begun by then is not going to, and the caller is waiting.
  */
 export const CAPTURE_START_TIMEOUT_MS = 15_000;
+
+/**
+ * How long libpcap may take to compile a capture filter. A filter compiles in milliseconds; the
+ * optimizer's cost grows steeply with alternatives (541 "port N" terms, 3.7 KB, took 54 s here),
+ * and a start should neither wait for that nor tie up a core.
+ */
+export const CAPTURE_FILTER_COMPILE_TIMEOUT_MS = 5_000;
+
+export type FilterCompileTime =
+  | { readonly kind: 'inTime' }
+  /** Stopped at the bound; `cpuSeconds` says whether it was working (or starved by a busy machine). */
+  | { readonly kind: 'tooSlow'; readonly cpuSeconds: number | undefined };
+
+/**
+ * Compiles a capture filter as the capture will (`dumpcap -d` for the interface, so for its link
+ * type) and stops at `timeoutMs`. Only the time is judged: a filter that does not compile, or an
+ * interface that cannot be opened, is left to the capture, which reports it in machine form.
+ */
+export async function timeFilterCompile(
+  group: ProcessGroup,
+  dumpcapPath: string,
+  iface: string,
+  filter: string,
+  signal?: AbortSignal,
+  timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
+): Promise<FilterCompileTime> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let pid: number | undefined;
+  let slow: FilterCompileTime | undefined;
+  // At the bound, first read how much CPU dumpcap got, then stop it.
+  const timer = setTimeout(() => {
+    void (pid === undefined ? Promise.resolve(undefined) : cpuSeconds(pid)).then((cpu) => {
+      slow = { kind: 'tooSlow', cpuSeconds: cpu };
+      stop.abort();
+    });
+  }, timeoutMs);
+  try {
+    await group.run({
+      command: dumpcapPath,
+      args: ['-i', iface, '-f', filter, '-d'],
+      timeoutMs: timeoutMs * 2,
+      signal: stop.signal,
+      // dumpcap notes SIGTERM only after libpcap's compiler returns; a compile has nothing to save.
+      killGraceMs: 200,
+      onStart: (p) => (pid = p),
+      // The compiled program (thousands of lines for a long filter) is not wanted.
+      onStdout: () => 'continue',
+    });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (signal?.aborted) throw abortError();
+  return slow ?? { kind: 'inTime' };
+}
 
 /** What may end a start before capture has begun, besides dumpcap itself. */
 export interface StartControl {

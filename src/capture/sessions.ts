@@ -14,7 +14,13 @@ import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { captureFailureMessage } from './advice.js';
-import { CAPTURE_START_TIMEOUT_MS, CaptureStartError, DumpcapCapture } from './dumpcap.js';
+import {
+  CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
+  CAPTURE_START_TIMEOUT_MS,
+  CaptureStartError,
+  DumpcapCapture,
+  timeFilterCompile,
+} from './dumpcap.js';
 import type { CaptureEnd } from './dumpcap.js';
 import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
@@ -234,6 +240,8 @@ export class SessionManager {
     const tools = await this.tools();
     const dumpcap = tools.require('dumpcap');
     const iface = (await this.interfaces.resolve(req.interface, req.signal)).name;
+    if (req.captureFilter !== undefined && req.captureFilter !== '')
+      await this.checkFilterCompileTime(dumpcap, iface, req.captureFilter, req.signal);
     const dir = await this.runtimeDir.path();
     if (req.signal?.aborted) throw abortError();
     const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
@@ -272,6 +280,31 @@ export class SessionManager {
     this.reserved.delete(id);
     this.sessions.set(id, session);
     return { session, capture, ready, dumpcap, cancel };
+  }
+
+  /**
+   * Refuses a capture filter that libpcap cannot compile within CAPTURE_FILTER_COMPILE_TIMEOUT_MS
+   * (its optimizer can take minutes of CPU over a few KB), saying whether the filter or a busy
+   * machine was the cause.
+   */
+  private async checkFilterCompileTime(
+    dumpcap: string,
+    iface: string,
+    filter: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const timed = await timeFilterCompile(this.group, dumpcap, iface, filter, signal);
+    if (timed.kind === 'inTime') return;
+    const bound = CAPTURE_FILTER_COMPILE_TIMEOUT_MS / 1000;
+    // A compile that got less than a fifth of the time as CPU was starved, not slow.
+    if (timed.cpuSeconds !== undefined && timed.cpuSeconds < bound / 5) {
+      throw new UserError(
+        `captureFilter could not be compiled within ${bound} s because the machine is busy (dumpcap got ${timed.cpuSeconds.toFixed(2)} s of CPU); nothing was started. Try again shortly.`,
+      );
+    }
+    throw new UserError(
+      `captureFilter took longer than ${bound} s to compile: simplify it; nothing was started. libpcap's optimizer slows down steeply with many alternatives: use ranges ("portrange 1-541", "net 10.0.0.0/8") instead of long "or" lists, or capture more and narrow it with displayFilter when reading.`,
+    );
   }
 
   /** Waits for capture to begin; a start that does not is removed with its dumpcap and file. */
