@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { captureFailureMessage, classifyCaptureError } from '../src/capture/advice.js';
 import {
+  findInterface,
+  InterfaceCatalog,
   parseDumpcapInterfaces,
   parseExtcapFolder,
   parseExtcapInterfaces,
@@ -28,6 +30,7 @@ describe('interface listings', () => {
     );
     assert.deepEqual(list[2], {
       name: 'lo',
+      number: 3,
       description: 'Loopback',
       addresses: ['127.0.0.1', '::1'],
       loopback: true,
@@ -46,6 +49,44 @@ describe('interface listings', () => {
       'Temp:                \t/tmp\nExtcap path:         \t/usr/lib/x86_64-linux-gnu/wireshark/extcap\n';
     assert.equal(parseExtcapFolder(folders), '/usr/lib/x86_64-linux-gnu/wireshark/extcap');
     assert.equal(parseExtcapFolder('Temp:\t/tmp\n'), undefined);
+  });
+
+  it("finds an interface by name or by its number in dumpcap's list, and nothing else", () => {
+    const list = parseDumpcapInterfaces(DUMPCAP_D_M);
+    assert.equal(findInterface(list, 'lo')?.name, 'lo');
+    assert.equal(findInterface(list, '3')?.name, 'lo');
+    assert.equal(findInterface(list, '6')?.name, 'bluetooth-monitor');
+    for (const name of ['4', '0', '03x', 'LO', '/dev/lo', 'TCP@127.0.0.1:9', ' lo'])
+      assert.equal(findInterface(list, name), undefined, name);
+  });
+
+  it('reads the list once for a burst of starts, and once more when a name is missing', async () => {
+    let reads = 0;
+    let extra: string[] = [];
+    const catalog = new InterfaceCatalog(() => {
+      reads++;
+      return Promise.resolve(
+        parseDumpcapInterfaces(
+          DUMPCAP_D_M + extra.map((n, i) => `${10 + i}. ${n}\t\t\t0\t\tnetwork\t\n`).join(''),
+        ),
+      );
+    }, 60_000);
+    const found = await Promise.all(Array.from({ length: 8 }, () => catalog.resolve('lo')));
+    assert.deepEqual(new Set(found.map((i) => i.name)), new Set(['lo']));
+    assert.equal(reads, 1, 'one dumpcap -D for eight starts');
+    extra = ['veth-new'];
+    assert.equal((await catalog.resolve('veth-new')).number, 10, 'an interface that just appeared');
+    assert.equal(reads, 2);
+    await assert.rejects(catalog.resolve('nosuch0'), (err: Error) => {
+      assert.match(err.message, /^interface "nosuch0" is not a capture interface here\./);
+      assert.match(
+        err.message,
+        /Capture interfaces here: eth0, any, lo \(loopback\), bluetooth-monitor, veth-new\./,
+      );
+      assert.match(err.message, /call list_interfaces/);
+      return true;
+    });
+    assert.equal(reads, 3, 'a miss reads the list again once, not more');
   });
 
   it('defaults to the loopback and takes lo0 as lo on Linux', () => {

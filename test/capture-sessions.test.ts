@@ -217,8 +217,8 @@ describe('capture sessions', () => {
     );
     const nowhere = await server.mcp.call('start_capture_session', { interface: 'nosuch0' });
     assert.equal(nowhere.isError, true);
-    assert.match(nowhere.text, /There is no interface "nosuch0"/);
-    assert.match(nowhere.text, /Interfaces here: .*lo \(loopback\)/);
+    assert.match(nowhere.text, /interface "nosuch0" is not a capture interface here/);
+    assert.match(nowhere.text, /Capture interfaces here: .*lo \(loopback\).* call list_interfaces/);
     const keep = await start(server.mcp, { sessionName: 'kept', captureFilter: 'udp port 9' });
     const unknown = await server.mcp.call('stop_capture_session', { sessionId: 'nope' });
     assert.equal(unknown.isError, true);

@@ -80,6 +80,47 @@ describe('manage_config', () => {
     assert.match(noName.text, /name is required for the load action/);
   });
 
+  it("keeps names that are also JavaScript's own (__proto__, constructor, ...) like any other", async () => {
+    const names = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf'];
+    for (const [i, name] of names.entries()) {
+      const saved = await server.mcp.call('manage_config', {
+        action: 'save',
+        name,
+        config: { displayFilter: `frame.number == ${i + 1}`, maxPackets: i + 1 },
+      });
+      assert.equal(saved.isError, false, saved.text);
+      assert.match(saved.text, new RegExp(`^Configuration '${name}' saved successfully!`));
+    }
+    const file = JSON.parse(
+      await readFile(path.join(server.dir, 'config', 'sharkmcp-configs.json'), 'utf8'),
+    ) as { configs: object };
+    for (const name of names) assert.ok(Object.hasOwn(file.configs, name), `${name} is in the file`);
+
+    // A second server reads the file afresh.
+    const other = await connect({ SHARKMCP_CONFIG_DIR: path.join(server.dir, 'config') });
+    try {
+      const listed = await other.call('manage_config', { action: 'list' });
+      for (const name of names) assert.match(listed.text, new RegExp(`• ${name}\\n`));
+      for (const [i, name] of names.entries()) {
+        const loaded = await other.call('manage_config', { action: 'load', name });
+        assert.equal(loaded.isError, false, loaded.text);
+        assert.deepEqual(loaded.structured?.['configs'], [
+          { name, displayFilter: `frame.number == ${i + 1}`, maxPackets: i + 1 },
+        ]);
+      }
+    } finally {
+      await other.close();
+    }
+    for (const name of names) {
+      const deleted = await server.mcp.call('manage_config', { action: 'delete', name });
+      assert.equal(deleted.isError, false, deleted.text);
+      const again = await server.mcp.call('manage_config', { action: 'load', name });
+      assert.equal(again.isError, true, `${name} is still there`);
+    }
+    const left = (await server.mcp.call('manage_config', { action: 'list' })).text;
+    for (const name of names) assert.doesNotMatch(left, new RegExp(`• ${name}\\n`));
+  });
+
   it('reports a corrupt file, keeps it byte for byte, and works again once it is fixed', async () => {
     const own = await tempDir();
     const configDir = path.join(own, 'config');

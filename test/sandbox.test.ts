@@ -1,6 +1,7 @@
 // The file sandbox through a real MCP client: a path outside the allowed directories, and a
-// symlink that leads out of them, are refused with advice; the client's MCP roots are honoured and
-// kept current when they change.
+// symlink that leads out of them, are refused with advice, before anything about the path is
+// looked at (so the answer does not say whether it exists); the client's MCP roots are honoured
+// and kept current when they change.
 import assert from 'node:assert/strict';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
-import { tempDir } from './helpers/loopback-capture.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { connect } from './helpers/mcp-client.js';
 import { CLI } from './helpers/paths.js';
 
@@ -53,6 +54,61 @@ describe('file sandbox', () => {
       }
       const summary = await mcp.call('summarize_capture', { source: path.join(outside, 'out.pcap') });
       assert.equal(summary.isError, true);
+    } finally {
+      await mcp.close();
+    }
+  });
+
+  it('answers a path outside the roots alike whether it exists, is missing or is a directory', async (t) => {
+    const mcp = await connect({ SHARKMCP_ALLOWED_DIRS: allowed });
+    const inside = path.join(allowed, 'in.pcap');
+    await symlink(path.join(outside, 'gone.pcap'), path.join(allowed, 'dangling.pcap')).catch(
+      () => undefined,
+    );
+    const paths = [
+      path.join(outside, 'out.pcap'),
+      path.join(outside, 'missing.pcap'),
+      outside,
+      path.join(outside, 'no-dir', 'x.pcap'),
+      path.join(outside, 'out.pcap', 'x'),
+      path.join(allowed, 'dangling.pcap'),
+      path.join(allowed, '..', 'outside', 'missing.pcap'),
+    ];
+    const calls: [string, (p: string) => Record<string, unknown>, string][] = [
+      ['analyze_pcap_file', (p) => ({ filePath: p }), 'filePath'],
+      ['analyze_pcap_file', (p) => ({ source: p }), 'source'],
+      ['analyze_pcap_file', (p) => ({ filePath: inside, sslKeylogFile: p }), 'sslKeylogFile'],
+      ['summarize_capture', (p) => ({ source: p }), 'source'],
+      ['compare_captures', (p) => ({ baseline: inside, candidate: p }), 'candidate'],
+    ];
+    try {
+      for (const [tool, args, param] of calls) {
+        const answers = new Set<string>();
+        for (const p of paths) {
+          const answer = await mcp.call(tool, args(p));
+          assert.equal(answer.isError, true, `${tool} ${p}: ${answer.text}`);
+          assert.match(
+            answer.text,
+            new RegExp(`${param}: ".*" is outside the directories this server may use`),
+          );
+          answers.add(answer.text.replace(/"[^"]*"/, '<path>'));
+        }
+        assert.equal(
+          answers.size,
+          1,
+          `${tool} ${param} tells these paths apart:\n${[...answers].join('\n')}`,
+        );
+      }
+      if (!(await requireCapture(t))) return;
+      const started = await mcp.call('start_capture_session', { captureFilter: 'udp port 9', timeout: 1 });
+      const id = /Session ID: (\S+)/.exec(started.text)?.[1] ?? '';
+      const answers = new Set<string>();
+      for (const p of [path.join(outside, 'new.pcapng'), path.join(outside, 'no-dir', 'new.pcapng')]) {
+        const answer = await mcp.call('stop_capture_session', { sessionId: id, saveTo: p });
+        assert.match(answer.text, /saveTo: ".*" is outside the directories this server may use/);
+        answers.add(answer.text.replace(/"[^"]*"/, '<path>'));
+      }
+      assert.equal(answers.size, 1, [...answers].join('\n'));
     } finally {
       await mcp.close();
     }

@@ -3,6 +3,7 @@
 // page is settled, and names every odd outcome (empty capture, no match, cut-short file).
 import { stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
+import { requirePlainText } from '../util/text.js';
 import { watchRead } from './progress.js';
 import type { ProgressSink } from './progress.js';
 import { countPackets } from '../wireshark/capinfos.js';
@@ -68,6 +69,8 @@ export interface AnalyzerOptions {
   readonly timeoutMs: number;
   /** Where the server may keep its own small files (the empty capture used to check arguments). */
   readonly runtimeDir: RuntimeDir;
+  /** Longest a check of the display filter and fields may run; default ARGUMENT_CHECK_TIMEOUT_MS. */
+  readonly checkTimeoutMs?: number | undefined;
 }
 
 export class Analyzer {
@@ -226,14 +229,19 @@ export class Analyzer {
     fields: readonly string[],
     signal: AbortSignal | undefined,
   ): Promise<void> {
+    requirePlainText(displayFilter, 'displayFilter');
     const malformed = fields.filter((f) => !FIELD_NAME.test(f));
     if (malformed.length > 0) {
       throw new UserError(
         `customFields: ${malformed.map((f) => JSON.stringify(f)).join(', ')} ${malformed.length === 1 ? 'is not a field name' : 'are not field names'}. Field names look like "ip.src" or "http.request.uri": letters, digits, '.', '_' and '-', separated by commas.`,
       );
     }
-    this.checker ??= new TsharkArgumentChecker(this.group, tshark, () => this.emptyCapture());
-    const problem = await this.checker.check({ displayFilter, fields }, signal);
+    const problem = await this.checkerFor(tshark).check({ displayFilter, fields }, signal);
+    if (problem?.kind === 'unfinished') {
+      const what =
+        displayFilter !== undefined && displayFilter !== '' ? 'The display filter' : 'customFields';
+      throw unfinishedCheck(what, problem.message);
+    }
     if (problem !== undefined) throw await this.describeProblem(tshark, problem, signal);
   }
 
@@ -249,11 +257,22 @@ export class Analyzer {
         `protocols: ${malformed.map((p) => JSON.stringify(p)).join(', ')} is not a protocol name (e.g. "tcp", "http", "tls").`,
       );
     }
-    this.checker ??= new TsharkArgumentChecker(this.group, tshark, () => this.emptyCapture());
-    const problem = await this.checker.check({ displayFilter: protocols.join(' || ') }, signal);
+    const problem = await this.checkerFor(tshark).check({ displayFilter: protocols.join(' || ') }, signal);
+    if (problem?.kind === 'unfinished') throw unfinishedCheck('protocols', problem.message);
     if (problem !== undefined) {
       throw new UserError(`protocols names one tshark does not know. tshark says:\n${problem.message}`);
     }
+  }
+
+  private checkerFor(tshark: string): TsharkArgumentChecker {
+    this.checker ??= new TsharkArgumentChecker(
+      this.group,
+      tshark,
+      () => this.emptyCapture(),
+      undefined,
+      this.options.checkTimeoutMs,
+    );
+    return this.checker;
   }
 
   private emptyCapturePath: Promise<string> | undefined;
@@ -286,8 +305,17 @@ export class Analyzer {
       }
       case 'other':
         return new UserError(`tshark rejected the request: ${problem.message}`);
+      case 'unfinished':
+        return unfinishedCheck('The request', problem.message);
     }
   }
+}
+
+/** A check that could not finish says nothing about the filter, and must not be read as "bad". */
+function unfinishedCheck(what: string, why: string): UserError {
+  return new UserError(
+    `${what} could not be checked: ${why}. Nothing was read; the filter may well be fine. Try the call again shortly.`,
+  );
 }
 
 export const LIVE_NOTE =

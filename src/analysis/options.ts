@@ -5,10 +5,11 @@ import type { ConfigStore, SavedConfig } from '../config/config-store.js';
 import { validateConfigName } from '../config/config-store.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
-import { plural } from '../util/text.js';
+import { plural, requirePlainText } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
+import { keylogHoldsSecrets } from './keylog.js';
 import type { OutputFormat, PageFormat } from './packet-stream.js';
 
 /** The analysis parameters as a call gives them (seed names), all optional. */
@@ -30,6 +31,8 @@ export interface ResolvedAnalysis {
   readonly keylogFile: string | undefined;
   /** Where the keylog came from, for the answer's header. */
   readonly keylogSource: 'argument' | 'SSLKEYLOGFILE' | undefined;
+  /** A keylog that was named but holds no TLS secret, so it is not applied (keylogFile is undefined). */
+  readonly keylogWithoutSecrets: string | undefined;
   readonly limit: number;
   readonly offset: number;
   readonly maxChars: number;
@@ -47,24 +50,37 @@ export async function resolveAnalysis(
   const config =
     params.configName === undefined ? undefined : await loadNamedConfig(configs, params.configName);
 
+  const fromConfig = (given: string | undefined): string =>
+    nonEmpty(given) === undefined && config ? ` (from saved configuration '${config.name}')` : '';
   const displayFilter = nonEmpty(params.displayFilter) ?? nonEmpty(config?.displayFilter);
+  requirePlainText(displayFilter, `displayFilter${fromConfig(params.displayFilter)}`);
   const outputFormat = params.outputFormat ?? config?.outputFormat ?? 'text';
-  const fields = parseFieldList(nonEmpty(params.customFields) ?? nonEmpty(config?.customFields));
+  const customFields = nonEmpty(params.customFields) ?? nonEmpty(config?.customFields);
+  requirePlainText(customFields, `customFields${fromConfig(params.customFields)}`);
+  const fields = parseFieldList(customFields);
 
   let keylogFile: string | undefined;
   let keylogSource: ResolvedAnalysis['keylogSource'];
   if (params.sslKeylogFile !== undefined && params.sslKeylogFile !== '') {
-    keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile');
-    await sandbox.check(keylogFile, 'sslKeylogFile');
+    keylogFile = await resolveInputFile(params.sslKeylogFile, 'keylog', 'sslKeylogFile', sandbox);
     keylogSource = 'argument';
   } else if (env['SSLKEYLOGFILE']) {
     // The operator's own setting: not subject to the caller's sandbox.
     try {
-      keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE');
+      keylogFile = await resolveInputFile(env['SSLKEYLOGFILE'], 'keylog', 'SSLKEYLOGFILE', undefined);
       keylogSource = 'SSLKEYLOGFILE';
     } catch (err) {
       warnings.push(`TLS decryption is off: ${(err as Error).message}`);
     }
+  }
+  let keylogWithoutSecrets: string | undefined;
+  if (keylogFile !== undefined && (await keylogHoldsSecrets(keylogFile)) === false) {
+    warnings.push(
+      `The keylog ${keylogFile}${keylogSource === 'SSLKEYLOGFILE' ? ' (from SSLKEYLOGFILE)' : ''} holds no TLS secrets (no line of the NSS key log format, such as "CLIENT_RANDOM ..." or "CLIENT_TRAFFIC_SECRET_0 ..."), so nothing is decrypted. Give the file your TLS client or server wrote through SSLKEYLOGFILE while the connections ran.`,
+    );
+    keylogWithoutSecrets = keylogFile;
+    keylogFile = undefined;
+    keylogSource = undefined;
   }
 
   return {
@@ -73,6 +89,7 @@ export async function resolveAnalysis(
     fields,
     keylogFile,
     keylogSource,
+    keylogWithoutSecrets,
     limit: params.limit ?? DEFAULT_LIMIT[outputFormat],
     offset: params.offset ?? 0,
     maxChars: params.maxChars ?? MAX_CHARS.default,

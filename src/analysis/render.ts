@@ -128,9 +128,11 @@ function headerLines(
   if (resolved.outputFormat === 'fields')
     lines.push(`Fields (tab-separated columns): ${resolved.fields.join(', ')}`);
   lines.push(
-    resolved.keylogFile === undefined
-      ? 'SSL Decryption: Disabled'
-      : `SSL Decryption: Enabled (keylog ${resolved.keylogFile}${resolved.keylogSource === 'SSLKEYLOGFILE' ? ', from SSLKEYLOGFILE' : ''})`,
+    resolved.keylogWithoutSecrets !== undefined
+      ? 'SSL Decryption: Disabled: the keylog holds no TLS secrets, so nothing is decrypted'
+      : resolved.keylogFile === undefined
+        ? 'SSL Decryption: Disabled'
+        : `SSL Decryption: Enabled (keylog ${resolved.keylogFile}${resolved.keylogSource === 'SSLKEYLOGFILE' ? ', from SSLKEYLOGFILE' : ''})`,
   );
   lines.push(parts.shownLine);
   if (parts.next !== undefined) {

@@ -24,6 +24,11 @@ export async function resolveSource(
 ): Promise<ResolvedSource> {
   const session = sessions.get(source);
   if (session) {
+    if (session.state.phase === 'starting') {
+      throw new UserError(
+        `Capture session '${session.id}' has not begun capturing yet (dumpcap is waiting for interface "${session.settings.interface}"), so it has no packets to read. Try again once list_capture_sessions shows it running.`,
+      );
+    }
     if (session.state.phase === 'failed') {
       throw new UserError(
         `Capture session '${session.id}' failed, so it has no packets to read: ${session.state.error}`,
@@ -36,8 +41,7 @@ export async function resolveSource(
       live: session.state.phase === 'running',
     };
   }
-  const file = await resolveInputFile(source, 'capture', param);
-  await sandbox.check(file, param);
+  const file = await resolveInputFile(source, 'capture', param, sandbox);
   await checkCaptureHead(file);
   return { file, label: file, sessionId: undefined, live: false };
 }

@@ -2,6 +2,8 @@
 // form, when capture has begun, how many packets it has written and what went wrong. Never
 // detached, never through a shell; stop() lets the kernel hand over what it holds, then ends it.
 import { setTimeout as delay } from 'node:timers/promises';
+import { abortError } from '../errors.js';
+import { cpuSeconds } from '../util/pid.js';
 import type { ProcessGroup, RunningProcess, RunResult } from '../wireshark/process.js';
 import { SyncPipeReader } from './sync-pipe.js';
 import type { SyncMessage } from './sync-pipe.js';
@@ -24,12 +26,12 @@ export interface CaptureEnd {
   readonly error: string | undefined;
 }
 
-/** dumpcap refused to start the capture; the message is dumpcap's. */
+/** dumpcap refused to start the capture (the message is dumpcap's), or did not start in time. */
 export class CaptureStartError extends Error {
   override name = 'CaptureStartError';
   constructor(
     message: string,
-    readonly kind: 'badFilter' | 'error' | 'exited',
+    readonly kind: 'badFilter' | 'error' | 'exited' | 'startTimeout',
   ) {
     super(message);
   }
@@ -42,6 +44,79 @@ export class CaptureStartError extends Error {
  * long first (a property of the kernel's buffering, not a wait for an exit).
  */
 export const KERNEL_DRAIN_MS = 400;
+
+/**
+ * How long dumpcap may take to report that capture has begun. Opening a local interface takes
+ * milliseconds; one that has not begun by then is not going to, and the caller is waiting.
+ */
+export const CAPTURE_START_TIMEOUT_MS = 15_000;
+
+/**
+ * How long libpcap may take to compile a capture filter. A filter compiles in milliseconds; the
+ * optimizer's cost grows steeply with alternatives (541 "port N" terms, 3.7 KB, took 54 s here),
+ * and a start should neither wait for that nor tie up a core.
+ */
+export const CAPTURE_FILTER_COMPILE_TIMEOUT_MS = 5_000;
+
+export type FilterCompileTime =
+  | { readonly kind: 'inTime' }
+  /** Stopped at the bound; `cpuSeconds` says whether it was working (or starved by a busy machine). */
+  | { readonly kind: 'tooSlow'; readonly cpuSeconds: number | undefined };
+
+/**
+ * Compiles a capture filter as the capture will (`dumpcap -d` for the interface, so for its link
+ * type) and stops at `timeoutMs`. Only the time is judged: a filter that does not compile, or an
+ * interface that cannot be opened, is left to the capture, which reports it in machine form.
+ */
+export async function timeFilterCompile(
+  group: ProcessGroup,
+  dumpcapPath: string,
+  iface: string,
+  filter: string,
+  signal?: AbortSignal,
+  timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
+): Promise<FilterCompileTime> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let pid: number | undefined;
+  let slow: FilterCompileTime | undefined;
+  // At the bound, first read how much CPU dumpcap got, then stop it.
+  const timer = setTimeout(() => {
+    void (pid === undefined ? Promise.resolve(undefined) : cpuSeconds(pid)).then((cpu) => {
+      slow = { kind: 'tooSlow', cpuSeconds: cpu };
+      stop.abort();
+    });
+  }, timeoutMs);
+  try {
+    await group.run({
+      command: dumpcapPath,
+      args: ['-i', iface, '-f', filter, '-d'],
+      timeoutMs: timeoutMs * 2,
+      // dumpcap, outside the cap on analysis processes: its own bound is this check's timer.
+      limited: false,
+      signal: stop.signal,
+      // dumpcap notes SIGTERM only after libpcap's compiler returns; a compile has nothing to save.
+      killGraceMs: 200,
+      onStart: (p) => (pid = p),
+      // The compiled program (thousands of lines for a long filter) is not wanted.
+      onStdout: () => 'continue',
+    });
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (signal?.aborted) throw abortError();
+  return slow ?? { kind: 'inTime' };
+}
+
+/** What may end a start before capture has begun, besides dumpcap itself. */
+export interface StartControl {
+  /** The caller gave up (the MCP request was cancelled): dumpcap is stopped. */
+  readonly signal?: AbortSignal | undefined;
+  /** Default: CAPTURE_START_TIMEOUT_MS. */
+  readonly startTimeoutMs?: number | undefined;
+}
 
 export function dumpcapArgs(o: DumpcapOptions): string[] {
   const args = ['-i', o.interface, '-w', o.file, '-Z', 'none'];
@@ -61,7 +136,7 @@ export class DumpcapCapture {
   private constructor(
     private readonly proc: RunningProcess,
     readonly file: string,
-    ready: (err?: CaptureStartError) => void,
+    ready: (err?: Error) => void,
   ) {
     this.ended = proc.result.then(
       (r: RunResult) => {
@@ -86,35 +161,72 @@ export class DumpcapCapture {
   private readonly waiters = new Set<() => void>();
 
   /** Starts dumpcap and resolves once capture has begun (or rejects with dumpcap's reason). */
-  static start(group: ProcessGroup, dumpcapPath: string, options: DumpcapOptions): Promise<DumpcapCapture> {
-    return new Promise<DumpcapCapture>((resolve, reject) => {
-      const reader = new SyncPipeReader();
-      // Messages can only arrive after start() returns, by which time `self.capture` is set.
-      const self: { capture?: DumpcapCapture; settled: boolean } = { settled: false };
-      const ready = (err?: CaptureStartError): void => {
-        if (self.settled) return;
-        self.settled = true;
-        if (err) {
-          // dumpcap exits after reporting why it cannot capture; answer once it has, or make it.
-          void proc.stop().then(() => reject(err));
-        } else if (self.capture) resolve(self.capture);
-      };
-      const proc = group.start({
-        command: dumpcapPath,
-        args: dumpcapArgs(options),
-        // The capture's own stop conditions end it; this only guards against a hang.
-        timeoutMs: ((options.durationSeconds ?? 86_400) + 60) * 1000,
-        // The session cap bounds captures; the cap on analysis processes does not apply.
-        limited: false,
-        onStderr: (chunk) => {
-          for (const m of reader.push(chunk)) self.capture?.handle(m, ready);
-        },
-      });
-      self.capture = new DumpcapCapture(proc, options.file, ready);
-    });
+  static async start(
+    group: ProcessGroup,
+    dumpcapPath: string,
+    options: DumpcapOptions,
+    control?: StartControl,
+  ): Promise<DumpcapCapture> {
+    const { capture, ready } = DumpcapCapture.launch(group, dumpcapPath, options, control);
+    await ready;
+    return capture;
   }
 
-  private handle(m: SyncMessage, ready: (err?: CaptureStartError) => void): void {
+  /**
+   * Starts dumpcap and returns at once: `ready` settles once capture has begun, or rejects (with
+   * dumpcap's reason, a CaptureStartError 'startTimeout', or an AbortError) once dumpcap has exited.
+   */
+  static launch(
+    group: ProcessGroup,
+    dumpcapPath: string,
+    options: DumpcapOptions,
+    control: StartControl = {},
+  ): { capture: DumpcapCapture; ready: Promise<void> } {
+    const { signal, startTimeoutMs = CAPTURE_START_TIMEOUT_MS } = control;
+    let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    let settled = false;
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        // dumpcap exits after reporting why it cannot capture; answer once it has, or make it.
+        void proc.stop().then(() => settle?.reject(err));
+      } else settle?.resolve();
+    };
+    const onAbort = (): void => finish(abortError());
+    const timer = setTimeout(
+      () =>
+        finish(
+          new CaptureStartError(
+            `dumpcap did not report that capture began within ${startTimeoutMs / 1000} s.`,
+            'startTimeout',
+          ),
+        ),
+      startTimeoutMs,
+    );
+    const reader = new SyncPipeReader();
+    // Messages can only arrive after group.start() returns, by which time `capture` is set.
+    const proc = group.start({
+      command: dumpcapPath,
+      args: dumpcapArgs(options),
+      // The capture's own stop conditions end it; this only guards against a hang.
+      timeoutMs: ((options.durationSeconds ?? 86_400) + 60) * 1000,
+      // The session cap bounds captures; the cap on analysis processes does not apply.
+      limited: false,
+      onStderr: (chunk) => {
+        for (const m of reader.push(chunk)) capture.handle(m, finish);
+      },
+    });
+    const capture = new DumpcapCapture(proc, options.file, finish);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    return { capture, ready };
+  }
+
+  private handle(m: SyncMessage, ready: (err?: Error) => void): void {
     if (m.kind === 'file') {
       this.started = true;
       ready();

@@ -1,14 +1,19 @@
 // Capture interfaces as Wireshark's tools list them in machine form: `dumpcap -D -M` for local
 // interfaces, and each extcap tool's `--extcap-interfaces` (found in the folder `tshark -G folders`
-// names) for the remote and special sources.
+// names) for the remote and special sources. A capture may only use an interface dumpcap lists:
+// dumpcap also reads FIFOs, sockets and "TCP@host:port" given as an interface, which would lead out
+// of the file sandbox and onto the network.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { UserError } from '../errors.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 
 export interface LocalInterface {
   /** What to pass as `interface`. */
   readonly name: string;
+  /** Its number in dumpcap's list, which `interface` also accepts. */
+  readonly number: number;
   readonly description: string;
   readonly addresses: readonly string[];
   readonly loopback: boolean;
@@ -38,11 +43,12 @@ export function parseDumpcapInterfaces(stdout: string): LocalInterface[] {
     .filter((line) => /^\d+\. /.test(line))
     .map((line) => {
       const cols = line.split('\t');
-      const name = (cols[0] ?? '').replace(/^\d+\. /, '');
+      const [, number = '0', name = ''] = /^(\d+)\. (.*)$/.exec(cols[0] ?? '') ?? [];
       const vendor = cols[1] ?? '';
       const friendly = cols[2] ?? '';
       return {
         name,
+        number: Number(number),
         description: [friendly, vendor].filter((s) => s !== '').join(', '),
         addresses: (cols[4] ?? '').split(',').filter((a) => a !== ''),
         loopback: cols[5] === 'loopback',
@@ -144,4 +150,77 @@ export function resolveInterfaceName(
   if (name === undefined || name.trim() === '') return loopbackName(platform);
   if (platform === 'linux' && name === 'lo0') return 'lo';
   return name;
+}
+
+/**
+ * How long a listing of the local interfaces is trusted when a capture starts: a burst of starts
+ * runs `dumpcap -D` once, and an interface that has just appeared is found by the one re-read a
+ * miss causes.
+ */
+export const INTERFACE_LIST_TTL_MS = 5_000;
+
+/** The local interfaces, read with `dumpcap -D -M` and kept briefly, to check what a capture names. */
+export class InterfaceCatalog {
+  private cached: { readonly at: number; readonly list: Promise<LocalInterface[]> } | undefined;
+
+  constructor(
+    private readonly read: (signal?: AbortSignal) => Promise<LocalInterface[]>,
+    private readonly ttlMs = INTERFACE_LIST_TTL_MS,
+  ) {}
+
+  /** The listing, read again when the cached one is older than the time-to-live (or `fresh`). */
+  list(signal?: AbortSignal, fresh = false): Promise<LocalInterface[]> {
+    const now = performance.now();
+    if (fresh || this.cached === undefined || now - this.cached.at > this.ttlMs) {
+      const list = this.read(signal);
+      const entry = { at: now, list };
+      this.cached = entry;
+      // A failed read is not remembered: the next call tries again.
+      list.catch(() => {
+        if (this.cached === entry) this.cached = undefined;
+      });
+    }
+    return this.cached.list;
+  }
+
+  /**
+   * The listed interface that `name` names (its name, or its number in dumpcap's list), reading the
+   * list again once when a cached listing does not have it; otherwise a UserError that lists them.
+   * No path is ever looked at, so the answer does not depend on what exists on disk.
+   */
+  async resolve(name: string, signal?: AbortSignal): Promise<LocalInterface> {
+    const fresh = this.cached === undefined;
+    let list = await this.listOrExplain(signal, false);
+    let found = findInterface(list, name);
+    if (found === undefined && !fresh) {
+      list = await this.listOrExplain(signal, true);
+      found = findInterface(list, name);
+    }
+    if (found !== undefined) return found;
+    throw new UserError(
+      `interface ${JSON.stringify(name)} is not a capture interface here. Capture interfaces here: ${
+        list.length === 0
+          ? 'none (dumpcap lists no interface)'
+          : list.map((i) => `${i.name}${i.loopback ? ' (loopback)' : ''}`).join(', ')
+      }. Give one of these names (or its number in that list); call list_interfaces to see them with their addresses. Files, pipes, sockets and remote (extcap) sources are not captured from.`,
+    );
+  }
+
+  private async listOrExplain(signal: AbortSignal | undefined, fresh: boolean): Promise<LocalInterface[]> {
+    try {
+      return await this.list(signal, fresh);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new UserError(
+        `The capture interfaces could not be listed (dumpcap -D: ${err instanceof Error ? err.message : String(err)}), so no capture is started. Run sharkmcp doctor to see what is wrong.`,
+      );
+    }
+  }
+}
+
+/** The interface `name` names: by name, or by its number in dumpcap's list (1 is the first). Pure. */
+export function findInterface(list: readonly LocalInterface[], name: string): LocalInterface | undefined {
+  const byName = list.find((i) => i.name === name);
+  if (byName !== undefined) return byName;
+  return /^\d+$/.test(name) ? list.find((i) => i.number === Number(name)) : undefined;
 }

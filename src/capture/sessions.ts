@@ -9,14 +9,20 @@ import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
 import { NAME_PATTERN } from '../limits.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
-import { plural } from '../util/text.js';
+import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { captureFailureMessage } from './advice.js';
-import { CaptureStartError, DumpcapCapture } from './dumpcap.js';
+import {
+  CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
+  CAPTURE_START_TIMEOUT_MS,
+  CaptureStartError,
+  DumpcapCapture,
+  timeFilterCompile,
+} from './dumpcap.js';
 import type { CaptureEnd } from './dumpcap.js';
-import { listLocalInterfaces } from './interfaces.js';
+import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
 
 export type StopReason = 'stopped' | 'timeout' | 'packetLimit' | 'sizeLimit' | 'ended';
@@ -39,7 +45,17 @@ export interface SessionSettings {
   readonly snaplen: number;
 }
 
+/** Why a start was given up before capture began, by a call other than the start itself. */
+type StartCancel = 'stopped' | 'deleted';
+
 export type SessionState =
+  /** dumpcap runs but has not reported that capture began (an interface can take its time). */
+  | {
+      readonly phase: 'starting';
+      readonly capture: DumpcapCapture;
+      /** Aborted with a StartCancel, or 'cancelled' when the start's own request was. */
+      readonly cancel: AbortController;
+    }
   | { readonly phase: 'running'; readonly capture: DumpcapCapture }
   | {
       readonly phase: 'finished';
@@ -58,16 +74,14 @@ export type SessionState =
 
 export interface Session {
   readonly id: string;
-  /**
-   * Whose it is: an HTTP client's MCP session, which alone sees it and whose end ends it; undefined
-   * for the one shared pool (stdio's single client, or --shared-sessions).
-   */
+  /** The MCP session (HTTP) that started it: its captures end with it. */
   readonly owner: string | undefined;
   /** Where the manager files it: its id within its owner's sessions. */
   readonly key: string;
   readonly settings: SessionSettings;
   readonly file: string;
-  readonly startedAt: Date;
+  /** When the start was asked for, then when capture began. */
+  startedAt: Date;
   state: SessionState;
 }
 
@@ -106,6 +120,17 @@ const MIN_FILE_BYTES = 1_000_000;
 export interface StartRequest extends SessionSettings {
   readonly sessionName?: string | undefined;
   readonly owner?: string | undefined;
+  /** The start call's own cancellation (the MCP request's signal): dumpcap is stopped, nothing kept. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A start whose dumpcap runs: `ready` settles once capture begins; `cancel` gives it up. */
+interface Launched {
+  readonly session: Session;
+  readonly capture: DumpcapCapture;
+  readonly ready: Promise<void>;
+  readonly dumpcap: string;
+  readonly cancel: AbortController;
 }
 
 export class SessionManager {
@@ -113,8 +138,14 @@ export class SessionManager {
   private readonly stopRequested = new Set<string>();
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
+  /** Names (and slots) taken by starts that have not yet started dumpcap. */
+  private readonly reserved = new Set<string>();
+  /** Settles once a starting session has begun capturing or has been removed. */
+  private readonly starting = new Map<string, Promise<void>>();
   private counter = 0;
   private readonly listeners = new Set<(session: Session) => void>();
+  /** What `interface` may name: the local interfaces dumpcap lists. */
+  private readonly interfaces: InterfaceCatalog;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -122,7 +153,11 @@ export class SessionManager {
     private readonly runtimeDir: RuntimeDir,
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
     private readonly logger: Logger = new Logger(),
-  ) {}
+  ) {
+    this.interfaces = new InterfaceCatalog(async (signal) =>
+      listLocalInterfaces(group, (await tools()).require('dumpcap'), signal),
+    );
+  }
 
   /** Starts a capture and resolves once dumpcap reports that capture has begun. */
   async start(req: StartRequest): Promise<Session> {
@@ -132,29 +167,75 @@ export class SessionManager {
         `sessionName ${JSON.stringify(req.sessionName)} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'.`,
       );
     }
+    requirePlainText(req.interface, 'interface');
+    requirePlainText(req.captureFilter, 'captureFilter');
+    // The name and the slot are taken before the first await, so concurrent starts cannot all
+    // pass the checks; the reservation becomes the listed session, or is released on failure.
     const key = sessionKey(req.owner, id);
+    this.reserve(id, key, req.owner);
+    let launched: Launched;
+    try {
+      launched = await this.launch(id, key, req);
+    } catch (err) {
+      this.reserved.delete(key);
+      throw err;
+    }
+    const { session, capture, ready, dumpcap, cancel } = launched;
+    const onRequestAbort = (): void => cancel.abort('cancelled');
+    if (req.signal?.aborted) onRequestAbort();
+    else req.signal?.addEventListener('abort', onRequestAbort, { once: true });
+    const begun = this.begin(session, capture, ready, dumpcap);
+    const settled = begun.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.starting.set(key, settled);
+    try {
+      await begun;
+    } finally {
+      req.signal?.removeEventListener('abort', onRequestAbort);
+      if (this.starting.get(key) === settled) this.starting.delete(key);
+    }
+    return session;
+  }
+
+  /** Takes the name and a slot for a start, or says why not; synchronous, so starts cannot race. */
+  private reserve(id: string, key: string, owner: string | undefined): void {
     const existing = this.sessions.get(key);
-    if (existing) {
+    if (existing || this.reserved.has(key)) {
+      const phase = existing?.state.phase ?? 'starting';
       throw new UserError(
-        `Session '${id}' already exists (${existing.state.phase}). Use a different session name, or ${
-          existing.state.phase === 'running'
+        `Session '${id}' already exists (${phase}). Use a different session name, or ${
+          phase === 'running' || phase === 'starting'
             ? 'stop the existing session'
             : 'delete it with delete_capture_session'
         }.`,
       );
     }
-    const running = [...this.sessions.values()].filter((s) => s.state.phase === 'running');
-    if (running.length >= this.limits.maxRunning) {
+    const live = [...this.sessions.values()].filter(
+      (s) => s.state.phase === 'running' || s.state.phase === 'starting',
+    );
+    const busy = live.length + this.reserved.size;
+    if (busy >= this.limits.maxRunning) {
       // Name only the caller's own sessions: others' are none of its business.
-      const mine = running.filter((s) => s.owner === req.owner).map((s) => s.id);
+      const mine = live.filter((s) => s.owner === owner).map((s) => s.id);
       throw new UserError(
-        `${plural(running.length, 'capture session')} already running on this server, the most allowed at once${
+        `${plural(busy, 'capture session')} already running on this server, the most allowed at once${
           mine.length > 0
             ? ` (yours: ${mine.join(', ')}). Stop one with stop_capture_session first.`
             : '. Try again once one has stopped.'
         }`,
       );
     }
+    this.reserved.add(key);
+  }
+
+  /**
+   * Checks the request and starts dumpcap for a reserved id; the session is listed (phase
+   * 'starting') from the moment dumpcap runs, so a start that waits on its interface can be seen,
+   * stopped and deleted.
+   */
+  private async launch(id: string, key: string, req: StartRequest): Promise<Launched> {
     const used = await this.bytesUsed();
     const room = this.limits.totalBytes - used;
     if (room < MIN_FILE_BYTES) {
@@ -166,41 +247,35 @@ export class SessionManager {
 
     const tools = await this.tools();
     const dumpcap = tools.require('dumpcap');
+    const iface = (await this.interfaces.resolve(req.interface, req.signal)).name;
+    if (req.captureFilter !== undefined && req.captureFilter !== '')
+      await this.checkFilterCompileTime(dumpcap, iface, req.captureFilter, req.signal);
     const dir = await this.runtimeDir.path();
+    if (req.signal?.aborted) throw abortError();
     const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
     const settings: SessionSettings = {
-      interface: req.interface,
+      interface: iface,
       captureFilter: req.captureFilter,
       timeout: req.timeout,
       maxPackets: req.maxPackets,
       maxFileBytes,
       snaplen: req.snaplen,
     };
-    let capture: DumpcapCapture;
-    try {
-      capture = await DumpcapCapture.start(this.group, dumpcap, {
-        interface: req.interface,
+    const cancel = new AbortController();
+    const { capture, ready } = DumpcapCapture.launch(
+      this.group,
+      dumpcap,
+      {
+        interface: iface,
         captureFilter: req.captureFilter,
         file,
         snaplen: req.snaplen,
         maxPackets: req.maxPackets,
         durationSeconds: req.timeout,
         maxFileKB: Math.max(1, Math.floor(maxFileBytes / DUMPCAP_KB)),
-      });
-    } catch (err) {
-      await rm(file, { force: true });
-      if (!(err instanceof CaptureStartError)) throw err;
-      const interfaces = await this.interfacesForAdvice(dumpcap);
-      throw new UserError(
-        captureFailureMessage(err.message, {
-          interface: req.interface,
-          captureFilter: req.captureFilter,
-          dumpcapPath: dumpcap,
-          interfaces,
-          problem: err.kind === 'badFilter' ? 'badFilter' : undefined,
-        }),
-      );
-    }
+      },
+      { signal: cancel.signal, startTimeoutMs: CAPTURE_START_TIMEOUT_MS },
+    );
     const session: Session = {
       id,
       owner: req.owner,
@@ -208,19 +283,109 @@ export class SessionManager {
       settings,
       file,
       startedAt: new Date(),
-      state: { phase: 'running', capture },
+      state: { phase: 'starting', capture, cancel },
     };
+    // In one step, so the slot is never free nor counted twice.
+    this.reserved.delete(key);
     this.sessions.set(key, session);
+    this.changed(session);
+    return { session, capture, ready, dumpcap, cancel };
+  }
+
+  /**
+   * Refuses a capture filter that libpcap cannot compile within CAPTURE_FILTER_COMPILE_TIMEOUT_MS
+   * (its optimizer can take minutes of CPU over a few KB), saying whether the filter or a busy
+   * machine was the cause.
+   */
+  private async checkFilterCompileTime(
+    dumpcap: string,
+    iface: string,
+    filter: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const timed = await timeFilterCompile(this.group, dumpcap, iface, filter, signal);
+    if (timed.kind === 'inTime') return;
+    const bound = CAPTURE_FILTER_COMPILE_TIMEOUT_MS / 1000;
+    // A compile that got less than a fifth of the time as CPU was starved, not slow.
+    if (timed.cpuSeconds !== undefined && timed.cpuSeconds < bound / 5) {
+      throw new UserError(
+        `captureFilter could not be compiled within ${bound} s because the machine is busy (dumpcap got ${timed.cpuSeconds.toFixed(2)} s of CPU); nothing was started. Try again shortly.`,
+      );
+    }
+    throw new UserError(
+      `captureFilter took longer than ${bound} s to compile: simplify it; nothing was started. libpcap's optimizer slows down steeply with many alternatives: use ranges ("portrange 1-541", "net 10.0.0.0/8") instead of long "or" lists, or capture more and narrow it with displayFilter when reading.`,
+    );
+  }
+
+  /** Waits for capture to begin; a start that does not is removed with its dumpcap and file. */
+  private async begin(
+    session: Session,
+    capture: DumpcapCapture,
+    ready: Promise<void>,
+    dumpcap: string,
+  ): Promise<void> {
+    const { id, settings } = session;
+    try {
+      await ready;
+    } catch (err) {
+      const failure = await this.startFailure(session, err, dumpcap);
+      // Anyone still holding the session (a wait, a stop) sees it ended.
+      session.state = {
+        phase: 'failed',
+        error: failure.message,
+        endedAt: new Date(),
+        packets: 0,
+        bytes: 0,
+      };
+      if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+      await rm(session.file, { force: true });
+      this.changed(session);
+      throw failure;
+    }
+    session.startedAt = new Date();
+    session.state = { phase: 'running', capture };
     this.logger.info(
       `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,
       session,
     );
     this.settling.set(
-      key,
+      session.key,
       capture.ended.then((end) => this.settle(session, end, dumpcap)),
     );
     this.changed(session);
-    return session;
+  }
+
+  /** What the start call answers when capture did not begin. */
+  private async startFailure(session: Session, err: unknown, dumpcap: string): Promise<Error> {
+    const { id, settings } = session;
+    const why: unknown = session.state.phase === 'starting' ? session.state.cancel.signal.reason : undefined;
+    if (why === 'cancelled') return abortError();
+    if (why === 'stopped' || why === 'deleted') {
+      return new UserError(
+        `Session '${id}' was ${why} before capture began (dumpcap was still waiting for interface "${settings.interface}"); nothing was captured. Start it again with start_capture_session.`,
+      );
+    }
+    if (!(err instanceof CaptureStartError)) return err instanceof Error ? err : new Error(String(err));
+    if (err.kind === 'startTimeout') {
+      return new UserError(
+        `The capture did not start: interface "${settings.interface}" did not start capturing within ${CAPTURE_START_TIMEOUT_MS / 1000} s, so dumpcap was stopped and nothing was kept. Check with list_interfaces that the interface is up, then try again.`,
+      );
+    }
+    return new UserError(
+      captureFailureMessage(err.message, {
+        interface: settings.interface,
+        captureFilter: settings.captureFilter,
+        dumpcapPath: dumpcap,
+        interfaces: await this.interfacesForAdvice(),
+        problem: err.kind === 'badFilter' ? 'badFilter' : undefined,
+      }),
+    );
+  }
+
+  /** Gives up a start that has not begun capturing; resolves once it is removed. */
+  private async cancelStart(session: Session, why: StartCancel): Promise<void> {
+    if (session.state.phase === 'starting') session.state.cancel.abort(why);
+    await this.starting.get(session.key);
   }
 
   /** Calls `listener` when a session appears, ends or is deleted; the returned function stops it. */
@@ -261,6 +426,12 @@ export class SessionManager {
   /** Stops a running session (or takes one that stopped by itself) and returns it settled. */
   async stop(id: string, owner: string | undefined): Promise<Session> {
     const session = this.require(id, owner);
+    if (session.state.phase === 'starting') {
+      await this.cancelStart(session, 'stopped');
+      throw new UserError(
+        `Session '${id}' had not begun capturing yet (dumpcap was waiting for interface "${session.settings.interface}"), so there are no packets: its start is cancelled and the session removed.`,
+      );
+    }
     if (session.state.phase === 'running') {
       this.stopRequested.add(session.key);
       await session.state.capture.stop();
@@ -271,6 +442,11 @@ export class SessionManager {
 
   /** Stops (if need be) and forgets a session, removing its capture file. */
   async delete(id: string, owner: string | undefined): Promise<Session> {
+    const starting = this.require(id, owner);
+    if (starting.state.phase === 'starting') {
+      await this.cancelStart(starting, 'deleted');
+      return starting;
+    }
     const session = await this.stop(id, owner);
     this.sessions.delete(session.key);
     this.stopRequested.delete(session.key);
@@ -295,8 +471,8 @@ export class SessionManager {
     const aborted = new Promise<void>((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
-    while (session.state.phase === 'running' && !signal.aborted) {
-      const packets = session.state.capture.packets;
+    while ((session.state.phase === 'running' || session.state.phase === 'starting') && !signal.aborted) {
+      const packets = session.state.phase === 'running' ? session.state.capture.packets : 0;
       progress?.({
         progress: packets,
         total: session.settings.maxPackets,
@@ -337,7 +513,7 @@ export class SessionManager {
   async view(s: Session): Promise<SessionView> {
     const now = Date.now();
     const state = s.state;
-    const live = state.phase === 'running';
+    const live = state.phase === 'running' || state.phase === 'starting';
     const bytes = live ? await fileSize(s.file) : state.bytes;
     return {
       id: s.id,
@@ -346,7 +522,7 @@ export class SessionManager {
       captureFilter: s.settings.captureFilter ?? null,
       startedAt: s.startedAt.toISOString(),
       elapsedSeconds: Math.round(((live ? now : state.endedAt.getTime()) - s.startedAt.getTime()) / 100) / 10,
-      packets: live ? state.capture.packets : state.packets,
+      packets: state.phase === 'running' ? state.capture.packets : live ? 0 : state.packets,
       bytes,
       reason: state.phase === 'finished' ? state.reason : null,
       error: state.phase === 'failed' ? state.error : null,
@@ -365,7 +541,7 @@ export class SessionManager {
     const packets = counted ?? end.packets;
     const requested = this.stopRequested.has(session.key);
     if (!requested && (end.error !== undefined || (end.exitCode !== 0 && end.exitCode !== null))) {
-      const interfaces = await this.interfacesForAdvice(dumpcap);
+      const interfaces = await this.interfacesForAdvice();
       const error = captureFailureMessage(end.error ?? `dumpcap exited with code ${end.exitCode}`, {
         interface: session.settings.interface,
         captureFilter: session.settings.captureFilter,
@@ -397,9 +573,9 @@ export class SessionManager {
     }
   }
 
-  private async interfacesForAdvice(dumpcap: string): Promise<LocalInterface[] | undefined> {
+  private async interfacesForAdvice(): Promise<LocalInterface[] | undefined> {
     try {
-      return await listLocalInterfaces(this.group, dumpcap);
+      return await this.interfaces.list();
     } catch {
       return undefined;
     }

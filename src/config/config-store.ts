@@ -17,6 +17,7 @@ import {
 } from '../limits.js';
 import { OUTPUT_FORMATS } from '../analysis/packet-stream.js';
 import { isProcessAlive } from '../util/pid.js';
+import { requirePlainText } from '../util/text.js';
 
 export const CONFIG_FILE_NAME = 'sharkmcp-configs.json';
 const FILE_VERSION = '1.0.0';
@@ -64,11 +65,19 @@ export type ConfigFields = z.infer<typeof configFieldsSchema>;
 /** A stored entry: the fields, its name, and any key a newer writer added (kept as it is). */
 const storedConfigSchema = z.looseObject({ ...configFieldsSchema.shape, name: z.string().optional() });
 
-const configFileSchema = z.looseObject({
-  version: z.string().optional(),
-  configs: z.record(z.string(), storedConfigSchema),
-});
-type ConfigFile = z.infer<typeof configFileSchema>;
+type StoredConfig = z.infer<typeof storedConfigSchema>;
+
+/**
+ * The file as read. Names are keys of a Map and every object written is made without a prototype,
+ * so a configuration named "__proto__" or "constructor" is kept like any other (a plain object
+ * would turn `configs["__proto__"] = ...` into a change of prototype, and the entry would vanish).
+ */
+interface ConfigFile {
+  /** The top-level keys as found (version, configs, and any a newer writer added), in order. */
+  readonly top: Readonly<Record<string, unknown>>;
+  /** The entries as found (unknown keys kept), by name. */
+  readonly configs: Map<string, StoredConfig>;
+}
 
 export type SavedConfig = ConfigFields & { readonly name: string };
 
@@ -107,12 +116,12 @@ export class ConfigStore {
 
   async list(): Promise<SavedConfig[]> {
     const file = await this.read();
-    return Object.entries(file.configs).map(([name, c]) => toSaved(name, c));
+    return [...file.configs].map(([name, c]) => toSaved(name, c));
   }
 
   async get(name: string): Promise<SavedConfig | undefined> {
     const file = await this.read();
-    const entry = Object.hasOwn(file.configs, name) ? file.configs[name] : undefined;
+    const entry = file.configs.get(name);
     return entry === undefined ? undefined : toSaved(name, entry);
   }
 
@@ -121,10 +130,13 @@ export class ConfigStore {
     validateConfigName(name);
     const parsed = configFieldsSchema.safeParse(fields);
     if (!parsed.success) throw new UserError(`config is not valid: ${z.prettifyError(parsed.error)}`);
+    // These reach tshark and dumpcap as arguments; the description is only shown back.
+    for (const key of ['captureFilter', 'displayFilter', 'customFields', 'interface'] as const)
+      requirePlainText(parsed.data[key], `config.${key}`);
     return this.update((file) => {
-      const replaced = Object.hasOwn(file.configs, name);
+      const replaced = file.configs.has(name);
       const entry = { name, ...stripUndefined(parsed.data) };
-      file.configs[name] = entry;
+      file.configs.set(name, entry);
       return { replaced, config: toSaved(name, entry) };
     });
   }
@@ -132,9 +144,7 @@ export class ConfigStore {
   /** Deletes a configuration; false when there was none of that name. */
   async delete(name: string): Promise<boolean> {
     return this.update((file) => {
-      if (!Object.hasOwn(file.configs, name)) return false;
-      delete file.configs[name];
-      return true;
+      return file.configs.delete(name);
     });
   }
 
@@ -143,7 +153,7 @@ export class ConfigStore {
     try {
       text = await readFile(this.filePath, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: FILE_VERSION, configs: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { top: {}, configs: new Map() };
       throw new ConfigFileError(
         `The configuration file ${this.filePath} cannot be read: ${(err as Error).message}`,
       );
@@ -154,10 +164,28 @@ export class ConfigStore {
     } catch (err) {
       throw this.corrupt(`it is not valid JSON (${(err as Error).message})`);
     }
-    const parsed = configFileSchema.safeParse(json);
-    if (!parsed.success)
-      throw this.corrupt(`it does not match the configuration format:\n${z.prettifyError(parsed.error)}`);
-    return parsed.data;
+    // Read key by key rather than through a schema that builds plain objects (see ConfigFile).
+    if (
+      !isRecord(json) ||
+      !isRecord(json['configs']) ||
+      !['string', 'undefined'].includes(typeof json['version'])
+    )
+      throw this.corrupt(
+        'it does not match the configuration format: { "version": "1.0.0", "configs": { "<name>": { ... } } }',
+      );
+    const configs = new Map<string, StoredConfig>();
+    for (const [name, entry] of Object.entries(json['configs'])) {
+      const parsed = storedConfigSchema.safeParse(entry);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({ ...i, path: ['configs', name, ...i.path] }));
+        throw this.corrupt(
+          `it does not match the configuration format:\n${z.prettifyError(new z.ZodError(issues))}`,
+        );
+      }
+      // The entry as found, so keys a newer writer added are written back unchanged.
+      configs.set(name, entry as StoredConfig);
+    }
+    return { top: json, configs };
   }
 
   private corrupt(problem: string): ConfigFileError {
@@ -174,7 +202,7 @@ export class ConfigStore {
       try {
         const file = await this.read();
         const result = change(file);
-        await this.writeAtomically({ ...file, version: file.version ?? FILE_VERSION });
+        await this.writeAtomically(file);
         return result;
       } finally {
         await release();
@@ -185,11 +213,17 @@ export class ConfigStore {
   }
 
   private async writeAtomically(file: ConfigFile): Promise<void> {
+    const configs: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [name, entry] of file.configs) configs[name] = entry;
+    const top: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    if (!Object.hasOwn(file.top, 'version')) top['version'] = FILE_VERSION;
+    for (const [key, value] of Object.entries(file.top)) top[key] = key === 'configs' ? configs : value;
+    top['configs'] = configs;
     const tmp = `${this.filePath}.${process.pid}.${Date.now()}.tmp`;
     try {
       const handle = await open(tmp, 'wx', 0o600);
       try {
-        await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`, 'utf8');
+        await handle.writeFile(`${JSON.stringify(top, null, 2)}\n`, 'utf8');
         await handle.sync();
       } finally {
         await handle.close();
@@ -237,7 +271,11 @@ export class ConfigStore {
   }
 }
 
-function toSaved(name: string, entry: z.infer<typeof storedConfigSchema>): SavedConfig {
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function toSaved(name: string, entry: StoredConfig): SavedConfig {
   const fields = configFieldsSchema.parse(entry);
   return { ...stripUndefined(fields), name };
 }

@@ -62,8 +62,9 @@ export function registerResources(server: McpServer, connection: Connection): vo
         const deps = connection.depsFor(ctx);
         return {
           resources: [
+            // A session that failed, or has not begun capturing, has no capture to read yet.
             ...deps.sessions.listSync().flatMap((s) =>
-              s.state.phase === 'failed'
+              s.state.phase === 'failed' || s.state.phase === 'starting'
                 ? []
                 : [
                     {
@@ -95,7 +96,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
       let live = false;
       if (kind === 'session') {
         const session = deps.sessions.get(id);
-        if (session && session.state.phase !== 'failed') {
+        if (session && session.state.phase !== 'failed' && session.state.phase !== 'starting') {
           file = session.file;
           label = `session '${id}'`;
           live = session.state.phase === 'running';

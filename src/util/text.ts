@@ -1,4 +1,5 @@
 // Small pure text helpers shared by the domain modules.
+import { UserError } from '../errors.js';
 
 /** Levenshtein distance, giving up (returning max + 1) once it must exceed `max`. */
 export function boundedEditDistance(a: string, b: string, max: number): number {
@@ -84,8 +85,24 @@ export function plural(n: number, word: string, pluralWord = `${word}s`): string
   return `${n.toLocaleString('en-US')} ${n === 1 ? word : pluralWord}`;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHAR = /[\u0000-\u001f\u007f]/;
+
 /** True when the string holds a control character (newline, NUL, escape, ...). */
 export function hasControlChars(s: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f]/.test(s);
+  return CONTROL_CHAR.test(s);
+}
+
+/**
+ * Refuses a string bound for a child process's arguments that holds a control character: a NUL
+ * cannot be passed at all, and the others are never part of a filter, field list or name.
+ */
+export function requirePlainText(value: string | undefined, param: string): void {
+  if (value === undefined) return;
+  const found = CONTROL_CHAR.exec(value)?.[0];
+  if (found === undefined) return;
+  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  throw new UserError(
+    `${param} contains a control character (${code}, such as a NUL, newline or escape) at position ${value.indexOf(found) + 1}; give it as plain text on one line.`,
+  );
 }

@@ -26,6 +26,8 @@ export function cleanStderr(stderr: string): string {
 
 export type ArgumentProblem =
   | { readonly kind: 'displayFilter'; readonly message: string }
+  /** The check itself did not finish (time limit, killed, no word from tshark): nothing is known. */
+  | { readonly kind: 'unfinished'; readonly message: string }
   | { readonly kind: 'fields'; readonly invalid: readonly string[]; readonly message: string }
   | { readonly kind: 'other'; readonly message: string };
 
@@ -43,6 +45,9 @@ export function parseArgumentProblem(stderr: string, hadFilter: boolean): Argume
   if (hadFilter) return { kind: 'displayFilter', message: text };
   return { kind: 'other', message: text === '' ? 'tshark rejected its arguments.' : text };
 }
+
+/** How long tshark may take to check a display filter and field names on an empty capture. */
+export const ARGUMENT_CHECK_TIMEOUT_MS = 30_000;
 
 export interface ArgumentsToCheck {
   readonly displayFilter?: string | undefined;
@@ -63,6 +68,8 @@ export class TsharkArgumentChecker {
     /** Path of a file holding EMPTY_PCAP. */
     private readonly emptyCapture: () => Promise<string>,
     private readonly capacity = 256,
+    /** How long one check may take (tshark starts in a fraction of a second when not starved). */
+    private readonly timeoutMs = ARGUMENT_CHECK_TIMEOUT_MS,
   ) {}
 
   async check(args: ArgumentsToCheck, signal?: AbortSignal): Promise<ArgumentProblem | undefined> {
@@ -81,10 +88,22 @@ export class TsharkArgumentChecker {
     const result = await this.group.run({
       command: this.tsharkPath,
       args: argv,
-      timeoutMs: 30_000,
+      timeoutMs: this.timeoutMs,
       signal,
     });
     if (result.aborted) throw abortError();
+    if (result.timedOut)
+      return {
+        kind: 'unfinished',
+        message: `tshark did not finish within ${this.timeoutMs / 1000} s (the machine may be busy)`,
+      };
+    if (result.exitSignal !== null)
+      return { kind: 'unfinished', message: `tshark was killed (${result.exitSignal}) before it finished` };
+    if (result.exitCode !== 0 && cleanStderr(result.stderr) === '')
+      return {
+        kind: 'unfinished',
+        message: `tshark ended with exit code ${result.exitCode} without saying why`,
+      };
     if (result.exitCode === 0) {
       if (this.known.size >= this.capacity) this.known.clear();
       this.known.set(key, true);

@@ -15,7 +15,8 @@ export const deleteCaptureSessionTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   handler: async (args, deps) => {
     const session = await deps.sessions.delete(args.sessionId);
-    const packets = session.state.phase === 'running' ? 0 : session.state.packets;
+    const state = session.state;
+    const packets = state.phase === 'running' || state.phase === 'starting' ? 0 : state.packets;
     return textResult(
       `Session '${session.id}' deleted: its capture file (${plural(packets, 'packet')}) is removed.`,
       { deleted: session.id, packets },

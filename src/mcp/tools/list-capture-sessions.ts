@@ -1,5 +1,6 @@
 // list_capture_sessions: every session, running or not, with live figures for the running ones.
 import * as z from 'zod';
+import { CAPTURE_START_TIMEOUT_MS } from '../../capture/dumpcap.js';
 import type { SessionView } from '../../capture/sessions.js';
 import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
@@ -12,7 +13,7 @@ export const listCaptureSessionsTool = defineTool({
   name: 'list_capture_sessions',
   title: 'List capture sessions',
   description:
-    'List every capture session of this server: running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
+    'List every capture session of this server: starting (waiting for its interface), running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
   inputSchema: z.object({}),
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -28,11 +29,13 @@ export const listCaptureSessionsTool = defineTool({
 
 function describe(s: SessionView): string {
   const status =
-    s.phase === 'running'
-      ? `running for ${s.elapsedSeconds.toFixed(1)}s (auto-stop at ${s.timeout}s, ${s.maxPackets} packets or ${formatBytes(s.maxFileBytes)})`
-      : s.phase === 'finished'
-        ? `finished after ${s.elapsedSeconds.toFixed(1)}s (${STOP_REASON_TEXT[s.reason ?? 'ended']})`
-        : `failed after ${s.elapsedSeconds.toFixed(1)}s: ${s.error ?? ''}`;
+    s.phase === 'starting'
+      ? `starting for ${s.elapsedSeconds.toFixed(1)}s: waiting for interface ${s.interface} to begin capturing (given up after ${CAPTURE_START_TIMEOUT_MS / 1000} s)`
+      : s.phase === 'running'
+        ? `running for ${s.elapsedSeconds.toFixed(1)}s (auto-stop at ${s.timeout}s, ${s.maxPackets} packets or ${formatBytes(s.maxFileBytes)})`
+        : s.phase === 'finished'
+          ? `finished after ${s.elapsedSeconds.toFixed(1)}s (${STOP_REASON_TEXT[s.reason ?? 'ended']})`
+          : `failed after ${s.elapsedSeconds.toFixed(1)}s: ${s.error ?? ''}`;
   return [
     `• ${s.id}: ${status}`,
     `  interface ${s.interface}, capture filter ${s.captureFilter ?? 'none'}, started ${s.startedAt}`,

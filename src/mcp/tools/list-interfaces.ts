@@ -6,6 +6,7 @@ const outputSchema = z.object({
   local: z.array(
     z.object({
       name: z.string().describe('What to pass as interface.'),
+      number: z.number().int().describe("Its number in dumpcap's list, also accepted as interface."),
       description: z.string(),
       addresses: z.array(z.string()),
       loopback: z.boolean(),
@@ -38,7 +39,7 @@ export const listInterfacesTool = defineTool({
         i.description || undefined,
         i.addresses.join(', ') || undefined,
       ];
-      lines.push(`• ${parts.filter((p) => p !== undefined).join(' — ')}`);
+      lines.push(`• ${i.number}. ${parts.filter((p) => p !== undefined).join(' — ')}`);
     }
     if (extcap.length > 0) {
       lines.push(

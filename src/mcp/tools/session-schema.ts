@@ -3,7 +3,9 @@ import * as z from 'zod';
 
 export const sessionViewSchema = z.object({
   id: z.string(),
-  phase: z.enum(['running', 'finished', 'failed']),
+  phase: z
+    .enum(['starting', 'running', 'finished', 'failed'])
+    .describe('starting: dumpcap waits for the interface to begin capturing.'),
   interface: z.string(),
   captureFilter: z.string().nullable(),
   startedAt: z.string().describe('ISO 8601 time capture began.'),

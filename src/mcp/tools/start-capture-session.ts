@@ -4,7 +4,6 @@ import { loadNamedConfig, nonEmpty } from '../../analysis/options.js';
 import { configFieldsSchema } from '../../config/config-store.js';
 import { loopbackName, resolveInterfaceName } from '../../capture/interfaces.js';
 import { formatBytes } from '../../capture/sessions.js';
-import { UserError } from '../../errors.js';
 import {
   CAPTURE_MAX_FILE_MB,
   CAPTURE_MAX_PACKETS,
@@ -12,7 +11,6 @@ import {
   CAPTURE_TIMEOUT,
   MAX_FILTER_LENGTH,
 } from '../../limits.js';
-import { hasControlChars } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { sessionViewSchema } from './session-schema.js';
@@ -25,7 +23,7 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: loopbackName() })
     .describe(
-      `Network interface to capture from (e.g., lo, eth0, en0). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux. list_interfaces shows them.`,
+      `Network interface to capture from (e.g., lo, eth0, en0): one that list_interfaces lists, by name or by its number there; nothing else (no file, pipe or socket). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux.`,
     ),
   captureFilter: z
     .string()
@@ -80,21 +78,11 @@ export const startCaptureSessionTool = defineTool({
   inputSchema,
   outputSchema: sessionViewSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  handler: async (args, deps) => {
+  handler: async (args, deps, ctx) => {
     const config =
       args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
     const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
     const iface = resolveInterfaceName(args.interface ?? config?.interface);
-    for (const [name, value] of [
-      ['interface', iface],
-      ['captureFilter', captureFilter],
-    ] as const) {
-      if (value !== undefined && hasControlChars(value)) {
-        throw new UserError(
-          `${name} contains a control character (a newline or similar); give it as plain text.`,
-        );
-      }
-    }
     const session = await deps.sessions.start({
       interface: iface,
       captureFilter,
@@ -103,6 +91,7 @@ export const startCaptureSessionTool = defineTool({
       maxFileBytes: (args.maxFileMB ?? CAPTURE_MAX_FILE_MB.default) * 1_000_000,
       snaplen: args.snaplen ?? CAPTURE_SNAPLEN.default,
       sessionName: args.sessionName,
+      signal: ctx.mcpReq.signal,
     });
     const s = session.settings;
     const lines = [

@@ -51,7 +51,8 @@ export const stopCaptureSessionTool = defineTool({
         `Capture session '${session.id}' failed: ${state.error}\nThe session stays listed until deleted with delete_capture_session.`,
       );
     }
-    if (state.phase === 'running') throw new Error(`session ${session.id} is still running after stop`);
+    if (state.phase === 'running' || state.phase === 'starting')
+      throw new Error(`session ${session.id} is still ${state.phase} after stop`);
 
     let savedTo: string | undefined;
     if (args.saveTo !== undefined && args.saveTo !== '') {

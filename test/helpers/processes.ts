@@ -1,0 +1,24 @@
+// The processes a server started, read from /proc (Linux), so a test can tell whether every
+// dumpcap it started is accounted for.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Pids of the live children of `parent` whose program name is `name` (all children without it). */
+export function childPids(parent: number, name?: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it ended while we looked
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split at the last ')'.
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    if (state === 'Z' || Number(ppid) !== parent) continue;
+    if (name === undefined || comm === name) pids.push(Number(entry));
+  }
+  return pids;
+}
