@@ -139,7 +139,7 @@ export class SessionManager {
   /** Settles once a session's dumpcap has exited and its final state is recorded. */
   private readonly settling = new Map<string, Promise<void>>();
   /** Names (and slots) taken by starts that have not yet started dumpcap. */
-  private readonly reserved = new Set<string>();
+  private readonly reserved = new Map<string, { readonly id: string; readonly owner: string | undefined }>();
   /** Settles once a starting session has begun capturing or has been removed. */
   private readonly starting = new Map<string, Promise<void>>();
   private counter = 0;
@@ -218,7 +218,7 @@ export class SessionManager {
     const busy = live.length + this.reserved.size;
     if (busy >= this.limits.maxRunning) {
       // Name only the caller's own sessions: others' are none of its business.
-      const mine = live.filter((s) => s.owner === owner).map((s) => s.id);
+      const mine = [...live, ...this.reserved.values()].filter((s) => s.owner === owner).map((s) => s.id);
       throw new UserError(
         `${plural(busy, 'capture session')} already running on this server, the most allowed at once${
           mine.length > 0
@@ -227,7 +227,7 @@ export class SessionManager {
         }`,
       );
     }
-    this.reserved.add(key);
+    this.reserved.set(key, { id, owner });
   }
 
   /**
