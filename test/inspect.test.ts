@@ -3,7 +3,9 @@
 // row builders on recorded tshark output.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AGGREGATOR, buildRows, parseRtpStreams } from '../src/analysis/inspect.js';
+import { AGGREGATOR } from '../src/analysis/digests/fields.js';
+import { buildRows } from '../src/analysis/digests/index.js';
+import { parseRtpStreams } from '../src/analysis/digests/voip.js';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/mcp-client.js';
@@ -284,5 +286,14 @@ describe('row builders on recorded output', () => {
       maxJitterMs: 7.407,
       meanJitterMs: 2.517,
     });
+  });
+});
+
+describe('the digest index', () => {
+  it('files each digest under its own kind, and describes every kind', async () => {
+    const { FIELD_DIGESTS, INSPECT_KINDS, KIND_DESCRIPTION } =
+      await import('../src/analysis/digests/index.js');
+    for (const [kind, digest] of Object.entries(FIELD_DIGESTS)) assert.equal(digest.kind, kind);
+    for (const kind of INSPECT_KINDS) assert.match(KIND_DESCRIPTION, new RegExp(`(^| )${kind}: \\S`));
   });
 });

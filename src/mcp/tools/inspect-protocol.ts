@@ -1,6 +1,6 @@
 // inspect_protocol: digests with one row per transaction or object, paged like every answer.
 import * as z from 'zod';
-import { columnsOf, inspect, INSPECT_KINDS } from '../../analysis/inspect.js';
+import { columnsOf, inspect, INSPECT_KINDS, KIND_DESCRIPTION } from '../../analysis/inspect.js';
 import type { Row } from '../../analysis/inspect.js';
 import { PageBuilder } from '../../analysis/page.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_FILTER_LENGTH, MAX_OFFSET } from '../../limits.js';
@@ -11,11 +11,7 @@ import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } f
 
 const inputSchema = z.object({
   source: sourceParam,
-  kind: z
-    .enum(INSPECT_KINDS)
-    .describe(
-      'http: requests with host, URI, status, response time, sizes (HTTP/1.x and HTTP/2). dns: queries with type, rcode, answers, response time. tls: handshakes with SNI, ALPN, versions, cipher, alerts, outcome. tcp_health: per TCP conversation retransmissions, duplicate ACKs, resets, zero windows, RTT. credentials: cleartext logins (FTP, Telnet, POP, IMAP, HTTP basic), secrets redacted. voip: SIP calls and RTP streams with loss and jitter. dhcp: exchanges and the address leased. icmp: echo requests and replies, errors.',
-    ),
+  kind: z.enum(INSPECT_KINDS).describe(KIND_DESCRIPTION),
   displayFilter: z
     .string()
     .max(MAX_FILTER_LENGTH)
