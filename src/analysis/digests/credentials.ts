@@ -2,7 +2,7 @@
 import { all, first, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const credentials: FieldDigest = {
+export const credentials: FieldDigest<'credentials'> = {
   kind: 'credentials',
   description: 'cleartext logins (FTP, Telnet, POP, IMAP, HTTP basic), secrets redacted.',
   filter:

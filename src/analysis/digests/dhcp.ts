@@ -3,7 +3,7 @@ import { DHCP_TYPES } from './codes.js';
 import { first, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const dhcp: FieldDigest = {
+export const dhcp: FieldDigest<'dhcp'> = {
   kind: 'dhcp',
   description: 'exchanges and the address leased.',
   filter: 'dhcp',

@@ -3,7 +3,7 @@ import { DNS_TYPES, DNS_RCODES } from './codes.js';
 import { all, first, num, ms, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const dns: FieldDigest = {
+export const dns: FieldDigest<'dns'> = {
   kind: 'dns',
   description: 'queries with type, rcode, answers, response time.',
   filter: 'dns',

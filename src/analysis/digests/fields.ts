@@ -7,8 +7,8 @@ export type Row = Record<string, string | number | null>;
 export const AGGREGATOR = '\u001f';
 
 /** A digest read from one tshark pass of `-T fields`. */
-export interface FieldDigest {
-  readonly kind: string;
+export interface FieldDigest<K extends string = string> {
+  readonly kind: K;
   /** What its rows are, for the kind parameter's description. */
   readonly description: string;
   readonly filter: string;

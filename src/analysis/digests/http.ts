@@ -2,7 +2,7 @@
 import { all, first, num, ms, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const http: FieldDigest = {
+export const http: FieldDigest<'http'> = {
   kind: 'http',
   description: 'requests with host, URI, status, response time, sizes (HTTP/1.x and HTTP/2).',
   filter: 'http.request || http.response || http2.headers.method || http2.headers.status',

@@ -3,7 +3,7 @@ import { ICMP_TYPES } from './codes.js';
 import { first, num, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const icmp: FieldDigest = {
+export const icmp: FieldDigest<'icmp'> = {
   kind: 'icmp',
   description: 'echo requests and replies, errors.',
   filter: 'icmp || icmpv6',

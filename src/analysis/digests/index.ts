@@ -1,5 +1,6 @@
 // The digests inspect_protocol offers, in the order its kind parameter lists them: adding one is a
-// file in this folder, a line here and its test. The kind enum and its description derive from here.
+// file in this folder, a line in DIGESTS and its test. The kind enum and its description derive
+// from DIGESTS.
 import { credentials } from './credentials.js';
 import { dhcp } from './dhcp.js';
 import { dns } from './dns.js';
@@ -8,46 +9,32 @@ import { http } from './http.js';
 import { icmp } from './icmp.js';
 import { tcpHealth } from './tcp-health.js';
 import { tls } from './tls.js';
-import { VOIP_COLUMNS, VOIP_DESCRIPTION } from './voip.js';
+import { voip } from './voip.js';
 
-export const INSPECT_KINDS = [
-  'http',
-  'dns',
-  'tls',
-  'tcp_health',
-  'credentials',
-  'voip',
-  'dhcp',
-  'icmp',
-] as const;
-export type InspectKind = (typeof INSPECT_KINDS)[number];
+const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp] as const;
+
+export type InspectKind = (typeof DIGESTS)[number]['kind'];
+type FieldKind = Exclude<InspectKind, 'voip'>;
+
+export const INSPECT_KINDS = DIGESTS.map((d) => d.kind) as unknown as readonly [
+  InspectKind,
+  ...InspectKind[],
+];
 
 /** The digests read from one `-T fields` pass, by kind. */
-export const FIELD_DIGESTS: Record<Exclude<InspectKind, 'voip'>, FieldDigest> = {
-  http,
-  dns,
-  tls,
-  tcp_health: tcpHealth,
-  credentials,
-  dhcp,
-  icmp,
-};
+export const FIELD_DIGESTS = Object.fromEntries(
+  DIGESTS.flatMap((d) => ('build' in d ? [[d.kind, d]] : [])),
+) as Record<FieldKind, FieldDigest>;
 
 /** "http: requests with ... dns: ...", each kind with what its rows are. */
-export const KIND_DESCRIPTION = INSPECT_KINDS.map(
-  (k) => `${k}: ${k === 'voip' ? VOIP_DESCRIPTION : FIELD_DIGESTS[k].description}`,
-).join(' ');
+export const KIND_DESCRIPTION = DIGESTS.map((d) => `${d.kind}: ${d.description}`).join(' ');
 
 export function columnsOf(kind: InspectKind): readonly string[] {
-  return kind === 'voip' ? VOIP_COLUMNS : FIELD_DIGESTS[kind].columns;
+  return kind === 'voip' ? voip.columns : FIELD_DIGESTS[kind].columns;
 }
 
 /** Builds rows from `-T fields` output lines. Pure, for tests on recorded output. */
-export function buildRows(
-  kind: Exclude<InspectKind, 'voip'>,
-  fieldsOutput: string,
-  options: { reveal: boolean },
-): Row[] {
+export function buildRows(kind: FieldKind, fieldsOutput: string, options: { reveal: boolean }): Row[] {
   const lines = fieldsOutput.split('\n').filter((l) => l !== '');
   return FIELD_DIGESTS[kind].build(
     lines.map((l) => l.split('\t')),

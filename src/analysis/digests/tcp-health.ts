@@ -2,7 +2,7 @@
 import { first, num, ms, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const tcpHealth: FieldDigest = {
+export const tcpHealth: FieldDigest<'tcp_health'> = {
   kind: 'tcp_health',
   description: 'per TCP conversation retransmissions, duplicate ACKs, resets, zero windows, RTT.',
   filter: 'tcp',

@@ -3,7 +3,7 @@ import { TLS_VERSIONS, TLS_ALERTS } from './codes.js';
 import { all, first, keyed } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 
-export const tls: FieldDigest = {
+export const tls: FieldDigest<'tls'> = {
   kind: 'tls',
   description: 'handshakes with SNI, ALPN, versions, cipher, alerts, outcome.',
   filter: 'tls.handshake.type == 1 || tls.handshake.type == 2 || tls.alert_message || tls.app_data',
