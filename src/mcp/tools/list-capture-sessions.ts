@@ -13,7 +13,7 @@ export const listCaptureSessionsTool = defineTool({
   name: 'list_capture_sessions',
   title: 'List capture sessions',
   description:
-    'List every capture session of this server: starting (waiting for its interface), running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
+    'List every capture session this client can use (over HTTP, the ones it started, unless the server shares sessions): starting (waiting for its interface), running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
   inputSchema: z.object({}),
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: false },
