@@ -7,7 +7,7 @@ import type { ProgressSink } from '../analysis/progress.js';
 import { Logger } from '../util/log.js';
 import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
-import { NAME_PATTERN } from '../limits.js';
+import { MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES, NAME_PATTERN } from '../limits.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
@@ -111,7 +111,11 @@ export interface SessionLimits {
   readonly totalBytes: number;
 }
 
-export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxRunning: 4, totalBytes: 2 * 1024 ** 3 };
+/** The defaults of limits.ts, the same the server and the CLI help state. */
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxRunning: MAX_RUNNING_SESSIONS,
+  totalBytes: MAX_TOTAL_CAPTURE_BYTES,
+};
 
 /** dumpcap's filesize stop condition counts in units of 1000 bytes. */
 const DUMPCAP_KB = 1000;
