@@ -180,31 +180,36 @@ describe('capture sessions', () => {
     if (!(await requireCapture(t))) return;
     const port = await freeUdpPort();
     const session = await start(server.mcp, { captureFilter: `udp port ${port}`, sessionName: 'live-one' });
-    assert.equal(session.id, 'live-one');
-    await sendDatagrams(port, 10);
-    const end = Date.now() + 5_000;
-    let view: View | undefined;
-    while (Date.now() < end) {
-      view = (await sessions(server.mcp)).find((s) => s.id === 'live-one');
-      if (view && view.packets >= 10) break;
-      await delay(100);
+    try {
+      assert.equal(session.id, 'live-one');
+      await sendDatagrams(port, 10);
+      const end = Date.now() + 5_000;
+      let view: View | undefined;
+      while (Date.now() < end) {
+        view = (await sessions(server.mcp)).find((s) => s.id === 'live-one');
+        if (view && view.packets >= 10) break;
+        await delay(100);
+      }
+      assert.equal(view?.phase, 'running');
+      assert.equal(view?.packets, 10);
+      assert.ok((view?.bytes ?? 0) > 0);
+      assert.ok(view?.pid !== null && isProcessAlive(view?.pid ?? 0));
+      const listing = await server.mcp.call('list_capture_sessions', {});
+      assert.match(listing.text, /• live-one: running for [\d.]+s/);
+      assert.match(listing.text, /10 packets, .* so far/);
+
+      const duplicate = await server.mcp.call('start_capture_session', { sessionName: 'live-one' });
+      assert.equal(duplicate.isError, true);
+      assert.match(duplicate.text, /Session 'live-one' already exists \(running\)/);
+
+      const deleted = await server.mcp.call('delete_capture_session', { sessionId: 'live-one' });
+      assert.equal(deleted.isError, false, deleted.text);
+      assert.equal(existsSync(session.file), false, 'the capture file is removed');
+      assert.equal(isProcessAlive(session.pid ?? 0), false, 'its dumpcap is gone');
+    } finally {
+      // Gone already when the test passed; one failure must not leave a running session to the next.
+      await server.mcp.call('delete_capture_session', { sessionId: 'live-one' });
     }
-    assert.equal(view?.phase, 'running');
-    assert.equal(view?.packets, 10);
-    assert.ok((view?.bytes ?? 0) > 0);
-    assert.ok(view?.pid !== null && isProcessAlive(view?.pid ?? 0));
-    const listing = await server.mcp.call('list_capture_sessions', {});
-    assert.match(listing.text, /• live-one: running for [\d.]+s/);
-    assert.match(listing.text, /10 packets, .* so far/);
-
-    const duplicate = await server.mcp.call('start_capture_session', { sessionName: 'live-one' });
-    assert.equal(duplicate.isError, true);
-    assert.match(duplicate.text, /Session 'live-one' already exists \(running\)/);
-
-    const deleted = await server.mcp.call('delete_capture_session', { sessionId: 'live-one' });
-    assert.equal(deleted.isError, false, deleted.text);
-    assert.equal(existsSync(session.file), false, 'the capture file is removed');
-    assert.equal(isProcessAlive(session.pid ?? 0), false, 'its dumpcap is gone');
   });
 
   it("gives dumpcap's reason for a bad filter or interface, and lists the sessions for an unknown id", async (t) => {
@@ -220,30 +225,36 @@ describe('capture sessions', () => {
     assert.match(nowhere.text, /interface "nosuch0" is not a capture interface here/);
     assert.match(nowhere.text, /Capture interfaces here: .*lo \(loopback\).* call list_interfaces/);
     const keep = await start(server.mcp, { sessionName: 'kept', captureFilter: 'udp port 9' });
-    const unknown = await server.mcp.call('stop_capture_session', { sessionId: 'nope' });
-    assert.equal(unknown.isError, true);
-    assert.match(unknown.text, /No session with ID 'nope'\. Current sessions: .*kept/);
-    await server.mcp.call('delete_capture_session', { sessionId: keep.id });
+    try {
+      const unknown = await server.mcp.call('stop_capture_session', { sessionId: 'nope' });
+      assert.equal(unknown.isError, true);
+      assert.match(unknown.text, /No session with ID 'nope'\. Current sessions: .*kept/);
+    } finally {
+      await server.mcp.call('delete_capture_session', { sessionId: keep.id });
+    }
   });
 
   it('refuses a fifth running session, and saveTo onto an existing file', async (t) => {
     if (!(await requireCapture(t))) return;
     const started: View[] = [];
-    for (let i = 0; i < 4; i++) started.push(await start(server.mcp, { captureFilter: 'udp port 9' }));
-    const fifth = await server.mcp.call('start_capture_session', { captureFilter: 'udp port 9' });
-    assert.equal(fifth.isError, true);
-    assert.match(
-      fifth.text,
-      /4 capture sessions already running .* Stop one with stop_capture_session first/,
-    );
-    const first = started[0];
-    assert.ok(first);
-    const target = path.join(server.dir, 'exists.pcapng');
-    await server.mcp.call('stop_capture_session', { sessionId: first.id, saveTo: target });
-    const again = await server.mcp.call('stop_capture_session', { sessionId: first.id, saveTo: target });
-    assert.equal(again.isError, true);
-    assert.match(again.text, /saveTo: ".*exists\.pcapng" already exists/);
-    for (const s of started) await server.mcp.call('delete_capture_session', { sessionId: s.id });
+    try {
+      for (let i = 0; i < 4; i++) started.push(await start(server.mcp, { captureFilter: 'udp port 9' }));
+      const fifth = await server.mcp.call('start_capture_session', { captureFilter: 'udp port 9' });
+      assert.equal(fifth.isError, true);
+      assert.match(
+        fifth.text,
+        /4 capture sessions already running .* Stop one with stop_capture_session first/,
+      );
+      const first = started[0];
+      assert.ok(first);
+      const target = path.join(server.dir, 'exists.pcapng');
+      await server.mcp.call('stop_capture_session', { sessionId: first.id, saveTo: target });
+      const again = await server.mcp.call('stop_capture_session', { sessionId: first.id, saveTo: target });
+      assert.equal(again.isError, true);
+      assert.match(again.text, /saveTo: ".*exists\.pcapng" already exists/);
+    } finally {
+      for (const s of started) await server.mcp.call('delete_capture_session', { sessionId: s.id });
+    }
   });
 
   it("follows the seed's own integration flow: saved config, start, traffic, stop as JSON, count", async (t) => {
