@@ -92,6 +92,7 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
   const log = options.log ?? ((): void => undefined);
   const onerror = (err: Error): void => log(`HTTP: ${err.message}`);
   const transports = new Map<string, NodeStreamableHTTPServerTransport>();
+  const shared = options.sharedSessions === true;
   const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
   /** Per session: requests (and streams) open now, and when the last one ended. */
   const activity = new Map<string, { open: number; since: number }>();
@@ -99,9 +100,10 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     () => {
       const now = Date.now();
       for (const [id, a] of activity) {
-        const capturing = app.sessions
-          .listSync(shared ? undefined : id)
-          .some((s) => s.state.phase === 'running');
+        // Its captures end with it, so a running one keeps it (shared captures outlive sessions).
+        const capturing =
+          !shared &&
+          app.sessions.listSync(id).some((s) => s.state.phase === 'running' || s.state.phase === 'starting');
         if (a.open > 0 || capturing || now - a.since < idleMs) continue;
         log(`HTTP session ${id} idle for ${Math.round((now - a.since) / 1000)} s: closing it`);
         activity.delete(id);
@@ -131,7 +133,6 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
   };
 
   // 2026-07-28 requests: one server instance per request, built by the same factory.
-  const shared = options.sharedSessions === true;
   const modernOwner = shared ? undefined : STATELESS_OWNER;
   const modern = createMcpHandler((ctx) => app.createMcpServer({ era: ctx.era, owner: () => modernOwner }), {
     legacy: 'reject',
