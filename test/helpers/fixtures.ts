@@ -46,7 +46,15 @@ export async function startMixedTraffic(dir: string): Promise<MixedTraffic> {
   const secure = httpsServer(tlsFiles, keylog, (req, res) => res.end(`secret answer for ${req.url ?? ''}`));
   const { host: httpHost, port: httpPort } = await listen(plain, SERVICE_HOST, 80);
   const { host: tlsHost, port: tlsPort } = await listen(secure, SERVICE_HOST, 443);
-  const dns = await dnsServer(DNS_HOST, 53, '10.20.30.40');
+  // DNS must be on port 53 for tshark to dissect it; if that is taken (another run of these tests),
+  // close what was opened so the test file can still end, and say why.
+  const dns = await dnsServer(DNS_HOST, 53, '10.20.30.40').catch(async (err: unknown) => {
+    await close(plain);
+    await close(secure);
+    throw new Error(
+      `the test DNS server cannot listen on ${DNS_HOST}:53 (${String(err)}): is another test run going?`,
+    );
+  });
   const httpPaths = ['/alpha', '/beta', '/gamma'];
   const tlsPath = '/hidden/path?token=42';
   const dnsName = 'api.sharkmcp.test';
