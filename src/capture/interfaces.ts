@@ -43,7 +43,7 @@ export function parseDumpcapInterfaces(stdout: string): LocalInterface[] {
     .filter((line) => /^\d+\. /.test(line))
     .map((line) => {
       const cols = line.split('\t');
-      const [, number = '0', name = ''] = /^(\d+)\. (.*)$/.exec(cols[0] ?? '') ?? [];
+      const [, number = '0', name = ''] = (cols[0] ?? '').match(/^(\d+)\. (.*)$/) ?? [];
       const vendor = cols[1] ?? '';
       const friendly = cols[2] ?? '';
       return {

@@ -99,10 +99,10 @@ export function hasControlChars(s: string): boolean {
  */
 export function requirePlainText(value: string | undefined, param: string): void {
   if (value === undefined) return;
-  const found = CONTROL_CHAR.exec(value)?.[0];
-  if (found === undefined) return;
-  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  const found = value.match(CONTROL_CHAR);
+  if (found === null) return;
+  const code = `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
   throw new UserError(
-    `${param} contains a control character (${code}, such as a NUL, newline or escape) at position ${value.indexOf(found) + 1}; give it as plain text on one line.`,
+    `${param} contains a control character (${code}, such as a NUL, newline or escape) at position ${(found.index ?? 0) + 1}; give it as plain text on one line.`,
   );
 }
