@@ -327,7 +327,8 @@ describe('HTTP sessions a client left without ending', () => {
     await vanished.listTools();
     await vanished.close();
     const end = Date.now() + 10_000;
-    while (!/idle for \d+ s: closing it/.test(s.stderr()) && Date.now() < end) await delay(100);
+    // The log says "closing it", then "closed" once the transport has closed.
+    while (!/HTTP session \S+ closed/.test(s.stderr()) && Date.now() < end) await delay(100);
     assert.match(s.stderr(), /HTTP session \S+ idle for \d+ s: closing it/);
     assert.match(s.stderr(), /HTTP session \S+ closed/);
 
