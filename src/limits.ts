@@ -4,6 +4,9 @@
 export const CAPTURE_TIMEOUT = { min: 1, max: 3_600, default: 60 } as const;
 export const CAPTURE_MAX_PACKETS = { min: 1, max: 10_000_000, default: 100_000 } as const;
 
+/** How an analysis prints packets: tshark's JSON, tab-separated fields, or its one-line text. */
+export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
+
 export const MAX_CHARS = { min: 1_000, max: 200_000, default: 20_000 } as const;
 export const PAGE_LIMIT = { min: 1, max: 10_000 } as const;
 /** Packets per page when the call gives no limit, chosen so a page fits the default maxChars. */

@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { locateWiresharkTools, ToolMissingError } from '../src/wireshark/locate.js';
+import { ToolMissingError } from '../src/errors.js';
+import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
 
 describe('locateWiresharkTools', () => {

@@ -4,8 +4,8 @@
 import { stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
 import { requirePlainText } from '../util/text.js';
-import { watchRead } from './progress.js';
-import type { ProgressSink } from './progress.js';
+import { watchRead } from '../util/progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';

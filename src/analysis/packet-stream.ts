@@ -2,11 +2,11 @@
 // string per packet out. `text` and `fields` print one line a packet; `-T json` prints an array
 // whose elements start at a line "  {" and end at "  }" or "  },", which is where a packet ends
 // (JSON strings cannot hold a raw newline, so the line structure is safe to read).
+import type { OUTPUT_FORMATS } from '../limits.js';
 import { MAX_CHARS } from '../limits.js';
 import { LineSplitter } from '../util/text.js';
 import type { Line } from '../util/text.js';
 
-export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 /** The formats a page can hold: the public ones, and `details` (tshark -V trees, for get_packet_details). */
 export type PageFormat = OutputFormat | 'details';

@@ -4,7 +4,7 @@
 import { MAX_CHARS } from '../limits.js';
 import { plural } from '../util/text.js';
 import type { AnalysisResult, Analyzer } from './analyze-capture.js';
-import type { ProgressSink } from './progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import type { ResolvedAnalysis } from './options.js';
 
 export interface NextCall {

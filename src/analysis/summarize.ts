@@ -21,8 +21,8 @@ import { readOutcome } from './damage.js';
 import type { Damage } from './damage.js';
 import { planChunks } from './chunks.js';
 import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
-import { watchRead } from './progress.js';
-import type { ProgressSink } from './progress.js';
+import { watchRead } from '../util/progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { formatBytes } from '../capture/sessions.js';
 import { LineSplitter, plural } from '../util/text.js';
 import {

@@ -1,7 +1,7 @@
 // One client's view of the capture sessions: the sessions its owner started, and nothing of any
 // other client's (another's session answers as one that does not exist). Over stdio, and with
 // --shared-sessions, every client has the same view: the one shared pool.
-import type { ProgressSink } from '../analysis/progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import type { Session, SessionLimits, SessionManager, SessionView, StartRequest } from './sessions.js';
 
 export class OwnedSessions {

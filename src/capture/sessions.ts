@@ -3,7 +3,7 @@
 // failed (and what to do); finished sessions keep their file until deleted or the server exits.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ProgressSink } from '../analysis/progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { Logger } from '../util/log.js';
 import { copyFile, constants, rm, stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';

@@ -14,8 +14,8 @@ import {
   MAX_FIELDS_LENGTH,
   MAX_FILTER_LENGTH,
   NAME_PATTERN,
+  OUTPUT_FORMATS,
 } from '../limits.js';
-import { OUTPUT_FORMATS } from '../analysis/packet-stream.js';
 import { isProcessAlive } from '../util/pid.js';
 import { requirePlainText } from '../util/text.js';
 

@@ -113,7 +113,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
         );
       }
       // One read is one call in the queue for tshark slots, like a tool call.
-      const summary = await deps.processes.withinCall(undefined, () =>
+      const summary = await deps.calls.withinCall(undefined, () =>
         deps.summarizer.summarize(
           { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
           ctx.mcpReq.signal,

@@ -17,13 +17,18 @@ import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
-import type { Progress, ProgressSink } from '../analysis/progress.js';
+import type { Progress, ProgressSink } from '../util/progress.js';
 import { UserError } from '../errors.js';
-import { ToolMissingError } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
-import { describeWait } from '../wireshark/slots.js';
-import type { WaitNotice } from '../wireshark/slots.js';
+
+/**
+ * One call's place in the queue for Wireshark processes: `fn` runs as one call, and while a step
+ * waits for a process slot, `onWait` hears why in words.
+ */
+export interface CallScope {
+  withinCall<T>(onWait: ((message: string) => void) | undefined, fn: () => Promise<T>): Promise<T>;
+}
 
 /** The domain services a tool handler may call. */
 export interface ServerDeps {
@@ -33,6 +38,7 @@ export interface ServerDeps {
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
+  readonly calls: CallScope;
   readonly processes: ProcessGroup;
   readonly tools: () => Promise<WiresharkTools>;
   readonly env: NodeJS.ProcessEnv;
@@ -128,11 +134,11 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
             if (first) return first;
             // The SDK has parsed args with spec.inputSchema; its inferred type is z.infer<I>.
             const deps = connection.depsFor(ctx);
-            return await deps.processes.withinCall(onWait, () =>
+            return await deps.calls.withinCall(onWait, () =>
               spec.handler(args as unknown as z.infer<I>, deps, ctx),
             );
           } catch (err) {
-            if (err instanceof UserError || err instanceof ToolMissingError) return errorResult(err.message);
+            if (err instanceof UserError) return errorResult(err.message);
             throw err;
           }
         },
@@ -198,11 +204,11 @@ export function progressSink(ctx: ServerContext): ProgressSink | undefined {
  * "waiting for a tshark slot" notices for this request, as progress that stays where it was (a
  * step may wait after others have run, and progress must not go back).
  */
-function waitSink(ctx: ServerContext): ((notice: WaitNotice) => void) | undefined {
+function waitSink(ctx: ServerContext): ((message: string) => void) | undefined {
   const sink = progressSink(ctx);
   if (!sink) return undefined;
-  return (notice) => {
+  return (message) => {
     const last = progressOf.get(ctx)?.last;
-    sink({ progress: last?.progress ?? 0, total: last?.total, message: describeWait(notice) });
+    sink({ progress: last?.progress ?? 0, total: last?.total, message });
   };
 }

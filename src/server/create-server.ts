@@ -21,7 +21,7 @@ import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
-import { defaultProcessCap } from '../wireshark/slots.js';
+import { defaultProcessCap, describeWait } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
 import { defaultChunking, Summarizer } from '../analysis/summarize.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
@@ -129,6 +129,10 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     summarizer,
     configs,
     env,
+    calls: {
+      withinCall: (onWait, fn) =>
+        processes.withinCall(onWait && ((notice) => onWait(describeWait(notice))), fn),
+    },
     processes,
     tools: () => tools,
     listInterfaces: async (signal) => {

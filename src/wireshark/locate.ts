@@ -3,6 +3,7 @@
 // usual install locations of each platform. Each tool's version is read once and cached.
 import { access, constants, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ToolMissingError } from '../errors.js';
 import type { ProcessGroup } from './process.js';
 import { runCollect } from './process.js';
 
@@ -21,17 +22,6 @@ export type ToolStatus =
       readonly source: 'env' | 'path' | 'platform';
     }
   | { readonly found: false; readonly name: ToolName; readonly reason: string };
-
-/** A tool the call needs is not installed, or an override points nowhere. */
-export class ToolMissingError extends Error {
-  constructor(
-    readonly tool: ToolName,
-    reason: string,
-  ) {
-    super(reason);
-    this.name = 'ToolMissingError';
-  }
-}
 
 export class WiresharkTools {
   constructor(private readonly statuses: ReadonlyMap<ToolName, ToolStatus>) {}

@@ -7,12 +7,12 @@ import { resolveSource } from '../../analysis/source.js';
 import type { ResolvedSource } from '../../analysis/source.js';
 import type { ServerDeps } from '../tool.js';
 import { DEFAULT_FIELDS } from '../../analysis/analyze-capture.js';
-import { OUTPUT_FORMATS } from '../../analysis/packet-stream.js';
 import {
   DEFAULT_LIMIT,
   MAX_CHARS,
   MAX_FIELDS_LENGTH,
   MAX_FILTER_LENGTH,
+  OUTPUT_FORMATS,
   MAX_OFFSET,
   MAX_PATH_LENGTH,
   PAGE_LIMIT,
