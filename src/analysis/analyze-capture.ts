@@ -13,6 +13,7 @@ import { readOutcome } from './damage.js';
 import { EMPTY_PCAP, FIELD_NAME, suggestFields, TsharkArgumentChecker } from '../wireshark/tshark.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
+import { packetOutputArgs, readArgs } from '../wireshark/tshark-args.js';
 import { createPacketSplitter } from './packet-stream.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
@@ -94,22 +95,21 @@ export class Analyzer {
     if (req.detail && req.detail.protocols.length > 0)
       await this.checkProtocols(tshark, req.detail.protocols, signal);
 
-    const args = ['-r', req.file];
-    if (req.keylogFile !== undefined) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
-    if (req.displayFilter !== undefined && req.displayFilter !== '') args.push('-Y', req.displayFilter);
-    // In read mode -c counts packets read, matching or not: exactly "stop after this frame".
-    if (req.lastFrame !== undefined) args.push('-c', String(req.lastFrame));
-    if (req.outputFormat === 'json') args.push('-T', 'json', '--no-duplicate-keys');
-    if (req.outputFormat === 'fields') {
-      args.push('-T', 'fields');
-      for (const f of fields) args.push('-e', f);
-    }
-    if (req.outputFormat === 'details') {
-      const protocols = req.detail?.protocols ?? [];
-      if (protocols.length > 0) args.push('-O', protocols.join(','));
-      else args.push('-V');
-      if (req.detail?.bytes) args.push('-x');
-    }
+    const args = [
+      ...readArgs({
+        file: req.file,
+        keylogFile: req.keylogFile,
+        displayFilter: req.displayFilter,
+        lastFrame: req.lastFrame,
+      }),
+      ...packetOutputArgs(
+        req.outputFormat === 'details'
+          ? { kind: 'details', protocols: req.detail?.protocols ?? [], bytes: req.detail?.bytes ?? false }
+          : req.outputFormat === 'fields'
+            ? { kind: 'fields', fields }
+            : { kind: req.outputFormat },
+      ),
+    ];
 
     const splitter = createPacketSplitter(req.outputFormat);
     const builder = new PageBuilder(req.outputFormat, {

@@ -3,6 +3,7 @@
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
 import type { RangeFacts, Stamp } from '../wireshark/capinfos.js';
+import { columnArgs } from '../wireshark/tshark-args.js';
 import type {
   Conversation,
   ConversationKind,
@@ -32,8 +33,7 @@ export const PACKET_COLUMNS = [
 
 /** tshark arguments that print one tab-separated line of PACKET_COLUMNS per packet. */
 export function packetColumnArgs(): string[] {
-  const format = PACKET_COLUMNS.map((f, i) => `"c${i}","%Cus:${f}"`).join(',');
-  return ['-o', `gui.column.format:${format}`, '-T', 'tabs'];
+  return columnArgs(PACKET_COLUMNS);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { cleanStderr } from '../wireshark/tshark.js';
+import { readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
 
 export const FOLLOW_PROTOCOLS = ['tcp', 'udp', 'tls', 'http', 'http2', 'quic'] as const;
@@ -115,9 +116,7 @@ export async function followStream(
   req: FollowRequest,
   signal?: AbortSignal,
 ): Promise<{ follow: FollowResult; warnings: string[] }> {
-  const args = ['-r', req.file, '-q'];
-  if (req.keylogFile) args.push('-o', `tls.keylog_file:${req.keylogFile}`);
-  args.push('-z', req.follow);
+  const args = [...readArgs({ file: req.file, keylogFile: req.keylogFile }), ...statisticsArgs([req.follow])];
   const { stdout, result } = await runCollect(group, {
     command: tools.require('tshark'),
     args,

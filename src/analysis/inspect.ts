@@ -6,6 +6,7 @@ import { abortError, UserError } from '../errors.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
+import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
 import { buildRows, FIELD_DIGESTS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
@@ -37,13 +38,13 @@ export async function inspect(
   signal?: AbortSignal,
 ): Promise<{ rows: Row[]; warnings: string[] }> {
   const tshark = tools.require('tshark');
-  const base = ['-r', req.file];
-  if (req.keylogFile) base.push('-o', `tls.keylog_file:${req.keylogFile}`);
+  const read = (displayFilter: string | undefined): string[] =>
+    readArgs({ file: req.file, keylogFile: req.keylogFile, displayFilter });
   const filterFor = (own: string): string => (req.displayFilter ? `(${own}) && (${req.displayFilter})` : own);
   const run = async (args: string[]): Promise<string> => {
     const { stdout, result } = await runCollect(group, {
       command: tshark,
-      args: [...base, ...args],
+      args,
       timeoutMs: req.timeoutMs,
       signal,
       maxBytes: MAX_OUTPUT,
@@ -59,23 +60,15 @@ export async function inspect(
   };
   // A set: the two passes of voip report the same damage.
   const warnings = new Set<string>();
-  const fieldArgs = (fields: readonly string[]): string[] => [
-    '-T',
-    'fields',
-    '-E',
-    'occurrence=a',
-    '-E',
-    `aggregator=${AGGREGATOR}`,
-    ...fields.flatMap((f) => ['-e', f]),
-  ];
+  const fieldArgs = (fields: readonly string[]): string[] => allOccurrenceFieldArgs(fields, AGGREGATOR);
   if (req.kind === 'voip') {
     const [sip, rtp] = await Promise.all([
-      run(['-Y', filterFor('sip'), ...fieldArgs(SIP_FIELDS)]),
-      run(['-q', ...(req.displayFilter ? ['-Y', req.displayFilter] : []), '-z', 'rtp,streams']),
+      run([...read(filterFor('sip')), ...fieldArgs(SIP_FIELDS)]),
+      run([...read(req.displayFilter), ...statisticsArgs(['rtp,streams'])]),
     ]);
     return { rows: [...buildSipCalls(sip), ...parseRtpStreams(rtp)], warnings: [...warnings] };
   }
   const kind = FIELD_DIGESTS[req.kind];
-  const out = await run(['-Y', filterFor(kind.filter), ...fieldArgs(kind.fields)]);
+  const out = await run([...read(filterFor(kind.filter)), ...fieldArgs(kind.fields)]);
   return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings: [...warnings] };
 }

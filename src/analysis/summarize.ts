@@ -35,6 +35,7 @@ import {
 } from './conversations.js';
 import { conversationCounter } from '../wireshark/native.js';
 import { classifyReadProblem } from '../wireshark/tshark.js';
+import { filteredStatistic, luaScriptArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import type { ConversationCounter, CounterStatus } from '../wireshark/native.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
@@ -144,18 +145,29 @@ async function runPass(
     counter: ConversationCounter | undefined;
   },
 ): Promise<PassOutput> {
-  const args = ['-n', '-r', input, ...SUMMARY_PREFERENCES.flatMap((p) => ['-o', p])];
-  if (options.keylogFile) args.push('-o', `tls.keylog_file:${options.keylogFile}`);
+  const args = readArgs({
+    file: input,
+    numeric: true,
+    preferences: SUMMARY_PREFERENCES,
+    keylogFile: options.keylogFile,
+  });
   // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
   // own statistics by a filter (which costs a sixth of the pass).
   const counter = options.counter;
   if (counter) {
-    args.push('-q', '-X', `lua_script:${counter.script}`);
-    args.push('-X', `lua_script1:${counter.library}`, '-X', `lua_script1:${options.warmup}`);
+    args.push(
+      ...statisticsArgs([]),
+      ...luaScriptArgs(counter.script, [counter.library, String(options.warmup)]),
+    );
   } else {
-    args.push(...packetColumnArgs());
-    for (const z of SUMMARY_STATISTICS)
-      args.push('-z', options.warmup > 0 ? `${z},frame.number>${options.warmup}` : z);
+    const pastWarmup = options.warmup > 0 ? `frame.number>${options.warmup}` : undefined;
+    args.push(
+      ...packetColumnArgs(),
+      ...statisticsArgs(
+        SUMMARY_STATISTICS.map((z) => filteredStatistic(z, pastWarmup)),
+        'print',
+      ),
+    );
   }
   const lines = new LineSplitter(64 * 1024);
   const aggregator = new ConversationAggregator(options.warmup);

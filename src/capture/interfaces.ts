@@ -8,6 +8,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
+import { glossaryArgs } from '../wireshark/tshark-args.js';
 
 export interface LocalInterface {
   /** What to pass as `interface`. */
@@ -114,7 +115,7 @@ async function listExtcap(
   tshark: string,
   signal?: AbortSignal,
 ): Promise<ExtcapInterface[]> {
-  const folder = parseExtcapFolder(await collect(group, tshark, ['-G', 'folders'], signal));
+  const folder = parseExtcapFolder(await collect(group, tshark, glossaryArgs('folders'), signal));
   if (folder === undefined) return [];
   let names: string[];
   try {

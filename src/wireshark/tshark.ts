@@ -3,6 +3,7 @@
 // for a misspelt field in its field list, and how to name what went wrong when reading a file.
 import { abortError } from '../errors.js';
 import type { ProcessGroup } from './process.js';
+import { glossaryArgs, packetOutputArgs, readArgs } from './tshark-args.js';
 import { boundedEditDistance, LineSplitter } from '../util/text.js';
 
 /** A pcap file with a header and no packets: lets tshark check its arguments without a capture. */
@@ -79,12 +80,10 @@ export class TsharkArgumentChecker {
     const key = JSON.stringify([filter, fields]);
     if (this.known.has(key)) return undefined;
 
-    const argv = ['-r', await this.emptyCapture()];
-    if (filter !== '') argv.push('-Y', filter);
-    if (fields.length > 0) {
-      argv.push('-T', 'fields');
-      for (const f of fields) argv.push('-e', f);
-    }
+    const argv = [
+      ...readArgs({ file: await this.emptyCapture(), displayFilter: filter }),
+      ...(fields.length > 0 ? packetOutputArgs({ kind: 'fields', fields }) : []),
+    ];
     const result = await this.group.run({
       command: this.tsharkPath,
       args: argv,
@@ -148,7 +147,7 @@ export async function suggestFields(
   };
   await group.run({
     command: tsharkPath,
-    args: ['-G', 'fields'],
+    args: glossaryArgs('fields'),
     timeoutMs: 60_000,
     signal,
     onStdout: (chunk) => {

@@ -1,0 +1,110 @@
+// Every tshark argument list the analysis runs is built here, from what the caller wants rather
+// than from flags: one place to read which options a pass gives tshark, and one place to change
+// when a Wireshark release renames one. Nothing here runs a process.
+
+/** A file to read, and how: what every tshark pass over a capture starts with. */
+export interface ReadSpec {
+  /** The capture file, or a FIFO fed with one. */
+  readonly file: string;
+  /** A TLS keylog that decrypts what it can. */
+  readonly keylogFile?: string | undefined;
+  /** Keep addresses as numbers (-n): no name lookups, which can wait on DNS. */
+  readonly numeric?: boolean;
+  /** Preferences to set, "name:value" (-o). */
+  readonly preferences?: readonly string[];
+  /** A display filter (-Y); empty means none. */
+  readonly displayFilter?: string | undefined;
+  /** Stop after this frame (-c: in read mode it counts packets read, matching or not). */
+  readonly lastFrame?: number | undefined;
+}
+
+/** The arguments that read `spec.file` with its keylog, preferences and filter. */
+export function readArgs(spec: ReadSpec): string[] {
+  const args = spec.numeric ? ['-n', '-r', spec.file] : ['-r', spec.file];
+  for (const p of spec.preferences ?? []) args.push('-o', p);
+  if (spec.keylogFile) args.push('-o', `tls.keylog_file:${spec.keylogFile}`);
+  if (spec.displayFilter) args.push('-Y', spec.displayFilter);
+  if (spec.lastFrame !== undefined) args.push('-c', String(spec.lastFrame));
+  return args;
+}
+
+/** How a packet list is printed: tshark's JSON, chosen fields, or its dissection trees. */
+export type PacketOutput =
+  | { readonly kind: 'text' }
+  | { readonly kind: 'json' }
+  | { readonly kind: 'fields'; readonly fields: readonly string[] }
+  | {
+      readonly kind: 'details';
+      /** Only these protocols' trees (-O); all of them (-V) when empty. */
+      readonly protocols: readonly string[];
+      /** The packet bytes as a hex dump too (-x). */
+      readonly bytes: boolean;
+    };
+
+/** The arguments that print each packet as `output` says. */
+export function packetOutputArgs(output: PacketOutput): string[] {
+  switch (output.kind) {
+    case 'text':
+      return [];
+    case 'json':
+      return ['-T', 'json', '--no-duplicate-keys'];
+    case 'fields':
+      return ['-T', 'fields', ...output.fields.flatMap((f) => ['-e', f])];
+    case 'details':
+      return [
+        ...(output.protocols.length > 0 ? ['-O', output.protocols.join(',')] : ['-V']),
+        ...(output.bytes ? ['-x'] : []),
+      ];
+  }
+}
+
+/**
+ * One line per packet of tab-separated fields, every occurrence of a field kept and joined by
+ * `aggregator` (a field that repeats in a packet, like dns.a, keeps all its values).
+ */
+export function allOccurrenceFieldArgs(fields: readonly string[], aggregator: string): string[] {
+  return [
+    '-T',
+    'fields',
+    '-E',
+    'occurrence=a',
+    '-E',
+    `aggregator=${aggregator}`,
+    ...fields.flatMap((f) => ['-e', f]),
+  ];
+}
+
+/**
+ * One tab-separated line per packet of these custom columns (faster than -T fields: the columns
+ * are filled by the dissection tshark does anyway).
+ */
+export function columnArgs(fields: readonly string[]): string[] {
+  const format = fields.map((f, i) => `"c${i}","%Cus:${f}"`).join(',');
+  return ['-o', `gui.column.format:${format}`, '-T', 'tabs'];
+}
+
+/**
+ * Statistics (-z ...), printed when the pass ends; with `packets: 'quiet'` (-q) no packet lines
+ * come before them.
+ */
+export function statisticsArgs(
+  statistics: readonly string[],
+  packets: 'quiet' | 'print' = 'quiet',
+): string[] {
+  return [...(packets === 'quiet' ? ['-q'] : []), ...statistics.flatMap((z) => ['-z', z])];
+}
+
+/** A tshark statistic restricted by a display filter: "conv,tcp" becomes "conv,tcp,<filter>". */
+export function filteredStatistic(statistic: string, filter: string | undefined): string {
+  return filter ? `${statistic},${filter}` : statistic;
+}
+
+/** One of tshark's reports instead of a read (-G): every field it knows, or its folders. */
+export function glossaryArgs(report: 'fields' | 'folders'): string[] {
+  return ['-G', report];
+}
+
+/** Runs a Lua script inside tshark with its arguments (-X lua_script, -X lua_script1:...). */
+export function luaScriptArgs(script: string, scriptArgs: readonly string[]): string[] {
+  return ['-X', `lua_script:${script}`, ...scriptArgs.flatMap((a) => ['-X', `lua_script1:${a}`])];
+}
