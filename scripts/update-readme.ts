@@ -1,10 +1,9 @@
-// Rewrites the README's tools table and tool reference from the tool registry: npm run readme.
+// Rewrites the README's generated sections (tools table, tool reference, layout): npm run readme.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withGeneratedSections } from '../src/mcp/reference.js';
-import { TOOLS } from '../src/mcp/tools/index.js';
+import { generatedReadme } from './readme.js';
 
 const readme = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md');
-writeFileSync(readme, withGeneratedSections(readFileSync(readme, 'utf8'), TOOLS));
-process.stderr.write(`updated the tools table and the tool reference in ${readme}\n`);
+writeFileSync(readme, generatedReadme(readFileSync(readme, 'utf8')));
+process.stderr.write(`updated the tools table, the tool reference and the layout in ${readme}\n`);

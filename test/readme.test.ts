@@ -1,17 +1,25 @@
-// The README's tools table and tool reference are generated from the registry; this fails when
-// either is stale.
+// The README's tools table and tool reference are generated from the registry, and its layout from
+// scripts/layout.ts; this fails when any of them is stale.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { renderToolReference, renderToolTable, withGeneratedSections } from '../src/mcp/reference.js';
+import { renderToolReference, renderToolTable } from '../src/mcp/reference.js';
+import { LAYOUT } from '../scripts/layout.js';
+import { generatedReadme } from '../scripts/readme.js';
 import { TOOLS } from '../src/mcp/tools/index.js';
 import { REPO } from './helpers/paths.js';
 
 describe('README', () => {
-  it('holds the tools table and the tool reference the registry generates (npm run readme rewrites them)', () => {
+  it('holds the tools table, the tool reference and the layout they are generated as (npm run readme rewrites them)', () => {
     const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
-    assert.equal(readme, withGeneratedSections(readme, TOOLS), 'the README is stale: npm run readme');
+    assert.equal(readme, generatedReadme(readme), 'the README is stale: npm run readme');
+  });
+
+  it('shows every room of the layout', () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const layout = readme.slice(readme.indexOf('<!-- layout:start'), readme.indexOf('<!-- layout:end'));
+    for (const room of LAYOUT) assert.ok(layout.includes(`  ${room.path} `), room.path);
   });
 
   it('lists every tool in the tools table', () => {

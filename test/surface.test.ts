@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { renderInstructions } from '../src/mcp/reference.js';
+import { TOOLS } from '../src/mcp/tools/index.js';
 import { useServer } from './helpers/mcp-client.js';
 import { REPO } from './helpers/paths.js';
 
@@ -34,6 +36,13 @@ describe('public surface', () => {
       readFileSync(SNAPSHOT, 'utf8'),
       'tool schemas changed: review, then UPDATE_SNAPSHOTS=1 npm test',
     );
+  });
+
+  it('sends instructions generated from the tool registry, naming every tool it lists', async () => {
+    const instructions = server.mcp.client.getInstructions() ?? '';
+    assert.equal(instructions, renderInstructions(TOOLS), 'the instructions differ from the registry');
+    const { tools } = await server.mcp.client.listTools();
+    for (const t of tools) assert.match(instructions, new RegExp(`^- ${t.name}: `, 'm'), t.name);
   });
 
   it('gives every tool a title and honest annotations', async () => {

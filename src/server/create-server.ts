@@ -17,6 +17,7 @@ import { registerPrompts } from '../mcp/prompts.js';
 import { registerResources } from '../mcp/resources.js';
 import { KnownCaptures } from '../storage/known-captures.js';
 import { TOOLS } from '../mcp/tools/index.js';
+import { renderInstructions } from '../mcp/reference.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
@@ -75,12 +76,8 @@ export interface SharkServer {
   close(): Promise<void>;
 }
 
-const INSTRUCTIONS = `SharkMCP drives Wireshark's tshark and dumpcap to answer questions about network traffic.
-- start_capture_session records in the background (loopback by default) and returns once capture has begun; run the program you are debugging, then stop_capture_session returns the packets. list_capture_sessions and list_interfaces show what there is.
-- analyze_pcap_file lists a capture file's packets a page at a time (text, fields or json); a display filter narrows it, a TLS keylog decrypts it. Each answer says whether more packets match and gives the arguments of the next page.
-- summarize_capture answers "what is in here?"; inspect_protocol digests http, dns, tls, tcp_health, credentials, voip, dhcp and icmp; follow_stream shows one conversation's payload; get_packet_details shows whole dissection trees; compare_captures says what differs between a working and a failing capture.
-- Every analysis tool takes source: a capture file path or a capture session ID, and sslKeylogFile to decrypt TLS.
-- manage_config saves reusable parameter sets; configName applies one, explicit arguments win.`;
+/** What the server tells a client at the handshake, generated from the tool registry. */
+const INSTRUCTIONS = renderInstructions(TOOLS);
 
 export function createServer(options: ServerOptions = {}): SharkServer {
   const env = options.env ?? process.env;
