@@ -71,11 +71,10 @@ export type FilterCompileTime =
 export async function timeFilterCompile(
   group: ProcessGroup,
   dumpcapPath: string,
-  iface: string,
-  filter: string,
+  compile: { readonly iface: string; readonly filter: string; readonly timeoutMs?: number },
   signal?: AbortSignal,
-  timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
 ): Promise<FilterCompileTime> {
+  const { iface, filter, timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS } = compile;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
