@@ -7,7 +7,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { planChunks } from '../src/analysis/chunks.js';
+import { planChunks } from '../src/analysis/summary/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
 import type { SummaryRequest } from '../src/analysis/summarize.js';
 import { countPackets } from '../src/wireshark/capinfos.js';

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { planChunks } from '../src/analysis/chunks.js';
+import { planChunks } from '../src/analysis/summary/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';

@@ -11,7 +11,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { classifyReadProblem } from '../wireshark/tshark.js';
 import { plural } from '../util/text.js';
-import { offsetAfterPackets } from './chunks.js';
+import { offsetAfterPackets } from './framing.js';
 
 /** Where tshark stopped reading a file cut short or damaged part-way. */
 export interface Damage {

@@ -19,8 +19,8 @@ import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { LIVE_NOTE } from './analyze-capture.js';
 import { readOutcome } from './damage.js';
 import type { Damage } from './damage.js';
-import { planChunks } from './chunks.js';
-import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
+import { planChunks } from './summary/chunks.js';
+import type { Chunk, ChunkPlan, ChunkSizing } from './summary/chunks.js';
 import { watchRead } from '../util/progress.js';
 import type { ProgressSink } from '../util/progress.js';
 import { formatBytes } from '../capture/sessions.js';
@@ -32,13 +32,13 @@ import {
   CounterReader,
   mergeConversations,
   packetColumnArgs,
-} from './conversations.js';
+} from './summary/conversations.js';
 import { conversationCounter } from '../wireshark/native.js';
 import { classifyReadProblem } from '../wireshark/tshark.js';
 import { filteredStatistic, luaScriptArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import type { ConversationCounter, CounterStatus } from '../wireshark/native.js';
-import type { ConversationPart, Instant } from './conversations.js';
-import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './stats.js';
+import type { ConversationPart, Instant } from './summary/conversations.js';
+import { mergeStatistics, parseStatistics, SUMMARY_STATISTICS } from './summary/stats.js';
 import type {
   Conversation,
   ConversationKind,
@@ -47,7 +47,7 @@ import type {
   ProtocolNode,
   Severity,
   Statistics,
-} from './stats.js';
+} from './summary/stats.js';
 
 export interface CaptureSummary {
   readonly facts: CaptureFacts;

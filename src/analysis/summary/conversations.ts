@@ -2,8 +2,8 @@
 // ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
-import type { RangeFacts, Stamp } from '../wireshark/capinfos.js';
-import { columnArgs } from '../wireshark/tshark-args.js';
+import type { RangeFacts, Stamp } from '../../wireshark/capinfos.js';
+import { columnArgs } from '../../wireshark/tshark-args.js';
 import type {
   Conversation,
   ConversationKind,
