@@ -6,7 +6,7 @@ import { ConversationAggregator, mergeConversations } from '../src/analysis/summ
 import { asciiOf, followArgument, hexdumpOf, parseFollowRaw } from '../src/analysis/follow.js';
 import { frameFilter, parseFrameSelection } from '../src/analysis/frames.js';
 import { mergeStatistics, parseStatistics } from '../src/analysis/summary/stats.js';
-import type { Statistics } from '../src/analysis/summary/stats.js';
+import type { Statistics } from '../src/analysis/summary/types.js';
 import { parseCaptureFacts } from '../src/wireshark/capinfos.js';
 
 // Recorded from tshark -q -z io,phs -z endpoints,udp -z expert on FoxIO latest.pcapng (cut).

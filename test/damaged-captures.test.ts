@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { planChunks } from '../src/analysis/summary/chunks.js';
-import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
+import { defaultChunking, Summarizer } from '../src/analysis/summary/index.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
 import { readAnswer, useServer } from './helpers/mcp-client.js';

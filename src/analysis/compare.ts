@@ -3,7 +3,7 @@
 // and DNS answers that differ; expert-info counts that changed. Built from the same summaries and
 // digests the other tools give, so each difference can be drilled into with them.
 import type { Row } from './inspect.js';
-import type { CaptureSummary } from './summarize.js';
+import type { CaptureSummary } from './summary/index.js';
 
 export interface CaptureDigest {
   readonly summary: CaptureSummary;

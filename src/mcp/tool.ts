@@ -11,7 +11,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
-import type { Summarizer } from '../analysis/summarize.js';
+import type { Summarizer } from '../analysis/summary/index.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';

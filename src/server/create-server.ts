@@ -23,7 +23,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { defaultProcessCap, describeWait } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
-import { defaultChunking, Summarizer } from '../analysis/summarize.js';
+import { defaultChunking, Summarizer } from '../analysis/summary/index.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
 import { conversationCounter } from '../wireshark/native.js';

@@ -1,7 +1,7 @@
 // summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
 // conversations and endpoints, expert info.
 import * as z from 'zod';
-import { renderSummary } from '../../analysis/summarize.js';
+import { renderSummary } from '../../analysis/summary/index.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
