@@ -3,4 +3,5 @@
 export { renderSummary } from './render.js';
 export { defaultChunking } from './ranges.js';
 export { Summarizer } from './summarizer.js';
+export { captureSummarySchema } from './types.js';
 export type { CaptureSummary, Chunking, SummaryRequest } from './types.js';

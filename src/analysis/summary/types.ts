@@ -1,70 +1,84 @@
 // The summary's domain types: what a summary says of a capture, the request for one, and how a large
-// file is shared among tshark workers.
-import type { CaptureFacts } from '../../wireshark/capinfos.js';
+// file is shared among tshark workers. What summarize_capture publishes is declared once, as a zod
+// schema (the tool's output schema is made of them), and its type is inferred from it.
+import * as z from 'zod';
+import { captureFactsSchema } from '../../wireshark/capinfos.js';
 import type { ChunkSizing } from './chunks.js';
 
-export interface ProtocolNode {
+export const protocolNodeSchema = z.object({
   /** Path from the root, e.g. "eth:ip:tcp:http". */
-  readonly path: string;
-  readonly protocol: string;
-  readonly depth: number;
-  readonly frames: number;
-  readonly bytes: number;
-}
+  path: z.string(),
+  protocol: z.string(),
+  depth: z.number(),
+  frames: z.number(),
+  bytes: z.number(),
+});
+export type ProtocolNode = z.infer<typeof protocolNodeSchema>;
 
-export type ConversationKind = 'tcp' | 'udp' | 'ipv4' | 'ipv6';
+export const conversationKindSchema = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
+export type ConversationKind = z.infer<typeof conversationKindSchema>;
 
-export interface Conversation {
-  readonly kind: ConversationKind;
-  readonly a: string;
-  readonly b: string;
-  readonly framesAToB: number;
-  readonly framesBToA: number;
-  readonly frames: number;
-  readonly bytes: number;
-  readonly startSeconds: number;
-  readonly durationSeconds: number;
-}
+export const conversationSchema = z.object({
+  kind: conversationKindSchema,
+  a: z.string(),
+  b: z.string(),
+  framesAToB: z.number(),
+  framesBToA: z.number(),
+  frames: z.number(),
+  bytes: z.number(),
+  startSeconds: z.number(),
+  durationSeconds: z.number(),
+});
+export type Conversation = z.infer<typeof conversationSchema>;
 
-export interface Endpoint {
-  readonly kind: ConversationKind;
+export const endpointSchema = z.object({
+  kind: conversationKindSchema,
   /** Address, with ":port" for tcp and udp. */
-  readonly address: string;
-  readonly packets: number;
-  readonly bytes: number;
-  readonly txBytes: number;
-  readonly rxBytes: number;
-}
+  address: z.string(),
+  packets: z.number(),
+  bytes: z.number(),
+  txBytes: z.number(),
+  rxBytes: z.number(),
+});
+export type Endpoint = z.infer<typeof endpointSchema>;
 
-export type Severity = 'error' | 'warning' | 'note' | 'chat' | 'comment';
+export const severitySchema = z.enum(['error', 'warning', 'note', 'chat', 'comment']);
+export type Severity = z.infer<typeof severitySchema>;
 
-export interface ExpertEntry {
-  readonly severity: Severity;
-  readonly count: number;
-  readonly group: string;
-  readonly protocol: string;
-  readonly summary: string;
-}
+export const expertEntrySchema = z.object({
+  severity: severitySchema,
+  count: z.number(),
+  group: z.string(),
+  protocol: z.string(),
+  summary: z.string(),
+});
+export type ExpertEntry = z.infer<typeof expertEntrySchema>;
 
+/** What one pass (or the passes added up) read: not published, so a plain type. */
 export interface Statistics {
   readonly protocols: ProtocolNode[];
   readonly endpoints: Endpoint[];
   readonly expert: ExpertEntry[];
 }
 
-export interface CaptureSummary {
-  readonly facts: CaptureFacts;
-  readonly protocols: readonly ProtocolNode[];
+/** The summary of a capture, as summarize_capture publishes it in its structured answer. */
+export const captureSummarySchema = z.object({
+  facts: captureFactsSchema,
+  protocols: z.array(protocolNodeSchema),
   /** The topN conversations of each kind, by bytes. */
-  readonly conversations: readonly Conversation[];
-  readonly conversationCounts: Readonly<Record<string, number>>;
+  conversations: z.array(conversationSchema),
+  conversationCounts: z.record(z.string(), z.number()),
   /** The topN endpoints of each kind, by bytes. */
-  readonly endpoints: readonly Endpoint[];
-  readonly expertCounts: Readonly<Record<Severity, number>>;
+  endpoints: z.array(endpointSchema),
+  expertCounts: z.record(z.string(), z.number()),
   /** The topN most frequent expert messages, errors and warnings first. */
-  readonly expertTop: readonly ExpertEntry[];
-  readonly warnings: readonly string[];
-}
+  expertTop: z.array(expertEntrySchema),
+  warnings: z.array(z.string()),
+});
+export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {
+  /** Every severity, 0 where there is none (published as an open record, as it always was). */
+  readonly expertCounts: Readonly<Record<Severity, number>>;
+};
 
 export interface SummaryRequest {
   readonly file: string;
