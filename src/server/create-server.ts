@@ -6,6 +6,7 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
+import { Comparer } from '../analysis/comparer.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -104,6 +105,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
+  const comparer = new Comparer(processes, () => tools, summarizer);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
     processes,
@@ -127,6 +129,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     captures,
     analyzer,
     summarizer,
+    comparer,
     configs,
     env,
     calls: {
