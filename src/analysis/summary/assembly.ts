@@ -34,11 +34,13 @@ export async function assembleSummary(
     const read = await readOutcome(
       call.group,
       call.tools,
-      o.result.stderr,
-      request.file,
-      request.live === true,
+      {
+        stderr: o.result.stderr,
+        file: request.file,
+        live: request.live === true,
+        knownPackets: facts.packets,
+      },
       call.signal,
-      facts.packets,
     );
     for (const w of read.warnings) warnings.add(w);
     if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
