@@ -2,11 +2,11 @@
 // per-packet conversation fields, -z follow raw output, and frame selections.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConversationAggregator, mergeConversations } from '../src/analysis/conversations.js';
+import { ConversationAggregator, mergeConversations } from '../src/analysis/summary/conversations.js';
 import { asciiOf, followArgument, hexdumpOf, parseFollowRaw } from '../src/analysis/follow.js';
 import { frameFilter, parseFrameSelection } from '../src/analysis/frames.js';
-import { mergeStatistics, parseStatistics } from '../src/analysis/stats.js';
-import type { Statistics } from '../src/analysis/stats.js';
+import { mergeStatistics, parseStatistics } from '../src/analysis/summary/stats.js';
+import type { Statistics } from '../src/analysis/summary/types.js';
 import { parseCaptureFacts } from '../src/wireshark/capinfos.js';
 
 // Recorded from tshark -q -z io,phs -z endpoints,udp -z expert on FoxIO latest.pcapng (cut).

@@ -187,7 +187,12 @@ export class Analyzer {
     if (result.exitSignal !== null) {
       warnings.push(`tshark ended unexpectedly (${result.exitSignal}): the page may be incomplete.`);
     }
-    const read = await readOutcome(this.group, tools, result.stderr, req.file, live, signal);
+    const read = await readOutcome(
+      this.group,
+      tools,
+      { stderr: result.stderr, file: req.file, live },
+      signal,
+    );
     warnings.push(...read.warnings);
     if (read.other !== undefined) {
       if (result.exitCode !== 0 && page.matchedSeen === 0) {

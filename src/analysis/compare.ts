@@ -1,9 +1,11 @@
 // compare_captures: what differs between two captures ("it works with curl, fails from my app"):
 // endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses
 // and DNS answers that differ; expert-info counts that changed. Built from the same summaries and
-// digests the other tools give, so each difference can be drilled into with them.
+// digests the other tools give, so each difference can be drilled into with them. Pure: the digests
+// in, the differences and their text out (./comparer.ts gathers the digests).
+import * as z from 'zod';
 import type { Row } from './inspect.js';
-import type { CaptureSummary } from './summarize.js';
+import type { CaptureSummary } from './summary/index.js';
 
 export interface CaptureDigest {
   readonly summary: CaptureSummary;
@@ -12,21 +14,29 @@ export interface CaptureDigest {
   readonly dns: readonly Row[];
 }
 
-export interface Difference {
-  readonly what: string;
-  readonly baseline: string;
-  readonly candidate: string;
-}
+export const differenceSchema = z.object({ what: z.string(), baseline: z.string(), candidate: z.string() });
+export type Difference = z.infer<typeof differenceSchema>;
 
-export interface Comparison {
-  readonly packets: { readonly baseline: number | null; readonly candidate: number | null };
-  readonly onlyInBaseline: { endpoints: string[]; serverPorts: string[]; protocols: string[] };
-  readonly onlyInCandidate: { endpoints: string[]; serverPorts: string[]; protocols: string[] };
-  readonly tls: Difference[];
-  readonly http: Difference[];
-  readonly dns: Difference[];
-  readonly expert: Difference[];
-}
+const onlyInSchema = z.object({
+  endpoints: z.array(z.string()),
+  serverPorts: z.array(z.string()),
+  protocols: z.array(z.string()),
+});
+
+/** What differs, as compare_captures publishes it in its structured answer. */
+export const comparisonSchema = z.object({
+  packets: z.object({ baseline: z.number().nullable(), candidate: z.number().nullable() }),
+  onlyInBaseline: onlyInSchema,
+  onlyInCandidate: onlyInSchema,
+  tls: z.array(differenceSchema),
+  http: z.array(differenceSchema),
+  dns: z.array(differenceSchema),
+  expert: z.array(differenceSchema),
+});
+export type Comparison = z.infer<typeof comparisonSchema>;
+
+/** Something to know about one of the two captures (cut short, damaged and where). */
+export type SidedWarning = readonly [side: 'baseline' | 'candidate', warning: string];
 
 function serverPorts(d: CaptureDigest): Set<string> {
   const ports = new Set<string>();
@@ -127,4 +137,52 @@ export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest
       candidate: d.candidate === '(none)' ? '0' : d.candidate,
     })),
   };
+}
+
+/** The comparison as text, `limit` entries a section at most. */
+export function renderComparison(
+  labels: { readonly baseline: string; readonly candidate: string },
+  c: Comparison,
+  warnings: readonly SidedWarning[],
+  limit: number,
+): string {
+  const lines = [
+    `Compare baseline ${labels.baseline}`,
+    `   with candidate ${labels.candidate}`,
+    `Packets: ${c.packets.baseline ?? '?'} vs ${c.packets.candidate ?? '?'}`,
+  ];
+  const head = lines.length;
+  lines.push(...warnings.map(([side, w]) => `Warning (${side}): ${w}`));
+  const list = (title: string, items: string[]): void => {
+    if (items.length === 0) return;
+    const shown = items.slice(0, limit);
+    lines.push(
+      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more)` : ''}`,
+    );
+  };
+  for (const [title, only] of [
+    ['Only in baseline', c.onlyInBaseline],
+    ['Only in candidate', c.onlyInCandidate],
+  ] as const) {
+    if (only.endpoints.length + only.serverPorts.length + only.protocols.length === 0) continue;
+    lines.push('', `${title}:`);
+    list('protocols', only.protocols);
+    list('server ports', only.serverPorts);
+    list('endpoints', only.endpoints);
+  }
+  const section = (title: string, diffs: Difference[]): void => {
+    if (diffs.length === 0) return;
+    lines.push('', `${title} (${diffs.length}):`);
+    for (const d of diffs.slice(0, limit))
+      lines.push(`  ${d.what}: baseline ${d.baseline}; candidate ${d.candidate}`);
+    if (diffs.length > limit)
+      lines.push(`  (+${diffs.length - limit} more: raise limit, or read structuredContent)`);
+  };
+  section('TLS handshakes that differ', c.tls);
+  section('HTTP statuses that differ', c.http);
+  section('DNS answers that differ', c.dns);
+  section('Expert info that changed', c.expert);
+  if (lines.length === head + warnings.length)
+    lines.push('', 'No difference found in endpoints, ports, protocols, TLS, HTTP, DNS or expert info.');
+  return lines.join('\n');
 }

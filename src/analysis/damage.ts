@@ -11,7 +11,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { classifyReadProblem } from '../wireshark/tshark.js';
 import { plural } from '../util/text.js';
-import { offsetAfterPackets } from './chunks.js';
+import { offsetAfterPackets } from './framing.js';
 
 /** Where tshark stopped reading a file cut short or damaged part-way. */
 export interface Damage {
@@ -31,6 +31,16 @@ export interface ReadOutcome {
   readonly damage: Damage | undefined;
 }
 
+/** What tshark said while reading a capture, and what the caller knows of that read. */
+export interface FinishedRead {
+  readonly stderr: string;
+  readonly file: string;
+  /** A capture still being written: its partial last packet is normal. */
+  readonly live: boolean;
+  /** Packets the caller knows were read (a summary's count), which spares counting them again. */
+  readonly knownPackets?: number | undefined;
+}
+
 const NOTHING: ReadOutcome = { warnings: [], other: undefined, damage: undefined };
 
 /** What the reader can do about a file nothing can be read from. */
@@ -45,14 +55,11 @@ const REPAIR = `${ANOTHER_COPY} A repair tool such as pcapfix may recover the pa
 export async function readOutcome(
   group: ProcessGroup,
   tools: WiresharkTools,
-  stderr: string,
-  file: string,
-  live: boolean,
+  read: FinishedRead,
   signal?: AbortSignal,
-  /** Packets the caller knows were read (a summary's count), which spares counting them again. */
-  knownPackets?: number,
 ): Promise<ReadOutcome> {
-  const problem = classifyReadProblem(stderr);
+  const { file, live, knownPackets } = read;
+  const problem = classifyReadProblem(read.stderr);
   switch (problem?.kind) {
     case undefined:
       return NOTHING;

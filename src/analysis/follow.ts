@@ -125,7 +125,12 @@ export async function followStream(
     maxBytes: 128 * 1024 * 1024,
   });
   if (result.aborted) throw abortError();
-  const read = await readOutcome(group, tools, result.stderr, req.file, req.live, signal);
+  const read = await readOutcome(
+    group,
+    tools,
+    { stderr: result.stderr, file: req.file, live: req.live },
+    signal,
+  );
   if (result.exitCode !== 0 && !stdout.includes('Follow:')) {
     throw new UserError(`tshark could not follow ${req.which}: ${cleanStderr(result.stderr)}`);
   }

@@ -50,7 +50,12 @@ export async function inspect(
       maxBytes: MAX_OUTPUT,
     });
     if (result.aborted) throw abortError();
-    const read = await readOutcome(group, tools, result.stderr, req.file, req.live, signal);
+    const read = await readOutcome(
+      group,
+      tools,
+      { stderr: result.stderr, file: req.file, live: req.live },
+      signal,
+    );
     if (read.other !== undefined && result.exitCode !== 0 && stdout === '')
       throw new UserError(`tshark failed: ${read.other}`);
     for (const w of read.warnings) warnings.add(w);

@@ -65,16 +65,18 @@ export type FilterCompileTime =
 
 /**
  * Compiles a capture filter as the capture will (`dumpcap -d` for the interface, so for its link
- * type) and stops at `timeoutMs`. Only the time is judged: a filter that does not compile, or an
- * interface that cannot be opened, is left to the capture, which reports it in machine form.
+ * type) and stops at CAPTURE_FILTER_COMPILE_TIMEOUT_MS. Only the time is judged: a filter that does
+ * not compile, or an interface that cannot be opened, is left to the capture, which reports it in
+ * machine form.
  */
 export async function timeFilterCompile(
   group: ProcessGroup,
   dumpcapPath: string,
-  compile: { readonly iface: string; readonly filter: string; readonly timeoutMs?: number },
+  iface: string,
+  filter: string,
   signal?: AbortSignal,
 ): Promise<FilterCompileTime> {
-  const { iface, filter, timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS } = compile;
+  const timeoutMs = CAPTURE_FILTER_COMPILE_TIMEOUT_MS;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -307,7 +307,7 @@ export class SessionManager {
     filter: string,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const timed = await timeFilterCompile(this.group, dumpcap, { iface, filter }, signal);
+    const timed = await timeFilterCompile(this.group, dumpcap, iface, filter, signal);
     if (timed.kind === 'inTime') return;
     const bound = CAPTURE_FILTER_COMPILE_TIMEOUT_MS / 1000;
     // A compile that got less than a fifth of the time as CPU was starved, not slow.

@@ -10,7 +10,7 @@ import {
 import { UserError } from '../errors.js';
 import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
 import type { ResolvedSource } from '../analysis/source.js';
-import { renderSummary } from '../analysis/summarize.js';
+import { renderSummary } from '../analysis/summary/index.js';
 import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
 import { fileUri, sessionUri } from '../storage/known-captures.js';
 import type { Connection, ServerDeps } from './tool.js';

@@ -11,7 +11,8 @@ import type {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
-import type { Summarizer } from '../analysis/summarize.js';
+import type { Comparer } from '../analysis/comparer.js';
+import type { Summarizer } from '../analysis/summary/index.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
@@ -34,6 +35,7 @@ export interface CallScope {
 export interface ServerDeps {
   readonly analyzer: Analyzer;
   readonly summarizer: Summarizer;
+  readonly comparer: Comparer;
   readonly configs: ConfigStore;
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;

@@ -6,6 +6,7 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
+import { Comparer } from '../analysis/comparer.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -24,7 +25,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { defaultProcessCap, describeWait } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
-import { defaultChunking, Summarizer } from '../analysis/summarize.js';
+import { defaultChunking, Summarizer } from '../analysis/summary/index.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
 import { conversationCounter } from '../wireshark/native.js';
@@ -101,6 +102,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
+  const comparer = new Comparer(processes, () => tools, summarizer);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
     processes,
@@ -124,6 +126,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     captures,
     analyzer,
     summarizer,
+    comparer,
     configs,
     env,
     calls: {

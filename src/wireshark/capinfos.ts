@@ -1,4 +1,5 @@
 // capinfos: facts about a capture file that need no dissection (for now, its packet count).
+import * as z from 'zod';
 import type { ProcessGroup } from './process.js';
 import { runCollect } from './process.js';
 
@@ -55,24 +56,31 @@ export async function countPackets(
   return (await countReadable(group, capinfosPath, file, signal)).packets;
 }
 
-export interface CaptureInterface {
-  readonly name: string | undefined;
-  readonly description: string | undefined;
-  readonly encapsulation: string | undefined;
-  readonly packets: number | undefined;
-}
+/**
+ * What capinfos says of a capture file and its interfaces: undefined where it does not say (a
+ * damaged file, a pcap file without interface blocks). Published as it is in summarize_capture's
+ * structured answer, so the schema is the declaration and the type comes from it.
+ */
+export const captureFactsSchema = z.object({
+  fileType: z.string().optional(),
+  encapsulation: z.string().optional(),
+  packets: z.number().optional(),
+  fileBytes: z.number().optional(),
+  dataBytes: z.number().optional(),
+  durationSeconds: z.number().optional(),
+  firstPacketTime: z.string().optional(),
+  lastPacketTime: z.string().optional(),
+  interfaces: z.array(
+    z.object({
+      name: z.string().optional(),
+      description: z.string().optional(),
+      encapsulation: z.string().optional(),
+      packets: z.number().optional(),
+    }),
+  ),
+});
 
-export interface CaptureFacts {
-  readonly fileType: string | undefined;
-  readonly encapsulation: string | undefined;
-  readonly packets: number | undefined;
-  readonly fileBytes: number | undefined;
-  readonly dataBytes: number | undefined;
-  readonly durationSeconds: number | undefined;
-  readonly firstPacketTime: string | undefined;
-  readonly lastPacketTime: string | undefined;
-  readonly interfaces: readonly CaptureInterface[];
-}
+export type CaptureFacts = z.infer<typeof captureFactsSchema>;
 
 function num(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;

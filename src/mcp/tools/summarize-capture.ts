@@ -1,7 +1,7 @@
 // summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
 // conversations and endpoints, expert info.
 import * as z from 'zod';
-import { renderSummary } from '../../analysis/summarize.js';
+import { captureSummarySchema, renderSummary } from '../../analysis/summary/index.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
@@ -30,72 +30,7 @@ const inputSchema = z.object({
   maxChars: maxCharsParam,
 });
 
-const kind = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
-const outputSchema = z.object({
-  source: z.string(),
-  facts: z.object({
-    fileType: z.string().optional(),
-    encapsulation: z.string().optional(),
-    packets: z.number().optional(),
-    fileBytes: z.number().optional(),
-    dataBytes: z.number().optional(),
-    durationSeconds: z.number().optional(),
-    firstPacketTime: z.string().optional(),
-    lastPacketTime: z.string().optional(),
-    interfaces: z.array(
-      z.object({
-        name: z.string().optional(),
-        description: z.string().optional(),
-        encapsulation: z.string().optional(),
-        packets: z.number().optional(),
-      }),
-    ),
-  }),
-  protocols: z.array(
-    z.object({
-      path: z.string(),
-      protocol: z.string(),
-      depth: z.number(),
-      frames: z.number(),
-      bytes: z.number(),
-    }),
-  ),
-  conversations: z.array(
-    z.object({
-      kind,
-      a: z.string(),
-      b: z.string(),
-      framesAToB: z.number(),
-      framesBToA: z.number(),
-      frames: z.number(),
-      bytes: z.number(),
-      startSeconds: z.number(),
-      durationSeconds: z.number(),
-    }),
-  ),
-  conversationCounts: z.record(z.string(), z.number()),
-  endpoints: z.array(
-    z.object({
-      kind,
-      address: z.string(),
-      packets: z.number(),
-      bytes: z.number(),
-      txBytes: z.number(),
-      rxBytes: z.number(),
-    }),
-  ),
-  expertCounts: z.record(z.string(), z.number()),
-  expertTop: z.array(
-    z.object({
-      severity: z.enum(['error', 'warning', 'note', 'chat', 'comment']),
-      count: z.number(),
-      group: z.string(),
-      protocol: z.string(),
-      summary: z.string(),
-    }),
-  ),
-  warnings: z.array(z.string()),
-});
+const outputSchema = z.object({ source: z.string(), ...captureSummarySchema.shape });
 
 export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',

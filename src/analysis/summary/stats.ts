@@ -1,55 +1,7 @@
 // Parsers for tshark's `-z` statistics output (io,phs, endpoints, expert), which tshark only
 // prints as fixed-layout text. Pure: text in, typed values out, tested on recorded output. Several
 // statistics printed by one run are told apart by their section titles.
-
-export interface ProtocolNode {
-  /** Path from the root, e.g. "eth:ip:tcp:http". */
-  readonly path: string;
-  readonly protocol: string;
-  readonly depth: number;
-  readonly frames: number;
-  readonly bytes: number;
-}
-
-export type ConversationKind = 'tcp' | 'udp' | 'ipv4' | 'ipv6';
-
-export interface Conversation {
-  readonly kind: ConversationKind;
-  readonly a: string;
-  readonly b: string;
-  readonly framesAToB: number;
-  readonly framesBToA: number;
-  readonly frames: number;
-  readonly bytes: number;
-  readonly startSeconds: number;
-  readonly durationSeconds: number;
-}
-
-export interface Endpoint {
-  readonly kind: ConversationKind;
-  /** Address, with ":port" for tcp and udp. */
-  readonly address: string;
-  readonly packets: number;
-  readonly bytes: number;
-  readonly txBytes: number;
-  readonly rxBytes: number;
-}
-
-export type Severity = 'error' | 'warning' | 'note' | 'chat' | 'comment';
-
-export interface ExpertEntry {
-  readonly severity: Severity;
-  readonly count: number;
-  readonly group: string;
-  readonly protocol: string;
-  readonly summary: string;
-}
-
-export interface Statistics {
-  readonly protocols: ProtocolNode[];
-  readonly endpoints: Endpoint[];
-  readonly expert: ExpertEntry[];
-}
+import type { ConversationKind, Endpoint, ExpertEntry, ProtocolNode, Severity, Statistics } from './types.js';
 
 const KIND: Record<string, ConversationKind> = { TCP: 'tcp', UDP: 'udp', IPv4: 'ipv4', IPv6: 'ipv6' };
 const SEVERITY: Record<string, Severity> = {

@@ -2,16 +2,8 @@
 // ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
-import type { RangeFacts, Stamp } from '../wireshark/capinfos.js';
-import { columnArgs } from '../wireshark/tshark-args.js';
-import type {
-  Conversation,
-  ConversationKind,
-  Endpoint,
-  ExpertEntry,
-  ProtocolNode,
-  Severity,
-} from './stats.js';
+import { columnArgs } from '../../wireshark/tshark-args.js';
+import type { Conversation, ConversationKind } from './types.js';
 
 export const PACKET_COLUMNS = [
   'frame.len',
@@ -85,7 +77,7 @@ export interface ConversationPart {
 }
 
 /** A conversation's kind and both ends, the lower end first: the same for each of its parts. */
-function tupleOf(kind: ConversationKind, a: string, b: string): string {
+export function tupleOf(kind: ConversationKind, a: string, b: string): string {
   return a < b ? `${kind} ${a} ${b}` : `${kind} ${b} ${a}`;
 }
 
@@ -97,6 +89,19 @@ function outer(s: string | undefined): string {
   if (s === undefined) return '';
   const comma = s.indexOf(',');
   return comma < 0 ? s : s.slice(0, comma);
+}
+
+/** One end of a conversation as a packet names it: its address, and its port for TCP and UDP. */
+interface End {
+  readonly address: string;
+  /** '' for an IP conversation. */
+  readonly port: string;
+  /** An IPv4 address, written "a.b.c.d:port"; an IPv6 one is bracketed, "[::1]:port". */
+  readonly v4: boolean;
+}
+
+function endName(e: End): string {
+  return e.port === '' ? e.address : e.v4 ? `${e.address}:${e.port}` : `[${e.address}]:${e.port}`;
 }
 
 /**
@@ -153,7 +158,13 @@ export class ConversationAggregator {
     const pair = this.ip.get(src)?.get(dst) ?? this.ip.get(dst)?.get(src);
     if (pair) this.count(pair, src, '', bytes, time);
     else {
-      const p = this.part(v4 ? 'ipv4' : 'ipv6', src, '', dst, '', time, true, v4);
+      const p = this.part(
+        v4 ? 'ipv4' : 'ipv6',
+        { address: src, port: '', v4 },
+        { address: dst, port: '', v4 },
+        time,
+        true,
+      );
       let bySrc = this.ip.get(src);
       if (!bySrc) this.ip.set(src, (bySrc = new Map<string, ConversationPart>()));
       bySrc.set(dst, p);
@@ -174,34 +185,25 @@ export class ConversationAggregator {
         const opens = (flags & SYN) !== 0 && (flags & ACK) === 0;
         continues = this.warm.has(key) || !opens;
       }
-      p = this.part(tcp !== '' ? 'tcp' : 'udp', src, sport, dst, dport, time, continues, v4);
+      const from = { address: src, port: sport, v4 };
+      p = this.part(tcp !== '' ? 'tcp' : 'udp', from, { address: dst, port: dport, v4 }, time, continues);
       this.streams.set(key, p);
     }
     this.count(p, src, sport, bytes, time);
   }
 
-  private part(
-    kind: ConversationKind,
-    src: string,
-    sport: string,
-    dst: string,
-    dport: string,
-    t: Instant,
-    continues: boolean,
-    v4: boolean,
-  ): ConversationPart {
-    const name = (addr: string, port: string): string =>
-      port === '' ? addr : v4 ? `${addr}:${port}` : `[${addr}]:${port}`;
-    const from = name(src, sport);
-    const to = name(dst, dport);
+  /** A new part, whose side a is the packet's source. */
+  private part(kind: ConversationKind, src: End, dst: End, t: Instant, continues: boolean): ConversationPart {
+    const from = endName(src);
+    const to = endName(dst);
     const tuple = tupleOf(kind, from, to);
     const p: ConversationPart = {
       kind,
       tuple,
       a: from,
       b: to,
-      aAddress: src,
-      aPort: sport,
+      aAddress: src.address,
+      aPort: src.port,
       framesAToB: 0,
       framesBToA: 0,
       bytes: 0,
@@ -268,102 +270,4 @@ export function mergeConversations(
     startSeconds: secondsSince(zero, e.first),
     durationSeconds: secondsSince(e.first, e.last),
   }));
-}
-
-/** The first and last lines of the summary counter's output (native/summary-counter.c). */
-export const COUNTER_BEGIN = 'SHARKMCP-SUMMARY 1';
-export const COUNTER_END = 'SHARKMCP-SUMMARY END';
-
-/**
- * Reads the counter's lines (between COUNTER_BEGIN and COUNTER_END): the same conversation parts
- * as ConversationAggregator makes from per-packet lines, and the same protocol hierarchy, endpoints
- * and expert messages as tshark's `-z io,phs`, `-z endpoints,…` and `-z expert`, added up inside
- * tshark.
- */
-export class CounterReader {
-  private readonly parts: ConversationPart[] = [];
-  readonly endpoints: Endpoint[] = [];
-  readonly protocols: ProtocolNode[] = [];
-  readonly expert: ExpertEntry[] = [];
-  firstTime: Instant | undefined;
-  /** Packets whose headers the counter could not see in full; its parts are not exact then. */
-  incomplete = 0;
-  ended = false;
-  private counts: Omit<RangeFacts, 'interfaces'> | undefined;
-  private readonly interfaces = new Map<number, number>();
-
-  /** What capinfos would count over the records this pass counted. */
-  facts(): RangeFacts | undefined {
-    return this.counts && { ...this.counts, interfaces: this.interfaces };
-  }
-
-  add(line: string): void {
-    const f = line.split('\t');
-    if (f[0] === 'first') this.firstTime = f[1];
-    else if (f[0] === 'facts' && f.length >= 4) {
-      const stamp = (at: number): Stamp | undefined =>
-        f.length >= at + 4
-          ? { secs: Number(f[at]), nsecs: Number(f[at + 1]), prec: Number(f[at + 2]), text: f[at + 3] ?? '' }
-          : undefined;
-      this.counts = {
-        packets: Number(f[1]),
-        dataBytes: Number(f[2]),
-        allTimes: f[3] === '1',
-        start: stamp(4),
-        stop: stamp(8),
-      };
-    } else if (f[0] === 'interface' && f.length >= 3) this.interfaces.set(Number(f[1]), Number(f[2]));
-    else if (f[0] === 'incomplete') this.incomplete = Number(f[1]) || 0;
-    else if (f[0] === 'protocol' && f.length >= 4) {
-      const path = f[1] ?? '';
-      const names = path.split(':');
-      this.protocols.push({
-        path,
-        protocol: names[names.length - 1] ?? '',
-        depth: names.length - 1,
-        frames: Number(f[2]),
-        bytes: Number(f[3]),
-      });
-    } else if (f[0] === 'expert' && f.length >= 6) {
-      this.expert.push({
-        severity: f[1] as Severity,
-        group: f[2] ?? '',
-        protocol: f[3] ?? '',
-        // As the statistics parser reads tshark's own table: without the "\r\n" that ends a line.
-        summary: (f[4] ?? '').replace(/\\r\\n$/, ''),
-        count: Number(f[5]),
-      });
-    } else if (f[0] === 'endpoint' && f.length >= 7) {
-      this.endpoints.push({
-        kind: f[1] as ConversationKind,
-        address: f[2] ?? '',
-        packets: Number(f[3]),
-        bytes: Number(f[4]),
-        txBytes: Number(f[5]),
-        rxBytes: Number(f[6]),
-      });
-    } else if (f[0] === 'part' && f.length >= 12) {
-      const kind = f[1] as ConversationKind;
-      const a = f[2] ?? '';
-      const b = f[3] ?? '';
-      this.parts.push({
-        kind,
-        tuple: tupleOf(kind, a, b),
-        a,
-        b,
-        aAddress: f[4] ?? '',
-        aPort: f[5] ?? '',
-        framesAToB: Number(f[6]),
-        framesBToA: Number(f[7]),
-        bytes: Number(f[8]),
-        first: f[9] ?? '',
-        last: f[10] ?? '',
-        continues: f[11] === '1',
-      });
-    }
-  }
-
-  result(): ConversationPart[] {
-    return this.parts;
-  }
 }

@@ -1,0 +1,151 @@
+// The passes of one summary combined into its answer: what tshark said of the file (damage, a cut
+// short end) as warnings, the ranges' statistics and conversations added up exactly, and the top
+// entries of each kind.
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { abortError } from '../../errors.js';
+import type { CaptureFacts } from '../../wireshark/capinfos.js';
+import { feedFifo, makeFifo } from '../../wireshark/fifo.js';
+import { LIVE_NOTE } from '../analyze-capture.js';
+import { readOutcome } from '../damage.js';
+import type { Damage } from '../damage.js';
+import { mergeConversations } from './conversations.js';
+import type { PassOutput, SummaryCall } from './pass.js';
+import { mergeStatistics } from './stats.js';
+import type { CaptureSummary, ConversationKind, ExpertEntry, Severity, SummaryRequest } from './types.js';
+
+const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
+const KIND_ORDER: ConversationKind[] = ['tcp', 'udp', 'ipv4', 'ipv6'];
+
+/**
+ * The summary of what the passes read. capinfos gives no facts at all for a file damaged part-way
+ * (only for one cut short): its facts are then those of the part before the damage.
+ */
+export async function assembleSummary(
+  call: SummaryCall,
+  facts: CaptureFacts,
+  outputs: readonly PassOutput[],
+): Promise<CaptureSummary> {
+  const { request } = call;
+  const warnings = new Set<string>();
+  let damage: Damage | undefined;
+  for (const o of outputs) {
+    if (o.result.stderr === '') continue;
+    const read = await readOutcome(
+      call.group,
+      call.tools,
+      {
+        stderr: o.result.stderr,
+        file: request.file,
+        live: request.live === true,
+        knownPackets: facts.packets,
+      },
+      call.signal,
+    );
+    for (const w of read.warnings) warnings.add(w);
+    if (read.other !== undefined) warnings.add(`tshark said: ${read.other}`);
+    damage ??= read.damage;
+  }
+  const before =
+    damage?.kind === 'damaged' && facts.packets === undefined ? await factsBefore(call, damage) : facts;
+  return combine(request, before, outputs, warnings);
+}
+
+/** capinfos's facts of the bytes before the damage, fed through a FIFO (no copy of the file). */
+async function factsBefore(call: SummaryCall, damage: Damage): Promise<CaptureFacts> {
+  const known: CaptureFacts = {
+    fileType: undefined,
+    encapsulation: undefined,
+    packets: damage.packets,
+    fileBytes: damage.size,
+    dataBytes: undefined,
+    durationSeconds: undefined,
+    firstPacketTime: undefined,
+    lastPacketTime: undefined,
+    interfaces: [],
+  };
+  if (damage.offset === undefined) return known;
+  const dir = await mkdtemp(path.join(await call.workDir(), 'damaged-'));
+  try {
+    const fifo = path.join(dir, 'before-damage');
+    try {
+      await makeFifo(fifo);
+    } catch {
+      return known; // no FIFOs here
+    }
+    const handle = await open(call.request.file, 'r');
+    try {
+      const feed = feedFifo(fifo, Buffer.alloc(0), handle, 0, damage.offset);
+      try {
+        const facts = await call.readFacts(fifo);
+        if (call.signal?.aborted) throw abortError();
+        // Counted as capinfos would have, had it read on: the file is the whole file.
+        return facts.packets === damage.packets ? { ...facts, fileBytes: damage.size } : known;
+      } finally {
+        feed.stop();
+        await feed.done;
+      }
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function combine(
+  request: SummaryRequest,
+  facts: CaptureFacts,
+  outputs: readonly PassOutput[],
+  warnings: Set<string>,
+): CaptureSummary {
+  if (request.live) warnings.add(LIVE_NOTE);
+  if (outputs.some((o) => o.result.timedOut))
+    warnings.add(
+      `tshark was stopped after ${Math.round(request.timeoutMs / 1000)} s; the statistics are incomplete.`,
+    );
+  if (outputs.some((o) => o.result.stoppedEarly))
+    warnings.add('The statistics were larger than 64 MB of text; the summary covers what was read.');
+
+  const stats = mergeStatistics(outputs.map((o) => o.stats));
+  const conversations = mergeConversations(
+    outputs.map((o) => o.parts),
+    outputs[0]?.firstTime,
+  );
+  // Ties are broken by name, so that the answer does not depend on tshark's table order.
+  const topByBytes = <T extends { kind: string; bytes: number }>(
+    items: readonly T[],
+    name: (item: T) => string,
+  ): T[] => {
+    const byKind = new Map<string, T[]>(KIND_ORDER.map((k) => [k, []]));
+    for (const item of items) byKind.get(item.kind)?.push(item);
+    return [...byKind.values()].flatMap((list) =>
+      [...list]
+        .sort((x, y) => y.bytes - x.bytes || (name(x) < name(y) ? -1 : name(x) > name(y) ? 1 : 0))
+        .slice(0, request.topN),
+    );
+  };
+  const conversationCounts: Record<string, number> = {};
+  for (const c of conversations) conversationCounts[c.kind] = (conversationCounts[c.kind] ?? 0) + 1;
+  const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const e of stats.expert) expertCounts[e.severity] += e.count;
+  const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
+  const expertTop = [...stats.expert]
+    .sort(
+      (x, y) =>
+        SEVERITY_ORDER.indexOf(x.severity) - SEVERITY_ORDER.indexOf(y.severity) ||
+        y.count - x.count ||
+        (expertName(x) < expertName(y) ? -1 : expertName(x) > expertName(y) ? 1 : 0),
+    )
+    .slice(0, request.topN);
+  return {
+    facts,
+    protocols: stats.protocols,
+    conversations: topByBytes(conversations, (c) => `${c.a} ${c.b}`),
+    conversationCounts,
+    endpoints: topByBytes(stats.endpoints, (e) => e.address),
+    expertCounts,
+    expertTop,
+    warnings: [...warnings],
+  };
+}

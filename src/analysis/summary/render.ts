@@ -1,0 +1,69 @@
+// The summary as text for the agent: compact lines, for tool answers and resources.
+import { formatBytes } from '../../capture/sessions.js';
+import { plural } from '../../util/text.js';
+import type { CaptureSummary } from './types.js';
+
+/** A number with thousands separators; '?' where it is unknown. */
+function n(x: number | undefined): string {
+  return x === undefined ? '?' : x.toLocaleString('en-US');
+}
+
+/** The summary as compact text, for answers and resources. */
+export function renderSummary(label: string, s: CaptureSummary, warnings: readonly string[]): string {
+  const f = s.facts;
+  const lines = [`Summary of ${label}`];
+  lines.push(
+    `File: ${f.fileType ?? 'unknown type'}, ${plural(f.packets ?? 0, 'packet')}, ${n(f.fileBytes)} bytes on disk (${n(f.dataBytes)} of packet data), ${f.durationSeconds === undefined ? 'no duration' : `${f.durationSeconds.toFixed(3)} s`}${f.firstPacketTime ? ` from ${f.firstPacketTime} to ${f.lastPacketTime ?? '?'}` : ''}.`,
+  );
+  if (f.interfaces.length > 0) {
+    lines.push(
+      `Interfaces: ${f.interfaces
+        .map(
+          (i) =>
+            `${i.name ?? i.description ?? 'unnamed'}${i.encapsulation ? ` (${i.encapsulation})` : ''}${i.packets !== undefined ? `, ${plural(i.packets, 'packet')}` : ''}`,
+        )
+        .join('; ')}`,
+    );
+  }
+  for (const w of warnings) lines.push(`Warning: ${w}`);
+  if (s.protocols.length > 0) {
+    lines.push('', 'Protocols (frames, bytes):');
+    for (const p of s.protocols)
+      lines.push(`${'  '.repeat(p.depth + 1)}${p.protocol}  ${n(p.frames)}  ${n(p.bytes)}`);
+  }
+  const kinds: [string, string][] = [
+    ['tcp', 'TCP'],
+    ['udp', 'UDP'],
+    ['ipv4', 'IPv4'],
+    ['ipv6', 'IPv6'],
+  ];
+  for (const [k, name] of kinds) {
+    const convs = s.conversations.filter((c) => c.kind === k);
+    if (convs.length === 0) continue;
+    const total = s.conversationCounts[k] ?? convs.length;
+    lines.push('', `Top ${name} conversations by bytes (${convs.length} of ${total}):`);
+    for (const c of convs) {
+      lines.push(
+        `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
+      );
+    }
+  }
+  for (const [k, name] of kinds) {
+    const eps = s.endpoints.filter((e) => e.kind === k);
+    if (eps.length === 0) continue;
+    lines.push('', `Top ${name} endpoints by bytes:`);
+    for (const e of eps) {
+      lines.push(
+        `  ${e.address}  ${plural(e.packets, 'packet')}, ${formatBytes(e.bytes)} (sent ${formatBytes(e.txBytes)}, received ${formatBytes(e.rxBytes)})`,
+      );
+    }
+  }
+  const c = s.expertCounts;
+  lines.push(
+    '',
+    `Expert info: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')}, ${plural(c.note, 'note')}, ${plural(c.chat, 'chat')}`,
+  );
+  for (const e of s.expertTop)
+    lines.push(`  ${e.severity} ×${e.count} ${e.protocol} (${e.group}): ${e.summary}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,96 @@
+// The Summarizer, the service behind summarize_capture: capinfos facts plus tshark passes that give
+// the protocol hierarchy, conversations, endpoints and expert info, reduced to the top entries. A
+// small file, or a capture still being written, is read in one pass (./pass.ts); a large one in
+// ranges across workers (./ranges.ts), whose results are added up exactly (./assembly.ts).
+import { stat } from 'node:fs/promises';
+import type { ProgressSink } from '../../util/progress.js';
+import { captureFacts } from '../../wireshark/capinfos.js';
+import type { CaptureFacts } from '../../wireshark/capinfos.js';
+import type { WiresharkTools } from '../../wireshark/locate.js';
+import { conversationCounter } from '../../wireshark/native.js';
+import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
+import type { ProcessGroup } from '../../wireshark/process.js';
+import { assembleSummary } from './assembly.js';
+import { readWhole } from './pass.js';
+import type { PassOutput, SummaryCall } from './pass.js';
+import { defaultChunking, readInRanges } from './ranges.js';
+import type { CaptureSummary, Chunking, SummaryRequest } from './types.js';
+
+/** Summaries of capture files, in one pass or in ranges across workers. */
+export class Summarizer {
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    /** A private directory for the FIFOs. */
+    private readonly workDir: () => Promise<string>,
+    private readonly chunking: Chunking = defaultChunking(),
+    /** Finds the summary counter built for a tshark version. */
+    private readonly findCounter: (tsharkVersion: string | undefined) => CounterStatus = (v) =>
+      conversationCounter(v),
+  ) {}
+
+  /** Set once the counter failed to load: later passes go straight to per-packet lines. */
+  private counterBroken = false;
+
+  private counter(tools: WiresharkTools): ConversationCounter | undefined {
+    if (this.counterBroken) return undefined;
+    const tshark = tools.status('tshark');
+    const status = this.findCounter(tshark.found ? tshark.version : undefined);
+    return status.available ? status.counter : undefined;
+  }
+
+  /** Reads with the counter, and again with per-packet lines where the counter fell short. */
+  private async counted(
+    counter: ConversationCounter | undefined,
+    read: (counter: ConversationCounter | undefined) => Promise<PassOutput>,
+  ): Promise<PassOutput> {
+    const output = await read(counter);
+    const { result } = output;
+    if (output.counter === 'exact' || output.counter === 'unused' || result.aborted || result.timedOut)
+      return output;
+    if (output.counter === 'absent' && !result.stoppedEarly) this.counterBroken = true;
+    // What the counter counted of the records themselves holds even where a header was cut short.
+    return { ...(await read(undefined)), facts: output.facts };
+  }
+
+  async summarize(
+    request: SummaryRequest,
+    signal?: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<CaptureSummary> {
+    const tools = await this.tools();
+    const tshark = tools.require('tshark');
+    const capinfos = tools.require('capinfos');
+    const counter = this.counter(tools);
+    const call: SummaryCall = {
+      group: this.group,
+      tools,
+      tshark,
+      request,
+      counter,
+      signal,
+      progress,
+      workDir: this.workDir,
+      readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
+      counted: (read) => this.counted(counter, read),
+    };
+    const { workers, minFileBytes } = this.chunking;
+    const size = (await stat(request.file)).size;
+    let factsRun: Promise<CaptureFacts> | undefined;
+    if (workers > 1 && !request.live && size >= minFileBytes) {
+      // With the counter, the workers count what capinfos would and capinfos reads only the file's
+      // head (its whole read costs a sixth of a core); without it, capinfos reads the file alongside.
+      factsRun = counter ? undefined : call.readFacts(request.file);
+      factsRun?.catch(() => undefined);
+      const ranged = await readInRanges(call, this.chunking, size);
+      if (ranged) {
+        // A range read without the counter, or a file of several sections: capinfos after all.
+        const facts = ranged.facts ?? (await (factsRun ?? call.readFacts(request.file)));
+        return assembleSummary(call, facts, ranged.outputs);
+      }
+    }
+    factsRun ??= call.readFacts(request.file);
+    const [facts, output] = await Promise.all([factsRun, readWhole(call, factsRun)]);
+    return assembleSummary(call, facts, [output]);
+  }
+}

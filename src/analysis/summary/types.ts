@@ -1,0 +1,99 @@
+// The summary's domain types: what a summary says of a capture, the request for one, and how a large
+// file is shared among tshark workers. What summarize_capture publishes is declared once, as a zod
+// schema (the tool's output schema is made of them), and its type is inferred from it.
+import * as z from 'zod';
+import { captureFactsSchema } from '../../wireshark/capinfos.js';
+import type { ChunkSizing } from './chunks.js';
+
+export const protocolNodeSchema = z.object({
+  /** Path from the root, e.g. "eth:ip:tcp:http". */
+  path: z.string(),
+  protocol: z.string(),
+  depth: z.number(),
+  frames: z.number(),
+  bytes: z.number(),
+});
+export type ProtocolNode = z.infer<typeof protocolNodeSchema>;
+
+export const conversationKindSchema = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
+export type ConversationKind = z.infer<typeof conversationKindSchema>;
+
+export const conversationSchema = z.object({
+  kind: conversationKindSchema,
+  a: z.string(),
+  b: z.string(),
+  framesAToB: z.number(),
+  framesBToA: z.number(),
+  frames: z.number(),
+  bytes: z.number(),
+  startSeconds: z.number(),
+  durationSeconds: z.number(),
+});
+export type Conversation = z.infer<typeof conversationSchema>;
+
+export const endpointSchema = z.object({
+  kind: conversationKindSchema,
+  /** Address, with ":port" for tcp and udp. */
+  address: z.string(),
+  packets: z.number(),
+  bytes: z.number(),
+  txBytes: z.number(),
+  rxBytes: z.number(),
+});
+export type Endpoint = z.infer<typeof endpointSchema>;
+
+export const severitySchema = z.enum(['error', 'warning', 'note', 'chat', 'comment']);
+export type Severity = z.infer<typeof severitySchema>;
+
+export const expertEntrySchema = z.object({
+  severity: severitySchema,
+  count: z.number(),
+  group: z.string(),
+  protocol: z.string(),
+  summary: z.string(),
+});
+export type ExpertEntry = z.infer<typeof expertEntrySchema>;
+
+/** What one pass (or the passes added up) read: not published, so a plain type. */
+export interface Statistics {
+  readonly protocols: ProtocolNode[];
+  readonly endpoints: Endpoint[];
+  readonly expert: ExpertEntry[];
+}
+
+/** The summary of a capture, as summarize_capture publishes it in its structured answer. */
+export const captureSummarySchema = z.object({
+  facts: captureFactsSchema,
+  protocols: z.array(protocolNodeSchema),
+  /** The topN conversations of each kind, by bytes. */
+  conversations: z.array(conversationSchema),
+  conversationCounts: z.record(z.string(), z.number()),
+  /** The topN endpoints of each kind, by bytes. */
+  endpoints: z.array(endpointSchema),
+  expertCounts: z.record(z.string(), z.number()),
+  /** The topN most frequent expert messages, errors and warnings first. */
+  expertTop: z.array(expertEntrySchema),
+  warnings: z.array(z.string()),
+});
+export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {
+  /** Every severity, 0 where there is none (published as an open record, as it always was). */
+  readonly expertCounts: Readonly<Record<Severity, number>>;
+};
+
+export interface SummaryRequest {
+  readonly file: string;
+  readonly topN: number;
+  readonly keylogFile?: string | undefined;
+  readonly timeoutMs: number;
+  /** A capture still being written: never cut into ranges, and its partial last packet is normal. */
+  readonly live?: boolean | undefined;
+}
+
+export interface Chunking {
+  /** tshark workers at once; 1 reads every file in one pass. */
+  readonly workers: number;
+  /** Files smaller than this are read in one pass. */
+  readonly minFileBytes: number;
+  /** Upper bounds of one range; ranges are made even so that every worker gets a share. */
+  readonly sizing: ChunkSizing;
+}
