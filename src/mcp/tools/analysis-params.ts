@@ -82,21 +82,8 @@ export const analysisParamsShape = {
     .describe('Characters of the whole answer at most. The page ends at a packet boundary before this.'),
 };
 
-export const pagingFactsSchema = z.object({
-  outputFormat: z.enum(OUTPUT_FORMATS),
-  displayFilter: z.string().nullable(),
-  decryption: z.boolean().describe('A TLS keylog was applied.'),
-  offset: z.number().int(),
-  packetsShown: z.number().int(),
-  moreMatch: z.boolean(),
-  nextOffset: z.number().int().nullable().describe('The offset of the next page, or null on the last page.'),
-  warnings: z.array(z.string()),
-});
-
-/** The arguments as the caller gave them, without the ones left out: the base of a "next page" call. */
-export function givenArgs(args: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-}
+// For the tools that build a "next page" or "shorter answer" call from the arguments given.
+export { givenArgs } from '../../analysis/paged-answer.js';
 
 /** Where an analysis reads from: a capture file or a capture session. */
 export const sourceParam = z

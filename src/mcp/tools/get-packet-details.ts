@@ -2,13 +2,14 @@
 import * as z from 'zod';
 import { frameFilter, parseFrameSelection } from '../../analysis/frames.js';
 import { resolveAnalysis } from '../../analysis/options.js';
-import { answerPage } from '../../analysis/render.js';
+import { givenArgs } from '../../analysis/paged-answer.js';
+import { answerPage, detailsFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { resolveSource } from '../../analysis/source.js';
 import { MAX_OFFSET } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, pagingFactsSchema, sourceParam } from './analysis-params.js';
+import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -50,7 +51,7 @@ export const getPacketDetailsTool = defineTool({
   description:
     "The full dissection tree of chosen frames, as Wireshark's packet details pane shows it, optionally narrowed to some protocols and with the frames' bytes. Decrypts TLS with sslKeylogFile. Pages by frames; the answer names the next call.",
   inputSchema,
-  outputSchema: pagingFactsSchema.extend({ outputFormat: z.literal('details') }),
+  outputSchema: detailsFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
@@ -73,7 +74,7 @@ export const getPacketDetailsTool = defineTool({
       },
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
       lastFrame: Math.max(...ranges.map((r) => r.to)),
-      callWith: (changes) => ({ tool: 'get_packet_details', args: { ...givenArgs(args), ...changes } }),
+      call: { tool: 'get_packet_details', args: givenArgs(args) },
     };
     const { text, facts } = await answerPage(
       deps.analyzer,
