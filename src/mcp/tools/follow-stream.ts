@@ -3,11 +3,12 @@
 import * as z from 'zod';
 import { asciiOf, FOLLOW_PROTOCOLS, followArgument, followStream, hexdumpOf } from '../../analysis/follow.js';
 import { UserError } from '../../errors.js';
-import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
+import { ANALYSIS_TIMEOUT_MS, DEFAULT_PAGE, MAX_CHARS } from '../../limits.js';
 import { plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { givenArgs, keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -44,16 +45,11 @@ const inputSchema = z.object({
     .meta({ default: 'ascii' })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   sslKeylogFile: keylogParam,
-  limit: z
-    .number()
-    .int()
-    .min(1)
-    .max(10_000)
-    .optional()
-    .meta({ default: 50 })
-    .describe('Chunks (one per direction change or segment) per page.'),
-  offset: z.number().int().min(0).max(MAX_OFFSET).optional().meta({ default: 0 }).describe('Chunks to skip.'),
-  maxChars: maxCharsParam,
+  ...pagingParams({
+    limit: 'Chunks (one per direction change or segment) per page.',
+    limitDefault: DEFAULT_PAGE.chunks,
+    offset: 'Chunks to skip.',
+  }),
 });
 
 const outputSchema = z.object({
@@ -109,7 +105,7 @@ export const followStreamTool = defineTool({
     const bytesAToB = follow.chunks.filter((c) => c.from === 0).reduce((s, c) => s + c.bytes.length, 0);
     const bytesBToA = follow.chunks.filter((c) => c.from === 1).reduce((s, c) => s + c.bytes.length, 0);
     const offset = args.offset ?? 0;
-    const limit = args.limit ?? 50;
+    const limit = args.limit ?? DEFAULT_PAGE.chunks;
     const maxChars = args.maxChars ?? MAX_CHARS.default;
     const format = args.format ?? 'ascii';
 

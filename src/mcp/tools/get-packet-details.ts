@@ -6,10 +6,11 @@ import { givenArgs } from '../../analysis/paged-answer.js';
 import { answerPage, detailsFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { resolveSource } from '../../analysis/source.js';
-import { MAX_OFFSET } from '../../limits.js';
+import { DEFAULT_PAGE, MAX_FRAMES_PER_PAGE } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import { keylogParam, sourceParam } from './analysis-params.js';
+import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -33,16 +34,12 @@ const inputSchema = z.object({
     .meta({ default: false })
     .describe("Add each frame's bytes as a hex dump."),
   sslKeylogFile: keylogParam,
-  limit: z.number().int().min(1).max(1_000).optional().meta({ default: 5 }).describe('Frames per page.'),
-  offset: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_OFFSET)
-    .optional()
-    .meta({ default: 0 })
-    .describe('Selected frames to skip.'),
-  maxChars: maxCharsParam,
+  ...pagingParams({
+    limit: 'Frames per page.',
+    limitDefault: DEFAULT_PAGE.frames,
+    limitMax: MAX_FRAMES_PER_PAGE,
+    offset: 'Selected frames to skip.',
+  }),
 });
 
 export const getPacketDetailsTool = defineTool({
@@ -68,7 +65,7 @@ export const getPacketDetailsTool = defineTool({
         ...base,
         displayFilter: frameFilter(ranges),
         outputFormat: 'details',
-        limit: args.limit ?? 5,
+        limit: args.limit ?? DEFAULT_PAGE.frames,
         offset: args.offset ?? 0,
         maxChars: args.maxChars ?? base.maxChars,
       },

@@ -3,11 +3,12 @@ import * as z from 'zod';
 import { columnsOf, inspect, INSPECT_KINDS, KIND_DESCRIPTION } from '../../analysis/inspect.js';
 import type { Row } from '../../analysis/inspect.js';
 import { PageBuilder } from '../../analysis/page.js';
-import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, MAX_FILTER_LENGTH, MAX_OFFSET } from '../../limits.js';
+import { ANALYSIS_TIMEOUT_MS, DEFAULT_PAGE, MAX_CHARS, MAX_FILTER_LENGTH, MAX_OFFSET } from '../../limits.js';
 import { plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { givenArgs, keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -23,9 +24,7 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: false })
     .describe('For credentials: show the secrets instead of redacting them.'),
-  limit: z.number().int().min(1).max(10_000).optional().meta({ default: 50 }).describe('Rows per page.'),
-  offset: z.number().int().min(0).max(MAX_OFFSET).optional().meta({ default: 0 }).describe('Rows to skip.'),
-  maxChars: maxCharsParam,
+  ...pagingParams({ limit: 'Rows per page.', limitDefault: DEFAULT_PAGE.rows, offset: 'Rows to skip.' }),
 });
 
 const outputSchema = z.object({
@@ -87,7 +86,7 @@ export const inspectProtocolTool = defineTool({
       ).join('\n').length + 10;
     const builder = new PageBuilder('fields', {
       offset,
-      limit: args.limit ?? 50,
+      limit: args.limit ?? DEFAULT_PAGE.rows,
       maxChars: Math.max(200, maxChars - reserve),
     });
     for (const row of rows) {
