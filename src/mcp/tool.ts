@@ -11,6 +11,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
+import type { StreamFollower } from '../analysis/follow.js';
 import type { Summarizer } from '../analysis/summarize.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
@@ -34,6 +35,8 @@ export interface CallScope {
 export interface ServerDeps {
   readonly analyzer: Analyzer;
   readonly summarizer: Summarizer;
+  /** follow_stream's pages. */
+  readonly follower: StreamFollower;
   readonly configs: ConfigStore;
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;
