@@ -12,6 +12,7 @@ import type {
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { StreamFollower } from '../analysis/follow.js';
+import type { ProtocolInspector } from '../analysis/inspect.js';
 import type { Summarizer } from '../analysis/summarize.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
@@ -37,6 +38,8 @@ export interface ServerDeps {
   readonly summarizer: Summarizer;
   /** follow_stream's pages. */
   readonly follower: StreamFollower;
+  /** inspect_protocol's digests and their pages. */
+  readonly inspector: ProtocolInspector;
   readonly configs: ConfigStore;
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;

@@ -7,6 +7,7 @@ import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { StreamFollower } from '../analysis/follow.js';
+import { ProtocolInspector } from '../analysis/inspect.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -97,6 +98,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
   const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
   const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
+  const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
   const summarizer = new Summarizer(
     processes,
     () => tools,
@@ -128,6 +130,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     analyzer,
     summarizer,
     follower,
+    inspector,
     configs,
     env,
     calls: {
