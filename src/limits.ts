@@ -12,6 +12,10 @@ export const PAGE_LIMIT = { min: 1, max: 10_000 } as const;
 /** Packets per page when the call gives no limit, chosen so a page fits the default maxChars. */
 export const DEFAULT_LIMIT = { text: 100, fields: 200, json: 5 } as const;
 export const MAX_OFFSET = 100_000_000;
+/** Items per page when the call gives no limit, for the tools that page other things than packets. */
+export const DEFAULT_PAGE = { chunks: 50, rows: 50, frames: 5 } as const;
+/** Frames per page at most: a frame's whole dissection tree is long. */
+export const MAX_FRAMES_PER_PAGE = 1_000;
 
 export const MAX_FILTER_LENGTH = 4_096;
 export const MAX_PATH_LENGTH = 4_096;

@@ -1,16 +1,25 @@
 // Following one stream: tshark's `-z follow,<proto>,raw,<stream>` prints the payload of each
 // direction as hex lines (the second node's indented by a tab). This runs it, reads that output and
-// lays the conversation out as text or a hex dump, both directions marked.
+// lays the conversation out as text or a hex dump, both directions marked, a page of chunks at a
+// time (follow_stream's service).
+import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
+import { DEFAULT_PAGE, MAX_CHARS } from '../limits.js';
+import { plural } from '../util/text.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { cleanStderr } from '../wireshark/tshark.js';
 import { readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
+import { chunksShown, PagedAnswer } from './paged-answer.js';
+import type { PageRequest } from './paged-answer.js';
+import type { CaptureRead, ResolvedSource } from './source.js';
 
 export const FOLLOW_PROTOCOLS = ['tcp', 'udp', 'tls', 'http', 'http2', 'quic'] as const;
 export type FollowProtocol = (typeof FOLLOW_PROTOCOLS)[number];
+export const FOLLOW_FORMATS = ['ascii', 'hex'] as const;
+export type FollowFormat = (typeof FOLLOW_FORMATS)[number];
 
 export interface FollowChunk {
   /** 0: the node that spoke first; 1: the other. */
@@ -135,4 +144,145 @@ export async function followStream(
     throw new UserError(`tshark could not follow ${req.which}: ${cleanStderr(result.stderr)}`);
   }
   return { follow: parseFollowRaw(stdout), warnings: read.warnings };
+}
+
+/** A page of a followed stream as structured content: follow_stream's output schema. */
+export const followFactsSchema = z.object({
+  source: z.string(),
+  filter: z.string(),
+  nodes: z.array(z.string()).describe('Node A (spoke first) and node B.'),
+  chunks: z.number().int(),
+  bytesAToB: z.number().int(),
+  bytesBToA: z.number().int(),
+  offset: z.number().int(),
+  chunksShown: z.number().int(),
+  nextOffset: z.number().int().nullable(),
+});
+
+export type FollowFacts = z.infer<typeof followFactsSchema>;
+
+/** One page of one stream, as a call asks for it (left out: the defaults). */
+export interface FollowPageRequest extends PageRequest, CaptureRead {
+  /** The source as the call gave it, for the call the answer suggests when the stream is empty. */
+  readonly sourceArg: string;
+  readonly protocol?: FollowProtocol | undefined;
+  readonly stream?: number | undefined;
+  readonly between?: string | undefined;
+  readonly substream?: number | undefined;
+  readonly format?: FollowFormat | undefined;
+}
+
+/** follow_stream's service: runs tshark's follow statistic and answers with one page of chunks. */
+export class StreamFollower {
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async page(req: FollowPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: FollowFacts }> {
+    const protocol = req.protocol ?? 'tcp';
+    const follow = followArgument(protocol, req.stream, req.between, req.substream);
+    const which =
+      req.between ?? `stream ${req.stream ?? 0}${req.substream !== undefined ? `/${req.substream}` : ''}`;
+    const { follow: result, warnings } = await followStream(
+      this.group,
+      await this.tools(),
+      {
+        file: req.source.file,
+        live: req.source.live,
+        keylogFile: req.keylog.keylogFile,
+        follow,
+        which: `${protocol} ${req.between ?? `stream ${req.stream ?? 0}`}`,
+        timeoutMs: this.timeoutMs,
+      },
+      signal,
+    );
+    if (result.chunks.length === 0) {
+      // A stream lost to damage in the file: the damage is the answer.
+      const damage = warnings.length > 0 ? ` ${warnings.join(' ')}` : '';
+      const encrypted =
+        req.keylog.keylogFile === undefined &&
+        (protocol === 'tls' || protocol === 'http2' || protocol === 'quic');
+      throw new UserError(
+        `No ${protocol} payload in ${which} of ${req.source.label}${encrypted ? ' (it may be encrypted: give sslKeylogFile)' : ''}.${damage} Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
+      );
+    }
+    return followPage(result, warnings, `Follow ${protocol} ${which} of ${req.source.label}`, req);
+  }
+}
+
+/**
+ * One page of a stream's chunks, as many as `limit` and maxChars allow after the header: a chunk
+ * larger than the whole budget is cut, the others end the page before it. Pure.
+ */
+export function followPage(
+  follow: FollowResult,
+  readWarnings: readonly string[],
+  title: string,
+  req: Pick<FollowPageRequest, 'keylog' | 'format' | 'offset' | 'limit' | 'maxChars' | 'call'> & {
+    readonly source: Pick<ResolvedSource, 'label'>;
+  },
+): { text: string; facts: FollowFacts } {
+  const [a, b] = follow.nodes;
+  const nodeA = a && a !== ':0' ? a : '(address not reported)';
+  const nodeB = b && b !== ':0' ? b : '(address not reported)';
+  const bytesFrom = (from: 0 | 1): number =>
+    follow.chunks.filter((c) => c.from === from).reduce((s, c) => s + c.bytes.length, 0);
+  const [bytesAToB, bytesBToA] = [bytesFrom(0), bytesFrom(1)];
+  const offset = req.offset ?? 0;
+  const limit = req.limit ?? DEFAULT_PAGE.chunks;
+  const keylogFile = req.keylog.keylogFile;
+
+  const answer = new PagedAnswer('chunks', {
+    call: req.call,
+    head: [
+      title,
+      `Filter: ${follow.filter}`,
+      `A (spoke first): ${nodeA}   B: ${nodeB}`,
+      `Payload: ${plural(follow.chunks.length, 'chunk')}; A→B ${bytesAToB.toLocaleString('en-US')} bytes, B→A ${bytesBToA.toLocaleString('en-US')} bytes${keylogFile ? ` (TLS keylog ${keylogFile})` : ''}`,
+    ],
+    warnings: [...req.keylog.warnings, ...readWarnings],
+    lead: [''],
+  });
+  let budget = answer.bodyBudget(req.maxChars ?? MAX_CHARS.default, offset, limit);
+  const body: string[] = [];
+  let index = offset;
+  for (; index < follow.chunks.length && body.length < limit; index++) {
+    const chunk = follow.chunks[index];
+    if (!chunk) break;
+    const marker = `── ${chunk.from === 0 ? 'A→B' : 'B→A'} chunk ${index + 1}, ${plural(chunk.bytes.length, 'byte')}`;
+    let payload = req.format === 'hex' ? hexdumpOf(chunk.bytes) : asciiOf(chunk.bytes);
+    const cost = marker.length + payload.length + 2;
+    if (cost > budget) {
+      if (body.length > 0) break;
+      const note = `\n[chunk cut at maxChars: ${payload.length.toLocaleString('en-US')} characters in all]`;
+      payload = payload.slice(0, Math.max(0, budget - marker.length - note.length - 2)) + note;
+      body.push(`${marker}\n${payload}`);
+      index++;
+      break;
+    }
+    body.push(`${marker}\n${payload}`);
+    budget -= cost;
+  }
+  const nextOffset = index < follow.chunks.length ? index : null;
+  const { text } = answer.render({
+    shown: chunksShown({ offset, shown: body.length, total: follow.chunks.length }),
+    nextOffset: nextOffset ?? undefined,
+    body,
+  });
+  return {
+    text,
+    facts: {
+      source: req.source.label,
+      filter: follow.filter,
+      nodes: [nodeA, nodeB],
+      chunks: follow.chunks.length,
+      bytesAToB,
+      bytesBToA,
+      offset,
+      chunksShown: body.length,
+      nextOffset,
+    },
+  };
 }

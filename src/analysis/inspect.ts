@@ -1,18 +1,24 @@
 // inspect_protocol's digests: one row per transaction or object (an HTTP request and its response,
 // a DNS query and its answer, a TLS handshake, a TCP conversation's health, ...). tshark does the
 // dissection and prints the fields; the digests in ./digests/ pair and count them. This runs the
-// tshark passes a digest needs.
+// tshark passes a digest needs and answers with a page of rows (inspect_protocol's service).
+import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
+import { DEFAULT_PAGE, MAX_CHARS } from '../limits.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
-import { buildRows, FIELD_DIGESTS } from './digests/index.js';
+import { buildRows, columnsOf, FIELD_DIGESTS, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
-import { AGGREGATOR } from './digests/fields.js';
+import { AGGREGATOR, rowSchema } from './digests/fields.js';
 import type { Row } from './digests/fields.js';
 import { buildSipCalls, parseRtpStreams, SIP_FIELDS } from './digests/voip.js';
+import { PageBuilder } from './page.js';
+import { PagedAnswer, rowsShown } from './paged-answer.js';
+import type { PageRequest } from './paged-answer.js';
+import type { CaptureRead, ResolvedSource } from './source.js';
 
 export { columnsOf, INSPECT_KINDS, KIND_DESCRIPTION } from './digests/index.js';
 export type { InspectKind } from './digests/index.js';
@@ -76,4 +82,112 @@ export async function inspect(
   const kind = FIELD_DIGESTS[req.kind];
   const out = await run([...read(filterFor(kind.filter)), ...fieldArgs(kind.fields)]);
   return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings: [...warnings] };
+}
+
+/** A page of a digest as structured content: inspect_protocol's output schema. */
+export const inspectFactsSchema = z.object({
+  source: z.string(),
+  kind: z.enum(INSPECT_KINDS),
+  columns: z.array(z.string()),
+  rows: z.array(rowSchema).describe('The rows of this page.'),
+  total: z.number().int(),
+  offset: z.number().int(),
+  nextOffset: z.number().int().nullable(),
+  warnings: z.array(z.string()),
+});
+
+export type InspectFacts = z.infer<typeof inspectFactsSchema>;
+
+/** One page of a digest, as a call asks for it (left out: the defaults). */
+export interface InspectPageRequest extends PageRequest, CaptureRead {
+  readonly kind: InspectKind;
+  readonly displayFilter?: string | undefined;
+  readonly reveal?: boolean | undefined;
+}
+
+/** inspect_protocol's service: checks the filter, reads a digest's rows and answers with a page. */
+export class ProtocolInspector {
+  constructor(
+    private readonly group: ProcessGroup,
+    private readonly tools: () => Promise<WiresharkTools>,
+    private readonly filters: {
+      checkDisplayFilter(displayFilter: string | undefined, signal?: AbortSignal): Promise<void>;
+    },
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** All the rows of a digest (for callers that page or compare them themselves). */
+  async rows(
+    req: Omit<InspectRequest, 'timeoutMs'>,
+    signal?: AbortSignal,
+  ): Promise<{ rows: Row[]; warnings: string[] }> {
+    return inspect(this.group, await this.tools(), { ...req, timeoutMs: this.timeoutMs }, signal);
+  }
+
+  async page(req: InspectPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: InspectFacts }> {
+    await this.filters.checkDisplayFilter(req.displayFilter, signal);
+    const { rows, warnings } = await this.rows(
+      {
+        file: req.source.file,
+        kind: req.kind,
+        displayFilter: req.displayFilter,
+        keylogFile: req.keylog.keylogFile,
+        reveal: req.reveal ?? false,
+        live: req.source.live,
+      },
+      signal,
+    );
+    return inspectPage(rows, warnings, req);
+  }
+}
+
+/** One page of a digest's rows, tab-separated under their column names, within maxChars. Pure. */
+export function inspectPage(
+  rows: readonly Row[],
+  readWarnings: readonly string[],
+  req: Omit<InspectPageRequest, 'source'> & { readonly source: Pick<ResolvedSource, 'label'> },
+): { text: string; facts: InspectFacts } {
+  const columns = columnsOf(req.kind);
+  const offset = req.offset ?? 0;
+  const limit = req.limit ?? DEFAULT_PAGE.rows;
+  const answer = new PagedAnswer('rows', {
+    call: req.call,
+    head: [`Inspect ${req.kind} of ${req.source.label}`, `Display Filter: ${req.displayFilter ?? 'none'}`],
+    warnings: [...req.keylog.warnings, ...readWarnings],
+    lead: ['', columns.join('\t')],
+  });
+  const builder = new PageBuilder('fields', {
+    offset,
+    limit,
+    maxChars: answer.bodyBudget(req.maxChars ?? MAX_CHARS.default, offset, limit),
+  });
+  for (const row of rows) {
+    const text = columns.map((c) => cell(row[c])).join('\t');
+    if (builder.add({ text, length: text.length }) === 'stop') break;
+  }
+  const page = builder.finish();
+  const nextOffset = page.moreMatch ? offset + page.shown : null;
+  const shown =
+    rows.length === 0
+      ? `Rows: none. No ${req.kind} ${req.kind === 'tcp_health' ? 'conversation' : 'traffic'} found${req.displayFilter ? ' that matches the display filter' : ''}.`
+      : rowsShown({ offset, shown: page.shown, total: rows.length });
+  const { text, warnings } = answer.render({ shown, nextOffset: nextOffset ?? undefined, body: [page.body] });
+  return {
+    text,
+    facts: {
+      source: req.source.label,
+      kind: req.kind,
+      columns: [...columns],
+      rows: rows.slice(offset, offset + page.shown),
+      total: rows.length,
+      offset,
+      nextOffset,
+      warnings,
+    },
+  };
+}
+
+function cell(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  return String(v).replace(/[\t\n]/g, ' ');
 }

@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import { checkCaptureHead } from './damage.js';
 import { resolveInputFile } from './input-files.js';
+import type { ResolvedAnalysis } from './options.js';
 
 export interface ResolvedSource {
   /** Absolute real path of the capture to read. */
@@ -14,6 +15,12 @@ export interface ResolvedSource {
   readonly sessionId: string | undefined;
   /** A running session: its file is still being written. */
   readonly live: boolean;
+}
+
+/** A capture to read, and the TLS keylog to read it with (and what was wrong with the one named). */
+export interface CaptureRead {
+  readonly source: ResolvedSource;
+  readonly keylog: Pick<ResolvedAnalysis, 'keylogFile' | 'warnings'>;
 }
 
 export async function resolveSource(

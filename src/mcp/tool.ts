@@ -13,6 +13,8 @@ import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { Comparer } from '../analysis/comparer.js';
 import type { Summarizer } from '../analysis/summary/index.js';
+import type { StreamFollower } from '../analysis/follow.js';
+import type { ProtocolInspector } from '../analysis/inspect.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
@@ -36,6 +38,10 @@ export interface ServerDeps {
   readonly analyzer: Analyzer;
   readonly summarizer: Summarizer;
   readonly comparer: Comparer;
+  /** follow_stream's pages. */
+  readonly follower: StreamFollower;
+  /** inspect_protocol's digests and their pages. */
+  readonly inspector: ProtocolInspector;
   readonly configs: ConfigStore;
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;

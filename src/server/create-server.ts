@@ -7,6 +7,8 @@ import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
+import { StreamFollower } from '../analysis/follow.js';
+import { ProtocolInspector } from '../analysis/inspect.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -91,10 +93,10 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const tools = locateWiresharkTools(processes, env);
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
-  const analyzer = new Analyzer(processes, () => tools, {
-    timeoutMs: options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS,
-    runtimeDir,
-  });
+  const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
+  const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
+  const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
+  const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
   const summarizer = new Summarizer(
     processes,
     () => tools,
@@ -127,6 +129,8 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     analyzer,
     summarizer,
     comparer,
+    follower,
+    inspector,
     configs,
     env,
     calls: {

@@ -1,7 +1,10 @@
 // What every digest is made of: a row of named values, the field reader's helpers (a field's
 // several occurrences, numbers, milliseconds), and the shape of a digest read from `-T fields`.
-/** One digest row: named values, in the order of the kind's columns. */
-export type Row = Record<string, string | number | null>;
+import * as z from 'zod';
+
+/** One digest row: named values, in the order of the kind's columns (inspect_protocol's rows). */
+export const rowSchema = z.record(z.string(), z.union([z.string(), z.number(), z.null()]));
+export type Row = z.infer<typeof rowSchema>;
 
 /** Several occurrences of a field in one packet are joined with this (it occurs in no value). */
 export const AGGREGATOR = '\u001f';

@@ -1,5 +1,5 @@
-// The analysis parameters shared by every tool that lists packets (analyze_pcap_file now,
-// stop_capture_session next): the seed's names and defaults, plus the output budget.
+// The analysis parameters shared by the tools that list packets (analyze_pcap_file,
+// stop_capture_session): the seed's names and defaults, plus the paging parameters.
 import * as z from 'zod';
 import { resolveAnalysis } from '../../analysis/options.js';
 import type { ResolvedAnalysis } from '../../analysis/options.js';
@@ -9,14 +9,12 @@ import type { ServerDeps } from '../tool.js';
 import { DEFAULT_FIELDS } from '../../analysis/analyze-capture.js';
 import {
   DEFAULT_LIMIT,
-  MAX_CHARS,
   MAX_FIELDS_LENGTH,
   MAX_FILTER_LENGTH,
   OUTPUT_FORMATS,
-  MAX_OFFSET,
   MAX_PATH_LENGTH,
-  PAGE_LIMIT,
 } from '../../limits.js';
+import { pagingParams } from './paging-params.js';
 
 export const analysisParamsShape = {
   displayFilter: z
@@ -55,48 +53,16 @@ export const analysisParamsShape = {
     .describe(
       'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat and customFields where this call leaves them out; arguments given here win.',
     ),
-  limit: z
-    .number()
-    .int()
-    .min(PAGE_LIMIT.min)
-    .max(PAGE_LIMIT.max)
-    .optional()
-    .describe(
-      `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
-    ),
-  offset: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_OFFSET)
-    .optional()
-    .meta({ default: 0 })
-    .describe('Matching packets to skip: the answer names the offset of the next page.'),
-  maxChars: z
-    .number()
-    .int()
-    .min(MAX_CHARS.min)
-    .max(MAX_CHARS.max)
-    .optional()
-    .meta({ default: MAX_CHARS.default })
-    .describe('Characters of the whole answer at most. The page ends at a packet boundary before this.'),
+  ...pagingParams({
+    limit: `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
+    offset: 'Matching packets to skip: the answer names the offset of the next page.',
+  }),
 };
 
-export const pagingFactsSchema = z.object({
-  outputFormat: z.enum(OUTPUT_FORMATS),
-  displayFilter: z.string().nullable(),
-  decryption: z.boolean().describe('A TLS keylog was applied.'),
-  offset: z.number().int(),
-  packetsShown: z.number().int(),
-  moreMatch: z.boolean(),
-  nextOffset: z.number().int().nullable().describe('The offset of the next page, or null on the last page.'),
-  warnings: z.array(z.string()),
-});
-
-/** The arguments as the caller gave them, without the ones left out: the base of a "next page" call. */
-export function givenArgs(args: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined));
-}
+// For the tools that cut rather than page (summaries, comparisons), which build their "shorter
+// answer" call from the arguments given and take the same budget.
+export { givenArgs } from '../../analysis/paged-answer.js';
+export { maxCharsParam } from './paging-params.js';
 
 /** Where an analysis reads from: a capture file or a capture session. */
 export const sourceParam = z
@@ -107,7 +73,6 @@ export const sourceParam = z
 
 /** A TLS keylog for the tools that do not take the whole analysis parameter set. */
 export const keylogParam = analysisParamsShape.sslKeylogFile;
-export const maxCharsParam = analysisParamsShape.maxChars;
 
 /** Cuts a text answer at a line boundary within maxChars, ending with `note` (which says what to call). */
 export function cutAtLine(text: string, maxChars: number, note: string): string {

@@ -3,12 +3,13 @@ import * as z from 'zod';
 import { resolveSource } from '../../analysis/source.js';
 import { UserError } from '../../errors.js';
 import { resolveAnalysis } from '../../analysis/options.js';
-import { answerPage } from '../../analysis/render.js';
+import { givenArgs } from '../../analysis/paged-answer.js';
+import { answerPage, pagingFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { MAX_PATH_LENGTH } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { analysisParamsShape, givenArgs, pagingFactsSchema, sourceParam } from './analysis-params.js';
+import { analysisParamsShape, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
   filePath: z
@@ -45,7 +46,7 @@ export const analyzePcapFileTool = defineTool({
     const render: RenderContext = {
       title: `Analysis of '${source.sessionId ?? source.file}' complete!`,
       resolved,
-      callWith: (changes) => ({ tool: 'analyze_pcap_file', args: { ...givenArgs(args), ...changes } }),
+      call: { tool: 'analyze_pcap_file', args: givenArgs(args) },
     };
     const { text, facts } = await answerPage(
       deps.analyzer,

@@ -2,13 +2,15 @@
 import * as z from 'zod';
 import { frameFilter, parseFrameSelection } from '../../analysis/frames.js';
 import { resolveAnalysis } from '../../analysis/options.js';
-import { answerPage } from '../../analysis/render.js';
+import { givenArgs } from '../../analysis/paged-answer.js';
+import { answerPage, detailsFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { resolveSource } from '../../analysis/source.js';
-import { MAX_OFFSET } from '../../limits.js';
+import { DEFAULT_PAGE, MAX_FRAMES_PER_PAGE } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { givenArgs, keylogParam, maxCharsParam, pagingFactsSchema, sourceParam } from './analysis-params.js';
+import { keylogParam, sourceParam } from './analysis-params.js';
+import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -32,16 +34,12 @@ const inputSchema = z.object({
     .meta({ default: false })
     .describe("Add each frame's bytes as a hex dump."),
   sslKeylogFile: keylogParam,
-  limit: z.number().int().min(1).max(1_000).optional().meta({ default: 5 }).describe('Frames per page.'),
-  offset: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_OFFSET)
-    .optional()
-    .meta({ default: 0 })
-    .describe('Selected frames to skip.'),
-  maxChars: maxCharsParam,
+  ...pagingParams({
+    limit: 'Frames per page.',
+    limitDefault: DEFAULT_PAGE.frames,
+    limitMax: MAX_FRAMES_PER_PAGE,
+    offset: 'Selected frames to skip.',
+  }),
 });
 
 export const getPacketDetailsTool = defineTool({
@@ -50,7 +48,7 @@ export const getPacketDetailsTool = defineTool({
   description:
     "The full dissection tree of chosen frames, as Wireshark's packet details pane shows it, optionally narrowed to some protocols and with the frames' bytes. Decrypts TLS with sslKeylogFile. Pages by frames; the answer names the next call.",
   inputSchema,
-  outputSchema: pagingFactsSchema.extend({ outputFormat: z.literal('details') }),
+  outputSchema: detailsFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
@@ -67,13 +65,13 @@ export const getPacketDetailsTool = defineTool({
         ...base,
         displayFilter: frameFilter(ranges),
         outputFormat: 'details',
-        limit: args.limit ?? 5,
+        limit: args.limit ?? DEFAULT_PAGE.frames,
         offset: args.offset ?? 0,
         maxChars: args.maxChars ?? base.maxChars,
       },
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
       lastFrame: Math.max(...ranges.map((r) => r.to)),
-      callWith: (changes) => ({ tool: 'get_packet_details', args: { ...givenArgs(args), ...changes } }),
+      call: { tool: 'get_packet_details', args: givenArgs(args) },
     };
     const { text, facts } = await answerPage(
       deps.analyzer,

@@ -2,7 +2,8 @@
 // packets through the same pipeline as analyze_pcap_file. The session and its file stay.
 import * as z from 'zod';
 import { resolveAnalysis } from '../../analysis/options.js';
-import { answerPage } from '../../analysis/render.js';
+import { givenArgs } from '../../analysis/paged-answer.js';
+import { answerPage, pagingFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
 import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { UserError } from '../../errors.js';
@@ -10,7 +11,7 @@ import { MAX_PATH_LENGTH } from '../../limits.js';
 import { hasControlChars, plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { analysisParamsShape, givenArgs, pagingFactsSchema } from './analysis-params.js';
+import { analysisParamsShape } from './analysis-params.js';
 import { sessionViewSchema } from './session-schema.js';
 
 const inputSchema = z.object({
@@ -75,7 +76,7 @@ export const stopCaptureSessionTool = defineTool({
         ...(savedTo ? [`Saved a copy to: ${savedTo}`] : []),
       ],
       resolved,
-      callWith: (changes) => ({ tool: 'stop_capture_session', args: { ...repeatable, ...changes } }),
+      call: { tool: 'stop_capture_session', args: repeatable },
     };
     const { text, facts } = await answerPage(
       deps.analyzer,
