@@ -22,8 +22,6 @@ import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import type { Progress, ProgressSink } from '../util/progress.js';
 import { UserError } from '../errors.js';
-import type { WiresharkTools } from '../wireshark/locate.js';
-import type { ProcessGroup } from '../wireshark/process.js';
 
 /**
  * One call's place in the queue for Wireshark processes: `fn` runs as one call, and while a step
@@ -47,8 +45,6 @@ export interface ServerDeps {
   readonly sessions: OwnedSessions;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
   readonly calls: CallScope;
-  readonly processes: ProcessGroup;
-  readonly tools: () => Promise<WiresharkTools>;
   readonly env: NodeJS.ProcessEnv;
   /** The files this connection's calls may use. */
   readonly sandbox: FileSandbox;

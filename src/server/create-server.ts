@@ -137,8 +137,6 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       withinCall: (onWait, fn) =>
         processes.withinCall(onWait && ((notice) => onWait(describeWait(notice))), fn),
     },
-    processes,
-    tools: () => tools,
     listInterfaces: async (signal) => {
       const t = await tools;
       const tshark = t.status('tshark');
