@@ -14,7 +14,7 @@ export interface CaptureDigest {
   readonly dns: readonly Row[];
 }
 
-export const differenceSchema = z.object({ what: z.string(), baseline: z.string(), candidate: z.string() });
+const differenceSchema = z.object({ what: z.string(), baseline: z.string(), candidate: z.string() });
 export type Difference = z.infer<typeof differenceSchema>;
 
 const onlyInSchema = z.object({

@@ -5,7 +5,7 @@ import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
 import type { ChunkSizing } from './chunks.js';
 
-export const protocolNodeSchema = z.object({
+const protocolNodeSchema = z.object({
   /** Path from the root, e.g. "eth:ip:tcp:http". */
   path: z.string(),
   protocol: z.string(),
@@ -15,10 +15,10 @@ export const protocolNodeSchema = z.object({
 });
 export type ProtocolNode = z.infer<typeof protocolNodeSchema>;
 
-export const conversationKindSchema = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
+const conversationKindSchema = z.enum(['tcp', 'udp', 'ipv4', 'ipv6']);
 export type ConversationKind = z.infer<typeof conversationKindSchema>;
 
-export const conversationSchema = z.object({
+const conversationSchema = z.object({
   kind: conversationKindSchema,
   a: z.string(),
   b: z.string(),
@@ -31,7 +31,7 @@ export const conversationSchema = z.object({
 });
 export type Conversation = z.infer<typeof conversationSchema>;
 
-export const endpointSchema = z.object({
+const endpointSchema = z.object({
   kind: conversationKindSchema,
   /** Address, with ":port" for tcp and udp. */
   address: z.string(),
@@ -42,10 +42,10 @@ export const endpointSchema = z.object({
 });
 export type Endpoint = z.infer<typeof endpointSchema>;
 
-export const severitySchema = z.enum(['error', 'warning', 'note', 'chat', 'comment']);
+const severitySchema = z.enum(['error', 'warning', 'note', 'chat', 'comment']);
 export type Severity = z.infer<typeof severitySchema>;
 
-export const expertEntrySchema = z.object({
+const expertEntrySchema = z.object({
   severity: severitySchema,
   count: z.number(),
   group: z.string(),
