@@ -7,6 +7,15 @@ export const CAPTURE_MAX_PACKETS = { min: 1, max: 10_000_000, default: 100_000 }
 /** How an analysis prints packets: tshark's JSON, tab-separated fields, or its one-line text. */
 export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
 
+/** What an analysis prints when neither the call nor a saved configuration says. */
+export const DEFAULT_OUTPUT_FORMAT = 'text' satisfies (typeof OUTPUT_FORMATS)[number];
+/** follow_stream without a choice: the first TCP stream, as text. */
+export const FOLLOW_DEFAULTS = { protocol: 'tcp', stream: 0, format: 'ascii' } as const;
+/** summarize_capture's (and a capture resource's) conversations, endpoints and messages of each kind. */
+export const SUMMARY_TOP_N = { min: 1, max: 100, default: 10 } as const;
+/** compare_captures' entries per section. */
+export const COMPARE_LIMIT = { min: 1, max: 1_000, default: 20 } as const;
+
 export const MAX_CHARS = { min: 1_000, max: 200_000, default: 20_000 } as const;
 export const PAGE_LIMIT = { min: 1, max: 10_000 } as const;
 /** Packets per page when the call gives no limit, chosen so a page fits the default maxChars. */

@@ -86,6 +86,18 @@ describe('architecture', () => {
     assert.deepEqual(offenders, []);
   });
 
+  it('takes every tool default from src/limits.ts, where the code that applies it reads it too', () => {
+    // A literal default in a schema is a second declaration of it: the handler applies its own.
+    const offenders = files
+      .filter((f) => rel(f).startsWith('mcp/'))
+      .flatMap((file) =>
+        [...readFileSync(file, 'utf8').matchAll(/\.meta\(\{\s*default:\s*(['"`]|[1-9])/g)].map(
+          (m) => `${rel(file)}: ${m[0]}`,
+        ),
+      );
+    assert.deepEqual(offenders, []);
+  });
+
   it('never imports upward: the rooms, as their imports order them, have no cycle', () => {
     const seen = new Map<string, 'visiting' | 'done'>();
     const visit = (room: string, trail: string[]): void => {

@@ -4,7 +4,7 @@
 // time (follow_stream's service).
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
-import { DEFAULT_PAGE, MAX_CHARS } from '../limits.js';
+import { DEFAULT_PAGE, FOLLOW_DEFAULTS, MAX_CHARS } from '../limits.js';
 import { plural } from '../util/text.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
@@ -181,10 +181,11 @@ export class StreamFollower {
   ) {}
 
   async page(req: FollowPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: FollowFacts }> {
-    const protocol = req.protocol ?? 'tcp';
+    const protocol = req.protocol ?? FOLLOW_DEFAULTS.protocol;
     const follow = followArgument(protocol, req.stream, req.between, req.substream);
     const which =
-      req.between ?? `stream ${req.stream ?? 0}${req.substream !== undefined ? `/${req.substream}` : ''}`;
+      req.between ??
+      `stream ${req.stream ?? FOLLOW_DEFAULTS.stream}${req.substream !== undefined ? `/${req.substream}` : ''}`;
     const { follow: result, warnings } = await followStream(
       this.group,
       await this.tools(),
@@ -193,7 +194,7 @@ export class StreamFollower {
         live: req.source.live,
         keylogFile: req.keylog.keylogFile,
         follow,
-        which: `${protocol} ${req.between ?? `stream ${req.stream ?? 0}`}`,
+        which: `${protocol} ${req.between ?? `stream ${req.stream ?? FOLLOW_DEFAULTS.stream}`}`,
         timeoutMs: this.timeoutMs,
       },
       signal,

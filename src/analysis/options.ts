@@ -4,7 +4,7 @@
 import type { ConfigStore, SavedConfig } from '../config/config-store.js';
 import { validateConfigName } from '../config/config-store.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_LIMIT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
+import { DEFAULT_LIMIT, DEFAULT_OUTPUT_FORMAT, MAX_CHARS, MAX_FIELDS } from '../limits.js';
 import { plural, requirePlainText } from '../util/text.js';
 import { DEFAULT_FIELDS } from './analyze-capture.js';
 import type { FileSandbox } from '../storage/sandbox.js';
@@ -54,7 +54,7 @@ export async function resolveAnalysis(
     nonEmpty(given) === undefined && config ? ` (from saved configuration '${config.name}')` : '';
   const displayFilter = nonEmpty(params.displayFilter) ?? nonEmpty(config?.displayFilter);
   requirePlainText(displayFilter, `displayFilter${fromConfig(params.displayFilter)}`);
-  const outputFormat = params.outputFormat ?? config?.outputFormat ?? 'text';
+  const outputFormat = params.outputFormat ?? config?.outputFormat ?? DEFAULT_OUTPUT_FORMAT;
   const customFields = nonEmpty(params.customFields) ?? nonEmpty(config?.customFields);
   requirePlainText(customFields, `customFields${fromConfig(params.customFields)}`);
   const fields = parseFieldList(customFields);

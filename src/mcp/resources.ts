@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import type { McpServer, ReadResourceResult, ResourceLink } from '@modelcontextprotocol/server';
 import type { ResolvedSource } from '../analysis/source.js';
 import { renderSummary } from '../analysis/summary/index.js';
-import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
+import { ANALYSIS_TIMEOUT_MS, SUMMARY_TOP_N } from '../limits.js';
 import { fileUri, sessionUri } from '../storage/known-captures.js';
 import type { Connection, ServerDeps } from './tool.js';
 
@@ -115,7 +115,7 @@ export function registerResources(server: McpServer, connection: Connection): vo
       // One read is one call in the queue for tshark slots, like a tool call.
       const summary = await deps.calls.withinCall(undefined, () =>
         deps.summarizer.summarize(
-          { file, topN: 10, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
+          { file, topN: SUMMARY_TOP_N.default, timeoutMs: ANALYSIS_TIMEOUT_MS, live },
           ctx.mcpReq.signal,
         ),
       );

@@ -13,6 +13,7 @@ import {
   MAX_FILTER_LENGTH,
   OUTPUT_FORMATS,
   MAX_PATH_LENGTH,
+  DEFAULT_OUTPUT_FORMAT,
 } from '../../limits.js';
 import { pagingParams } from './paging-params.js';
 
@@ -27,7 +28,7 @@ export const analysisParamsShape = {
   outputFormat: z
     .enum(OUTPUT_FORMATS)
     .optional()
-    .meta({ default: 'text' })
+    .meta({ default: DEFAULT_OUTPUT_FORMAT })
     .describe(
       'Output format: text (one summary line per packet, the default), fields (tab-separated values of customFields, one line per packet), or json (tshark -T json, compact, one packet per line).',
     ),

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { comparisonSchema, renderComparison } from '../../analysis/compare.js';
 import { resolveAnalysis } from '../../analysis/options.js';
 import { resolveSource } from '../../analysis/source.js';
-import { MAX_CHARS } from '../../limits.js';
+import { COMPARE_LIMIT, MAX_CHARS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
@@ -15,10 +15,10 @@ const inputSchema = z.object({
   limit: z
     .number()
     .int()
-    .min(1)
-    .max(1_000)
+    .min(COMPARE_LIMIT.min)
+    .max(COMPARE_LIMIT.max)
     .optional()
-    .meta({ default: 20 })
+    .meta({ default: COMPARE_LIMIT.default })
     .describe('Entries shown per section.'),
   maxChars: maxCharsParam,
 });
@@ -57,7 +57,7 @@ export const compareCapturesTool = defineTool({
     );
     const warnings = sided.map(([side, w]) => `${side}: ${w}`);
     const maxChars = args.maxChars ?? MAX_CHARS.default;
-    const limit = args.limit ?? 20;
+    const limit = args.limit ?? COMPARE_LIMIT.default;
     const shorter = { ...givenArgs(args), limit: Math.max(1, Math.floor(limit / 2)) };
     const text = cutAtLine(
       renderComparison({ baseline: baseline.label, candidate: candidate.label }, comparison, sided, limit),

@@ -3,7 +3,7 @@
 import * as z from 'zod';
 import { FOLLOW_FORMATS, FOLLOW_PROTOCOLS, followFactsSchema } from '../../analysis/follow.js';
 import { givenArgs } from '../../analysis/paged-answer.js';
-import { DEFAULT_PAGE } from '../../limits.js';
+import { DEFAULT_PAGE, FOLLOW_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
@@ -14,7 +14,7 @@ const inputSchema = z.object({
   protocol: z
     .enum(FOLLOW_PROTOCOLS)
     .optional()
-    .meta({ default: 'tcp' })
+    .meta({ default: FOLLOW_DEFAULTS.protocol })
     .describe('What to follow: tcp or udp payload, tls (decrypted application data), http, http2 or quic.'),
   stream: z
     .number()
@@ -22,7 +22,7 @@ const inputSchema = z.object({
     .min(0)
     .max(100_000_000)
     .optional()
-    .meta({ default: 0 })
+    .meta({ default: FOLLOW_DEFAULTS.stream })
     .describe(
       'Stream index (tcp.stream, udp.stream, or quic.connection.number for quic), as other answers show it.',
     ),
@@ -41,7 +41,7 @@ const inputSchema = z.object({
   format: z
     .enum(FOLLOW_FORMATS)
     .optional()
-    .meta({ default: 'ascii' })
+    .meta({ default: FOLLOW_DEFAULTS.format })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   sslKeylogFile: keylogParam,
   ...pagingParams({

@@ -2,7 +2,7 @@
 // conversations and endpoints, expert info.
 import * as z from 'zod';
 import { captureSummarySchema, renderSummary } from '../../analysis/summary/index.js';
-import { ANALYSIS_TIMEOUT_MS, MAX_CHARS } from '../../limits.js';
+import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, SUMMARY_TOP_N } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import {
@@ -14,17 +14,15 @@ import {
   sourceAndKeylog,
 } from './analysis-params.js';
 
-const TOP_N = { min: 1, max: 100, default: 10 } as const;
-
 const inputSchema = z.object({
   source: sourceParam,
   topN: z
     .number()
     .int()
-    .min(TOP_N.min)
-    .max(TOP_N.max)
+    .min(SUMMARY_TOP_N.min)
+    .max(SUMMARY_TOP_N.max)
     .optional()
-    .meta({ default: TOP_N.default })
+    .meta({ default: SUMMARY_TOP_N.default })
     .describe('Conversations, endpoints and expert messages to show, of each kind.'),
   sslKeylogFile: keylogParam,
   maxChars: maxCharsParam,
@@ -46,7 +44,7 @@ export const summarizeCaptureTool = defineTool({
     const summary = await deps.summarizer.summarize(
       {
         file: source.file,
-        topN: args.topN ?? TOP_N.default,
+        topN: args.topN ?? SUMMARY_TOP_N.default,
         keylogFile,
         timeoutMs: ANALYSIS_TIMEOUT_MS,
         live: source.live,
@@ -56,7 +54,10 @@ export const summarizeCaptureTool = defineTool({
     );
     const warnings = [...keylogWarnings, ...summary.warnings];
     const maxChars = args.maxChars ?? MAX_CHARS.default;
-    const smaller = { ...givenArgs(args), topN: Math.max(1, Math.floor((args.topN ?? TOP_N.default) / 2)) };
+    const smaller = {
+      ...givenArgs(args),
+      topN: Math.max(1, Math.floor((args.topN ?? SUMMARY_TOP_N.default) / 2)),
+    };
     const text = cutAtLine(
       renderSummary(source.label, summary, warnings),
       maxChars,
