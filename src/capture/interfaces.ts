@@ -5,33 +5,34 @@
 // of the file sandbox and onto the network.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import * as z from 'zod';
 import { UserError } from '../errors.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { glossaryArgs } from '../wireshark/tshark-args.js';
 
-export interface LocalInterface {
-  /** What to pass as `interface`. */
-  readonly name: string;
-  /** Its number in dumpcap's list, which `interface` also accepts. */
-  readonly number: number;
-  readonly description: string;
-  readonly addresses: readonly string[];
-  readonly loopback: boolean;
-}
+export const localInterfaceSchema = z.object({
+  name: z.string().describe('What to pass as interface.'),
+  number: z.number().int().describe("Its number in dumpcap's list, also accepted as interface."),
+  description: z.string(),
+  addresses: z.array(z.string()),
+  loopback: z.boolean(),
+});
+export type LocalInterface = Readonly<z.infer<typeof localInterfaceSchema>>;
 
-export interface ExtcapInterface {
-  /** What to pass as `interface`. */
-  readonly name: string;
-  readonly description: string;
-  /** The extcap program that provides it. */
-  readonly tool: string;
-}
+export const extcapInterfaceSchema = z.object({
+  name: z.string().describe('What to pass as interface.'),
+  description: z.string(),
+  tool: z.string().describe('The extcap program that provides it.'),
+});
+export type ExtcapInterface = Readonly<z.infer<typeof extcapInterfaceSchema>>;
 
-export interface InterfaceListing {
-  readonly local: readonly LocalInterface[];
-  readonly extcap: readonly ExtcapInterface[];
-}
+/** What list_interfaces publishes: local interfaces, and extcap sources apart. */
+export const interfaceListingSchema = z.object({
+  local: z.array(localInterfaceSchema),
+  extcap: z.array(extcapInterfaceSchema),
+});
+export type InterfaceListing = Readonly<z.infer<typeof interfaceListingSchema>>;
 
 /**
  * Reads `dumpcap -D -M`: one line per interface, "N. name", then tab-separated vendor description,

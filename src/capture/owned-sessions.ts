@@ -2,7 +2,8 @@
 // other client's (another's session answers as one that does not exist). Over stdio, and with
 // --shared-sessions, every client has the same view: the one shared pool.
 import type { ProgressSink } from '../util/progress.js';
-import type { Session, SessionLimits, SessionManager, SessionView, StartRequest } from './sessions.js';
+import type { Session, SessionLimits, SessionManager, StartRequest } from './sessions.js';
+import type { SessionView } from './session-view.js';
 
 export class OwnedSessions {
   constructor(

@@ -24,8 +24,7 @@ import {
 import type { CaptureEnd } from './dumpcap.js';
 import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
-
-export type StopReason = 'stopped' | 'timeout' | 'packetLimit' | 'sizeLimit' | 'ended';
+import type { SessionView, StopReason } from './session-view.js';
 
 export const STOP_REASON_TEXT: Record<StopReason, string> = {
   stopped: 'stopped on request',
@@ -86,24 +85,6 @@ export interface Session {
 }
 
 /** A session as listed: its state with live figures for a running one. */
-export interface SessionView {
-  readonly id: string;
-  readonly phase: SessionState['phase'];
-  readonly interface: string;
-  readonly captureFilter: string | null;
-  readonly startedAt: string;
-  readonly elapsedSeconds: number;
-  readonly packets: number;
-  readonly bytes: number;
-  readonly reason: StopReason | null;
-  readonly error: string | null;
-  readonly file: string;
-  readonly pid: number | null;
-  readonly timeout: number;
-  readonly maxPackets: number;
-  readonly maxFileBytes: number;
-}
-
 export interface SessionLimits {
   /** Sessions capturing at once. */
   readonly maxRunning: number;

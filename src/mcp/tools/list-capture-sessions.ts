@@ -1,11 +1,11 @@
 // list_capture_sessions: every session, running or not, with live figures for the running ones.
 import * as z from 'zod';
 import { CAPTURE_START_TIMEOUT_MS } from '../../capture/dumpcap.js';
-import type { SessionView } from '../../capture/sessions.js';
+import type { SessionView } from '../../capture/session-view.js';
 import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
 import { defineTool, textResult } from '../tool.js';
-import { sessionViewSchema } from './session-schema.js';
+import { sessionViewSchema } from '../../capture/session-view.js';
 
 const outputSchema = z.object({ sessions: z.array(sessionViewSchema) });
 

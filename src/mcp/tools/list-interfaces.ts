@@ -1,25 +1,9 @@
 // list_interfaces: what can be captured on, from dumpcap's machine listing, extcap sources apart.
 import * as z from 'zod';
+import { interfaceListingSchema } from '../../capture/interfaces.js';
 import { defineTool, textResult } from '../tool.js';
 
-const outputSchema = z.object({
-  local: z.array(
-    z.object({
-      name: z.string().describe('What to pass as interface.'),
-      number: z.number().int().describe("Its number in dumpcap's list, also accepted as interface."),
-      description: z.string(),
-      addresses: z.array(z.string()),
-      loopback: z.boolean(),
-    }),
-  ),
-  extcap: z.array(
-    z.object({
-      name: z.string().describe('What to pass as interface.'),
-      description: z.string(),
-      tool: z.string().describe('The extcap program that provides it.'),
-    }),
-  ),
-});
+const outputSchema = interfaceListingSchema;
 
 export const listInterfacesTool = defineTool({
   name: 'list_interfaces',

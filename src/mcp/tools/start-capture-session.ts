@@ -13,7 +13,7 @@ import {
 } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { sessionViewSchema } from './session-schema.js';
+import { sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
   interface: z

@@ -12,7 +12,7 @@ import { hasControlChars, plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape } from './analysis-params.js';
-import { sessionViewSchema } from './session-schema.js';
+import { sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
   sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),

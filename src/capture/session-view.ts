@@ -1,5 +1,10 @@
-// The structured form of a capture session, shared by the session tools.
+// A capture session as the session tools show it: the schema they publish and, inferred from it,
+// the type SessionManager returns, so the two cannot disagree.
 import * as z from 'zod';
+
+/** Why a finished session stopped. */
+export const STOP_REASONS = ['stopped', 'timeout', 'packetLimit', 'sizeLimit', 'ended'] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
 
 export const sessionViewSchema = z.object({
   id: z.string(),
@@ -12,10 +17,7 @@ export const sessionViewSchema = z.object({
   elapsedSeconds: z.number().describe('Seconds captured so far, or in all once it ended.'),
   packets: z.number().int().describe('Packets written (live while running).'),
   bytes: z.number().int().describe('Size of the capture file (live while running).'),
-  reason: z
-    .enum(['stopped', 'timeout', 'packetLimit', 'sizeLimit', 'ended'])
-    .nullable()
-    .describe('Why a finished session stopped.'),
+  reason: z.enum(STOP_REASONS).nullable().describe('Why a finished session stopped.'),
   error: z.string().nullable().describe('Why a failed session failed, and what to do.'),
   file: z.string().describe("The capture file, in the server's private directory."),
   pid: z.number().int().nullable().describe("dumpcap's process id while running."),
@@ -23,3 +25,6 @@ export const sessionViewSchema = z.object({
   maxPackets: z.number().int(),
   maxFileBytes: z.number().int(),
 });
+
+/** One session as list_capture_sessions shows it (and start and stop return it). */
+export type SessionView = Readonly<z.infer<typeof sessionViewSchema>>;
