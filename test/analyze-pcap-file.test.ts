@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import type { MixedCapture } from './helpers/fixtures.js';
 import { captureUnavailable, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect, resultBody } from './helpers/mcp-client.js';
+import { connect, resultBody } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { tsharkFields } from './helpers/tshark.js';
 

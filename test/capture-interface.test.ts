@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { childPids } from './helpers/processes.js';
 

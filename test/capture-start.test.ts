@@ -12,7 +12,7 @@ import { CAPTURE_START_TIMEOUT_MS } from '../src/capture/dumpcap.js';
 import { isProcessAlive } from '../src/util/pid.js';
 import { pidsIn, writeStuckDumpcap } from './helpers/fake-tool.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { childPids } from './helpers/processes.js';
 

@@ -12,7 +12,7 @@ import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { EMPTY_PCAP, TsharkArgumentChecker } from '../src/wireshark/tshark.js';
 import { writeHangingTool, writeKilledTool } from './helpers/fake-tool.js';
 import { group, requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect, useServer } from './helpers/mcp-client.js';
+import { connect, useServer } from './helpers/in-process.js';
 import { childPids } from './helpers/processes.js';
 
 const GB8 = 8 * 1024 ** 3;

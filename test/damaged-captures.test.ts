@@ -14,7 +14,7 @@ import { planChunks } from '../src/analysis/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summarize.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
-import { readAnswer, useServer } from './helpers/mcp-client.js';
+import { readAnswer, useServer } from './helpers/in-process.js';
 import type { ToolAnswer } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 

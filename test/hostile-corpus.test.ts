@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Tool } from '@modelcontextprotocol/client';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { captureUnavailable } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 
 /** Parameters that name a file; they also get the path payloads. */

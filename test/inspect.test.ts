@@ -8,7 +8,7 @@ import { buildRows } from '../src/analysis/digests/index.js';
 import { parseRtpStreams } from '../src/analysis/digests/voip.js';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { freeUdpPort } from './helpers/traffic.js';
 
 const run = promisify(execFile);

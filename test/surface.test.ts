@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { REPO } from './helpers/paths.js';
 
 const SNAPSHOT = path.join(REPO, 'test', 'snapshots', 'tools.json');

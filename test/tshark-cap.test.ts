@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { childPids, commandLine, programName } from '../bench/proc.js';
 import { makeMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { resultBody, useServer } from './helpers/mcp-client.js';
+import { resultBody, useServer } from './helpers/in-process.js';
 
 const run = promisify(execFile);
 const CAP = 2;
