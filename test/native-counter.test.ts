@@ -17,7 +17,7 @@ import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { conversationCounter, NATIVE_DIR } from '../src/wireshark/native.js';
 import type { CounterStatus } from '../src/wireshark/native.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus, SHARED_CAPTURES } from './helpers/paths.js';
 
@@ -81,7 +81,7 @@ describe('the counter inside tshark', () => {
     const status = await builtCounter();
     if (!status.available) return t.skip(`no counter: ${status.reason}`);
     if (!(await requireCapture(t))) return;
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const find = (): CounterStatus => status;
     for (const keylogFile of [undefined, made.keylog]) {
       const request: SummaryRequest = { file: made.file, topN: 1000, timeoutMs: 120_000, keylogFile };
@@ -100,7 +100,7 @@ describe('the counter inside tshark', () => {
     if (!(await requireCapture(t))) return;
     // Besides the corpus: a microsecond pcap merged with a nanosecond loopback pcapng, so that the
     // file has two interfaces, and its first and last time stamps two precisions.
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const usec = corpus('chrissanders-packets/ppa1e/http.cap') ?? '';
     const merged = path.join(dir, 'two-precisions.pcapng');
     await run('mergecap', ['-w', merged, usec, made.file]);
