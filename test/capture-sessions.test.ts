@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,7 +12,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { isProcessAlive } from '../src/util/pid.js';
 import { startMixedTraffic } from './helpers/fixtures.js';
-import { requireCapture } from './helpers/loopback-capture.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import { connect, resultBody } from './helpers/mcp-client.js';
 import type { Session } from './helpers/mcp-client.js';
@@ -360,23 +361,30 @@ describe('capture sessions and the server process', () => {
 
   it('after SIGKILL, dumpcap ends at its own timeout and the next server sweeps its files', async (t) => {
     if (!(await requireCapture(t))) return;
-    const mcp = await connect();
-    const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 2 });
-    assert.ok(mcp.pid !== null && session.pid !== null);
-    process.kill(mcp.pid, 'SIGKILL');
-    await mcp.close().catch(() => undefined);
-    const end = Date.now() + 2_000 + 3_000;
-    while (isProcessAlive(session.pid) && Date.now() < end) await delay(50);
-    assert.equal(isProcessAlive(session.pid), false, 'dumpcap outlived its own timeout');
-    const leftover = path.dirname(session.file);
-    assert.equal(existsSync(leftover), true, 'a killed server cannot clean up after itself');
-    const next = await connect();
+    // The servers' private directories in a temp directory of their own: a server that another
+    // test file starts meanwhile would sweep the killed one's before this test could look.
+    const tmp = await tempDir();
+    const mcp = await connect({ TMPDIR: tmp });
     try {
-      const swept = Date.now() + 5_000;
-      while (existsSync(leftover) && Date.now() < swept) await delay(50);
-      assert.equal(existsSync(leftover), false, "the next server swept the dead one's directory");
+      const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 2 });
+      assert.ok(mcp.pid !== null && session.pid !== null);
+      process.kill(mcp.pid, 'SIGKILL');
+      const end = Date.now() + 2_000 + 3_000;
+      while (isProcessAlive(session.pid) && Date.now() < end) await delay(50);
+      assert.equal(isProcessAlive(session.pid), false, 'dumpcap outlived its own timeout');
+      const leftover = path.dirname(session.file);
+      assert.equal(existsSync(leftover), true, 'a killed server cannot clean up after itself');
+      const next = await connect({ TMPDIR: tmp });
+      try {
+        const swept = Date.now() + 5_000;
+        while (existsSync(leftover) && Date.now() < swept) await delay(50);
+        assert.equal(existsSync(leftover), false, "the next server swept the dead one's directory");
+      } finally {
+        await next.close();
+      }
     } finally {
-      await next.close();
+      await mcp.close().catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 
