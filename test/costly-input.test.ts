@@ -50,13 +50,20 @@ describe('costly inputs', () => {
 
   it(
     'gives up a capture filter that takes seconds to compile, and says so',
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async (t) => {
       if (!(await requireCapture(t))) return;
       // 3.7 KB, within the length limit; libpcap's optimizer took 54 s over it here.
       const filter = `port ${Array.from({ length: 541 }, (_, i) => i + 1).join(' or ')}`;
-      const started = performance.now();
-      const answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+      let started = performance.now();
+      let answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+      // Other test files running at once can starve dumpcap, which the server then reports as a busy
+      // machine instead (rightly): ask again, a few times at most, for the answer this test is about.
+      for (let tries = 1; tries < 4 && /because the machine is busy/.test(answer.text); tries++) {
+        t.diagnostic(`try ${tries}: ${answer.text}`);
+        started = performance.now();
+        answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+      }
       const seconds = (performance.now() - started) / 1000;
       assert.equal(answer.isError, true, answer.text);
       assert.match(
