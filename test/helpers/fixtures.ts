@@ -135,7 +135,7 @@ let shared: Promise<MixedCapture> | undefined;
  * once per test file, in a directory removed when the file's process exits.
  */
 export function sharedMixedCapture(): Promise<MixedCapture> {
-  shared ??= makeShared(process.env['SHARKMCP_TEST_RUN_DIR']);
+  shared ??= makeShared(process.env['SHARKMCP_TEST_RUN_DIR'] || undefined);
   return shared;
 }
 
