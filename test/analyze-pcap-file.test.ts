@@ -23,9 +23,12 @@ describe('analyze_pcap_file on a capture made here', () => {
     mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp?.close();
-    await group.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await group.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   /** The capture, or a skip (a failure under CI=true) when capture is not possible here. */

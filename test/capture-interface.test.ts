@@ -46,8 +46,11 @@ describe('capture interfaces', () => {
     mcp = await connect({ SHARKMCP_ALLOWED_DIRS: path.join(dir, 'allowed') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   const noDumpcapLeft = (): void => {

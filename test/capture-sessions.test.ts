@@ -62,12 +62,15 @@ async function capinfosCount(file: string): Promise<number> {
 
 async function sendDatagrams(port: number, count: number): Promise<void> {
   const socket = dgram.createSocket('udp4');
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) =>
-      socket.send(`d${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-    );
+  try {
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) =>
+        socket.send(`d${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
+    }
+  } finally {
+    socket.close();
   }
-  socket.close();
 }
 
 describe('capture sessions', () => {
@@ -322,16 +325,19 @@ describe('capture sessions within a small disk budget', () => {
       const session = await start(server.mcp, { captureFilter: `udp port ${port}`, maxFileMB, timeout: 60 });
       const socket = dgram.createSocket('udp4');
       const payload = Buffer.alloc(60_000, 7);
-      for (
-        let i = 0;
-        i < 200 && (await sessions(server.mcp)).find((s) => s.id === session.id)?.phase === 'running';
-        i++
-      ) {
-        await new Promise<void>((resolve, reject) =>
-          socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-        );
+      try {
+        for (
+          let i = 0;
+          i < 200 && (await sessions(server.mcp)).find((s) => s.id === session.id)?.phase === 'running';
+          i++
+        ) {
+          await new Promise<void>((resolve, reject) =>
+            socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+          );
+        }
+      } finally {
+        socket.close();
       }
-      socket.close();
       return waitUntilStopped(server.mcp, session.id, 8_000);
     };
     const first = await fill(3);
@@ -350,6 +356,8 @@ describe('capture sessions and the server process', () => {
   it('leaves no dumpcap behind when stdin closes', async (t) => {
     if (!(await requireCapture(t))) return;
     const mcp = await connect();
+    // Closing is what this test does; should it fail before, the server is closed after it.
+    t.after(() => mcp.close());
     const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 600 });
     assert.ok(session.pid !== null && isProcessAlive(session.pid));
     await mcp.close();

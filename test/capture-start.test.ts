@@ -44,8 +44,11 @@ describe('a capture whose interface never starts', () => {
     mcp = await connect({ SHARKMCP_DUMPCAP: dumpcap, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   const listed = async (): Promise<View[]> =>
@@ -126,8 +129,11 @@ describe('concurrent starts', () => {
     mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   /** Every dumpcap the server runs belongs to a listed session. */

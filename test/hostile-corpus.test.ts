@@ -73,8 +73,11 @@ describe('hostile-input corpus', () => {
   });
 
   after(async () => {
-    await mcp?.close();
-    await rm(base, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 
   /** Every value that tries to run something: each would create the canary if it ran. */
