@@ -1,14 +1,14 @@
-// analyze_pcap_file through a real MCP client spawning the built `sharkmcp`, on a capture this
-// test makes on loopback (HTTP, DNS, HTTPS with a keylog). Expected values come from tshark
-// queried directly, not from the server.
+// analyze_pcap_file through a real MCP client (the server in this process), on a capture the tests
+// make on loopback (HTTP, DNS, HTTPS with a keylog). Expected values come from tshark queried
+// directly, not from the server.
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import type { MixedCapture } from './helpers/fixtures.js';
 import { captureUnavailable, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect, resultBody } from './helpers/mcp-client.js';
+import { connect, resultBody } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { tsharkFields } from './helpers/tshark.js';
 
@@ -19,13 +19,16 @@ describe('analyze_pcap_file on a capture made here', () => {
 
   before(async () => {
     dir = await tempDir();
-    if ((await captureUnavailable()) === undefined) capture = await makeMixedCapture(dir);
+    if ((await captureUnavailable()) === undefined) capture = await sharedMixedCapture();
     mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp?.close();
-    await group.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await group.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   /** The capture, or a skip (a failure under CI=true) when capture is not possible here. */

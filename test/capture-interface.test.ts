@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { childPids } from './helpers/processes.js';
 
@@ -46,8 +46,11 @@ describe('capture interfaces', () => {
     mcp = await connect({ SHARKMCP_ALLOWED_DIRS: path.join(dir, 'allowed') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   const noDumpcapLeft = (): void => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,8 +12,9 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { isProcessAlive } from '../src/util/pid.js';
 import { startMixedTraffic } from './helpers/fixtures.js';
-import { requireCapture } from './helpers/loopback-capture.js';
-import { connect, resultBody, useServer } from './helpers/mcp-client.js';
+import { requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { useServer } from './helpers/in-process.js';
+import { connect, resultBody } from './helpers/mcp-client.js';
 import type { Session } from './helpers/mcp-client.js';
 import { close, freeUdpPort, httpGet, listen } from './helpers/traffic.js';
 import { tsharkFields } from './helpers/tshark.js';
@@ -60,12 +62,15 @@ async function capinfosCount(file: string): Promise<number> {
 
 async function sendDatagrams(port: number, count: number): Promise<void> {
   const socket = dgram.createSocket('udp4');
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) =>
-      socket.send(`d${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-    );
+  try {
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) =>
+        socket.send(`d${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      );
+    }
+  } finally {
+    socket.close();
   }
-  socket.close();
 }
 
 describe('capture sessions', () => {
@@ -320,16 +325,19 @@ describe('capture sessions within a small disk budget', () => {
       const session = await start(server.mcp, { captureFilter: `udp port ${port}`, maxFileMB, timeout: 60 });
       const socket = dgram.createSocket('udp4');
       const payload = Buffer.alloc(60_000, 7);
-      for (
-        let i = 0;
-        i < 200 && (await sessions(server.mcp)).find((s) => s.id === session.id)?.phase === 'running';
-        i++
-      ) {
-        await new Promise<void>((resolve, reject) =>
-          socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-        );
+      try {
+        for (
+          let i = 0;
+          i < 200 && (await sessions(server.mcp)).find((s) => s.id === session.id)?.phase === 'running';
+          i++
+        ) {
+          await new Promise<void>((resolve, reject) =>
+            socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+          );
+        }
+      } finally {
+        socket.close();
       }
-      socket.close();
       return waitUntilStopped(server.mcp, session.id, 8_000);
     };
     const first = await fill(3);
@@ -348,6 +356,8 @@ describe('capture sessions and the server process', () => {
   it('leaves no dumpcap behind when stdin closes', async (t) => {
     if (!(await requireCapture(t))) return;
     const mcp = await connect();
+    // Closing is what this test does; should it fail before, the server is closed after it.
+    t.after(() => mcp.close());
     const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 600 });
     assert.ok(session.pid !== null && isProcessAlive(session.pid));
     await mcp.close();
@@ -359,23 +369,30 @@ describe('capture sessions and the server process', () => {
 
   it('after SIGKILL, dumpcap ends at its own timeout and the next server sweeps its files', async (t) => {
     if (!(await requireCapture(t))) return;
-    const mcp = await connect();
-    const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 2 });
-    assert.ok(mcp.pid !== null && session.pid !== null);
-    process.kill(mcp.pid, 'SIGKILL');
-    await mcp.close().catch(() => undefined);
-    const end = Date.now() + 2_000 + 3_000;
-    while (isProcessAlive(session.pid) && Date.now() < end) await delay(50);
-    assert.equal(isProcessAlive(session.pid), false, 'dumpcap outlived its own timeout');
-    const leftover = path.dirname(session.file);
-    assert.equal(existsSync(leftover), true, 'a killed server cannot clean up after itself');
-    const next = await connect();
+    // The servers' private directories in a temp directory of their own: a server that another
+    // test file starts meanwhile would sweep the killed one's before this test could look.
+    const tmp = await tempDir();
+    const mcp = await connect({ TMPDIR: tmp });
     try {
-      const swept = Date.now() + 5_000;
-      while (existsSync(leftover) && Date.now() < swept) await delay(50);
-      assert.equal(existsSync(leftover), false, "the next server swept the dead one's directory");
+      const session = await start(mcp, { captureFilter: 'udp port 9', timeout: 2 });
+      assert.ok(mcp.pid !== null && session.pid !== null);
+      process.kill(mcp.pid, 'SIGKILL');
+      const end = Date.now() + 2_000 + 3_000;
+      while (isProcessAlive(session.pid) && Date.now() < end) await delay(50);
+      assert.equal(isProcessAlive(session.pid), false, 'dumpcap outlived its own timeout');
+      const leftover = path.dirname(session.file);
+      assert.equal(existsSync(leftover), true, 'a killed server cannot clean up after itself');
+      const next = await connect({ TMPDIR: tmp });
+      try {
+        const swept = Date.now() + 5_000;
+        while (existsSync(leftover) && Date.now() < swept) await delay(50);
+        assert.equal(existsSync(leftover), false, "the next server swept the dead one's directory");
+      } finally {
+        await next.close();
+      }
     } finally {
-      await next.close();
+      await mcp.close().catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true });
     }
   });
 

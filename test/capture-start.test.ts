@@ -12,7 +12,7 @@ import { CAPTURE_START_TIMEOUT_MS } from '../src/capture/dumpcap.js';
 import { isProcessAlive } from '../src/util/pid.js';
 import { pidsIn, writeStuckDumpcap } from './helpers/fake-tool.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { childPids } from './helpers/processes.js';
 
@@ -44,8 +44,11 @@ describe('a capture whose interface never starts', () => {
     mcp = await connect({ SHARKMCP_DUMPCAP: dumpcap, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   const listed = async (): Promise<View[]> =>
@@ -126,8 +129,11 @@ describe('concurrent starts', () => {
     mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
   });
   after(async () => {
-    await mcp.close();
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   /** Every dumpcap the server runs belongs to a listed session. */

@@ -13,7 +13,7 @@ import type { SummaryRequest } from '../src/analysis/summary/index.js';
 import { countPackets } from '../src/wireshark/capinfos.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus } from './helpers/paths.js';
 
@@ -63,7 +63,7 @@ async function fifosLeft(): Promise<string[]> {
 describe('chunked summaries', () => {
   it('give the single-pass answer on a loopback capture enlarged with time-shifted copies', async (t) => {
     if (!(await requireCapture(t))) return;
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const base = (await countPackets(group, 'capinfos', made.file)) ?? 0;
     // Six copies, each shifted past the one before, as the benchmark builds its captures: every
     // TCP stream then runs through all of them, across every cut.
@@ -104,7 +104,7 @@ describe('chunked summaries', () => {
 
   it('all finish with one tshark slot: a worker waiting for a slot holds nothing the running ones need', async (t) => {
     if (!(await requireCapture(t))) return;
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const base = (await countPackets(group, 'capinfos', made.file)) ?? 0;
     const file = path.join(dir, 'three.pcapng');
     await run('mergecap', ['-a', '-w', file, made.file, made.file, made.file]);

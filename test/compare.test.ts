@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { corpus } from './helpers/paths.js';
 import {
   close,

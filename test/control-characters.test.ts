@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { CONFIG_FILE_NAME } from '../src/config/config-store.js';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 
 const CONTROL = ['\u0000', '\n', '\u001b', '\u007f'];
 

@@ -2,7 +2,7 @@
 // test skips when the corpus is absent; expected facts are the MANIFEST's or tshark's own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resultBody, useServer } from './helpers/mcp-client.js';
+import { resultBody, useServer } from './helpers/in-process.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 

@@ -3,6 +3,7 @@
 // seconds of CPU; and a check that could not finish is never reported as a bad filter.
 import assert from 'node:assert/strict';
 import { rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Analyzer } from '../src/analysis/analyze-capture.js';
@@ -12,7 +13,8 @@ import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { EMPTY_PCAP, TsharkArgumentChecker } from '../src/wireshark/tshark.js';
 import { writeHangingTool, writeKilledTool } from './helpers/fake-tool.js';
 import { group, requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect, useServer } from './helpers/mcp-client.js';
+import { connect, useServer } from './helpers/in-process.js';
+import type { ToolAnswer } from './helpers/in-process.js';
 import { childPids } from './helpers/processes.js';
 
 const GB8 = 8 * 1024 ** 3;
@@ -50,13 +52,29 @@ describe('costly inputs', () => {
 
   it(
     'gives up a capture filter that takes seconds to compile, and says so',
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async (t) => {
       if (!(await requireCapture(t))) return;
       // 3.7 KB, within the length limit; libpcap's optimizer took 54 s over it here.
       const filter = `port ${Array.from({ length: 541 }, (_, i) => i + 1).join(' or ')}`;
-      const started = performance.now();
-      const answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+      // Other test files running at once can starve dumpcap, which the server then reports as a busy
+      // machine instead (rightly). The server runs in this process, so its dumpcap takes this
+      // process's priority: raised for these calls where that is allowed (root), and asked again a
+      // few times at most, for the answer this test is about.
+      const priority = os.getPriority();
+      const raised = setPriority(-10);
+      let started = performance.now();
+      let answer: ToolAnswer;
+      try {
+        answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+        for (let tries = 1; tries < 4 && /because the machine is busy/.test(answer.text); tries++) {
+          t.diagnostic(`try ${tries}: ${answer.text}`);
+          started = performance.now();
+          answer = await server.mcp.call('start_capture_session', { captureFilter: filter, timeout: 5 });
+        }
+      } finally {
+        if (raised) setPriority(priority);
+      }
       const seconds = (performance.now() - started) / 1000;
       assert.equal(answer.isError, true, answer.text);
       assert.match(
@@ -125,3 +143,13 @@ describe('a display filter check that cannot finish', () => {
     });
   });
 });
+
+/** Sets this process's priority (children started from now on take it); false where not allowed. */
+function setPriority(priority: number): boolean {
+  try {
+    os.setPriority(priority);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -14,8 +14,9 @@ import { planChunks } from '../src/analysis/summary/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summary/index.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
-import { readAnswer, useServer } from './helpers/mcp-client.js';
+import { readAnswer, useServer } from './helpers/in-process.js';
 import type { ToolAnswer } from './helpers/mcp-client.js';
+import { inTurns } from './helpers/in-turns.js';
 import { corpus } from './helpers/paths.js';
 
 /** Longest any one call may take here (the files are small: a few seconds at most is normal). */
@@ -527,21 +528,6 @@ describe('damaged captures', () => {
     }
   });
 });
-
-/** `work` on every item, `width` at a time; the results in the items' order. */
-async function inTurns<T, R>(
-  items: readonly T[],
-  width: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return results;
-}
 
 function lines(body: string): string[] {
   return body.split('\n').filter((l) => l.trim() !== '');

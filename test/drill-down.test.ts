@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startMixedTraffic } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { resultBody, useServer } from './helpers/mcp-client.js';
+import { resultBody, useServer } from './helpers/in-process.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 

@@ -29,18 +29,22 @@ describe('DumpcapCapture', () => {
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     const port = socket.address().port;
     const file = path.join(dir, 'udp.pcapng');
-    const capture = await DumpcapCapture.start(group, dumpcap, {
-      interface: LOOPBACK,
-      captureFilter: `udp port ${port}`,
-      file,
-    });
-    for (let i = 0; i < 5; i++) {
-      await new Promise<void>((resolve, reject) =>
-        socket.send(`datagram-${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-      );
+    let end;
+    try {
+      const capture = await DumpcapCapture.start(group, dumpcap, {
+        interface: LOOPBACK,
+        captureFilter: `udp port ${port}`,
+        file,
+      });
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve, reject) =>
+          socket.send(`datagram-${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+        );
+      }
+      end = await capture.stop();
+    } finally {
+      socket.close();
     }
-    const end = await capture.stop();
-    socket.close();
     const rows = await tsharkFields(file, ['data.data']);
     assert.deepEqual(
       rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString()),

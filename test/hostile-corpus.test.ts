@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Tool } from '@modelcontextprotocol/client';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { captureUnavailable } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 
 /** Parameters that name a file; they also get the path payloads. */
@@ -73,8 +73,11 @@ describe('hostile-input corpus', () => {
   });
 
   after(async () => {
-    await mcp?.close();
-    await rm(base, { recursive: true, force: true });
+    try {
+      await mcp?.close();
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 
   /** Every value that tries to run something: each would create the canary if it ran. */

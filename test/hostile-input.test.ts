@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 
 describe('hostile input', () => {
   const server = useServer();

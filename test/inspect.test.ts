@@ -6,9 +6,9 @@ import { describe, it } from 'node:test';
 import { AGGREGATOR } from '../src/analysis/digests/fields.js';
 import { buildRows } from '../src/analysis/digests/index.js';
 import { parseRtpStreams } from '../src/analysis/digests/voip.js';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
@@ -161,7 +161,7 @@ describe('inspect_protocol on traffic made here', () => {
 
   it('lists the HTTP requests, the DNS answer and the TLS handshake of a loopback capture', async (t) => {
     if (!(await requireCapture(t))) return;
-    const c = await makeMixedCapture(server.dir);
+    const c = await sharedMixedCapture();
     const http = await rowsOf(server.mcp, { source: c.file, kind: 'http' });
     assert.deepEqual(
       http.rows.map((r) => [r['method'], r['uri'], r['status']]),

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { isKeylogLine, keylogHoldsSecrets } from '../src/analysis/keylog.js';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 

@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from './helpers/loopback-capture.js';
-import { connect, useServer } from './helpers/mcp-client.js';
+import { connect, useServer } from './helpers/in-process.js';
 
 describe('manage_config', () => {
   const server = useServer();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -17,7 +18,8 @@ import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { conversationCounter, NATIVE_DIR } from '../src/wireshark/native.js';
 import type { CounterStatus } from '../src/wireshark/native.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
+import { inTurns } from './helpers/in-turns.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus, SHARED_CAPTURES } from './helpers/paths.js';
 
@@ -71,17 +73,18 @@ describe('the counter inside tshark', () => {
     const plain = summarizer(() => OFF);
     const files = await captureFiles(SHARED_CAPTURES);
     assert.ok(files.length >= 20, `${files.length} corpus captures`);
-    for (const file of files) {
+    // A file per core at a time: each summary of these small files is mostly tshark starting up.
+    await inTurns(files, os.availableParallelism(), async (file) => {
       const request: SummaryRequest = { file, topN: 1000, timeoutMs: 120_000 };
       assert.deepEqual(await counted.summarize(request), await plain.summarize(request), file);
-    }
+    });
   });
 
   it('gives a loopback capture, decrypted or not, the same summary', async (t) => {
     const status = await builtCounter();
     if (!status.available) return t.skip(`no counter: ${status.reason}`);
     if (!(await requireCapture(t))) return;
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const find = (): CounterStatus => status;
     for (const keylogFile of [undefined, made.keylog]) {
       const request: SummaryRequest = { file: made.file, topN: 1000, timeoutMs: 120_000, keylogFile };
@@ -100,49 +103,54 @@ describe('the counter inside tshark', () => {
     if (!(await requireCapture(t))) return;
     // Besides the corpus: a microsecond pcap merged with a nanosecond loopback pcapng, so that the
     // file has two interfaces, and its first and last time stamps two precisions.
-    const made = await makeMixedCapture(dir);
+    const made = await sharedMixedCapture();
     const usec = corpus('chrissanders-packets/ppa1e/http.cap') ?? '';
     const merged = path.join(dir, 'two-precisions.pcapng');
     await run('mergecap', ['-w', merged, usec, made.file]);
     const mergedFacts = await captureFacts(group, 'capinfos', merged);
     assert.equal(mergedFacts.interfaces.length, 2);
 
-    // Every capinfos run the summaries make, by the file it read.
-    const watched = new ProcessGroup();
-    const capinfosRead: string[] = [];
-    const run0 = watched.run.bind(watched);
-    watched.run = (options) => {
-      if (path.basename(options.command) === 'capinfos') capinfosRead.push(options.args.at(-1) ?? '');
-      return run0(options);
-    };
-    const tools = locateWiresharkTools(watched);
+    const tools = locateWiresharkTools(group);
     /** The facts of `file` summarized in ranges of `sizing` by two workers, and the files capinfos read. */
     const inRanges = async (file: string, sizing: ChunkSizing): Promise<[CaptureFacts, string[]]> => {
-      const ranges = new Summarizer(
-        watched,
-        () => tools,
-        () => Promise.resolve(dir),
-        { workers: 2, minFileBytes: 0, sizing },
-        () => status,
-      );
-      capinfosRead.length = 0;
-      const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
-      return [summary.facts, [...capinfosRead]];
+      // Every capinfos run the summary makes, by the file it read.
+      const watched = new ProcessGroup();
+      const capinfosRead: string[] = [];
+      const run0 = watched.run.bind(watched);
+      watched.run = (options) => {
+        if (path.basename(options.command) === 'capinfos') capinfosRead.push(options.args.at(-1) ?? '');
+        return run0(options);
+      };
+      try {
+        const ranges = new Summarizer(
+          watched,
+          () => tools,
+          () => Promise.resolve(dir),
+          { workers: 2, minFileBytes: 0, sizing },
+          () => status,
+        );
+        const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
+        return [summary.facts, capinfosRead];
+      } finally {
+        await watched.close();
+      }
     };
     let cut = 0;
-    for (const file of [...(await captureFiles(SHARED_CAPTURES)), merged]) {
-      const packets = (await captureFacts(group, 'capinfos', file)).packets ?? 0;
+    // A file per core at a time, as above.
+    const files = [...(await captureFiles(SHARED_CAPTURES)), merged];
+    await inTurns(files, os.availableParallelism(), async (file) => {
+      const whole = await captureFacts(group, 'capinfos', file);
       const sizing = {
-        chunkPackets: Math.max(1, Math.ceil(packets / 3)),
+        chunkPackets: Math.max(1, Math.ceil((whole.packets ?? 0) / 3)),
         chunkBytes: Number.MAX_SAFE_INTEGER,
         warmupPackets: 5,
       };
-      if (!(await planChunks(file, sizing))) continue; // not cut: read in one pass, with capinfos
+      if (!(await planChunks(file, sizing))) return; // not cut: read in one pass, with capinfos
       cut++;
       const [facts, read] = await inRanges(file, sizing);
-      assert.deepEqual(facts, await captureFacts(group, 'capinfos', file), file);
+      assert.deepEqual(facts, whole, file);
       assert.ok(read.length > 0 && !read.includes(file), `${file}: capinfos read ${read.join(', ')}`);
-    }
+    });
     assert.ok(cut >= 20, `${cut} captures cut into ranges`);
 
     // Two pcapng sections number their interfaces apart, which the ranges cannot see: capinfos
@@ -154,7 +162,6 @@ describe('the counter inside tshark', () => {
     const [facts, read] = await inRanges(sections, sizing);
     assert.deepEqual(facts, await captureFacts(group, 'capinfos', sections));
     assert.deepEqual(read, [sections]);
-    await watched.close();
   });
 
   it('leaves a packet whose header is cut short to the per-packet pass', async (t) => {

@@ -16,6 +16,15 @@ import { tempDir } from './helpers/loopback-capture.js';
 
 const node = process.execPath;
 
+/** Groups a test makes of its own: closed when this file ends, should a test fail before it does. */
+const owned: ProcessGroup[] = [];
+after(() => Promise.all(owned.map((g) => g.close())));
+function ownGroup(maxProcesses: number): ProcessGroup {
+  const own = new ProcessGroup({ maxProcesses });
+  owned.push(own);
+  return own;
+}
+
 describe('ProcessGroup', () => {
   const group = new ProcessGroup();
   let dir = '';
@@ -113,7 +122,7 @@ describe('ProcessGroup', () => {
   });
 
   it('close() ends every live child and refuses new ones', async () => {
-    const own = new ProcessGroup({ maxProcesses: 3 });
+    const own = ownGroup(3);
     const handles = [1, 2, 3].map(() =>
       own.start({ command: node, args: ['-e', 'setInterval(() => {}, 1000)'], timeoutMs: 60_000 }),
     );
@@ -154,7 +163,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('never runs more than the cap; the rest wait and all run', async () => {
-    const own = new ProcessGroup({ maxProcesses: 2 });
+    const own = ownGroup(2);
     let most = 0;
     const results = await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -171,7 +180,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('leaves dumpcap-like runs (limited: false) outside the cap', async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     const held = own.start(forever());
     const free = own.start(forever({ limited: false }));
     assert.notEqual(free.pid, undefined);
@@ -181,7 +190,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it("serves an earlier call's next step before a later call's first", async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     const holder = own.start(forever());
     const started: string[] = [];
     const toldB: number[] = [];
@@ -207,7 +216,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('runs what a finished call left behind (a session settling) before the calls in line', async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     const holder = own.start(forever());
     const started: string[] = [];
     let endSession!: () => void;
@@ -232,7 +241,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('takes a cancelled call out of the queue at once, and the calls behind move up', async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     const holder = own.start(forever());
     const cancel = new AbortController();
     let bStarted = false;
@@ -259,7 +268,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('counts a time limit from the start of the process, not from its wait', async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     // It waits 3 s for the slot; counted from the wait, its 2.5 s limit would have passed.
     const first = own.run(sleeper(3_000));
     const waited = await own.run(sleeper(0, { timeoutMs: 2_500 }));
@@ -270,7 +279,7 @@ describe('ProcessGroup cap on processes at once', () => {
   });
 
   it('refuses waiting runs when the group closes', async () => {
-    const own = new ProcessGroup({ maxProcesses: 1 });
+    const own = ownGroup(1);
     const holder = own.start(forever());
     const refused = assert.rejects(own.run(sleeper(0)), /shutting down/);
     await own.close(500);

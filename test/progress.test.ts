@@ -7,9 +7,9 @@ import dgram from 'node:dgram';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { freeUdpPort } from './helpers/traffic.js';
 
 const run = promisify(execFile);
@@ -25,7 +25,7 @@ describe('progress', () => {
 
   it('reports packets read out of the total during an analysis', async (t) => {
     if (!(await requireCapture(t))) return;
-    const c = await makeMixedCapture(server.dir);
+    const c = await sharedMixedCapture();
     const big = path.join(server.dir, 'big.pcapng');
     await run('mergecap', ['-a', '-w', big, ...Array.from({ length: 300 }, () => c.file)]);
     const { stdout } = await run('capinfos', ['-M', '-T', '-r', '-c', big]);

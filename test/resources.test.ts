@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { ResourceNotFoundError } from '@modelcontextprotocol/client';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { writeFile } from 'node:fs/promises';
 
 describe('resources', () => {

@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
-import { connect } from './helpers/mcp-client.js';
+import { connect } from './helpers/in-process.js';
 import { CLI } from './helpers/paths.js';
 
 describe('file sandbox', () => {

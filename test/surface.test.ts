@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { renderInstructions } from '../src/mcp/reference.js';
 import { TOOLS } from '../src/mcp/tools/index.js';
-import { useServer } from './helpers/mcp-client.js';
+import { useServer } from './helpers/in-process.js';
 import { REPO } from './helpers/paths.js';
 
 const SNAPSHOT = path.join(REPO, 'test', 'snapshots', 'tools.json');

@@ -1,16 +1,16 @@
-// The cap on Wireshark analysis processes, through a real MCP client against the built server
-// started with SHARKMCP_MAX_TSHARK=2: a dozen analyses at once never run more than two of them (the
-// server's children, sampled from /proc), all answer as tshark alone does, a waiting call says so
-// through progress, and a cancelled waiting call never runs.
+// The cap on Wireshark analysis processes, through a real MCP client against a server (in this
+// process) started with SHARKMCP_MAX_TSHARK=2: a dozen analyses at once never run more than two of
+// them (the server's children, sampled from /proc), all answer as tshark alone does, a waiting call
+// says so through progress, and a cancelled waiting call never runs.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { childPids, commandLine, programName } from '../bench/proc.js';
-import { makeMixedCapture } from './helpers/fixtures.js';
+import { sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { resultBody, useServer } from './helpers/mcp-client.js';
+import { resultBody, useServer } from './helpers/in-process.js';
 
 const run = promisify(execFile);
 const CAP = 2;
@@ -43,7 +43,7 @@ describe('cap on tshark processes', () => {
 
   it('runs at most the cap at once, answers every call, says when a call waits, drops a cancelled one', async (t) => {
     if (!(await requireCapture(t))) return;
-    const c = await makeMixedCapture(server.dir);
+    const c = await sharedMixedCapture();
     // Big enough that each analysis takes a while, so the calls overlap.
     const big = path.join(server.dir, 'big.pcapng');
     await run('mergecap', ['-a', '-w', big, ...Array.from({ length: 200 }, () => c.file)]);

@@ -14,9 +14,22 @@ export interface HttpChild {
 
 const children: ChildProcess[] = [];
 
-/** Kills every server this file started (register with after()). */
-export function stopChildren(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+/**
+ * Stops every server this file started (register with after()): SIGTERM, so that each ends its
+ * captures and removes its private directory as an operator's Ctrl-C would; SIGKILL for one that
+ * has not ended within a few seconds.
+ */
+export async function stopChildren(): Promise<void> {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const ended = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 8_000);
+      await ended;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 export function startHttpServer(

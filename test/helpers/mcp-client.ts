@@ -23,21 +23,26 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** Spawns the built server (behind `wrapper`, e.g. a command that drops privileges) and connects. */
-export async function connect(
-  env: Record<string, string> = {},
-  wrapper: readonly string[] = [],
-): Promise<Session> {
+/** The environment a test server runs with: this one's, with `env` on top. */
+export function serverEnv(env: Record<string, string>): Record<string, string> {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
       (e): e is [string, string] => e[1] !== undefined && e[0] !== 'SSLKEYLOGFILE',
     ),
   );
+  // Tests keep their captures in the temp directory and read the shared corpus.
+  return { ...base, SHARKMCP_ALLOWED_DIRS: [os.tmpdir(), SHARED_CAPTURES].join(path.delimiter), ...env };
+}
+
+/** Spawns the built server (behind `wrapper`, e.g. a command that drops privileges) and connects. */
+export async function connect(
+  env: Record<string, string> = {},
+  wrapper: readonly string[] = [],
+): Promise<Session> {
   const transport = new StdioClientTransport({
     command: wrapper[0] ?? process.execPath,
     args: wrapper.length > 0 ? [...wrapper.slice(1), process.execPath, CLI] : [CLI],
-    // Tests keep their captures in the temp directory and read the shared corpus.
-    env: { ...base, SHARKMCP_ALLOWED_DIRS: [os.tmpdir(), SHARED_CAPTURES].join(path.delimiter), ...env },
+    env: serverEnv(env),
     stderr: 'pipe',
   });
   const client = new Client({ name: 'sharkmcp-tests', version: '1.0.0' });
@@ -80,17 +85,23 @@ export function resultBody(text: string): string {
 
 /**
  * Registers before/after hooks that give the enclosing suite a temporary directory and a server
- * (storing configurations in that directory), and remove both afterwards.
+ * (storing configurations in that directory; spawned by `open`), and remove both afterwards.
  */
-export function useServer(env: Record<string, string> = {}): { readonly mcp: Session; readonly dir: string } {
+export function useServer(
+  env: Record<string, string> = {},
+  open: (env: Record<string, string>) => Promise<Session> = connect,
+): { readonly mcp: Session; readonly dir: string } {
   const state: { mcp?: Session; dir?: string } = {};
   before(async () => {
     state.dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-test-'));
-    state.mcp = await connect({ SHARKMCP_CONFIG_DIR: path.join(state.dir, 'config'), ...env });
+    state.mcp = await open({ SHARKMCP_CONFIG_DIR: path.join(state.dir, 'config'), ...env });
   });
   after(async () => {
-    await state.mcp?.close();
-    if (state.dir) await rm(state.dir, { recursive: true, force: true });
+    try {
+      await state.mcp?.close();
+    } finally {
+      if (state.dir) await rm(state.dir, { recursive: true, force: true });
+    }
   });
   return {
     get mcp(): Session {
