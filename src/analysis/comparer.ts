@@ -1,12 +1,9 @@
 // The Comparer, the service behind compare_captures: for each of two captures, its summary and its
 // TLS, HTTP and DNS digests (the same the other tools give), then what differs between them.
 import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
-import type { WiresharkTools } from '../wireshark/locate.js';
-import type { ProcessGroup } from '../wireshark/process.js';
 import { compareDigests } from './compare.js';
 import type { CaptureDigest, Comparison, SidedWarning } from './compare.js';
-import { inspect } from './inspect.js';
-import type { InspectKind } from './inspect.js';
+import type { InspectKind, ProtocolInspector } from './inspect.js';
 import type { ResolvedSource } from './source.js';
 import type { Summarizer } from './summary/index.js';
 
@@ -26,8 +23,8 @@ export interface CaptureComparison {
 
 export class Comparer {
   constructor(
-    private readonly group: ProcessGroup,
-    private readonly tools: () => Promise<WiresharkTools>,
+    /** The digests inspect_protocol gives, read whole. */
+    private readonly inspector: Pick<ProtocolInspector, 'rows'>,
     private readonly summarizer: Summarizer,
   ) {}
 
@@ -51,25 +48,14 @@ export class Comparer {
     keylogFile: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<{ digest: CaptureDigest; warnings: string[] }> {
-    const tools = await this.tools();
     const summary = await this.summarizer.summarize(
       { file: source.file, topN: 1_000_000, keylogFile, timeoutMs: ANALYSIS_TIMEOUT_MS, live: source.live },
       signal,
     );
     const warnings = new Set(summary.warnings);
     const rows = async (kind: InspectKind): Promise<CaptureDigest['tls']> => {
-      const digest = await inspect(
-        this.group,
-        tools,
-        {
-          file: source.file,
-          kind,
-          displayFilter: undefined,
-          keylogFile,
-          reveal: false,
-          live: source.live,
-          timeoutMs: ANALYSIS_TIMEOUT_MS,
-        },
+      const digest = await this.inspector.rows(
+        { file: source.file, kind, displayFilter: undefined, keylogFile, reveal: false, live: source.live },
         signal,
       );
       for (const w of digest.warnings) warnings.add(w);

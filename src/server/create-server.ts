@@ -104,7 +104,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
-  const comparer = new Comparer(processes, () => tools, summarizer);
+  const comparer = new Comparer(inspector, summarizer);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
     processes,
