@@ -10,11 +10,10 @@ import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
-import { buildRows, columnsOf, FIELD_DIGESTS, INSPECT_KINDS } from './digests/index.js';
+import { columnsOf, DIGEST_OF, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
 import { AGGREGATOR, rowSchema } from './digests/fields.js';
-import type { Row } from './digests/fields.js';
-import { buildSipCalls, parseRtpStreams, SIP_FIELDS } from './digests/voip.js';
+import type { DigestReader, Row } from './digests/fields.js';
 import { PageBuilder } from './page.js';
 import { PagedAnswer, rowsShown } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
@@ -69,25 +68,29 @@ export async function inspect(
       warnings.add('tshark printed more than 256 MB; the digest covers what was read.');
     return stdout;
   };
-  // A set: the two passes of voip report the same damage.
+  // A set: a digest's several passes report the same damage.
   const warnings = new Set<string>();
-  const fieldArgs = (fields: readonly string[]): string[] => allOccurrenceFieldArgs(fields, AGGREGATOR);
-  if (req.kind === 'voip') {
-    const [sip, rtp] = await Promise.all([
-      run([...read(filterFor('sip')), ...fieldArgs(SIP_FIELDS)]),
-      run([...read(req.displayFilter), ...statisticsArgs(['rtp,streams'])]),
-    ]);
-    return { rows: [...buildSipCalls(sip), ...parseRtpStreams(rtp)], warnings: [...warnings] };
-  }
-  const kind = FIELD_DIGESTS[req.kind];
-  const out = await run([...read(filterFor(kind.filter)), ...fieldArgs(kind.fields)]);
-  return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings: [...warnings] };
+  const reader: DigestReader = {
+    async fields(own, fields) {
+      const out = await run([...read(filterFor(own)), ...allOccurrenceFieldArgs(fields, AGGREGATOR)]);
+      return out
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split('\t'));
+    },
+    statistics: (list) => run([...read(req.displayFilter), ...statisticsArgs(list)]),
+  };
+  const rows = await DIGEST_OF[req.kind].collect(reader, { reveal: req.reveal });
+  return { rows, warnings: [...warnings] };
 }
 
 /** A page of a digest as structured content: inspect_protocol's output schema. */
 export const inspectFactsSchema = z.object({
   source: z.string(),
   kind: z.enum(INSPECT_KINDS),
+  aggregate: z
+    .string()
+    .describe("One line over all the digest's rows, not just this page's: counts by outcome, hosts, times."),
   columns: z.array(z.string()),
   rows: z.array(rowSchema).describe('The rows of this page.'),
   total: z.number().int(),
@@ -148,11 +151,16 @@ export function inspectPage(
   req: Omit<InspectPageRequest, 'source'> & { readonly source: Pick<ResolvedSource, 'label'> },
 ): { text: string; facts: InspectFacts } {
   const columns = columnsOf(req.kind);
+  const aggregate = DIGEST_OF[req.kind].aggregate(rows);
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_PAGE.rows;
   const answer = new PagedAnswer('rows', {
     call: req.call,
-    head: [`Inspect ${req.kind} of ${req.source.label}`, `Display Filter: ${req.displayFilter ?? 'none'}`],
+    head: [
+      `Inspect ${req.kind} of ${req.source.label}`,
+      `Display Filter: ${req.displayFilter ?? 'none'}`,
+      `All rows: ${aggregate}`,
+    ],
     warnings: [...req.keylog.warnings, ...readWarnings],
     lead: ['', columns.join('\t')],
   });
@@ -177,6 +185,7 @@ export function inspectPage(
     facts: {
       source: req.source.label,
       kind: req.kind,
+      aggregate,
       columns: [...columns],
       rows: rows.slice(offset, offset + page.shown),
       total: rows.length,

@@ -1,8 +1,9 @@
 // The credentials digest: cleartext logins, one row each, built from tshark's fields.
-import { all, first, keyed } from './fields.js';
+import { all, first, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally } from './aggregate.js';
 
-export const credentials: FieldDigest<'credentials'> = {
+export const credentials: FieldDigest<'credentials'> = fieldDigest({
   kind: 'credentials',
   description: 'cleartext logins (FTP, Telnet, POP, IMAP, HTTP basic), secrets redacted.',
   filter:
@@ -23,6 +24,9 @@ export const credentials: FieldDigest<'credentials'> = {
     'telnet.data',
   ],
   columns: ['frame', 'protocol', 'client', 'server', 'username', 'secret'],
+  aggregate(rows) {
+    return `${count(rows.length, 'login')}; by protocol: ${tally(column(rows, 'protocol'))}; by server: ${tally(column(rows, 'server'))}`;
+  },
   build(rows, { reveal }) {
     const hide = (s: string): string => (s === '' ? '' : reveal ? s : `[redacted, ${s.length} characters]`);
     const out: Row[] = [];
@@ -100,4 +104,4 @@ export const credentials: FieldDigest<'credentials'> = {
     }
     return out;
   },
-};
+});

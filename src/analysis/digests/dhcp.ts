@@ -1,9 +1,10 @@
 // The dhcp digest: DHCP exchanges, one row each, built from tshark's fields.
 import { DHCP_TYPES } from './codes.js';
-import { first, keyed } from './fields.js';
+import { first, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally } from './aggregate.js';
 
-export const dhcp: FieldDigest<'dhcp'> = {
+export const dhcp: FieldDigest<'dhcp'> = fieldDigest({
   kind: 'dhcp',
   description: 'exchanges and the address leased.',
   filter: 'dhcp',
@@ -18,6 +19,9 @@ export const dhcp: FieldDigest<'dhcp'> = {
     'dhcp.option.dhcp_server_id',
   ],
   columns: ['frame', 'client', 'hostname', 'messages', 'server', 'address', 'outcome'],
+  aggregate(rows) {
+    return `${count(rows.length, 'exchange')}; by outcome: ${tally(column(rows, 'outcome'))}; servers: ${tally(column(rows, 'server'))}`;
+  },
   build(rows) {
     const out: Row[] = [];
     const open = new Map<string, Row>();
@@ -53,4 +57,4 @@ export const dhcp: FieldDigest<'dhcp'> = {
     }
     return out;
   },
-};
+});

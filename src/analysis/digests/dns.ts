@@ -1,9 +1,10 @@
 // The dns digest: DNS queries and their answers, one row each, built from tshark's fields.
 import { DNS_TYPES, DNS_RCODES } from './codes.js';
-import { all, first, num, ms, keyed } from './fields.js';
+import { all, first, num, ms, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally, timing } from './aggregate.js';
 
-export const dns: FieldDigest<'dns'> = {
+export const dns: FieldDigest<'dns'> = fieldDigest({
   kind: 'dns',
   description: 'queries with type, rcode, answers, response time.',
   filter: 'dns',
@@ -24,6 +25,10 @@ export const dns: FieldDigest<'dns'> = {
     'dns.response_to',
   ],
   columns: ['frame', 'client', 'query', 'type', 'rcode', 'answers', 'responseMs'],
+  aggregate(rows) {
+    const unanswered = rows.filter((r) => r.rcode === 'no response').length;
+    return `${count(rows.length, 'query', 'queries')}; by rcode: ${tally(column(rows, 'rcode'))}; unanswered ${unanswered}; response time ${timing(column(rows, 'responseMs'))}`;
+  },
   build(rows) {
     const out: Row[] = [];
     const byFrame = new Map<string, Row>();
@@ -67,4 +72,4 @@ export const dns: FieldDigest<'dns'> = {
     }
     return out;
   },
-};
+});

@@ -9,15 +9,53 @@ export type Row = z.infer<typeof rowSchema>;
 /** Several occurrences of a field in one packet are joined with this (it occurs in no value). */
 export const AGGREGATOR = '\u001f';
 
-/** A digest read from one tshark pass of `-T fields`. */
-export interface FieldDigest<K extends string = string> {
+/** What a digest reads a capture with: tshark passes over the call's file, keylog and display filter. */
+export interface DigestReader {
+  /**
+   * The packets that match `filter` (and the call's display filter), one array of `fields` values
+   * each; a field's several occurrences in a packet are joined with AGGREGATOR.
+   */
+  fields(filter: string, fields: readonly string[]): Promise<string[][]>;
+  /** tshark's text for `-z` statistics over the packets the call's display filter matches. */
+  statistics(list: readonly string[]): Promise<string>;
+}
+
+export interface DigestOptions {
+  /** Show secrets in clear (the call said reveal: true). */
+  readonly reveal: boolean;
+}
+
+/** One inspect_protocol kind: how its rows are read, and the line that sums them all up. */
+export interface Digest<K extends string = string> {
   readonly kind: K;
   /** What its rows are, for the kind parameter's description. */
   readonly description: string;
+  readonly columns: readonly string[];
+  /** Every row of the capture (the caller pages them). */
+  collect(read: DigestReader, options: DigestOptions): Promise<Row[]>;
+  /**
+   * One line over ALL the rows, not a page's: the counts an agent reads before any row (by outcome,
+   * by host, response times). Printed at the top of every page.
+   */
+  aggregate(rows: readonly Row[]): string;
+}
+
+/** A digest read from one tshark pass of `-T fields`. */
+export interface FieldDigest<K extends string = string> extends Digest<K> {
   readonly filter: string;
   readonly fields: readonly string[];
-  readonly columns: readonly string[];
-  build(rows: readonly string[][], options: { reveal: boolean }): Row[];
+  /** Rows from the field pass's output. Pure, for tests on recorded output. */
+  build(rows: readonly string[][], options: DigestOptions): Row[];
+}
+
+/** A field digest from its filter, fields, row builder and aggregate. */
+export function fieldDigest<K extends string>(spec: Omit<FieldDigest<K>, 'collect'>): FieldDigest<K> {
+  return {
+    ...spec,
+    async collect(read, options) {
+      return this.build(await read.fields(this.filter, this.fields), options);
+    },
+  };
 }
 
 export const all = (v: string | undefined): string[] =>

@@ -1,8 +1,9 @@
 // The http digest: HTTP requests and their responses, one row each, built from tshark's fields.
-import { all, first, num, ms, keyed } from './fields.js';
+import { all, first, num, ms, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally, timing } from './aggregate.js';
 
-export const http: FieldDigest<'http'> = {
+export const http: FieldDigest<'http'> = fieldDigest({
   kind: 'http',
   description: 'requests with host, URI, status, response time, sizes (HTTP/1.x and HTTP/2).',
   filter: 'http.request || http.response || http2.headers.method || http2.headers.status',
@@ -36,6 +37,11 @@ export const http: FieldDigest<'http'> = {
     'requestBytes',
     'responseBytes',
   ],
+  aggregate(rows) {
+    const statusClass = (s: Row[string]): string =>
+      typeof s === 'string' && /^\d{3}/.test(s) ? `${s[0]}xx` : s === null ? 'no response' : String(s);
+    return `${count(rows.length, 'request')}; by status: ${tally(rows.map((r) => statusClass(r.status ?? null)))}; by host: ${tally(column(rows, 'host'))}; response time ${timing(column(rows, 'responseMs'))}`;
+  },
   build(rows) {
     const out: Row[] = [];
     const byFrame = new Map<string, Row>();
@@ -118,4 +124,4 @@ export const http: FieldDigest<'http'> = {
     }
     return out;
   },
-};
+});

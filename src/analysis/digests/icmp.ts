@@ -1,9 +1,10 @@
 // The icmp digest: ICMP messages, one row each, built from tshark's fields.
 import { ICMP_TYPES } from './codes.js';
-import { first, num, keyed } from './fields.js';
+import { first, num, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally, timing } from './aggregate.js';
 
-export const icmp: FieldDigest<'icmp'> = {
+export const icmp: FieldDigest<'icmp'> = fieldDigest({
   kind: 'icmp',
   description: 'echo requests and replies, errors.',
   filter: 'icmp || icmpv6',
@@ -26,6 +27,9 @@ export const icmp: FieldDigest<'icmp'> = {
     'icmpv6.resptime',
   ],
   columns: ['frame', 'from', 'to', 'message', 'sequence', 'outcome', 'rttMs'],
+  aggregate(rows) {
+    return `${count(rows.length, 'message')}; by message: ${tally(column(rows, 'message'))}; by outcome: ${tally(column(rows, 'outcome'))}; RTT ${timing(column(rows, 'rttMs'))}`;
+  },
   build(rows) {
     const out: Row[] = [];
     const requests = new Map<string, Row>();
@@ -81,4 +85,4 @@ export const icmp: FieldDigest<'icmp'> = {
     }
     return out;
   },
-};
+});

@@ -4,7 +4,7 @@
 import { credentials } from './credentials.js';
 import { dhcp } from './dhcp.js';
 import { dns } from './dns.js';
-import type { FieldDigest, Row } from './fields.js';
+import type { Digest, FieldDigest, Row } from './fields.js';
 import { http } from './http.js';
 import { icmp } from './icmp.js';
 import { tcpHealth } from './tcp-health.js';
@@ -14,7 +14,7 @@ import { voip } from './voip.js';
 const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp] as const;
 
 export type InspectKind = (typeof DIGESTS)[number]['kind'];
-type FieldKind = Exclude<InspectKind, 'voip'>;
+type FieldKind = Extract<(typeof DIGESTS)[number], { build: unknown }>['kind'];
 
 export const INSPECT_KINDS = DIGESTS.map((d) => d.kind) as unknown as readonly [
   InspectKind,
@@ -26,11 +26,14 @@ export const FIELD_DIGESTS = Object.fromEntries(
   DIGESTS.flatMap((d) => ('build' in d ? [[d.kind, d]] : [])),
 ) as Record<FieldKind, FieldDigest>;
 
+/** Every digest by kind. */
+export const DIGEST_OF = Object.fromEntries(DIGESTS.map((d) => [d.kind, d])) as Record<InspectKind, Digest>;
+
 /** "http: requests with ... dns: ...", each kind with what its rows are. */
 export const KIND_DESCRIPTION = DIGESTS.map((d) => `${d.kind}: ${d.description}`).join(' ');
 
 export function columnsOf(kind: InspectKind): readonly string[] {
-  return kind === 'voip' ? voip.columns : FIELD_DIGESTS[kind].columns;
+  return DIGEST_OF[kind].columns;
 }
 
 /** Builds rows from `-T fields` output lines. Pure, for tests on recorded output. */

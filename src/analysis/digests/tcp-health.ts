@@ -1,8 +1,9 @@
 // The tcp_health digest: each TCP conversation's health, one row each, built from tshark's fields.
-import { first, num, ms, keyed } from './fields.js';
+import { first, num, ms, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, timing } from './aggregate.js';
 
-export const tcpHealth: FieldDigest<'tcp_health'> = {
+export const tcpHealth: FieldDigest<'tcp_health'> = fieldDigest({
   kind: 'tcp_health',
   description: 'per TCP conversation retransmissions, duplicate ACKs, resets, zero windows, RTT.',
   filter: 'tcp',
@@ -36,6 +37,10 @@ export const tcpHealth: FieldDigest<'tcp_health'> = {
     'outOfOrder',
     'rttMs',
   ],
+  aggregate(rows) {
+    const withAny = (c: string): number => rows.filter((r) => Number(r[c] ?? 0) > 0).length;
+    return `${count(rows.length, 'connection')}; with retransmissions ${withAny('retransmissions')}, resets ${withAny('resets')}, zero windows ${withAny('zeroWindows')}, lost segments ${withAny('lostSegments')}; RTT ${timing(column(rows, 'rttMs'))}`;
+  },
   build(rows) {
     interface Health {
       row: Row;
@@ -97,4 +102,4 @@ export const tcpHealth: FieldDigest<'tcp_health'> = {
         rtts.length === 0 ? null : ms([...rtts].sort((a, b) => a - b)[Math.floor(rtts.length / 2)] ?? null),
     }));
   },
-};
+});

@@ -1,9 +1,10 @@
 // The tls digest: TLS handshakes, one row each, built from tshark's fields.
 import { TLS_VERSIONS, TLS_ALERTS } from './codes.js';
-import { all, first, keyed } from './fields.js';
+import { all, first, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
+import { column, count, tally } from './aggregate.js';
 
-export const tls: FieldDigest<'tls'> = {
+export const tls: FieldDigest<'tls'> = fieldDigest({
   kind: 'tls',
   description: 'handshakes with SNI, ALPN, versions, cipher, alerts, outcome.',
   filter: 'tls.handshake.type == 1 || tls.handshake.type == 2 || tls.alert_message || tls.app_data',
@@ -34,6 +35,10 @@ export const tls: FieldDigest<'tls'> = {
     'alerts',
     'outcome',
   ],
+  aggregate(rows) {
+    const alerts = rows.filter((r) => r.alerts !== '' && r.alerts !== null).length;
+    return `${count(rows.length, 'handshake')}; by outcome: ${tally(column(rows, 'outcome'))}; with alerts ${alerts}; versions: ${tally(column(rows, 'version'))}`;
+  },
   build(rows) {
     const byStream = new Map<string, Row & { client: string; appData: number }>();
     const out: Row[] = [];
@@ -92,4 +97,4 @@ export const tls: FieldDigest<'tls'> = {
     }
     return out.map(({ client: _client, appData: _appData, ...row }) => row);
   },
-};
+});

@@ -1,7 +1,8 @@
 // The voip digest: SIP calls (one row per Call-ID) and RTP streams (tshark's `-z rtp,streams`), read
 // in two passes.
+import { count, tally } from './aggregate.js';
 import { first } from './fields.js';
-import type { Row } from './fields.js';
+import type { Digest, Row } from './fields.js';
 
 export const VOIP_COLUMNS = [
   'kind',
@@ -53,11 +54,10 @@ export const SIP_FIELDS = [
 ] as const;
 
 /** SIP calls from per-message fields: one row per Call-ID with its INVITE's final answer. Pure. */
-export function buildSipCalls(fieldsOutput: string): Row[] {
+export function buildSipCalls(fieldRows: readonly string[][]): Row[] {
   const calls = new Map<string, Row>();
-  for (const line of fieldsOutput.split('\n')) {
-    if (line === '') continue;
-    const [time, callId = '', method, status, from, to, cseqMethod] = line.split('\t').map((v) => first(v));
+  for (const values of fieldRows) {
+    const [time, callId = '', method, status, from, to, cseqMethod] = values.map((v) => first(v));
     let call = calls.get(callId);
     if (!call) {
       call = {
@@ -87,9 +87,19 @@ export function buildSipCalls(fieldsOutput: string): Row[] {
   return [...calls.values()];
 }
 
-/** The voip digest: two passes of its own (see inspect.ts), so no field list. */
-export const voip = {
+/** The voip digest: SIP calls from a field pass and RTP streams from tshark's `-z rtp,streams`. */
+export const voip: Digest<'voip'> = {
   kind: 'voip',
   description: 'SIP calls and RTP streams with loss and jitter.',
   columns: VOIP_COLUMNS,
-} as const;
+  async collect(read) {
+    const [sip, rtp] = await Promise.all([read.fields('sip', SIP_FIELDS), read.statistics(['rtp,streams'])]);
+    return [...buildSipCalls(sip), ...parseRtpStreams(rtp)];
+  },
+  aggregate(rows) {
+    const calls = rows.filter((r) => r.kind === 'sip');
+    const streams = rows.filter((r) => r.kind === 'rtp');
+    const lossy = streams.filter((r) => Number(r.lost ?? 0) > 0).length;
+    return `${count(calls.length, 'SIP call')}, ${count(streams.length, 'RTP stream')} (${lossy} with loss); calls from: ${tally(calls.map((r) => r.from))}`;
+  },
+};
