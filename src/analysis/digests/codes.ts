@@ -1,5 +1,5 @@
 // Names for the numbers Wireshark prints in its fields (DNS types and rcodes, TLS versions and alerts,
-// DHCP message types, ICMP types), shared by the digests.
+// DHCP message types, ICMP and ICMPv6 types and codes), shared by the digests.
 export const DNS_TYPES: Record<string, string> = {
   '1': 'A',
   '2': 'NS',
@@ -81,4 +81,71 @@ export const ICMP_TYPES: Record<string, string> = {
   '12': 'parameter problem',
   '13': 'timestamp',
   '14': 'timestamp reply',
+  '9': 'router advertisement',
+  '10': 'router solicitation',
+  '17': 'address mask request',
+  '18': 'address mask reply',
+};
+/** Names indexed by code from 0, as the RFCs number them. */
+const codes = (...names: string[]): Record<string, string> =>
+  Object.fromEntries(names.map((n, i) => [String(i), n]));
+
+/** ICMP (v4) code names by type, for the types whose code says more than the type. */
+export const ICMP_CODES: Record<string, Record<string, string>> = {
+  '3': codes(
+    'network unreachable',
+    'host unreachable',
+    'protocol unreachable',
+    'port unreachable',
+    'fragmentation needed',
+    'source route failed',
+    'destination network unknown',
+    'destination host unknown',
+    'source host isolated',
+    'network administratively prohibited',
+    'host administratively prohibited',
+    'network unreachable for TOS',
+    'host unreachable for TOS',
+    'communication administratively prohibited',
+    'host precedence violation',
+    'precedence cutoff in effect',
+  ),
+  '5': codes(
+    'redirect for network',
+    'redirect for host',
+    'redirect for TOS and network',
+    'redirect for TOS and host',
+  ),
+  '11': codes('TTL exceeded in transit', 'fragment reassembly time exceeded'),
+  '12': codes('pointer indicates the error', 'missing a required option', 'bad length'),
+};
+export const ICMPV6_TYPES: Record<string, string> = {
+  '1': 'destination unreachable',
+  '2': 'packet too big',
+  '3': 'time exceeded',
+  '4': 'parameter problem',
+  '128': 'echo request',
+  '129': 'echo reply',
+  '130': 'multicast listener query',
+  '131': 'multicast listener report',
+  '132': 'multicast listener done',
+  '133': 'router solicitation',
+  '134': 'router advertisement',
+  '135': 'neighbor solicitation',
+  '136': 'neighbor advertisement',
+  '137': 'redirect',
+  '143': 'multicast listener report v2',
+};
+export const ICMPV6_CODES: Record<string, Record<string, string>> = {
+  '1': codes(
+    'no route to destination',
+    'administratively prohibited',
+    'beyond scope of source address',
+    'address unreachable',
+    'port unreachable',
+    'source address failed ingress/egress policy',
+    'reject route to destination',
+  ),
+  '3': codes('hop limit exceeded in transit', 'fragment reassembly time exceeded'),
+  '4': codes('erroneous header field', 'unrecognized next header', 'unrecognized IPv6 option'),
 };
