@@ -275,16 +275,23 @@ describe('row builders on recorded output', () => {
     assert.equal(rows.length, 2);
     assert.deepEqual(rows[1], {
       kind: 'rtp',
+      frame: null,
       id: '0xD2BD4E3E',
       from: '200.57.7.204:8000',
       to: '200.57.7.196:40376',
+      requestUri: null,
+      client: null,
+      server: null,
       start: 8.479371,
       end: 32.603426,
+      final: null,
       detail: 'g711A, problem: X',
       packets: 548,
       lost: 3,
+      lossPct: 0.5,
       maxJitterMs: 7.407,
       meanJitterMs: 2.517,
+      call: null,
     });
   });
 });

@@ -87,6 +87,7 @@ export const SIP_FIELDS = [
   'sip.to.user',
   'sip.to.addr',
   'sip.CSeq.method',
+  'sip.CSeq.seq',
   'sdp.connection_info.address',
   'sdp.media.port',
 ] as const;
@@ -100,6 +101,8 @@ interface CallState {
   readonly labels: string[];
   readonly media: Set<string>;
   readonly messages: Row[];
+  /** "1 INVITE": the requests seen, so that a second with the same CSeq is named a retransmission. */
+  readonly requests: Set<string>;
   method: string;
   lastProvisional: string;
 }
@@ -165,6 +168,7 @@ export function buildSipCalls(fieldRows: readonly string[][]): Row[] {
         labels: [],
         media: new Set(),
         messages: [],
+        requests: new Set(),
         method: '',
         lastProvisional: '',
       };
@@ -182,7 +186,8 @@ export function buildSipCalls(fieldRows: readonly string[][]): Row[] {
       row.server = dst;
     }
     let label: string;
-    if (method !== '') label = method;
+    const cseq = `${first(f.get('sip.CSeq.seq'))} ${method}`;
+    if (method !== '') label = call.requests.has(cseq) ? `${method} (retransmission)` : method;
     else if (response !== '') {
       label = cseqMethod !== '' && cseqMethod !== call.method ? `${response} (${cseqMethod})` : response;
       if (cseqMethod === call.method || cseqMethod === '') {
@@ -190,6 +195,7 @@ export function buildSipCalls(fieldRows: readonly string[][]): Row[] {
         else call.lastProvisional = response;
       }
     } else label = `(unparsed, frame ${frame})`;
+    if (method !== '') call.requests.add(cseq);
     call.labels.push(label);
     call.messages.push({
       ...EMPTY,
