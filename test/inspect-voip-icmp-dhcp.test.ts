@@ -318,6 +318,94 @@ describe('voip and icmp digests on SIP, RTP and ICMP made on loopback', () => {
   });
 });
 
+/** A DHCP message (BOOTP with options 53 and the given others) as a client or server would send it. */
+function dhcpMessage(
+  type: number,
+  xid: number,
+  mac: number,
+  options: { your?: string; server?: string; requested?: string; lease?: number } = {},
+): Buffer {
+  const b = Buffer.alloc(240);
+  b.writeUInt8([2, 5, 6].includes(type) ? 2 : 1, 0); // op: reply for OFFER, ACK, NAK
+  b.writeUInt8(1, 1); // Ethernet
+  b.writeUInt8(6, 2);
+  b.writeUInt32BE(xid, 4);
+  const ip = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
+  if (options.your) ip(options.your).copy(b, 16);
+  b.writeUInt32BE(0x02000000, 28);
+  b.writeUInt16BE(mac, 32);
+  b.writeUInt32BE(0x63825363, 236); // the magic cookie
+  const opts: Buffer[] = [Buffer.from([53, 1, type])];
+  if (options.server) opts.push(Buffer.from([54, 4]), ip(options.server));
+  if (options.requested) opts.push(Buffer.from([50, 4]), ip(options.requested));
+  if (options.lease !== undefined) {
+    const lease = Buffer.alloc(6);
+    lease.writeUInt8(51, 0);
+    lease.writeUInt8(4, 1);
+    lease.writeUInt32BE(options.lease, 2);
+    opts.push(lease);
+  }
+  return Buffer.concat([b, ...opts, Buffer.from([255])]);
+}
+
+describe('dhcp digest on exchanges made on loopback', () => {
+  const server = useServer();
+
+  it('one row per transaction id, retransmissions counted on it, lease time and NAK', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const dir = await tempDir('sharkmcp-dhcp-');
+    const client = await bound(UAC, 68);
+    const dhcpServer = await bound(UAS, 67);
+    const leased = '10.83.50.101';
+    try {
+      const toServer = (m: Buffer): Promise<number> =>
+        new Promise((resolve, reject) => client.send(m, 67, UAS, (e, n) => (e ? reject(e) : resolve(n))));
+      const toClient = (m: Buffer): Promise<number> =>
+        new Promise((resolve, reject) => dhcpServer.send(m, 68, UAC, (e, n) => (e ? reject(e) : resolve(n))));
+      const file = await captureLoopback(
+        dir,
+        'dhcp',
+        `host ${UAC} and host ${UAS} and udp`,
+        async () => {
+          // A lease after a retransmitted DISCOVER.
+          await toServer(dhcpMessage(1, 0x11111111, 1));
+          await toServer(dhcpMessage(1, 0x11111111, 1));
+          await toClient(dhcpMessage(2, 0x11111111, 1, { your: leased, server: UAS, lease: 7200 }));
+          await toServer(dhcpMessage(3, 0x11111111, 1, { requested: leased, server: UAS }));
+          await toClient(dhcpMessage(5, 0x11111111, 1, { your: leased, server: UAS, lease: 7200 }));
+          // A client nobody answers, and one refused.
+          for (let i = 0; i < 3; i++) await toServer(dhcpMessage(1, 0x22222222, 2));
+          await toServer(dhcpMessage(3, 0x33333333, 3, { requested: '10.83.50.99' }));
+          await toClient(dhcpMessage(6, 0x33333333, 3, { server: UAS }));
+        },
+        10,
+      );
+      const { rows, aggregate } = await inspectRows(server.mcp, { source: file, kind: 'dhcp' });
+      const perXid = new Map<string, number>();
+      for (const [xid] of await tsharkFields(file, ['dhcp.id'], { filter: 'dhcp' }))
+        perXid.set(xid ?? '', (perXid.get(xid ?? '') ?? 0) + 1);
+      assert.deepEqual(
+        rows.map((r) => [r['xid'], r['messages'], r['retransmissions'], r['leaseSeconds'], r['outcome']]),
+        [
+          ['0x11111111', 'DISCOVER ×2 → OFFER → REQUEST → ACK', 1, 7200, `leased ${leased}`],
+          ['0x22222222', 'DISCOVER ×3', 2, null, 'no answer'],
+          ['0x33333333', 'REQUEST → NAK', 0, null, 'refused (NAK)'],
+        ],
+      );
+      assert.deepEqual([...perXid.keys()], ['0x11111111', '0x22222222', '0x33333333']);
+      for (const r of rows)
+        assert.equal(eventsIn(String(r['messages']).replace(/ → /g, ', ')), perXid.get(String(r['xid'])));
+      assert.equal(rows[0]?.['server'], UAS);
+      assert.match(aggregate, /^3 exchanges by outcome: /);
+      assert.ok(aggregate.includes('retransmissions: 3 in 2 exchanges'), aggregate);
+      assert.ok(aggregate.includes(`leases: ${leased} for 2 h 1`), aggregate);
+    } finally {
+      await Promise.all([client, dhcpServer].map(closeSocket));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('voip, icmp and dhcp digests on the corpus', () => {
   const server = useServer();
 
