@@ -1,6 +1,7 @@
 // What every digest is made of: a row of named values, the field reader's helpers (a field's
 // several occurrences, numbers, milliseconds), and the shape of a digest read from `-T fields`.
 import * as z from 'zod';
+import type { FollowResult } from '../follow.js';
 
 /** One digest row: named values, in the order of the kind's columns (inspect_protocol's rows). */
 export const rowSchema = z.record(z.string(), z.union([z.string(), z.number(), z.null()]));
@@ -18,6 +19,12 @@ export interface DigestReader {
   fields(filter: string, fields: readonly string[]): Promise<string[][]>;
   /** tshark's text for `-z` statistics over the packets the call's display filter matches. */
   statistics(list: readonly string[]): Promise<string>;
+  /**
+   * These TCP streams' payload as tshark reassembles it (`-z follow,tcp,raw`), whole whatever the
+   * display filter, by stream index: for a dialogue whose fields tshark's dissector does not fill in
+   * (commands it took for message data).
+   */
+  tcpStreams(indexes: readonly number[]): Promise<Map<number, FollowResult>>;
 }
 
 export interface DigestOptions {
