@@ -83,10 +83,11 @@ export const ftp: FieldDigest<'ftp'> = fieldDigest({
   aggregate(rows) {
     const logins = rows.filter((r) => r['command'] === 'login');
     const failedLogins = logins.filter((r) => r['ok'] !== 'yes').length;
+    // Transfers that did not fail: a transfer the capture saw no final reply for still moved its bytes.
     const moved = (direction: string): string => {
-      const these = rows.filter((r) => r['direction'] === direction);
+      const these = rows.filter((r) => r['direction'] === direction && r['ok'] !== 'no');
       const bytes = these.reduce((sum, r) => sum + (typeof r['bytes'] === 'number' ? r['bytes'] : 0), 0);
-      return `${these.length} ${direction}s (${bytes} bytes)`;
+      return `${count(these.length, direction)} (${bytes} bytes)`;
     };
     const failures = rows
       .filter((r) => r['ok'] === 'no')
