@@ -1,7 +1,6 @@
 // What every digest is made of: a row of named values, the field reader's helpers (a field's
 // several occurrences, numbers, milliseconds), and the shape of a digest read from `-T fields`.
 import * as z from 'zod';
-import type { FollowResult } from '../follow.js';
 
 /** One digest row: named values, in the order of the kind's columns (inspect_protocol's rows). */
 export const rowSchema = z.record(z.string(), z.union([z.string(), z.number(), z.null()]));
@@ -9,6 +8,13 @@ export type Row = z.infer<typeof rowSchema>;
 
 /** Several occurrences of a field in one packet are joined with this (it occurs in no value). */
 export const AGGREGATOR = '\u001f';
+
+/** A TCP stream's payload as tshark reassembled it: its two ends, and what each sent, in order. */
+export interface StreamPayload {
+  /** "address:port" of node 0 (spoke first) and node 1. */
+  readonly nodes: readonly [string, string];
+  readonly chunks: readonly { readonly from: 0 | 1; readonly bytes: Buffer }[];
+}
 
 /** What a digest reads a capture with: tshark passes over the call's file, keylog and display filter. */
 export interface DigestReader {
@@ -24,7 +30,7 @@ export interface DigestReader {
    * display filter, by stream index: for a dialogue whose fields tshark's dissector does not fill in
    * (commands it took for message data).
    */
-  tcpStreams(indexes: readonly number[]): Promise<Map<number, FollowResult>>;
+  tcpStreams(indexes: readonly number[]): Promise<Map<number, StreamPayload>>;
 }
 
 export interface DigestOptions {

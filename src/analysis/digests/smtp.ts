@@ -6,8 +6,7 @@
 // reassembled payload (`-z follow,tcp,raw`), whose lines are the commands as the client sent them.
 import { column, count, tally } from './aggregate.js';
 import { all, first, keyed } from './fields.js';
-import type { Digest, DigestReader, Row } from './fields.js';
-import type { FollowResult } from '../follow.js';
+import type { Digest, DigestReader, Row, StreamPayload } from './fields.js';
 
 export const SMTP_FIELDS = [
   'frame.number',
@@ -146,7 +145,7 @@ export function parseReplies(text: string): Reply[] {
 }
 
 /** A followed stream as a dialogue: the client is the side that did not send the greeting. */
-export function dialogueOfFollow(follow: FollowResult, server: string): Dialogue {
+export function dialogueOfFollow(follow: StreamPayload, server: string): Dialogue {
   // Node 0 spoke first: the server (its greeting) unless the field pass says otherwise.
   const serverNode: 0 | 1 = follow.nodes[1] === server ? 1 : 0;
   const side = (from: 0 | 1): string =>
@@ -408,7 +407,7 @@ export const smtp: Digest<'smtp'> = {
     const followed =
       missed.length > 0
         ? await read.tcpStreams(missed.map((s) => s.stream))
-        : new Map<number, FollowResult>();
+        : new Map<number, StreamPayload>();
     return streams.flatMap((s) => {
       const follow = missed.includes(s) ? followed.get(s.stream) : undefined;
       if (follow && follow.chunks.length > 0) {
