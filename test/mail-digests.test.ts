@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { buildRows } from '../src/analysis/digests/index.js';
 import { parseReplies, readDialogue } from '../src/analysis/digests/smtp.js';
 import { captureLoopback, captureUnavailable, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
@@ -449,5 +450,51 @@ describe('the SMTP dialogue reader on recorded text', () => {
     });
     assert.equal(session.attempts[0]?.recipients[0]?.reply, undefined);
     assert.equal(session.attempts[0]?.outcome, 'no reply captured: the capture ends');
+  });
+});
+
+describe('the FTP row builder on recorded output', () => {
+  // Fields as tshark prints them for the ftp digest, one packet a line.
+  const packet = (
+    frame: number,
+    from: 'c' | 's',
+    command: string,
+    arg: string,
+    code: string,
+    text: string,
+  ): string =>
+    [
+      frame,
+      '0',
+      from === 'c' ? '10.0.0.1' : '10.0.0.2',
+      '',
+      from === 'c' ? '10.0.0.2' : '10.0.0.1',
+      '',
+      command,
+      arg,
+      code,
+      text,
+      '',
+      '',
+      '10',
+      '',
+    ].join('\t');
+
+  it('takes a first reply for a greeting only when it is one (a capture begun mid-session)', () => {
+    const rows = buildRows(
+      'ftp',
+      [
+        packet(1, 's', '', '', '530', 'Login incorrect.'),
+        packet(2, 'c', 'USER', 'admin', '', ''),
+        packet(3, 's', '', '', '331', 'Password required'),
+        packet(4, 'c', 'PASS', 'letmein', '', ''),
+        packet(5, 's', '', '', '530', 'Login incorrect.'),
+      ].join('\n'),
+      { reveal: false },
+    );
+    assert.deepEqual(
+      rows.map((r) => [r['frame'], r['command'], r['user'], r['argument'], r['reply'], r['ok']]),
+      [[2, 'login', 'admin', 'password [redacted, 7 characters]', '530 Login incorrect.', 'no']],
+    );
   });
 });

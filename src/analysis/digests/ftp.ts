@@ -172,9 +172,10 @@ export const ftp: FieldDigest<'ftp'> = fieldDigest({
       const texts = all(f.get('ftp.response.arg'));
       all(f.get('ftp.response.code')).forEach((code, i) => {
         const reply = `${code} ${texts[i] ?? ''}`.trim();
-        if (!s.greeted && s.pending.length === 0) {
+        // A greeting is 120, 220 or 421 (RFC 959); another reply first: the capture began mid-session.
+        if (!s.greeted && s.pending.length === 0 && ['120', '220', '421'].includes(code)) {
           s.greeted = true;
-          if (!code.startsWith('2') && !code.startsWith('1'))
+          if (code === '421')
             out.push({
               frame,
               session: Number(stream),
