@@ -52,6 +52,14 @@ export function parseFollowRaw(text: string): FollowResult {
   return { filter, nodes, chunks };
 }
 
+/** Reads the output of several `-z follow,<proto>,raw,...` in one pass: one result per stream. Pure. */
+export function parseFollowRawBlocks(text: string): FollowResult[] {
+  return text
+    .split(/^Follow: /m)
+    .slice(1)
+    .map((block) => parseFollowRaw(block));
+}
+
 /** The `-z follow` argument for a stream index or an "address:port,address:port" pair. */
 export function followArgument(
   protocol: FollowProtocol,

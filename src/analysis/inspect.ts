@@ -10,6 +10,8 @@ import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
+import { followArgument, parseFollowRawBlocks } from './follow.js';
+import type { FollowResult } from './follow.js';
 import { columnsOf, DIGEST_OF, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
 import { AGGREGATOR, rowSchema } from './digests/fields.js';
@@ -34,6 +36,8 @@ export interface InspectRequest {
 }
 
 const MAX_OUTPUT = 256 * 1024 * 1024;
+/** Streams followed in one tshark pass: each is a tap that tests every packet, so not thousands. */
+const FOLLOWS_PER_PASS = 64;
 
 /** Runs tshark for a digest and returns its rows (all of them: the caller pages). */
 export async function inspect(
@@ -79,6 +83,20 @@ export async function inspect(
         .map((l) => l.split('\t'));
     },
     statistics: (list) => run([...read(req.displayFilter), ...statisticsArgs(list)]),
+    async tcpStreams(indexes) {
+      const streams = new Map<number, FollowResult>();
+      for (let at = 0; at < indexes.length; at += FOLLOWS_PER_PASS) {
+        const batch = indexes.slice(at, at + FOLLOWS_PER_PASS);
+        const follows = batch.map((s) => followArgument('tcp', s, undefined, undefined));
+        for (const block of parseFollowRawBlocks(
+          await run([...read(undefined), ...statisticsArgs(follows)]),
+        )) {
+          const index = /^tcp\.stream eq (\d+)$/.exec(block.filter)?.[1];
+          if (index !== undefined) streams.set(Number(index), block);
+        }
+      }
+      return streams;
+    },
   };
   const rows = await DIGEST_OF[req.kind].collect(reader, { reveal: req.reveal });
   return { rows, warnings: [...warnings] };

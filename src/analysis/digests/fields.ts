@@ -9,6 +9,13 @@ export type Row = z.infer<typeof rowSchema>;
 /** Several occurrences of a field in one packet are joined with this (it occurs in no value). */
 export const AGGREGATOR = '\u001f';
 
+/** A TCP stream's payload as tshark reassembled it: its two ends, and what each sent, in order. */
+export interface StreamPayload {
+  /** "address:port" of node 0 (spoke first) and node 1. */
+  readonly nodes: readonly [string, string];
+  readonly chunks: readonly { readonly from: 0 | 1; readonly bytes: Buffer }[];
+}
+
 /** What a digest reads a capture with: tshark passes over the call's file, keylog and display filter. */
 export interface DigestReader {
   /**
@@ -18,6 +25,12 @@ export interface DigestReader {
   fields(filter: string, fields: readonly string[]): Promise<string[][]>;
   /** tshark's text for `-z` statistics over the packets the call's display filter matches. */
   statistics(list: readonly string[]): Promise<string>;
+  /**
+   * These TCP streams' payload as tshark reassembles it (`-z follow,tcp,raw`), whole whatever the
+   * display filter, by stream index: for a dialogue whose fields tshark's dissector does not fill in
+   * (commands it took for message data).
+   */
+  tcpStreams(indexes: readonly number[]): Promise<Map<number, StreamPayload>>;
 }
 
 export interface DigestOptions {

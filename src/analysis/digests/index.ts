@@ -4,14 +4,16 @@
 import { credentials } from './credentials.js';
 import { dhcp } from './dhcp.js';
 import { dns } from './dns.js';
+import { ftp } from './ftp.js';
 import type { Digest, FieldDigest, Row } from './fields.js';
 import { http } from './http.js';
 import { icmp } from './icmp.js';
+import { smtp } from './smtp.js';
 import { tcpHealth } from './tcp-health.js';
 import { tls } from './tls.js';
 import { voip } from './voip.js';
 
-const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp] as const;
+const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp, smtp, ftp] as const;
 
 export type InspectKind = (typeof DIGESTS)[number]['kind'];
 type FieldKind = Extract<(typeof DIGESTS)[number], { build: unknown }>['kind'];
