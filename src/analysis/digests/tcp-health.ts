@@ -66,11 +66,9 @@ export const tcpHealth: FieldDigest<'tcp_health'> = fieldDigest({
     const longest = Math.max(0, ...rows.map((r) => Number(r['longestShutMs'] ?? 0)));
     return [
       `${count(rows.length, 'connection')}`,
-      `with retransmissions ${withAny('retransmissions')} (${sum('retransmissions')} real, ${sum('spuriousRetransmissions')} spurious: data the peer already had)`,
-      `resets ${withAny('resets')}`,
-      `zero windows ${withAny('zeroWindows')}${withAny('zeroWindows') > 0 ? ` (longest shut ${longest} ms)` : ''}`,
-      `window full ${withAny('windowFull')}`,
-      `lost segments ${withAny('lostSegments')} (a gap before a segment: lost on the network or by the capture)`,
+      `retransmissions ${sum('retransmissions')} in ${count(withAny('retransmissions'), 'connection')}, spurious ones (data the peer already had) ${sum('spuriousRetransmissions')}`,
+      `connections with resets ${withAny('resets')}, zero windows ${withAny('zeroWindows')}${withAny('zeroWindows') > 0 ? ` (longest shut ${longest} ms)` : ''}, window full ${withAny('windowFull')}`,
+      `lost segments ${sum('lostSegments')} (a gap before a segment: lost on the network or by the capture)`,
       `ACKed but never captured ${sum('ackedUnseen')} (the capture missed them, not the network)`,
       `RTT ${timing(column(rows, 'rttMs'))}`,
     ].join('; ');

@@ -116,7 +116,7 @@ export const tls: FieldDigest<'tls'> = fieldDigest({
         hs.cipher = first(f.get('tls.handshake.ciphersuite')) || '(unparsed)';
         // TLS 1.3 moves the server's choice into EncryptedExtensions, readable only with the keys.
         hs.alpn =
-          hs.version === 'TLS 1.3'
+          hs.version === 'TLS 1.3' && hs.alpnOffered !== '(none offered)'
             ? '(encrypted: no keylog)'
             : first(f.get('tls.handshake.extensions_alpn_str')) || '(none chosen)';
       }
