@@ -98,7 +98,11 @@ export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest
   const tlsKey = (r: Row): string =>
     s(r['sni']) !== '' ? s(r['sni']) : `(no SNI) ${s(r['stream']).split(' ')[0] ?? ''}`;
   const tlsValue = (r: Row): string =>
-    [s(r['outcome']), s(r['version']), s(r['alerts']) !== '' ? `alerts: ${s(r['alerts'])}` : '']
+    [
+      s(r['outcome']),
+      s(r['version']),
+      !['', 'none'].includes(s(r['alerts'])) ? `alerts: ${s(r['alerts'])}` : '',
+    ]
       .filter((x) => x !== '')
       .join(' ');
   const httpKey = (r: Row): string => `${s(r['method'])} ${s(r['host'])}${s(r['uri'])}`;

@@ -8,12 +8,14 @@ import { ftp } from './ftp.js';
 import type { Digest, FieldDigest, Row } from './fields.js';
 import { http } from './http.js';
 import { icmp } from './icmp.js';
+import { quic } from './quic.js';
+import { smb } from './smb.js';
 import { smtp } from './smtp.js';
 import { tcpHealth } from './tcp-health.js';
 import { tls } from './tls.js';
 import { voip } from './voip.js';
 
-const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp, smtp, ftp] as const;
+const DIGESTS = [http, dns, tls, tcpHealth, credentials, voip, dhcp, icmp, smtp, ftp, smb, quic] as const;
 
 export type InspectKind = (typeof DIGESTS)[number]['kind'];
 type FieldKind = Extract<(typeof DIGESTS)[number], { build: unknown }>['kind'];
