@@ -25,6 +25,7 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
         .join('; ')}`,
     );
   }
+  lines.push(s.limits.line);
   for (const w of warnings) lines.push(`Warning: ${w}`);
   if (s.protocols.length > 0) {
     lines.push('', 'Protocols (frames, bytes):');

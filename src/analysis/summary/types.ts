@@ -3,6 +3,7 @@
 // schema (the tool's output schema is made of them), and its type is inferred from it.
 import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
+import { captureLimitsSchema } from '../capture-limits.js';
 import type { ChunkSizing } from './chunks.js';
 
 const protocolNodeSchema = z.object({
@@ -64,6 +65,8 @@ export interface Statistics {
 /** The summary of a capture, as summarize_capture publishes it in its structured answer. */
 export const captureSummarySchema = z.object({
   facts: captureFactsSchema,
+  /** What limits the conclusions: drops, unseen segments, cuts, checksums, time, duplicates. */
+  limits: captureLimitsSchema,
   protocols: z.array(protocolNodeSchema),
   /** The topN conversations of each kind, by bytes. */
   conversations: z.array(conversationSchema),
@@ -87,6 +90,10 @@ export interface SummaryRequest {
   readonly timeoutMs: number;
   /** A capture still being written: never cut into ranges, and its partial last packet is normal. */
   readonly live?: boolean | undefined;
+  /** Packets dumpcap reported dropped, for a finished session of ours. */
+  readonly droppedByDumpcap?: number | undefined;
+  /** Addresses of the capture host known to the caller (a session's interface's). */
+  readonly hostAddresses?: readonly string[] | undefined;
 }
 
 export interface Chunking {

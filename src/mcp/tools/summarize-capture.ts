@@ -34,7 +34,7 @@ export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',
   title: 'Summarize a capture',
   description:
-    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
+    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -48,6 +48,12 @@ export const summarizeCaptureTool = defineTool({
         keylogFile,
         timeoutMs: ANALYSIS_TIMEOUT_MS,
         live: source.live,
+        droppedByDumpcap: source.droppedByDumpcap,
+        // A session captured here: every address of this machine is the capture host's.
+        hostAddresses:
+          source.sessionId === undefined
+            ? undefined
+            : (await deps.listInterfaces(ctx.mcpReq.signal)).local.flatMap((i) => i.addresses),
       },
       ctx.mcpReq.signal,
       progressSink(ctx),
