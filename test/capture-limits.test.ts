@@ -89,7 +89,7 @@ async function count(file: string, filter: string, prefs: string[] = []): Promis
 }
 
 const CHECKSUM_PREFS = ['ip.check_checksum:TRUE', 'tcp.check_checksum:TRUE', 'udp.check_checksum:TRUE'];
-const BAD = 'ip.checksum.status==0 || tcp.checksum.status==0 || udp.checksum.status==0';
+const BAD = '(ip.checksum.status==0 || tcp.checksum.status==0 || udp.checksum.status==0) && !icmp && !icmpv6';
 
 async function limitsOf(mcp: Session, source: string): Promise<{ limits: CaptureLimits; text: string }> {
   const answer = await mcp.call('summarize_capture', { source });

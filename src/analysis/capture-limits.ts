@@ -170,8 +170,12 @@ function isbDrops(block: Buffer, little: boolean): { interfaceId: number; droppe
   return dropped === undefined ? undefined : { interfaceId, dropped };
 }
 
-/** Packets with a bad IP, TCP or UDP checksum, as tshark's checks flag them. */
-const BAD_CHECKSUM = 'ip.checksum.status==0 || tcp.checksum.status==0 || udp.checksum.status==0';
+/**
+ * Packets with a bad IP, TCP or UDP checksum, as tshark's checks flag them; not ICMP errors, whose
+ * quoted headers were often rewritten on the way (NAT) and are counted at their inner source.
+ */
+const BAD_CHECKSUM =
+  '(ip.checksum.status==0 || tcp.checksum.status==0 || udp.checksum.status==0) && !icmp && !icmpv6';
 
 /**
  * A pass that only checks checksums: the checks on, reassembly and sequence analysis off (they do

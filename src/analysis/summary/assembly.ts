@@ -138,8 +138,12 @@ function combine(
         .slice(0, request.topN),
     );
   };
-  const conversationCounts: Record<string, number> = {};
-  for (const c of conversations) conversationCounts[c.kind] = (conversationCounts[c.kind] ?? 0) + 1;
+  const countByKind = (items: readonly { kind: string }[]): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const c of items) counts[c.kind] = (counts[c.kind] ?? 0) + 1;
+    return counts;
+  };
+  const conversationCounts = countByKind(conversations);
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
   const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
@@ -171,8 +175,10 @@ function combine(
     conversations: topByBytes(conversations, (c) => `${c.a} ${c.b}`),
     conversationCounts,
     endpoints: topByBytes(stats.endpoints, (e) => e.address),
+    endpointCounts: countByKind(stats.endpoints),
     expertCounts,
     expertTop,
+    expertMessages: stats.expert.length,
     warnings: [...warnings],
   };
 }

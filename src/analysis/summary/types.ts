@@ -73,9 +73,13 @@ export const captureSummarySchema = z.object({
   conversationCounts: z.record(z.string(), z.number()),
   /** The topN endpoints of each kind, by bytes. */
   endpoints: z.array(endpointSchema),
+  /** Endpoints of each kind in all, shown or not. */
+  endpointCounts: z.record(z.string(), z.number()),
   expertCounts: z.record(z.string(), z.number()),
   /** The topN most frequent expert messages, errors and warnings first. */
   expertTop: z.array(expertEntrySchema),
+  /** Distinct expert messages in all, shown in expertTop or not. */
+  expertMessages: z.number(),
   warnings: z.array(z.string()),
 });
 export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {

@@ -64,8 +64,14 @@ export const summarizeCaptureTool = defineTool({
       ...givenArgs(args),
       topN: Math.max(1, Math.floor((args.topN ?? SUMMARY_TOP_N.default) / 2)),
     };
+    // The call that shows a cut list whole, or as much of it as topN allows.
+    const moreCall = (n: number): string => {
+      const topN = Math.min(n, SUMMARY_TOP_N.max);
+      const call = `summarize_capture ${JSON.stringify({ ...givenArgs(args), topN })}`;
+      return topN < n ? `${call} shows ${topN}, the most topN allows` : call;
+    };
     const text = cutAtLine(
-      renderSummary(source.label, summary, warnings),
+      renderSummary(source.label, summary, warnings, moreCall),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call summarize_capture ${JSON.stringify(smaller)}]`,
     );
