@@ -126,8 +126,26 @@ typedef struct {
     GArray *interfaces; /* guint64 packets, by interface ID */
 } facts_t;
 
+/*
+ * What limits the capture itself, over the counted records (the warm-up's records are compared
+ * against but not counted): packets cut by the snapshot length, time stamps earlier than the
+ * record before, and records byte-identical to one of the DUP_WINDOW before them (editcap -d's
+ * rule, so that `editcap -d` finds the same ones).
+ */
+#define DUP_WINDOW 4
+typedef struct {
+    guint64 cut, backwards, duplicates;
+    gboolean have_last;
+    nstime_t last;
+    guint8 *recent[DUP_WINDOW]; /* copies of the last records' bytes */
+    guint32 recent_len[DUP_WINDOW];
+    guint32 recent_cap[DUP_WINDOW];
+    guint next;
+} limits_t;
+
 typedef struct {
     guint32 warmup;
+    limits_t limits;
     int proto_icmp, proto_icmpv6, proto_ip, proto_ipv6, proto_tcp, proto_udp;
     /*
      * Counted packets with an IP, TCP or UDP layer whose tap never came (a header cut short ends
@@ -525,6 +543,35 @@ static void print_stamp(const stamp_t *s)
     }
 }
 
+/* Snapshot-length cuts, time going backwards and duplicates: each record against those before. */
+static void limits_add(const packet_info *pinfo, const epan_dissect_t *edt, gboolean counted)
+{
+    limits_t *l = &st.limits;
+    const wtap_rec *rec = pinfo->rec;
+    if (rec->rec_type != REC_TYPE_PACKET) return;
+    const guint32 caplen = pinfo->fd->cap_len, len = pinfo->fd->pkt_len;
+    if (counted && caplen < len) l->cut++;
+    if (rec->presence_flags & WTAP_HAS_TS) {
+        if (counted && l->have_last && nstime_cmp(&rec->ts, &l->last) < 0) l->backwards++;
+        l->last = rec->ts;
+        l->have_last = TRUE;
+    }
+    const guint8 *bytes = edt && edt->tvb && caplen > 0 ? tvb_get_ptr(edt->tvb, 0, caplen) : NULL;
+    if (bytes == NULL) return;
+    gboolean dup = FALSE;
+    for (guint i = 0; i < DUP_WINDOW && !dup; i++)
+        dup = l->recent[i] && l->recent_cap[i] == caplen && l->recent_len[i] == len &&
+              memcmp(l->recent[i], bytes, caplen) == 0;
+    if (counted && dup) l->duplicates++;
+    const guint slot = l->next;
+    l->next = (l->next + 1) % DUP_WINDOW;
+    if (l->recent_cap[slot] < caplen || l->recent[slot] == NULL)
+        l->recent[slot] = (guint8 *)g_realloc(l->recent[slot], caplen);
+    memcpy(l->recent[slot], bytes, caplen);
+    l->recent_cap[slot] = caplen;
+    l->recent_len[slot] = len;
+}
+
 static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                   const void *data _U_, tap_flags_t flags _U_)
 {
@@ -533,6 +580,7 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
     const gboolean counted = pinfo->num > st.warmup;
     const layers_t layers = layers_of(pinfo);
     const gboolean icmp = layers.icmp;
+    limits_add(pinfo, edt, counted);
     if (!counted) {
         if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
         return TAP_PACKET_DONT_REDRAW;
@@ -597,6 +645,8 @@ static void on_draw(void *tapdata _U_)
         print_stamp(&f->stop);
     }
     printf("\n");
+    printf("limits\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\n", st.limits.cut,
+           st.limits.backwards, st.limits.duplicates);
     for (guint i = 0; i < f->interfaces->len; i++) {
         const guint64 n = g_array_index(f->interfaces, guint64, i);
         if (n > 0) printf("interface\t%u\t%" G_GUINT64_FORMAT "\n", i, n);

@@ -18,6 +18,7 @@ import { readAnswer, useServer } from './helpers/in-process.js';
 import type { ToolAnswer } from './helpers/mcp-client.js';
 import { inTurns } from './helpers/in-turns.js';
 import { corpus } from './helpers/paths.js';
+import { beyondChecksums } from './helpers/summaries.js';
 
 /** Longest any one call may take here (the files are small: a few seconds at most is normal). */
 const CALL_LIMIT_MS = 30_000;
@@ -476,7 +477,7 @@ describe('damaged captures', () => {
       const workDir = (): Promise<string> => Promise.resolve(work);
       const single = new Summarizer(group, () => tools, workDir, defaultChunking(1));
       const summaryOf = (s: Summarizer, file: string): Promise<unknown> =>
-        s.summarize({ file, topN: 1000, timeoutMs: CALL_LIMIT_MS }).catch((err: unknown) => ({
+        s.summarize({ file, topN: 1000, timeoutMs: CALL_LIMIT_MS }).then(beyondChecksums, (err: unknown) => ({
           rejected: err instanceof Error ? err.message : String(err),
         }));
       // Besides the random copies, one made to fool the scan: a pcapng block whose own length is

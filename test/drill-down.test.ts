@@ -43,7 +43,40 @@ describe('summarize_capture', () => {
     const topTcp = s.conversations.find((c) => c.kind === 'tcp');
     assert.equal(topTcp?.frames, frames.get(topStream ?? ''));
     assert.match(answer.text, /^Summary of .*latest\.pcapng\nFile: pcapng, 209 packets/);
-    assert.match(answer.text, /Top TCP conversations by bytes \(3 of \d+\):/);
+    // Every cut list says how many there are and the call that shows them all; that call does.
+    const cut = /Top TCP conversations by bytes \(3 of (\d+); more: summarize_capture (\{.*\})\):/.exec(
+      answer.text,
+    );
+    assert.ok(cut, answer.text);
+    const total = Number(cut[1]);
+    assert.equal(total, new Set(rows.map((r) => r[0])).size, 'as many as tshark has TCP streams');
+    const whole = await server.mcp.call(
+      'summarize_capture',
+      JSON.parse(cut[2] ?? '') as Record<string, unknown>,
+    );
+    const all = (whole.structured?.['conversations'] as { kind: string }[]).filter((c) => c.kind === 'tcp');
+    assert.equal(all.length, total);
+    assert.match(whole.text, new RegExp(`Top TCP conversations by bytes \\(all ${total}\\):`));
+    for (const list of ['TCP endpoints', 'UDP endpoints', 'IPv4 endpoints']) {
+      const m = new RegExp(
+        `Top ${list} by bytes \\((\\d+) of (\\d+); more: summarize_capture (\\{.*\\})\\):`,
+      ).exec(answer.text);
+      assert.ok(m, `${list} says how many and the call:\n${answer.text}`);
+      const more = await server.mcp.call(
+        'summarize_capture',
+        JSON.parse(m[3] ?? '') as Record<string, unknown>,
+      );
+      assert.match(more.text, new RegExp(`Top ${list} by bytes \\(all ${m[2] ?? ''}\\):`));
+    }
+    const expert = /Most frequent expert messages \(3 of (\d+); more: summarize_capture (\{.*\})\):/.exec(
+      answer.text,
+    );
+    assert.ok(expert, answer.text);
+    const messages = await server.mcp.call(
+      'summarize_capture',
+      JSON.parse(expert[2] ?? '') as Record<string, unknown>,
+    );
+    assert.equal((messages.structured?.['expertTop'] as unknown[]).length, Number(expert[1]));
   });
 
   it('keeps within maxChars, cutting at a line and naming a shorter call', async (t) => {

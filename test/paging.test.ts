@@ -313,6 +313,15 @@ describe('paging on corpus captures', () => {
     );
     assert.equal(pages.length, Math.ceil(209 / 40));
     assert.deepEqual(checkPages(pages, 'Packets', framesOfLines), await frameNumbers(file));
+    // Each page states the total: a lower bound while tshark stopped at a full page, exact at the end.
+    pages.forEach((page, i) => {
+      const last = i === pages.length - 1;
+      const end = Math.min((i + 1) * 40, 209);
+      assert.match(
+        page.text,
+        new RegExp(`^Packets shown: .*; ${last ? '' : 'at least '}${last ? 209 : end + 1} in all\\)`, 'm'),
+      );
+    });
   });
 
   it('analyze_pcap_file: json, whole packets a page, every match once', async (t) => {

@@ -149,6 +149,8 @@ export function renderComparison(
   c: Comparison,
   warnings: readonly SidedWarning[],
   limit: number,
+  /** The call with a larger limit, for a section that is cut. */
+  moreCall: (limit: number) => string = (n) => `compare_captures with limit ${n}`,
 ): string {
   const lines = [
     `Compare baseline ${labels.baseline}`,
@@ -161,7 +163,7 @@ export function renderComparison(
     if (items.length === 0) return;
     const shown = items.slice(0, limit);
     lines.push(
-      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more)` : ''}`,
+      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more: ${moreCall(items.length)})` : ''}`,
     );
   };
   for (const [title, only] of [
@@ -179,8 +181,7 @@ export function renderComparison(
     lines.push('', `${title} (${diffs.length}):`);
     for (const d of diffs.slice(0, limit))
       lines.push(`  ${d.what}: baseline ${d.baseline}; candidate ${d.candidate}`);
-    if (diffs.length > limit)
-      lines.push(`  (+${diffs.length - limit} more: raise limit, or read structuredContent)`);
+    if (diffs.length > limit) lines.push(`  (+${diffs.length - limit} more: ${moreCall(diffs.length)})`);
   };
   section('TLS handshakes that differ', c.tls);
   section('HTTP statuses that differ', c.http);

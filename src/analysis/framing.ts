@@ -55,6 +55,8 @@ export interface FramedRecord {
   readonly packet: boolean;
   /** A metadata record's kind: 'section' starts a new section, 'skip' is not needed in headers. */
   readonly kind?: 'section' | 'metadata' | 'skip';
+  /** A pcapng interface statistics block, and its section's byte order, to read its drop counts. */
+  readonly statistics?: { readonly little: boolean };
 }
 
 async function pcapFraming(reader: Reader): Promise<Framing | undefined> {
@@ -98,8 +100,8 @@ async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
       if (length < 12 || length % 4 !== 0 || offset + length > size) return undefined;
       if (PCAPNG_PACKET_BLOCKS.has(type)) return { length, packet: true };
       if (type === PCAPNG_SHB) return { length, packet: false, kind: 'section' };
-      if (PCAPNG_METADATA_BLOCKS.has(type))
-        return { length, packet: false, kind: type === PCAPNG_ISB ? 'skip' : 'metadata' };
+      if (type === PCAPNG_ISB) return { length, packet: false, kind: 'skip', statistics: { little } };
+      if (PCAPNG_METADATA_BLOCKS.has(type)) return { length, packet: false, kind: 'metadata' };
       // A block tshark may or may not count as a frame (journal export, future types): no plan.
       return undefined;
     },

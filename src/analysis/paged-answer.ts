@@ -76,10 +76,19 @@ export interface PacketSpan {
   readonly cutLine: boolean;
 }
 
-/** "Packets shown: 1-100 of the capture (100 packets), and more match." and its kin. */
+/**
+ * "Packets shown: 1-100 of the capture (100 packets; at least 101 in all), and more match.", "...
+ * (40 packets): all of them." and their kin: the page and the total, exact or a lower bound.
+ */
 export function packetsShown(span: PacketSpan): string {
-  const range = `${span.offset + 1}-${span.offset + span.shown}`;
+  const end = span.offset + span.shown;
+  const range = `${span.offset + 1}-${end}`;
   const which = span.filtered ? 'of those that match' : 'of the capture';
+  // tshark is stopped once the page is full and one more packet matched: the total is known only
+  // when it read to the end; otherwise it is at least the packets up to that one.
+  const total = span.more
+    ? `at least ${(end + 1).toLocaleString('en-US')} ${span.filtered ? 'match' : 'in all'}`
+    : `${end.toLocaleString('en-US')} ${span.filtered ? 'match' : 'in all'}`;
   const more = span.more
     ? span.cutBy === 'maxChars'
       ? ', cut there by maxChars; more match.'
@@ -87,7 +96,9 @@ export function packetsShown(span: PacketSpan): string {
     : span.offset === 0
       ? ': all of them.'
       : ': the last ones.';
-  const line = `Packets shown: ${range} ${which} (${plural(span.shown, 'packet')})${more}`;
+  const count =
+    span.more || span.offset > 0 ? `${plural(span.shown, 'packet')}; ${total}` : plural(span.shown, 'packet');
+  const line = `Packets shown: ${range} ${which} (${count})${more}`;
   return span.cutLine ? `${line} A line longer than maxChars was cut.` : line;
 }
 

@@ -15,6 +15,8 @@ export interface ResolvedSource {
   readonly sessionId: string | undefined;
   /** A running session: its file is still being written. */
   readonly live: boolean;
+  /** Packets dumpcap reported dropped, for a finished session that said. */
+  readonly droppedByDumpcap?: number | undefined;
 }
 
 /** A capture to read, and the TLS keylog to read it with (and what was wrong with the one named). */
@@ -46,6 +48,7 @@ export async function resolveSource(
       label: `session '${session.id}'`,
       sessionId: session.id,
       live: session.state.phase === 'running',
+      droppedByDumpcap: session.state.phase === 'finished' ? session.state.dropped : undefined,
     };
   }
   const file = await resolveInputFile(source, 'capture', param, sandbox);

@@ -22,6 +22,8 @@ export interface DumpcapOptions {
 export interface CaptureEnd {
   readonly exitCode: number | null;
   readonly packets: number;
+  /** Packets dumpcap reported dropped (its "D" message, at the end), undefined when it did not say. */
+  readonly dropped: number | undefined;
   /** dumpcap's own account of a failure, when it reported one. */
   readonly error: string | undefined;
 }
@@ -131,6 +133,7 @@ export function dumpcapArgs(o: DumpcapOptions): string[] {
 
 export class DumpcapCapture {
   private written = 0;
+  private dropped: number | undefined;
   private failure: string | undefined;
   readonly ended: Promise<CaptureEnd>;
 
@@ -148,12 +151,12 @@ export class DumpcapCapture {
               'exited',
             ),
           );
-        return { exitCode: r.exitCode, packets: this.written, error: this.failure };
+        return { exitCode: r.exitCode, packets: this.written, dropped: this.dropped, error: this.failure };
       },
       (err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
         ready(new CaptureStartError(message, 'exited'));
-        return { exitCode: null, packets: this.written, error: message };
+        return { exitCode: null, packets: this.written, dropped: this.dropped, error: message };
       },
     );
   }
@@ -234,6 +237,10 @@ export class DumpcapCapture {
     } else if (m.kind === 'packets') {
       this.written += m.count;
       for (const wake of this.waiters) wake();
+    } else if (m.kind === 'drops') {
+      // "<drops>:<interface>", one message per interface.
+      const n = Number(m.text.split(':')[0]);
+      if (Number.isInteger(n)) this.dropped = (this.dropped ?? 0) + n;
     } else if (m.kind === 'error' || m.kind === 'badFilter') {
       this.failure =
         m.kind === 'error' ? [m.primary, m.secondary].filter((s) => s !== '').join('\n') : m.message;

@@ -62,6 +62,8 @@ export type SessionState =
       readonly endedAt: Date;
       readonly packets: number;
       readonly bytes: number;
+      /** Packets dumpcap reported dropped; undefined when it did not say. */
+      readonly dropped?: number | undefined;
     }
   | {
       readonly phase: 'failed';
@@ -539,7 +541,7 @@ export class SessionManager {
       return;
     }
     const reason = requested ? 'stopped' : inferReason(session, packets, bytes, endedAt);
-    session.state = { phase: 'finished', reason, endedAt, packets, bytes };
+    session.state = { phase: 'finished', reason, endedAt, packets, bytes, dropped: end.dropped };
     this.changed(session);
     this.logger.info(
       `capture session ${session.id} finished (${STOP_REASON_TEXT[reason]}): ${plural(packets, 'packet')}, ${formatBytes(bytes)}`,

@@ -75,6 +75,8 @@ export const captureFactsSchema = z.object({
       name: z.string().optional(),
       description: z.string().optional(),
       encapsulation: z.string().optional(),
+      /** The snapshot length: longer packets were cut to it. */
+      snaplen: z.number().optional(),
       packets: z.number().optional(),
     }),
   ),
@@ -122,6 +124,7 @@ export function parseCaptureFacts(stdout: string): CaptureFacts {
       name: i.get('Name'),
       description: i.get('Description'),
       encapsulation: i.get('Encapsulation'),
+      snaplen: num(i.get('Capture length')),
       packets: num(i.get('Number of packets')),
     })),
   };

@@ -7,6 +7,7 @@ import { abortError } from '../../errors.js';
 import type { CaptureFacts } from '../../wireshark/capinfos.js';
 import { feedFifo, makeFifo } from '../../wireshark/fifo.js';
 import { LIVE_NOTE } from '../analyze-capture.js';
+import { addPacketLimits, captureLimits } from '../capture-limits.js';
 import { readOutcome } from '../damage.js';
 import type { Damage } from '../damage.js';
 import { mergeConversations } from './conversations.js';
@@ -16,15 +17,26 @@ import type { CaptureSummary, ConversationKind, ExpertEntry, Severity, SummaryRe
 
 const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
 const KIND_ORDER: ConversationKind[] = ['tcp', 'udp', 'ipv4', 'ipv6'];
+/** tshark's expert message for tcp.analysis.ack_lost_segment. */
+const ACKED_UNSEEN = "ACKed segment that wasn't captured";
 
 /**
  * The summary of what the passes read. capinfos gives no facts at all for a file damaged part-way
  * (only for one cut short): its facts are then those of the part before the damage.
  */
+/** What the summary learnt of the capture's limits beside its passes. */
+export interface LimitsRead {
+  readonly droppedByInterface: number | undefined;
+  /** Bad checksums by sender; undefined when they were not checked. */
+  readonly badChecksums: ReadonlyMap<string, number> | undefined;
+  readonly checksumsNotChecked?: string | undefined;
+}
+
 export async function assembleSummary(
   call: SummaryCall,
   facts: CaptureFacts,
   outputs: readonly PassOutput[],
+  limitsRead: LimitsRead,
 ): Promise<CaptureSummary> {
   const { request } = call;
   const warnings = new Set<string>();
@@ -48,7 +60,7 @@ export async function assembleSummary(
   }
   const before =
     damage?.kind === 'damaged' && facts.packets === undefined ? await factsBefore(call, damage) : facts;
-  return combine(request, before, outputs, warnings);
+  return combine(request, before, outputs, warnings, limitsRead);
 }
 
 /** capinfos's facts of the bytes before the damage, fed through a FIFO (no copy of the file). */
@@ -98,6 +110,7 @@ function combine(
   facts: CaptureFacts,
   outputs: readonly PassOutput[],
   warnings: Set<string>,
+  limitsRead: LimitsRead,
 ): CaptureSummary {
   if (request.live) warnings.add(LIVE_NOTE);
   if (outputs.some((o) => o.result.timedOut))
@@ -125,8 +138,12 @@ function combine(
         .slice(0, request.topN),
     );
   };
-  const conversationCounts: Record<string, number> = {};
-  for (const c of conversations) conversationCounts[c.kind] = (conversationCounts[c.kind] ?? 0) + 1;
+  const countByKind = (items: readonly { kind: string }[]): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const c of items) counts[c.kind] = (counts[c.kind] ?? 0) + 1;
+    return counts;
+  };
+  const conversationCounts = countByKind(conversations);
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
   const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
@@ -138,14 +155,30 @@ function combine(
         (expertName(x) < expertName(y) ? -1 : expertName(x) > expertName(y) ? 1 : 0),
     )
     .slice(0, request.topN);
+  const snaplens = facts.interfaces.flatMap((i) => (i.snaplen === undefined ? [] : [i.snaplen]));
+  const limits = captureLimits({
+    droppedByDumpcap: request.droppedByDumpcap,
+    droppedByInterface: limitsRead.droppedByInterface,
+    ackedUnseen: stats.expert
+      .filter((e) => e.protocol === 'TCP' && e.summary.startsWith(ACKED_UNSEEN))
+      .reduce((sum, e) => sum + e.count, 0),
+    packets: addPacketLimits(outputs.map((o) => o.limits)),
+    snaplen: snaplens.length > 0 ? Math.min(...snaplens) : undefined,
+    badChecksums: limitsRead.badChecksums,
+    checksumsNotChecked: limitsRead.checksumsNotChecked,
+    hostAddresses: request.hostAddresses ?? [],
+  });
   return {
     facts,
+    limits,
     protocols: stats.protocols,
     conversations: topByBytes(conversations, (c) => `${c.a} ${c.b}`),
     conversationCounts,
     endpoints: topByBytes(stats.endpoints, (e) => e.address),
+    endpointCounts: countByKind(stats.endpoints),
     expertCounts,
     expertTop,
+    expertMessages: stats.expert.length,
     warnings: [...warnings],
   };
 }

@@ -2,6 +2,7 @@
 // script): the lines between COUNTER_BEGIN and COUNTER_END, which the counter prints once tshark has
 // read every packet. Pure: lines in, the pass's conversations, statistics and facts out.
 import type { RangeFacts, Stamp } from '../../wireshark/capinfos.js';
+import type { PacketLimits } from '../capture-limits.js';
 import { tupleOf } from './conversations.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import type { ConversationKind, Endpoint, ExpertEntry, ProtocolNode, Severity } from './types.js';
@@ -22,6 +23,8 @@ export class CounterReader {
   readonly protocols: ProtocolNode[] = [];
   readonly expert: ExpertEntry[] = [];
   firstTime: Instant | undefined;
+  /** Snapshot-length cuts, time going backwards, duplicates (undefined from an older counter). */
+  limits: PacketLimits | undefined;
   /** Packets whose headers the counter could not see in full; its parts are not exact then. */
   incomplete = 0;
   ended = false;
@@ -49,6 +52,8 @@ export class CounterReader {
         stop: stamp(8),
       };
     } else if (f[0] === 'interface' && f.length >= 3) this.interfaces.set(Number(f[1]), Number(f[2]));
+    else if (f[0] === 'limits' && f.length >= 4)
+      this.limits = { cut: Number(f[1]), backwards: Number(f[2]), duplicates: Number(f[3]) };
     else if (f[0] === 'incomplete') this.incomplete = Number(f[1]) || 0;
     else if (f[0] === 'protocol' && f.length >= 4) {
       const path = f[1] ?? '';

@@ -10,8 +10,16 @@ import type { CaptureFacts, RangeFacts } from '../../wireshark/capinfos.js';
 import type { WiresharkTools } from '../../wireshark/locate.js';
 import type { ConversationCounter } from '../../wireshark/native.js';
 import type { ProcessGroup, RunResult } from '../../wireshark/process.js';
-import { filteredStatistic, luaScriptArgs, readArgs, statisticsArgs } from '../../wireshark/tshark-args.js';
-import { ConversationAggregator, packetColumnArgs } from './conversations.js';
+import {
+  columnArgs,
+  filteredStatistic,
+  luaScriptArgs,
+  readArgs,
+  statisticsArgs,
+} from '../../wireshark/tshark-args.js';
+import { LIMIT_COLUMNS, LIMIT_PREFERENCES, PacketLimitCounter } from '../capture-limits.js';
+import type { PacketLimits } from '../capture-limits.js';
+import { ConversationAggregator, PACKET_COLUMNS } from './conversations.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import { COUNTER_BEGIN, COUNTER_END, CounterReader } from './counter-reader.js';
 import { parseStatistics, SUMMARY_STATISTICS } from './stats.js';
@@ -32,6 +40,8 @@ export interface PassOutput {
   readonly counter: 'unused' | 'exact' | 'incomplete' | 'absent';
   /** What capinfos would count over the packets this pass counted (from the counter only). */
   readonly facts: RangeFacts | undefined;
+  /** Snapshot-length cuts, time going backwards and duplicates among the packets it counted. */
+  readonly limits: PacketLimits | undefined;
 }
 
 /** What the passes of one summary share: the Summarizer makes one for each call. */
@@ -87,15 +97,16 @@ export async function runPass(
   input: string,
   options: PassOptions,
 ): Promise<PassOutput> {
+  const counter = options.counter;
   const args = readArgs({
     file: input,
     numeric: true,
-    preferences: SUMMARY_PREFERENCES,
+    // Without the counter, each packet's line carries its MD5 to find duplicates.
+    preferences: counter ? SUMMARY_PREFERENCES : [...SUMMARY_PREFERENCES, ...LIMIT_PREFERENCES],
     keylogFile: options.keylogFile,
   });
   // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
   // own statistics by a filter (which costs a sixth of the pass).
-  const counter = options.counter;
   if (counter) {
     args.push(
       ...statisticsArgs([]),
@@ -104,7 +115,7 @@ export async function runPass(
   } else {
     const pastWarmup = options.warmup > 0 ? `frame.number>${options.warmup}` : undefined;
     args.push(
-      ...packetColumnArgs(),
+      ...columnArgs([...PACKET_COLUMNS, ...LIMIT_COLUMNS]),
       ...statisticsArgs(
         SUMMARY_STATISTICS.map((z) => filteredStatistic(z, pastWarmup)),
         'print',
@@ -113,6 +124,8 @@ export async function runPass(
   }
   const lines = new LineSplitter(64 * 1024);
   const aggregator = new ConversationAggregator(options.warmup);
+  const limits = new PacketLimitCounter();
+  let seen = 0;
   const reader = counter ? new CounterReader() : undefined;
   let inCounter = false;
   const statsText: string[] = [];
@@ -128,6 +141,9 @@ export async function runPass(
     if (!inStats && (line === '' || line.startsWith('='))) inStats = true;
     if (!inStats) {
       aggregator.add(line);
+      const f = line.split('\t');
+      const at = PACKET_COLUMNS.length;
+      limits.add(f[0] ?? '', f[1] ?? '', f[at] ?? '', f[at + 1] ?? '', seen++ >= options.warmup);
       return 'continue';
     }
     statsText.push(line);
@@ -154,6 +170,7 @@ export async function runPass(
     firstTime: reader ? reader.firstTime : aggregator.firstTime,
     counter: !reader ? 'unused' : !reader.ended ? 'absent' : reader.incomplete > 0 ? 'incomplete' : 'exact',
     facts: reader?.ended ? reader.facts() : undefined,
+    limits: reader ? reader.limits : limits.result(),
     // io,phs roots its tree at "frame" when packets are printed or a filter is given; not always.
     stats: {
       ...stats,

@@ -242,6 +242,7 @@ class ChunkQueue {
 const UNREAD: PassOutput = {
   counter: 'unused',
   facts: undefined,
+  limits: undefined,
   parts: [],
   firstTime: undefined,
   stats: { protocols: [], endpoints: [], expert: [] },

@@ -8,8 +8,23 @@ function n(x: number | undefined): string {
   return x === undefined ? '?' : x.toLocaleString('en-US');
 }
 
+/**
+ * "(10 of 57; all: <call>)": how many a list shows of how many, and the call that shows more when
+ * it is cut; `moreCall(n)` is the call with topN n (undefined where no call applies, as in a
+ * resource), and says itself when n is past what topN allows.
+ */
+function ofTotal(shown: number, total: number, moreCall: ((n: number) => string) | undefined): string {
+  if (shown >= total) return `(all ${total})`;
+  return `(${shown} of ${total}; more: ${moreCall ? moreCall(total) : 'the summarize_capture tool, with a larger topN'})`;
+}
+
 /** The summary as compact text, for answers and resources. */
-export function renderSummary(label: string, s: CaptureSummary, warnings: readonly string[]): string {
+export function renderSummary(
+  label: string,
+  s: CaptureSummary,
+  warnings: readonly string[],
+  moreCall?: (topN: number) => string,
+): string {
   const f = s.facts;
   const lines = [`Summary of ${label}`];
   lines.push(
@@ -25,6 +40,7 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
         .join('; ')}`,
     );
   }
+  lines.push(s.limits.line);
   for (const w of warnings) lines.push(`Warning: ${w}`);
   if (s.protocols.length > 0) {
     lines.push('', 'Protocols (frames, bytes):');
@@ -41,7 +57,7 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
     const convs = s.conversations.filter((c) => c.kind === k);
     if (convs.length === 0) continue;
     const total = s.conversationCounts[k] ?? convs.length;
-    lines.push('', `Top ${name} conversations by bytes (${convs.length} of ${total}):`);
+    lines.push('', `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}:`);
     for (const c of convs) {
       lines.push(
         `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
@@ -51,7 +67,8 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
   for (const [k, name] of kinds) {
     const eps = s.endpoints.filter((e) => e.kind === k);
     if (eps.length === 0) continue;
-    lines.push('', `Top ${name} endpoints by bytes:`);
+    const total = s.endpointCounts[k] ?? eps.length;
+    lines.push('', `Top ${name} endpoints by bytes ${ofTotal(eps.length, total, moreCall)}:`);
     for (const e of eps) {
       lines.push(
         `  ${e.address}  ${plural(e.packets, 'packet')}, ${formatBytes(e.bytes)} (sent ${formatBytes(e.txBytes)}, received ${formatBytes(e.rxBytes)})`,
@@ -63,6 +80,8 @@ export function renderSummary(label: string, s: CaptureSummary, warnings: readon
     '',
     `Expert info: ${plural(c.error, 'error')}, ${plural(c.warning, 'warning')}, ${plural(c.note, 'note')}, ${plural(c.chat, 'chat')}`,
   );
+  if (s.expertTop.length > 0)
+    lines.push(`Most frequent expert messages ${ofTotal(s.expertTop.length, s.expertMessages, moreCall)}:`);
   for (const e of s.expertTop)
     lines.push(`  ${e.severity} ×${e.count} ${e.protocol} (${e.group}): ${e.summary}`);
   return lines.join('\n');

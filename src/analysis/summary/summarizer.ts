@@ -10,6 +10,7 @@ import type { WiresharkTools } from '../../wireshark/locate.js';
 import { conversationCounter } from '../../wireshark/native.js';
 import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
+import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { assembleSummary } from './assembly.js';
 import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
@@ -82,15 +83,33 @@ export class Summarizer {
       // head (its whole read costs a sixth of a core); without it, capinfos reads the file alongside.
       factsRun = counter ? undefined : call.readFacts(request.file);
       factsRun?.catch(() => undefined);
+      const drops = interfaceDrops(request.file);
+      drops.catch(() => undefined);
       const ranged = await readInRanges(call, this.chunking, size);
       if (ranged) {
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = ranged.facts ?? (await (factsRun ?? call.readFacts(request.file)));
-        return assembleSummary(call, facts, ranged.outputs);
+        // Checking checksums would cost a whole second pass over a large file: said, not done.
+        return assembleSummary(call, facts, ranged.outputs, {
+          droppedByInterface: await drops,
+          badChecksums: undefined,
+          checksumsNotChecked: `the file (${Math.round(size / 1e6)} MB) was read in ranges, and checking them costs a second pass`,
+        });
       }
     }
     factsRun ??= call.readFacts(request.file);
-    const [facts, output] = await Promise.all([factsRun, readWhole(call, factsRun)]);
-    return assembleSummary(call, facts, [output]);
+    // Checksums are checked by a pass of their own, alongside (see capture-limits.ts).
+    const deadline = performance.now() + request.timeoutMs;
+    const [facts, output, droppedByInterface, badChecksums] = await Promise.all([
+      factsRun,
+      readWhole(call, factsRun),
+      interfaceDrops(request.file),
+      countBadChecksums(this.group, tshark, request.file, Math.max(1, deadline - performance.now()), signal),
+    ]);
+    return assembleSummary(call, facts, [output], {
+      droppedByInterface,
+      badChecksums,
+      checksumsNotChecked: 'their pass was stopped by the time limit',
+    });
   }
 }

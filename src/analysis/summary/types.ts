@@ -3,6 +3,7 @@
 // schema (the tool's output schema is made of them), and its type is inferred from it.
 import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
+import { captureLimitsSchema } from '../capture-limits.js';
 import type { ChunkSizing } from './chunks.js';
 
 const protocolNodeSchema = z.object({
@@ -64,15 +65,21 @@ export interface Statistics {
 /** The summary of a capture, as summarize_capture publishes it in its structured answer. */
 export const captureSummarySchema = z.object({
   facts: captureFactsSchema,
+  /** What limits the conclusions: drops, unseen segments, cuts, checksums, time, duplicates. */
+  limits: captureLimitsSchema,
   protocols: z.array(protocolNodeSchema),
   /** The topN conversations of each kind, by bytes. */
   conversations: z.array(conversationSchema),
   conversationCounts: z.record(z.string(), z.number()),
   /** The topN endpoints of each kind, by bytes. */
   endpoints: z.array(endpointSchema),
+  /** Endpoints of each kind in all, shown or not. */
+  endpointCounts: z.record(z.string(), z.number()),
   expertCounts: z.record(z.string(), z.number()),
   /** The topN most frequent expert messages, errors and warnings first. */
   expertTop: z.array(expertEntrySchema),
+  /** Distinct expert messages in all, shown in expertTop or not. */
+  expertMessages: z.number(),
   warnings: z.array(z.string()),
 });
 export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {
@@ -87,6 +94,10 @@ export interface SummaryRequest {
   readonly timeoutMs: number;
   /** A capture still being written: never cut into ranges, and its partial last packet is normal. */
   readonly live?: boolean | undefined;
+  /** Packets dumpcap reported dropped, for a finished session of ours. */
+  readonly droppedByDumpcap?: number | undefined;
+  /** Addresses of the capture host known to the caller (a session's interface's). */
+  readonly hostAddresses?: readonly string[] | undefined;
 }
 
 export interface Chunking {

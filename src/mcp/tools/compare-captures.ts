@@ -60,7 +60,14 @@ export const compareCapturesTool = defineTool({
     const limit = args.limit ?? COMPARE_LIMIT.default;
     const shorter = { ...givenArgs(args), limit: Math.max(1, Math.floor(limit / 2)) };
     const text = cutAtLine(
-      renderComparison({ baseline: baseline.label, candidate: candidate.label }, comparison, sided, limit),
+      renderComparison(
+        { baseline: baseline.label, candidate: candidate.label },
+        comparison,
+        sided,
+        limit,
+        (n) =>
+          `compare_captures ${JSON.stringify({ ...givenArgs(args), limit: Math.min(n, COMPARE_LIMIT.max) })}`,
+      ),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call compare_captures ${JSON.stringify(shorter)}]`,
     );

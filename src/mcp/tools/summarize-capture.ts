@@ -34,7 +34,7 @@ export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',
   title: 'Summarize a capture',
   description:
-    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
+    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -48,6 +48,12 @@ export const summarizeCaptureTool = defineTool({
         keylogFile,
         timeoutMs: ANALYSIS_TIMEOUT_MS,
         live: source.live,
+        droppedByDumpcap: source.droppedByDumpcap,
+        // A session captured here: every address of this machine is the capture host's.
+        hostAddresses:
+          source.sessionId === undefined
+            ? undefined
+            : (await deps.listInterfaces(ctx.mcpReq.signal)).local.flatMap((i) => i.addresses),
       },
       ctx.mcpReq.signal,
       progressSink(ctx),
@@ -58,8 +64,14 @@ export const summarizeCaptureTool = defineTool({
       ...givenArgs(args),
       topN: Math.max(1, Math.floor((args.topN ?? SUMMARY_TOP_N.default) / 2)),
     };
+    // The call that shows a cut list whole, or as much of it as topN allows.
+    const moreCall = (n: number): string => {
+      const topN = Math.min(n, SUMMARY_TOP_N.max);
+      const call = `summarize_capture ${JSON.stringify({ ...givenArgs(args), topN })}`;
+      return topN < n ? `${call} shows ${topN}, the most topN allows` : call;
+    };
     const text = cutAtLine(
-      renderSummary(source.label, summary, warnings),
+      renderSummary(source.label, summary, warnings, moreCall),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call summarize_capture ${JSON.stringify(smaller)}]`,
     );
