@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AGGREGATOR } from '../src/analysis/digests/fields.js';
-import { buildRows } from '../src/analysis/digests/index.js';
+import { buildRows, FIELD_DIGESTS } from '../src/analysis/digests/index.js';
 import { parseRtpStreams } from '../src/analysis/digests/voip.js';
-import { sharedMixedCapture } from './helpers/fixtures.js';
+import { DNS_HOST, sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import type { Session } from './helpers/mcp-client.js';
@@ -44,7 +44,7 @@ describe('inspect_protocol on the corpus', () => {
     }
     assert.match(
       text,
-      /^frame\tversion\tmethod\thost\turi\tstatus\tresponseMs\trequestBytes\tresponseBytes$/m,
+      /^frame\tstream\tclient\tserver\tversion\tmethod\thost\turi\tstatus\tresponseMs\trequestBytes\tresponseBytes\tresponseFrame\tnote$/m,
     );
   });
 
@@ -164,8 +164,8 @@ describe('inspect_protocol on traffic made here', () => {
     const c = await sharedMixedCapture();
     const http = await rowsOf(server.mcp, { source: c.file, kind: 'http' });
     assert.deepEqual(
-      http.rows.map((r) => [r['method'], r['uri'], r['status']]),
-      c.httpPaths.map((p) => ['GET', p, '200 OK']),
+      http.rows.map((r) => [r['server'], r['method'], r['uri'], r['status']]),
+      c.httpPaths.map((p) => [`${c.httpHost}:${c.httpPort}`, 'GET', p, '200 OK']),
     );
     const decrypted = await rowsOf(server.mcp, { source: c.file, kind: 'http', sslKeylogFile: c.keylog });
     assert.ok(
@@ -174,8 +174,8 @@ describe('inspect_protocol on traffic made here', () => {
     );
     const dns = await rowsOf(server.mcp, { source: c.file, kind: 'dns' });
     assert.deepEqual(
-      dns.rows.map((r) => [r['query'], r['rcode'], r['answers']]),
-      [[c.dnsName, 'NOERROR', c.dnsAnswer]],
+      dns.rows.map((r) => [r['server'], r['query'], r['rcode'], r['answers'], r['retransmissions']]),
+      [[DNS_HOST, c.dnsName, 'NOERROR', c.dnsAnswer, 0]],
     );
     const tls = await rowsOf(server.mcp, { source: c.file, kind: 'tls' });
     assert.equal(tls.rows.length, 1);
@@ -189,78 +189,143 @@ describe('inspect_protocol on traffic made here', () => {
 
 describe('row builders on recorded output', () => {
   const U = AGGREGATOR;
+  /** `-T fields` output of a field digest from each packet's fields by name (the others empty). */
+  const output = (kind: 'dns' | 'http', packets: Record<string, string>[]): string =>
+    packets.map((p) => FIELD_DIGESTS[kind].fields.map((f) => p[f] ?? '').join('\t')).join('\n');
 
   it('pairs a DNS query with its response (recorded from dns_query_nonexistent)', () => {
-    const fields = [
-      [
-        '1',
-        '0.000000000',
-        '172.16.16.170',
-        '',
-        '0xf23f',
-        '0',
-        '12498283719301382971974.net',
-        '1',
-        '0',
-        '',
-        '',
-        '',
-        '',
-        '',
-      ],
-      [
-        '2',
-        '0.029678000',
-        '4.2.2.1',
-        '',
-        '0xf23f',
-        '1',
-        '12498283719301382971974.net',
-        '1',
-        '3',
-        '',
-        '',
-        '',
-        '0.029678000',
-        '1',
-      ],
-    ];
-    const rows = buildRows('dns', fields.map((f) => f.join('\t')).join('\n'), { reveal: false });
+    const common = { 'dns.id': '0xf23f', 'dns.qry.name': '12498283719301382971974.net', 'dns.qry.type': '1' };
+    const fields = output('dns', [
+      {
+        ...common,
+        'frame.number': '1',
+        'frame.time_relative': '0.000000000',
+        'ip.src': '172.16.16.170',
+        'ip.dst': '8.8.8.8',
+        'dns.flags.response': '0',
+        'dns.count.answers': '0',
+      },
+      {
+        ...common,
+        'frame.number': '2',
+        'frame.time_relative': '0.029678000',
+        'ip.src': '8.8.8.8',
+        'ip.dst': '172.16.16.170',
+        'dns.flags.response': '1',
+        'dns.flags.rcode': '3',
+        'dns.count.answers': '0',
+        'dns.resp.type': '6',
+        'dns.soa.mname': 'a.gtld-servers.net',
+        'dns.time': '0.029678000',
+        'dns.response_to': '1',
+      },
+    ]);
+    const rows = buildRows('dns', fields, { reveal: false });
     assert.deepEqual(rows, [
       {
         frame: 1,
         client: '172.16.16.170',
+        server: '8.8.8.8',
         query: '12498283719301382971974.net',
         type: 'A',
         rcode: 'NXDOMAIN',
-        answers: '',
+        answers: '(no records)',
         responseMs: 29.678,
+        retransmissions: 0,
       },
     ]);
   });
 
-  it('joins several answers of one response', () => {
-    const fields = [
-      ['7', '0.1', '10.0.0.1', '', '0x1', '0', 'example.test', '1', '0', '', '', '', '', ''],
-      [
-        '8',
-        '0.2',
-        '10.0.0.53',
-        '',
-        '0x1',
-        '1',
-        'example.test',
-        '1',
-        '0',
-        `1.2.3.4${U}5.6.7.8`,
-        '',
-        'alias.test',
-        '0.1',
-        '7',
-      ],
-    ];
-    const [row] = buildRows('dns', fields.map((f) => f.join('\t')).join('\n'), { reveal: false });
-    assert.equal(row?.['answers'], '1.2.3.4, 5.6.7.8, alias.test');
+  it('joins the answers of one response, each type read from its own fields, in order', () => {
+    const q = {
+      'dns.id': '0x1',
+      'dns.qry.name': 'example.test',
+      'dns.qry.type': '1',
+      'ip.src': '10.0.0.1',
+      'ip.dst': '10.0.0.53',
+    };
+    const fields = output('dns', [
+      { ...q, 'frame.number': '7', 'frame.time_relative': '0.1', 'dns.flags.response': '0' },
+      {
+        ...q,
+        'frame.number': '8',
+        'frame.time_relative': '0.2',
+        'ip.src': '10.0.0.53',
+        'ip.dst': '10.0.0.1',
+        'dns.flags.response': '1',
+        'dns.flags.rcode': '0',
+        // Five answers, then an authority NS and an additional A (glue) that are not answers.
+        'dns.count.answers': '5',
+        'dns.resp.type': ['5', '1', '15', '1', '99', '2', '1'].join(U),
+        'dns.cname': 'alias.test',
+        'dns.a': ['1.2.3.4', '5.6.7.8', '9.9.9.9'].join(U),
+        'dns.mx.preference': '10',
+        'dns.mx.mail_exchange': 'mail.test',
+        'dns.ns': 'ns.test',
+        'dns.time': '0.1',
+        'dns.response_to': '7',
+      },
+    ]);
+    const [row] = buildRows('dns', fields, { reveal: false });
+    assert.equal(
+      row?.['answers'],
+      'alias.test, 1.2.3.4, MX 10 mail.test, 5.6.7.8, type 99 (unparsed, frame 8)',
+    );
+  });
+
+  it('makes one row of an upload whose 100 Continue tshark read before the request (recorded from curl)', () => {
+    const c = {
+      'tcp.stream': '0',
+      'ip.src': '127.0.0.1',
+      'ip.dst': '127.83.40.11',
+      'tcp.srcport': '35154',
+      'tcp.dstport': '80',
+    };
+    const s = {
+      ...c,
+      'ip.src': c['ip.dst'],
+      'ip.dst': c['ip.src'],
+      'tcp.srcport': '80',
+      'tcp.dstport': '35154',
+    };
+    const fields = output('http', [
+      { ...s, 'frame.number': '6', 'http.response.code': '100', 'http.response.phrase': 'Continue' },
+      {
+        ...c,
+        'frame.number': '8',
+        'http.request.method': 'POST',
+        'http.host': '127.83.40.11',
+        'http.request.uri': '/upload',
+        'http.content_length': '5000',
+      },
+      {
+        ...s,
+        'frame.number': '9',
+        'http.response.code': '201',
+        'http.response.phrase': 'Created',
+        'http.request_in': '8',
+        'http.time': '0.007556499',
+        'http.content_length': '8',
+      },
+    ]);
+    assert.deepEqual(buildRows('http', fields, { reveal: false }), [
+      {
+        frame: 8,
+        stream: 0,
+        client: '127.0.0.1:35154',
+        server: '127.83.40.11:80',
+        version: 'HTTP/1.x',
+        method: 'POST',
+        host: '127.83.40.11',
+        uri: '/upload',
+        status: '100 Continue → 201 Created',
+        responseMs: 7.556,
+        requestBytes: 5000,
+        responseBytes: 8,
+        responseFrame: 9,
+        note: '',
+      },
+    ]);
   });
 
   it('reads -z rtp,streams (recorded from the heplify capture)', () => {

@@ -108,8 +108,11 @@ export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest
   const httpKey = (r: Row): string => `${s(r['method'])} ${s(r['host'])}${s(r['uri'])}`;
   const httpValue = (r: Row): string => s(r['status']) || 'no response';
   const dnsKey = (r: Row): string => `${s(r['query'])} ${s(r['type'])}`;
+  // "(no records)" and "(no response)" only add to a NOERROR: an error rcode has no records anyway.
   const dnsValue = (r: Row): string =>
-    s(r['answers']) !== '' ? `${s(r['rcode'])} ${s(r['answers'])}` : s(r['rcode']);
+    s(r['answers']) !== '' && (s(r['rcode']) === 'NOERROR' || !s(r['answers']).startsWith('('))
+      ? `${s(r['rcode'])} ${s(r['answers'])}`
+      : s(r['rcode']);
   // Chats (one per request, connection...) are traffic, not trouble: errors, warnings and notes are compared.
   const expert = (d: CaptureDigest): Map<string, string> =>
     new Map(

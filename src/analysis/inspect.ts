@@ -47,8 +47,8 @@ export async function inspect(
   signal?: AbortSignal,
 ): Promise<{ rows: Row[]; warnings: string[] }> {
   const tshark = tools.require('tshark');
-  const read = (displayFilter: string | undefined): string[] =>
-    readArgs({ file: req.file, keylogFile: req.keylogFile, displayFilter });
+  const read = (displayFilter: string | undefined, preferences?: readonly string[]): string[] =>
+    readArgs({ file: req.file, keylogFile: req.keylogFile, displayFilter, preferences });
   const filterFor = (own: string): string => (req.displayFilter ? `(${own}) && (${req.displayFilter})` : own);
   const run = async (args: string[]): Promise<string> => {
     const { stdout, result } = await runCollect(group, {
@@ -75,8 +75,11 @@ export async function inspect(
   // A set: a digest's several passes report the same damage.
   const warnings = new Set<string>();
   const reader: DigestReader = {
-    async fields(own, fields) {
-      const out = await run([...read(filterFor(own)), ...allOccurrenceFieldArgs(fields, AGGREGATOR)]);
+    async fields(own, fields, options) {
+      const out = await run([
+        ...read(filterFor(own), options?.preferences),
+        ...allOccurrenceFieldArgs(fields, AGGREGATOR),
+      ]);
       return out
         .split('\n')
         .filter((l) => l !== '')

@@ -20,9 +20,14 @@ export interface StreamPayload {
 export interface DigestReader {
   /**
    * The packets that match `filter` (and the call's display filter), one array of `fields` values
-   * each; a field's several occurrences in a packet are joined with AGGREGATOR.
+   * each; a field's several occurrences in a packet are joined with AGGREGATOR. `preferences`
+   * ("name:value") change how tshark dissects, for a digest's second look at what it missed.
    */
-  fields(filter: string, fields: readonly string[]): Promise<string[][]>;
+  fields(
+    filter: string,
+    fields: readonly string[],
+    options?: { readonly preferences?: readonly string[] },
+  ): Promise<string[][]>;
   /** tshark's text for `-z` statistics over the packets the call's display filter matches. */
   statistics(list: readonly string[]): Promise<string>;
   /**
