@@ -204,6 +204,21 @@ describe('summarize_capture: capture limits', () => {
     );
   });
 
+  it('has tcp_health name the capture limits beside its retransmission counts, and a clean capture not', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const holed = path.join(server.dir, 'holed.pcapng');
+    const unseen = await count(holed, 'tcp.analysis.ack_lost_segment');
+    const digest = await server.mcp.call('inspect_protocol', { source: holed, kind: 'tcp_health' });
+    assert.match(
+      digest.text,
+      new RegExp(
+        `Capture limits apply: ${unseen} segments? ACKed but never captured; some of these retransmissions`,
+      ),
+    );
+    const clean = await server.mcp.call('inspect_protocol', { source: full, kind: 'tcp_health' });
+    assert.doesNotMatch(clean.text, /Capture limits apply/);
+  });
+
   it('counts duplicated packets as editcap -d finds them', async (t) => {
     if (!(await requireCapture(t))) return;
     const doubled = path.join(server.dir, 'doubled.pcapng');

@@ -9,6 +9,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
+import { captureLimitsNote, interfaceDrops } from './capture-limits.js';
 import { readOutcome } from './damage.js';
 import { followArgument, parseFollowRawBlocks } from './follow.js';
 import type { FollowResult } from './follow.js';
@@ -161,7 +162,30 @@ export class ProtocolInspector {
       },
       signal,
     );
-    return inspectPage(rows, warnings, req);
+    const note = await this.limitsNote(req.kind, rows, req.source);
+    return inspectPage(rows, note === undefined ? warnings : [...warnings, note], req);
+  }
+
+  /**
+   * For a digest that counts loss: the capture's own drops (dumpcap's, the file's interface
+   * statistics) and segments it missed, which look like network loss but are the capture's.
+   */
+  private async limitsNote(
+    kind: InspectKind,
+    rows: readonly Row[],
+    source: ResolvedSource,
+  ): Promise<string | undefined> {
+    const what = DIGEST_OF[kind].countsLoss;
+    if (what === undefined) return undefined;
+    const ackedUnseen = rows.reduce((n, r) => n + (typeof r.ackedUnseen === 'number' ? r.ackedUnseen : 0), 0);
+    return captureLimitsNote(
+      {
+        droppedByDumpcap: source.droppedByDumpcap,
+        droppedByInterface: await interfaceDrops(source.file),
+        ackedUnseen,
+      },
+      what,
+    );
   }
 }
 

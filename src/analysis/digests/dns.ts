@@ -137,6 +137,7 @@ export const dns: FieldDigest<'dns'> = fieldDigest({
     'responseMs',
     'retransmissions',
   ],
+  countsLoss: 'unanswered and retransmitted queries',
   aggregate(rows) {
     const unanswered = rows.filter((r) => r.rcode === NO_RESPONSE).length;
     const copies = rows.reduce(

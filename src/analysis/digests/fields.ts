@@ -56,6 +56,11 @@ export interface Digest<K extends string = string> {
    * by host, response times). Printed at the top of every page.
    */
   aggregate(rows: readonly Row[]): string;
+  /**
+   * What this digest counts that the capture's own limits (drops, segments it missed) can fake,
+   * e.g. "retransmissions and lost segments": the page then names those limits when they apply.
+   */
+  readonly countsLoss?: string;
 }
 
 /** A digest read from one tshark pass of `-T fields`. */

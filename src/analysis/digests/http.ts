@@ -84,6 +84,7 @@ const base = fieldDigest({
     'responseFrame',
     'note',
   ],
+  countsLoss: 'requests without a response',
   aggregate(rows) {
     const statusClass = (s: Row[string]): string => {
       const final = finalStatus(s);

@@ -60,6 +60,7 @@ export const tcpHealth: FieldDigest<'tcp_health'> = fieldDigest({
     'tcp.analysis.out_of_order',
   ],
   columns: ['stream', 'client', 'server', ...COUNTS, 'longestShutMs', 'zeroWindowShut', 'rttMs'],
+  countsLoss: 'retransmissions and lost segments',
   aggregate(rows) {
     const withAny = (c: string): number => rows.filter((r) => Number(r[c] ?? 0) > 0).length;
     const sum = (c: string): number => rows.reduce((a, r) => a + Number(r[c] ?? 0), 0);

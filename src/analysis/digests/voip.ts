@@ -252,6 +252,7 @@ export const voip: Digest<'voip'> = {
     tieStreams(sip, streams);
     return [...sip, ...streams];
   },
+  countsLoss: 'RTP losses',
   aggregate(rows) {
     const dialogs = rows.filter((r) => r.kind === 'sip');
     const calls = dialogs.filter((r) => /^INVITE\b/.test(String(r.detail)));
