@@ -369,3 +369,46 @@ describe('the digest index', () => {
     for (const kind of INSPECT_KINDS) assert.match(KIND_DESCRIPTION, new RegExp(`(^| )${kind}: \\S`));
   });
 });
+
+describe('inspect_protocol: every kind on the corpus', () => {
+  const server = useServer();
+  // A capture of the corpus per kind, and the rows tshark says it has at least (its own count of
+  // the kind's packets is an upper bound, so only "some rows" is checked against it).
+  const CASES: Record<string, string> = {
+    http: 'chrissanders-packets/http_espn.pcapng',
+    dns: 'FoxIO-LLC-ja4/pcap/latest.pcapng',
+    tls: 'FoxIO-LLC-ja4/pcap/tls-handshake.pcapng',
+    tcp_health: 'chrissanders-packets/tcp_retransmissions.pcapng',
+    credentials: 'chrissanders-packets/ppa1e/ftp.pcap',
+    voip: 'sipcapture-heplify/example/pcap/rtp_rtcp_sip_ipv4_udp.pcap',
+    dhcp: 'chrissanders-packets/dhcp_nolease_initialization.pcapng',
+    icmp: 'chrissanders-packets/icmp_traceroute.pcapng',
+    ftp: 'chrissanders-packets/ppa1e/ftp.pcap',
+    smb: 'zeek/testing/btest/Traces/smb/smb2.pcap',
+    quic: 'FoxIO-LLC-ja4/pcap/chrome-cloudflare-quic-with-secrets.pcapng',
+  };
+
+  it('opens each page with a line over all rows, and prints no blank cell', async (t) => {
+    let checked = 0;
+    for (const [kind, relative] of Object.entries(CASES)) {
+      const file = corpus(relative);
+      if (!file) continue;
+      const { rows, text } = await rowsOf(server.mcp, { source: file, kind });
+      assert.ok(rows.length > 0, `${kind}: rows from ${relative}`);
+      const aggregate = text.match(/^All rows: (.+)$/m)?.[1];
+      assert.ok(aggregate, `${kind}: the aggregate line`);
+      assert.match(aggregate, /\d/, `${kind}: the aggregate line counts`);
+      // The aggregate covers every row, not just the page: a one-row page says the same.
+      const first = await server.mcp.call('inspect_protocol', { source: file, kind, limit: 1 });
+      assert.match(
+        first.text,
+        new RegExp(`^All rows: ${aggregate.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'),
+      );
+      for (const line of text.split('\n').filter((l) => l.includes('\t'))) {
+        assert.doesNotMatch(line, /(^|\t)(\t|$)/, `${kind}: a blank cell in ${JSON.stringify(line)}`);
+      }
+      checked++;
+    }
+    if (checked === 0) t.skip('../shared/captures is absent');
+  });
+});

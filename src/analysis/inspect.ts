@@ -241,7 +241,8 @@ export function inspectPage(
   };
 }
 
+/** A cell of the tab-separated page: "-" where a value does not apply, never a blank an agent must guess at. */
 function cell(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return '';
+  if (v === null || v === undefined || v === '') return '-';
   return String(v).replace(/[\t\n]/g, ' ');
 }

@@ -29,7 +29,7 @@ export const inspectProtocolTool = defineTool({
   name: 'inspect_protocol',
   title: 'Inspect a protocol',
   description:
-    'Digests of a capture, one row per transaction or object: HTTP requests, DNS queries, TLS handshakes, TCP conversation health, cleartext credentials (redacted unless reveal), SIP calls and RTP streams, DHCP exchanges, ICMP, SMTP mail attempts, FTP logins and transfers, SMB2/3 file operations, QUIC connections. Tab-separated rows with a header, paged; the answer names the next call. Decrypts TLS with sslKeylogFile.',
+    'Digests of a capture, one row per transaction or object: HTTP requests, DNS queries, TLS handshakes, TCP conversation health, cleartext credentials (redacted unless reveal), SIP calls and RTP streams, DHCP exchanges, ICMP, SMTP mail attempts, FTP logins and transfers, SMB2/3 file operations, QUIC connections. Tab-separated rows with a header ("-" where a value does not apply), opening with one line over all rows; paged, the answer names the next call. Decrypts TLS with sslKeylogFile.',
   inputSchema,
   outputSchema: inspectFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
