@@ -195,12 +195,15 @@ describe('analyze_pcap_file on a capture made here', () => {
     const skip = /To skip it: analyze_pcap_file (\{.*?\})\./.exec(answer.text)?.[1];
     assert.ok(see && skip, answer.text);
     const expected = (await tsharkFields(c.file, ['frame.number'], { filter: 'http' })).map((r) => r[0]);
-    const shown = JSON.parse(
-      resultBody((await mcp.call('analyze_pcap_file', JSON.parse(see) as Record<string, unknown>)).text),
-    ) as {
+    const seen = await mcp.call('analyze_pcap_file', JSON.parse(see) as Record<string, unknown>);
+    const shown = JSON.parse(resultBody(seen.text)) as {
       _source: { layers: { frame: Record<string, string> } };
     }[];
-    assert.equal(shown[0]?._source.layers.frame['frame.number'], expected[0]);
+    assert.equal(
+      shown[0]?._source.layers.frame['frame.number'],
+      expected[0],
+      `${answer.text}\n---\n${seen.text}`,
+    );
     assert.deepEqual(JSON.parse(skip), { ...base, offset: 1 });
   });
 
