@@ -14,6 +14,9 @@ import { EMPTY_PCAP, FIELD_NAME, suggestFields, TsharkArgumentChecker } from '..
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { packetOutputArgs, readArgs } from '../wireshark/tshark-args.js';
+import { GlossarySource } from '../wireshark/glossary.js';
+import { TwoPassRule } from '../wireshark/two-pass.js';
+import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
@@ -72,16 +75,30 @@ export interface AnalyzerOptions {
   readonly runtimeDir: RuntimeDir;
   /** Longest a check of the display filter and fields may run; default ARGUMENT_CHECK_TIMEOUT_MS. */
   readonly checkTimeoutMs?: number | undefined;
+  /** The server's copy of tshark's field list (one is made when not given). */
+  readonly glossary?: GlossarySource | undefined;
 }
 
 export class Analyzer {
   private checker: TsharkArgumentChecker | undefined;
+  /** tshark's field list: field types for the two-pass rule, close matches for unknown names. */
+  readonly glossary: GlossarySource;
+  private readonly twoPassRule: TwoPassRule;
 
   constructor(
     private readonly group: ProcessGroup,
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly options: AnalyzerOptions,
-  ) {}
+  ) {
+    this.glossary =
+      options.glossary ?? new GlossarySource(group, async () => (await tools()).require('tshark'));
+    this.twoPassRule = new TwoPassRule(this.glossary);
+  }
+
+  /** Whether a read with this filter and these fields needs tshark's second pass (two-pass.ts). */
+  secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean> {
+    return this.twoPassRule.needed(query, signal);
+  }
 
   async analyze(
     req: AnalysisRequest,
@@ -94,13 +111,25 @@ export class Analyzer {
     await this.checkArguments(tshark, req.displayFilter, fields, signal);
     if (req.detail && req.detail.protocols.length > 0)
       await this.checkProtocols(tshark, req.detail.protocols, signal);
+    let twoPass = await this.secondPassNeeded({ displayFilter: req.displayFilter, fields }, signal);
+    // A dissection tree shows links to later frames ("[Response In: 12]", "[Reassembled PDU in
+    // frame: 40]"), which only the second pass fills: worth it where reading the file twice is cheap.
+    let lastFrame = req.lastFrame;
+    const treeNote: string[] = [];
+    if (req.outputFormat === 'details' && !twoPass) {
+      if ((await stat(req.file)).size <= DETAILS_TWO_PASS_MAX_BYTES) {
+        twoPass = true;
+        lastFrame = undefined;
+      } else treeNote.push(DETAILS_ONE_PASS_NOTE);
+    }
 
     const args = [
       ...readArgs({
         file: req.file,
         keylogFile: req.keylogFile,
         displayFilter: req.displayFilter,
-        lastFrame: req.lastFrame,
+        lastFrame,
+        twoPass,
       }),
       ...packetOutputArgs(
         req.outputFormat === 'details'
@@ -147,7 +176,7 @@ export class Analyzer {
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
     const page = builder.finish();
-    const warnings = await this.endWarnings(tools, result, page, req, signal);
+    const warnings = [...treeNote, ...(await this.endWarnings(tools, result, page, req, signal))];
 
     let empty: EmptyReason | undefined;
     if (page.shown === 0 && page.oversized === undefined) {
@@ -322,6 +351,11 @@ function unfinishedCheck(what: string, why: string): UserError {
     `${what} could not be checked: ${why}. Nothing was read; the filter may well be fine. Try the call again shortly.`,
   );
 }
+
+/** Larger files show their trees from one pass (reading them twice to show frame 5 costs seconds). */
+export const DETAILS_TWO_PASS_MAX_BYTES = 4 * 1024 * 1024;
+
+const DETAILS_ONE_PASS_NOTE = `The file is larger than ${DETAILS_TWO_PASS_MAX_BYTES / 1024 / 1024} MB, so it was read once: links to later frames ("[Response In: N]", "[Reassembled PDU in frame: N]") are not shown. To find them, ask analyze_pcap_file with outputFormat "fields" and the field, e.g. customFields "frame.number,dns.response_in" (that read makes tshark's second pass).`;
 
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';

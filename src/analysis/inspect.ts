@@ -9,6 +9,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
+import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { readOutcome } from './damage.js';
 import { buildRows, columnsOf, FIELD_DIGESTS, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
@@ -26,6 +27,11 @@ export type { Row } from './digests/fields.js';
 
 export interface InspectRequest {
   readonly file: string;
+  /**
+   * Whether a read with this filter and these fields needs tshark's second pass (the digest's own
+   * fields count too: dns.response_in is empty in one pass).
+   */
+  readonly secondPass?: ((query: SecondPassQuery, signal?: AbortSignal) => Promise<boolean>) | undefined;
   readonly kind: InspectKind;
   readonly displayFilter: string | undefined;
   readonly keylogFile: string | undefined;
@@ -44,8 +50,13 @@ export async function inspect(
   signal?: AbortSignal,
 ): Promise<{ rows: Row[]; warnings: string[] }> {
   const tshark = tools.require('tshark');
-  const read = (displayFilter: string | undefined): string[] =>
-    readArgs({ file: req.file, keylogFile: req.keylogFile, displayFilter });
+  const read = async (displayFilter: string | undefined, fields: readonly string[]): Promise<string[]> =>
+    readArgs({
+      file: req.file,
+      keylogFile: req.keylogFile,
+      displayFilter,
+      twoPass: (await req.secondPass?.({ displayFilter, fields }, signal)) ?? false,
+    });
   const filterFor = (own: string): string => (req.displayFilter ? `(${own}) && (${req.displayFilter})` : own);
   const run = async (args: string[]): Promise<string> => {
     const { stdout, result } = await runCollect(group, {
@@ -74,13 +85,13 @@ export async function inspect(
   const fieldArgs = (fields: readonly string[]): string[] => allOccurrenceFieldArgs(fields, AGGREGATOR);
   if (req.kind === 'voip') {
     const [sip, rtp] = await Promise.all([
-      run([...read(filterFor('sip')), ...fieldArgs(SIP_FIELDS)]),
-      run([...read(req.displayFilter), ...statisticsArgs(['rtp,streams'])]),
+      run([...(await read(filterFor('sip'), SIP_FIELDS)), ...fieldArgs(SIP_FIELDS)]),
+      run([...(await read(req.displayFilter, [])), ...statisticsArgs(['rtp,streams'])]),
     ]);
     return { rows: [...buildSipCalls(sip), ...parseRtpStreams(rtp)], warnings: [...warnings] };
   }
   const kind = FIELD_DIGESTS[req.kind];
-  const out = await run([...read(filterFor(kind.filter)), ...fieldArgs(kind.fields)]);
+  const out = await run([...(await read(filterFor(kind.filter), kind.fields)), ...fieldArgs(kind.fields)]);
   return { rows: buildRows(req.kind, out, { reveal: req.reveal }), warnings: [...warnings] };
 }
 
@@ -112,6 +123,7 @@ export class ProtocolInspector {
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly filters: {
       checkDisplayFilter(displayFilter: string | undefined, signal?: AbortSignal): Promise<void>;
+      secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean>;
     },
     private readonly timeoutMs: number,
   ) {}
@@ -121,7 +133,16 @@ export class ProtocolInspector {
     req: Omit<InspectRequest, 'timeoutMs'>,
     signal?: AbortSignal,
   ): Promise<{ rows: Row[]; warnings: string[] }> {
-    return inspect(this.group, await this.tools(), { ...req, timeoutMs: this.timeoutMs }, signal);
+    return inspect(
+      this.group,
+      await this.tools(),
+      {
+        ...req,
+        timeoutMs: this.timeoutMs,
+        secondPass: (query, s) => this.filters.secondPassNeeded(query, s),
+      },
+      signal,
+    );
   }
 
   async page(req: InspectPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: InspectFacts }> {
