@@ -18,6 +18,7 @@ import { GlossarySource } from '../wireshark/glossary.js';
 import { TwoPassRule } from '../wireshark/two-pass.js';
 import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
+import { fieldRedaction, redactPacketJson, redactText, redactTree } from './redact.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import type { Page } from './page.js';
@@ -53,6 +54,8 @@ export interface AnalysisRequest {
    * stops reading there instead of dissecting the rest of the file.
    */
   readonly lastFrame?: number | undefined;
+  /** Show secrets (passwords, credentials) as they are instead of redacting them (redact.ts). */
+  readonly reveal?: boolean | undefined;
 }
 
 export type EmptyReason =
@@ -123,6 +126,7 @@ export class Analyzer {
       } else treeNote.push(DETAILS_ONE_PASS_NOTE);
     }
 
+    const redaction = packetRedaction(req.outputFormat, fields, req.reveal ?? false);
     const args = [
       ...readArgs({
         file: req.file,
@@ -135,7 +139,7 @@ export class Analyzer {
         req.outputFormat === 'details'
           ? { kind: 'details', protocols: req.detail?.protocols ?? [], bytes: req.detail?.bytes ?? false }
           : req.outputFormat === 'fields'
-            ? { kind: 'fields', fields }
+            ? { kind: 'fields', fields: redaction.fields }
             : { kind: req.outputFormat },
       ),
     ];
@@ -149,7 +153,7 @@ export class Analyzer {
     let settled = false;
     const offer = (packets: Packet[]): 'continue' | 'stop' => {
       for (const p of packets) {
-        if (builder.add(p) === 'stop') {
+        if (builder.add(redaction.packet(p)) === 'stop') {
           settled = true;
           return 'stop';
         }
@@ -350,6 +354,39 @@ function unfinishedCheck(what: string, why: string): UserError {
   return new UserError(
     `${what} could not be checked: ${why}. Nothing was read; the filter may well be fine. Try the call again shortly.`,
   );
+}
+
+/**
+ * How a page's packets are redacted (redact.ts): the fields to ask tshark for (a secret argument
+ * needs its command beside it) and each packet's text with its secrets redacted. Nothing changes
+ * when the call says reveal.
+ */
+function packetRedaction(
+  format: PageFormat,
+  fields: readonly string[],
+  reveal: boolean,
+): { fields: readonly string[]; packet(p: Packet): Packet } {
+  if (reveal) return { fields, packet: (p) => p };
+  const byField = fieldRedaction(fields);
+  const redact: (text: string) => string =
+    format === 'fields'
+      ? (t) => byField.line(t)
+      : format === 'json'
+        ? (t) =>
+            t === ''
+              ? t
+              : JSON.stringify(redactPacketJson(JSON.parse(t) as Parameters<typeof redactPacketJson>[0]))
+        : format === 'details'
+          ? redactTree
+          : redactText;
+  return {
+    fields: format === 'fields' ? byField.fields : fields,
+    packet(p) {
+      const text = redact(p.text);
+      // A packet kept only in part keeps its true length, changed by what redaction changed.
+      return text === p.text ? p : { text, length: p.length + text.length - p.text.length };
+    },
+  };
 }
 
 /** Larger files show their trees from one pass (reading them twice to show frame 5 costs seconds). */
