@@ -10,12 +10,14 @@ import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { readOutcome } from './damage.js';
-import { EMPTY_PCAP, FIELD_NAME, suggestFields, TsharkArgumentChecker } from '../wireshark/tshark.js';
+import { EMPTY_PCAP, FIELD_NAME, TsharkArgumentChecker } from '../wireshark/tshark.js';
+import { suggestFieldNames } from '../wireshark/field-suggestions.js';
+import { displayFilterHints } from '../wireshark/filter-hints.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { packetOutputArgs, readArgs } from '../wireshark/tshark-args.js';
 import { GlossarySource } from '../wireshark/glossary.js';
-import { TwoPassRule } from '../wireshark/two-pass.js';
+import { namesInFilter, TwoPassRule } from '../wireshark/two-pass.js';
 import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
 import { fieldRedaction, redactPacketJson, redactText, redactTree } from './redact.js';
@@ -280,7 +282,7 @@ export class Analyzer {
         displayFilter !== undefined && displayFilter !== '' ? 'The display filter' : 'customFields';
       throw unfinishedCheck(what, problem.message);
     }
-    if (problem !== undefined) throw await this.describeProblem(tshark, problem, signal);
+    if (problem !== undefined) throw await this.describeProblem(problem, displayFilter, signal);
   }
 
   /** Protocol names for -O: tshark ignores unknown ones there, so they are checked as a filter. */
@@ -320,17 +322,35 @@ export class Analyzer {
   }
 
   private async describeProblem(
-    tshark: string,
     problem: ArgumentProblem,
+    filter: string | undefined,
     signal?: AbortSignal,
   ): Promise<UserError> {
     switch (problem.kind) {
-      case 'displayFilter':
+      case 'displayFilter': {
+        const glossary = await this.glossary.get(signal).catch(() => undefined);
+        const hints = displayFilterHints(filter ?? '', problem.message, glossary);
+        if (glossary) {
+          const unknown = namesInFilter(filter ?? '').filter(
+            (n) => n.includes('.') && !glossary.has(n) && !/^[\d.]+$/.test(n),
+          );
+          for (const [name, close] of suggestFieldNames(glossary, unknown)) {
+            hints.push(
+              close.length > 0
+                ? `${name} is not a field; close matches: ${close.join(', ')} (list_fields finds more).`
+                : `${name} is not a field; list_fields finds field names by protocol and by words.`,
+            );
+          }
+        }
         return new UserError(
-          `displayFilter is not a valid Wireshark display filter. tshark says:\n${problem.message}\nDisplay filters use field names and operators, e.g. "http.request.method == \\"GET\\"" or "tcp.port == 443 && tls.handshake".`,
+          `displayFilter is not a valid Wireshark display filter. tshark says:\n${problem.message}\n${hints.length > 0 ? `${hints.map((h) => `Hint: ${h}`).join('\n')}\n` : ''}Display filters use field names and operators, e.g. "http.request.method == \\"GET\\"" or "tcp.port == 443 && tls.handshake".`,
         );
+      }
       case 'fields': {
-        const suggestions = await suggestFields(this.group, tshark, problem.invalid, signal);
+        const glossary = await this.glossary.get(signal).catch(() => undefined);
+        const suggestions = glossary
+          ? suggestFieldNames(glossary, problem.invalid)
+          : new Map<string, string[]>();
         const lines = problem.invalid.map((name) => {
           const close = suggestions.get(name) ?? [];
           return close.length > 0
@@ -338,7 +358,7 @@ export class Analyzer {
             : `- ${name}: unknown, and no field with a close name exists.`;
         });
         return new UserError(
-          `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (tshark -G fields), e.g. ip.src, tcp.dstport, http.host.`,
+          `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (list_fields searches it by protocol and by words, e.g. {"protocol": "dhcp", "search": "your ip address"}), e.g. ip.src, tcp.dstport, http.host.`,
         );
       }
       case 'other':
