@@ -259,6 +259,8 @@ describe('the two-pass rule', () => {
     assert.equal(await rule.needed({ displayFilter: '!dns.response_in' }), true);
     assert.equal(await rule.needed({ fields: ['ip.src', 'tcp.reassembled_in'] }), true);
     assert.equal(await rule.needed({ displayFilter: 'frame.number in {1..5}' }), false);
+    // A field that points back is filled in one pass: the dns digest reads it on every call.
+    assert.equal(await rule.needed({ fields: ['dns.id', 'dns.response_to'] }), false);
     assert.equal(await rule.needed({ displayFilter: 'http.host == "x"', fields: ['ip.src'] }), false);
   });
 });

@@ -5,10 +5,22 @@
 // can point at another frame, so the rule is: a read whose display filter or printed fields name a
 // field of type FT_FRAMENUM gets -2. Not always -2: tshark must then read the whole file before it
 // prints the first packet, and the first page of a huge capture would no longer come back early.
-// (Backward pointers such as dns.response_to are FT_FRAMENUM too and take -2 needlessly; tshark's
-// field list does not say which way a field points, and a read that may be wrong is worse than a
-// slower one.)
+// tshark's field list does not say which way a frame-number field points, so every one counts,
+// except the few common ones known to point back (Wireshark declares them as requests, ACKs or
+// earlier frames), which the http, dns and icmp digests read on every call: those are filled in one
+// pass, and reading the file twice would double those digests' time for nothing.
 import type { Glossary, GlossarySource } from './glossary.js';
+
+/** Frame-number fields that point at an EARLIER frame, filled in one pass. */
+const POINTS_BACK = new Set([
+  'dns.response_to',
+  'http.request_in',
+  'http.prev_request_in',
+  'http.prev_response_in',
+  'icmp.resp_to',
+  'icmpv6.resp_to',
+  'tcp.analysis.acks_frame',
+]);
 
 /** Field-like names in a display filter: what is outside its string literals and looks like a name. */
 export function namesInFilter(filter: string): string[] {
@@ -19,7 +31,7 @@ export function namesInFilter(filter: string): string[] {
 
 /** Whether any of these names is a frame-number field. Pure. */
 export function namesFrameNumber(glossary: Glossary, names: readonly string[]): boolean {
-  return names.some((n) => glossary.typeOf(n) === 'FT_FRAMENUM');
+  return names.some((n) => !POINTS_BACK.has(n) && glossary.typeOf(n) === 'FT_FRAMENUM');
 }
 
 /**
@@ -46,7 +58,7 @@ export class TwoPassRule {
       glossary = await this.glossary.get(signal);
     } catch (err) {
       if (signal?.aborted) throw err;
-      return names.some((n) => FORWARD_NAME.test(n));
+      return names.some((n) => !POINTS_BACK.has(n) && FORWARD_NAME.test(n));
     }
     return namesFrameNumber(glossary, names);
   }
