@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { captureLoopback, captureUnavailable, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import { tsharkFields } from './helpers/tshark.js';
@@ -79,6 +80,38 @@ async function converse(port: number, lines: readonly string[]): Promise<void> {
   socket.destroy();
 }
 
+/** The password typed at the Telnet server's prompt, a character a packet. */
+const TELNET_PASSWORD = 'tel5ecret';
+
+/** A Telnet-like server: "login: ", then "Password: ", then a prompt; the client types a character a packet. */
+async function telnetLogin(): Promise<void> {
+  const server = net.createServer((socket) => {
+    const prompts = ['\r\nPassword: ', '\r\n$ ', '\r\nbye\r\n'];
+    socket.write('login: ');
+    socket.on('data', (d) => {
+      if (d.toString().includes('\n')) socket.write(prompts.shift() ?? '');
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(23, SERVER, resolve));
+  const client = net.connect({ port: 23, host: SERVER, localAddress: CLIENT });
+  const prompt = (): Promise<unknown> => new Promise((resolve) => client.once('data', resolve));
+  try {
+    await prompt();
+    for (const line of ['eve', TELNET_PASSWORD, 'exit']) {
+      for (const ch of line) {
+        client.write(ch);
+        await delay(15);
+      }
+      client.write('\r\n');
+      await prompt();
+    }
+  } finally {
+    client.destroy();
+    server.close();
+  }
+}
+
 async function logins(): Promise<void> {
   const servers = [
     await lineServer(21, '220 ftp ready', (l) =>
@@ -99,6 +132,7 @@ async function logins(): Promise<void> {
   const web = http.createServer((_req, res) => res.end('ok\n'));
   await new Promise<void>((resolve) => web.listen(80, SERVER, resolve));
   try {
+    await telnetLogin();
     await converse(21, ['USER alice', `PASS ${SECRETS.ftp}`, 'QUIT']);
     await converse(110, ['USER erin', `PASS ${SECRETS.pop}`, 'QUIT']);
     await converse(143, [`a1 LOGIN carol ${SECRETS.imap}`, 'a2 LOGOUT']);
@@ -151,7 +185,7 @@ describe('redaction on a capture of cleartext logins made here', () => {
   before(async () => {
     dir = await tempDir('sharkmcp-redact-');
     if ((await captureUnavailable()) !== undefined) return;
-    file = await captureLoopback(dir, 'logins', `host ${SERVER}`, logins, 40);
+    file = await captureLoopback(dir, 'logins', `host ${SERVER}`, logins, 80);
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
@@ -222,7 +256,7 @@ describe('redaction on a capture of cleartext logins made here', () => {
     const streams = (
       await tsharkFields(file, ['tcp.stream'], { filter: 'tcp.flags.syn == 1 && tcp.flags.ack == 0' })
     ).map(([s]) => Number(s));
-    assert.equal(streams.length, 5);
+    assert.equal(streams.length, 6);
     const seen: string[] = [];
     for (const stream of streams) {
       const hidden = await server.mcp.call('follow_stream', { source: file, stream });
@@ -239,6 +273,62 @@ describe('redaction on a capture of cleartext logins made here', () => {
         .filter((s) => s !== SECRETS.http)
         .sort(),
     );
+  });
+
+  it('Telnet: what the client types after "Password:" is redacted in each packet, in every answer', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const listing = async (reveal: boolean): Promise<string[][]> => {
+      const answer = await server.mcp.call('analyze_pcap_file', {
+        filePath: file,
+        displayFilter: 'telnet.data',
+        outputFormat: 'fields',
+        customFields: 'tcp.srcport,telnet.data',
+        reveal,
+      });
+      assert.equal(answer.isError, false, answer.text);
+      return answer.text
+        .split('\nPacket Analysis Results:\n')[1]!
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split('\t'));
+    };
+    /** What the client (not port 23) sent between the "Password: " prompt and its line end. */
+    const typed = (rows: string[][]): string[] => {
+      const start = rows.findIndex(([, data]) => /Password: $/.test(data ?? ''));
+      const out: string[] = [];
+      for (const [port, data] of rows.slice(start + 1)) {
+        if (port === '23') continue;
+        if ((data ?? '').startsWith('\\r\\n')) break;
+        out.push(data ?? '');
+      }
+      return out;
+    };
+    const revealed = typed(await listing(true));
+    assert.equal(revealed.join(''), TELNET_PASSWORD);
+    const hidden = typed(await listing(false));
+    assert.equal(hidden.length, revealed.length);
+    assert.ok(
+      hidden.every((d) => /^\[redacted, \d+ characters\]$/.test(d)),
+      hidden.join(' | '),
+    );
+
+    const stream = (await tsharkFields(file, ['tcp.stream'], { filter: 'tcp.port == 23' }))[0]?.[0];
+    const details = await server.mcp.call('get_packet_details', {
+      source: file,
+      frames: `1-${(await tsharkFields(file, ['frame.number'])).length}`,
+      protocols: ['telnet'],
+      limit: 1000,
+      maxChars: 200_000,
+    });
+    assert.equal((details.text.match(/Data: \[redacted, \d+ characters\]/g) ?? []).length, hidden.length);
+    const follow = await server.mcp.call('follow_stream', { source: file, stream: Number(stream) });
+    assert.equal((follow.text.match(/\[redacted, \d+ characters\]/g) ?? []).length, hidden.length);
+    const followRevealed = await server.mcp.call('follow_stream', {
+      source: file,
+      stream: Number(stream),
+      reveal: true,
+    });
+    assert.doesNotMatch(followRevealed.text, /redacted/);
   });
 
   it('the credentials digest redacts the same logins', async (t) => {

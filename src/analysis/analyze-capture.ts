@@ -20,7 +20,7 @@ import { GlossarySource } from '../wireshark/glossary.js';
 import { namesInFilter, TwoPassRule } from '../wireshark/two-pass.js';
 import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
-import { fieldRedaction, redactPacketJson, redactText, redactTree } from './redact.js';
+import { fieldRedaction, redactPacketJson, redactText, redactTree, TelnetLogins } from './redact.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import type { Page } from './page.js';
@@ -387,7 +387,9 @@ function packetRedaction(
   reveal: boolean,
 ): { fields: readonly string[]; packet(p: Packet): Packet } {
   if (reveal) return { fields, packet: (p) => p };
-  const byField = fieldRedaction(fields);
+  // One Telnet state for the listing: a password typed after a prompt in an earlier packet.
+  const telnet = new TelnetLogins();
+  const byField = fieldRedaction(fields, telnet);
   const redact: (text: string) => string =
     format === 'fields'
       ? (t) => byField.line(t)
@@ -395,9 +397,11 @@ function packetRedaction(
         ? (t) =>
             t === ''
               ? t
-              : JSON.stringify(redactPacketJson(JSON.parse(t) as Parameters<typeof redactPacketJson>[0]))
+              : JSON.stringify(
+                  redactPacketJson(JSON.parse(t) as Parameters<typeof redactPacketJson>[0], telnet),
+                )
         : format === 'details'
-          ? redactTree
+          ? (t) => redactTree(t, telnet)
           : redactText;
   return {
     fields: format === 'fields' ? byField.fields : fields,

@@ -102,12 +102,21 @@ export function redactText(text: string): string {
  * A packet's dissection tree (tshark -V/-O text): the text rules, the labels of the secret fields,
  * and an argument line right after its command line when the command is a secret one.
  */
-export function redactTree(tree: string): string {
+export function redactTree(tree: string, telnet = new TelnetLogins()): string {
   const argumentLabels = Object.values(SECRET_ARGUMENTS);
   let secretArgument = false;
+  // The conversation, from the IP and TCP header lines (shown even when collapsed by -O).
+  const ip = /^Internet Protocol Version \d, Src: (\S+), Dst: (\S+)$/m.exec(tree);
+  const tcp = /^Transmission Control Protocol, Src Port: (\d+), Dst Port: (\d+)/m.exec(tree);
+  const port = tcp?.[1] ?? '';
+  const stream = [`${ip?.[1]}:${port}`, `${ip?.[2]}:${tcp?.[2]}`].sort().join(' ');
+  let inTelnet = false;
   const out = tree
     .split('\n')
     .map((line) => {
+      if (/^\S/.test(line)) inTelnet = line === 'Telnet';
+      const data = inTelnet ? /^(\s+Data: )(.*)$/.exec(line) : null;
+      if (data) return (data[1] ?? '') + telnet.data(stream, port, data[2] ?? '');
       const after = secretArgument;
       secretArgument = false;
       const command = argumentLabels.find((a) => line.trimStart().startsWith(`${a.commandLabel}: `));
@@ -146,15 +155,14 @@ export interface FieldRedaction {
   line(text: string): string;
 }
 
-export function fieldRedaction(requested: readonly string[]): FieldRedaction {
-  const extra = [
-    ...new Set(
-      requested.flatMap((f) => {
-        const rule = SECRET_ARGUMENTS[f];
-        return rule && !requested.includes(rule.command) ? [rule.command] : [];
-      }),
-    ),
-  ];
+export function fieldRedaction(requested: readonly string[], telnet = new TelnetLogins()): FieldRedaction {
+  const needs = (f: string): string[] =>
+    f === 'telnet.data'
+      ? ['tcp.stream', 'tcp.srcport']
+      : SECRET_ARGUMENTS[f]
+        ? [SECRET_ARGUMENTS[f].command]
+        : [];
+  const extra = [...new Set(requested.flatMap(needs))].filter((f) => !requested.includes(f));
   const fields = [...requested, ...extra];
   const at = new Map(fields.map((f, i) => [f, i]));
   return {
@@ -165,6 +173,10 @@ export function fieldRedaction(requested: readonly string[]): FieldRedaction {
         const v = values[i] ?? '';
         if (v === '') return v;
         if (isSecretField(f)) return redacted(v);
+        if (f === 'telnet.data') {
+          const [stream, port] = ['tcp.stream', 'tcp.srcport'].map((x) => values[at.get(x) ?? -1] ?? '');
+          return telnet.data(stream ?? '', port ?? '', v);
+        }
         const rule = SECRET_ARGUMENTS[f];
         if (rule) {
           const command = values[at.get(rule.command) ?? -1] ?? '';
@@ -185,13 +197,36 @@ type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
  * text by the text rules; and when it carries a secret, its raw payload fields too (the same
  * secret in hex).
  */
-export function redactPacketJson(packet: Json): Json {
-  const out = redactJson(packet);
+export function redactPacketJson(packet: Json, telnet = new TelnetLogins()): Json {
+  const out = redactJson(telnetJson(packet, telnet));
   return JSON.stringify(out) === JSON.stringify(packet) ? packet : hidePayload(out);
 }
 
+/** The packet with the password a Telnet client typed redacted (layers.telnet["telnet.data"]). */
+function telnetJson(packet: Json, telnet: TelnetLogins): Json {
+  const layers = field(field(packet, '_source'), 'layers');
+  const data = field(field(layers, 'telnet'), 'telnet.data');
+  if (layers === undefined || data === undefined) return packet;
+  const tcp = field(layers, 'tcp');
+  const [stream, port] = [field(tcp, 'tcp.stream'), field(tcp, 'tcp.srcport')].map((v) =>
+    typeof v === 'string' ? v : '',
+  );
+  const typed = (v: Json): Json => (typeof v === 'string' ? telnet.data(stream ?? '', port ?? '', v) : v);
+  const telnetLayer = field(layers, 'telnet') as { [key: string]: Json };
+  const next = { ...telnetLayer, 'telnet.data': Array.isArray(data) ? data.map(typed) : typed(data) };
+  const source = field(packet, '_source') as { [key: string]: Json };
+  return {
+    ...(packet as { [key: string]: Json }),
+    _source: { ...source, layers: { ...(layers as { [key: string]: Json }), telnet: next } },
+  };
+}
+
+function field(value: Json | undefined, key: string): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined;
+}
+
 /** Fields that hold a packet's raw bytes as hex: tcp.payload, udp.payload, data.data, ... */
-const RAW_BYTES = /(?:^|\.)(?:payload|data|segment_data|reassembled\.data)$/;
+const RAW_BYTES = /^(?:tcp|udp|sctp)\.payload$|^data\.data$|\.segment_data$|\.reassembled\.data$/;
 
 function hidePayload(value: Json): Json {
   if (Array.isArray(value)) return value.map(hidePayload);
@@ -224,6 +259,30 @@ function hideJson(value: Json): Json {
   if (typeof value === 'string') return redacted(value);
   if (Array.isArray(value)) return value.map(hideJson);
   return value;
+}
+
+/**
+ * Telnet has no password field: what a client types after a "Password:" prompt is the password
+ * (the credentials digest reads it the same way). Typed a character a packet, it is redacted packet
+ * by packet until the line ends; one of these follows the packets of one listing, in order, by
+ * TCP stream. (A listing that leaves out the prompt's packet cannot know.)
+ */
+export class TelnetLogins {
+  /** The server's port of each stream whose client is typing a password. */
+  private readonly typing = new Map<string, string>();
+
+  /** One packet's telnet data as it is shown, the typed password redacted. */
+  data(stream: string, srcPort: string, data: string): string {
+    const server = this.typing.get(stream);
+    if (server !== undefined && srcPort !== server) {
+      const end = data.search(/\\r|\\n|\r|\n/);
+      if (end !== -1) this.typing.delete(stream);
+      const secret = end === -1 ? data : data.slice(0, end);
+      return secret === '' ? data : redacted(secret) + data.slice(secret.length);
+    }
+    if (/password: *$/i.test(data)) this.typing.set(stream, srcPort);
+    return data;
+  }
 }
 
 // --- Followed streams ---

@@ -47,7 +47,7 @@ export const analysisParamsShape = {
     .optional()
     .meta({ default: DEFAULT_FIELDS.join(',') })
     .describe(
-      'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches.',
+      'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches; list_fields finds names by protocol and by words.',
     ),
   sslKeylogFile: z
     .string()
