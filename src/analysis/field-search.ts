@@ -114,6 +114,11 @@ export class FieldFinder {
         'Give protocol (e.g. "dhcp"), search (words of the field\'s description, e.g. "your ip address"), or both.',
       );
     }
+    if (protocol !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(protocol)) {
+      throw new UserError(
+        `protocol: ${JSON.stringify(protocol)} is not a protocol name. Give one as display filters write it, e.g. "dhcp", "http" or "tcp".`,
+      );
+    }
     let glossary: Glossary;
     try {
       glossary = await this.glossary.get(signal);
@@ -127,7 +132,7 @@ export class FieldFinder {
     if (protocol !== undefined && ranked.length === 0 && !glossary.hasProtocol(protocol.toLowerCase())) {
       const close = closeProtocols(glossary, protocol.toLowerCase());
       throw new UserError(
-        `tshark knows no protocol "${protocol}".${close.length > 0 ? ` Close names: ${close.join(', ')}.` : ''} Leave protocol out to search every protocol's fields by words.`,
+        `tshark knows no protocol "${protocol}".${close.length > 0 ? ` Close names: ${close.join(', ')}.` : ''} Give one of those, or leave protocol out and give search to look through every protocol's fields by words.`,
       );
     }
     const offset = req.offset ?? 0;
