@@ -37,14 +37,27 @@ export const LAYOUT: readonly Room[] = [
     imports: [...GROUND, 'wireshark/', 'storage/'],
   },
   {
+    path: 'analysis/redact.ts',
+    role: 'the one redaction rule: which values are secrets, and how each kind of answer hides them',
+    imports: GROUND,
+  },
+  {
     path: 'analysis/digests/',
     role: "inspect_protocol's digests, one file a kind, and the index they are listed in",
-    imports: GROUND,
+    imports: [...GROUND, 'analysis/redact.ts'],
   },
   {
     path: 'analysis/',
     role: 'reading captures: requests resolved, the domain services, answers rendered',
-    imports: [...GROUND, 'wireshark/', 'storage/', 'config/', 'capture/', 'analysis/digests/'],
+    imports: [
+      ...GROUND,
+      'wireshark/',
+      'storage/',
+      'config/',
+      'capture/',
+      'analysis/redact.ts',
+      'analysis/digests/',
+    ],
   },
   {
     path: 'mcp/',

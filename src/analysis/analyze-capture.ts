@@ -10,11 +10,17 @@ import { countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { readOutcome } from './damage.js';
-import { EMPTY_PCAP, FIELD_NAME, suggestFields, TsharkArgumentChecker } from '../wireshark/tshark.js';
+import { EMPTY_PCAP, FIELD_NAME, TsharkArgumentChecker } from '../wireshark/tshark.js';
+import { suggestFieldNames } from '../wireshark/field-suggestions.js';
+import { displayFilterHints } from '../wireshark/filter-hints.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { packetOutputArgs, readArgs } from '../wireshark/tshark-args.js';
+import { GlossarySource } from '../wireshark/glossary.js';
+import { namesInFilter, TwoPassRule } from '../wireshark/two-pass.js';
+import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
+import { fieldRedaction, redactPacketJson, redactText, redactTree, TelnetLogins } from './redact.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import type { Page } from './page.js';
@@ -50,6 +56,8 @@ export interface AnalysisRequest {
    * stops reading there instead of dissecting the rest of the file.
    */
   readonly lastFrame?: number | undefined;
+  /** Show secrets (passwords, credentials) as they are instead of redacting them (redact.ts). */
+  readonly reveal?: boolean | undefined;
 }
 
 export type EmptyReason =
@@ -72,16 +80,30 @@ export interface AnalyzerOptions {
   readonly runtimeDir: RuntimeDir;
   /** Longest a check of the display filter and fields may run; default ARGUMENT_CHECK_TIMEOUT_MS. */
   readonly checkTimeoutMs?: number | undefined;
+  /** The server's copy of tshark's field list (one is made when not given). */
+  readonly glossary?: GlossarySource | undefined;
 }
 
 export class Analyzer {
   private checker: TsharkArgumentChecker | undefined;
+  /** tshark's field list: field types for the two-pass rule, close matches for unknown names. */
+  readonly glossary: GlossarySource;
+  private readonly twoPassRule: TwoPassRule;
 
   constructor(
     private readonly group: ProcessGroup,
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly options: AnalyzerOptions,
-  ) {}
+  ) {
+    this.glossary =
+      options.glossary ?? new GlossarySource(group, async () => (await tools()).require('tshark'));
+    this.twoPassRule = new TwoPassRule(this.glossary);
+  }
+
+  /** Whether a read with this filter and these fields needs tshark's second pass (two-pass.ts). */
+  secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean> {
+    return this.twoPassRule.needed(query, signal);
+  }
 
   async analyze(
     req: AnalysisRequest,
@@ -94,19 +116,32 @@ export class Analyzer {
     await this.checkArguments(tshark, req.displayFilter, fields, signal);
     if (req.detail && req.detail.protocols.length > 0)
       await this.checkProtocols(tshark, req.detail.protocols, signal);
+    let twoPass = await this.secondPassNeeded({ displayFilter: req.displayFilter, fields }, signal);
+    // A dissection tree shows links to later frames ("[Response In: 12]", "[Reassembled PDU in
+    // frame: 40]"), which only the second pass fills: worth it where reading the file twice is cheap.
+    let lastFrame = req.lastFrame;
+    const treeNote: string[] = [];
+    if (req.outputFormat === 'details' && !twoPass) {
+      if ((await stat(req.file)).size <= DETAILS_TWO_PASS_MAX_BYTES) {
+        twoPass = true;
+        lastFrame = undefined;
+      } else treeNote.push(DETAILS_ONE_PASS_NOTE);
+    }
 
+    const redaction = packetRedaction(req.outputFormat, fields, req.reveal ?? false);
     const args = [
       ...readArgs({
         file: req.file,
         keylogFile: req.keylogFile,
         displayFilter: req.displayFilter,
-        lastFrame: req.lastFrame,
+        lastFrame,
+        twoPass,
       }),
       ...packetOutputArgs(
         req.outputFormat === 'details'
           ? { kind: 'details', protocols: req.detail?.protocols ?? [], bytes: req.detail?.bytes ?? false }
           : req.outputFormat === 'fields'
-            ? { kind: 'fields', fields }
+            ? { kind: 'fields', fields: redaction.fields }
             : { kind: req.outputFormat },
       ),
     ];
@@ -120,7 +155,7 @@ export class Analyzer {
     let settled = false;
     const offer = (packets: Packet[]): 'continue' | 'stop' => {
       for (const p of packets) {
-        if (builder.add(p) === 'stop') {
+        if (builder.add(redaction.packet(p)) === 'stop') {
           settled = true;
           return 'stop';
         }
@@ -147,7 +182,7 @@ export class Analyzer {
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
     const page = builder.finish();
-    const warnings = await this.endWarnings(tools, result, page, req, signal);
+    const warnings = [...treeNote, ...(await this.endWarnings(tools, result, page, req, signal))];
 
     let empty: EmptyReason | undefined;
     if (page.shown === 0 && page.oversized === undefined) {
@@ -247,7 +282,7 @@ export class Analyzer {
         displayFilter !== undefined && displayFilter !== '' ? 'The display filter' : 'customFields';
       throw unfinishedCheck(what, problem.message);
     }
-    if (problem !== undefined) throw await this.describeProblem(tshark, problem, signal);
+    if (problem !== undefined) throw await this.describeProblem(problem, displayFilter, signal);
   }
 
   /** Protocol names for -O: tshark ignores unknown ones there, so they are checked as a filter. */
@@ -287,17 +322,35 @@ export class Analyzer {
   }
 
   private async describeProblem(
-    tshark: string,
     problem: ArgumentProblem,
+    filter: string | undefined,
     signal?: AbortSignal,
   ): Promise<UserError> {
     switch (problem.kind) {
-      case 'displayFilter':
+      case 'displayFilter': {
+        const glossary = await this.glossary.get(signal).catch(() => undefined);
+        const hints = displayFilterHints(filter ?? '', problem.message, glossary);
+        if (glossary) {
+          const unknown = namesInFilter(filter ?? '').filter(
+            (n) => n.includes('.') && !glossary.has(n) && !/^[\d.]+$/.test(n),
+          );
+          for (const [name, close] of suggestFieldNames(glossary, unknown)) {
+            hints.push(
+              close.length > 0
+                ? `${name} is not a field; close matches: ${close.join(', ')} (list_fields finds more).`
+                : `${name} is not a field; list_fields finds field names by protocol and by words.`,
+            );
+          }
+        }
         return new UserError(
-          `displayFilter is not a valid Wireshark display filter. tshark says:\n${problem.message}\nDisplay filters use field names and operators, e.g. "http.request.method == \\"GET\\"" or "tcp.port == 443 && tls.handshake".`,
+          `displayFilter is not a valid Wireshark display filter. tshark says:\n${problem.message}\n${hints.length > 0 ? `${hints.map((h) => `Hint: ${h}`).join('\n')}\n` : ''}Display filters use field names and operators, e.g. "http.request.method == \\"GET\\"" or "tcp.port == 443 && tls.handshake".`,
         );
+      }
       case 'fields': {
-        const suggestions = await suggestFields(this.group, tshark, problem.invalid, signal);
+        const glossary = await this.glossary.get(signal).catch(() => undefined);
+        const suggestions = glossary
+          ? suggestFieldNames(glossary, problem.invalid)
+          : new Map<string, string[]>();
         const lines = problem.invalid.map((name) => {
           const close = suggestions.get(name) ?? [];
           return close.length > 0
@@ -305,7 +358,7 @@ export class Analyzer {
             : `- ${name}: unknown, and no field with a close name exists.`;
         });
         return new UserError(
-          `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (tshark -G fields), e.g. ip.src, tcp.dstport, http.host.`,
+          `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (list_fields searches it by protocol and by words, e.g. {"protocol": "dhcp", "search": "your ip address"}), e.g. ip.src, tcp.dstport, http.host.`,
         );
       }
       case 'other':
@@ -322,6 +375,48 @@ function unfinishedCheck(what: string, why: string): UserError {
     `${what} could not be checked: ${why}. Nothing was read; the filter may well be fine. Try the call again shortly.`,
   );
 }
+
+/**
+ * How a page's packets are redacted (redact.ts): the fields to ask tshark for (a secret argument
+ * needs its command beside it) and each packet's text with its secrets redacted. Nothing changes
+ * when the call says reveal.
+ */
+function packetRedaction(
+  format: PageFormat,
+  fields: readonly string[],
+  reveal: boolean,
+): { fields: readonly string[]; packet(p: Packet): Packet } {
+  if (reveal) return { fields, packet: (p) => p };
+  // One Telnet state for the listing: a password typed after a prompt in an earlier packet.
+  const telnet = new TelnetLogins();
+  const byField = fieldRedaction(fields, telnet);
+  const redact: (text: string) => string =
+    format === 'fields'
+      ? (t) => byField.line(t)
+      : format === 'json'
+        ? (t) =>
+            t === ''
+              ? t
+              : JSON.stringify(
+                  redactPacketJson(JSON.parse(t) as Parameters<typeof redactPacketJson>[0], telnet),
+                )
+        : format === 'details'
+          ? (t) => redactTree(t, telnet)
+          : redactText;
+  return {
+    fields: format === 'fields' ? byField.fields : fields,
+    packet(p) {
+      const text = redact(p.text);
+      // A packet kept only in part keeps its true length, changed by what redaction changed.
+      return text === p.text ? p : { text, length: p.length + text.length - p.text.length };
+    },
+  };
+}
+
+/** Larger files show their trees from one pass (reading them twice to show frame 5 costs seconds). */
+export const DETAILS_TWO_PASS_MAX_BYTES = 4 * 1024 * 1024;
+
+const DETAILS_ONE_PASS_NOTE = `The file is larger than ${DETAILS_TWO_PASS_MAX_BYTES / 1024 / 1024} MB, so it was read once: links to later frames ("[Response In: N]", "[Reassembled PDU in frame: N]") are not shown. To find them, ask analyze_pcap_file with outputFormat "fields" and the field, e.g. customFields "frame.number,dns.response_in" (that read makes tshark's second pass).`;
 
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';

@@ -12,6 +12,7 @@ import { runCollect } from '../wireshark/process.js';
 import { cleanStderr } from '../wireshark/tshark.js';
 import { readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { readOutcome } from './damage.js';
+import { StreamRedactor } from './redact.js';
 import { chunksShown, PagedAnswer } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead, ResolvedSource } from './source.js';
@@ -25,6 +26,8 @@ export interface FollowChunk {
   /** 0: the node that spoke first; 1: the other. */
   readonly from: 0 | 1;
   readonly bytes: Buffer;
+  /** Bytes the chunk carried, when `bytes` shows them redacted (a different length). */
+  readonly sent?: number;
 }
 
 export interface FollowResult {
@@ -154,6 +157,22 @@ export async function followStream(
   return { follow: parseFollowRaw(stdout), warnings: read.warnings };
 }
 
+/**
+ * The stream with its secrets redacted (redact.ts: a followed stream has no field names, so its
+ * lines are read with the text rules). The byte counts stay those of the real payload.
+ */
+export function redactFollow(follow: FollowResult): FollowResult {
+  const redactor = new StreamRedactor();
+  return {
+    ...follow,
+    chunks: follow.chunks.map((c) => ({
+      ...c,
+      bytes: redactor.chunk(c.from, c.bytes),
+      sent: c.bytes.length,
+    })),
+  };
+}
+
 /** A page of a followed stream as structured content: follow_stream's output schema. */
 export const followFactsSchema = z.object({
   source: z.string(),
@@ -178,6 +197,8 @@ export interface FollowPageRequest extends PageRequest, CaptureRead {
   readonly between?: string | undefined;
   readonly substream?: number | undefined;
   readonly format?: FollowFormat | undefined;
+  /** Show passwords and credentials in the payload as they are instead of redacting them. */
+  readonly reveal?: boolean | undefined;
 }
 
 /** follow_stream's service: runs tshark's follow statistic and answers with one page of chunks. */
@@ -217,7 +238,12 @@ export class StreamFollower {
         `No ${protocol} payload in ${which} of ${req.source.label}${encrypted ? ' (it may be encrypted: give sslKeylogFile)' : ''}.${damage} Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
       );
     }
-    return followPage(result, warnings, `Follow ${protocol} ${which} of ${req.source.label}`, req);
+    return followPage(
+      req.reveal ? result : redactFollow(result),
+      warnings,
+      `Follow ${protocol} ${which} of ${req.source.label}`,
+      req,
+    );
   }
 }
 
@@ -237,7 +263,7 @@ export function followPage(
   const nodeA = a && a !== ':0' ? a : '(address not reported)';
   const nodeB = b && b !== ':0' ? b : '(address not reported)';
   const bytesFrom = (from: 0 | 1): number =>
-    follow.chunks.filter((c) => c.from === from).reduce((s, c) => s + c.bytes.length, 0);
+    follow.chunks.filter((c) => c.from === from).reduce((s, c) => s + (c.sent ?? c.bytes.length), 0);
   const [bytesAToB, bytesBToA] = [bytesFrom(0), bytesFrom(1)];
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_PAGE.chunks;
@@ -260,7 +286,7 @@ export function followPage(
   for (; index < follow.chunks.length && body.length < limit; index++) {
     const chunk = follow.chunks[index];
     if (!chunk) break;
-    const marker = `── ${chunk.from === 0 ? 'A→B' : 'B→A'} chunk ${index + 1}, ${plural(chunk.bytes.length, 'byte')}`;
+    const marker = `── ${chunk.from === 0 ? 'A→B' : 'B→A'} chunk ${index + 1}, ${plural(chunk.sent ?? chunk.bytes.length, 'byte')}`;
     let payload = req.format === 'hex' ? hexdumpOf(chunk.bytes) : asciiOf(chunk.bytes);
     const cost = marker.length + payload.length + 2;
     if (cost > budget) {

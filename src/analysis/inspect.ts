@@ -9,6 +9,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
+import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { captureLimitsNote, interfaceDrops } from './capture-limits.js';
 import { readOutcome } from './damage.js';
 import { followArgument, parseFollowRawBlocks } from './follow.js';
@@ -28,6 +29,11 @@ export type { Row } from './digests/fields.js';
 
 export interface InspectRequest {
   readonly file: string;
+  /**
+   * Whether a read with this filter and these fields needs tshark's second pass (the digest's own
+   * fields count too: dns.response_in is empty in one pass).
+   */
+  readonly secondPass?: ((query: SecondPassQuery, signal?: AbortSignal) => Promise<boolean>) | undefined;
   readonly kind: InspectKind;
   readonly displayFilter: string | undefined;
   readonly keylogFile: string | undefined;
@@ -48,8 +54,18 @@ export async function inspect(
   signal?: AbortSignal,
 ): Promise<{ rows: Row[]; warnings: string[] }> {
   const tshark = tools.require('tshark');
-  const read = (displayFilter: string | undefined, preferences?: readonly string[]): string[] =>
-    readArgs({ file: req.file, keylogFile: req.keylogFile, displayFilter, preferences });
+  const read = async (
+    displayFilter: string | undefined,
+    fields: readonly string[],
+    preferences?: readonly string[],
+  ): Promise<string[]> =>
+    readArgs({
+      file: req.file,
+      keylogFile: req.keylogFile,
+      displayFilter,
+      preferences,
+      twoPass: (await req.secondPass?.({ displayFilter, fields }, signal)) ?? false,
+    });
   const filterFor = (own: string): string => (req.displayFilter ? `(${own}) && (${req.displayFilter})` : own);
   const run = async (args: string[]): Promise<string> => {
     const { stdout, result } = await runCollect(group, {
@@ -78,7 +94,7 @@ export async function inspect(
   const reader: DigestReader = {
     async fields(own, fields, options) {
       const out = await run([
-        ...read(filterFor(own), options?.preferences),
+        ...(await read(filterFor(own), fields, options?.preferences)),
         ...allOccurrenceFieldArgs(fields, AGGREGATOR),
       ]);
       return out
@@ -86,14 +102,14 @@ export async function inspect(
         .filter((l) => l !== '')
         .map((l) => l.split('\t'));
     },
-    statistics: (list) => run([...read(req.displayFilter), ...statisticsArgs(list)]),
+    statistics: async (list) => run([...(await read(req.displayFilter, [])), ...statisticsArgs(list)]),
     async tcpStreams(indexes) {
       const streams = new Map<number, FollowResult>();
       for (let at = 0; at < indexes.length; at += FOLLOWS_PER_PASS) {
         const batch = indexes.slice(at, at + FOLLOWS_PER_PASS);
         const follows = batch.map((s) => followArgument('tcp', s, undefined, undefined));
         for (const block of parseFollowRawBlocks(
-          await run([...read(undefined), ...statisticsArgs(follows)]),
+          await run([...(await read(undefined, [])), ...statisticsArgs(follows)]),
         )) {
           const index = /^tcp\.stream eq (\d+)$/.exec(block.filter)?.[1];
           if (index !== undefined) streams.set(Number(index), block);
@@ -137,6 +153,7 @@ export class ProtocolInspector {
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly filters: {
       checkDisplayFilter(displayFilter: string | undefined, signal?: AbortSignal): Promise<void>;
+      secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean>;
     },
     private readonly timeoutMs: number,
   ) {}
@@ -146,7 +163,16 @@ export class ProtocolInspector {
     req: Omit<InspectRequest, 'timeoutMs'>,
     signal?: AbortSignal,
   ): Promise<{ rows: Row[]; warnings: string[] }> {
-    return inspect(this.group, await this.tools(), { ...req, timeoutMs: this.timeoutMs }, signal);
+    return inspect(
+      this.group,
+      await this.tools(),
+      {
+        ...req,
+        timeoutMs: this.timeoutMs,
+        secondPass: (query, s) => this.filters.secondPassNeeded(query, s),
+      },
+      signal,
+    );
   }
 
   async page(req: InspectPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: InspectFacts }> {

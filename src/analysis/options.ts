@@ -22,6 +22,8 @@ export interface AnalysisParams {
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
   readonly maxChars?: number | undefined;
+  /** Show passwords and credentials as they are instead of redacting them. */
+  readonly reveal?: boolean | undefined;
 }
 
 export interface ResolvedAnalysis {
@@ -38,6 +40,8 @@ export interface ResolvedAnalysis {
   readonly maxChars: number;
   readonly config: SavedConfig | undefined;
   readonly warnings: readonly string[];
+  /** Secrets shown as they are (redact.ts); false: redacted. */
+  readonly reveal: boolean;
 }
 
 export async function resolveAnalysis(
@@ -95,6 +99,7 @@ export async function resolveAnalysis(
     maxChars: params.maxChars ?? MAX_CHARS.default,
     config,
     warnings,
+    reveal: params.reveal ?? false,
   };
 }
 

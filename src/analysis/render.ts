@@ -125,6 +125,7 @@ export async function answerPage(
       maxChars: pagedAnswerOf(ctx).bodyBudget(resolved.maxChars, resolved.offset, resolved.limit),
       live,
       lastFrame: ctx.lastFrame,
+      reveal: resolved.reveal,
     },
     signal,
     progress,

@@ -7,6 +7,7 @@ import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
+import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
@@ -105,6 +106,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
   const comparer = new Comparer(inspector, summarizer);
+  const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
     processes,
@@ -131,6 +133,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     comparer,
     follower,
     inspector,
+    fields,
     configs,
     env,
     calls: {

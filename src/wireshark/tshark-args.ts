@@ -16,11 +16,17 @@ export interface ReadSpec {
   readonly displayFilter?: string | undefined;
   /** Stop after this frame (-c: in read mode it counts packets read, matching or not). */
   readonly lastFrame?: number | undefined;
+  /**
+   * Read the file twice (-2), so fields that point at a later frame are filled (see two-pass.ts).
+   * Files only: tshark refuses -2 on a pipe or FIFO.
+   */
+  readonly twoPass?: boolean | undefined;
 }
 
 /** The arguments that read `spec.file` with its keylog, preferences and filter. */
 export function readArgs(spec: ReadSpec): string[] {
   const args = spec.numeric ? ['-n', '-r', spec.file] : ['-r', spec.file];
+  if (spec.twoPass) args.unshift('-2');
   for (const p of spec.preferences ?? []) args.push('-o', p);
   if (spec.keylogFile) args.push('-o', `tls.keylog_file:${spec.keylogFile}`);
   if (spec.displayFilter) args.push('-Y', spec.displayFilter);

@@ -1,10 +1,9 @@
 // What the server knows about tshark itself: how to read its stderr, how to check a display filter
-// and field names before a run (tshark's own compiler does the checking), how to find close matches
-// for a misspelt field in its field list, and how to name what went wrong when reading a file.
+// and field names before a run (tshark's own compiler does the checking), and how to name what went
+// wrong when reading a file. (Close matches for a misspelt field are in field-suggestions.ts.)
 import { abortError } from '../errors.js';
 import type { ProcessGroup } from './process.js';
-import { glossaryArgs, packetOutputArgs, readArgs } from './tshark-args.js';
-import { boundedEditDistance, LineSplitter } from '../util/text.js';
+import { packetOutputArgs, readArgs } from './tshark-args.js';
 
 /** A pcap file with a header and no packets: lets tshark check its arguments without a capture. */
 export const EMPTY_PCAP = Buffer.from([
@@ -110,53 +109,6 @@ export class TsharkArgumentChecker {
     }
     return parseArgumentProblem(result.stderr, filter !== '');
   }
-}
-
-/**
- * Close matches for misspelt field names, from tshark's own list (`tshark -G fields`). The list is
- * streamed and not kept: it is large (about 19 MB) and only needed when a name is wrong.
- */
-export async function suggestFields(
-  group: ProcessGroup,
-  tsharkPath: string,
-  names: readonly string[],
-  signal?: AbortSignal,
-  perName = 5,
-): Promise<Map<string, string[]>> {
-  type Scored = { abbrev: string; score: number };
-  const best = new Map<string, Scored[]>(names.map((n) => [n, []]));
-  const consider = (abbrev: string): void => {
-    for (const name of names) {
-      const list = best.get(name);
-      if (!list) continue;
-      const lower = name.toLowerCase();
-      const max = Math.max(2, Math.floor(lower.length / 4));
-      let score = boundedEditDistance(lower, abbrev.toLowerCase(), max);
-      // "host" for "http.host": the last part matches exactly.
-      if (score > max && abbrev.toLowerCase().endsWith(`.${lower}`)) score = max;
-      if (score > max) continue;
-      list.push({ abbrev, score });
-      list.sort((a, b) => a.score - b.score || a.abbrev.length - b.abbrev.length);
-      if (list.length > perName) list.pop();
-    }
-  };
-  const splitter = new LineSplitter();
-  const onLine = (line: string): void => {
-    const cols = line.split('\t');
-    if ((cols[0] === 'F' || cols[0] === 'P') && cols[2] !== undefined) consider(cols[2]);
-  };
-  await group.run({
-    command: tsharkPath,
-    args: glossaryArgs('fields'),
-    timeoutMs: 60_000,
-    signal,
-    onStdout: (chunk) => {
-      for (const line of splitter.push(chunk)) onLine(line.text);
-      return 'continue';
-    },
-  });
-  for (const line of splitter.end()) onLine(line.text);
-  return new Map([...best].map(([n, list]) => [n, list.map((s) => s.abbrev)]));
 }
 
 export type ReadProblem =

@@ -1,4 +1,5 @@
 // The credentials digest: cleartext logins, one row each, built from tshark's fields.
+import { hideSecret, isSecretCommand } from '../redact.js';
 import { all, first, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
 import { column, count, tally } from './aggregate.js';
@@ -28,7 +29,8 @@ export const credentials: FieldDigest<'credentials'> = fieldDigest({
     return `${count(rows.length, 'login')}; by protocol: ${tally(column(rows, 'protocol'))}; by server: ${tally(column(rows, 'server'))}`;
   },
   build(rows, { reveal }) {
-    const hide = (s: string): string => (s === '' ? '' : reveal ? s : `[redacted, ${s.length} characters]`);
+    // The one redaction rule (redact.ts), which the packet listings, trees and streams follow too.
+    const hide = (s: string): string => hideSecret(s, reveal);
     const out: Row[] = [];
     const pending = new Map<string, Row>();
     // Telnet has no login fields: the line a client types after a "login:" or "Password:" prompt is
@@ -49,7 +51,7 @@ export const credentials: FieldDigest<'credentials'> = fieldDigest({
           const row: Row = { ...base, protocol, username: arg, secret: '' };
           pending.set(`${protocol}/${stream}`, row);
           out.push(row);
-        } else if (command.toUpperCase() === 'PASS') {
+        } else if (isSecretCommand(command)) {
           const row = pending.get(`${protocol}/${stream}`);
           if (row) row.secret = hide(arg);
           else out.push({ ...base, protocol, username: '', secret: hide(arg) });

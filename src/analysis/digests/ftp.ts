@@ -4,6 +4,7 @@
 // PORT/EPRT command: `ftp-data.setup-frame`) belongs to the first transfer command after its set-up
 // (tshark's own `ftp-data.command` names the command before the connection opened, often TYPE).
 // Passwords are redacted unless the call says reveal.
+import { hideSecret } from '../redact.js';
 import { count, tally } from './aggregate.js';
 import { all, first, keyed, fieldDigest } from './fields.js';
 import type { FieldDigest, Row } from './fields.js';
@@ -97,7 +98,7 @@ export const ftp: FieldDigest<'ftp'> = fieldDigest({
     return `${count(sessions, 'session')}; ${count(logins.length, 'login')} (${failedLogins} failed; users: ${tally(logins.map((r) => r['user']))}); ${moved('upload')}, ${moved('download')}, ${moved('listing')}; failures: ${tally(failures)}; without a final reply: ${unanswered}`;
   },
   build(rows, { reveal }) {
-    const hide = (s: string): string => (reveal ? s : `[redacted, ${s.length} characters]`);
+    const hide = (s: string): string => hideSecret(s, reveal);
     const out: Row[] = [];
     const sessions = new Map<string, Session>();
     const controlOf = new Map<number, Session>();

@@ -17,6 +17,15 @@ import {
 } from '../../limits.js';
 import { pagingParams } from './paging-params.js';
 
+/** Secrets are redacted in every answer (analysis/redact.ts) unless the call says reveal. */
+export const revealParam = z
+  .boolean()
+  .optional()
+  .meta({ default: false })
+  .describe(
+    'Show cleartext passwords and credentials (FTP/POP PASS, IMAP LOGIN, SMTP AUTH, HTTP Authorization) as they are; by default they read "[redacted, N characters]".',
+  );
+
 export const analysisParamsShape = {
   displayFilter: z
     .string()
@@ -38,7 +47,7 @@ export const analysisParamsShape = {
     .optional()
     .meta({ default: DEFAULT_FIELDS.join(',') })
     .describe(
-      'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches.',
+      'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches; list_fields finds names by protocol and by words.',
     ),
   sslKeylogFile: z
     .string()
@@ -54,6 +63,7 @@ export const analysisParamsShape = {
     .describe(
       'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat and customFields where this call leaves them out; arguments given here win.',
     ),
+  reveal: revealParam,
   ...pagingParams({
     limit: `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
     offset: 'Matching packets to skip: the answer names the offset of the next page.',

@@ -6,7 +6,7 @@ import { givenArgs } from '../../analysis/paged-answer.js';
 import { DEFAULT_PAGE, FOLLOW_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { keylogParam, revealParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -44,6 +44,7 @@ const inputSchema = z.object({
     .meta({ default: FOLLOW_DEFAULTS.format })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   sslKeylogFile: keylogParam,
+  reveal: revealParam,
   ...pagingParams({
     limit: 'Chunks (one per direction change or segment) per page.',
     limitDefault: DEFAULT_PAGE.chunks,

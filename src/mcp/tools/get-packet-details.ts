@@ -9,7 +9,7 @@ import { resolveSource } from '../../analysis/source.js';
 import { DEFAULT_PAGE, MAX_FRAMES_PER_PAGE } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { keylogParam, sourceParam } from './analysis-params.js';
+import { keylogParam, revealParam, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -34,6 +34,7 @@ const inputSchema = z.object({
     .meta({ default: false })
     .describe("Add each frame's bytes as a hex dump."),
   sslKeylogFile: keylogParam,
+  reveal: revealParam,
   ...pagingParams({
     limit: 'Frames per page.',
     limitDefault: DEFAULT_PAGE.frames,
@@ -68,6 +69,7 @@ export const getPacketDetailsTool = defineTool({
         limit: args.limit ?? DEFAULT_PAGE.frames,
         offset: args.offset ?? 0,
         maxChars: args.maxChars ?? base.maxChars,
+        reveal: args.reveal ?? false,
       },
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
       lastFrame: Math.max(...ranges.map((r) => r.to)),

@@ -7,6 +7,7 @@ import { followStreamTool } from './follow-stream.js';
 import { getPacketDetailsTool } from './get-packet-details.js';
 import { inspectProtocolTool } from './inspect-protocol.js';
 import { listCaptureSessionsTool } from './list-capture-sessions.js';
+import { listFieldsTool } from './list-fields.js';
 import { listInterfacesTool } from './list-interfaces.js';
 import { manageConfigTool } from './manage-config.js';
 import { startCaptureSessionTool } from './start-capture-session.js';
@@ -23,6 +24,7 @@ export const TOOLS: readonly Tool[] = [
   getPacketDetailsTool,
   inspectProtocolTool,
   compareCapturesTool,
+  listFieldsTool,
   listCaptureSessionsTool,
   listInterfacesTool,
   deleteCaptureSessionTool,
