@@ -155,7 +155,9 @@ export class FieldFinder {
     });
     for (const i of ranked.slice(offset, offset + limit + 1)) {
       const e = glossary.entry(i);
-      const text = [e.field, e.type, e.name, e.description].map((c) => c.replace(/[\t\n]/g, ' ')).join('\t');
+      const text = [e.field, e.type, e.name, e.description]
+        .map((c) => (c === '' ? '-' : c.replace(/[\t\n]/g, ' ')))
+        .join('\t');
       if (builder.add({ text, length: text.length }) === 'stop') break;
     }
     // The builder sees only this page's share (and one more), so it counts from the offset on.
