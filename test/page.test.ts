@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { createPacketSplitter, MAX_PACKET_CHARS } from '../src/analysis/packet-stream.js';
 import type { Packet } from '../src/analysis/packet-stream.js';
 import { PageBuilder } from '../src/analysis/page.js';
+import { PagedAnswer } from '../src/analysis/paged-answer.js';
 
 const pkt = (text: string): Packet => ({ text, length: text.length });
 
@@ -161,5 +162,41 @@ describe('packet splitter', () => {
     assert.equal(out[0]?.text, '');
     assert.ok((out[0]?.length ?? 0) > 2 * MAX_PACKET_CHARS);
     assert.deepEqual(out[1], { text: '{"c":1}', length: 7 });
+  });
+});
+
+describe('an oversized JSON packet', () => {
+  it('is named with a maxChars it fits in, whatever its size (every remainder of a thousand)', () => {
+    const answer = new PagedAnswer('packets', {
+      call: {
+        tool: 'analyze_pcap_file',
+        args: { filePath: '/tmp/x.pcapng', outputFormat: 'json', maxChars: 1000 },
+      },
+      head: ["Analysis of '/tmp/x.pcapng' complete!", 'Display Filter: http'],
+      warnings: [],
+      lead: ['', 'Packet Analysis Results:'],
+    });
+    const limit = 10;
+    for (let length = 3000; length < 4000; length++) {
+      const packet: Packet = { text: `{${'x'.repeat(length - 2)}}`, length };
+      const first = new PageBuilder('json', {
+        offset: 0,
+        limit,
+        maxChars: answer.bodyBudget(1000, 0, limit),
+      });
+      first.add(packet);
+      const page = first.finish();
+      assert.ok(page.oversized, `a ${length}-character packet does not fit in 1000`);
+      const shown = answer.oversizedShown({ ...page, oversized: page.oversized }, 1000, limit);
+      const named = Number(/"maxChars":(\d+)/.exec(/To see it: (.*?)\. To skip/.exec(shown)?.[1] ?? '')?.[1]);
+      assert.ok(named > 0, shown);
+      const again = new PageBuilder('json', {
+        offset: 0,
+        limit,
+        maxChars: answer.bodyBudget(named, 0, limit),
+      });
+      again.add(packet);
+      assert.equal(again.finish().shown, 1, `a ${length}-character packet in maxChars ${named}`);
+    }
   });
 });

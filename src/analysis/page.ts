@@ -32,7 +32,8 @@ export interface Page {
   readonly oversized: { readonly index: number; readonly chars: number } | undefined;
 }
 
-const JSON_FRAME = '[\n\n]'.length;
+/** The characters a JSON page spends on its brackets, whatever it holds. */
+export const JSON_FRAME = '[\n\n]'.length;
 
 export class PageBuilder {
   private readonly packets: string[] = [];

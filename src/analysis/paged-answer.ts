@@ -7,6 +7,7 @@
 import { MAX_CHARS, MAX_OFFSET } from '../limits.js';
 import { plural } from '../util/text.js';
 import type { EmptyReason } from './analyze-capture.js';
+import { JSON_FRAME } from './page.js';
 import type { Page } from './page.js';
 
 /** A tool call: the one that asked for a page, or the one that gets another. */
@@ -220,7 +221,9 @@ export class PagedAnswer {
     limit: number,
   ): string {
     const { index, chars } = page.oversized;
-    const needed = Math.ceil((chars + this.reserve(page.offset, limit)) / 1000) * 1000;
+    // The page's brackets count too: without them a packet within a few characters of a round
+    // thousand was named with a maxChars it still did not fit in.
+    const needed = Math.ceil((chars + JSON_FRAME + this.reserve(page.offset, limit)) / 1000) * 1000;
     const see =
       needed <= MAX_CHARS.max
         ? `To see it: ${callText(this.callWith({ offset: page.offset, maxChars: needed }))}.`
