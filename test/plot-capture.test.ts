@@ -256,6 +256,11 @@ describe('plot_capture on a loopback download', () => {
     const none = await plot({ kind: 'rtt' });
     assert.equal(none.isError, true);
     assert.match(none.text, /needs stream: a TCP stream index/);
+    // A series filter is checked like any display filter, before tshark runs over the capture.
+    const bad = await plot({ kind: 'io', series: ['tcp', 'tcp.nosuchfield == 1'] });
+    assert.equal(bad.isError, true);
+    assert.match(bad.text, /tcp\.nosuchfield/);
+    assert.equal(bad.png, undefined);
   });
 });
 

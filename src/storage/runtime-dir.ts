@@ -51,8 +51,14 @@ export async function sweepLeftovers(parent: string): Promise<string[]> {
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid || isProcessAlive(pid)) continue;
-    await rm(path.join(parent, name), { recursive: true, force: true });
-    removed.push(name);
+    // Another user's leftover (a root server's, seen by a server run as a user) cannot be removed:
+    // it is theirs to sweep, and no reason for this server not to start.
+    try {
+      await rm(path.join(parent, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      continue;
+    }
   }
   return removed;
 }
