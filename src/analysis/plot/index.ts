@@ -395,8 +395,9 @@ export class Plotter {
           points: marks,
           marks: [
             { name: 'segment', colour: COLOURS.data, shape: 'circle' },
-            { name: 'retransmission', colour: COLOURS.retransmission, shape: 'triangle-up' },
             { name: 'zero window', colour: COLOURS.zeroWindow, shape: 'square' },
+            // Last, so that a retransmission is never hidden under a zero window.
+            { name: 'retransmission', colour: COLOURS.retransmission, shape: 'triangle-up' },
           ],
         }),
       ),

@@ -170,11 +170,13 @@ export function markedPointsSpec(opts: {
         type: 'nominal',
         scale: { domain: opts.marks.map((m) => m.name), range: opts.marks.map((m) => m.shape) },
       },
-      // Marked points drawn last, over the segments they sit among.
       order: { field: 'order', type: 'quantitative' },
-      size: { condition: { test: `datum.mark !== '${opts.marks[0]?.name ?? ''}'`, value: 70 }, value: 18 },
+      size: { condition: { test: 'datum.order > 0', value: 45 }, value: 18 },
     },
-    transform: [{ calculate: `datum.mark === '${opts.marks[0]?.name ?? ''}' ? 0 : 1`, as: 'order' }],
+    // Drawn in the order of `marks`: the last kind lies on top of the others.
+    transform: [
+      { calculate: `indexof(${JSON.stringify(opts.marks.map((m) => m.name))}, datum.mark)`, as: 'order' },
+    ],
   };
 }
 
