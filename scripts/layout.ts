@@ -60,9 +60,23 @@ export const LAYOUT: readonly Room[] = [
     ],
   },
   {
+    path: 'analysis/plot/',
+    role: "plot_capture's pictures: tshark's numbers drawn by Vega-Lite, rasterised by resvg",
+    imports: [...GROUND, 'wireshark/', 'analysis/'],
+  },
+  {
     path: 'mcp/',
     role: 'the MCP layer: one file a tool (mcp/tools/), resources, prompts, roots',
-    imports: [...GROUND, 'storage/', 'config/', 'capture/', 'analysis/', 'analysis/digests/', SDK],
+    imports: [
+      ...GROUND,
+      'storage/',
+      'config/',
+      'capture/',
+      'analysis/',
+      'analysis/digests/',
+      'analysis/plot/',
+      SDK,
+    ],
   },
   {
     path: 'server/',
@@ -76,6 +90,7 @@ export const LAYOUT: readonly Room[] = [
       'capture/',
       'analysis/',
       'analysis/digests/',
+      'analysis/plot/',
       'mcp/',
       SDK,
     ],

@@ -47,3 +47,7 @@ export const CAPTURE_SNAPLEN = { min: 64, max: 262_144, default: 262_144 } as co
 /** Capture sessions running at once, and all capture files together. */
 export const MAX_RUNNING_SESSIONS = 4;
 export const MAX_TOTAL_CAPTURE_BYTES = 2_000_000_000;
+
+/** plot_capture: the I/O graph's and throughput's bucket width, and the packets a flow draws. */
+export const PLOT_DEFAULTS = { interval: 'auto', flowPackets: 40 } as const;
+export const MAX_FLOW_PACKETS = 200;

@@ -10,6 +10,7 @@ import { Comparer } from '../analysis/comparer.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
+import { Plotter } from '../analysis/plot/index.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -98,6 +99,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
   const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
   const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
+  const plotter = new Plotter(processes, () => tools, analyzer, analysisTimeoutMs);
   const summarizer = new Summarizer(
     processes,
     () => tools,
@@ -133,6 +135,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     comparer,
     follower,
     inspector,
+    plotter,
     fields,
     configs,
     env,

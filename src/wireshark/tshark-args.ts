@@ -114,3 +114,20 @@ export function glossaryArgs(report: 'fields' | 'folders'): string[] {
 export function luaScriptArgs(script: string, scriptArgs: readonly string[]): string[] {
   return ['-X', `lua_script:${script}`, ...scriptArgs.flatMap((a) => ['-X', `lua_script1:${a}`])];
 }
+
+/**
+ * One tab-separated line per packet of these fields, the first occurrence of each (a tunnelled
+ * packet's outer header, as Wireshark's columns show it).
+ */
+export function firstOccurrenceFieldArgs(fields: readonly string[]): string[] {
+  return ['-T', 'fields', '-E', 'occurrence=f', ...fields.flatMap((f) => ['-e', f])];
+}
+
+/**
+ * tshark's I/O graph as numbers (-q -z io,stat): frames and bytes per `intervalSeconds`, one
+ * column pair per filter (all packets when there is none). tshark splits the statistic at commas
+ * and takes quotes literally, so a filter must not contain a comma (the caller refuses one).
+ */
+export function ioStatArgs(intervalSeconds: number, filters: readonly string[]): string[] {
+  return statisticsArgs([['io', 'stat', String(intervalSeconds), ...filters].join(',')]);
+}

@@ -10,6 +10,7 @@ import { listCaptureSessionsTool } from './list-capture-sessions.js';
 import { listFieldsTool } from './list-fields.js';
 import { listInterfacesTool } from './list-interfaces.js';
 import { manageConfigTool } from './manage-config.js';
+import { plotCaptureTool } from './plot-capture.js';
 import { startCaptureSessionTool } from './start-capture-session.js';
 import { stopCaptureSessionTool } from './stop-capture-session.js';
 import { summarizeCaptureTool } from './summarize-capture.js';
@@ -24,6 +25,7 @@ export const TOOLS: readonly Tool[] = [
   getPacketDetailsTool,
   inspectProtocolTool,
   compareCapturesTool,
+  plotCaptureTool,
   listFieldsTool,
   listCaptureSessionsTool,
   listInterfacesTool,
