@@ -129,6 +129,9 @@ function intern(value: string, list: string[], ids: Map<string, number>): number
  * stops it, since every later caller shares it; a caller that gives up just stops waiting), and read
  * again on the next use if that run failed.
  */
+/** The field lists read in this process, by tshark binary. */
+const LOADED = new Map<string, Promise<Glossary>>();
+
 export class GlossarySource {
   private loading: Promise<Glossary> | undefined;
 
@@ -154,10 +157,22 @@ export class GlossarySource {
   }
 
   private async load(): Promise<Glossary> {
+    // One tshark's field list is the same for every server in this process (the tests run many,
+    // an HTTP server may too): read it once per tshark binary, not once per server.
+    const tshark = await this.tshark();
+    const shared = LOADED.get(tshark);
+    if (shared) return shared;
+    const loading = this.read(tshark);
+    LOADED.set(tshark, loading);
+    loading.catch(() => LOADED.delete(tshark));
+    return loading;
+  }
+
+  private async read(tshark: string): Promise<Glossary> {
     const glossary = new Glossary();
     const splitter = new LineSplitter();
     const result = await this.group.run({
-      command: await this.tshark(),
+      command: tshark,
       args: glossaryArgs('fields'),
       timeoutMs: this.timeoutMs,
       onStdout: (chunk) => {
