@@ -16,6 +16,7 @@ import type { FieldFinder } from '../analysis/field-search.js';
 import type { Summarizer } from '../analysis/summary/index.js';
 import type { StreamFollower } from '../analysis/follow.js';
 import type { ProtocolInspector } from '../analysis/inspect.js';
+import type { CaptureStatistics } from '../analysis/statistics.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
@@ -41,6 +42,8 @@ export interface ServerDeps {
   readonly follower: StreamFollower;
   /** inspect_protocol's digests and their pages. */
   readonly inspector: ProtocolInspector;
+  /** capture_statistics's grouped counts and time series. */
+  readonly statistics: CaptureStatistics;
   /** list_fields's search of tshark's field list. */
   readonly fields: FieldFinder;
   readonly configs: ConfigStore;

@@ -10,6 +10,7 @@ import { Comparer } from '../analysis/comparer.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
+import { CaptureStatistics } from '../analysis/statistics.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -106,6 +107,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
   const comparer = new Comparer(inspector, summarizer);
+  const statistics = new CaptureStatistics(processes, () => tools, analyzer, analysisTimeoutMs);
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
@@ -133,6 +135,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     comparer,
     follower,
     inspector,
+    statistics,
     fields,
     configs,
     env,
