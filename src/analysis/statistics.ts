@@ -230,7 +230,7 @@ export class CaptureStatistics {
     let seen = 0;
     const take = (batch: { text: string; length: number }[]): void => {
       for (const line of batch) {
-        if (line.text === '' && line.length === 0) continue;
+        // Every line is a packet, an empty one too: a packet without any of the fields prints one.
         if (line.text.length < line.length) longLines++;
         seen++;
         onPacket(line.text.split('\t'));
