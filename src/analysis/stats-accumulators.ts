@@ -38,7 +38,7 @@ export function parseMetric(text: string): Metric {
   if (agg.startsWith('p')) {
     const q = Number(agg.slice(1));
     if (!(q > 0 && q < 100)) throw new UserError(`metrics: ${text}: a percentile is between p1 and p99.`);
-    return { label: text, kind: 'percentile', field, quantile: q / 100 };
+    return { label: text, kind: 'percentile', field, quantile: Math.round(q * 100) / 10_000 };
   }
   return { label: text, kind: agg as MetricKind, field };
 }
@@ -251,11 +251,12 @@ export class Grouping {
       if (!acc) {
         if (this.groups.size >= this.limits.maxGroups) {
           this.overflowPackets++;
-          this.otherGroups ??= new GroupAccumulator(this.metrics, this.budget, this.skipped);
+          this.otherGroups ??= new GroupAccumulator(this.metrics, this.budget, { count: 0 });
           this.otherGroups.add(metricValues);
           continue;
         }
-        acc = new GroupAccumulator(this.metrics, this.budget, this.skipped);
+        // Skipped values are counted once a packet, by the total.
+        acc = new GroupAccumulator(this.metrics, this.budget, { count: 0 });
         this.groups.set(key, acc);
       }
       acc.add(metricValues);
