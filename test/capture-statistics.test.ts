@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import type dgram from 'node:dgram';
 import http from 'node:http';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { captureLoopback, captureUnavailable, requireCapture, tempDir } from './
 import { useServer } from './helpers/in-process.js';
 import type { Session, ToolAnswer } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
+import { childPids } from './helpers/processes.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { close, dnsServer, listen, resolveA } from './helpers/traffic.js';
 
@@ -336,6 +338,58 @@ describe('capture_statistics on HTTP and DNS made here', () => {
       all.length,
     );
     assert.match(a.text, /Time series: [\d.]+ s buckets \(auto/);
+  });
+
+  it("a field that points at a later frame is read with tshark's second pass (dns.response_in)", async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns.flags.response == 0',
+      groupBy: ['dns.response_in'],
+    });
+    const { stdout } = await run('tshark', [
+      '-2',
+      '-r',
+      file,
+      '-Y',
+      'dns.flags.response == 0',
+      '-T',
+      'fields',
+      '-e',
+      'dns.response_in',
+    ]);
+    const expected = new Map<string, number>();
+    for (const v of stdout.split('\n').filter((l) => l !== '')) expected.set(v, (expected.get(v) ?? 0) + 1);
+    // Every query was answered: one row per response frame, none under "(none)".
+    assert.equal(expected.size, queries.length);
+    assert.deepEqual(table(a.rows, ['dns.response_in'], 'count'), expected);
+  });
+
+  it('reports progress on a large read, and a cancelled call leaves no tshark running', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const big = path.join(dir, 'big.pcapng');
+    await run('mergecap', ['-a', '-w', big, ...Array<string>(400).fill(file)]);
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const done = await server.mcp.client.callTool(
+      { name: 'capture_statistics', arguments: { source: big, groupBy: ['ip.src'] } },
+      { onprogress: (p) => seen.push(p), timeout: 120_000 },
+    );
+    assert.equal(done.isError ?? false, false);
+    const total = (done.structuredContent as { packets: number }).packets;
+    assert.ok(seen.length >= 2, `${seen.length} notifications`);
+    assert.equal(seen.at(-1)?.progress, total);
+    assert.match(seen.at(-1)?.message ?? '', new RegExp(`${total} of ${total} packets read`));
+
+    const controller = new AbortController();
+    const cancelled = server.mcp.client.callTool(
+      { name: 'capture_statistics', arguments: { source: big, interval: 'auto', series: ['tcp', 'dns'] } },
+      { onprogress: () => controller.abort(), signal: controller.signal, timeout: 120_000 },
+    );
+    await assert.rejects(cancelled);
+    // The server stops its tshark once the cancellation reaches it.
+    const end = Date.now() + 10_000;
+    while (childPids(process.pid, 'tshark').length > 0 && Date.now() < end) await delay(50);
+    assert.deepEqual(childPids(process.pid, 'tshark'), []);
   });
 
   it('says what to do instead of a wrong answer', async (t) => {

@@ -24,6 +24,7 @@ import { callText, PagedAnswer } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead } from './source.js';
 import {
+  ValueBudget,
   Grouping,
   isNumeric,
   NONE,
@@ -219,8 +220,7 @@ export class CaptureStatistics {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
     const file = req.source.file;
-    const twoPass =
-      !req.source.live && (await this.filters.secondPassNeeded({ displayFilter: filter, fields }, signal));
+    const twoPass = await this.filters.secondPassNeeded({ displayFilter: filter, fields }, signal);
     const args = [
       ...readArgs({ file, keylogFile: req.keylog.keylogFile, displayFilter: filter, twoPass }),
       ...allOccurrenceFieldArgs(fields, AGGREGATOR),
@@ -374,11 +374,13 @@ export class CaptureStatistics {
     const warnings: string[] = [];
     const at = metricColumns(plan);
     const timeAt = plan.fields.length - 1;
-    const total = new Grouping(plan.metrics, { maxGroups: 1, valueBudget: this.limits.valueBudget });
+    // One budget of exact values for every series and the totals together.
+    const budget = new ValueBudget(this.limits.valueBudget);
+    const total = new Grouping(plan.metrics, { maxGroups: 1, valueBudget: budget });
     for (const own of filters) {
       const grouping = new Grouping(plan.metrics, {
         maxGroups: STATS_LIMITS.maxBuckets,
-        valueBudget: this.limits.valueBudget,
+        valueBudget: budget,
       });
       const filter =
         own === undefined

@@ -213,7 +213,8 @@ const MAX_KEYS_PER_PACKET = 256;
 
 export interface GroupingLimits {
   readonly maxGroups: number;
-  readonly valueBudget: number;
+  /** Values kept exactly: a number, or a budget shared with other groupings (a time series' series). */
+  readonly valueBudget: number | ValueBudget;
 }
 
 /**
@@ -237,7 +238,8 @@ export class Grouping {
     private readonly metrics: readonly Metric[],
     private readonly limits: GroupingLimits,
   ) {
-    this.budget = new ValueBudget(limits.valueBudget);
+    this.budget =
+      typeof limits.valueBudget === 'number' ? new ValueBudget(limits.valueBudget) : limits.valueBudget;
     this.total = new GroupAccumulator(metrics, this.budget, this.skipped);
   }
 
