@@ -2,7 +2,7 @@
 // MCP client and the built server over stdio. The capture is a corpus file appended to itself
 // (mergecap -a) `copies` times; the server's own resident memory (VmHWM of its process) is what
 // the streaming aggregation bounds, tshark's is printed beside it for scale.
-//   npm run build && node dist/bench/statistics.js [copies] [corpus file]
+//   npm run bench:stats [-- copies [corpus file]]
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { execFile } from 'node:child_process';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type dgram from 'node:dgram';
 import http from 'node:http';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -18,12 +18,26 @@ import type { Session, ToolAnswer } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { childPids } from './helpers/processes.js';
 import { tsharkFields } from './helpers/tshark.js';
-import { close, dnsServer, listen, resolveA } from './helpers/traffic.js';
+import {
+  close,
+  dnsServer,
+  httpsGet,
+  httpsServer,
+  listen,
+  makeCertificate,
+  resolveA,
+} from './helpers/traffic.js';
 
 const run = promisify(execFile);
 
 /** This file's loopback range: its servers and clients bind here, its captures keep to it. */
-const HOSTS = { dns1: '127.83.110.1', dns2: '127.83.110.2', web: '127.83.110.10', client: '127.83.110.20' };
+const HOSTS = {
+  dns1: '127.83.110.1',
+  dns2: '127.83.110.2',
+  web: '127.83.110.10',
+  tls: '127.83.110.11',
+  client: '127.83.110.20',
+};
 
 type Rows = Record<string, string | number | null>[];
 
@@ -82,12 +96,21 @@ describe('capture_statistics on HTTP and DNS made here', () => {
   // What the traffic sent: User-Agent (or none) per request, and each DNS query's name and server.
   const userAgents: (string | undefined)[] = [];
   const queries: { name: string; server: string; nxdomain: boolean }[] = [];
+  /** Paths requested over HTTPS, whose secrets are in `keylog`. */
+  const tlsPaths = ['/secret/one', '/secret/two', '/secret/two'];
+  let keylog = '';
 
   before(async () => {
     dir = await tempDir();
     if ((await captureUnavailable()) !== undefined) return;
     const web = http.createServer((req, res) => res.end(`hello ${req.url ?? ''}`));
     await listen(web, HOSTS.web, 80);
+    keylog = `${dir}/keylog.txt`;
+    await writeFile(keylog, '');
+    const secure = httpsServer(await makeCertificate(dir), keylog, (req, res) =>
+      res.end(`hi ${req.url ?? ''}`),
+    );
+    await listen(secure, HOSTS.tls, 443);
     let nxdomain = false;
     const dns: dgram.Socket[] = [];
     for (const host of [HOSTS.dns1, HOSTS.dns2])
@@ -145,9 +168,11 @@ describe('capture_statistics on HTTP and DNS made here', () => {
         await node('node-stats/2', '/e');
         await node('node-stats/2', '/e');
         await query(HOSTS.dns1, 'a.stats.test', false);
+        for (const p of tlsPaths) await httpsGet(443, p, false, HOSTS.tls);
       });
     } finally {
       await close(web);
+      await close(secure);
       for (const s of dns) await new Promise<void>((resolve) => s.close(() => resolve()));
     }
     // Only packets captured whole count: dumpcap might in theory lose some, and the test then says so.
@@ -390,6 +415,22 @@ describe('capture_statistics on HTTP and DNS made here', () => {
     const end = Date.now() + 10_000;
     while (childPids(process.pid, 'tshark').length > 0 && Date.now() < end) await delay(50);
     assert.deepEqual(childPids(process.pid, 'tshark'), []);
+  });
+
+  it('decrypts TLS with sslKeylogFile: requests per path over HTTPS', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const args = {
+      source: file,
+      displayFilter: 'http.request && tcp.port == 443',
+      groupBy: ['http.request.uri'],
+    };
+    const hidden = await stats(server.mcp, args);
+    assert.equal(hidden.structured?.['packets'], 0, 'without the keylog the requests are not readable');
+    assert.match(hidden.text, /No packet matched the display filter/);
+    const a = await stats(server.mcp, { ...args, sslKeylogFile: keylog });
+    const expected = new Map<string, number>();
+    for (const p of tlsPaths) expected.set(p, (expected.get(p) ?? 0) + 1);
+    assert.deepEqual(table(a.rows, ['http.request.uri'], 'count'), expected);
   });
 
   it('says what to do instead of a wrong answer', async (t) => {
