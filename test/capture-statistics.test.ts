@@ -365,6 +365,13 @@ describe('capture_statistics on HTTP and DNS made here', () => {
     assert.match(a.text, /Time series: [\d.]+ s buckets \(auto/);
   });
 
+  it('with neither groupBy nor interval, one row counts every packet', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, { source: file });
+    const all = await tsharkFields(file, ['frame.number']);
+    assert.deepEqual(a.rows, [{ count: all.length }]);
+  });
+
   it("a field that points at a later frame is read with tshark's second pass (dns.response_in)", async (t) => {
     if (!(await requireCapture(t))) return;
     const a = await stats(server.mcp, {

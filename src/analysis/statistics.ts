@@ -161,6 +161,8 @@ export class CaptureStatistics {
     const order = orderOf(req.orderBy, groupBy, metrics, req.interval !== undefined);
     const fields = [...groupBy, ...new Set(metricFields)];
     if (req.interval !== undefined) fields.push('frame.time_relative');
+    // A count alone still needs one field printed: tshark prints nothing without -e.
+    if (fields.length === 0) fields.push('frame.len');
     return { groupBy, metrics, fields, order };
   }
 

@@ -60,7 +60,10 @@ const inputSchema = z.object({
   ),
   offset,
   interval: z
-    .union([z.number().min(0.000001).max(86_400), z.literal('auto')])
+    .union([z.number().min(0.000001).max(86_400), z.literal('auto')], {
+      error:
+        'give interval as seconds per bucket, a number from 0.000001 to 86400 (e.g. 1), or "auto" for about 100 buckets.',
+    })
     .optional()
     .describe(
       'A time series instead of groups: seconds per bucket (e.g. 1 for "per second"), or "auto" for about 100 buckets over the capture. Each metric per bucket, like Wireshark\'s I/O graph.',
