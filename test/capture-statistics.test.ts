@@ -507,6 +507,25 @@ describe('capture_statistics on the corpus', () => {
     assert.match(a.text, new RegExp(`${several} packets had several values of a groupBy field`));
   });
 
+  it('fractional intervals put each packet in the bucket tshark -z io,stat puts it in', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    for (const interval of [0.1, 0.25]) {
+      const a = await stats(server.mcp, { source: file, interval, metrics: ['count', 'sum:frame.len'] });
+      const [io] = await ioStat(file, interval, ['frame']);
+      assert.deepEqual(
+        a.rows.map((r) => r['count']),
+        io?.frames,
+        `counts per ${interval} s`,
+      );
+      assert.deepEqual(
+        a.rows.map((r) => r['sum:frame.len'] ?? 0),
+        io?.bytes,
+        `bytes per ${interval} s`,
+      );
+    }
+  });
+
   it('distinct values per group, against a field dump', async (t) => {
     const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
     if (!file) return t.skip('the shared corpus is absent');
