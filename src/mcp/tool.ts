@@ -17,6 +17,7 @@ import type { Summarizer } from '../analysis/summary/index.js';
 import type { StreamFollower } from '../analysis/follow.js';
 import type { ProtocolInspector } from '../analysis/inspect.js';
 import type { Plotter } from '../analysis/plot/index.js';
+import type { CaptureStatistics } from '../analysis/statistics.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
 import type { ConfigStore } from '../config/config-store.js';
@@ -44,6 +45,8 @@ export interface ServerDeps {
   readonly inspector: ProtocolInspector;
   /** plot_capture's pictures and their numbers. */
   readonly plotter: Plotter;
+  /** capture_statistics's grouped counts and time series. */
+  readonly statistics: CaptureStatistics;
   /** list_fields's search of tshark's field list. */
   readonly fields: FieldFinder;
   readonly configs: ConfigStore;

@@ -11,6 +11,7 @@ import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
 import { Plotter } from '../analysis/plot/index.js';
+import { CaptureStatistics } from '../analysis/statistics.js';
 import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
@@ -108,6 +109,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
   const comparer = new Comparer(inspector, summarizer);
+  const statistics = new CaptureStatistics(processes, () => tools, analyzer, analysisTimeoutMs);
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
@@ -136,6 +138,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     follower,
     inspector,
     plotter,
+    statistics,
     fields,
     configs,
     env,

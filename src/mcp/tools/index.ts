@@ -1,6 +1,7 @@
 // The tool registry: a plain array, in the order tools/list shows them.
 import type { Tool } from '../tool.js';
 import { analyzePcapFileTool } from './analyze-pcap-file.js';
+import { captureStatisticsTool } from './capture-statistics.js';
 import { compareCapturesTool } from './compare-captures.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
 import { followStreamTool } from './follow-stream.js';
@@ -24,6 +25,7 @@ export const TOOLS: readonly Tool[] = [
   followStreamTool,
   getPacketDetailsTool,
   inspectProtocolTool,
+  captureStatisticsTool,
   compareCapturesTool,
   plotCaptureTool,
   listFieldsTool,

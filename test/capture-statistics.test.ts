@@ -1,0 +1,552 @@
+// capture_statistics through a real MCP client, on traffic this file makes on loopback (HTTP
+// requests from curl and Node's http client with different User-Agents, DNS queries to two test DNS
+// servers, some answered NXDOMAIN) and on the corpus (skipped when ../shared is absent). Every
+// expected value comes from what the test sent, from tshark's own -z io,stat, or from a direct
+// tshark field dump.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import type dgram from 'node:dgram';
+import http from 'node:http';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { captureLoopback, captureUnavailable, requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { useServer } from './helpers/in-process.js';
+import type { Session, ToolAnswer } from './helpers/mcp-client.js';
+import { corpus } from './helpers/paths.js';
+import { childPids } from './helpers/processes.js';
+import { tsharkFields } from './helpers/tshark.js';
+import {
+  close,
+  dnsServer,
+  httpsGet,
+  httpsServer,
+  listen,
+  makeCertificate,
+  resolveA,
+} from './helpers/traffic.js';
+
+const run = promisify(execFile);
+
+/** This file's loopback range: its servers and clients bind here, its captures keep to it. */
+const HOSTS = {
+  dns1: '127.83.110.1',
+  dns2: '127.83.110.2',
+  web: '127.83.110.10',
+  tls: '127.83.110.11',
+  client: '127.83.110.20',
+};
+
+type Rows = Record<string, string | number | null>[];
+
+async function stats(mcp: Session, args: Record<string, unknown>): Promise<ToolAnswer & { rows: Rows }> {
+  const answer = await mcp.call('capture_statistics', { topN: 1_000, maxChars: 200_000, ...args });
+  assert.equal(answer.isError, false, answer.text);
+  return { ...answer, rows: answer.structured?.['rows'] as Rows };
+}
+
+/** Rows as "key|key → value" for the columns named, for comparisons that ignore order. */
+function table(rows: Rows, keys: readonly string[], value: string): Map<string, number | string | null> {
+  return new Map(rows.map((r) => [keys.map((k) => String(r[k])).join('|'), r[value] ?? null]));
+}
+
+/** tshark's own "-z io,stat": per interval, Frames and Bytes of each filter column. */
+async function ioStat(
+  file: string,
+  interval: number,
+  filters: readonly string[],
+): Promise<{ frames: number[]; bytes: number[] }[]> {
+  const { stdout } = await run('tshark', [
+    '-r',
+    file,
+    '-q',
+    '-z',
+    `io,stat,${interval},${filters.join(',')}`,
+  ]);
+  const rows = stdout
+    .split('\n')
+    .filter((l) => l.includes('<>'))
+    .map((l) =>
+      l
+        .split('|')
+        .slice(2, -1)
+        .map((c) => Number(c.trim())),
+    );
+  return filters.map((_f, i) => ({
+    frames: rows.map((r) => r[2 * i] ?? NaN),
+    bytes: rows.map((r) => r[2 * i + 1] ?? NaN),
+  }));
+}
+
+/** Nearest-rank percentile, as the answer documents it. */
+function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
+}
+
+const near = (actual: unknown, expected: number, what: string): void =>
+  assert.ok(Math.abs(Number(actual) - expected) < 1e-8, `${what}: ${String(actual)} vs ${expected}`);
+
+describe('capture_statistics on HTTP and DNS made here', () => {
+  const server = useServer();
+  let dir = '';
+  let file = '';
+  // What the traffic sent: User-Agent (or none) per request, and each DNS query's name and server.
+  const userAgents: (string | undefined)[] = [];
+  const queries: { name: string; server: string; nxdomain: boolean }[] = [];
+  /** Paths requested over HTTPS, whose secrets are in `keylog`. */
+  const tlsPaths = ['/secret/one', '/secret/two', '/secret/two'];
+  let keylog = '';
+
+  before(async () => {
+    dir = await tempDir();
+    if ((await captureUnavailable()) !== undefined) return;
+    const web = http.createServer((req, res) => res.end(`hello ${req.url ?? ''}`));
+    await listen(web, HOSTS.web, 80);
+    keylog = `${dir}/keylog.txt`;
+    await writeFile(keylog, '');
+    const secure = httpsServer(await makeCertificate(dir), keylog, (req, res) =>
+      res.end(`hi ${req.url ?? ''}`),
+    );
+    await listen(secure, HOSTS.tls, 443);
+    let nxdomain = false;
+    const dns: dgram.Socket[] = [];
+    for (const host of [HOSTS.dns1, HOSTS.dns2])
+      dns.push((await dnsServer(host, 53, '10.83.110.5', () => nxdomain)).socket);
+    const curl = async (agent: string, path: string): Promise<void> => {
+      await run('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '--interface',
+        HOSTS.client,
+        '-A',
+        agent,
+        `http://${HOSTS.web}${path}`,
+      ]);
+      userAgents.push(agent);
+    };
+    const node = async (agent: string | undefined, path: string): Promise<void> => {
+      await new Promise<void>((resolve, reject) => {
+        http
+          .get(
+            {
+              host: HOSTS.web,
+              port: 80,
+              path,
+              agent: false,
+              localAddress: HOSTS.client,
+              headers: agent === undefined ? {} : { 'User-Agent': agent },
+            },
+            (res) => res.resume().on('end', resolve),
+          )
+          .on('error', reject);
+      });
+      userAgents.push(agent);
+    };
+    const query = async (serverHost: string, name: string, fails: boolean): Promise<void> => {
+      nxdomain = fails;
+      await resolveA(serverHost, 53, name).catch(() => []);
+      queries.push({ name, server: serverHost, nxdomain: fails });
+    };
+    try {
+      file = await captureLoopback(dir, 'stats', 'net 127.83.110.0/24', async () => {
+        await curl('curl-stats/1', '/a');
+        await curl('curl-stats/1', '/a');
+        await node('node-stats/2', '/b');
+        await node(undefined, '/c');
+        await query(HOSTS.dns1, 'a.stats.test', false);
+        await query(HOSTS.dns1, 'a.stats.test', false);
+        await query(HOSTS.dns1, 'missing.stats.test', true);
+        await query(HOSTS.dns2, 'b.stats.test', false);
+        await query(HOSTS.dns2, 'missing.stats.test', true);
+        // A second and a bit later, so a per-second series has two busy buckets.
+        await delay(1_300);
+        await curl('curl-stats/1', '/d');
+        await node('node-stats/2', '/e');
+        await node('node-stats/2', '/e');
+        await query(HOSTS.dns1, 'a.stats.test', false);
+        for (const p of tlsPaths) await httpsGet(443, p, false, HOSTS.tls);
+      });
+    } finally {
+      await close(web);
+      await close(secure);
+      for (const s of dns) await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    // Only packets captured whole count: dumpcap might in theory lose some, and the test then says so.
+    const requests = await tsharkFields(file, ['frame.number'], { filter: 'http.request' });
+    assert.equal(requests.length, userAgents.length, 'every HTTP request the test made was captured');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('which User-Agents and how many requests each, a request without one under "(none)"', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'http.request',
+      groupBy: ['http.user_agent'],
+    });
+    const expected = new Map<string, number>();
+    for (const ua of userAgents) expected.set(ua ?? '(none)', (expected.get(ua ?? '(none)') ?? 0) + 1);
+    assert.deepEqual(table(a.rows, ['http.user_agent'], 'count'), expected);
+    // Ordered by count, most first; the totals cover every request.
+    const counts = a.rows.map((r) => Number(r['count']));
+    assert.deepEqual(
+      counts,
+      [...counts].sort((x, y) => y - x),
+    );
+    assert.equal(a.structured?.['packets'], userAgents.length);
+    assert.match(a.text, /curl-stats\/1\t3\n/);
+  });
+
+  it('topN shows the first groups, totals still cover all, and the "more" call shows the rest', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const args = {
+      source: file,
+      displayFilter: 'http.request',
+      groupBy: ['http.user_agent'],
+      orderBy: 'http.user_agent',
+    };
+    const first = await server.mcp.call('capture_statistics', { ...args, topN: 1 });
+    assert.equal(first.isError, false, first.text);
+    assert.equal((first.structured?.['rows'] as Rows).length, 1);
+    assert.equal((first.structured?.['totals'] as Record<string, number>)['count'], userAgents.length);
+    assert.equal(first.structured?.['total'], 3);
+    const more = /; more: capture_statistics (\{.*\})$/m.exec(first.text)?.[1];
+    assert.ok(more, first.text);
+    const second = await server.mcp.call('capture_statistics', JSON.parse(more) as Record<string, unknown>);
+    const [row] = second.structured?.['rows'] as Rows;
+    // Ascending by User-Agent, "(none)" last: the second group is node's.
+    assert.equal(row?.['http.user_agent'], 'node-stats/2');
+  });
+
+  it('queries per name with their rcodes', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns.flags.response == 1',
+      groupBy: ['dns.qry.name', 'dns.flags.rcode'],
+    });
+    const expected = new Map<string, number>();
+    for (const q of queries) {
+      const key = `${q.name}|${q.nxdomain ? 3 : 0}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    assert.deepEqual(table(a.rows, ['dns.qry.name', 'dns.flags.rcode'], 'count'), expected);
+  });
+
+  it('average, median and largest DNS response time per server, against a field dump', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns',
+      groupBy: ['ip.src'],
+      metrics: ['count', 'avg:dns.time', 'p50:dns.time', 'max:dns.time'],
+    });
+    const dump = await tsharkFields(file, ['ip.src', 'dns.time'], { filter: 'dns' });
+    const bySource = new Map<string, { count: number; times: number[] }>();
+    for (const [src = '', time = ''] of dump) {
+      const e = bySource.get(src) ?? { count: 0, times: [] };
+      e.count++;
+      if (time !== '') e.times.push(Number(time));
+      bySource.set(src, e);
+    }
+    assert.equal(a.rows.length, bySource.size);
+    for (const row of a.rows) {
+      const e = bySource.get(String(row['ip.src']));
+      assert.ok(e, `a group tshark does not show: ${String(row['ip.src'])}`);
+      assert.equal(row['count'], e.count);
+      if (e.times.length === 0) {
+        // The clients' queries carry no response time: no value, not zero.
+        assert.equal(row['avg:dns.time'], null);
+        continue;
+      }
+      near(row['avg:dns.time'], e.times.reduce((s, x) => s + x, 0) / e.times.length, 'avg');
+      near(row['p50:dns.time'], percentile(e.times, 0.5), 'p50');
+      near(row['max:dns.time'], Math.max(...e.times), 'max');
+    }
+    // Both servers answered: each has its row with as many times as it answered queries.
+    for (const host of [HOSTS.dns1, HOSTS.dns2]) {
+      assert.equal(bySource.get(host)?.times.length, queries.filter((q) => q.server === host).length);
+    }
+  });
+
+  it('a metric counts only the packets that have its field, and the cell says how many (n=)', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns',
+      groupBy: ['dns.qry.name'],
+      metrics: ['count', 'avg:dns.time'],
+    });
+    for (const name of new Set(queries.map((q) => q.name))) {
+      const asked = queries.filter((q) => q.name === name).length;
+      const row = a.rows.find((r) => r['dns.qry.name'] === name);
+      // Each query and its response: twice the packets, half of them with a response time.
+      assert.equal(row?.['count'], 2 * asked);
+      assert.match(
+        a.text,
+        new RegExp(`^${name.replace(/\./g, '\\.')}\t${2 * asked}\t[\\d.e-]+ \\(n=${asked}\\)$`, 'm'),
+      );
+    }
+  });
+
+  it('bytes per host per port, and totals over all packets', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'tcp',
+      groupBy: ['ip.dst', 'tcp.dstport'],
+      metrics: ['count', 'sum:frame.len'],
+      orderBy: 'sum:frame.len desc',
+    });
+    const dump = await tsharkFields(file, ['ip.dst', 'tcp.dstport', 'frame.len'], { filter: 'tcp' });
+    const expected = new Map<string, number>();
+    for (const [dst, port, len] of dump)
+      expected.set(`${dst}|${port}`, (expected.get(`${dst}|${port}`) ?? 0) + Number(len));
+    assert.deepEqual(table(a.rows, ['ip.dst', 'tcp.dstport'], 'sum:frame.len'), expected);
+    const sums = a.rows.map((r) => Number(r['sum:frame.len']));
+    assert.deepEqual(
+      sums,
+      [...sums].sort((x, y) => y - x),
+    );
+    const totals = a.structured?.['totals'] as Record<string, number>;
+    assert.equal(totals['count'], dump.length);
+    assert.equal(
+      totals['sum:frame.len'],
+      dump.reduce((s, r) => s + Number(r[2]), 0),
+    );
+  });
+
+  it('requests and queries per second, side by side, as tshark -z io,stat counts them', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const series = ['http.request', 'dns.flags.response == 0'];
+    const a = await stats(server.mcp, {
+      source: file,
+      interval: 1,
+      series,
+      metrics: ['count', 'sum:frame.len'],
+    });
+    const io = await ioStat(file, 1, series);
+    assert.equal(a.rows.length, io[0]?.frames.length);
+    series.forEach((_s, i) => {
+      assert.deepEqual(
+        a.rows.map((r) => r[`#${i + 1} count`]),
+        io[i]?.frames,
+        `counts of series ${i + 1}`,
+      );
+      assert.deepEqual(
+        a.rows.map((r) => r[`#${i + 1} sum:frame.len`] ?? 0),
+        io[i]?.bytes,
+        `bytes of series ${i + 1}`,
+      );
+    });
+    assert.ok(
+      a.rows.filter((r) => Number(r['#1 count']) > 0).length >= 2,
+      'requests in two seconds at least',
+    );
+    assert.equal(a.structured?.['packets'], userAgents.length + queries.length);
+  });
+
+  it('interval "auto" picks about 100 buckets over the capture and loses no packet', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, { source: file, interval: 'auto' });
+    const buckets = Number(a.structured?.['total']);
+    assert.ok(buckets >= 20 && buckets <= 101, `${buckets} buckets`);
+    const all = await tsharkFields(file, ['frame.number']);
+    assert.equal(
+      a.rows.reduce((s, r) => s + Number(r['count']), 0),
+      all.length,
+    );
+    assert.match(a.text, /Time series: [\d.]+ s buckets \(auto/);
+  });
+
+  it('with neither groupBy nor interval, one row counts every packet', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, { source: file });
+    const all = await tsharkFields(file, ['frame.number']);
+    assert.deepEqual(a.rows, [{ count: all.length }]);
+  });
+
+  it("a field that points at a later frame is read with tshark's second pass (dns.response_in)", async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns.flags.response == 0',
+      groupBy: ['dns.response_in'],
+    });
+    const { stdout } = await run('tshark', [
+      '-2',
+      '-r',
+      file,
+      '-Y',
+      'dns.flags.response == 0',
+      '-T',
+      'fields',
+      '-e',
+      'dns.response_in',
+    ]);
+    const expected = new Map<string, number>();
+    for (const v of stdout.split('\n').filter((l) => l !== '')) expected.set(v, (expected.get(v) ?? 0) + 1);
+    // Every query was answered: one row per response frame, none under "(none)".
+    assert.equal(expected.size, queries.length);
+    assert.deepEqual(table(a.rows, ['dns.response_in'], 'count'), expected);
+  });
+
+  it('reports progress on a large read, and a cancelled call leaves no tshark running', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const big = path.join(dir, 'big.pcapng');
+    await run('mergecap', ['-a', '-w', big, ...Array<string>(400).fill(file)]);
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const done = await server.mcp.client.callTool(
+      { name: 'capture_statistics', arguments: { source: big, groupBy: ['ip.src'] } },
+      { onprogress: (p) => seen.push(p), timeout: 120_000 },
+    );
+    assert.equal(done.isError ?? false, false);
+    const total = (done.structuredContent as { packets: number }).packets;
+    assert.ok(seen.length >= 2, `${seen.length} notifications`);
+    assert.equal(seen.at(-1)?.progress, total);
+    assert.match(seen.at(-1)?.message ?? '', new RegExp(`${total} of ${total} packets read`));
+
+    const controller = new AbortController();
+    const cancelled = server.mcp.client.callTool(
+      { name: 'capture_statistics', arguments: { source: big, interval: 'auto', series: ['tcp', 'dns'] } },
+      { onprogress: () => controller.abort(), signal: controller.signal, timeout: 120_000 },
+    );
+    await assert.rejects(cancelled);
+    // The server stops its tshark once the cancellation reaches it.
+    const end = Date.now() + 10_000;
+    while (childPids(process.pid, 'tshark').length > 0 && Date.now() < end) await delay(50);
+    assert.deepEqual(childPids(process.pid, 'tshark'), []);
+  });
+
+  it('decrypts TLS with sslKeylogFile: requests per path over HTTPS', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const args = {
+      source: file,
+      displayFilter: 'http.request && tcp.port == 443',
+      groupBy: ['http.request.uri'],
+    };
+    const hidden = await stats(server.mcp, args);
+    assert.equal(hidden.structured?.['packets'], 0, 'without the keylog the requests are not readable');
+    assert.match(hidden.text, /No packet matched the display filter/);
+    const a = await stats(server.mcp, { ...args, sslKeylogFile: keylog });
+    const expected = new Map<string, number>();
+    for (const p of tlsPaths) expected.set(p, (expected.get(p) ?? 0) + 1);
+    assert.deepEqual(table(a.rows, ['http.request.uri'], 'count'), expected);
+  });
+
+  it('says what to do instead of a wrong answer', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ groupBy: ['http.user_agnt'] }, /http\.user_agnt: close matches: .*http\.user_agent/],
+      [{ metrics: ['avg:ip.src'] }, /ip\.src is not a number.*distinct:ip\.src/],
+      [{ displayFilter: 'http.request ==' }, /displayFilter is not a valid/],
+      [{ interval: 1, series: ['dns &&'] }, /series "dns &&"/],
+      [{ interval: 1, groupBy: ['ip.src'] }, /groupBy and interval do not go together.*series/],
+      [{ series: ['dns'] }, /give interval too/],
+      [{ groupBy: ['ip.src'], orderBy: 'bytes' }, /orderBy "bytes" names no column.*"count", "ip\.src"/],
+      [{ metrics: ['median:dns.time'] }, /metrics/],
+    ];
+    for (const [args, message] of cases) {
+      const a = await server.mcp.call('capture_statistics', { source: file, ...args });
+      assert.equal(a.isError, true, JSON.stringify(args));
+      assert.match(a.text, message);
+      assert.doesNotMatch(a.text, /\n\s+at /, 'no stack trace');
+    }
+  });
+});
+
+describe('capture_statistics on the corpus', () => {
+  const server = useServer();
+
+  it('a field with several values in a packet counts each value (DNS answers)', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'dns.flags.response == 1',
+      groupBy: ['dns.a'],
+      metrics: ['count', 'sum:dns.resp.ttl'],
+    });
+    const { stdout } = await run('tshark', [
+      '-r',
+      file,
+      '-Y',
+      'dns.flags.response == 1',
+      '-T',
+      'fields',
+      '-E',
+      'occurrence=a',
+      '-E',
+      'aggregator=|',
+      '-e',
+      'dns.a',
+      '-e',
+      'dns.resp.ttl',
+    ]);
+    const lines = stdout.split('\n').filter((l) => l !== '');
+    const expected = new Map<string, number>();
+    let ttlSum = 0;
+    let several = 0;
+    for (const line of lines) {
+      const [as = '', ttls = ''] = line.split('\t');
+      const values = as === '' ? ['(none)'] : [...new Set(as.split('|'))];
+      if (values.length > 1) several++;
+      for (const v of values) expected.set(v, (expected.get(v) ?? 0) + 1);
+      for (const x of ttls === '' ? [] : ttls.split('|')) ttlSum += Number(x);
+    }
+    assert.ok(several > 0, 'the corpus file has responses with several answers');
+    assert.deepEqual(table(a.rows, ['dns.a'], 'count'), expected);
+    assert.equal((a.structured?.['totals'] as Record<string, number>)['sum:dns.resp.ttl'], ttlSum);
+    assert.equal((a.structured?.['totals'] as Record<string, number>)['count'], lines.length);
+    assert.match(a.text, new RegExp(`${several} packets had several values of a groupBy field`));
+  });
+
+  it('fractional intervals put each packet in the bucket tshark -z io,stat puts it in', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    for (const interval of [0.1, 0.25]) {
+      const a = await stats(server.mcp, { source: file, interval, metrics: ['count', 'sum:frame.len'] });
+      const [io] = await ioStat(file, interval, ['frame']);
+      assert.deepEqual(
+        a.rows.map((r) => r['count']),
+        io?.frames,
+        `counts per ${interval} s`,
+      );
+      assert.deepEqual(
+        a.rows.map((r) => r['sum:frame.len'] ?? 0),
+        io?.bytes,
+        `bytes per ${interval} s`,
+      );
+    }
+  });
+
+  it('distinct values per group, against a field dump', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'ip',
+      groupBy: ['ip.proto'],
+      metrics: ['count', 'distinct:ip.dst'],
+    });
+    const dump = await tsharkFields(file, ['ip.proto', 'ip.dst'], { filter: 'ip' });
+    const expected = new Map<string, Set<string>>();
+    for (const [proto = '', dsts = ''] of dump) {
+      for (const p of new Set(proto.split(','))) {
+        const s = expected.get(p) ?? new Set<string>();
+        for (const d of dsts.split(',')) s.add(d);
+        expected.set(p, s);
+      }
+    }
+    assert.deepEqual(
+      table(a.rows, ['ip.proto'], 'distinct:ip.dst'),
+      new Map([...expected].map(([p, s]) => [p, s.size])),
+    );
+  });
+});
