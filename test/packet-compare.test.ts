@@ -33,7 +33,7 @@ interface Side {
   nextOffset: number | null;
 }
 interface PacketAnswer {
-  packetsCompared: { baseline: number; candidate: number; cap: number };
+  packetsCompared: { baseline: number; candidate: number; cap: number; capped: boolean; pastCut: number };
   onlyInBaselinePackets: Side;
   onlyInCandidatePackets: Side;
   transactions: {
@@ -109,7 +109,7 @@ describe('compare_captures packet by packet', () => {
     const fields = ['frame.number', 'frame.time_relative', 'tcp.stream', 'udp.stream', '_ws.col.Info'];
     const requests = await tsharkFields(original, fields, { filter: 'http.request' });
     const queries = await tsharkFields(original, fields, { filter: 'dns.flags.response == 0' });
-    const all = await tsharkFields(original, ['frame.number']);
+    const all = await tsharkFields(original, ['frame.number', 'frame.time_epoch']);
     assert.equal(requests.length, 3);
     assert.equal(queries.length, 2);
     const [droppedRequest, droppedQuery] = [requests[1], queries[0]];
@@ -149,7 +149,13 @@ describe('compare_captures packet by packet', () => {
     const ab = await compare(original, lostRequest);
     expectOne(ab.onlyInBaselinePackets, droppedRequest, 'HTTP', `tcp ${droppedRequest[2]}`);
     assert.equal(ab.onlyInCandidatePackets.total, 0);
-    assert.deepEqual(ab.packetsCompared, { baseline: all.length, candidate: all.length - 1, cap: 200_000 });
+    assert.deepEqual(ab.packetsCompared, {
+      baseline: all.length,
+      candidate: all.length - 1,
+      cap: 200_000,
+      capped: false,
+      pastCut: 0,
+    });
     assert.deepEqual(ab.transactions.differ, [
       { what: 'HTTP GET requests', baseline: requests.length, candidate: gets },
     ]);
@@ -186,6 +192,43 @@ describe('compare_captures packet by packet', () => {
     assert.deepEqual(lostDns.transactions.differ, [
       { what: 'DNS queries', baseline: queries.length, candidate: queriesLeft },
     ]);
+
+    // The first of two identical datagrams lost: paired by time, the copy left is the second, so
+    // the first is the one named (pairing in order would name the second).
+    const pings = await tsharkFields(original, fields, { filter: `ip.src == ${CLIENT_HOST} && udp` });
+    assert.equal(pings.length, 2);
+    const firstPing = pings[0] ?? [];
+    const lostPing = await drop(firstPing[0] ?? '', 'lost-ping.pcapng');
+    const ping = await compare(original, lostPing);
+    expectOne(ping.onlyInBaselinePackets, firstPing, 'UDP', `udp ${firstPing[3]}`);
+    assert.equal(ping.onlyInCandidatePackets.total, 0);
+    const pingBack = await compare(lostPing, original);
+    expectOne(pingBack.onlyInCandidatePackets, firstPing, 'UDP', `udp ${firstPing[3]}`);
+
+    // Compared up to a cap: the first packets of each, said so; the candidate's packet past the
+    // baseline's cut (the one that moved up when the request was dropped) is not called missing.
+    const dropped = Number(droppedRequest[0]);
+    const epoch = all.map((r) => Number(r[1]));
+    let cap = dropped + 2;
+    while (cap < all.length - 1 && !((epoch[cap] ?? 0) > (epoch[cap - 1] ?? 0))) cap += 1;
+    const capAnswer = await server.mcp.call('compare_captures', {
+      baseline: original,
+      candidate: lostRequest,
+      comparePackets: cap,
+    });
+    const capped = capAnswer.structured as unknown as PacketAnswer;
+    assert.deepEqual(capped.packetsCompared, {
+      baseline: cap,
+      candidate: cap,
+      cap,
+      capped: true,
+      pastCut: 1,
+    });
+    assert.deepEqual(
+      [capped.onlyInBaselinePackets.shown.map((p) => p.frame), capped.onlyInCandidatePackets.total],
+      [[dropped], 0],
+    );
+    assert.match(capAnswer.text, new RegExp(`the first ${cap} of each at most`));
 
     // Two packets lost: both named, a page at a time with the exact call for the next.
     const lostBoth = path.join(dir, 'lost-both.pcapng');

@@ -166,11 +166,12 @@ export function unmatchedLine(p: UnmatchedPacket): string {
 
 /** "Packets compared one by one: ..." and, when a capture held more than the cap, what that means. */
 function comparedLine(c: Comparison): string {
-  const { baseline, candidate, cap } = c.packetsCompared;
+  const { baseline, candidate, cap, capped, pastCut } = c.packetsCompared;
   const n = (x: number): string => x.toLocaleString('en-US');
-  const capped = [c.packets.baseline, c.packets.candidate].some((p) => p === null || p > cap);
+  const left =
+    pastCut > 0 ? ` ${n(pastCut)} unmatched packets after the other capture's cut are not listed.` : '';
   return capped
-    ? `Packets compared one by one: the first ${n(cap)} of each (${n(baseline)} vs ${n(candidate)}); later ones were not, and near that cut a packet can show as unmatched because the other capture's cut fell elsewhere. comparePackets compares more.`
+    ? `Packets compared one by one: the first ${n(cap)} of each at most (${n(baseline)} vs ${n(candidate)}); later ones were not (comparePackets compares more).${left}`
     : `Packets compared one by one: all (${n(baseline)} vs ${n(candidate)}).`;
 }
 

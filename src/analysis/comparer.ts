@@ -48,7 +48,7 @@ export class Comparer {
       this.matcher.keys({ ...read(request.baseline), cap: packets.cap }, signal),
       this.matcher.keys({ ...read(request.candidate), cap: packets.cap }, signal),
     ]);
-    const { onlyInA, onlyInB } = unmatchedFrames(keysA, keysB);
+    const { onlyInA, onlyInB, pastCut } = unmatchedFrames(keysA, keysB);
     const [shownA, shownB] = await Promise.all([
       this.matcher.details(read(request.baseline), framesToShow(onlyInA, packets), signal),
       this.matcher.details(read(request.candidate), framesToShow(onlyInB, packets), signal),
@@ -61,7 +61,7 @@ export class Comparer {
         ...compareDigests(a.digest, b.digest),
         ...packetComparison(
           { baseline: keysA, candidate: keysB },
-          { baseline: onlyInA, candidate: onlyInB },
+          { baseline: onlyInA, candidate: onlyInB, pastCut },
           { baseline: shownA, candidate: shownB },
           packets,
         ),

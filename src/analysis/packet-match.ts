@@ -26,6 +26,7 @@ import { SMB2_COMMANDS } from './digests/smb-codes.js';
 /** What each packet's line holds, in this order: its key fields, then those its transactions are counted from. */
 const KEY_FIELDS = [
   'frame.number',
+  'frame.time_epoch',
   'frame.protocols',
   'frame.len',
   'ip.src',
@@ -200,33 +201,93 @@ export function transactionLabels(v: PacketValues): string[] {
 
 /** One capture read packet by packet: each packet's key, and its transaction counts. */
 export interface PacketKeys {
-  /** Keys in capture order, with their frame numbers. */
+  /** Keys in capture order, with their frame numbers and times (seconds since the epoch). */
   readonly keys: readonly string[];
   readonly frames: readonly number[];
+  readonly times: readonly number[];
+  /** The capture holds more packets than were read (the cap was reached). */
+  readonly capped: boolean;
   readonly counts: ReadonlyMap<string, number>;
   readonly warnings: readonly string[];
 }
 
+/** Positions in capture order of each key's packets. */
+function positions(keys: readonly string[]): Map<string, number[]> {
+  const at = new Map<string, number[]>();
+  keys.forEach((k, i) => {
+    const list = at.get(k);
+    if (list) list.push(i);
+    else at.set(k, [i]);
+  });
+  return at;
+}
+
 /**
- * The frames of each capture that the other lacks, in capture order: packets with the same key are
- * paired in the order they came, so a capture with one copy fewer lacks the last copy.
+ * Which of the longer list's times are left over when each of the shorter list's is paired, in
+ * order, with the nearest: a copy is skipped when the next copy is strictly nearer (so identical
+ * times pair first with first, and the last copies are the ones left over).
  */
-export function unmatchedFrames(a: PacketKeys, b: PacketKeys): { onlyInA: number[]; onlyInB: number[] } {
-  const waiting = new Map<string, number[]>();
-  a.keys.forEach((k, i) => {
-    const frame = a.frames[i] ?? 0;
-    const list = waiting.get(k);
-    if (list) list.push(frame);
-    else waiting.set(k, [frame]);
-  });
-  const onlyInB: number[] = [];
-  b.keys.forEach((k, i) => {
-    const list = waiting.get(k);
-    if (list && list.length > 0) list.shift();
-    else onlyInB.push(b.frames[i] ?? 0);
-  });
-  const onlyInA = [...waiting.values()].flat().sort((x, y) => x - y);
-  return { onlyInA, onlyInB };
+export function leftOver(long: readonly number[], short: readonly number[]): number[] {
+  const skipped: number[] = [];
+  let j = 0;
+  for (let i = 0; i < long.length; i++) {
+    const t = short[j];
+    const next = long[i + 1];
+    const current = long[i] ?? 0;
+    if (
+      t === undefined ||
+      (long.length - i > short.length - j && next !== undefined && Math.abs(next - t) < Math.abs(current - t))
+    )
+      skipped.push(i);
+    else j++;
+  }
+  return skipped;
+}
+
+/**
+ * The frames of each capture that the other lacks, in capture order, and how many were left out
+ * because they come after the point where the other capture's read was cut. Packets with the same
+ * key (a retransmission, a retried query) are paired by time: the other capture's clock is taken
+ * to be off by the median difference over the packets each capture holds once, so captures taken
+ * on different hosts or shifted in time still pair each copy with its own.
+ */
+export function unmatchedFrames(
+  a: PacketKeys,
+  b: PacketKeys,
+): { onlyInA: number[]; onlyInB: number[]; pastCut: number } {
+  const inA = positions(a.keys);
+  const inB = positions(b.keys);
+  const time = (k: PacketKeys, i: number): number => k.times[i] ?? 0;
+  const deltas: number[] = [];
+  for (const [key, xs] of inA) {
+    const ys = inB.get(key);
+    if (xs.length === 1 && ys?.length === 1) deltas.push(time(b, ys[0] ?? 0) - time(a, xs[0] ?? 0));
+  }
+  deltas.sort((x, y) => x - y);
+  const delta = deltas[deltas.length >> 1] ?? time(b, 0) - time(a, 0);
+  const onlyA: number[] = [];
+  const onlyB: number[] = [];
+  for (const [key, xs] of inA) {
+    const ys = inB.get(key) ?? [];
+    if (xs.length === ys.length) continue;
+    const ta = xs.map((i) => time(a, i) + delta);
+    const tb = ys.map((i) => time(b, i));
+    if (xs.length > ys.length) for (const p of leftOver(ta, tb)) onlyA.push(xs[p] ?? 0);
+    else for (const p of leftOver(tb, ta)) onlyB.push(ys[p] ?? 0);
+  }
+  for (const [key, ys] of inB) if (!inA.has(key)) onlyB.push(...ys);
+  // Past the last packet read of a capture that was cut, the other's packets were not compared.
+  const endA = a.capped ? time(a, a.keys.length - 1) + delta : Number.POSITIVE_INFINITY;
+  const endB = b.capped ? time(b, b.keys.length - 1) : Number.POSITIVE_INFINITY;
+  const keptA = onlyA.filter((i) => time(a, i) + delta <= endB);
+  const keptB = onlyB.filter((i) => time(b, i) <= endA);
+  const frames = (k: PacketKeys, list: number[]): number[] =>
+    list.map((i) => k.frames[i] ?? 0).sort((x, y) => x - y);
+  return {
+    onlyInA: frames(a, keptA),
+    onlyInB: frames(b, keptB),
+    pastCut: onlyA.length - keptA.length + onlyB.length - keptB.length,
+  };
 }
 
 const unmatchedSchema = z.object({
@@ -293,6 +354,13 @@ export const packetComparisonSchema = z.object({
       baseline: z.number().int(),
       candidate: z.number().int(),
       cap: z.number().int().describe('Packets of each capture compared at most (the first ones).'),
+      capped: z.boolean().describe('A capture holds more packets than the cap: not all were compared.'),
+      pastCut: z
+        .number()
+        .int()
+        .describe(
+          "Unmatched packets not listed: they come after the point where the other capture's read was cut.",
+        ),
     })
     .describe('How many packets of each capture were matched one by one.'),
   onlyInBaselinePackets: z.object({
@@ -353,7 +421,7 @@ type Sides<T> = { readonly baseline: T; readonly candidate: T };
 /** The packet-level comparison: both captures' keys, what did not match, and the details shown. */
 export function packetComparison(
   keys: Sides<PacketKeys>,
-  unmatched: Sides<readonly number[]>,
+  unmatched: Sides<readonly number[]> & { readonly pastCut: number },
   shown: Sides<UnmatchedPacket[]>,
   page: PacketPage,
 ): PacketComparison {
@@ -371,6 +439,8 @@ export function packetComparison(
       baseline: keys.baseline.keys.length,
       candidate: keys.candidate.keys.length,
       cap: page.cap,
+      capped: keys.baseline.capped || keys.candidate.capped,
+      pastCut: unmatched.pastCut,
     },
     onlyInBaselinePackets: side(unmatched.baseline, shown.baseline),
     onlyInCandidatePackets: side(unmatched.candidate, shown.candidate),
@@ -395,24 +465,32 @@ export class PacketMatcher {
   ): Promise<PacketKeys> {
     const keys: string[] = [];
     const frames: number[] = [];
+    const times: number[] = [];
     const counts = new Map<string, number>();
+    // One packet more than the cap is read, only to learn whether the capture holds more.
+    let capped = false;
     const take = (line: string): void => {
-      if (line === '') return;
+      if (line === '' || capped) return;
+      if (keys.length === read.cap) {
+        capped = true;
+        return;
+      }
       const v = packetValues(line);
       keys.push(packetKey(v));
       frames.push(Number(v('frame.number')[0] ?? 0));
+      times.push(Number(v('frame.time_epoch')[0] ?? 0));
       for (const l of transactionLabels(v)) counts.set(l, (counts.get(l) ?? 0) + 1);
     };
     const warnings = await this.pass(
       [
-        ...readArgs({ file: read.file, keylogFile: read.keylogFile, numeric: true, lastFrame: read.cap }),
+        ...readArgs({ file: read.file, keylogFile: read.keylogFile, numeric: true, lastFrame: read.cap + 1 }),
         ...allOccurrenceFieldArgs(PASS_FIELDS, AGGREGATOR),
       ],
       read,
       take,
       signal,
     );
-    return { keys, frames, counts, warnings };
+    return { keys, frames, times, capped, counts, warnings };
   }
 
   /** What the given frames are: their time, stream, addresses and tshark's summary. */
