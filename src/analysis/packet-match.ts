@@ -276,9 +276,12 @@ export function unmatchedFrames(
     else for (const p of leftOver(tb, ta)) onlyB.push(ys[p] ?? 0);
   }
   for (const [key, ys] of inB) if (!inA.has(key)) onlyB.push(...ys);
-  // Past the last packet read of a capture that was cut, the other's packets were not compared.
-  const endA = a.capped ? time(a, a.keys.length - 1) + delta : Number.POSITIVE_INFINITY;
-  const endB = b.capped ? time(b, b.keys.length - 1) : Number.POSITIVE_INFINITY;
+  // Past the latest packet read of a capture that was cut, the other's packets were not compared
+  // (the latest rather than the last: a merged or reordered file's times can go backwards).
+  const latest = (k: PacketKeys): number =>
+    k.times.reduce((m, t) => Math.max(m, t), Number.NEGATIVE_INFINITY);
+  const endA = a.capped ? latest(a) + delta : Number.POSITIVE_INFINITY;
+  const endB = b.capped ? latest(b) : Number.POSITIVE_INFINITY;
   const keptA = onlyA.filter((i) => time(a, i) + delta <= endB);
   const keptB = onlyB.filter((i) => time(b, i) <= endA);
   const frames = (k: PacketKeys, list: number[]): number[] =>
