@@ -13,6 +13,8 @@ import { promisify } from 'node:util';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import { tsharkFields } from './helpers/tshark.js';
+import { leftOver, transactionLabels, unmatchedFrames } from '../src/analysis/packet-match.js';
+import type { PacketKeys, PacketValues } from '../src/analysis/packet-match.js';
 import { close, dnsServer, httpGet, listen, resolveA } from './helpers/traffic.js';
 
 const run = promisify(execFile);
@@ -265,5 +267,43 @@ describe('compare_captures packet by packet', () => {
       assert.ok(same.transactions.sameTotal > 0);
       assert.match(same.text, /No difference found in packets, transaction counts/);
     }
+  });
+});
+
+describe('packet pairing and transaction labels', () => {
+  const keys = (k: string[], times: number[]): PacketKeys => ({
+    keys: k,
+    frames: k.map((_, i) => i + 1),
+    times,
+    capped: false,
+    counts: new Map(),
+    warnings: [],
+  });
+
+  it('leaves over the copies farthest in time, and the last ones when times tie', () => {
+    assert.deepEqual(leftOver([1, 2, 3], [2]), [0, 2]);
+    assert.deepEqual(leftOver([5, 5, 5], [5, 5]), [2]);
+    assert.deepEqual(leftOver([1, 2], []), [0, 1]);
+  });
+
+  it("names the copy lost even when the other capture's clock is 100 s off", () => {
+    // The candidate lost the first of two copies of "d" (frame 3); its clock runs 100 s ahead.
+    const a = keys(['x', 'y', 'd', 'z', 'd'], [0, 1, 2, 3, 4]);
+    const b = keys(['x', 'y', 'z', 'd'], [100, 101, 103, 104]);
+    assert.deepEqual(unmatchedFrames(a, b), { onlyInA: [3], onlyInB: [], pastCut: 0 });
+    assert.deepEqual(unmatchedFrames(b, a), { onlyInA: [], onlyInB: [3], pastCut: 0 });
+  });
+
+  it('labels SMB2 compound requests and responses, and TCP handshakes', () => {
+    const values =
+      (given: Record<string, string[]>): PacketValues =>
+      (f) =>
+        given[f] ?? [];
+    assert.deepEqual(
+      transactionLabels(values({ 'smb2.cmd': ['5', '8'], 'smb2.flags.response': ['1', '1'] })),
+      ['SMB2 CREATE responses', 'SMB2 READ responses'],
+    );
+    assert.deepEqual(transactionLabels(values({ 'tcp.flags': ['0x0012'] })), ['TCP SYN-ACK']);
+    assert.deepEqual(transactionLabels(values({ 'tcp.flags': ['0x0014'] })), ['TCP RST']);
   });
 });
