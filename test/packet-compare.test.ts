@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import { tsharkFields } from './helpers/tshark.js';
-import { leftOver, transactionLabels, unmatchedFrames } from '../src/analysis/packet-match.js';
+import { leftOver, parseDetails, transactionLabels, unmatchedFrames } from '../src/analysis/packet-match.js';
 import type { PacketKeys, PacketValues } from '../src/analysis/packet-match.js';
 import { close, dnsServer, httpGet, listen, resolveA } from './helpers/traffic.js';
 
@@ -292,6 +292,35 @@ describe('packet pairing and transaction labels', () => {
     const b = keys(['x', 'y', 'z', 'd'], [100, 101, 103, 104]);
     assert.deepEqual(unmatchedFrames(a, b), { onlyInA: [3], onlyInB: [], pastCut: 0 });
     assert.deepEqual(unmatchedFrames(b, a), { onlyInA: [], onlyInB: [3], pastCut: 0 });
+  });
+
+  it('shows an unmatched FTP PASS with its password redacted, as packet listings do', () => {
+    // A line as tshark prints the details pass's fields (frame, time, streams, addresses, ports, columns).
+    const line = [
+      '7',
+      '1.5',
+      '0',
+      '',
+      '127.83.130.4',
+      '127.83.130.1',
+      '',
+      '',
+      '40000',
+      '21',
+      '',
+      '',
+      'FTP',
+      'Request: PASS hunter2',
+    ].join('\t');
+    assert.deepEqual(parseDetails(line), {
+      frame: 7,
+      time: 1.5,
+      stream: 'tcp 0',
+      source: '127.83.130.4:40000',
+      destination: '127.83.130.1:21',
+      protocol: 'FTP',
+      info: 'Request: PASS [redacted, 7 characters]',
+    });
   });
 
   it('labels SMB2 compound requests and responses, and TCP handshakes', () => {

@@ -20,6 +20,7 @@ import type { ProcessGroup } from '../wireshark/process.js';
 import { allOccurrenceFieldArgs, readArgs } from '../wireshark/tshark-args.js';
 import { LineSplitter } from '../util/text.js';
 import { readOutcome } from './damage.js';
+import { redactLine } from './redact.js';
 import { AGGREGATOR } from './digests/fields.js';
 import { SMB2_COMMANDS } from './digests/smb-codes.js';
 
@@ -300,7 +301,7 @@ const unmatchedSchema = z.object({
   source: z.string(),
   destination: z.string(),
   protocol: z.string(),
-  info: z.string().describe("What it carried: tshark's Info column."),
+  info: z.string().describe("What it carried: tshark's Info column (passwords redacted)."),
 });
 export type UnmatchedPacket = z.infer<typeof unmatchedSchema>;
 
@@ -346,7 +347,8 @@ export function parseDetails(line: string): UnmatchedPacket | undefined {
     source: endpoint(src, sport),
     destination: endpoint(dst, dport),
     protocol: at('_ws.col.Protocol'),
-    info: at('_ws.col.Info'),
+    // The one redaction rule, as packet listings apply it: an FTP PASS shows its length, not itself.
+    info: redactLine(at('_ws.col.Info')),
   };
 }
 
