@@ -15,6 +15,8 @@ export const FOLLOW_DEFAULTS = { protocol: 'tcp', stream: 0, format: 'ascii' } a
 export const SUMMARY_TOP_N = { min: 1, max: 100, default: 10 } as const;
 /** compare_captures' entries per section. */
 export const COMPARE_LIMIT = { min: 1, max: 1_000, default: 20 } as const;
+/** Packets of each capture compare_captures matches one by one (a short hash each: ~100 bytes). */
+export const COMPARE_PACKETS = { min: 1, max: 1_000_000, default: 200_000 } as const;
 
 export const MAX_CHARS = { min: 1_000, max: 200_000, default: 20_000 } as const;
 export const PAGE_LIMIT = { min: 1, max: 10_000 } as const;

@@ -84,6 +84,23 @@ describe('compare_captures', () => {
       assert.equal(c.tls.length, 1);
       assert.match(c.tls[0]?.baseline ?? '', /^established TLS 1\.3/);
       assert.doesNotMatch(c.tls[0]?.candidate ?? '', /^established/);
+      // Counted per transaction: both clients sent a GET over HTTP and a Client Hello; only the
+      // first got past the certificate to send its GET over TLS, and the server answered 500 to
+      // the second's HTTP GET.
+      const counts = (
+        answer.structured as unknown as {
+          transactions: { differ: { what: string; baseline: number; candidate: number }[] };
+        }
+      ).transactions.differ;
+      assert.deepEqual(
+        counts.filter((d) => d.what.startsWith('HTTP ')),
+        [
+          { what: 'HTTP 200 responses', baseline: 2, candidate: 0 },
+          { what: 'HTTP 500 responses', baseline: 0, candidate: 1 },
+          { what: 'HTTP GET requests', baseline: 2, candidate: 1 },
+        ],
+      );
+      assert.ok(!counts.some((d) => d.what === 'TLS Client Hello' || d.what === 'DNS queries'), answer.text);
       assert.match(
         answer.text,
         /HTTP statuses that differ \(2\):\n {2}GET sharkmcp\.test:\d+\/api: baseline 200 OK; candidate 500 Internal Server Error\n/,

@@ -5,6 +5,8 @@
 // in, the differences and their text out (./comparer.ts gathers the digests).
 import * as z from 'zod';
 import type { Row } from './inspect.js';
+import { packetComparisonSchema } from './packet-match.js';
+import type { UnmatchedPacket } from './packet-match.js';
 import type { CaptureSummary } from './summary/index.js';
 
 export interface CaptureDigest {
@@ -23,8 +25,8 @@ const onlyInSchema = z.object({
   protocols: z.array(z.string()),
 });
 
-/** What differs, as compare_captures publishes it in its structured answer. */
-export const comparisonSchema = z.object({
+/** What differs in the summaries and digests. */
+const digestComparisonSchema = z.object({
   packets: z.object({ baseline: z.number().nullable(), candidate: z.number().nullable() }),
   onlyInBaseline: onlyInSchema,
   onlyInCandidate: onlyInSchema,
@@ -33,6 +35,10 @@ export const comparisonSchema = z.object({
   dns: z.array(differenceSchema),
   expert: z.array(differenceSchema),
 });
+type DigestComparison = z.infer<typeof digestComparisonSchema>;
+
+/** What differs, as compare_captures publishes it in its structured answer. */
+export const comparisonSchema = digestComparisonSchema.extend(packetComparisonSchema.shape);
 export type Comparison = z.infer<typeof comparisonSchema>;
 
 /** Something to know about one of the two captures (cut short, damaged and where). */
@@ -94,7 +100,7 @@ function differences(a: Map<string, string>, b: Map<string, string>): Difference
 
 const s = (v: Row[string] | undefined): string => (v === null || v === undefined ? '' : String(v));
 
-export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest): Comparison {
+export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest): DigestComparison {
   const tlsKey = (r: Row): string =>
     s(r['sni']) !== '' ? s(r['sni']) : `(no SNI) ${s(r['stream']).split(' ')[0] ?? ''}`;
   const tlsValue = (r: Row): string =>
@@ -146,27 +152,74 @@ export function compareDigests(baseline: CaptureDigest, candidate: CaptureDigest
   };
 }
 
+/** One unmatched packet on one line: frame, time, stream, addresses, protocol and tshark's summary. */
+export function unmatchedLine(p: UnmatchedPacket): string {
+  return [
+    `frame ${p.frame}`,
+    `${p.time.toFixed(6)} s`,
+    ...(p.stream === '' ? [] : [`stream ${p.stream}`]),
+    `${p.source} → ${p.destination}`,
+    p.protocol,
+    p.info,
+  ].join('  ');
+}
+
+/** "Packets compared one by one: ..." and, when a capture held more than the cap, what that means. */
+function comparedLine(c: Comparison): string {
+  const { baseline, candidate, cap, capped, pastCut } = c.packetsCompared;
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const left =
+    pastCut > 0 ? ` ${n(pastCut)} unmatched packets after the other capture's cut are not listed.` : '';
+  return capped
+    ? `Packets compared one by one: the first ${n(cap)} of each at most (${n(baseline)} vs ${n(candidate)}); later ones were not (comparePackets compares more).${left}`
+    : `Packets compared one by one: all (${n(baseline)} vs ${n(candidate)}).`;
+}
+
 /** The comparison as text, `limit` entries a section at most. */
 export function renderComparison(
   labels: { readonly baseline: string; readonly candidate: string },
   c: Comparison,
   warnings: readonly SidedWarning[],
   limit: number,
-  /** The call with a larger limit, for a section that is cut. */
-  moreCall: (limit: number) => string = (n) => `compare_captures with limit ${n}`,
+  calls: {
+    /** The call with a larger limit, for a section that is cut. */
+    readonly more: (limit: number) => string;
+    /** The call that shows the unmatched packets from `offset` on. */
+    readonly page: (offset: number) => string;
+  } = {
+    more: (n) => `compare_captures with limit ${n}`,
+    page: (n) => `compare_captures with offset ${n}`,
+  },
 ): string {
   const lines = [
     `Compare baseline ${labels.baseline}`,
     `   with candidate ${labels.candidate}`,
     `Packets: ${c.packets.baseline ?? '?'} vs ${c.packets.candidate ?? '?'}`,
+    comparedLine(c),
   ];
   const head = lines.length;
   lines.push(...warnings.map(([side, w]) => `Warning (${side}): ${w}`));
+  for (const [title, only] of [
+    ['Packets only in baseline', c.onlyInBaselinePackets],
+    ['Packets only in candidate', c.onlyInCandidatePackets],
+  ] as const) {
+    if (only.total === 0) continue;
+    const range =
+      only.shown.length === 0
+        ? `; none from offset ${only.offset}`
+        : only.offset > 0 || only.nextOffset !== null
+          ? `; ${only.offset + 1}-${only.offset + only.shown.length} shown`
+          : '';
+    lines.push('', `${title} (${only.total}${range}):`);
+    lines.push(...only.shown.map((p) => `  ${unmatchedLine(p)}`));
+    if (only.nextOffset !== null)
+      lines.push(`  (+${only.total - only.nextOffset} more: ${calls.page(only.nextOffset)})`);
+  }
   const list = (title: string, items: string[]): void => {
     if (items.length === 0) return;
     const shown = items.slice(0, limit);
     lines.push(
-      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more: ${moreCall(items.length)})` : ''}`,
+      `  ${title}: ${shown.join(', ')}${items.length > shown.length ? ` (+${items.length - shown.length} more: ${calls.more(items.length)})` : ''}`,
     );
   };
   for (const [title, only] of [
@@ -184,13 +237,34 @@ export function renderComparison(
     lines.push('', `${title} (${diffs.length}):`);
     for (const d of diffs.slice(0, limit))
       lines.push(`  ${d.what}: baseline ${d.baseline}; candidate ${d.candidate}`);
-    if (diffs.length > limit) lines.push(`  (+${diffs.length - limit} more: ${moreCall(diffs.length)})`);
+    if (diffs.length > limit) lines.push(`  (+${diffs.length - limit} more: ${calls.more(diffs.length)})`);
   };
+  section(
+    'Transaction counts that differ',
+    c.transactions.differ.map((d) => ({
+      what: d.what,
+      baseline: String(d.baseline),
+      candidate: String(d.candidate),
+    })),
+  );
   section('TLS handshakes that differ', c.tls);
   section('HTTP statuses that differ', c.http);
   section('DNS answers that differ', c.dns);
   section('Expert info that changed', c.expert);
   if (lines.length === head + warnings.length)
-    lines.push('', 'No difference found in endpoints, ports, protocols, TLS, HTTP, DNS or expert info.');
+    lines.push(
+      '',
+      'No difference found in packets, transaction counts, endpoints, ports, protocols, TLS, HTTP, DNS or expert info.',
+    );
+  const same = c.transactions;
+  if (same.sameTotal > 0) {
+    const cut = same.sameTotal > same.same.length;
+    lines.push(
+      '',
+      `Transaction counts the same in both (${same.sameTotal}${cut ? `; the first ${same.same.length} shown` : ''}):`,
+      `  ${same.same.map((x) => `${x.what} ${x.count}`).join(', ')}`,
+    );
+    if (cut) lines.push(`  (+${same.sameTotal - same.same.length} more: ${calls.more(same.sameTotal)})`);
+  }
   return lines.join('\n');
 }

@@ -1,9 +1,13 @@
 // The Comparer, the service behind compare_captures: for each of two captures, its summary and its
-// TLS, HTTP and DNS digests (the same the other tools give), then what differs between them.
+// TLS, HTTP and DNS digests (the same the other tools give), then what differs between them; and,
+// packet by packet (./packet-match.ts), the packets only one of them holds and the transaction
+// counts side by side.
 import { ANALYSIS_TIMEOUT_MS } from '../limits.js';
 import { compareDigests } from './compare.js';
 import type { CaptureDigest, Comparison, SidedWarning } from './compare.js';
 import type { InspectKind, ProtocolInspector } from './inspect.js';
+import { framesToShow, packetComparison, unmatchedFrames } from './packet-match.js';
+import type { PacketMatcher, PacketPage } from './packet-match.js';
 import type { ResolvedSource } from './source.js';
 import type { Summarizer } from './summary/index.js';
 
@@ -13,6 +17,8 @@ export interface CompareRequest {
   /** The capture that does not. */
   readonly candidate: ResolvedSource;
   readonly keylogFile: string | undefined;
+  /** How many packets to match, and which page of the unmatched ones to show. */
+  readonly packets: PacketPage;
 }
 
 export interface CaptureComparison {
@@ -26,18 +32,43 @@ export class Comparer {
     /** The digests inspect_protocol gives, read whole. */
     private readonly inspector: Pick<ProtocolInspector, 'rows'>,
     private readonly summarizer: Summarizer,
+    private readonly matcher: PacketMatcher,
   ) {}
 
   async compare(request: CompareRequest, signal?: AbortSignal): Promise<CaptureComparison> {
-    const [a, b] = await Promise.all([
-      this.digest(request.baseline, request.keylogFile, signal),
-      this.digest(request.candidate, request.keylogFile, signal),
+    const { keylogFile, packets } = request;
+    const read = (s: ResolvedSource): { file: string; keylogFile: string | undefined; live: boolean } => ({
+      file: s.file,
+      keylogFile,
+      live: s.live,
+    });
+    const [a, b, keysA, keysB] = await Promise.all([
+      this.digest(request.baseline, keylogFile, signal),
+      this.digest(request.candidate, keylogFile, signal),
+      this.matcher.keys({ ...read(request.baseline), cap: packets.cap }, signal),
+      this.matcher.keys({ ...read(request.candidate), cap: packets.cap }, signal),
     ]);
+    const { onlyInA, onlyInB, pastCut } = unmatchedFrames(keysA, keysB);
+    const [shownA, shownB] = await Promise.all([
+      this.matcher.details(read(request.baseline), framesToShow(onlyInA, packets), signal),
+      this.matcher.details(read(request.candidate), framesToShow(onlyInB, packets), signal),
+    ]);
+    // The packet passes read the same files as the digests: the same damage, said once.
+    const sided = (side: SidedWarning[0], ...lists: (readonly string[])[]): SidedWarning[] =>
+      [...new Set(lists.flat())].map((w) => [side, w] as const);
     return {
-      comparison: compareDigests(a.digest, b.digest),
+      comparison: {
+        ...compareDigests(a.digest, b.digest),
+        ...packetComparison(
+          { baseline: keysA, candidate: keysB },
+          { baseline: onlyInA, candidate: onlyInB, pastCut },
+          { baseline: shownA, candidate: shownB },
+          packets,
+        ),
+      },
       warnings: [
-        ...a.warnings.map((w) => ['baseline', w] as const),
-        ...b.warnings.map((w) => ['candidate', w] as const),
+        ...sided('baseline', a.warnings, keysA.warnings),
+        ...sided('candidate', b.warnings, keysB.warnings),
       ],
     };
   }

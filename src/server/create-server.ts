@@ -7,6 +7,7 @@ import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
+import { PacketMatcher } from '../analysis/packet-match.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
@@ -108,7 +109,11 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
-  const comparer = new Comparer(inspector, summarizer);
+  const comparer = new Comparer(
+    inspector,
+    summarizer,
+    new PacketMatcher(processes, () => tools, analysisTimeoutMs),
+  );
   const statistics = new CaptureStatistics(processes, () => tools, analyzer, analysisTimeoutMs);
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();

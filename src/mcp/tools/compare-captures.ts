@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { comparisonSchema, renderComparison } from '../../analysis/compare.js';
 import { resolveAnalysis } from '../../analysis/options.js';
 import { resolveSource } from '../../analysis/source.js';
-import { COMPARE_LIMIT, MAX_CHARS } from '../../limits.js';
+import { COMPARE_LIMIT, COMPARE_PACKETS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
@@ -19,7 +19,23 @@ const inputSchema = z.object({
     .max(COMPARE_LIMIT.max)
     .optional()
     .meta({ default: COMPARE_LIMIT.default })
-    .describe('Entries shown per section.'),
+    .describe('Entries shown per section, and unmatched packets shown per capture.'),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_OFFSET)
+    .optional()
+    .meta({ default: 0 })
+    .describe("Unmatched packets to skip in each capture's list, for the next page of them."),
+  comparePackets: z
+    .number()
+    .int()
+    .min(COMPARE_PACKETS.min)
+    .max(COMPARE_PACKETS.max)
+    .optional()
+    .meta({ default: COMPARE_PACKETS.default })
+    .describe('Packets of each capture matched one by one: the first this many of each.'),
   maxChars: maxCharsParam,
 });
 
@@ -36,7 +52,7 @@ export const compareCapturesTool = defineTool({
   name: 'compare_captures',
   title: 'Compare two captures',
   description:
-    'What differs between two captures, for "it works with curl but fails from my app": endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses and DNS answers that differ; expert-info counts that changed. Each source is a capture file or a capture session ID.',
+    'What differs between two captures, for "it works with curl but fails from my app" or "which packet did this capture lose": the packets only one capture holds (matched across capture points on the TCP 5-tuple with raw sequence/ack numbers, length and flags, or the UDP 5-tuple and a payload hash; repeats paired in order), each with its frame, time, stream and what it carried; transaction counts per protocol side by side (DNS queries, HTTP GET requests, TLS Client Hellos, SMB2 READ responses, TCP SYNs and resets...); endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses and DNS answers that differ; expert-info counts that changed. Each source is a capture file or a capture session ID.',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -52,7 +68,16 @@ export const compareCapturesTool = defineTool({
       deps.sandbox,
     );
     const { comparison, warnings: sided } = await deps.comparer.compare(
-      { baseline, candidate, keylogFile },
+      {
+        baseline,
+        candidate,
+        keylogFile,
+        packets: {
+          cap: args.comparePackets ?? COMPARE_PACKETS.default,
+          offset: args.offset ?? 0,
+          limit: args.limit ?? COMPARE_LIMIT.default,
+        },
+      },
       ctx.mcpReq.signal,
     );
     const warnings = sided.map(([side, w]) => `${side}: ${w}`);
@@ -60,14 +85,11 @@ export const compareCapturesTool = defineTool({
     const limit = args.limit ?? COMPARE_LIMIT.default;
     const shorter = { ...givenArgs(args), limit: Math.max(1, Math.floor(limit / 2)) };
     const text = cutAtLine(
-      renderComparison(
-        { baseline: baseline.label, candidate: candidate.label },
-        comparison,
-        sided,
-        limit,
-        (n) =>
+      renderComparison({ baseline: baseline.label, candidate: candidate.label }, comparison, sided, limit, {
+        more: (n) =>
           `compare_captures ${JSON.stringify({ ...givenArgs(args), limit: Math.min(n, COMPARE_LIMIT.max) })}`,
-      ),
+        page: (offset) => `compare_captures ${JSON.stringify({ ...givenArgs(args), offset })}`,
+      }),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call compare_captures ${JSON.stringify(shorter)}]`,
     );
