@@ -12,6 +12,7 @@ import type {
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { Comparer } from '../analysis/comparer.js';
+import type { Exporter } from '../analysis/exports.js';
 import type { FieldFinder } from '../analysis/field-search.js';
 import type { Summarizer } from '../analysis/summary/index.js';
 import type { StreamFollower } from '../analysis/follow.js';
@@ -41,6 +42,8 @@ export interface ServerDeps {
   readonly follower: StreamFollower;
   /** inspect_protocol's digests and their pages. */
   readonly inspector: ProtocolInspector;
+  /** export_packets' and export_objects' writing. */
+  readonly exporter: Exporter;
   /** list_fields's search of tshark's field list. */
   readonly fields: FieldFinder;
   readonly configs: ConfigStore;

@@ -7,6 +7,7 @@ import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
+import { Exporter } from '../analysis/exports.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
@@ -106,6 +107,19 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
   const comparer = new Comparer(inspector, summarizer);
+  // editcap is looked for on the first export that embeds a keylog: nothing else needs it.
+  let editcap: Promise<WiresharkTools> | undefined;
+  const exporter = new Exporter(
+    processes,
+    {
+      tools: () => tools,
+      editcap: async () =>
+        (await (editcap ??= locateWiresharkTools(processes, env, undefined, ['editcap']))).require('editcap'),
+      workDir: () => runtimeDir.path(),
+    },
+    analyzer,
+    analysisTimeoutMs,
+  );
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
@@ -131,6 +145,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     analyzer,
     summarizer,
     comparer,
+    exporter,
     follower,
     inspector,
     fields,

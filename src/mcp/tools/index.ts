@@ -3,6 +3,8 @@ import type { Tool } from '../tool.js';
 import { analyzePcapFileTool } from './analyze-pcap-file.js';
 import { compareCapturesTool } from './compare-captures.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
+import { exportObjectsTool } from './export-objects.js';
+import { exportPacketsTool } from './export-packets.js';
 import { followStreamTool } from './follow-stream.js';
 import { getPacketDetailsTool } from './get-packet-details.js';
 import { inspectProtocolTool } from './inspect-protocol.js';
@@ -24,6 +26,8 @@ export const TOOLS: readonly Tool[] = [
   getPacketDetailsTool,
   inspectProtocolTool,
   compareCapturesTool,
+  exportPacketsTool,
+  exportObjectsTool,
   listFieldsTool,
   listCaptureSessionsTool,
   listInterfacesTool,

@@ -1,0 +1,370 @@
+// export_packets and export_objects (issue 16, point 5) on a capture this file makes: a Node HTTP
+// server on loopback serves files (text, binary, names that try to leave the directory, a Windows
+// device name, a hidden name, a duplicate, a name longer than file systems allow) and curl fetches
+// them. The objects listed are checked against a direct tshark query and what the server sent; the
+// files saved must be byte-equal to what it served, all inside saveTo; the packets exported must be
+// as many as a direct tshark count of the same filter. Refusals: an existing file, a path outside
+// the allowed directories, a name that clashes in saveTo.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { captureLoopback, captureUnavailable, requireCapture } from './helpers/loopback-capture.js';
+import { useServer } from './helpers/in-process.js';
+import { corpus } from './helpers/paths.js';
+import { tsharkFields } from './helpers/tshark.js';
+import { close, listen } from './helpers/traffic.js';
+
+const run = promisify(execFile);
+
+/** This file's loopback addresses (its own range, so that tests running beside it never meet). */
+const HOST = '127.83.140.10';
+const CLIENT = '127.83.140.20';
+
+interface Served {
+  readonly body: Buffer;
+  readonly type: string;
+}
+
+/** What the server serves, by the request path exactly as the client sends it. */
+const SERVED = new Map<string, Served>([
+  [
+    '/files/report.txt',
+    { body: Buffer.from('quarterly report\n'.repeat(40)), type: 'text/plain; charset=utf-8' },
+  ],
+  ['/img/logo.bin', { body: randomBytes(5_000), type: 'application/octet-stream' }],
+  ['/../../etc/evil', { body: Buffer.from('root::0:0::/:/bin/sh\n'), type: 'text/plain' }],
+  ['/a%2F..%2Fb', { body: Buffer.from('{"escaped":true}'), type: 'application/json' }],
+  ['/dup/report.txt', { body: Buffer.from('another report with the same name\n'), type: 'text/plain' }],
+  ['/CON', { body: Buffer.from('a Windows device name\n'), type: 'text/plain' }],
+  ['/.hidden', { body: Buffer.from('a hidden name\n'), type: 'text/plain' }],
+  [`/${'n'.repeat(300)}.txt`, { body: Buffer.from('a very long name\n'), type: 'text/plain' }],
+]);
+
+async function fetchAll(port: number): Promise<void> {
+  for (const p of SERVED.keys()) {
+    // --path-as-is: curl would otherwise resolve "/../../etc/evil" itself before sending it.
+    await run('curl', [
+      '-s',
+      '--path-as-is',
+      '--interface',
+      CLIENT,
+      '-o',
+      '/dev/null',
+      `http://${HOST}:${port}${p}`,
+    ]);
+  }
+}
+
+/** The server's private directories of this process: none may keep an export's working files. */
+async function leftoverExports(): Promise<string[]> {
+  const mine = (await readdir(os.tmpdir())).filter((n) => n.startsWith(`sharkmcp-${process.pid}-`));
+  const left: string[] = [];
+  for (const d of mine) {
+    for (const n of await readdir(path.join(os.tmpdir(), d)).catch(() => [])) {
+      if (n.startsWith('export-')) left.push(path.join(d, n));
+    }
+  }
+  return left;
+}
+
+type ObjectRow = {
+  name: string;
+  bytes: number;
+  contentType: string | null;
+  frame: number | null;
+  uri: string | null;
+};
+
+describe('export_objects and export_packets', () => {
+  const server = useServer();
+  let capture = '';
+
+  before(async () => {
+    // Each test says why it skips (or fails under CI) through requireCapture.
+    if ((await captureUnavailable()) !== undefined) return;
+    const web = http.createServer((req, res) => {
+      const served = SERVED.get(req.url ?? '');
+      if (!served) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      res.setHeader('Content-Type', served.type);
+      res.end(served.body);
+    });
+    const { host, port } = await listen(web, HOST, 80);
+    assert.equal(host, HOST, 'the test server must listen on its own loopback address');
+    try {
+      capture = await captureLoopback(
+        server.dir,
+        'objects',
+        `host ${HOST}`,
+        () => fetchAll(port),
+        SERVED.size * 8,
+      );
+    } finally {
+      await close(web);
+    }
+  });
+
+  it('lists every HTTP object with its size, content type and frame, writing nothing', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const before = await readdir(server.dir);
+    const answer = await server.mcp.call('export_objects', { source: capture, protocol: 'http', limit: 100 });
+    assert.equal(answer.isError, false, answer.text);
+    const rows = answer.structured?.['objects'] as ObjectRow[];
+    // Independently: the responses tshark sees, their frames, content types and URIs.
+    const responses = await tsharkFields(
+      capture,
+      ['frame.number', 'http.content_type', 'http.response_for.uri'],
+      {
+        filter: 'http.response',
+      },
+    );
+    assert.deepEqual(
+      rows.map((r) => [String(r.frame), r.contentType, r.uri]),
+      responses.map((r) => [r[0], r[1], r[2]]),
+    );
+    for (const row of rows) {
+      const served = SERVED.get(pathOf(row.uri ?? ''));
+      assert.ok(served, `no served file for ${row.uri}`);
+      assert.equal(row.bytes, served.body.length, row.uri ?? '');
+      assert.equal(row.contentType, served.type);
+    }
+    assert.equal(answer.structured?.['savedIn'], null);
+    assert.match(answer.text, /Listed only: give saveTo/);
+    assert.deepEqual(await readdir(server.dir), before, 'listing wrote into the directory');
+    assert.deepEqual(await leftoverExports(), []);
+  });
+
+  it('saves them byte-equal to what the server sent, all inside saveTo, under safe names', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const saveTo = path.join(server.dir, 'saved');
+    const answer = await server.mcp.call('export_objects', {
+      source: capture,
+      protocol: 'http',
+      saveTo,
+      limit: 100,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    const rows = answer.structured?.['objects'] as ObjectRow[];
+    assert.equal(answer.structured?.['savedIn'], saveTo);
+    assert.equal(rows.length, SERVED.size);
+    // Exactly the listed names, as plain files directly inside saveTo.
+    const inDir = await readdir(saveTo, { withFileTypes: true });
+    assert.deepEqual(inDir.map((e) => e.name).sort(), rows.map((r) => r.name).sort());
+    assert.ok(inDir.every((e) => e.isFile()));
+    for (const row of rows) {
+      // eslint-disable-next-line no-control-regex -- control characters are what these names must not hold
+      assert.doesNotMatch(row.name, /[/\\\x00-\x1f]|^\.|^con(\.|$)/i, `unsafe name ${row.name}`);
+      assert.ok(Buffer.byteLength(row.name) <= 210, `name too long: ${row.name.length}`);
+      const served = SERVED.get(pathOf(row.uri ?? ''));
+      assert.ok(served);
+      assert.deepEqual(await readFile(path.join(saveTo, row.name)), served.body, row.name);
+    }
+    // Nothing landed next to saveTo or where "../../etc/evil" points from it.
+    assert.equal(existsSync(path.join(server.dir, 'evil')), false);
+    assert.equal(existsSync(path.join(path.dirname(server.dir), 'etc')), false);
+    assert.equal(existsSync(path.join(server.dir, 'b')), false);
+    // The two report.txt got two names.
+    assert.equal(rows.filter((r) => /^report.*\.txt$/.test(r.name)).length, 2);
+    assert.deepEqual(await leftoverExports(), []);
+  });
+
+  it('refuses to save over a file already in saveTo, and writes nothing', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const saveTo = path.join(server.dir, 'occupied');
+    await mkdir(saveTo);
+    await writeFile(path.join(saveTo, 'report.txt'), 'mine');
+    const answer = await server.mcp.call('export_objects', { source: capture, protocol: 'http', saveTo });
+    assert.equal(answer.isError, true, answer.text);
+    assert.match(
+      answer.text,
+      /already holds "report\.txt".*never overwrites.*Give a new or empty directory/s,
+    );
+    assert.deepEqual(await readdir(saveTo), ['report.txt']);
+    assert.equal(await readFile(path.join(saveTo, 'report.txt'), 'utf8'), 'mine');
+    assert.deepEqual(await leftoverExports(), []);
+  });
+
+  it('refuses a saveTo outside the allowed directories, naming them', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const calls = [
+      ['export_objects', { protocol: 'http', saveTo: '/usr/local/sharkmcp-objects' }],
+      ['export_packets', { stream: 0, saveTo: '/usr/local/sharkmcp-export.pcapng' }],
+    ] as const;
+    for (const [tool, args] of calls) {
+      const saveTo = args.saveTo;
+      const answer = await server.mcp.call(tool, { source: capture, ...args });
+      assert.equal(answer.isError, true, answer.text);
+      assert.match(
+        answer.text,
+        /saveTo: ".*" is outside the directories this server may use \(.+\).*--allow-dir/,
+      );
+      assert.equal(existsSync(saveTo), false);
+    }
+  });
+
+  it('export_packets writes the packets a display filter selects: as many as tshark counts', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const filter = 'http.request.uri contains "report"';
+    const saveTo = path.join(server.dir, 'reports.pcapng');
+    const answer = await server.mcp.call('export_packets', {
+      source: capture,
+      displayFilter: filter,
+      saveTo,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    const expected = (await tsharkFields(capture, ['frame.number'], { filter })).length;
+    assert.equal(expected, 2);
+    assert.equal(await capinfosCount(saveTo), expected);
+    assert.equal(answer.structured?.['packets'], expected);
+    assert.equal(answer.structured?.['bytes'], (await stat(saveTo)).size);
+    assert.deepEqual(
+      (await tsharkFields(saveTo, ['http.request.uri'])).map((r) => r[0]),
+      ['/files/report.txt', '/dup/report.txt'],
+    );
+    assert.match(answer.text, new RegExp(`Exported 2 packets of .* to ${saveTo}`));
+    assert.ok(
+      answer.links.some((l) => l.includes(encodeURIComponent(saveTo))),
+      'no link to the new file',
+    );
+  });
+
+  it('export_packets writes one TCP stream: as many packets as tshark counts in it', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const saveTo = path.join(server.dir, 'stream1.pcapng');
+    const answer = await server.mcp.call('export_packets', {
+      source: capture,
+      stream: 1,
+      protocol: 'tcp',
+      saveTo,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    const expected = (await tsharkFields(capture, ['frame.number'], { filter: 'tcp.stream eq 1' })).length;
+    assert.ok(expected >= 8, `stream 1 has ${expected} packets`);
+    assert.equal(await capinfosCount(saveTo), expected);
+    assert.equal(answer.structured?.['filter'], 'tcp.stream eq 1');
+  });
+
+  it('export_packets embeds a keylog when asked, and says what is missing when it cannot', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const keylog = path.join(server.dir, 'keys.log');
+    const line = `CLIENT_RANDOM ${'ab'.repeat(32)} ${'cd'.repeat(48)}`;
+    await writeFile(keylog, `${line}\n`);
+    const saveTo = path.join(server.dir, 'with-keys.pcapng');
+    const answer = await server.mcp.call('export_packets', {
+      source: capture,
+      stream: 0,
+      saveTo,
+      sslKeylogFile: keylog,
+      embedKeylog: true,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    assert.equal(answer.structured?.['keylogEmbedded'], true);
+    assert.ok((await readFile(saveTo)).includes(line), 'the keylog is not in the file');
+    assert.equal(
+      await capinfosCount(saveTo),
+      (await tsharkFields(capture, ['frame.number'], { filter: 'tcp.stream eq 0' })).length,
+    );
+
+    const without = await server.mcp.call('export_packets', {
+      source: capture,
+      stream: 0,
+      saveTo: path.join(server.dir, 'no-keys.pcapng'),
+      embedKeylog: true,
+    });
+    assert.equal(without.isError, true, without.text);
+    assert.match(without.text, /embedKeylog needs a TLS keylog: give sslKeylogFile/);
+    assert.equal(existsSync(path.join(server.dir, 'no-keys.pcapng')), false);
+  });
+
+  it('export_packets never overwrites, and says what to do instead', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const saveTo = path.join(server.dir, 'existing.pcapng');
+    await writeFile(saveTo, 'keep me');
+    const answer = await server.mcp.call('export_packets', {
+      source: capture,
+      displayFilter: 'http',
+      saveTo,
+    });
+    assert.equal(answer.isError, true, answer.text);
+    assert.match(
+      answer.text,
+      /already exists, and exports never overwrite a file\. Choose another file name/,
+    );
+    assert.equal(await readFile(saveTo, 'utf8'), 'keep me');
+  });
+
+  it('export_packets says what to give when nothing is selected or nothing matches', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const saveTo = path.join(server.dir, 'none.pcapng');
+    const nothing = await server.mcp.call('export_packets', { source: capture, saveTo });
+    assert.equal(nothing.isError, true);
+    assert.match(nothing.text, /Say which packets to export: a displayFilter .* or a stream/);
+    const noMatch = await server.mcp.call('export_packets', {
+      source: capture,
+      displayFilter: 'dns',
+      saveTo,
+    });
+    assert.equal(noMatch.isError, true);
+    assert.match(noMatch.text, /No packet of .* matches dns, so nothing was written/);
+    const badFilter = await server.mcp.call('export_packets', {
+      source: capture,
+      displayFilter: 'http.nonsense ==',
+      saveTo,
+    });
+    assert.equal(badFilter.isError, true);
+    assert.match(badFilter.text, /displayFilter/);
+    assert.equal(existsSync(saveTo), false);
+    assert.deepEqual(await leftoverExports(), []);
+  });
+});
+
+/** The request path of an absolute URI as the client sent it (no normalisation of "..", "%2F"). */
+function pathOf(uri: string): string {
+  return uri.replace(/^[a-z]+:\/\/[^/]*/, '');
+}
+
+async function capinfosCount(file: string): Promise<number> {
+  const { stdout } = await run('capinfos', ['-M', '-T', '-r', '-c', file]);
+  return Number(stdout.trim().split('\t').at(-1));
+}
+
+describe('export_objects on SMB2 (public capture, when present)', () => {
+  const server = useServer();
+
+  it('lists and saves the files an SMB2 session carried, as tshark itself exports them', async (t) => {
+    const smb = corpus('zeek/testing/btest/Traces/smb/smb2.pcap');
+    if (!smb) return t.skip('the shared captures are not here');
+    // Independently: tshark's own export, into a directory of the test's.
+    const direct = path.join(server.dir, 'direct');
+    await mkdir(direct);
+    await run('tshark', ['-r', smb, '-q', '--export-objects', `smb,${direct}`]);
+    const expected = await readdir(direct);
+    assert.ok(expected.length >= 2, expected.join(', '));
+
+    const saveTo = path.join(server.dir, 'smb');
+    const answer = await server.mcp.call('export_objects', { source: smb, protocol: 'smb', saveTo });
+    assert.equal(answer.isError, false, answer.text);
+    const rows = answer.structured?.['objects'] as ObjectRow[];
+    assert.equal(rows.length, expected.length);
+    // tshark's names start with an escaped backslash ("%5c"); the saved ones are the same files.
+    const sizes = await Promise.all(expected.map(async (n) => (await stat(path.join(direct, n))).size));
+    const bySize = (a: number, b: number): number => a - b;
+    assert.deepEqual(rows.map((r) => r.bytes).sort(bySize), [...sizes].sort(bySize));
+    for (const [i, n] of expected.entries()) {
+      const row = rows.find((r) => r.name === n);
+      assert.ok(row, `${n} is not listed: ${rows.map((r) => r.name).join(', ')}`);
+      assert.equal(row.bytes, sizes[i]);
+      assert.deepEqual(await readFile(path.join(saveTo, n)), await readFile(path.join(direct, n)));
+    }
+  });
+});
