@@ -45,7 +45,22 @@ const SERVED = new Map<string, Served>([
   ['/CON', { body: Buffer.from('a Windows device name\n'), type: 'text/plain' }],
   ['/.hidden', { body: Buffer.from('a hidden name\n'), type: 'text/plain' }],
   [`/${'n'.repeat(300)}.txt`, { body: Buffer.from('a very long name\n'), type: 'text/plain' }],
+  // An empty body is no object.
+  ['/empty', { body: Buffer.alloc(0), type: 'text/plain' }],
 ]);
+
+/** A POST: its request body is an object too, and so is the server's answer to it. */
+const UPLOAD = { path: '/upload', body: 'name=capture&size=1234', type: 'application/x-upload' };
+const UPLOAD_ANSWER = Buffer.from(`got ${UPLOAD.body.length} bytes\n`);
+/** The objects the capture carries: every non-empty GET answer, the upload and its answer. */
+const OBJECTS = [...SERVED.values()].filter((s) => s.body.length > 0).length + 2;
+
+/** What the object a row lists must hold: what the client sent or the server served. */
+function expectedBody(row: ObjectRow): Buffer | undefined {
+  if (row.contentType === UPLOAD.type) return Buffer.from(UPLOAD.body);
+  const p = pathOf(row.uri ?? '');
+  return p === UPLOAD.path ? UPLOAD_ANSWER : SERVED.get(p)?.body;
+}
 
 async function fetchAll(port: number): Promise<void> {
   for (const p of SERVED.keys()) {
@@ -60,6 +75,18 @@ async function fetchAll(port: number): Promise<void> {
       `http://${HOST}:${port}${p}`,
     ]);
   }
+  await run('curl', [
+    '-s',
+    '--interface',
+    CLIENT,
+    '-o',
+    '/dev/null',
+    '-H',
+    `Content-Type: ${UPLOAD.type}`,
+    '--data-binary',
+    UPLOAD.body,
+    `http://${HOST}:${port}${UPLOAD.path}`,
+  ]);
 }
 
 /** The server's private directories of this process: none may keep an export's working files. */
@@ -90,6 +117,14 @@ describe('export_objects and export_packets', () => {
     // Each test says why it skips (or fails under CI) through requireCapture.
     if ((await captureUnavailable()) !== undefined) return;
     const web = http.createServer((req, res) => {
+      if (req.method === 'POST') {
+        req.resume();
+        req.on('end', () => {
+          res.setHeader('Content-Type', 'text/plain');
+          res.end(UPLOAD_ANSWER);
+        });
+        return;
+      }
       const served = SERVED.get(req.url ?? '');
       if (!served) {
         res.statusCode = 404;
@@ -107,7 +142,7 @@ describe('export_objects and export_packets', () => {
         'objects',
         `host ${HOST}`,
         () => fetchAll(port),
-        SERVED.size * 8,
+        (SERVED.size + 1) * 8,
       );
     } finally {
       await close(web);
@@ -120,23 +155,24 @@ describe('export_objects and export_packets', () => {
     const answer = await server.mcp.call('export_objects', { source: capture, protocol: 'http', limit: 100 });
     assert.equal(answer.isError, false, answer.text);
     const rows = answer.structured?.['objects'] as ObjectRow[];
-    // Independently: the responses tshark sees, their frames, content types and URIs.
-    const responses = await tsharkFields(
+    // Independently: the messages with a body as tshark sees them (answers with a length, and the
+    // POST), their frames, content types and URIs.
+    const messages = await tsharkFields(
       capture,
-      ['frame.number', 'http.content_type', 'http.response_for.uri'],
-      {
-        filter: 'http.response',
-      },
+      ['frame.number', 'http.content_type', 'http.response_for.uri', 'http.request.full_uri'],
+      { filter: '(http.response && http.content_length > 0) || http.request.method == "POST"' },
     );
+    assert.equal(messages.length, OBJECTS);
     assert.deepEqual(
       rows.map((r) => [String(r.frame), r.contentType, r.uri]),
-      responses.map((r) => [r[0], r[1], r[2]]),
+      messages.map((r) => [r[0], r[1], r[2] || r[3]]),
     );
     for (const row of rows) {
+      const body = expectedBody(row);
+      assert.ok(body, `nothing was sent for ${row.uri}`);
+      assert.equal(row.bytes, body.length, row.uri ?? '');
       const served = SERVED.get(pathOf(row.uri ?? ''));
-      assert.ok(served, `no served file for ${row.uri}`);
-      assert.equal(row.bytes, served.body.length, row.uri ?? '');
-      assert.equal(row.contentType, served.type);
+      if (served) assert.equal(row.contentType, served.type);
     }
     assert.equal(answer.structured?.['savedIn'], null);
     assert.match(answer.text, /Listed only: give saveTo/);
@@ -156,7 +192,7 @@ describe('export_objects and export_packets', () => {
     assert.equal(answer.isError, false, answer.text);
     const rows = answer.structured?.['objects'] as ObjectRow[];
     assert.equal(answer.structured?.['savedIn'], saveTo);
-    assert.equal(rows.length, SERVED.size);
+    assert.equal(rows.length, OBJECTS);
     // Exactly the listed names, as plain files directly inside saveTo.
     const inDir = await readdir(saveTo, { withFileTypes: true });
     assert.deepEqual(inDir.map((e) => e.name).sort(), rows.map((r) => r.name).sort());
@@ -165,9 +201,7 @@ describe('export_objects and export_packets', () => {
       // eslint-disable-next-line no-control-regex -- control characters are what these names must not hold
       assert.doesNotMatch(row.name, /[/\\\x00-\x1f]|^\.|^con(\.|$)/i, `unsafe name ${row.name}`);
       assert.ok(Buffer.byteLength(row.name) <= 210, `name too long: ${row.name.length}`);
-      const served = SERVED.get(pathOf(row.uri ?? ''));
-      assert.ok(served);
-      assert.deepEqual(await readFile(path.join(saveTo, row.name)), served.body, row.name);
+      assert.deepEqual(await readFile(path.join(saveTo, row.name)), expectedBody(row), row.name);
     }
     // Nothing landed next to saveTo or where "../../etc/evil" points from it.
     assert.equal(existsSync(path.join(server.dir, 'evil')), false);
