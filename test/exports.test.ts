@@ -15,9 +15,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { isProcessAlive } from '../src/util/pid.js';
+import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { pidsIn, writeHangingTool } from './helpers/fake-tool.js';
 import { captureLoopback, captureUnavailable, requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/in-process.js';
+import { connect, useServer } from './helpers/in-process.js';
 import { corpus } from './helpers/paths.js';
+import { waitFor } from './helpers/processes.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { close, listen } from './helpers/traffic.js';
 
@@ -399,6 +403,41 @@ describe('export_objects on SMB2 (public capture, when present)', () => {
       assert.ok(row, `${n} is not listed: ${rows.map((r) => r.name).join(', ')}`);
       assert.equal(row.bytes, sizes[i]);
       assert.deepEqual(await readFile(path.join(saveTo, n)), await readFile(path.join(direct, n)));
+    }
+  });
+});
+
+describe('a cancelled export', () => {
+  const server = useServer();
+
+  it('stops tshark and leaves neither its working files nor a half-made saveTo', async () => {
+    // A tshark that hangs (a fault a real one cannot produce on demand) keeps the export running.
+    const pidFile = path.join(server.dir, 'pids');
+    const fake = await writeHangingTool(server.dir, 'tshark-hangs', pidFile);
+    const source = path.join(server.dir, 'empty.pcap');
+    await writeFile(source, EMPTY_PCAP);
+    const mcp = await connect({
+      SHARKMCP_TSHARK: fake,
+      SHARKMCP_CONFIG_DIR: path.join(server.dir, 'config'),
+    });
+    const saveTo = path.join(server.dir, 'never');
+    try {
+      const controller = new AbortController();
+      const call = mcp.client.callTool(
+        { name: 'export_objects', arguments: { source, protocol: 'http', saveTo } },
+        { signal: controller.signal },
+      );
+      await waitFor('the export to start tshark', () => pidsIn(pidFile).length > 0);
+      const [pid] = pidsIn(pidFile);
+      assert.ok(pid !== undefined);
+      assert.notDeepEqual(await leftoverExports(), [], 'the export works in a private directory');
+      controller.abort();
+      await assert.rejects(call);
+      await waitFor(`tshark ${pid} to end`, () => !isProcessAlive(pid));
+      await waitFor('the working files to go', async () => (await leftoverExports()).length === 0);
+      assert.equal(existsSync(saveTo), false);
+    } finally {
+      await mcp.close();
     }
   });
 });
