@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -30,6 +31,8 @@ const run = promisify(execFile);
 /** This file's loopback addresses (its own range, so that tests running beside it never meet). */
 const HOST = '127.83.140.10';
 const CLIENT = '127.83.140.20';
+/** Where the capture-session test sends its datagrams. */
+const SESSION_HOST = '127.83.140.30';
 
 interface Served {
   readonly body: Buffer;
@@ -324,6 +327,34 @@ describe('export_objects and export_packets', () => {
     assert.equal(existsSync(path.join(server.dir, 'no-keys.pcapng')), false);
   });
 
+  it('export_packets reads a capture session by its id, and links the file it wrote', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const started = await server.mcp.call('start_capture_session', {
+      captureFilter: `host ${SESSION_HOST}`,
+      timeout: 30,
+    });
+    assert.equal(started.isError, false, started.text);
+    const id = String(started.structured?.['id']);
+    await sendDatagrams(12);
+    const stopped = await server.mcp.call('stop_capture_session', { sessionId: id });
+    assert.equal(stopped.isError, false, stopped.text);
+    const sessionFile = String((stopped.structured?.['session'] as { file: string }).file);
+    const saveTo = path.join(server.dir, 'from-session.pcapng');
+    const FILTER = 'udp.length > 16 && !icmp';
+    const answer = await server.mcp.call('export_packets', {
+      source: id,
+      displayFilter: FILTER,
+      saveTo,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    const expected = (await tsharkFields(sessionFile, ['frame.number'], { filter: FILTER })).length;
+    // What the test sent: the 6 long datagrams (the ICMP errors quote them, so they are left out).
+    assert.equal(expected, 6);
+    assert.equal(await capinfosCount(saveTo), expected);
+    assert.match(answer.text, new RegExp(`of session '${id}'`));
+    assert.deepEqual(answer.links, [`sharkmcp://captures/file/${encodeURIComponent(saveTo)}`]);
+  });
+
   it('export_packets never overwrites, and says what to do instead', async (t) => {
     if (!(await requireCapture(t))) return;
     const saveTo = path.join(server.dir, 'existing.pcapng');
@@ -365,6 +396,21 @@ describe('export_objects and export_packets', () => {
     assert.deepEqual(await leftoverExports(), []);
   });
 });
+
+/** `count` UDP datagrams to SESSION_HOST, every other one longer than 8 bytes of payload. */
+async function sendDatagrams(count: number): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  try {
+    for (let i = 0; i < count; i++) {
+      const payload = i % 2 === 0 ? `short${i % 10}` : `a longer datagram ${i}`;
+      await new Promise<void>((resolve, reject) =>
+        socket.send(payload, 9, SESSION_HOST, (err) => (err ? reject(err) : resolve())),
+      );
+    }
+  } finally {
+    socket.close();
+  }
+}
 
 /** The request path of an absolute URI as the client sent it (no normalisation of "..", "%2F"). */
 function pathOf(uri: string): string {
