@@ -37,7 +37,7 @@ export const exportObjectsTool = defineTool({
   name: 'export_objects',
   title: 'Export the files a capture carried',
   description:
-    'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name, size, content type, the frame it came from and its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Paged; the answer names the next call.',
+    'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name and size, and for HTTP the content type, the frame it came from and its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Paged; the answer names the next call.',
   inputSchema,
   outputSchema: objectsFactsSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
