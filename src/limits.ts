@@ -11,6 +11,8 @@ export const OUTPUT_FORMATS = ['json', 'fields', 'text'] as const;
 export const DEFAULT_OUTPUT_FORMAT = 'text' satisfies (typeof OUTPUT_FORMATS)[number];
 /** follow_stream without a choice: the first TCP stream, as text. */
 export const FOLLOW_DEFAULTS = { protocol: 'tcp', stream: 0, format: 'ascii' } as const;
+/** export_packets: which kind of stream `stream` counts when protocol is left out. */
+export const EXPORT_DEFAULTS = { protocol: 'tcp' } as const;
 /** summarize_capture's (and a capture resource's) conversations, endpoints and messages of each kind. */
 export const SUMMARY_TOP_N = { min: 1, max: 100, default: 10 } as const;
 /** compare_captures' entries per section. */

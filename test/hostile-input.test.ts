@@ -122,4 +122,39 @@ describe('hostile input', () => {
     }
     noCanary();
   });
+
+  it('export_packets and export_objects: displayFilter and saveTo', async () => {
+    for (const value of hostile) {
+      const filtered = await server.mcp.call('export_packets', {
+        source: capture,
+        displayFilter: value,
+        saveTo: path.join(dir, 'out.pcapng'),
+      });
+      assert.equal(filtered.isError, true, `${JSON.stringify(value)} was accepted:\n${filtered.text}`);
+      assert.match(filtered.text, /displayFilter/);
+      for (const tool of ['export_packets', 'export_objects']) {
+        const answer = await server.mcp.call(tool, {
+          source: capture,
+          ...(tool === 'export_packets' ? { displayFilter: 'frame' } : { protocol: 'http' }),
+          saveTo: value,
+        });
+        assert.equal(answer.isError, true, `${tool} ${JSON.stringify(value)} was accepted:\n${answer.text}`);
+        assert.match(answer.text, /saveTo/);
+        noCanary();
+      }
+    }
+    assert.equal(existsSync(path.join(dir, 'out.pcapng')), false);
+  });
+
+  it('a saveTo whose name looks like a command is just a name', async () => {
+    const odd = path.join(dir, `$(touch ${path.basename(canary)}); objects`);
+    const answer = await server.mcp.call('export_objects', {
+      source: capture,
+      protocol: 'http',
+      saveTo: odd,
+    });
+    assert.equal(answer.isError, false, answer.text);
+    assert.match(answer.text, /0 objects/);
+    noCanary();
+  });
 });

@@ -2,34 +2,17 @@
 // on stdout, and no child process left behind when the client goes away or cancels.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { isProcessAlive } from '../src/util/pid.js';
 import { after, before, describe, it } from 'node:test';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
-import { writeHangingTool } from './helpers/fake-tool.js';
+import { pidsIn, writeHangingTool } from './helpers/fake-tool.js';
 import { tempDir } from './helpers/loopback-capture.js';
 import { connect } from './helpers/mcp-client.js';
 import { CLI } from './helpers/paths.js';
-
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
-  }
-}
-
-function pidsIn(file: string): number[] {
-  return existsSync(file)
-    ? readFileSync(file, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map(Number)
-    : [];
-}
+import { waitFor } from './helpers/processes.js';
 
 describe('the sharkmcp server', () => {
   let dir = '';

@@ -12,6 +12,7 @@ import type {
 import * as z from 'zod';
 import type { Analyzer } from '../analysis/analyze-capture.js';
 import type { Comparer } from '../analysis/comparer.js';
+import type { Exporter } from '../analysis/exports.js';
 import type { FieldFinder } from '../analysis/field-search.js';
 import type { Summarizer } from '../analysis/summary/index.js';
 import type { StreamFollower } from '../analysis/follow.js';
@@ -47,6 +48,8 @@ export interface ServerDeps {
   readonly plotter: Plotter;
   /** capture_statistics's grouped counts and time series. */
   readonly statistics: CaptureStatistics;
+  /** export_packets' and export_objects' writing. */
+  readonly exporter: Exporter;
   /** list_fields's search of tshark's field list. */
   readonly fields: FieldFinder;
   readonly configs: ConfigStore;

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
 import { PacketMatcher } from '../analysis/packet-match.js';
+import { Exporter } from '../analysis/exports.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
@@ -115,6 +116,19 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     new PacketMatcher(processes, () => tools, analysisTimeoutMs),
   );
   const statistics = new CaptureStatistics(processes, () => tools, analyzer, analysisTimeoutMs);
+  // editcap is looked for on the first export that embeds a keylog: nothing else needs it.
+  let editcap: Promise<WiresharkTools> | undefined;
+  const exporter = new Exporter(
+    processes,
+    {
+      tools: () => tools,
+      editcap: async () =>
+        (await (editcap ??= locateWiresharkTools(processes, env, undefined, ['editcap']))).require('editcap'),
+      workDir: () => runtimeDir.path(),
+    },
+    analyzer,
+    analysisTimeoutMs,
+  );
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
   const sessions = new SessionManager(
@@ -140,6 +154,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     analyzer,
     summarizer,
     comparer,
+    exporter,
     follower,
     inspector,
     plotter,

@@ -131,3 +131,25 @@ export function firstOccurrenceFieldArgs(fields: readonly string[]): string[] {
 export function ioStatArgs(intervalSeconds: number, filters: readonly string[]): string[] {
   return statisticsArgs([['io', 'stat', String(intervalSeconds), ...filters].join(',')]);
 }
+
+/** Writes the packets read (those that pass the display filter) to `file` as pcapng (-w, -F). */
+export function writePcapngArgs(file: string): string[] {
+  return ['-w', file, '-F', 'pcapng'];
+}
+
+/** The protocols whose carried files tshark can save (--export-objects), as tshark names them. */
+export const EXPORT_OBJECT_PROTOCOLS = ['http', 'smb', 'imf', 'tftp', 'dicom'] as const;
+export type ExportObjectProtocol = (typeof EXPORT_OBJECT_PROTOCOLS)[number];
+
+/** Saves every `protocol` object the read carries into `dir`, a directory that exists. */
+export function exportObjectsArgs(protocol: ExportObjectProtocol, dir: string): string[] {
+  return ['--export-objects', `${protocol},${dir}`];
+}
+
+/**
+ * editcap's arguments that copy `input` to `output` with a TLS keylog embedded as a Decryption
+ * Secrets Block (pcapng), so whoever opens the file decrypts it without the keylog beside it.
+ */
+export function injectKeylogArgs(keylog: string, input: string, output: string): string[] {
+  return ['--inject-secrets', `tls,${keylog}`, input, output];
+}

@@ -1,6 +1,7 @@
 // The processes a server started, read from /proc (Linux), so a test can tell whether every
 // dumpcap it started is accounted for.
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Pids of the live children of `parent` whose program name is `name` (all children without it). */
 export function childPids(parent: number, name?: string): number[] {
@@ -21,4 +22,17 @@ export function childPids(parent: number, name?: string): number[] {
     if (name === undefined || comm === name) pids.push(Number(entry));
   }
   return pids;
+}
+
+/** Waits until `check` holds, polling; fails naming `what` after `ms`. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(25);
+  }
 }

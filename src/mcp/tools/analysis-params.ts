@@ -82,6 +82,9 @@ export const sourceParam = z
   .max(MAX_PATH_LENGTH)
   .describe('A capture file path (.pcap/.pcapng), or the ID of a capture session, running or finished.');
 
+/** A stream index as tshark numbers them (tcp.stream, udp.stream, ...), from 0. */
+export const streamIndex = z.number().int().min(0).max(100_000_000);
+
 /** A TLS keylog for the tools that do not take the whole analysis parameter set. */
 export const keylogParam = analysisParamsShape.sslKeylogFile;
 

@@ -6,7 +6,7 @@ import { givenArgs } from '../../analysis/paged-answer.js';
 import { DEFAULT_PAGE, FOLLOW_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, revealParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { keylogParam, streamIndex, revealParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -16,11 +16,7 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: FOLLOW_DEFAULTS.protocol })
     .describe('What to follow: tcp or udp payload, tls (decrypted application data), http, http2 or quic.'),
-  stream: z
-    .number()
-    .int()
-    .min(0)
-    .max(100_000_000)
+  stream: streamIndex
     .optional()
     .meta({ default: FOLLOW_DEFAULTS.stream })
     .describe(

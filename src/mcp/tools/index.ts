@@ -4,6 +4,8 @@ import { analyzePcapFileTool } from './analyze-pcap-file.js';
 import { captureStatisticsTool } from './capture-statistics.js';
 import { compareCapturesTool } from './compare-captures.js';
 import { deleteCaptureSessionTool } from './delete-capture-session.js';
+import { exportObjectsTool } from './export-objects.js';
+import { exportPacketsTool } from './export-packets.js';
 import { followStreamTool } from './follow-stream.js';
 import { getPacketDetailsTool } from './get-packet-details.js';
 import { inspectProtocolTool } from './inspect-protocol.js';
@@ -28,6 +30,8 @@ export const TOOLS: readonly Tool[] = [
   captureStatisticsTool,
   compareCapturesTool,
   plotCaptureTool,
+  exportPacketsTool,
+  exportObjectsTool,
   listFieldsTool,
   listCaptureSessionsTool,
   listInterfacesTool,

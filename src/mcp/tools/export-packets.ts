@@ -1,0 +1,68 @@
+// export_packets: a new pcapng with just the packets a display filter or one stream selects, for a
+// minimal reproduction to attach to a bug report. Written only inside the roots, never over a file.
+import * as z from 'zod';
+import { packetExportSchema, sizeText, STREAM_PROTOCOLS } from '../../analysis/exports.js';
+import { UserError } from '../../errors.js';
+import { EXPORT_DEFAULTS, MAX_FILTER_LENGTH, MAX_PATH_LENGTH } from '../../limits.js';
+import { hasControlChars, plural } from '../../util/text.js';
+import { captureLink } from '../resources.js';
+import { defineTool, textResult } from '../tool.js';
+import { keylogParam, streamIndex, sourceAndKeylog, sourceParam } from './analysis-params.js';
+
+const inputSchema = z.object({
+  source: sourceParam,
+  displayFilter: z
+    .string()
+    .max(MAX_FILTER_LENGTH)
+    .optional()
+    .describe('The packets to keep, as a Wireshark display filter (e.g. "dns || tcp.port == 8080").'),
+  stream: streamIndex
+    .optional()
+    .describe(
+      'Instead of (or besides) displayFilter: one stream index (tcp.stream or udp.stream), as other answers show it.',
+    ),
+  protocol: z
+    .enum(STREAM_PROTOCOLS)
+    .optional()
+    .meta({ default: EXPORT_DEFAULTS.protocol })
+    .describe('Which kind of stream `stream` counts: tcp or udp.'),
+  saveTo: z
+    .string()
+    .min(1)
+    .max(MAX_PATH_LENGTH)
+    .describe('The pcapng file to write: a new file (never overwritten) inside the allowed directories.'),
+  sslKeylogFile: keylogParam,
+  embedKeylog: z
+    .boolean()
+    .optional()
+    .meta({ default: false })
+    .describe(
+      'Embed the TLS keylog in the new file (pcapng Decryption Secrets Block), so it opens decrypted anywhere. The file then holds secrets.',
+    ),
+});
+
+export const exportPacketsTool = defineTool({
+  name: 'export_packets',
+  title: 'Export packets to a new capture',
+  description:
+    'Write a new pcapng holding only the packets a display filter or one TCP/UDP stream selects (a minimal reproduction for a bug report), optionally with the TLS keylog embedded. Answers with the file, its packet count and size, and a link to it. Writes only inside the allowed directories and never over an existing file.',
+  inputSchema,
+  outputSchema: packetExportSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  handler: async (args, deps, ctx) => {
+    if (hasControlChars(args.saveTo))
+      throw new UserError('saveTo contains a control character; give a plain path.');
+    const target = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
+    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const done = await deps.exporter.exportPackets({ ...args, source, keylog, target }, ctx.mcpReq.signal);
+    const text = [
+      `Exported ${plural(done.packets, 'packet')} of ${done.source} to ${done.file}`,
+      `Filter: ${done.filter}`,
+      `Size: ${sizeText(done.bytes)}${done.keylogEmbedded ? '; the TLS keylog is embedded (the file holds secrets)' : ''}`,
+      ...done.warnings.map((w) => `Warning: ${w}`),
+    ].join('\n');
+    return textResult(text, done, [
+      captureLink(deps, { file: done.file, label: done.file, sessionId: undefined, live: false }),
+    ]);
+  },
+});

@@ -1,0 +1,81 @@
+// The names export_objects gives the files a capture carried: a name from the capture is hostile
+// input, and what is saved must stay one plain file inside the chosen directory.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  matchHttpObjects,
+  requestPathOf,
+  safeFileName,
+  tsharkObjectName,
+  uniqueSafeNames,
+} from '../src/analysis/object-names.js';
+
+describe('safe object names', () => {
+  it('never holds a separator, a control character, or leads up or out', () => {
+    for (const hostile of [
+      '../../etc/passwd',
+      '..',
+      '.',
+      '/',
+      '\\..\\win.ini',
+      'a/b',
+      'a\u0000b',
+      'x\ny\r',
+      '',
+    ]) {
+      const name = safeFileName(hostile);
+      // eslint-disable-next-line no-control-regex -- control characters are what these names must not hold
+      assert.doesNotMatch(name, /[/\\\x00-\x1f]/, JSON.stringify(hostile));
+      assert.notEqual(name, '.');
+      assert.notEqual(name, '..');
+      assert.ok(!name.startsWith('.'), `${JSON.stringify(hostile)} became hidden ${name}`);
+      assert.ok(name.length > 0);
+    }
+  });
+
+  it("renames Windows's device names and trailing dots, keeps ordinary names", () => {
+    assert.equal(safeFileName('CON'), '_CON');
+    assert.equal(safeFileName('lpt1.txt'), '_lpt1.txt');
+    assert.equal(safeFileName('report.txt. . '), 'report.txt');
+    assert.equal(safeFileName('report (final).pdf'), 'report (final).pdf');
+    assert.equal(safeFileName('%2f'), '%2f');
+  });
+
+  it('cuts a long name to 200 bytes of UTF-8, keeping its extension and whole characters', () => {
+    const name = safeFileName(`${'é'.repeat(300)}.html`);
+    assert.ok(Buffer.byteLength(name) <= 200, String(Buffer.byteLength(name)));
+    assert.ok(name.endsWith('.html'));
+    assert.ok(!name.includes('\ufffd'));
+  });
+
+  it('gives names met before (any letter case) a suffix', () => {
+    assert.deepEqual(uniqueSafeNames(['a.txt', 'A.TXT', 'a.txt', 'b']), ['a.txt', 'A-2.TXT', 'a-3.txt', 'b']);
+  });
+});
+
+describe("tshark's names for HTTP objects", () => {
+  it('escapes what tshark escapes, and numbers duplicates as tshark does', () => {
+    assert.equal(tsharkObjectName('name.txt?q=1', 0), 'name.txt%3fq=1');
+    assert.equal(tsharkObjectName('a.txt', 1), 'a(1).txt');
+    assert.equal(tsharkObjectName('CON', 2), 'CON(2)');
+    assert.equal(tsharkObjectName('L'.repeat(300), 0).length, 255);
+  });
+
+  it('matches files to requests in order, and gives up rather than guess', () => {
+    const written = new Set(['a.txt', 'a(1).txt', '%2f', 'evil']);
+    assert.deepEqual(matchHttpObjects(['/a.txt', '/', '/x/a.txt', '/../../etc/evil'], written), [
+      'a.txt',
+      '%2f',
+      'a(1).txt',
+      'evil',
+    ]);
+    assert.equal(matchHttpObjects(['/a.txt', '/'], written), undefined);
+    assert.equal(matchHttpObjects(['/a.txt', '/b.txt', '/', '/evil'], written), undefined);
+  });
+
+  it('takes the request path out of an absolute URI as the client sent it', () => {
+    assert.equal(requestPathOf('http://127.0.0.1:8080/../../etc/evil'), '/../../etc/evil');
+    assert.equal(requestPathOf('http://host'), '/');
+    assert.equal(requestPathOf('/already/a/path'), '/already/a/path');
+  });
+});
