@@ -377,7 +377,7 @@ describe('export_objects and export_packets', () => {
     const saveTo = path.join(server.dir, 'none.pcapng');
     const nothing = await server.mcp.call('export_packets', { source: capture, saveTo });
     assert.equal(nothing.isError, true);
-    assert.match(nothing.text, /Say which packets to export: a displayFilter .* or a stream/);
+    assert.match(nothing.text, /Give the packets to export: a displayFilter .* or a stream/);
     const noMatch = await server.mcp.call('export_packets', {
       source: capture,
       displayFilter: 'dns',

@@ -159,9 +159,13 @@ describe('hostile-input corpus', () => {
       baseline: path.join(root, 'good.pcap'),
       candidate: path.join(root, 'good.pcap'),
       action: 'list',
-      kind: 'dns',
+      kind: tool === 'plot_capture' ? 'io' : 'dns',
       frames: '1',
+      protocol: 'http',
+      // A new file each call: an export never writes over one, so a reused name would be refused.
+      saveTo: path.join(root, `export-${++exports}.pcapng`),
     })[param];
+  let exports = 0;
 
   const baseArgs = (tool: Tool): Record<string, unknown> =>
     Object.fromEntries((tool.inputSchema.required ?? []).map((p) => [p, valid(tool.name, p)]));

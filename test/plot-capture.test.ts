@@ -159,7 +159,7 @@ describe('plot_capture on a loopback download', () => {
     assert.ok(buckets >= 20 && buckets <= 101, `buckets: ${buckets}`);
     const comma = await plot({ kind: 'io', series: ['tcp.port in {80, 443}'] });
     assert.equal(comma.isError, true);
-    assert.match(comma.text, /comma .* e\.g\. "tcp\.port in \{80 443\}"/);
+    assert.match(comma.text, /comma .* split it with \|\|, e\.g\. "tcp\.port == 80 \|\| tcp\.port == 443"/);
   });
 
   it('tcp_stream: the data segments by sequence number, zero windows marked', async (t) => {

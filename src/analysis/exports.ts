@@ -291,7 +291,7 @@ export function packetFilter(
     throw new UserError('protocol goes with stream: give the stream index too (tcp.stream or udp.stream).');
   if (parts.length === 0)
     throw new UserError(
-      'Say which packets to export: a displayFilter (e.g. "http.request.uri contains \\"/login\\"") or a stream (with protocol tcp or udp).',
+      'Give the packets to export: a displayFilter (e.g. "http.request.uri contains \\"/login\\"") or a stream (with protocol tcp or udp).',
     );
   return parts.length === 1 ? (parts[0] ?? '') : parts.map((p) => `(${p})`).join(' && ');
 }

@@ -256,7 +256,7 @@ export class Plotter {
     for (const s of [req.displayFilter ?? '', ...series])
       if (s.includes(','))
         throw new UserError(
-          `tshark's I/O graph cannot take a filter with a comma ("${s}"): write a set without commas, e.g. "tcp.port in {80 443}", or split it with ||.`,
+          `tshark's I/O graph cannot take a filter with a comma ("${s}"): split it with ||, e.g. "tcp.port == 80 || tcp.port == 443" for "tcp.port in {80, 443}", or use a range, e.g. "tcp.port in {80..443}".`,
         );
     const duration = await this.duration(req, signal);
     const given = req.interval ?? PLOT_DEFAULTS.interval;
@@ -281,7 +281,9 @@ export class Plotter {
     );
     const buckets = parseIoStat(out);
     if (buckets.length === 0)
-      throw new UserError(`tshark printed no I/O statistics for ${req.source.label}.`);
+      throw new UserError(
+        `tshark printed no I/O statistics for ${req.source.label}. Check that the capture holds packets (summarize_capture), or try without sslKeylogFile and series.`,
+      );
     const rows: Row[] = [];
     const packets: XYPoint[] = [];
     const bytes: XYPoint[] = [];

@@ -24,7 +24,10 @@ const inputSchema = z.object({
       'The TCP stream index (tcp.stream): needed by tcp_stream, rtt and throughput; narrows flow to it.',
     ),
   interval: z
-    .union([z.number().min(0.001).max(86_400), z.literal('auto')])
+    .union([z.number().min(0.001).max(86_400), z.literal('auto')], {
+      error:
+        'give interval as seconds per bucket, a number from 0.001 to 86400 (e.g. 1), or "auto" for about 100 buckets.',
+    })
     .optional()
     .meta({ default: PLOT_DEFAULTS.interval })
     .describe('Seconds per bucket for io and throughput; "auto" cuts the time into about 100 buckets.'),
