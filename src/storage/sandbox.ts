@@ -51,6 +51,12 @@ export class FileSandbox {
 
   /** Checks a path that is about to be written: it must be inside a root, and its folder exist. */
   async checkTarget(target: string, param: string): Promise<string> {
+    // A relative path would be written wherever the server happened to start: a file an agent
+    // cannot find again, or one where it did not mean to write. Reads keep the seed's rule.
+    if (!path.isAbsolute(target))
+      throw new UserError(
+        `${param}: give an absolute path (inside the directories this server may use), not "${target}": a relative one would land wherever the server was started.`,
+      );
     const absolute = await this.admit(target, param);
     let folder: string;
     try {
