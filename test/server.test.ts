@@ -154,6 +154,8 @@ describe('the sharkmcp server', () => {
       });
       t.after(() => {
         if (child.exitCode === null) child.kill('SIGKILL');
+        // A server killed that way cannot end its children: the test does, so none outlives it.
+        for (const p of pidsIn(pidFile)) if (isProcessAlive(p)) process.kill(p, 'SIGKILL');
       });
       await waitFor('the analysis to start tshark', () => pidsIn(pidFile).length > 0);
       const [pid] = pidsIn(pidFile);
