@@ -12,28 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import { NT_STATUS } from '../src/analysis/digests/smb-codes.js';
 import { captureLoopback, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
-import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { makeCertificate } from './helpers/traffic.js';
-
-type Rows = Record<string, string | number | null>[];
+import { inspectRows as rowsOf } from './helpers/digests.js';
+import type { Rows } from './helpers/digests.js';
 
 /** This file's loopback range: servers and clients bind here, captures keep to it. */
 const CLIENT = '127.83.70.11';
-
-async function rowsOf(
-  mcp: Session,
-  args: Record<string, unknown>,
-): Promise<{ rows: Rows; text: string; aggregate: string }> {
-  const answer = await mcp.call('inspect_protocol', { limit: 10_000, maxChars: 200_000, ...args });
-  assert.equal(answer.isError, false, answer.text);
-  return {
-    rows: answer.structured?.['rows'] as Rows,
-    text: answer.text,
-    aggregate: String(answer.structured?.['aggregate']),
-  };
-}
 
 const TLS_ALERT_NAMES: Record<string, string> = {
   '40': 'handshake_failure',

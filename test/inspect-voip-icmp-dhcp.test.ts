@@ -11,24 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eventList, MAX_EVENTS } from '../src/analysis/digests/voip.js';
 import { useServer } from './helpers/in-process.js';
 import { captureLoopback, requireCapture, tempDir } from './helpers/loopback-capture.js';
-import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
-
-type Rows = Record<string, string | number | null>[];
-
-async function inspectRows(
-  mcp: Session,
-  args: Record<string, unknown>,
-): Promise<{ rows: Rows; aggregate: string; text: string }> {
-  const answer = await mcp.call('inspect_protocol', { limit: 10_000, maxChars: 200_000, ...args });
-  assert.equal(answer.isError, false, answer.text);
-  return {
-    rows: answer.structured?.['rows'] as Rows,
-    aggregate: String(answer.structured?.['aggregate']),
-    text: answer.text,
-  };
-}
+import { inspectRows } from './helpers/digests.js';
 
 const UAC = '127.83.50.1';
 const UAS = '127.83.50.2';

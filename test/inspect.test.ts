@@ -9,17 +9,9 @@ import { parseRtpStreams } from '../src/analysis/digests/voip.js';
 import { DNS_HOST, sharedMixedCapture } from './helpers/fixtures.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
-import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
-
-type Rows = Record<string, string | number | null>[];
-
-async function rowsOf(mcp: Session, args: Record<string, unknown>): Promise<{ rows: Rows; text: string }> {
-  const answer = await mcp.call('inspect_protocol', { limit: 10_000, maxChars: 200_000, ...args });
-  assert.equal(answer.isError, false, answer.text);
-  return { rows: answer.structured?.['rows'] as Rows, text: answer.text };
-}
+import { inspectRows as rowsOf } from './helpers/digests.js';
 
 describe('inspect_protocol on the corpus', () => {
   const server = useServer();

@@ -15,29 +15,14 @@ import { buildRows } from '../src/analysis/digests/index.js';
 import { parseReplies, readDialogue } from '../src/analysis/digests/smtp.js';
 import { captureLoopback, captureUnavailable, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
-import type { Session } from './helpers/mcp-client.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
+import { inspectRows as digest } from './helpers/digests.js';
 
 const run = promisify(execFile);
-type Rows = Record<string, string | number | null>[];
-
 const SMTP_HOST = '127.83.60.1';
 const FTP_HOST = '127.83.60.2';
 const PASSWORD = 'secret-pw';
-
-async function digest(
-  mcp: Session,
-  args: Record<string, unknown>,
-): Promise<{ rows: Rows; text: string; aggregate: string }> {
-  const answer = await mcp.call('inspect_protocol', { limit: 1000, maxChars: 200_000, ...args });
-  assert.equal(answer.isError, false, answer.text);
-  return {
-    rows: answer.structured?.['rows'] as Rows,
-    text: answer.text,
-    aggregate: String(answer.structured?.['aggregate']),
-  };
-}
 
 /** Lines of a socket, CRLF-ended, handed to `onLine` one at a time. */
 function lines(socket: net.Socket, onLine: (line: string) => void): void {

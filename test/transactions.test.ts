@@ -15,10 +15,10 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
-import type { Session } from './helpers/in-process.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { close, listen } from './helpers/traffic.js';
+import { inspectRows as digest } from './helpers/digests.js';
 
 const run = promisify(execFile);
 
@@ -26,21 +26,6 @@ const run = promisify(execFile);
 const HTTP_HOST = '127.83.40.10';
 const DNS_HOST = '127.83.40.53';
 const CLIENT = '127.83.40.20';
-
-type Rows = Record<string, string | number | null>[];
-
-async function digest(
-  mcp: Session,
-  args: Record<string, unknown>,
-): Promise<{ rows: Rows; aggregate: string; text: string }> {
-  const answer = await mcp.call('inspect_protocol', { limit: 10_000, maxChars: 200_000, ...args });
-  assert.equal(answer.isError, false, answer.text);
-  return {
-    rows: answer.structured?.['rows'] as Rows,
-    aggregate: String(answer.structured?.['aggregate']),
-    text: answer.text,
-  };
-}
 
 /** One HTTP/1.1 GET on a new connection from CLIENT:localPort; resolves with the status line. */
 function getFrom(localPort: number, port: number, urlPath: string): Promise<string> {
