@@ -447,7 +447,12 @@ describe('capture_statistics on HTTP and DNS made here', () => {
       [{ metrics: ['avg:ip.src'] }, /ip\.src is not a number.*distinct:ip\.src/],
       [{ displayFilter: 'http.request ==' }, /displayFilter is not a valid/],
       [{ interval: 1, series: ['dns &&'] }, /series "dns &&"/],
-      [{ interval: 1, groupBy: ['ip.src'] }, /groupBy and interval do not go together.*series/],
+      [
+        { interval: 1, groupBy: ['ip.src'], series: ['dns'] },
+        /series and groupBy do not go together.*displayFilter/,
+      ],
+      [{ interval: 1, groupBy: ['ip.src'], topN: 101 }, /at most 100.*drop interval/],
+      [{ interval: 1, orderBy: 'count' }, /without groupBy/],
       [{ series: ['dns'] }, /give interval too/],
       [{ groupBy: ['ip.src'], orderBy: 'bytes' }, /orderBy "bytes" names no column.*"count", "ip\.src"/],
       [{ metrics: ['median:dns.time'] }, /metrics/],

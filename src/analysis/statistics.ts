@@ -24,8 +24,12 @@ import { callText, PagedAnswer } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead } from './source.js';
 import {
+  Cells,
+  GroupAccumulator,
   ValueBudget,
   Grouping,
+  joinKey,
+  keysOf,
   isNumeric,
   NONE,
   OTHER,
@@ -33,7 +37,7 @@ import {
   SKETCH_ACCURACY,
   splitKey,
 } from './stats-accumulators.js';
-import type { GroupAccumulator, Metric, MetricValue } from './stats-accumulators.js';
+import type { Metric, MetricValue } from './stats-accumulators.js';
 
 export const STATS_LIMITS = {
   groupBy: 3,
@@ -48,6 +52,10 @@ export const STATS_LIMITS = {
   maxBuckets: 10_000,
   /** Buckets "auto" aims at. */
   autoBuckets: 100,
+  /** Groups with a line of their own in a time series per group (topN with groupBy and interval). */
+  lines: 100,
+  /** Buckets times lines of a time series per group at most: what its memory holds. */
+  cells: 100_000,
 } as const;
 
 /** One line of the tshark pass at most (a packet with thousands of occurrences is cut, and said). */
@@ -89,6 +97,20 @@ export const statisticsFactsSchema = z.object({
   offset: z.number().int(),
   nextOffset: z.number().int().nullable(),
   warnings: z.array(z.string()),
+  lines: z
+    .array(
+      z.object({
+        line: z.string().describe('The prefix of its columns, e.g. "#1" for "#1 count".'),
+        group: z
+          .record(z.string(), z.string())
+          .nullable()
+          .describe('Its groupBy values; null for the line of the groups left out, "(other groups)".'),
+        groups: z.number().int().describe('Groups it adds up: 1, or the groups left out.'),
+        totals: z.record(z.string(), cellSchema).describe('Each metric over the whole capture.'),
+      }),
+    )
+    .optional()
+    .describe('With groupBy and interval: the group behind each line of the time series, in orderBy order.'),
 });
 export type StatisticsFacts = z.infer<typeof statisticsFactsSchema>;
 
@@ -125,8 +147,9 @@ export class CaptureStatistics {
     const plan = await this.plan(req, signal);
     await this.filters.checkDisplayFilter(req.displayFilter, signal);
     for (const s of req.series ?? []) await this.checkSeries(s, signal);
-    return req.interval === undefined
-      ? this.grouped(req, plan, signal, progress)
+    if (req.interval === undefined) return this.grouped(req, plan, signal, progress);
+    return plan.groupBy.length > 0
+      ? this.groupSeries(req, plan, signal, progress)
       : this.timeSeries(req, plan, signal, progress);
   }
 
@@ -146,9 +169,9 @@ export class CaptureStatistics {
   private async plan(req: StatisticsRequest, signal?: AbortSignal): Promise<Plan> {
     const groupBy = [...(req.groupBy ?? [])];
     const metrics = (req.metrics && req.metrics.length > 0 ? req.metrics : ['count']).map(parseMetric);
-    if (req.interval !== undefined && groupBy.length > 0) {
+    if ((req.series ?? []).length > 0 && groupBy.length > 0) {
       throw new UserError(
-        'groupBy and interval do not go together: a time series has one column per metric and series. For one line per host or port over time, give series one display filter each, e.g. series: ["ip.src == 10.0.0.1", "ip.src == 10.0.0.2"].',
+        'series and groupBy do not go together: with interval, groupBy already makes one line per group (the topN largest, the rest together). Keep groupBy and put the condition the series shared in displayFilter, or keep series and drop groupBy for one line per display filter.',
       );
     }
     if (req.interval === undefined && (req.series ?? []).length > 0) {
@@ -158,7 +181,7 @@ export class CaptureStatistics {
     }
     const metricFields = metrics.flatMap((m) => (m.field === undefined ? [] : [m.field]));
     await this.checkFields(groupBy, metrics, signal);
-    const order = orderOf(req.orderBy, groupBy, metrics, req.interval !== undefined);
+    const order = orderOf(req.orderBy, groupBy, metrics, req.interval !== undefined && groupBy.length === 0);
     const fields = [...groupBy, ...new Set(metricFields)];
     if (req.interval !== undefined) fields.push('frame.time_relative');
     // A count alone still needs one field printed: tshark prints nothing without -e.
@@ -321,21 +344,7 @@ export class CaptureStatistics {
           grouping.otherGroups,
         ),
       );
-    if (grouping.overflowPackets > 0) {
-      warnings.push(
-        `More than ${this.limits.maxGroups.toLocaleString('en-US')} distinct groups: ${plural(grouping.overflowPackets, 'packet')} of groups first seen after that are counted together in the last row, "${OTHER}", and the order covers only the groups kept. Narrow the call with displayFilter or group by fewer fields.`,
-      );
-    }
-    if (grouping.multiGroupPackets > 0) {
-      warnings.push(
-        `${plural(grouping.multiGroupPackets, 'packet')} had several values of a groupBy field and count in each of their groups, so the rows add up to more than the total.`,
-      );
-    }
-    if (grouping.cutCombinations > 0) {
-      warnings.push(
-        `${plural(grouping.cutCombinations, 'packet')} had more than 256 combinations of groupBy values; each counted in its first 256 groups only.`,
-      );
-    }
+    warnings.push(...this.groupingWarnings(grouping, 'rows'));
     return this.render(req, plan, {
       columns: [...plan.groupBy, ...plan.metrics.map((m) => m.label)],
       rows,
@@ -347,17 +356,37 @@ export class CaptureStatistics {
         `Grouped by: ${plan.groupBy.length > 0 ? plan.groupBy.join(', ') : 'nothing (one row over all packets)'}`,
         `Ordered by: ${plan.order.column} ${plan.order.desc ? 'desc' : 'asc'}`,
       ],
-      warnings: [...warnings, ...skippedNote(grouping.skipped.count)],
+      warnings,
       interval: null,
     });
   }
 
-  private async timeSeries(
+  /** What a grouping's counts need said: groups past the cap, packets in several groups, values skipped. */
+  private groupingWarnings(grouping: Grouping, rows: 'rows' | 'lines'): string[] {
+    const warnings: string[] = [];
+    if (grouping.overflowPackets > 0) {
+      warnings.push(
+        `More than ${this.limits.maxGroups.toLocaleString('en-US')} distinct groups: ${plural(grouping.overflowPackets, 'packet')} of groups first seen after that are counted together in the last ${rows === 'rows' ? 'row' : 'line'}, "${OTHER}", and the order covers only the groups kept. Narrow the call with displayFilter or group by fewer fields.`,
+      );
+    }
+    if (grouping.multiGroupPackets > 0) {
+      warnings.push(
+        `${plural(grouping.multiGroupPackets, 'packet')} had several values of a groupBy field and count in each of their groups, so the ${rows} add up to more than the total.`,
+      );
+    }
+    if (grouping.cutCombinations > 0) {
+      warnings.push(
+        `${plural(grouping.cutCombinations, 'packet')} had more than 256 combinations of groupBy values; each counted in its first 256 groups only.`,
+      );
+    }
+    return [...warnings, ...skippedNote(grouping.skipped.count)];
+  }
+
+  /** The bucket width, and the buckets the capture's duration makes (refused past maxBuckets). */
+  private async bucketing(
     req: StatisticsRequest,
-    plan: Plan,
     signal: AbortSignal | undefined,
-    progress: ProgressSink | undefined,
-  ): Promise<{ text: string; facts: StatisticsFacts }> {
+  ): Promise<{ interval: number; buckets: number | undefined; duration: number | undefined }> {
     const tools = await this.tools();
     const facts = await captureFacts(this.group, tools.require('capinfos'), req.source.file, signal).catch(
       () => undefined,
@@ -371,6 +400,259 @@ export class CaptureStatistics {
         `interval ${interval} s over this capture's ${duration} s makes ${buckets.toLocaleString('en-US')} buckets, more than ${STATS_LIMITS.maxBuckets.toLocaleString('en-US')}. Use interval ${niceCeil((duration ?? 0) / STATS_LIMITS.maxBuckets)} or more, or "auto".`,
       );
     }
+    return { interval, buckets, duration };
+  }
+
+  /**
+   * groupBy with interval: a time series per group. Pass 1 ranks the groups over the whole capture
+   * exactly as the grouped table does, and keeps each group's buckets while they fit; when every
+   * group gets a line that pass is the answer. Otherwise pass 2 reads the buckets of the topN groups
+   * only, the rest together in one "(other groups)" line, so memory holds lines times buckets
+   * whatever the number of groups.
+   */
+  private async groupSeries(
+    req: StatisticsRequest,
+    plan: Plan,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<{ text: string; facts: StatisticsFacts }> {
+    const topN = req.limit ?? STATS_LIMITS.topN.default;
+    if (topN > STATS_LIMITS.lines) {
+      throw new UserError(
+        `topN ${topN}: with groupBy and interval, topN is the number of groups with a line of their own, at most ${STATS_LIMITS.lines}; the rest share one "${OTHER}" line. For every group's totals, drop interval (a grouped table pages through all of them).`,
+      );
+    }
+    const { interval, buckets, duration } = await this.bucketing(req, signal);
+    const ranked = await this.rankForLines(req, plan, { interval, topN }, signal, progress);
+    const { top, left, warnings } = ranked;
+    let lastBucket = Math.max((buckets ?? 1) - 1, ranked.lastBucket);
+    const lineCount = top.length + (left.groups > 0 || left.overflow ? 1 : 0);
+    const cellsAsked = (lastBucket + 1) * lineCount;
+    if (cellsAsked > STATS_LIMITS.cells) {
+      const fewer = Math.floor(STATS_LIMITS.cells / (lastBucket + 1)) - 1;
+      throw new UserError(
+        `interval ${interval} s makes ${(lastBucket + 1).toLocaleString('en-US')} buckets; times ${lineCount} lines that is ${cellsAsked.toLocaleString('en-US')} cells, more than the ${STATS_LIMITS.cells.toLocaleString('en-US')} a time series per group holds. Use interval ${niceCeil(((duration ?? lastBucket * interval) * lineCount) / STATS_LIMITS.cells)} or more${fewer >= 1 ? `, or topN ${fewer} or less (the rest share "${OTHER}")` : ''}.`,
+      );
+    }
+    let cellAt: (line: number, bucket: number) => GroupAccumulator | undefined;
+    let other: { readonly count: number; results(): MetricValue[] } | undefined;
+    if (ranked.cells) {
+      const { cells } = ranked.cells;
+      const keys = top.map((r) => joinKey(r.key.map(String)));
+      cellAt = (line, bucket) => cells.get(`${keys[line] ?? ''}\t${bucket}`);
+    } else {
+      const index = new Map(top.map((r, i) => [joinKey(r.key.map(String)), i]));
+      // A fresh budget: pass 1's values are gone, only its results are kept.
+      const budget = new ValueBudget(this.limits.valueBudget);
+      const cells = new Cells(plan.metrics, budget, STATS_LIMITS.cells);
+      const rest = new GroupAccumulator(plan.metrics, budget, { count: 0 });
+      const more = await this.linesPass(
+        req,
+        plan,
+        {
+          interval,
+          onPacket: (groupValues, metricValues, bucket) => {
+            lastBucket = Math.max(lastBucket, bucket);
+            let outside = false;
+            for (const key of keysOf(groupValues).keys) {
+              const line = index.get(key);
+              if (line === undefined) outside = true;
+              else cells.add(`${line}\t${bucket}`, metricValues);
+            }
+            // A packet counts once in the rest, however many of its groups were left out.
+            if (outside) {
+              cells.add(`${top.length}\t${bucket}`, metricValues);
+              rest.add(metricValues);
+            }
+          },
+        },
+        signal,
+        progress,
+      );
+      for (const w of more) if (!warnings.includes(w)) warnings.push(w);
+      if (cells.overflowPackets > 0) {
+        warnings.push(
+          `The capture grew while it was read: ${plural(cells.overflowPackets, 'packet')} past ${STATS_LIMITS.cells.toLocaleString('en-US')} cells are left out of the lines.`,
+        );
+      }
+      cellAt = (line, bucket) => cells.cells.get(`${line}\t${bucket}`);
+      if (rest.count > 0 || left.groups > 0 || left.overflow) other = rest;
+    }
+    lastBucket = Math.min(lastBucket, STATS_LIMITS.maxBuckets - 1);
+    const lines = [
+      ...top.map((r) => ({
+        group: Object.fromEntries(plan.groupBy.map((f, i) => [f, String(r.key[i])])),
+        groups: 1,
+        results: r.results,
+        count: r.counts[0] ?? 0,
+      })),
+      ...(other ? [{ group: null, groups: left.groups, results: other.results(), count: other.count }] : []),
+    ];
+    const columns = ['start', ...lines.flatMap((_l, i) => plan.metrics.map((m) => `#${i + 1} ${m.label}`))];
+    const empty = plan.metrics.map((m): MetricValue => ({ value: m.kind === 'count' ? 0 : null, n: 0 }));
+    const rows: StatRow[] = [];
+    for (let b = 0; b <= lastBucket; b++) {
+      const accs = lines.map((_l, i) => cellAt(i, b));
+      rows.push({
+        key: [round(b * interval)],
+        counts: accs.flatMap((a) => plan.metrics.map(() => a?.count ?? 0)),
+        results: accs.flatMap((a) => a?.results() ?? empty),
+      });
+    }
+    const order = `${plan.order.column} ${plan.order.desc ? 'desc' : 'asc'}`;
+    const groupsText = left.groups + top.length;
+    const legend = lines.map((l, i) => {
+      const who =
+        l.group === null
+          ? `${OTHER}: ${left.overflow ? 'at least ' : ''}${plural(l.groups, 'group')} left out (ranked ${top.length + 1}-${groupsText}${left.overflow ? ' and beyond' : ''}), each packet once`
+          : Object.entries(l.group)
+              .map(([f, v]) => `${f}=${v.replace(/[\t\n]/g, ' ')}`)
+              .join(', ');
+      const totals = plan.metrics.map((m, j) => `${m.label}=${cellText(l.results[j], l.count, m)}`);
+      return `#${i + 1} ${who}: ${totals.join(', ')}`;
+    });
+    const listing = callText({
+      tool: req.call.tool,
+      args: {
+        ...Object.fromEntries(
+          Object.entries(req.call.args).filter(
+            ([k]) => !['interval', 'topN', 'offset', 'maxChars'].includes(k),
+          ),
+        ),
+        offset: top.length,
+      },
+    });
+    const head = [
+      `Time series per group: ${bucketText(req, interval)}`,
+      `Lines: ${
+        other
+          ? `the top ${top.length} of ${left.overflow ? 'more than ' : ''}${groupsText} groups by ${order} over the whole capture, the rest together in one line`
+          : `every group (${top.length}), in order of ${order} over the whole capture`
+      }; line #N's columns are "#N <metric>", its totals over the whole capture beside it:`,
+      ...legend,
+      ...(other && left.groups > 0
+        ? [
+            `The groups left out: ${listing} lists them with their totals; topN up to ${Math.min(STATS_LIMITS.lines, groupsText)} gives each a line.`,
+          ]
+        : []),
+    ];
+    return this.render(req, plan, {
+      columns,
+      rows,
+      keyColumns: ['start'],
+      totals: ranked.total,
+      packets: ranked.total.count,
+      noun: 'bucket',
+      head,
+      warnings,
+      interval,
+      metricLabels: columns.slice(1),
+      limit: STATS_LIMITS.maxBuckets,
+      lines: lines.map((l, i) => ({
+        line: `#${i + 1}`,
+        group: l.group,
+        groups: l.groups,
+        totals: Object.fromEntries(plan.metrics.map((m, j) => [m.label, valueOf(l.results[j])])),
+      })),
+    });
+  }
+
+  /**
+   * Pass 1 of a time series per group: every group's totals (as the grouped table has them), the
+   * topN in orderBy order, and each group's buckets when they are the whole answer (every group has
+   * a line, nothing past a limit).
+   */
+  private async rankForLines(
+    req: StatisticsRequest,
+    plan: Plan,
+    lines: { readonly interval: number; readonly topN: number },
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<{
+    top: StatRow[];
+    left: { groups: number; overflow: boolean };
+    total: { readonly count: number; results(): MetricValue[] };
+    cells: Cells | undefined;
+    lastBucket: number;
+    warnings: string[];
+  }> {
+    const budget = new ValueBudget(this.limits.valueBudget);
+    const grouping = new Grouping(plan.metrics, { maxGroups: this.limits.maxGroups, valueBudget: budget });
+    const cells = new Cells(plan.metrics, budget, STATS_LIMITS.cells);
+    const { topN } = lines;
+    let lastBucket = 0;
+    const warnings = await this.linesPass(
+      req,
+      plan,
+      {
+        interval: lines.interval,
+        onPacket: (groupValues, metricValues, bucket) => {
+          lastBucket = Math.max(lastBucket, bucket);
+          for (const key of grouping.add(groupValues, metricValues))
+            cells.add(`${key}\t${bucket}`, metricValues);
+        },
+      },
+      signal,
+      progress,
+    );
+    const rows = [...grouping.groups].map(([key, acc]) => rowOf(splitKey(key), acc));
+    sortRows(rows, plan);
+    const whole =
+      rows.length <= topN && !grouping.otherGroups && cells.overflowPackets === 0 && !budget.short;
+    const results = grouping.total.results();
+    const count = grouping.total.count;
+    return {
+      top: rows.slice(0, topN),
+      left: { groups: Math.max(0, rows.length - topN), overflow: grouping.otherGroups !== undefined },
+      total: { count, results: () => results },
+      cells: whole ? cells : undefined,
+      lastBucket,
+      warnings: [...warnings, ...this.groupingWarnings(grouping, 'lines')],
+    };
+  }
+
+  /** One pass of a time series per group: each packet's groupBy values, metric values and bucket. */
+  private linesPass(
+    req: StatisticsRequest,
+    plan: Plan,
+    read: {
+      readonly interval: number;
+      readonly onPacket: (
+        groupValues: string[],
+        metricValues: (string | undefined)[],
+        bucket: number,
+      ) => void;
+    },
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<string[]> {
+    const g = plan.groupBy.length;
+    const at = metricColumns(plan);
+    const timeAt = plan.fields.length - 1;
+    return this.pass(
+      req,
+      {
+        filter: req.displayFilter,
+        fields: plan.fields,
+        onPacket: (v) =>
+          read.onPacket(
+            v.slice(0, g).map((x) => x ?? ''),
+            at.map((i) => v[i]),
+            bucketOf(v[timeAt], read.interval),
+          ),
+      },
+      signal,
+      progress,
+    );
+  }
+
+  private async timeSeries(
+    req: StatisticsRequest,
+    plan: Plan,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<{ text: string; facts: StatisticsFacts }> {
+    const { interval, buckets } = await this.bucketing(req, signal);
     const filters = (req.series ?? []).length > 0 ? [...(req.series ?? [])] : [undefined];
     const series: Grouping[] = [];
     const warnings: string[] = [];
@@ -396,10 +678,8 @@ export class CaptureStatistics {
           filter,
           fields: plan.fields,
           onPacket: (v) => {
-            const t = Number(v[timeAt]);
-            const bucket = Number.isFinite(t) ? Math.max(0, Math.floor(t / interval + 1e-9)) : 0;
             const metricValues = at.map((i) => v[i]);
-            grouping.add([String(bucket)], metricValues);
+            grouping.add([String(bucketOf(v[timeAt], interval))], metricValues);
             total.add([], metricValues);
           },
         },
@@ -429,7 +709,7 @@ export class CaptureStatistics {
       );
     }
     const head = [
-      `Time series: ${interval} s buckets${req.interval === 'auto' ? ' (auto: about 100 over the capture)' : ''}; "start" is the bucket's start, seconds since the capture's first packet.`,
+      `Time series: ${bucketText(req, interval)}`,
       ...(several ? filters.map((f, i) => `Series #${i + 1}: ${f ?? ''}`) : []),
     ];
     return this.render(req, plan, {
@@ -454,7 +734,7 @@ export class CaptureStatistics {
       readonly columns: readonly string[];
       readonly rows: readonly StatRow[];
       readonly keyColumns: readonly string[];
-      readonly totals: GroupAccumulator;
+      readonly totals: { readonly count: number; results(): MetricValue[] };
       readonly packets: number;
       readonly noun: string;
       readonly head: readonly string[];
@@ -463,10 +743,13 @@ export class CaptureStatistics {
       readonly series?: readonly string[];
       /** The metric columns' names (default: the metrics' labels). */
       readonly metricLabels?: readonly string[];
+      /** Rows a page holds at most (default: the call's topN). */
+      readonly limit?: number;
+      readonly lines?: StatisticsFacts['lines'];
     },
   ): { text: string; facts: StatisticsFacts } {
     const offset = req.offset ?? 0;
-    const limit = req.limit ?? STATS_LIMITS.topN.default;
+    const limit = table.limit ?? req.limit ?? STATS_LIMITS.topN.default;
     const totals = table.totals.results();
     const notes: Record<string, string> = {};
     const metricLabels = table.metricLabels ?? plan.metrics.map((m) => m.label);
@@ -542,12 +825,7 @@ export class CaptureStatistics {
         interval: table.interval,
         series: [...(table.series ?? [])],
         packets: table.packets,
-        totals: Object.fromEntries(
-          plan.metrics.map((m, i) => [
-            m.label,
-            totals[i]?.value === null || totals[i] === undefined ? null : round(totals[i].value),
-          ]),
-        ),
+        totals: Object.fromEntries(plan.metrics.map((m, i) => [m.label, valueOf(totals[i])])),
         columns: [...table.columns],
         rows: rowsShown,
         notes,
@@ -555,6 +833,7 @@ export class CaptureStatistics {
         offset,
         nextOffset,
         warnings,
+        ...(table.lines ? { lines: table.lines } : {}),
       },
     };
   }
@@ -592,7 +871,10 @@ function orderOf(
       ? { column: metrics.find((m) => m.kind === 'count')?.label ?? metrics[0]?.label ?? 'count', desc: true }
       : { column: metrics[0]?.label ?? 'count', desc: true };
   }
-  if (timeSeries) throw new UserError('orderBy does not apply to a time series: its rows are in time order.');
+  if (timeSeries)
+    throw new UserError(
+      'orderBy does not apply to a time series without groupBy: its rows are in time order. With groupBy, orderBy picks the groups that get a line of their own.',
+    );
   const [column = '', direction, ...rest] = orderBy.trim().split(/\s+/);
   const known = [...metrics.map((m) => m.label), ...groupBy];
   if (
@@ -643,6 +925,21 @@ function cellText(v: MetricValue | undefined, count: number, m: Metric): string 
   const mark = v.bound === 'at least' ? '≥' : v.bound === 'approximate' ? '≈' : '';
   const n = m.kind !== 'count' && m.kind !== 'distinct' && v.n !== count ? ` (n=${v.n})` : '';
   return `${mark}${number}${n}`;
+}
+
+/** A metric's number as structuredContent gives it: rounded, null without values. */
+function valueOf(v: MetricValue | undefined): number | null {
+  return v === undefined || v.value === null ? null : round(v.value);
+}
+
+/** The bucket of a packet's frame.time_relative, as tshark -z io,stat counts it. */
+function bucketOf(time: string | undefined, interval: number): number {
+  const t = Number(time);
+  return Number.isFinite(t) ? Math.max(0, Math.floor(t / interval + 1e-9)) : 0;
+}
+
+function bucketText(req: StatisticsRequest, interval: number): string {
+  return `${interval} s buckets${req.interval === 'auto' ? ' (auto: about 100 over the capture)' : ''}; "start" is the bucket's start, seconds since the capture's first packet.`;
 }
 
 /** Nine decimals at most: nanoseconds for times, and no binary noise (0.30000000000000004). */

@@ -48,9 +48,14 @@ export const isNumeric = (m: Metric): boolean => m.kind !== 'count' && m.kind !=
 
 /** How many values all groups together may keep exactly (distinct sets, percentile lists). */
 export class ValueBudget {
+  /** Whether a value was ever refused: something computed from it is no longer exact. */
+  short = false;
   constructor(private left: number) {}
   take(n = 1): boolean {
-    if (this.left < n) return false;
+    if (this.left < n) {
+      this.short = true;
+      return false;
+    }
     this.left -= n;
     return true;
   }
@@ -243,10 +248,11 @@ export class Grouping {
     this.total = new GroupAccumulator(metrics, this.budget, this.skipped);
   }
 
-  /** One packet: its grouping fields' values, then each metric's field's value. */
-  add(keyValues: readonly string[], metricValues: readonly (string | undefined)[]): void {
+  /** One packet: its grouping fields' values, then each metric's field's value; the keys it counted under. */
+  add(keyValues: readonly string[], metricValues: readonly (string | undefined)[]): string[] {
     this.total.add(metricValues);
-    const keys = this.keysOf(keyValues);
+    const { keys, cut } = keysOf(keyValues);
+    if (cut) this.cutCombinations++;
     if (keys.length > 1) this.multiGroupPackets++;
     for (const key of keys) {
       let acc = this.groups.get(key);
@@ -263,25 +269,57 @@ export class Grouping {
       }
       acc.add(metricValues);
     }
+    return keys;
   }
 
   /** The row of every group past the cap, when there were such packets. */
   otherGroups: GroupAccumulator | undefined;
+}
 
-  /** The keys one packet counts under: every combination of its fields' values. */
-  private keysOf(keyValues: readonly string[]): string[] {
-    let keys: string[][] = [[]];
-    for (const v of keyValues) {
-      const values = v === '' ? [NONE] : [...new Set(v.split(AGGREGATOR))];
-      const next: string[][] = [];
-      for (const k of keys) for (const one of values) next.push([...k, one]);
-      keys = next;
-      if (keys.length > MAX_KEYS_PER_PACKET) {
-        this.cutCombinations++;
-        keys = keys.slice(0, MAX_KEYS_PER_PACKET);
-      }
+/** The keys one packet counts under: every combination of its grouping fields' values (the first 256). */
+export function keysOf(keyValues: readonly string[]): { keys: string[]; cut: boolean } {
+  let keys: string[][] = [[]];
+  let cut = false;
+  for (const v of keyValues) {
+    const values = v === '' ? [NONE] : [...new Set(v.split(AGGREGATOR))];
+    const next: string[][] = [];
+    for (const k of keys) for (const one of values) next.push([...k, one]);
+    keys = next;
+    if (keys.length > MAX_KEYS_PER_PACKET) {
+      cut = true;
+      keys = keys.slice(0, MAX_KEYS_PER_PACKET);
     }
-    return keys.map(joinKey);
+  }
+  return { keys: keys.map(joinKey), cut };
+}
+
+/**
+ * Accumulators by a key the caller makes (a line and a bucket of a time series per group), without
+ * a total: a packet may count in several cells. At most `maxCells`; a packet for a cell past that
+ * is counted in `overflowPackets` and nowhere else, so the caller can tell the cells are not whole.
+ */
+export class Cells {
+  readonly cells = new Map<string, GroupAccumulator>();
+  overflowPackets = 0;
+
+  constructor(
+    private readonly metrics: readonly Metric[],
+    private readonly budget: ValueBudget,
+    private readonly maxCells: number,
+  ) {}
+
+  add(key: string, metricValues: readonly (string | undefined)[]): void {
+    let acc = this.cells.get(key);
+    if (!acc) {
+      if (this.cells.size >= this.maxCells) {
+        this.overflowPackets++;
+        return;
+      }
+      // Values that do not read as numbers are counted once a packet, by the caller's total.
+      acc = new GroupAccumulator(this.metrics, this.budget, { count: 0 });
+      this.cells.set(key, acc);
+    }
+    acc.add(metricValues);
   }
 }
 

@@ -37,7 +37,7 @@ const inputSchema = z.object({
     .max(STATS_LIMITS.groupBy)
     .optional()
     .describe(
-      'Up to 3 field names; one row per combination of their values, e.g. ["http.user_agent"] or ["ip.dst", "tcp.dstport"]. A packet without the field counts under "(none)"; one with several values counts in each.',
+      'Up to 3 field names; one row per combination of their values, e.g. ["http.user_agent"] or ["ip.dst", "tcp.dstport"]. A packet without the field counts under "(none)"; one with several values counts in each. With interval: one line per group over time (the topN largest by orderBy, the rest together).',
     ),
   metrics: z
     .array(z.string().max(220).regex(METRIC_PATTERN, 'count, or sum|avg|min|max|distinct|pNN:<field>'))
@@ -53,10 +53,10 @@ const inputSchema = z.object({
     .max(240)
     .optional()
     .describe(
-      'A metric or groupBy field, then "asc" or "desc", e.g. "sum:frame.len desc". Default: count, descending.',
+      'A metric or groupBy field, then "asc" or "desc", e.g. "sum:frame.len desc". Default: count, descending. With groupBy and interval it picks the groups that get a line.',
     ),
   topN: limit.describe(
-    'Rows (groups, or buckets of a time series) to show; the answer names the call for more.',
+    'Rows (groups, or buckets of a time series) to show; the answer names the call for more. With groupBy and interval: the groups with a line of their own (at most 100), the rest share one "(other groups)" line.',
   ),
   offset,
   interval: z
@@ -66,7 +66,7 @@ const inputSchema = z.object({
     })
     .optional()
     .describe(
-      'A time series instead of groups: seconds per bucket (e.g. 1 for "per second"), or "auto" for about 100 buckets over the capture. Each metric per bucket, like Wireshark\'s I/O graph.',
+      'A time series: seconds per bucket (e.g. 1 for "per second"), or "auto" for about 100 buckets over the capture. Each metric per bucket, like Wireshark\'s I/O graph; with groupBy, per group (columns "#1 count", "#2 count", … and a legend naming each line\'s group).',
     ),
   series: z
     .array(filter)
@@ -74,7 +74,7 @@ const inputSchema = z.object({
     .max(STATS_LIMITS.series)
     .optional()
     .describe(
-      'With interval: one series per display filter, side by side (e.g. ["http.request", "dns.flags.response == 0"]); each is also narrowed by displayFilter.',
+      'With interval: one series per display filter, side by side (e.g. ["http.request", "dns.flags.response == 0"]); each is also narrowed by displayFilter. Not with groupBy (which makes the lines itself).',
     ),
   sslKeylogFile: keylogParam,
   maxChars,
@@ -84,7 +84,7 @@ export const captureStatisticsTool = defineTool({
   name: 'capture_statistics',
   title: 'Capture statistics',
   description:
-    'Counts and aggregates of any fields in one table: "which User-Agents and how many requests each" (groupBy ["http.user_agent"]), "queries per name with their rcodes" (groupBy ["dns.qry.name", "dns.flags.rcode"]), "average DNS response time per server" (metrics ["avg:dns.time"], groupBy ["ip.src"]), "bytes per host per port" (metrics ["sum:frame.len"]), or with interval a time series ("requests per second"; series for several display filters side by side). Exact counts over the whole capture with totals over all matched packets; rows ordered by orderBy, topN at a time. Works on a capture file or a capture session; decrypts TLS with sslKeylogFile.',
+    'Counts and aggregates of any fields in one table: "which User-Agents and how many requests each" (groupBy ["http.user_agent"]), "queries per name with their rcodes" (groupBy ["dns.qry.name", "dns.flags.rcode"]), "average DNS response time per server" (metrics ["avg:dns.time"], groupBy ["ip.src"]), "bytes per host per port" (metrics ["sum:frame.len"]), or with interval a time series ("requests per second"; series for several display filters side by side; with groupBy one line per group, "bytes per host per second", the topN groups by orderBy and the rest together). Exact counts over the whole capture with totals over all matched packets; rows ordered by orderBy, topN at a time. Works on a capture file or a capture session; decrypts TLS with sslKeylogFile.',
   inputSchema,
   outputSchema: statisticsFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
