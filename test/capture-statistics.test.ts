@@ -86,6 +86,55 @@ function percentile(values: readonly number[], q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 }
 
+/** A time series per group's lines, as structuredContent gives them. */
+type Line = {
+  line: string;
+  group: Record<string, string> | null;
+  groups: number;
+  totals: Record<string, number>;
+};
+
+/**
+ * Checks each line's packets and bytes per second (metrics count and sum:frame.len, interval 1)
+ * against tshark's own -z io,stat, one filter a line; the last filter given is the whole capture's,
+ * which the lines must add up to. Returns nothing; fails on the first difference.
+ */
+async function checkLines(file: string, rows: Rows, filters: readonly string[], all: string): Promise<void> {
+  const io = await ioStat(file, 1, [...filters, all]);
+  assert.equal(rows.length, io[0]?.frames.length, 'as many buckets as tshark');
+  const sum = (r: Rows[number], metric: string): number =>
+    filters.reduce((n, _f, i) => n + Number(r[`#${i + 1} ${metric}`] ?? 0), 0);
+  filters.forEach((f, i) => {
+    assert.deepEqual(
+      rows.map((r) => r[`#${i + 1} count`]),
+      io[i]?.frames,
+      `packets per second of line #${i + 1} (${f})`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r[`#${i + 1} sum:frame.len`] ?? 0),
+      io[i]?.bytes,
+      `bytes per second of line #${i + 1} (${f})`,
+    );
+  });
+  const whole = io[filters.length];
+  assert.deepEqual(
+    rows.map((r) => sum(r, 'count')),
+    whole?.frames,
+    'the lines add up to every packet',
+  );
+  assert.deepEqual(
+    rows.map((r) => sum(r, 'sum:frame.len')),
+    whole?.bytes,
+    'the lines add up to every byte',
+  );
+}
+
+/** tshark filters for lines by ip.src: one a source given, then one for every other source when `rest`. */
+const bySource = (all: string, top: readonly string[], rest: boolean): string[] => [
+  ...top.map((src) => `${all} && ip.src == ${src}`),
+  ...(rest ? [`${all} && ${top.map((src) => `ip.src != ${src}`).join(' && ')}`] : []),
+];
+
 const near = (actual: unknown, expected: number, what: string): void =>
   assert.ok(Math.abs(Number(actual) - expected) < 1e-8, `${what}: ${String(actual)} vs ${expected}`);
 
@@ -553,5 +602,170 @@ describe('capture_statistics on the corpus', () => {
       table(a.rows, ['ip.proto'], 'distinct:ip.dst'),
       new Map([...expected].map(([p, s]) => [p, s.size])),
     );
+  });
+  it('bytes per source per second: the top 3 sources and the rest add up to tshark -z io,stat', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    // ICMP errors carry a second ip.src (the packet quoted); without them each packet has one source.
+    const only = 'ip && !icmp';
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: only,
+      groupBy: ['ip.src'],
+      metrics: ['count', 'sum:frame.len'],
+      interval: 1,
+      topN: 3,
+    });
+    const counts = new Map<string, number>();
+    for (const [src = ''] of await tsharkFields(file, ['ip.src'], { filter: only }))
+      counts.set(src, (counts.get(src) ?? 0) + 1);
+    const order = [...counts].sort(([x, m], [y, n]) => n - m || x.localeCompare(y)).map(([src]) => src);
+    await checkLines(file, a.rows, bySource(only, order.slice(0, 3), true), only);
+    assert.match(a.text, new RegExp(`\\(other groups\\): ${order.length - 3} groups left out`));
+  });
+});
+
+describe('capture_statistics per group over time, on UDP sent here', () => {
+  const server = useServer();
+  /** This block's own loopback range (a receiver and six senders), apart from the block above. */
+  const NET = '127.83.62';
+  const receiver = `${NET}.100`;
+  // Per sender: datagrams in the first second and in the next, and their payload size. Counts and
+  // bytes rank the senders differently, and three ties at the bottom leave a group out either way.
+  const senders = [
+    { host: `${NET}.1`, burst: [6, 2], size: 50 },
+    { host: `${NET}.2`, burst: [1, 4], size: 400 },
+    { host: `${NET}.3`, burst: [3, 3], size: 100 },
+    { host: `${NET}.4`, burst: [2, 0], size: 30 },
+    { host: `${NET}.5`, burst: [0, 2], size: 500 },
+    { host: `${NET}.6`, burst: [1, 1], size: 10 },
+  ];
+  const sent = senders.reduce((n, s) => n + (s.burst[0] ?? 0) + (s.burst[1] ?? 0), 0);
+  let dir = '';
+  let file = '';
+
+  before(async () => {
+    dir = await tempDir();
+    if ((await captureUnavailable()) !== undefined) return;
+    const { createSocket } = await import('node:dgram');
+    const sink = createSocket('udp4');
+    await new Promise<void>((resolve) => sink.bind(5362, receiver, resolve));
+    const sockets = await Promise.all(
+      senders.map(async (s) => {
+        const socket = createSocket('udp4');
+        await new Promise<void>((resolve) => socket.bind(0, s.host, resolve));
+        return socket;
+      }),
+    );
+    const burst = async (second: number): Promise<void> => {
+      for (const [i, s] of senders.entries()) {
+        for (let k = 0; k < (s.burst[second] ?? 0); k++) {
+          await new Promise<void>((resolve, reject) =>
+            sockets[i]?.send(Buffer.alloc(s.size, 0x61), 5362, receiver, (err) =>
+              err ? reject(err) : resolve(),
+            ),
+          );
+        }
+      }
+    };
+    try {
+      file = await captureLoopback(
+        dir,
+        'lines',
+        `udp and net ${NET}.0/24`,
+        async () => {
+          await burst(0);
+          // Past the first second's bucket, so each line has two busy buckets at most.
+          await delay(1_500);
+          await burst(1);
+        },
+        sent,
+      );
+    } finally {
+      for (const s of [sink, ...sockets]) await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+    const captured = await tsharkFields(file, ['frame.number'], { filter: 'udp' });
+    assert.equal(captured.length, sent, 'every datagram the test sent was captured');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The senders in the order of `rank` over both seconds, most first; ties by address, as the answer breaks them. */
+  const ranked = (rank: (s: (typeof senders)[number]) => number): typeof senders =>
+    [...senders].sort((a, b) => rank(b) - rank(a) || a.host.localeCompare(b.host));
+  const packets = (s: (typeof senders)[number]): number => (s.burst[0] ?? 0) + (s.burst[1] ?? 0);
+
+  /** The same question with other lines: packets and bytes per sender per second. */
+  const perSender = (more: Record<string, unknown>): Promise<ToolAnswer & { rows: Rows }> =>
+    stats(server.mcp, {
+      source: file,
+      displayFilter: 'udp',
+      groupBy: ['ip.src'],
+      metrics: ['count', 'sum:frame.len'],
+      interval: 1,
+      ...more,
+    });
+
+  it('packets and bytes per sender per second: the top 3 by count, the other 3 in "(other groups)" adding up to the totals', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await perSender({ topN: 3 });
+    const order = ranked(packets);
+    const top = order.slice(0, 3);
+    const rest = order.slice(3);
+    const lines = a.structured?.['lines'] as Line[];
+    assert.deepEqual(
+      lines.map((l) => [l.line, l.group, l.groups, l.totals['count']]),
+      [
+        ...top.map((s, i) => [`#${i + 1}`, { 'ip.src': s.host }, 1, packets(s)]),
+        ['#4', null, 3, rest.reduce((n, s) => n + packets(s), 0)],
+      ],
+    );
+    // Line by line and together, second by second, as tshark counts the capture.
+    const hosts = top.map((s) => s.host);
+    await checkLines(file, a.rows, bySource('udp', hosts, true), 'udp');
+    assert.equal((a.structured?.['totals'] as Record<string, number>)['count'], sent);
+    assert.ok(a.rows.filter((r) => Number(r['#1 count']) > 0).length === 2, 'two busy seconds');
+    assert.match(a.text, /^#4 \(other groups\): 3 groups left out \(ranked 4-6\)/m);
+
+    // The call the answer names lists exactly the groups left out, with their totals.
+    const listing = /The groups left out: capture_statistics (\{.*\}) lists them/.exec(a.text)?.[1];
+    assert.ok(listing, a.text);
+    const left = await stats(server.mcp, JSON.parse(listing) as Record<string, unknown>);
+    assert.deepEqual(table(left.rows, ['ip.src'], 'count'), new Map(rest.map((s) => [s.host, packets(s)])));
+  });
+
+  it('orderBy picks the lines: the top 3 by bytes are other senders than the top 3 by count', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await perSender({ orderBy: 'sum:frame.len desc', topN: 3 });
+    const bytes = new Map<string, number>();
+    for (const [src = '', len = ''] of await tsharkFields(file, ['ip.src', 'frame.len'], { filter: 'udp' }))
+      bytes.set(src, (bytes.get(src) ?? 0) + Number(len));
+    const top = ranked((s) => bytes.get(s.host) ?? 0)
+      .slice(0, 3)
+      .map((s) => s.host);
+    const byCount = ranked(packets)
+      .slice(0, 3)
+      .map((s) => s.host);
+    assert.notDeepEqual(top, byCount, 'the test needs the two orders to differ');
+    const lines = a.structured?.['lines'] as Line[];
+    assert.deepEqual(
+      lines.map((l) => l.group?.['ip.src'] ?? null),
+      [...top, null],
+    );
+    await checkLines(file, a.rows, bySource('udp', top, true), 'udp');
+  });
+
+  it('with topN at least the groups, every group has its line and there is no "(other groups)"', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await perSender({ topN: 10 });
+    const order = ranked(packets).map((s) => s.host);
+    const lines = a.structured?.['lines'] as Line[];
+    assert.deepEqual(
+      lines.map((l) => l.group?.['ip.src']),
+      order,
+    );
+    assert.doesNotMatch(a.text, /other groups/);
+    await checkLines(file, a.rows, bySource('udp', order, false), 'udp');
   });
 });

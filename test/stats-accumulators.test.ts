@@ -6,11 +6,14 @@ import { describe, it } from 'node:test';
 import { UserError } from '../src/errors.js';
 import { AGGREGATOR } from '../src/analysis/digests/fields.js';
 import {
+  Cells,
   Grouping,
+  keysOf,
   NONE,
   parseMetric,
   SKETCH_ACCURACY,
   splitKey,
+  ValueBudget,
 } from '../src/analysis/stats-accumulators.js';
 
 const metrics = (...labels: string[]): ReturnType<typeof parseMetric>[] => labels.map(parseMetric);
@@ -80,6 +83,39 @@ describe('capture_statistics accumulators', () => {
     g.add([], ['']);
     assert.deepEqual(g.total.results()[0], { value: 10, n: 1 });
     assert.equal(g.skipped.count, 1);
+  });
+
+  it('cells of a time series per group stop at their cap and count what they turned away', () => {
+    const budget = new ValueBudget(100);
+    const cells = new Cells(metrics('count', 'distinct:ip.dst'), budget, 2);
+    cells.add('a\t0', ['', 'x']);
+    cells.add('a\t0', ['', 'y']);
+    cells.add('b\t1', ['', 'x']);
+    cells.add('c\t1', ['', 'x']);
+    assert.equal(cells.cells.size, 2);
+    assert.equal(cells.overflowPackets, 1);
+    assert.deepEqual(cells.cells.get('a\t0')?.results(), [
+      { value: 2, n: 2 },
+      { value: 2, n: 2, bound: undefined },
+    ]);
+    assert.equal(budget.short, false);
+    // A budget that refuses a value remembers it, so the caller knows a cell is no longer exact.
+    const tight = new ValueBudget(1);
+    const one = new Cells(metrics('distinct:ip.dst'), tight, 10);
+    for (const v of ['x', 'y']) one.add('a\t0', [v]);
+    assert.equal(tight.short, true);
+    assert.equal(one.cells.get('a\t0')?.results()[0]?.bound, 'at least');
+  });
+
+  it('a packet counts under every combination of its groupBy values, "(none)" for a missing one', () => {
+    assert.deepEqual(keysOf([`a${AGGREGATOR}b${AGGREGATOR}a`, '']), {
+      keys: [`a\t${NONE}`, `b\t${NONE}`],
+      cut: false,
+    });
+    const many = Array.from({ length: 300 }, (_v, i) => String(i)).join(AGGREGATOR);
+    const { keys, cut } = keysOf([many]);
+    assert.equal(keys.length, 256);
+    assert.equal(cut, true);
   });
 
   it('a metric that is not one says how to write one', () => {
