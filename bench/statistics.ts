@@ -85,6 +85,14 @@ try {
         { interval: 1, series: ['ftp', 'tcp'], metrics: ['count', 'sum:frame.len'] },
       ],
       [
+        'bytes per source per second, every source a line (one pass)',
+        { groupBy: ['ip.src'], interval: 1, metrics: ['count', 'sum:frame.len'] },
+      ],
+      [
+        'bytes per TCP source port per second, top 5 and the rest (two passes)',
+        { groupBy: ['tcp.srcport'], interval: 1, metrics: ['count', 'sum:frame.len'], topN: 5 },
+      ],
+      [
         'one group per packet (past the 100,000-group cap)',
         { groupBy: ['frame.number'], metrics: ['count', 'p50:frame.len'], topN: 3 },
       ],
