@@ -623,6 +623,67 @@ describe('capture_statistics on the corpus', () => {
     await checkLines(file, a.rows, bySource(only, order.slice(0, 3), true), only);
     assert.match(a.text, new RegExp(`\\(other groups\\): ${order.length - 3} groups left out`));
   });
+
+  it('a packet with sources in and out of the top counts in its lines and once in "(other groups)"', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    const a = await stats(server.mcp, {
+      source: file,
+      displayFilter: 'ip',
+      groupBy: ['ip.src'],
+      interval: 1,
+      topN: 2,
+    });
+    // From a field dump: each packet's sources (an ICMP error quotes a second one) and its second.
+    const dump = await tsharkFields(file, ['ip.src', 'frame.time_relative'], { filter: 'ip' });
+    const counts = new Map<string, number>();
+    for (const [srcs = ''] of dump)
+      for (const src of new Set(srcs.split(','))) counts.set(src, (counts.get(src) ?? 0) + 1);
+    const top = [...counts]
+      .sort(([x, m], [y, n]) => n - m || x.localeCompare(y))
+      .slice(0, 2)
+      .map(([src]) => src);
+    const expected = a.rows.map(() => [0, 0, 0]);
+    let both = 0;
+    for (const [srcs = '', time = ''] of dump) {
+      const row = expected[Math.floor(Number(time))];
+      assert.ok(row, `a bucket for second ${time}`);
+      const sources = [...new Set(srcs.split(','))];
+      for (const [i, src] of top.entries()) if (sources.includes(src)) row[i] = (row[i] ?? 0) + 1;
+      if (sources.some((src) => !top.includes(src))) row[2] = (row[2] ?? 0) + 1;
+      if (sources.some((src) => top.includes(src)) && sources.some((src) => !top.includes(src))) both++;
+    }
+    assert.ok(both > 0, 'the corpus file has packets with sources in and out of the top');
+    assert.deepEqual(
+      a.rows.map((r) => [r['#1 count'], r['#2 count'], r['#3 count']]),
+      expected,
+    );
+  });
+
+  it('refuses a time series per group larger than its memory, saying which interval or topN fits', async (t) => {
+    const file = corpus('FoxIO-LLC-ja4/pcap/latest.pcapng');
+    if (!file) return t.skip('the shared corpus is absent');
+    const a = await server.mcp.call('capture_statistics', {
+      source: file,
+      groupBy: ['ip.src'],
+      interval: 0.0006,
+      topN: 100,
+    });
+    assert.equal(a.isError, true, a.text);
+    const advice = /Use interval ([\d.]+) or more, or topN (\d+) or less/.exec(a.text);
+    assert.ok(advice, a.text);
+    // Either advice, taken, is answered.
+    for (const change of [{ interval: Number(advice[1]) }, { topN: Number(advice[2]) }]) {
+      const b = await server.mcp.call('capture_statistics', {
+        source: file,
+        groupBy: ['ip.src'],
+        interval: 0.0006,
+        topN: 100,
+        ...change,
+      });
+      assert.equal(b.isError, false, b.text);
+    }
+  });
 });
 
 describe('capture_statistics per group over time, on UDP sent here', () => {
