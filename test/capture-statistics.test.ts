@@ -461,6 +461,22 @@ describe('capture_statistics on HTTP and DNS made here', () => {
     assert.equal(seen.at(-1)?.progress, total);
     assert.match(seen.at(-1)?.message ?? '', new RegExp(`${total} of ${total} packets read`));
 
+    // A time series per group past topN reads the file twice; its progress goes on up through both.
+    const twice: { progress: number; message?: string }[] = [];
+    const perGroup = await server.mcp.client.callTool(
+      {
+        name: 'capture_statistics',
+        arguments: { source: big, groupBy: ['ip.src'], interval: 'auto', topN: 1 },
+      },
+      { onprogress: (p) => twice.push(p), timeout: 120_000 },
+    );
+    assert.equal(perGroup.isError ?? false, false);
+    twice.forEach((p, i) =>
+      assert.ok(i === 0 || p.progress > (twice[i - 1]?.progress ?? 0), 'progress goes up'),
+    );
+    assert.equal(twice.at(-1)?.progress, 2 * total);
+    assert.match(twice.at(-1)?.message ?? '', /^second pass/);
+
     const controller = new AbortController();
     const cancelled = server.mcp.client.callTool(
       { name: 'capture_statistics', arguments: { source: big, interval: 'auto', series: ['tcp', 'dns'] } },

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
 import { MAX_CHARS } from '../limits.js';
 import { watchRead } from '../util/progress.js';
-import type { ProgressSink } from '../util/progress.js';
+import type { Progress, ProgressSink } from '../util/progress.js';
 import { LineSplitter, plural } from '../util/text.js';
 import { captureFacts } from '../wireshark/capinfos.js';
 import { suggestFieldNames } from '../wireshark/field-suggestions.js';
@@ -423,7 +423,25 @@ export class CaptureStatistics {
       );
     }
     const { interval, buckets, duration } = await this.bucketing(req, signal);
-    const ranked = await this.rankForLines(req, plan, { interval, topN }, signal, progress);
+    // Progress must only go up: the second pass counts on from where the first ended.
+    let firstPass = 0;
+    let sent = -1;
+    const send = (p: Progress): void => {
+      if (p.progress <= sent) return;
+      sent = p.progress;
+      progress?.(p);
+    };
+    const ranked = await this.rankForLines(
+      req,
+      plan,
+      { interval, topN },
+      signal,
+      progress &&
+        ((p) => {
+          firstPass = p.progress;
+          send(p);
+        }),
+    );
     const { top, left, warnings } = ranked;
     let lastBucket = Math.max((buckets ?? 1) - 1, ranked.lastBucket);
     const lineCount = top.length + (left.groups > 0 || left.overflow ? 1 : 0);
@@ -467,7 +485,13 @@ export class CaptureStatistics {
           },
         },
         signal,
-        progress,
+        progress &&
+          ((p) =>
+            send({
+              progress: firstPass + p.progress,
+              total: p.total === undefined ? undefined : firstPass + p.total,
+              message: `second pass, the top groups' buckets: ${p.message}`,
+            })),
       );
       for (const w of more) if (!warnings.includes(w)) warnings.push(w);
       if (cells.overflowPackets > 0) {
