@@ -781,6 +781,7 @@ describe('capture_statistics per group over time, on UDP sent here', () => {
       groupBy: ['ip.src'],
       metrics: ['count', 'sum:frame.len'],
       interval: 1,
+      topN: 10,
       ...more,
     });
 
@@ -835,7 +836,7 @@ describe('capture_statistics per group over time, on UDP sent here', () => {
 
   it('with topN at least the groups, every group has its line and there is no "(other groups)"', async (t) => {
     if (!(await requireCapture(t))) return;
-    const a = await perSender({ topN: 10 });
+    const a = await perSender({});
     const order = ranked(packets).map((s) => s.host);
     const lines = a.structured?.['lines'] as Line[];
     assert.deepEqual(
@@ -844,5 +845,12 @@ describe('capture_statistics per group over time, on UDP sent here', () => {
     );
     assert.doesNotMatch(a.text, /other groups/);
     await checkLines(file, a.rows, bySource('udp', order, false), 'udp');
+  });
+
+  it('when no packet matches, it says so instead of empty buckets', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const a = await perSender({ displayFilter: `udp && ip.src == ${NET}.250` });
+    assert.match(a.text, /No packet matched the display filter/);
+    assert.deepEqual([a.rows, a.structured?.['lines']], [[], []]);
   });
 });

@@ -515,7 +515,8 @@ export class CaptureStatistics {
     const columns = ['start', ...lines.flatMap((_l, i) => plan.metrics.map((m) => `#${i + 1} ${m.label}`))];
     const empty = plan.metrics.map((m): MetricValue => ({ value: m.kind === 'count' ? 0 : null, n: 0 }));
     const rows: StatRow[] = [];
-    for (let b = 0; b <= lastBucket; b++) {
+    // Without a group there is no line, and buckets of nothing would only hide "no packet matched".
+    for (let b = 0; lines.length > 0 && b <= lastBucket; b++) {
       const accs = lines.map((_l, i) => cellAt(i, b));
       rows.push({
         key: [round(b * interval)],
@@ -528,7 +529,7 @@ export class CaptureStatistics {
     const legend = lines.map((l, i) => {
       const who =
         l.group === null
-          ? `${OTHER}: ${left.overflow ? 'at least ' : ''}${plural(l.groups, 'group')} left out (ranked ${top.length + 1}-${groupsText}${left.overflow ? ' and beyond' : ''}), each packet once`
+          ? `${OTHER}: ${left.overflow ? 'at least ' : ''}${plural(l.groups, 'group')} left out (ranked ${top.length + 1}${groupsText > top.length + 1 ? `-${groupsText}` : ''}${left.overflow ? ' and beyond' : ''}), each packet once`
           : Object.entries(l.group)
               .map(([f, v]) => `${f}=${v.replace(/[\t\n]/g, ' ')}`)
               .join(', ');
