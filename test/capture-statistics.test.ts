@@ -475,7 +475,21 @@ describe('capture_statistics on HTTP and DNS made here', () => {
       assert.ok(i === 0 || p.progress > (twice[i - 1]?.progress ?? 0), 'progress goes up'),
     );
     assert.equal(twice.at(-1)?.progress, 2 * total);
-    assert.match(twice.at(-1)?.message ?? '', /^second pass/);
+    assert.match(twice.at(-1)?.message ?? '', /^pass 2, the top groups' buckets/);
+
+    // Two series read the file once each: progress goes on up through both, to twice the packets.
+    const bySeries: { progress: number; total?: number; message?: string }[] = [];
+    const series = await server.mcp.client.callTool(
+      { name: 'capture_statistics', arguments: { source: big, interval: 'auto', series: ['tcp', 'dns'] } },
+      { onprogress: (p) => bySeries.push(p), timeout: 120_000 },
+    );
+    assert.equal(series.isError ?? false, false);
+    bySeries.forEach((p, i) =>
+      assert.ok(i === 0 || p.progress > (bySeries[i - 1]?.progress ?? 0), 'progress goes up'),
+    );
+    assert.equal(bySeries.at(-1)?.progress, 2 * total);
+    assert.equal(bySeries.at(-1)?.total, 2 * total);
+    assert.match(bySeries.at(-1)?.message ?? '', /^pass 2 of 2, series #2/);
 
     const controller = new AbortController();
     const cancelled = server.mcp.client.callTool(

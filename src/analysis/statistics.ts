@@ -7,8 +7,8 @@
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
 import { MAX_CHARS } from '../limits.js';
-import { watchRead } from '../util/progress.js';
-import type { Progress, ProgressSink } from '../util/progress.js';
+import { passesInARow, watchRead } from '../util/progress.js';
+import type { ProgressSink } from '../util/progress.js';
 import { LineSplitter, plural } from '../util/text.js';
 import { captureFacts } from '../wireshark/capinfos.js';
 import { suggestFieldNames } from '../wireshark/field-suggestions.js';
@@ -423,24 +423,14 @@ export class CaptureStatistics {
       );
     }
     const { interval, buckets, duration } = await this.bucketing(req, signal);
-    // Progress must only go up: the second pass counts on from where the first ended.
-    let firstPass = 0;
-    let sent = -1;
-    const send = (p: Progress): void => {
-      if (p.progress <= sent) return;
-      sent = p.progress;
-      progress?.(p);
-    };
+    // Progress only goes up: the second pass, when there is one, counts on from where the first ended.
+    const pass = passesInARow(progress);
     const ranked = await this.rankForLines(
       req,
       plan,
       { interval, topN },
       signal,
-      progress &&
-        ((p) => {
-          firstPass = p.progress;
-          send(p);
-        }),
+      pass("every group's totals"),
     );
     const { top, left, warnings } = ranked;
     let lastBucket = Math.max((buckets ?? 1) - 1, ranked.lastBucket);
@@ -485,13 +475,7 @@ export class CaptureStatistics {
           },
         },
         signal,
-        progress &&
-          ((p) =>
-            send({
-              progress: firstPass + p.progress,
-              total: p.total === undefined ? undefined : firstPass + p.total,
-              message: `second pass, the top groups' buckets: ${p.message}`,
-            })),
+        pass("the top groups' buckets"),
       );
       for (const w of more) if (!warnings.includes(w)) warnings.push(w);
       if (cells.overflowPackets > 0) {
@@ -686,7 +670,9 @@ export class CaptureStatistics {
     // One budget of exact values for every series and the totals together.
     const budget = new ValueBudget(this.limits.valueBudget);
     const total = new Grouping(plan.metrics, { maxGroups: 1, valueBudget: budget });
-    for (const own of filters) {
+    // One pass a series: progress counts on through all of them.
+    const pass = passesInARow(progress, filters.length);
+    for (const [i, own] of filters.entries()) {
       const grouping = new Grouping(plan.metrics, {
         maxGroups: STATS_LIMITS.maxBuckets,
         valueBudget: budget,
@@ -709,7 +695,7 @@ export class CaptureStatistics {
           },
         },
         signal,
-        progress,
+        pass(`series #${i + 1}`),
       );
       for (const w of passWarnings) if (!warnings.includes(w)) warnings.push(w);
       series.push(grouping);

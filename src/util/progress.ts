@@ -73,3 +73,38 @@ export async function watchRead(
     report(1);
   };
 }
+
+/**
+ * Progress over several passes in a row, as one count that only goes up (MCP requires it): each
+ * pass counts on from where the one before it ended, and says which pass it is when there are
+ * several. `passes` is how many there will be, when known.
+ */
+export function passesInARow(
+  sink: ProgressSink | undefined,
+  passes?: number,
+): (label: string) => ProgressSink | undefined {
+  if (sink === undefined) return () => undefined;
+  let base = 0;
+  let last = 0;
+  let sent = -1;
+  let index = 0;
+  return (label: string): ProgressSink => {
+    base = last;
+    index++;
+    const name = passes === undefined ? `pass ${index}` : `pass ${index} of ${passes}`;
+    return (p) => {
+      last = base + p.progress;
+      if (last <= sent) return;
+      sent = last;
+      sink({
+        progress: last,
+        // Every pass reads the whole capture again: the passes still to come are as long as this one.
+        total:
+          p.total === undefined
+            ? undefined
+            : base + p.total * (passes === undefined ? 1 : passes - index + 1),
+        message: passes === 1 ? p.message : `${name}, ${label}: ${p.message}`,
+      });
+    };
+  };
+}
