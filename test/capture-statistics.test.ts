@@ -399,6 +399,14 @@ describe('capture_statistics on HTTP and DNS made here', () => {
       'requests in two seconds at least',
     );
     assert.equal(a.structured?.['packets'], userAgents.length + queries.length);
+    // A client that sends the interval as a string ("1") gets the same answer, not a refusal.
+    const asText = await stats(server.mcp, {
+      source: file,
+      interval: '1',
+      series,
+      metrics: ['count', 'sum:frame.len'],
+    });
+    assert.deepEqual(asText.rows, a.rows);
   });
 
   it('interval "auto" picks about 100 buckets over the capture and loses no packet', async (t) => {

@@ -1,6 +1,7 @@
 // capture_statistics: counts, sums, averages, extremes, percentiles and distinct counts of any
 // fields, grouped by up to three fields or per time interval (the I/O graph as numbers), in one table.
 import * as z from 'zod';
+import { intervalParam } from './interval-param.js';
 import { givenArgs } from '../../analysis/paged-answer.js';
 import { STATS_LIMITS, statisticsFactsSchema } from '../../analysis/statistics.js';
 import { METRIC_PATTERN } from '../../analysis/stats-accumulators.js';
@@ -59,15 +60,9 @@ const inputSchema = z.object({
     'Rows (groups, or buckets of a time series) to show; the answer names the call for more. With groupBy and interval: the groups with a line of their own (at most 100), the rest share one "(other groups)" line.',
   ),
   offset,
-  interval: z
-    .union([z.number().min(0.000001).max(86_400), z.literal('auto')], {
-      error:
-        'give interval as seconds per bucket, a number from 0.000001 to 86400 (e.g. 1), or "auto" for about 100 buckets.',
-    })
-    .optional()
-    .describe(
-      'A time series: seconds per bucket (e.g. 1 for "per second"), or "auto" for about 100 buckets over the capture. Each metric per bucket, like Wireshark\'s I/O graph; with groupBy, per group (columns "#1 count", "#2 count", … and a legend naming each line\'s group).',
-    ),
+  interval: intervalParam(0.000001).describe(
+    'A time series: seconds per bucket (e.g. 1 for "per second"), or "auto" for about 100 buckets over the capture. Each metric per bucket, like Wireshark\'s I/O graph; with groupBy, per group (columns "#1 count", "#2 count", … and a legend naming each line\'s group).',
+  ),
   series: z
     .array(filter)
     .min(1)
