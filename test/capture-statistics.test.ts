@@ -399,6 +399,16 @@ describe('capture_statistics on HTTP and DNS made here', () => {
       'requests in two seconds at least',
     );
     assert.equal(a.structured?.['packets'], userAgents.length + queries.length);
+    // Each series' own totals beside its filter; the sum of them is not called "packets matched".
+    series.forEach((f, i) => {
+      const frames = (io[i]?.frames ?? []).reduce((x, y) => x + y, 0);
+      const bytes = (io[i]?.bytes ?? []).reduce((x, y) => x + y, 0);
+      assert.ok(
+        a.text.includes(`Series #${i + 1}: ${f} (count=${frames}, sum:frame.len=${bytes})`),
+        `series ${i + 1}'s totals in:\n${a.text}`,
+      );
+    });
+    assert.match(a.text, /^Every series together \(a packet in several counts in each\): count=/m);
     // A client that sends the interval as a string ("1") gets the same answer, not a refusal.
     const asText = await stats(server.mcp, {
       source: file,

@@ -719,9 +719,18 @@ export class CaptureStatistics {
         `The capture grew past ${STATS_LIMITS.maxBuckets.toLocaleString('en-US')} buckets while it was read; later packets are left out.`,
       );
     }
+    const seriesTotals = (g: Grouping): string => {
+      const results = g.total.results();
+      return plan.metrics.map((m, j) => `${m.label}=${cellText(results[j], g.total.count, m)}`).join(', ');
+    };
     const head = [
       `Time series: ${bucketText(req, interval)}`,
-      ...(several ? filters.map((f, i) => `Series #${i + 1}: ${f ?? ''}`) : []),
+      ...(several
+        ? filters.map((f, i) => {
+            const g = series[i];
+            return `Series #${i + 1}: ${f ?? ''}${g ? ` (${seriesTotals(g)})` : ''}`;
+          })
+        : []),
     ];
     return this.render(req, plan, {
       columns,
@@ -729,6 +738,8 @@ export class CaptureStatistics {
       keyColumns: ['start'],
       totals: total.total,
       packets: total.total.count,
+      // A packet that matches several series counts in each: the sum is not "packets matched".
+      totalsLabel: several ? 'Every series together (a packet in several counts in each)' : undefined,
       noun: 'bucket',
       head,
       warnings: [...warnings, ...skippedNote(series.reduce((n, s) => n + s.skipped.count, 0))],
@@ -757,6 +768,8 @@ export class CaptureStatistics {
       /** Rows a page holds at most (default: the call's topN). */
       readonly limit?: number;
       readonly lines?: StatisticsFacts['lines'];
+      /** What the totals line adds up, when not "All N matched packets". */
+      readonly totalsLabel?: string | undefined;
     },
   ): { text: string; facts: StatisticsFacts } {
     const offset = req.offset ?? 0;
@@ -782,7 +795,7 @@ export class CaptureStatistics {
         `Statistics of ${req.source.label}`,
         `Display Filter: ${req.displayFilter ?? 'none'}`,
         ...table.head,
-        `All ${plural(table.packets, 'matched packet')}: ${totalsLine}`,
+        `${table.totalsLabel ?? `All ${plural(table.packets, 'matched packet')}`}: ${totalsLine}`,
       ],
       warnings: [...req.keylog.warnings, ...table.warnings],
       lead: ['', table.columns.join('\t')],
