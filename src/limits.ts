@@ -59,4 +59,4 @@ export const MAX_FLOW_PACKETS = 200;
  * Bytes export_objects lets tshark write into the server's private directory before it stops it:
  * a compressed body can inflate far beyond its size on the wire (a "gzip bomb").
  */
-export const EXPORT_OBJECT_BYTES = { min: 1_024, max: 16 * 1024 ** 3, default: 1024 ** 3 } as const;
+export const EXPORT_OBJECT_BYTES = { min: 1_000, max: 16_000_000_000, default: 1_000_000_000 } as const;

@@ -74,8 +74,6 @@ export interface ObjectExportRequest extends CaptureRead {
   readonly targetDir?: string | undefined;
   /** Bytes tshark may write before it is stopped (EXPORT_OBJECT_BYTES.default when undefined). */
   readonly maxBytes?: number | undefined;
-  /** HTTP bodies decoded (gzip, deflate, brotli) as the application saw them; false: as sent. */
-  readonly decompress?: boolean | undefined;
 }
 
 export const exportedObjectSchema = z.object({
@@ -215,7 +213,6 @@ export class Exporter {
             ...readArgs({
               file: req.source.file,
               keylogFile: req.keylog.keylogFile,
-              preferences: req.decompress === false ? ['http.decompress_body:FALSE'] : [],
               // The packets whose fields tell each object's frame and name. Filtering the printed
               // rows does not narrow the export, which taps every packet.
               displayFilter: fields?.filter,
@@ -225,6 +222,8 @@ export class Exporter {
           ],
           `export ${req.protocol} objects`,
           AbortSignal.any([budget.signal, ...(signal ? [signal] : [])]),
+          // tshark finishes writing every object on SIGTERM; only SIGKILL stops it mid-way.
+          0,
         );
       } catch (err) {
         if (budget.signal.aborted && !signal?.aborted) throw budgetError(req, maxBytes, budget.reached());
@@ -275,8 +274,9 @@ export class Exporter {
     args: string[],
     what: string,
     signal: AbortSignal | undefined,
+    killGraceMs?: number,
   ): Promise<{ stdout: string; warnings: string[] }> {
-    const { stdout, result } = await this.run(tools.require('tshark'), args, signal);
+    const { stdout, result } = await this.run(tools.require('tshark'), args, signal, killGraceMs);
     const read = await readOutcome(
       this.group,
       tools,
@@ -303,6 +303,7 @@ export class Exporter {
     command: string,
     args: string[],
     signal: AbortSignal | undefined,
+    killGraceMs?: number,
   ): Promise<{ stdout: string; result: RunResult }> {
     const { stdout, result } = await runCollect(this.group, {
       command,
@@ -310,6 +311,7 @@ export class Exporter {
       timeoutMs: this.timeoutMs,
       signal,
       maxBytes: OBJECT_OUTPUT_BYTES,
+      killGraceMs,
     });
     if (result.aborted) throw abortError();
     if (result.timedOut)
@@ -554,12 +556,8 @@ async function dirSize(dir: string): Promise<Reached> {
 }
 
 function budgetError(req: ObjectExportRequest, maxBytes: number, reached: Reached): UserError {
-  const decompress =
-    req.protocol === 'http' && req.decompress !== false
-      ? 'give decompress: false to keep HTTP bodies as they were sent (a compressed body can inflate far beyond its size on the wire), '
-      : '';
   return new UserError(
-    `export_objects stopped tshark: the ${req.protocol} objects it was writing passed maxBytes (${sizeText(maxBytes)}) after ${plural(reached.files, 'file')} and ${sizeText(reached.bytes)}, so nothing was saved. To go on, ${decompress}give a larger maxBytes (at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}), or cut the capture first with export_packets (a display filter or one stream) and export the objects of that file.`,
+    `export_objects stopped tshark: the ${req.protocol} objects it was writing passed maxBytes (${sizeText(maxBytes)}) after ${plural(reached.files, 'file')} (whole or begun) and ${sizeText(reached.bytes)}, so nothing was saved. A compressed body can inflate far beyond its size on the wire. To go on, give a larger maxBytes (at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}), or cut the capture first with export_packets (a display filter or one stream) and export the objects of that file.`,
   );
 }
 

@@ -35,12 +35,6 @@ const inputSchema = z.object({
     .describe(
       `Bytes the objects may take while they are extracted (default ${formatBytes(EXPORT_OBJECT_BYTES.default)}, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
     ),
-  decompress: z
-    .boolean()
-    .default(true)
-    .describe(
-      'HTTP bodies decoded (gzip, deflate, brotli) as the application saw them (true), or kept as they were sent (false).',
-    ),
   sslKeylogFile: keylogParam,
   ...pagingParams({
     limit: 'Objects listed per page.',
@@ -72,7 +66,6 @@ export const exportObjectsTool = defineTool({
         protocol: args.protocol,
         targetDir,
         maxBytes: args.maxBytes,
-        decompress: args.decompress,
       },
       ctx.mcpReq.signal,
     );
