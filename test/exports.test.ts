@@ -100,6 +100,7 @@ type ObjectRow = {
   name: string;
   bytes: number;
   contentType: string | null;
+  contentTypeFrom: string | null;
   frame: number | null;
   uri: string | null;
 };
@@ -437,7 +438,14 @@ describe('export_objects on SMB2 (public capture, when present)', () => {
       assert.ok(row, `${n} is not listed: ${rows.map((r) => r.name).join(', ')}`);
       assert.equal(row.bytes, sizes[i]);
       assert.deepEqual(await readFile(path.join(saveTo, n)), await readFile(path.join(direct, n)));
+      // SMB declares no media type: a PDF is named by its magic bytes, and marked as sniffed.
+      const pdf = (await readFile(path.join(direct, n))).subarray(0, 5).toString('latin1') === '%PDF-';
+      if (pdf) assert.deepEqual([row.contentType, row.contentTypeFrom], ['application/pdf', 'sniffed']);
+      // No field tells exactly which frame an SMB file came from: none is shown, and the answer says so.
+      assert.equal(row.frame, null);
     }
+    assert.ok(rows.some((r) => r.contentType === 'application/pdf'));
+    assert.match(answer.text, /does not tell which frame each SMB object came from/);
   });
 });
 

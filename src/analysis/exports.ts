@@ -156,7 +156,7 @@ export class Exporter {
           }),
           ...writePcapngArgs(written),
         ],
-        'write the packets',
+        { what: 'write the packets' },
         signal,
       );
       const packets = await fileExists(written).then((there) =>
@@ -220,10 +220,9 @@ export class Exporter {
             ...(fields ? allOccurrenceFieldArgs(fields.fields, FIELD_AGGREGATOR) : ['-q']),
             ...exportObjectsArgs(req.protocol, dir),
           ],
-          `export ${req.protocol} objects`,
-          AbortSignal.any([budget.signal, ...(signal ? [signal] : [])]),
           // tshark finishes writing every object on SIGTERM; only SIGKILL stops it mid-way.
-          0,
+          { what: `export ${req.protocol} objects`, killGraceMs: 0 },
+          AbortSignal.any([budget.signal, ...(signal ? [signal] : [])]),
         );
       } catch (err) {
         if (budget.signal.aborted && !signal?.aborted) throw budgetError(req, maxBytes, budget.reached());
@@ -272,10 +271,10 @@ export class Exporter {
     tools: WiresharkTools,
     req: CaptureRead,
     args: string[],
-    what: string,
+    how: { readonly what: string; readonly killGraceMs?: number },
     signal: AbortSignal | undefined,
-    killGraceMs?: number,
   ): Promise<{ stdout: string; warnings: string[] }> {
+    const { what, killGraceMs } = how;
     const { stdout, result } = await this.run(tools.require('tshark'), args, signal, killGraceMs);
     const read = await readOutcome(
       this.group,

@@ -31,9 +31,10 @@ const inputSchema = z.object({
     .int()
     .min(EXPORT_OBJECT_BYTES.min)
     .max(EXPORT_OBJECT_BYTES.max)
-    .default(EXPORT_OBJECT_BYTES.default)
+    .optional()
+    .meta({ default: EXPORT_OBJECT_BYTES.default })
     .describe(
-      `Bytes the objects may take while they are extracted (default ${formatBytes(EXPORT_OBJECT_BYTES.default)}, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
+      `Bytes the objects may take on disk while tshark extracts them (${formatBytes(EXPORT_OBJECT_BYTES.default)} unless given, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
     ),
   sslKeylogFile: keylogParam,
   ...pagingParams({
