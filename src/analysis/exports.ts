@@ -217,7 +217,9 @@ export class Exporter {
               // rows does not narrow the export, which taps every packet.
               displayFilter: fields?.filter,
             }),
-            ...(fields ? allOccurrenceFieldArgs(fields.fields, FIELD_AGGREGATOR) : ['-q']),
+            ...(fields
+              ? allOccurrenceFieldArgs(fields.fields, fields.aggregator ?? FIELD_AGGREGATOR)
+              : ['-q']),
             ...exportObjectsArgs(req.protocol, dir),
           ],
           // tshark finishes writing every object on SIGTERM; only SIGKILL stops it mid-way.
@@ -366,12 +368,19 @@ const FIELD_AGGREGATOR = '\u001f';
 const OBJECT_FIELDS: Partial<
   Record<
     ExportObjectProtocol,
-    { filter: string; fields: readonly string[]; parse: (rows: string[][]) => ObjectFacts[] }
+    {
+      filter: string;
+      fields: readonly string[];
+      /** Between repeated values, when the parse does not split them (as HTTP printed them before). */
+      aggregator?: string;
+      parse: (rows: string[][]) => ObjectFacts[];
+    }
   >
 > = {
   // The messages with a body, as the HTTP export saves them.
   http: {
     filter: 'http.file_data',
+    aggregator: ',',
     fields: [
       'frame.number',
       'http.content_type',
