@@ -55,3 +55,8 @@ export const MAX_TOTAL_CAPTURE_BYTES = 2_000_000_000;
 /** plot_capture: the I/O graph's and throughput's bucket width, and the packets a flow draws. */
 export const PLOT_DEFAULTS = { interval: 'auto', flowPackets: 40 } as const;
 export const MAX_FLOW_PACKETS = 200;
+/**
+ * Bytes export_objects lets tshark write into the server's private directory before it stops it:
+ * a compressed body can inflate far beyond its size on the wire (a "gzip bomb").
+ */
+export const EXPORT_OBJECT_BYTES = { min: 1_000, max: 16_000_000_000, default: 1_000_000_000 } as const;

@@ -12,12 +12,12 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { isProcessAlive } from '../src/util/pid.js';
 import { EMPTY_PCAP } from '../src/wireshark/tshark.js';
+import { exportDirs } from './helpers/export-dirs.js';
 import { pidsIn, writeHangingTool } from './helpers/fake-tool.js';
 import { captureLoopback, captureUnavailable, requireCapture } from './helpers/loopback-capture.js';
 import { connect, useServer } from './helpers/in-process.js';
@@ -96,22 +96,11 @@ async function fetchAll(port: number): Promise<void> {
   ]);
 }
 
-/** The server's private directories of this process: none may keep an export's working files. */
-async function leftoverExports(): Promise<string[]> {
-  const mine = (await readdir(os.tmpdir())).filter((n) => n.startsWith(`sharkmcp-${process.pid}-`));
-  const left: string[] = [];
-  for (const d of mine) {
-    for (const n of await readdir(path.join(os.tmpdir(), d)).catch(() => [])) {
-      if (n.startsWith('export-')) left.push(path.join(d, n));
-    }
-  }
-  return left;
-}
-
 type ObjectRow = {
   name: string;
   bytes: number;
   contentType: string | null;
+  contentTypeFrom: string | null;
   frame: number | null;
   uri: string | null;
 };
@@ -184,7 +173,7 @@ describe('export_objects and export_packets', () => {
     assert.equal(answer.structured?.['savedIn'], null);
     assert.match(answer.text, /Listed only: give saveTo/);
     assert.deepEqual(await readdir(server.dir), before, 'listing wrote into the directory');
-    assert.deepEqual(await leftoverExports(), []);
+    assert.deepEqual(await exportDirs(), []);
   });
 
   it('saves them byte-equal to what the server sent, all inside saveTo, under safe names', async (t) => {
@@ -216,7 +205,7 @@ describe('export_objects and export_packets', () => {
     assert.equal(existsSync(path.join(server.dir, 'b')), false);
     // The two report.txt got two names.
     assert.equal(rows.filter((r) => /^report.*\.txt$/.test(r.name)).length, 2);
-    assert.deepEqual(await leftoverExports(), []);
+    assert.deepEqual(await exportDirs(), []);
   });
 
   it('refuses to save over a file already in saveTo, and writes nothing', async (t) => {
@@ -232,7 +221,7 @@ describe('export_objects and export_packets', () => {
     );
     assert.deepEqual(await readdir(saveTo), ['report.txt']);
     assert.equal(await readFile(path.join(saveTo, 'report.txt'), 'utf8'), 'mine');
-    assert.deepEqual(await leftoverExports(), []);
+    assert.deepEqual(await exportDirs(), []);
   });
 
   it('refuses a saveTo outside the allowed directories, naming them', async (t) => {
@@ -393,7 +382,7 @@ describe('export_objects and export_packets', () => {
     assert.equal(badFilter.isError, true);
     assert.match(badFilter.text, /displayFilter/);
     assert.equal(existsSync(saveTo), false);
-    assert.deepEqual(await leftoverExports(), []);
+    assert.deepEqual(await exportDirs(), []);
   });
 });
 
@@ -449,7 +438,14 @@ describe('export_objects on SMB2 (public capture, when present)', () => {
       assert.ok(row, `${n} is not listed: ${rows.map((r) => r.name).join(', ')}`);
       assert.equal(row.bytes, sizes[i]);
       assert.deepEqual(await readFile(path.join(saveTo, n)), await readFile(path.join(direct, n)));
+      // SMB declares no media type: a PDF is named by its magic bytes, and marked as sniffed.
+      const pdf = (await readFile(path.join(direct, n))).subarray(0, 5).toString('latin1') === '%PDF-';
+      if (pdf) assert.deepEqual([row.contentType, row.contentTypeFrom], ['application/pdf', 'sniffed']);
+      // No field tells exactly which frame an SMB file came from: none is shown, and the answer says so.
+      assert.equal(row.frame, null);
     }
+    assert.ok(rows.some((r) => r.contentType === 'application/pdf'));
+    assert.match(answer.text, /does not tell which frame each SMB object came from/);
   });
 });
 
@@ -476,11 +472,11 @@ describe('a cancelled export', () => {
       await waitFor('the export to start tshark', () => pidsIn(pidFile).length > 0);
       const [pid] = pidsIn(pidFile);
       assert.ok(pid !== undefined);
-      assert.notDeepEqual(await leftoverExports(), [], 'the export works in a private directory');
+      assert.notDeepEqual(await exportDirs(), [], 'the export works in a private directory');
       controller.abort();
       await assert.rejects(call);
       await waitFor(`tshark ${pid} to end`, () => !isProcessAlive(pid));
-      await waitFor('the working files to go', async () => (await leftoverExports()).length === 0);
+      await waitFor('the working files to go', async () => (await exportDirs()).length === 0);
       assert.equal(existsSync(saveTo), false);
     } finally {
       await mcp.close();

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  imfObject,
   matchHttpObjects,
+  matchObjects,
+  tftpObjects,
   requestPathOf,
   safeFileName,
   tsharkObjectName,
@@ -77,5 +80,52 @@ describe("tshark's names for HTTP objects", () => {
     assert.equal(requestPathOf('http://127.0.0.1:8080/../../etc/evil'), '/../../etc/evil');
     assert.equal(requestPathOf('http://host'), '/');
     assert.equal(requestPathOf('/already/a/path'), '/already/a/path');
+  });
+});
+
+describe("tshark's names for mails and TFTP files", () => {
+  it('names a mail after its last Subject, and matches duplicates in order', () => {
+    assert.deepEqual(imfObject(7, ['first', 'Re: last']), { name: 'Re: last.eml', frame: 7 });
+    assert.equal(imfObject(9, []).name, '.eml');
+    const written = new Set(['a.eml', 'a(1).eml', 'x%2fy%3a.eml']);
+    assert.deepEqual(matchObjects(['a.eml', 'x/y:.eml', 'a.eml'], written), [
+      'a.eml',
+      'x%2fy%3a.eml',
+      'a(1).eml',
+    ]);
+    assert.equal(matchObjects(['a.eml', 'a.eml'], written), undefined);
+  });
+
+  it('takes the first short block of each transfer, with the block size an OACK gives', () => {
+    const data = (frame: number, request: number, block: number, bytes: number, file = 'dir/boot.img') => ({
+      frame,
+      opcode: 3,
+      file,
+      request,
+      block,
+      udpLength: bytes + 12,
+      options: [],
+    });
+    const objects = tftpObjects([
+      data(2, 1, 1, 512),
+      data(4, 1, 2, 100),
+      data(5, 1, 2, 100), // a retransmitted last block: the first one counts
+      {
+        frame: 7,
+        opcode: 6,
+        file: 'big.bin',
+        request: 6,
+        block: 0,
+        udpLength: 30,
+        options: [['blksize', '1024']],
+      },
+      data(8, 6, 1, 1024, 'big.bin'),
+      data(10, 6, 2, 512, 'big.bin'),
+      data(12, 11, 1, 512, 'cut.bin'), // never finished: no object
+    ]);
+    assert.deepEqual(objects, [
+      { name: 'boot.img', frame: 4, bytes: 612 },
+      { name: 'big.bin', frame: 10, bytes: 1536 },
+    ]);
   });
 });

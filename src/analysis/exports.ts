@@ -3,8 +3,10 @@
 // directory under the server's runtime directory, then copied to where the caller asked, never
 // over an existing file; the private directory is removed whatever happens (failure, cancel, time
 // limit). Where the caller may write was judged before (storage/sandbox.ts).
-import { constants } from 'node:fs';
+import { constants, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { fileTypeFromFile } from 'file-type';
 import path from 'node:path';
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
@@ -24,12 +26,20 @@ import {
 } from '../wireshark/tshark-args.js';
 import type { ExportObjectProtocol } from '../wireshark/tshark-args.js';
 import type { SecondPassQuery } from '../wireshark/two-pass.js';
-import { DEFAULT_PAGE, EXPORT_DEFAULTS, MAX_CHARS } from '../limits.js';
+import { DEFAULT_PAGE, EXPORT_DEFAULTS, EXPORT_OBJECT_BYTES, MAX_CHARS } from '../limits.js';
 import { readOutcome } from './damage.js';
 import { PageBuilder } from './page.js';
 import { PagedAnswer, rowsShown } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
-import { matchHttpObjects, requestPathOf, uniqueSafeNames } from './object-names.js';
+import {
+  globBasename,
+  imfObject,
+  matchObjects,
+  requestPathOf,
+  tftpObjects,
+  uniqueSafeNames,
+} from './object-names.js';
+import type { TappedObject } from './object-names.js';
 import type { CaptureRead } from './source.js';
 
 export { EXPORT_OBJECT_PROTOCOLS } from '../wireshark/tshark-args.js';
@@ -62,13 +72,32 @@ export interface ObjectExportRequest extends CaptureRead {
   readonly protocol: ExportObjectProtocol;
   /** The directory to save into (inside the roots, checked by the caller); undefined: only list. */
   readonly targetDir?: string | undefined;
+  /** Bytes tshark may write before it is stopped (EXPORT_OBJECT_BYTES.default when undefined). */
+  readonly maxBytes?: number | undefined;
 }
 
 export const exportedObjectSchema = z.object({
   name: z.string().describe('A safe file name: the name it has (or would have) in saveTo.'),
   bytes: z.number().int(),
-  contentType: z.string().nullable().describe('As the capture declared it (HTTP Content-Type).'),
-  frame: z.number().int().nullable().describe('The frame that completed the object.'),
+  contentType: z
+    .string()
+    .nullable()
+    .describe(
+      'The media type: as declared (HTTP Content-Type; message/rfc822 for a mail; application/dicom), else sniffed from the saved bytes (contentTypeFrom says which); null when neither tells.',
+    ),
+  contentTypeFrom: z
+    .enum(['declared', 'sniffed'])
+    .nullable()
+    .describe(
+      'declared: the capture or the protocol said so; sniffed: read from the first bytes of the file.',
+    ),
+  frame: z
+    .number()
+    .int()
+    .nullable()
+    .describe(
+      'The frame that completed the object (HTTP message, mail, last TFTP block); null when it cannot be told exactly (SMB, DICOM; a warning says so).',
+    ),
   uri: z.string().nullable().describe('The request URI it was fetched with (HTTP).'),
 });
 export type ExportedObject = z.infer<typeof exportedObjectSchema>;
@@ -80,14 +109,6 @@ export interface ObjectExport {
   readonly warnings: readonly string[];
 }
 
-/** HTTP fields read beside the export: one row per message that carried a body (an object). */
-const HTTP_OBJECT_FIELDS = [
-  'frame.number',
-  'http.content_type',
-  'http.request.uri',
-  'http.response_for.uri',
-  'http.request.full_uri',
-] as const;
 const OBJECT_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** The tools an export runs and where it works. */
@@ -135,7 +156,7 @@ export class Exporter {
           }),
           ...writePcapngArgs(written),
         ],
-        'write the packets',
+        { what: 'write the packets' },
         signal,
       );
       const packets = await fileExists(written).then((there) =>
@@ -175,43 +196,65 @@ export class Exporter {
   async exportObjects(req: ObjectExportRequest, signal?: AbortSignal): Promise<ObjectExport> {
     if (req.targetDir !== undefined) await refuseNonDirectory(req.targetDir);
     const tools = await this.where.tools();
+    const maxBytes = req.maxBytes ?? EXPORT_OBJECT_BYTES.default;
     return this.inWorkDir(async (work) => {
       const dir = path.join(work, 'objects');
       await mkdir(dir);
-      const http = req.protocol === 'http';
-      const { stdout, warnings } = await this.readCapture(
-        tools,
-        req,
-        [
-          ...readArgs({
-            file: req.source.file,
-            keylogFile: req.keylog.keylogFile,
-            // The same messages the HTTP export saves: those with a body. Filtering the printed
-            // rows does not narrow the export, which taps every packet.
-            displayFilter: http ? 'http.file_data' : undefined,
-          }),
-          ...(http ? allOccurrenceFieldArgs(HTTP_OBJECT_FIELDS, ',') : ['-q']),
-          ...exportObjectsArgs(req.protocol, dir),
-        ],
-        `export ${req.protocol} objects`,
-        signal,
-      );
+      const fields = OBJECT_FIELDS[req.protocol];
+      // tshark keeps every object in memory and writes them all once the capture is read; the
+      // watch stops it as soon as what it wrote passes the budget, before the disk fills.
+      const budget = watchBudget(dir, maxBytes);
+      let read: { stdout: string; warnings: string[] };
+      try {
+        read = await this.readCapture(
+          tools,
+          req,
+          [
+            ...readArgs({
+              file: req.source.file,
+              keylogFile: req.keylog.keylogFile,
+              // The packets whose fields tell each object's frame and name. Filtering the printed
+              // rows does not narrow the export, which taps every packet.
+              displayFilter: fields?.filter,
+            }),
+            ...(fields
+              ? allOccurrenceFieldArgs(fields.fields, fields.aggregator ?? FIELD_AGGREGATOR)
+              : ['-q']),
+            ...exportObjectsArgs(req.protocol, dir),
+          ],
+          // tshark finishes writing every object on SIGTERM; only SIGKILL stops it mid-way.
+          { what: `export ${req.protocol} objects`, killGraceMs: 0 },
+          AbortSignal.any([budget.signal, ...(signal ? [signal] : [])]),
+        );
+      } catch (err) {
+        if (budget.signal.aborted && !signal?.aborted) throw budgetError(req, maxBytes, budget.reached());
+        throw err;
+      } finally {
+        await budget.stop();
+      }
       const files = new Map<string, number>();
       for (const entry of await readdir(dir, { withFileTypes: true })) {
         // tshark writes plain files; anything else is not an object of ours to hand out.
         if (entry.isFile()) files.set(entry.name, (await lstat(path.join(dir, entry.name))).size);
       }
-      const found = http
-        ? httpObjects(stdout, files, warnings)
-        : [...files.keys()].sort().map((f) => ({ written: f, contentType: null, frame: null, uri: null }));
+      const total = [...files.values()].reduce((sum, n) => sum + n, 0);
+      if (total > maxBytes) throw budgetError(req, maxBytes, { files: files.size, bytes: total });
+      const { stdout, warnings } = read;
+      const found = matchFrames(req.protocol, fields?.parse(rows(stdout)), files, warnings);
       const names = uniqueSafeNames(found.map((o) => o.written));
-      const objects = found.map((o, i) => ({
-        name: names[i] ?? o.written,
-        bytes: files.get(o.written) ?? 0,
-        contentType: o.contentType,
-        frame: o.frame,
-        uri: o.uri,
-      }));
+      const objects: ExportedObject[] = [];
+      for (const [i, o] of found.entries()) {
+        const declared = o.contentType ?? DECLARED_TYPE[req.protocol];
+        const sniffed = declared ? undefined : await sniffType(path.join(dir, o.written));
+        objects.push({
+          name: names[i] ?? o.written,
+          bytes: files.get(o.written) ?? 0,
+          contentType: declared ?? sniffed ?? null,
+          contentTypeFrom: declared ? 'declared' : sniffed ? 'sniffed' : null,
+          frame: o.frame,
+          uri: o.uri,
+        });
+      }
       if (req.targetDir === undefined || objects.length === 0)
         return { objects, savedIn: undefined, warnings };
       await saveAll(
@@ -230,10 +273,11 @@ export class Exporter {
     tools: WiresharkTools,
     req: CaptureRead,
     args: string[],
-    what: string,
+    how: { readonly what: string; readonly killGraceMs?: number },
     signal: AbortSignal | undefined,
   ): Promise<{ stdout: string; warnings: string[] }> {
-    const { stdout, result } = await this.run(tools.require('tshark'), args, signal);
+    const { what, killGraceMs } = how;
+    const { stdout, result } = await this.run(tools.require('tshark'), args, signal, killGraceMs);
     const read = await readOutcome(
       this.group,
       tools,
@@ -260,6 +304,7 @@ export class Exporter {
     command: string,
     args: string[],
     signal: AbortSignal | undefined,
+    killGraceMs?: number,
   ): Promise<{ stdout: string; result: RunResult }> {
     const { stdout, result } = await runCollect(this.group, {
       command,
@@ -267,6 +312,7 @@ export class Exporter {
       timeoutMs: this.timeoutMs,
       signal,
       maxBytes: OBJECT_OUTPUT_BYTES,
+      killGraceMs,
     });
     if (result.aborted) throw abortError();
     if (result.timedOut)
@@ -296,33 +342,231 @@ export function packetFilter(
   return parts.length === 1 ? (parts[0] ?? '') : parts.map((p) => `(${p})`).join(' && ');
 }
 
-/** HTTP objects with the frame, content type and URI of each, matched to tshark's files. */
-function httpObjects(
-  stdout: string,
-  files: ReadonlyMap<string, number>,
-  warnings: string[],
-): { written: string; contentType: string | null; frame: number | null; uri: string | null }[] {
-  const rows = stdout
+/** One written file, and what the capture's fields tell about it (null: nothing exact). */
+interface FoundObject {
+  readonly written: string;
+  readonly contentType: string | null;
+  readonly frame: number | null;
+  readonly uri: string | null;
+}
+
+/** A tapped object with what only HTTP tells: its declared type and URI. */
+interface ObjectFacts extends TappedObject {
+  readonly contentType?: string | null;
+  readonly uri?: string | null;
+}
+
+/** Between values of one field that occurs more than once in a packet (a byte names never hold). */
+const FIELD_AGGREGATOR = '\u001f';
+
+/**
+ * Per protocol, the packets and fields that tell which frame each object came from, read beside
+ * the export in the same pass. SMB and DICOM have none here: their exports name a file after
+ * state kept across packets (an SMB file id's create, a DICOM association) that no field of the
+ * packet that completes the object repeats, so their frames could only be guessed.
+ */
+const OBJECT_FIELDS: Partial<
+  Record<
+    ExportObjectProtocol,
+    {
+      filter: string;
+      fields: readonly string[];
+      /** Between repeated values, when the parse does not split them (as HTTP printed them before). */
+      aggregator?: string;
+      parse: (rows: string[][]) => ObjectFacts[];
+    }
+  >
+> = {
+  // The messages with a body, as the HTTP export saves them.
+  http: {
+    filter: 'http.file_data',
+    aggregator: ',',
+    fields: [
+      'frame.number',
+      'http.content_type',
+      'http.request.uri',
+      'http.response_for.uri',
+      'http.request.full_uri',
+    ],
+    parse: (rows) =>
+      rows.map((r) => {
+        const uri = r[3] || r[4] || null;
+        return {
+          name: globBasename(r[2] || requestPathOf(uri ?? '')),
+          frame: Number(r[0]),
+          contentType: r[1] || null,
+          uri,
+        };
+      }),
+  },
+  // packet-imf.c hands over each message it dissects, named after its Subject.
+  imf: {
+    filter: 'imf',
+    fields: ['frame.number', 'imf.subject'],
+    parse: (rows) => rows.map((r) => imfObject(Number(r[0]), (r[1] ?? '').split(FIELD_AGGREGATOR))),
+  },
+  tftp: {
+    filter: 'tftp',
+    fields: [
+      'frame.number',
+      'tftp.opcode',
+      'tftp.destination_file',
+      'tftp.request_frame',
+      'tftp.block.full',
+      'udp.length',
+      'tftp.option.name',
+      'tftp.option.value',
+    ],
+    parse: (rows) =>
+      tftpObjects(
+        rows.map((r) => {
+          const names = (r[6] ?? '').split(FIELD_AGGREGATOR);
+          const values = (r[7] ?? '').split(FIELD_AGGREGATOR);
+          return {
+            frame: Number(r[0]),
+            opcode: Number(r[1]),
+            file: r[2] ?? '',
+            request: Number(r[3]),
+            block: Number(r[4]),
+            udpLength: Number(r[5]),
+            options: names.map((n, i) => [n, values[i] ?? ''] as const),
+          };
+        }),
+      ),
+  },
+};
+
+/** What a protocol declares of every object it carries. */
+const DECLARED_TYPE: Partial<Record<ExportObjectProtocol, string>> = {
+  imf: 'message/rfc822',
+  dicom: 'application/dicom',
+};
+
+function rows(stdout: string): string[][] {
+  return stdout
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => l.split('\t'));
-  const uris = rows.map((r) => r[3] || r[4] || null);
-  const matched = matchHttpObjects(
-    rows.map((r, i) => r[2] || requestPathOf(uris[i] ?? '')),
+}
+
+/**
+ * Each written file with the frame (and, for HTTP, the content type and URI) the capture's fields
+ * give it: matched exactly (names in tshark's order, sizes where the fields tell them) or not at
+ * all, with a warning saying so.
+ */
+function matchFrames(
+  protocol: ExportObjectProtocol,
+  facts: readonly ObjectFacts[] | undefined,
+  files: ReadonlyMap<string, number>,
+  warnings: string[],
+): FoundObject[] {
+  const unmatched = (): FoundObject[] =>
+    [...files.keys()].sort().map((f) => ({ written: f, contentType: null, frame: null, uri: null }));
+  if (files.size === 0) return [];
+  if (facts === undefined) {
+    warnings.push(
+      `tshark does not tell which frame each ${protocol.toUpperCase()} object came from in a way that can be matched exactly, so frames are not shown.`,
+    );
+    return unmatched();
+  }
+  const matched = matchObjects(
+    facts.map((f) => f.name),
     new Set(files.keys()),
   );
-  if (matched === undefined) {
+  const sizesAgree = facts.every(
+    (f, i) => f.bytes === undefined || files.get(matched?.[i] ?? '') === f.bytes,
+  );
+  if (matched === undefined || !sizesAgree) {
     warnings.push(
-      `The ${plural(files.size, 'file')} tshark saved could not be matched to the HTTP messages that carried them, so frames and content types are not shown.`,
+      `The ${plural(files.size, 'file')} tshark saved could not be matched exactly to the ${protocol.toUpperCase()} packets that carried them, so frames${protocol === 'http' ? ', declared content types and URIs' : ''} are not shown.`,
     );
-    return [...files.keys()].sort().map((f) => ({ written: f, contentType: null, frame: null, uri: null }));
+    return unmatched();
   }
-  return rows.map((r, i) => ({
+  return facts.map((f, i) => ({
     written: matched[i] ?? '',
-    contentType: r[1] || null,
-    frame: Number(r[0]),
-    uri: uris[i] ?? null,
+    contentType: f.contentType ?? null,
+    frame: f.frame,
+    uri: f.uri ?? null,
   }));
+}
+
+/** The media type the first bytes of a file show (magic numbers), or undefined. */
+async function sniffType(file: string): Promise<string | undefined> {
+  return (await fileTypeFromFile(file).catch(() => undefined))?.mime;
+}
+
+/** How far tshark got before the budget stopped it. */
+interface Reached {
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/**
+ * Watches what tshark writes into `dir`: a change (fs.watch) or a short poll sums the files, and
+ * past `limit` bytes the signal aborts, which stops tshark.
+ */
+function watchBudget(
+  dir: string,
+  limit: number,
+): { signal: AbortSignal; reached: () => Reached; stop: () => Promise<void> } {
+  const over = new AbortController();
+  let reached: Reached = { files: 0, bytes: 0 };
+  let checking: Promise<void> | undefined;
+  let again = false;
+  const check = (): void => {
+    if (checking) {
+      again = true;
+      return;
+    }
+    checking = dirSize(dir)
+      .then((now) => {
+        if (now.bytes >= reached.bytes) reached = now;
+        if (now.bytes > limit) over.abort();
+      })
+      .finally(() => {
+        checking = undefined;
+        if (again && !over.signal.aborted) {
+          again = false;
+          check();
+        }
+      });
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, check);
+    watcher.on('error', () => undefined);
+  } catch {
+    // The poll below still watches.
+  }
+  const poll = setInterval(check, BUDGET_POLL_MS);
+  return {
+    signal: over.signal,
+    reached: () => reached,
+    stop: async () => {
+      clearInterval(poll);
+      watcher?.close();
+      await checking;
+    },
+  };
+}
+const BUDGET_POLL_MS = 50;
+
+async function dirSize(dir: string): Promise<Reached> {
+  let bytes = 0;
+  let files = 0;
+  for (const name of await readdir(dir).catch(() => [])) {
+    const info = await lstat(path.join(dir, name)).catch(() => undefined);
+    if (info === undefined) continue;
+    files++;
+    bytes += info.size;
+  }
+  return { files, bytes };
+}
+
+function budgetError(req: ObjectExportRequest, maxBytes: number, reached: Reached): UserError {
+  return new UserError(
+    `export_objects stopped tshark: the ${req.protocol} objects it was writing passed maxBytes (${sizeText(maxBytes)}) after ${plural(reached.files, 'file')} (whole or begun) and ${sizeText(reached.bytes)}, so nothing was saved. A compressed body can inflate far beyond its size on the wire. To go on, give a larger maxBytes (at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}), or cut the capture first with export_packets (a display filter or one stream) and export the objects of that file.`,
+  );
 }
 
 /** Copies each file into `dir` under its name; none may exist there. All or nothing. */
@@ -449,7 +693,13 @@ export function objectsPage(
     maxChars: answer.bodyBudget(req.maxChars ?? MAX_CHARS.default, offset, limit),
   });
   for (const o of result.objects) {
-    const text = [o.name, o.bytes, o.contentType, o.frame, o.uri]
+    const type =
+      o.contentType === null
+        ? null
+        : o.contentTypeFrom === 'sniffed'
+          ? `${o.contentType} (sniffed)`
+          : o.contentType;
+    const text = [o.name, o.bytes, type, o.frame, o.uri]
       .map((v) => (v === null || v === '' ? '-' : String(v).replace(/[\t\n\r]/g, ' ')))
       .join('\t');
     if (builder.add({ text, length: text.length }) === 'stop') break;

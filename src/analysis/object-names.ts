@@ -12,7 +12,7 @@ const SAFE_MAX_BYTES = 200;
 const TSHARK_REJECT = /[<>:"/\\|?*\x01-\x1f]/g;
 
 /** The last part of a path as GLib's g_path_get_basename gives it (trailing '/' ignored). */
-function globBasename(p: string): string {
+export function globBasename(p: string): string {
   if (p === '') return '.';
   const trimmed = p.replace(/\/+$/, '');
   if (trimmed === '') return '/';
@@ -35,30 +35,92 @@ export function tsharkObjectName(name: string, dup: number): string {
 }
 
 /**
- * The file tshark wrote for each HTTP object, in the order tshark met them: tshark takes the last
- * part of the request URI and, when a file of that name is already there, the first free "(n)".
- * Undefined when the files in `written` are not exactly those (the match would be a guess).
+ * The file tshark wrote for each object, given the name each had in the capture, in the order
+ * tshark met them: ui/cli/tap-exportobject.c writes them in that order, each under the first of
+ * "name", "name(1)", "name(2)"... not already there. Undefined when the files in `written` are not
+ * exactly those (the match would be a guess).
  */
-export function matchHttpObjects(
-  requestPaths: readonly string[],
-  written: ReadonlySet<string>,
-): string[] | undefined {
+export function matchObjects(names: readonly string[], written: ReadonlySet<string>): string[] | undefined {
   const taken = new Set<string>();
-  const names: string[] = [];
-  for (const p of requestPaths) {
-    const base = globBasename(p);
+  const files: string[] = [];
+  for (const name of names) {
     let found: string | undefined;
-    for (let dup = 0; dup <= requestPaths.length; dup++) {
-      const candidate = tsharkObjectName(base, dup);
+    for (let dup = 0; dup <= names.length; dup++) {
+      const candidate = tsharkObjectName(name, dup);
       if (taken.has(candidate)) continue;
       if (written.has(candidate)) found = candidate;
       break;
     }
     if (found === undefined) return undefined;
     taken.add(found);
-    names.push(found);
+    files.push(found);
   }
-  return taken.size === written.size ? names : undefined;
+  return taken.size === written.size ? files : undefined;
+}
+
+/** matchObjects for HTTP, whose export names each object after the last part of its request path. */
+export function matchHttpObjects(
+  requestPaths: readonly string[],
+  written: ReadonlySet<string>,
+): string[] | undefined {
+  return matchObjects(requestPaths.map(globBasename), written);
+}
+
+/** An object as the capture's fields tell it: its name before tshark's escaping, and its frame. */
+export interface TappedObject {
+  readonly name: string;
+  readonly frame: number;
+  /** Its size when the fields tell it exactly (a check on the match), else undefined. */
+  readonly bytes?: number | undefined;
+}
+
+/** A mail (IMF) as tshark's export names it: its Subject (the last one) and ".eml". */
+export function imfObject(frame: number, subjects: readonly string[]): TappedObject {
+  return { name: `${subjects[subjects.length - 1] ?? ''}.eml`, frame };
+}
+
+/** One TFTP packet's fields, as export_objects reads them. */
+export interface TftpPacket {
+  readonly frame: number;
+  readonly opcode: number;
+  /** The transfer's file (tftp.destination_file, which tshark also puts on DATA packets). */
+  readonly file: string;
+  /** The frame of the transfer's read or write request (tftp.request_frame). */
+  readonly request: number;
+  readonly block: number;
+  /** The UDP length: the block's data is 12 bytes less (UDP and TFTP headers). */
+  readonly udpLength: number;
+  /** An OACK's options, name and value. */
+  readonly options: readonly (readonly [string, string])[];
+}
+
+/** TFTP's block size unless an OACK says otherwise (RFC 1350; packet-tftp.c keeps 8..65464). */
+const TFTP_BLOCK = { default: 512, min: 8, max: 65_464 } as const;
+
+/**
+ * The files tshark's TFTP export writes, in its order: packet-tftp.c hands over a transfer at its
+ * first block shorter than the block size, named after the basename of the requested file, as
+ * long as the size (all blocks before, then that one) adds up.
+ */
+export function tftpObjects(packets: readonly TftpPacket[]): TappedObject[] {
+  const blockSize = new Map<number, number>();
+  const done = new Set<number>();
+  const out: TappedObject[] = [];
+  for (const p of packets) {
+    if (p.opcode === 6) {
+      const size = Number(p.options.find(([n]) => n.toLowerCase() === 'blksize')?.[1]);
+      if (Number.isInteger(size) && size >= TFTP_BLOCK.min && size <= TFTP_BLOCK.max)
+        blockSize.set(p.request, size);
+      continue;
+    }
+    if (p.opcode !== 3 || p.file === '' || done.has(p.request)) continue;
+    const size = blockSize.get(p.request) ?? TFTP_BLOCK.default;
+    const data = p.udpLength - 12;
+    if (data < 0 || data >= size) continue;
+    done.add(p.request);
+    out.push({ name: globBasename(p.file), frame: p.frame, bytes: (p.block - 1) * size + data });
+  }
+  return out;
 }
 
 /** The request path within an absolute HTTP URI ("http://host:port/a/b?q" gives "/a/b?q"). */

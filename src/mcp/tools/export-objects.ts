@@ -5,7 +5,8 @@ import * as z from 'zod';
 import { EXPORT_OBJECT_PROTOCOLS, objectsFactsSchema, objectsPage } from '../../analysis/exports.js';
 import { givenArgs } from '../../analysis/paged-answer.js';
 import { UserError } from '../../errors.js';
-import { DEFAULT_PAGE, MAX_PATH_LENGTH } from '../../limits.js';
+import { DEFAULT_PAGE, EXPORT_OBJECT_BYTES, MAX_PATH_LENGTH } from '../../limits.js';
+import { formatBytes } from '../../capture/sessions.js';
 import { hasControlChars } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
@@ -25,6 +26,16 @@ const inputSchema = z.object({
     .describe(
       'A directory to save every object in (made when its parent exists; no file in it is ever overwritten). Leave out to list only.',
     ),
+  maxBytes: z
+    .number()
+    .int()
+    .min(EXPORT_OBJECT_BYTES.min)
+    .max(EXPORT_OBJECT_BYTES.max)
+    .optional()
+    .meta({ default: EXPORT_OBJECT_BYTES.default })
+    .describe(
+      `Bytes the objects may take on disk while tshark extracts them (${formatBytes(EXPORT_OBJECT_BYTES.default)} unless given, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
+    ),
   sslKeylogFile: keylogParam,
   ...pagingParams({
     limit: 'Objects listed per page.',
@@ -37,7 +48,7 @@ export const exportObjectsTool = defineTool({
   name: 'export_objects',
   title: 'Export the files a capture carried',
   description:
-    'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name and size, and for HTTP the content type, the frame it came from and its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Paged; the answer names the next call.',
+    'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name, its size, its content type (as declared: HTTP Content-Type, message/rfc822 for a mail, application/dicom; else sniffed from the bytes and marked so), the frame it came from (HTTP, IMF, TFTP; SMB and DICOM cannot be matched exactly and say so) and, for HTTP, its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Extraction stops past maxBytes (a compressed body can inflate to gigabytes), with what to do next. Paged; the answer names the next call.',
   inputSchema,
   outputSchema: objectsFactsSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -50,7 +61,13 @@ export const exportObjectsTool = defineTool({
     }
     const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
     const result = await deps.exporter.exportObjects(
-      { source, keylog, protocol: args.protocol, targetDir },
+      {
+        source,
+        keylog,
+        protocol: args.protocol,
+        targetDir,
+        maxBytes: args.maxBytes,
+      },
       ctx.mcpReq.signal,
     );
     // Another page lists again; it must not save again (the files are there now).
