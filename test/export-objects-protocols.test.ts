@@ -254,6 +254,9 @@ const BOMBS = 8;
 
 describe('export_objects under a disk budget (a gzip bomb)', () => {
   const server = useServer();
+  // tshark keeps every object in memory until the capture is read: this server lets it hold
+  // 200 MB beyond maxBytes, less than the bombs inflate to with tshark's own memory (~160 MB).
+  const tight = useServer({ SHARKMCP_EXPORT_MEMORY_MB: '200' });
   let capture = '';
   const gzipped = zlib.gzipSync(Buffer.alloc(BOMB_BYTES), { level: 9 });
 
@@ -316,5 +319,25 @@ describe('export_objects under a disk budget (a gzip bomb)', () => {
     assert.ok(peak < 3 * BOMB_BYTES, `the work directory reached ${peak} bytes`);
     assert.deepEqual(await exportDirs(), []);
     assert.equal(existsSync(path.join(server.dir, 'never')), false, 'nothing was saved');
+  });
+
+  it('stops tshark when the objects it holds in memory pass the budget, before any is written', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const maxBytes = 1_000_000;
+    const answer = await tight.mcp.call('export_objects', {
+      source: capture,
+      protocol: 'http',
+      maxBytes,
+      saveTo: path.join(tight.dir, 'never'),
+    });
+    assert.equal(answer.isError, true, answer.text);
+    assert.match(answer.text, /stopped tshark: it held [\d.]+ [KMG]B in memory while reading the capture/);
+    assert.match(
+      answer.text,
+      /more than maxBytes \(1\.0 MB.*200(\.0)? MB for the dissection, so nothing was saved/s,
+    );
+    assert.match(answer.text, /larger maxBytes.*export_packets/s);
+    assert.deepEqual(await exportDirs(), []);
+    assert.equal(existsSync(path.join(tight.dir, 'never')), false, 'nothing was saved');
   });
 });

@@ -5,7 +5,7 @@
 // limit). Where the caller may write was judged before (storage/sandbox.ts).
 import { constants, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { fileTypeFromFile } from 'file-type';
 import path from 'node:path';
 import * as z from 'zod';
@@ -130,6 +130,8 @@ export class Exporter {
       secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean>;
     },
     private readonly timeoutMs: number,
+    /** What tshark may hold in memory beyond maxBytes while it exports objects. */
+    private readonly memoryRoom: number = EXPORT_MEMORY_ROOM,
   ) {}
 
   async exportPackets(req: PacketExportRequest, signal?: AbortSignal): Promise<PacketExport> {
@@ -203,7 +205,7 @@ export class Exporter {
       const fields = OBJECT_FIELDS[req.protocol];
       // tshark keeps every object in memory and writes them all once the capture is read; the
       // watch stops it as soon as what it wrote passes the budget, before the disk fills.
-      const budget = watchBudget(dir, maxBytes);
+      const budget = watchBudget(dir, maxBytes, this.memoryRoom);
       let read: { stdout: string; warnings: string[] };
       try {
         read = await this.readCapture(
@@ -223,11 +225,12 @@ export class Exporter {
             ...exportObjectsArgs(req.protocol, dir),
           ],
           // tshark finishes writing every object on SIGTERM; only SIGKILL stops it mid-way.
-          { what: `export ${req.protocol} objects`, killGraceMs: 0 },
+          { what: `export ${req.protocol} objects`, killGraceMs: 0, onStart: budget.watchMemory },
           AbortSignal.any([budget.signal, ...(signal ? [signal] : [])]),
         );
       } catch (err) {
-        if (budget.signal.aborted && !signal?.aborted) throw budgetError(req, maxBytes, budget.reached());
+        if (budget.signal.aborted && !signal?.aborted)
+          throw budgetError(req, maxBytes, budget.reached(), budget.memory(), this.memoryRoom);
         throw err;
       } finally {
         await budget.stop();
@@ -273,11 +276,15 @@ export class Exporter {
     tools: WiresharkTools,
     req: CaptureRead,
     args: string[],
-    how: { readonly what: string; readonly killGraceMs?: number },
+    how: {
+      readonly what: string;
+      readonly killGraceMs?: number;
+      readonly onStart?: (pid: number) => void;
+    },
     signal: AbortSignal | undefined,
   ): Promise<{ stdout: string; warnings: string[] }> {
-    const { what, killGraceMs } = how;
-    const { stdout, result } = await this.run(tools.require('tshark'), args, signal, killGraceMs);
+    const { what, ...running } = how;
+    const { stdout, result } = await this.run(tools.require('tshark'), args, signal, running);
     const read = await readOutcome(
       this.group,
       tools,
@@ -304,7 +311,7 @@ export class Exporter {
     command: string,
     args: string[],
     signal: AbortSignal | undefined,
-    killGraceMs?: number,
+    running: { readonly killGraceMs?: number; readonly onStart?: (pid: number) => void } = {},
   ): Promise<{ stdout: string; result: RunResult }> {
     const { stdout, result } = await runCollect(this.group, {
       command,
@@ -312,7 +319,7 @@ export class Exporter {
       timeoutMs: this.timeoutMs,
       signal,
       maxBytes: OBJECT_OUTPUT_BYTES,
-      killGraceMs,
+      ...running,
     });
     if (result.aborted) throw abortError();
     if (result.timedOut)
@@ -508,9 +515,30 @@ interface Reached {
 function watchBudget(
   dir: string,
   limit: number,
-): { signal: AbortSignal; reached: () => Reached; stop: () => Promise<void> } {
+  memoryRoom: number,
+): {
+  signal: AbortSignal;
+  reached: () => Reached;
+  memory: () => number | undefined;
+  watchMemory: (pid: number) => void;
+  stop: () => Promise<void>;
+} {
   const over = new AbortController();
   let reached: Reached = { files: 0, bytes: 0 };
+  // tshark holds each object in memory until the capture is read: a body that inflates without
+  // end fills memory long before a byte reaches the disk. Its resident memory past the budget
+  // (and room for the dissection itself) stops it the same way.
+  let pid: number | undefined;
+  let memoryOver: number | undefined;
+  const memoryLimit = limit + memoryRoom;
+  const checkMemory = async (): Promise<void> => {
+    if (pid === undefined) return;
+    const rss = await residentBytes(pid);
+    if (rss !== undefined && rss > memoryLimit) {
+      memoryOver = rss;
+      over.abort();
+    }
+  };
   let checking: Promise<void> | undefined;
   let again = false;
   const check = (): void => {
@@ -518,8 +546,8 @@ function watchBudget(
       again = true;
       return;
     }
-    checking = dirSize(dir)
-      .then((now) => {
+    checking = Promise.all([dirSize(dir), checkMemory()])
+      .then(([now]) => {
         if (now.bytes >= reached.bytes) reached = now;
         if (now.bytes > limit) over.abort();
       })
@@ -542,6 +570,10 @@ function watchBudget(
   return {
     signal: over.signal,
     reached: () => reached,
+    memory: () => memoryOver,
+    watchMemory: (started) => {
+      pid = started;
+    },
     stop: async () => {
       clearInterval(poll);
       watcher?.close();
@@ -550,6 +582,15 @@ function watchBudget(
   };
 }
 const BUDGET_POLL_MS = 50;
+/** What tshark may hold beyond the objects themselves, by default: the dissection of a large capture. */
+export const EXPORT_MEMORY_ROOM = 1e9;
+
+/** A process's resident memory (VmRSS, Linux), or undefined where that cannot be read. */
+async function residentBytes(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kb = status?.match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
+}
 
 async function dirSize(dir: string): Promise<Reached> {
   let bytes = 0;
@@ -563,9 +604,19 @@ async function dirSize(dir: string): Promise<Reached> {
   return { files, bytes };
 }
 
-function budgetError(req: ObjectExportRequest, maxBytes: number, reached: Reached): UserError {
+function budgetError(
+  req: ObjectExportRequest,
+  maxBytes: number,
+  reached: Reached,
+  memory?: number,
+  memoryRoom = EXPORT_MEMORY_ROOM,
+): UserError {
+  const how =
+    memory === undefined
+      ? `the ${req.protocol} objects it was writing passed maxBytes (${sizeText(maxBytes)}) after ${plural(reached.files, 'file')} (whole or begun) and ${sizeText(reached.bytes)}`
+      : `it held ${formatBytes(memory)} in memory while reading the capture (it keeps every ${req.protocol} object in memory until the end), more than maxBytes (${sizeText(maxBytes)}) and ${formatBytes(memoryRoom)} for the dissection`;
   return new UserError(
-    `export_objects stopped tshark: the ${req.protocol} objects it was writing passed maxBytes (${sizeText(maxBytes)}) after ${plural(reached.files, 'file')} (whole or begun) and ${sizeText(reached.bytes)}, so nothing was saved. A compressed body can inflate far beyond its size on the wire. To go on, give a larger maxBytes (at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}), or cut the capture first with export_packets (a display filter or one stream) and export the objects of that file.`,
+    `export_objects stopped tshark: ${how}, so nothing was saved. A compressed body can inflate far beyond its size on the wire. To go on, give a larger maxBytes (at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}), or cut the capture first with export_packets (a display filter or one stream) and export the objects of that file.`,
   );
 }
 

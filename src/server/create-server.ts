@@ -8,7 +8,7 @@ import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
 import { Comparer } from '../analysis/comparer.js';
 import { PacketMatcher } from '../analysis/packet-match.js';
-import { Exporter } from '../analysis/exports.js';
+import { EXPORT_MEMORY_ROOM, Exporter } from '../analysis/exports.js';
 import { FieldFinder } from '../analysis/field-search.js';
 import { StreamFollower } from '../analysis/follow.js';
 import { ProtocolInspector } from '../analysis/inspect.js';
@@ -128,6 +128,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     },
     analyzer,
     analysisTimeoutMs,
+    positiveIntFromEnv(env, 'SHARKMCP_EXPORT_MEMORY_MB', EXPORT_MEMORY_ROOM / 1e6, warnings) * 1e6,
   );
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
