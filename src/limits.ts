@@ -55,3 +55,8 @@ export const MAX_TOTAL_CAPTURE_BYTES = 2_000_000_000;
 /** plot_capture: the I/O graph's and throughput's bucket width, and the packets a flow draws. */
 export const PLOT_DEFAULTS = { interval: 'auto', flowPackets: 40 } as const;
 export const MAX_FLOW_PACKETS = 200;
+
+/** Decode-as rules (tshark -d) a call or configuration may give, and the length of each. */
+export const DECODE_AS_LIMITS = { maxItems: 16, maxLength: 128 } as const;
+/** Protocol preferences (tshark -o) a call or configuration may give, and the length of each. */
+export const PREFERENCE_LIMITS = { maxItems: 32, maxLength: 256 } as const;

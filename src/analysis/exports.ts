@@ -130,6 +130,7 @@ export class Exporter {
           ...readArgs({
             file: req.source.file,
             keylogFile: req.keylog.keylogFile,
+            dissection: req.keylog.dissection,
             displayFilter: filter,
             twoPass,
           }),
@@ -186,6 +187,7 @@ export class Exporter {
           ...readArgs({
             file: req.source.file,
             keylogFile: req.keylog.keylogFile,
+            dissection: req.keylog.dissection,
             // The same messages the HTTP export saves: those with a body. Filtering the printed
             // rows does not narrow the export, which taps every packet.
             displayFilter: http ? 'http.file_data' : undefined,

@@ -9,7 +9,7 @@ import { DEFAULT_PAGE, MAX_PATH_LENGTH } from '../../limits.js';
 import { hasControlChars } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
+import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -26,6 +26,7 @@ const inputSchema = z.object({
       'A directory to save every object in (made when its parent exists; no file in it is ever overwritten). Leave out to list only.',
     ),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   ...pagingParams({
     limit: 'Objects listed per page.',
     limitDefault: DEFAULT_PAGE.rows,
@@ -48,7 +49,7 @@ export const exportObjectsTool = defineTool({
         throw new UserError('saveTo contains a control character; give a plain path.');
       targetDir = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
     }
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const result = await deps.exporter.exportObjects(
       { source, keylog, protocol: args.protocol, targetDir },
       ctx.mcpReq.signal,
