@@ -50,7 +50,7 @@ export const configFieldsSchema = z.object({
     .array(z.string().min(1).max(DECODE_AS_LIMITS.maxLength))
     .max(DECODE_AS_LIMITS.maxItems)
     .optional()
-    .describe('Decode-as rules for analysis, as tshark -d takes them, e.g. ["tcp.port==9000,http"].'),
+    .describe('Decode-as rules for analysis, as tshark -d takes them, e.g. ["tcp.port==50051,http2"].'),
   preferences: z
     .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
     .max(PREFERENCE_LIMITS.maxItems)

@@ -38,7 +38,7 @@ export const dissectionParams = {
     .max(DECODE_AS_LIMITS.maxItems)
     .optional()
     .describe(
-      'Decode-as rules, exactly as tshark\'s -d takes them: "<layer>==<value>,<protocol>", e.g. ["tcp.port==9000,http"] for an HTTP server on port 9000, or "udp.port==5000-5010,rtp". Without one, traffic on an unusual port shows as bare TCP/UDP. An unknown layer or protocol gets close matches.',
+      'Decode-as rules, exactly as tshark\'s -d takes them: "<layer>==<value>,<protocol>", e.g. ["tcp.port==50051,http2"] for a gRPC or HTTP/2 cleartext service on port 50051, "tcp.port==8443,tls", "udp.port==5000-5010,rtp". Without one, a protocol tshark finds by port only shows as bare TCP/UDP on an unusual port. An unknown layer or protocol gets close matches.',
     ),
   preferences: z
     .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
