@@ -299,7 +299,8 @@ describe('decodeAs and preferences', () => {
       [`tcp.prot==${PORT},http`, /no decode-as layer "tcp\.prot"\. Close matches: tcp\.port/],
       [`tcp.port=${PORT},http`, /joined by "==", not "="/],
       [`tcp.port==${PORT}`, /Write "<layer>==<value>,<protocol>"/],
-      ['tcp.port==nine,http', /takes a number, a range/],
+      ['tcp.port==nine,http', /takes a number up to 65,535, a range/],
+      ['tcp.port==99999,http', /"99999" is not a value of "tcp\.port"/],
       ['ip.proto==6,http', /cannot decode "ip\.proto" as "http"/],
       // tshark 4.0 aborts (and may dump core) on a -d over a GUID table: refused before it runs.
       ['dcerpc.uuid==1,http', /cannot take from the command line/],

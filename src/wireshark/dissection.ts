@@ -120,6 +120,8 @@ export interface DecodeAsLayer {
   readonly name: string;
   readonly description: string;
   readonly kind: LayerKind;
+  /** For a number layer: the largest value it holds (a port's is 65535). */
+  readonly max?: number | undefined;
 }
 
 /** The layers -d takes, with their kinds, from `tshark -d .` and `tshark -G dissector-tables`. */
@@ -140,13 +142,13 @@ export class DecodeAsCatalog {
       const [name, , type] = line.split('\t');
       if (name && type) types.set(name, type);
     }
-    const layers = parseIndentedList(layerList).map(({ name, description }) => {
+    const layers = parseIndentedList(layerList).map(({ name, description }): DecodeAsLayer => {
       const type = types.get(name) ?? '';
-      const kind: LayerKind = /^FT_UINT(?:8|16|24|32)$/.test(type)
-        ? 'number'
-        : /^FT_(?:STRING|STRINGZ|UINT_STRING|STRINGZPAD|STRINGZTRUNC)$/.test(type)
-          ? 'string'
-          : 'other';
+      const bits = /^FT_UINT(8|16|24|32)$/.exec(type)?.[1];
+      if (bits !== undefined) return { name, description, kind: 'number', max: 2 ** Number(bits) - 1 };
+      const kind = /^FT_(?:STRING|STRINGZ|UINT_STRING|STRINGZPAD|STRINGZTRUNC)$/.test(type)
+        ? 'string'
+        : 'other';
       return { name, description, kind };
     });
     return new DecodeAsCatalog(layers);
@@ -201,10 +203,14 @@ export function checkDecodeAsLayers(
       throw new UserError(
         `${param}: the layer "${rule.layer}" (${layer.description}) is keyed by values tshark's -d cannot take from the command line. Use a layer keyed by a number or a name, such as tcp.port or udp.port.`,
       );
-    if (layer.kind === 'number' && !NUMBER_SELECTOR.test(rule.selector))
-      throw new UserError(
-        `${param}: "${rule.selector}" is not a value of "${rule.layer}", which takes a number, a range "9000-9010" or a start and count "9000:3".`,
-      );
+    if (layer.kind === 'number') {
+      // tshark takes a value past the layer's size without a word, and the rule then never applies.
+      const numbers = rule.selector.split(/[-:]/).map(Number);
+      if (!NUMBER_SELECTOR.test(rule.selector) || numbers.some((n) => n > (layer.max ?? 0xffffffff)))
+        throw new UserError(
+          `${param}: "${rule.selector}" is not a value of "${rule.layer}", which takes a number up to ${(layer.max ?? 0xffffffff).toLocaleString('en-US')}, a range "9000-9010" or a start and count "9000:3".`,
+        );
+    }
     return rule;
   });
 }
