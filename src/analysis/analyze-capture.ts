@@ -133,6 +133,7 @@ export class Analyzer {
         throw unfinishedCheck(
           'decodeAs',
           `tshark could not list its decode-as layers (${(err as Error).message})`,
+          'they',
         );
       });
       const rules = checkDecodeAsLayers(dissection.decodeAs, layers, from.decodeAs);
@@ -157,13 +158,15 @@ export class Analyzer {
         throw unfinishedCheck(
           'preferences',
           `tshark could not list its preferences (${(err as Error).message})`,
+          'they',
         );
       });
       checkPreferences(dissection.preferences, prefs, from.preferences);
     }
     const tools = await this.tools();
     const problem = await this.checkerFor(tools.require('tshark')).check({ dissection }, signal);
-    if (problem?.kind === 'unfinished') throw unfinishedCheck('decodeAs and preferences', problem.message);
+    if (problem?.kind === 'unfinished')
+      throw unfinishedCheck('decodeAs and preferences', problem.message, 'they');
     if (problem !== undefined)
       throw new UserError(
         `tshark refused the decodeAs rules or preferences${from.decodeAs || from.preferences}. tshark says:\n${problem.message}\nFix the rule or preference it names (decode-as rules look like "tcp.port==9000,http", preferences like "tcp.desegment_tcp_streams:FALSE").`,
@@ -442,9 +445,9 @@ export class Analyzer {
 }
 
 /** A check that could not finish says nothing about the filter, and must not be read as "bad". */
-function unfinishedCheck(what: string, why: string): UserError {
+function unfinishedCheck(what: string, why: string, judged = 'the filter'): UserError {
   return new UserError(
-    `${what} could not be checked: ${why}. Nothing was read; ${what === 'decodeAs' || what === 'preferences' || what.startsWith('decodeAs ') ? 'they may' : 'the filter may'} well be fine. Try the call again shortly.`,
+    `${what} could not be checked: ${why}. Nothing was read; ${judged} may well be fine. Try the call again shortly.`,
   );
 }
 
