@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
@@ -370,6 +370,15 @@ describe('decodeAs and preferences', () => {
     );
     const listed = await server.mcp.call('manage_config', { action: 'list' });
     assert.doesNotMatch(listed.text, /odd-port-typo/);
+
+    // A configuration written by hand (or for another tshark) is checked when a call uses it.
+    const configFile = path.join(server.dir, 'config', 'sharkmcp-configs.json');
+    const stored = JSON.parse(await readFile(configFile, 'utf8')) as { configs: Record<string, unknown> };
+    stored.configs['by-hand'] = { decodeAs: [`tcp.port==${PORT},htp2`] };
+    await writeFile(configFile, JSON.stringify(stored));
+    const byHand = await server.mcp.call('analyze_pcap_file', { filePath: file, configName: 'by-hand' });
+    assert.equal(byHand.isError, true, byHand.text);
+    assert.match(byHand.text, /decodeAs\[0\] \(from saved configuration 'by-hand'\): tshark cannot decode/);
   });
 });
 
