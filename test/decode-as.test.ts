@@ -290,6 +290,19 @@ describe('decodeAs and preferences', () => {
     assert.equal(absolute.isError, false, absolute.text);
     for (const [seq] of raw) assert.match(absolute.text, new RegExp(`^${seq}$`, 'm'));
     assert.match(absolute.text, /^Preferences: tcp\.relative_sequence_numbers:FALSE$/m);
+
+    // Where a pass sets the same preference itself, its value wins: tshark keeps the last -o.
+    const composed = readArgs({
+      file,
+      displayFilter: listing.displayFilter,
+      preferences: ['tcp.relative_sequence_numbers:TRUE'],
+      dissection: { decodeAs: [], preferences: ['tcp.relative_sequence_numbers:FALSE'] },
+    });
+    const { stdout } = await run('tshark', [...composed, '-T', 'fields', '-e', 'tcp.seq']);
+    assert.deepEqual(
+      stdout.split('\n').filter((l) => l !== ''),
+      raw.map(() => '0'),
+    );
   });
 
   it('an unknown protocol or layer gets close matches; bad syntax says how to write a rule', async (t) => {
