@@ -60,3 +60,8 @@ export const MAX_FLOW_PACKETS = 200;
  * a compressed body can inflate far beyond its size on the wire (a "gzip bomb").
  */
 export const EXPORT_OBJECT_BYTES = { min: 1_000, max: 16_000_000_000, default: 1_000_000_000 } as const;
+
+/** Decode-as rules (tshark -d) a call or configuration may give, and the length of each. */
+export const DECODE_AS_LIMITS = { maxItems: 16, maxLength: 128 } as const;
+/** Protocol preferences (tshark -o) a call or configuration may give, and the length of each. */
+export const PREFERENCE_LIMITS = { maxItems: 32, maxLength: 256 } as const;

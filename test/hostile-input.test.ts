@@ -80,6 +80,73 @@ describe('hostile input', () => {
     }
   });
 
+  it('decodeAs: a rule that tries to smuggle an option or a command is refused', async () => {
+    const rules = [
+      ...hostile,
+      ...hostile.map((v) => `tcp.port==9000,${v}`),
+      ...hostile.map((v) => `${v}==9000,http`),
+      `tcp.port==9000,http -o tls.keylog_file:${canary}`,
+      `tcp.port==9000,http\n-w\n${canary}`,
+      'tcp.port==9000,http -r /etc/passwd',
+    ];
+    for (const rule of rules) {
+      for (const tool of ['analyze_pcap_file', 'inspect_protocol'] as const) {
+        const answer = await server.mcp.call(tool, {
+          ...(tool === 'analyze_pcap_file' ? { filePath: capture } : { source: capture, kind: 'http' }),
+          decodeAs: [rule],
+        });
+        assert.equal(answer.isError, true, `${tool} ${JSON.stringify(rule)} was accepted:\n${answer.text}`);
+        assert.match(answer.text, /decodeAs\[0\]/);
+        noCanary();
+      }
+    }
+  });
+
+  it('preferences: values that inject options or name files are refused', async () => {
+    const settings = [
+      ...hostile,
+      ...hostile.map((v) => `tcp.desegment_tcp_streams:${v}`),
+      ...hostile.map((v) => `tcp.default_window_scaling:${v}`),
+      ...hostile.map((v) => `tcp.port:${v}`),
+      `tls.keylog_file:${canary}`,
+      `tls.debug_file:${canary}`,
+      `ssh.keylog_file:${canary}`,
+      `ssh.debug_file:${canary}`,
+      `wg.keylog_file:${canary}`,
+      `mate.config:${canary}`,
+      `snort.binary:/usr/bin/touch`,
+      `snort.alerts_source:From running Snort`,
+      `extcap.sshdump.logfile:${canary}`,
+      `uat:user_dlts:"User 0 (DLT=147)","http","0","","0",""`,
+      'gui.column.format:"No.","%m"',
+      `nameres.network_name:TRUE`,
+      `tcp.desegment_tcp_streams:FALSE -w ${canary}`,
+    ];
+    for (const setting of settings) {
+      for (const tool of ['analyze_pcap_file', 'summarize_capture'] as const) {
+        const answer = await server.mcp.call(tool, {
+          ...(tool === 'analyze_pcap_file' ? { filePath: capture } : { source: capture }),
+          preferences: [setting],
+        });
+        assert.equal(
+          answer.isError,
+          true,
+          `${tool} ${JSON.stringify(setting)} was accepted:\n${answer.text}`,
+        );
+        assert.match(answer.text, /preferences\[0\]/);
+        noCanary();
+      }
+    }
+    // A saved configuration cannot carry one either.
+    const saved = await server.mcp.call('manage_config', {
+      action: 'save',
+      name: 'hostile-prefs',
+      config: { preferences: [`tls.keylog_file:${canary}`], decodeAs: [`tcp.port==1,http -w ${canary}`] },
+    });
+    assert.equal(saved.isError, true, saved.text);
+    noCanary();
+  });
+
   it('real files whose names look like commands are just files', async () => {
     const oddCapture = path.join(dir, `$(touch ${path.basename(canary)}); x.pcap`);
     const oddKeylog = path.join(dir, `\`touch ${path.basename(canary)}\` -o x.txt`);

@@ -60,14 +60,17 @@ describe('the sharkmcp server', () => {
         { enum?: unknown[]; properties?: object }
       >;
       assert.deepEqual(mprops['action']?.enum, ['save', 'load', 'list', 'view', 'delete']);
+      // The seed's fields, and the decode-as rules and preferences added since.
       assert.deepEqual(Object.keys(mprops['config']?.properties ?? {}).sort(), [
         'captureFilter',
         'customFields',
+        'decodeAs',
         'description',
         'displayFilter',
         'interface',
         'maxPackets',
         'outputFormat',
+        'preferences',
         'timeout',
       ]);
       assert.match(manage.description ?? '', /arguments given explicitly win/);

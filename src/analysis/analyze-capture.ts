@@ -17,6 +17,15 @@ import type { RuntimeDir } from '../storage/runtime-dir.js';
 import type { ArgumentProblem } from '../wireshark/tshark.js';
 import { packetOutputArgs, readArgs } from '../wireshark/tshark-args.js';
 import { GlossarySource } from '../wireshark/glossary.js';
+import { DissectionCatalogSource } from '../wireshark/dissection-catalog.js';
+import {
+  checkDecodeAsLayers,
+  checkDissectionBounds,
+  checkPreferences,
+  isDefaultDissection,
+  unknownProtocolError,
+} from '../wireshark/dissection.js';
+import type { Dissection, DissectionOrigin } from '../wireshark/dissection.js';
 import { namesInFilter, TwoPassRule } from '../wireshark/two-pass.js';
 import type { SecondPassQuery } from '../wireshark/two-pass.js';
 import { createPacketSplitter } from './packet-stream.js';
@@ -45,6 +54,8 @@ export interface AnalysisRequest {
   readonly fields: readonly string[];
   /** Absolute real path of a TLS keylog file. */
   readonly keylogFile?: string | undefined;
+  /** The caller's decode-as rules and preferences, checked (checkDissection). */
+  readonly dissection?: Dissection | undefined;
   readonly offset: number;
   readonly limit: number;
   /** Characters of the page body at most. */
@@ -89,6 +100,8 @@ export class Analyzer {
   /** tshark's field list: field types for the two-pass rule, close matches for unknown names. */
   readonly glossary: GlossarySource;
   private readonly twoPassRule: TwoPassRule;
+  /** tshark's decode-as layers and protocols, and its preferences, for checkDissection. */
+  private readonly catalogs: DissectionCatalogSource;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -98,6 +111,66 @@ export class Analyzer {
     this.glossary =
       options.glossary ?? new GlossarySource(group, async () => (await tools()).require('tshark'));
     this.twoPassRule = new TwoPassRule(this.glossary);
+    this.catalogs = new DissectionCatalogSource(
+      group,
+      async () => (await tools()).require('tshark'),
+      () => this.emptyCapture(),
+    );
+  }
+
+  /**
+   * Checks a caller's decode-as rules and preferences before any read: their bounds and syntax,
+   * each layer, protocol and preference against tshark's own lists (close matches for an unknown
+   * one; the preference rule in dissection.ts), then tshark itself on an empty capture, which
+   * judges the values. `from` says where they came from, for the refusal.
+   */
+  async checkDissection(dissection: Dissection, from: DissectionOrigin, signal?: AbortSignal): Promise<void> {
+    if (isDefaultDissection(dissection)) return;
+    checkDissectionBounds(dissection, from);
+    if (dissection.decodeAs.length > 0) {
+      const layers = await this.catalogs.layers(signal).catch((err: unknown) => {
+        if (signal?.aborted) throw err;
+        throw unfinishedCheck(
+          'decodeAs',
+          `tshark could not list its decode-as layers (${(err as Error).message})`,
+          'they',
+        );
+      });
+      const rules = checkDecodeAsLayers(dissection.decodeAs, layers, from.decodeAs);
+      for (const [i, rule] of rules.entries()) {
+        const kind = layers.layer(rule.layer)?.kind;
+        if (kind !== 'number' && kind !== 'string') continue;
+        // Without the list, tshark's own check below still refuses an unknown protocol.
+        const valid = await this.catalogs
+          .protocols(rule.layer, kind, signal)
+          .catch((err: unknown): string[] => {
+            if (signal?.aborted) throw err;
+            return [];
+          });
+        if (valid.length > 0 && !valid.includes(rule.protocol))
+          throw unknownProtocolError(`decodeAs[${i}]${from.decodeAs}`, rule, valid);
+      }
+    }
+    if (dissection.preferences.length > 0) {
+      // The allow-list needs tshark's list: without it, nothing is allowed.
+      const prefs = await this.catalogs.preferences(signal).catch((err: unknown) => {
+        if (signal?.aborted) throw err;
+        throw unfinishedCheck(
+          'preferences',
+          `tshark could not list its preferences (${(err as Error).message})`,
+          'they',
+        );
+      });
+      checkPreferences(dissection.preferences, prefs, from.preferences);
+    }
+    const tools = await this.tools();
+    const problem = await this.checkerFor(tools.require('tshark')).check({ dissection }, signal);
+    if (problem?.kind === 'unfinished')
+      throw unfinishedCheck('decodeAs and preferences', problem.message, 'they');
+    if (problem !== undefined)
+      throw new UserError(
+        `tshark refused the decodeAs rules or preferences${from.decodeAs || from.preferences}. tshark says:\n${problem.message}\nFix the rule or preference it names (decode-as rules look like "tcp.port==9000,http", preferences like "tcp.desegment_tcp_streams:FALSE").`,
+      );
   }
 
   /** Whether a read with this filter and these fields needs tshark's second pass (two-pass.ts). */
@@ -133,6 +206,7 @@ export class Analyzer {
       ...readArgs({
         file: req.file,
         keylogFile: req.keylogFile,
+        dissection: req.dissection,
         displayFilter: req.displayFilter,
         lastFrame,
         twoPass,
@@ -361,6 +435,7 @@ export class Analyzer {
           `customFields names ${problem.invalid.length === 1 ? 'a field' : 'fields'} tshark does not know:\n${lines.join('\n')}\nUse names from Wireshark's field reference (list_fields searches it by protocol and by words, e.g. {"protocol": "dhcp", "search": "your ip address"}), e.g. ip.src, tcp.dstport, http.host.`,
         );
       }
+      case 'dissection':
       case 'other':
         return new UserError(`tshark rejected the request: ${problem.message}`);
       case 'unfinished':
@@ -370,9 +445,9 @@ export class Analyzer {
 }
 
 /** A check that could not finish says nothing about the filter, and must not be read as "bad". */
-function unfinishedCheck(what: string, why: string): UserError {
+function unfinishedCheck(what: string, why: string, judged = 'the filter'): UserError {
   return new UserError(
-    `${what} could not be checked: ${why}. Nothing was read; the filter may well be fine. Try the call again shortly.`,
+    `${what} could not be checked: ${why}. Nothing was read; ${judged} may well be fine. Try the call again shortly.`,
   );
 }
 

@@ -7,9 +7,10 @@ import { compareDigests } from './compare.js';
 import type { CaptureDigest, Comparison, SidedWarning } from './compare.js';
 import type { InspectKind, ProtocolInspector } from './inspect.js';
 import { framesToShow, packetComparison, unmatchedFrames } from './packet-match.js';
-import type { PacketMatcher, PacketPage } from './packet-match.js';
+import type { PacketMatcher, PacketPage, PacketRead } from './packet-match.js';
 import type { ResolvedSource } from './source.js';
 import type { Summarizer } from './summary/index.js';
+import type { Dissection } from '../wireshark/dissection.js';
 
 export interface CompareRequest {
   /** The capture that works. */
@@ -17,6 +18,8 @@ export interface CompareRequest {
   /** The capture that does not. */
   readonly candidate: ResolvedSource;
   readonly keylogFile: string | undefined;
+  /** The caller's decode-as rules and preferences, for both captures. */
+  readonly dissection?: Dissection | undefined;
   /** How many packets to match, and which page of the unmatched ones to show. */
   readonly packets: PacketPage;
 }
@@ -36,15 +39,11 @@ export class Comparer {
   ) {}
 
   async compare(request: CompareRequest, signal?: AbortSignal): Promise<CaptureComparison> {
-    const { keylogFile, packets } = request;
-    const read = (s: ResolvedSource): { file: string; keylogFile: string | undefined; live: boolean } => ({
-      file: s.file,
-      keylogFile,
-      live: s.live,
-    });
+    const { keylogFile, dissection, packets } = request;
+    const read = (s: ResolvedSource): PacketRead => ({ file: s.file, keylogFile, dissection, live: s.live });
     const [a, b, keysA, keysB] = await Promise.all([
-      this.digest(request.baseline, keylogFile, signal),
-      this.digest(request.candidate, keylogFile, signal),
+      this.digest(request.baseline, { keylogFile, dissection }, signal),
+      this.digest(request.candidate, { keylogFile, dissection }, signal),
       this.matcher.keys({ ...read(request.baseline), cap: packets.cap }, signal),
       this.matcher.keys({ ...read(request.candidate), cap: packets.cap }, signal),
     ]);
@@ -76,17 +75,33 @@ export class Comparer {
   /** One capture's summary and digests, and what to know about reading it. */
   private async digest(
     source: ResolvedSource,
-    keylogFile: string | undefined,
+    how: Pick<CompareRequest, 'keylogFile' | 'dissection'>,
     signal: AbortSignal | undefined,
   ): Promise<{ digest: CaptureDigest; warnings: string[] }> {
+    const { keylogFile, dissection } = how;
     const summary = await this.summarizer.summarize(
-      { file: source.file, topN: 1_000_000, keylogFile, timeoutMs: ANALYSIS_TIMEOUT_MS, live: source.live },
+      {
+        file: source.file,
+        topN: 1_000_000,
+        keylogFile,
+        dissection,
+        timeoutMs: ANALYSIS_TIMEOUT_MS,
+        live: source.live,
+      },
       signal,
     );
     const warnings = new Set(summary.warnings);
     const rows = async (kind: InspectKind): Promise<CaptureDigest['tls']> => {
       const digest = await this.inspector.rows(
-        { file: source.file, kind, displayFilter: undefined, keylogFile, reveal: false, live: source.live },
+        {
+          file: source.file,
+          kind,
+          displayFilter: undefined,
+          keylogFile,
+          dissection,
+          reveal: false,
+          live: source.live,
+        },
         signal,
       );
       for (const w of digest.warnings) warnings.add(w);

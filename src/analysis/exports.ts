@@ -153,6 +153,7 @@ export class Exporter {
           ...readArgs({
             file: req.source.file,
             keylogFile: req.keylog.keylogFile,
+            dissection: req.keylog.dissection,
             displayFilter: filter,
             twoPass,
           }),
@@ -215,6 +216,7 @@ export class Exporter {
             ...readArgs({
               file: req.source.file,
               keylogFile: req.keylog.keylogFile,
+              dissection: req.keylog.dissection,
               // The packets whose fields tell each object's frame and name. Filtering the printed
               // rows does not narrow the export, which taps every packet.
               displayFilter: fields?.filter,

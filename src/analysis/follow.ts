@@ -2,6 +2,7 @@
 // direction as hex lines (the second node's indented by a tab). This runs it, reads that output and
 // lays the conversation out as text or a hex dump, both directions marked, a page of chunks at a
 // time (follow_stream's service).
+import type { Dissection } from '../wireshark/dissection.js';
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
 import { DEFAULT_PAGE, FOLLOW_DEFAULTS, MAX_CHARS } from '../limits.js';
@@ -119,6 +120,8 @@ export interface FollowRequest {
   /** The file is a running capture's, still being written. */
   readonly live: boolean;
   readonly keylogFile: string | undefined;
+  /** The caller's decode-as rules and preferences (what counts as an HTTP stream depends on them). */
+  readonly dissection?: Dissection | undefined;
   /** The `-z follow,...` argument (followArgument). */
   readonly follow: string;
   /** How answers name the stream, e.g. "tcp stream 3". */
@@ -136,7 +139,10 @@ export async function followStream(
   req: FollowRequest,
   signal?: AbortSignal,
 ): Promise<{ follow: FollowResult; warnings: string[] }> {
-  const args = [...readArgs({ file: req.file, keylogFile: req.keylogFile }), ...statisticsArgs([req.follow])];
+  const args = [
+    ...readArgs({ file: req.file, keylogFile: req.keylogFile, dissection: req.dissection }),
+    ...statisticsArgs([req.follow]),
+  ];
   const { stdout, result } = await runCollect(group, {
     command: tools.require('tshark'),
     args,
@@ -222,6 +228,7 @@ export class StreamFollower {
         file: req.source.file,
         live: req.source.live,
         keylogFile: req.keylog.keylogFile,
+        dissection: req.keylog.dissection,
         follow,
         which: `${protocol} ${req.between ?? `stream ${req.stream ?? FOLLOW_DEFAULTS.stream}`}`,
         timeoutMs: this.timeoutMs,

@@ -2,6 +2,7 @@
 // a DNS query and its answer, a TLS handshake, a TCP conversation's health, ...). tshark does the
 // dissection and prints the fields; the digests in ./digests/ pair and count them. This runs the
 // tshark passes a digest needs and answers with a page of rows (inspect_protocol's service).
+import type { Dissection } from '../wireshark/dissection.js';
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
 import { DEFAULT_PAGE, MAX_CHARS } from '../limits.js';
@@ -37,6 +38,8 @@ export interface InspectRequest {
   readonly kind: InspectKind;
   readonly displayFilter: string | undefined;
   readonly keylogFile: string | undefined;
+  /** The caller's decode-as rules and preferences (a digest's own preferences win). */
+  readonly dissection?: Dissection | undefined;
   readonly reveal: boolean;
   readonly live: boolean;
   readonly timeoutMs: number;
@@ -62,6 +65,7 @@ export async function inspect(
     readArgs({
       file: req.file,
       keylogFile: req.keylogFile,
+      dissection: req.dissection,
       displayFilter,
       preferences,
       twoPass: (await req.secondPass?.({ displayFilter, fields }, signal)) ?? false,
@@ -183,6 +187,7 @@ export class ProtocolInspector {
         kind: req.kind,
         displayFilter: req.displayFilter,
         keylogFile: req.keylog.keylogFile,
+        dissection: req.keylog.dissection,
         reveal: req.reveal ?? false,
         live: req.source.live,
       },

@@ -11,6 +11,7 @@ import type { FileSandbox } from '../storage/sandbox.js';
 import { resolveInputFile } from './input-files.js';
 import { keylogHoldsSecrets } from './keylog.js';
 import type { OutputFormat, PageFormat } from './packet-stream.js';
+import type { Dissection, DissectionOrigin } from '../wireshark/dissection.js';
 
 /** The analysis parameters as a call gives them (seed names), all optional. */
 export interface AnalysisParams {
@@ -24,6 +25,15 @@ export interface AnalysisParams {
   readonly maxChars?: number | undefined;
   /** Show passwords and credentials as they are instead of redacting them. */
   readonly reveal?: boolean | undefined;
+  /** Decode-as rules (tshark -d). */
+  readonly decodeAs?: readonly string[] | undefined;
+  /** Protocol preferences, "name:value" (tshark -o), allow-listed. */
+  readonly preferences?: readonly string[] | undefined;
+}
+
+/** Checks decode-as rules and preferences against tshark (the Analyzer does). */
+export interface DissectionCheck {
+  checkDissection(dissection: Dissection, from: DissectionOrigin, signal?: AbortSignal): Promise<void>;
 }
 
 export interface ResolvedAnalysis {
@@ -42,6 +52,8 @@ export interface ResolvedAnalysis {
   readonly warnings: readonly string[];
   /** Secrets shown as they are (redact.ts); false: redacted. */
   readonly reveal: boolean;
+  /** The decode-as rules and preferences to read with, checked. */
+  readonly dissection: Dissection;
 }
 
 export async function resolveAnalysis(
@@ -49,6 +61,7 @@ export async function resolveAnalysis(
   configs: ConfigStore,
   env: NodeJS.ProcessEnv,
   sandbox: FileSandbox,
+  check?: { readonly checker: DissectionCheck; readonly signal?: AbortSignal | undefined },
 ): Promise<ResolvedAnalysis> {
   const warnings: string[] = [];
   const config =
@@ -62,6 +75,7 @@ export async function resolveAnalysis(
   const customFields = nonEmpty(params.customFields) ?? nonEmpty(config?.customFields);
   requirePlainText(customFields, `customFields${fromConfig(params.customFields)}`);
   const fields = parseFieldList(customFields);
+  const dissection = await resolveDissection(params, config, check);
 
   let keylogFile: string | undefined;
   let keylogSource: ResolvedAnalysis['keylogSource'];
@@ -100,7 +114,31 @@ export async function resolveAnalysis(
     config,
     warnings,
     reveal: params.reveal ?? false,
+    dissection,
   };
+}
+
+/**
+ * The decode-as rules and preferences: the call's (an empty list too: it means none), else the
+ * configuration's; checked when a checker is given (every tool that reads gives one).
+ */
+async function resolveDissection(
+  params: AnalysisParams,
+  config: SavedConfig | undefined,
+  check: { readonly checker: DissectionCheck; readonly signal?: AbortSignal | undefined } | undefined,
+): Promise<Dissection> {
+  const decodeAs = params.decodeAs ?? config?.decodeAs ?? [];
+  const preferences = params.preferences ?? config?.preferences ?? [];
+  const dissection = { decodeAs, preferences };
+  if (check === undefined || (decodeAs.length === 0 && preferences.length === 0)) return dissection;
+  const from = (given: readonly string[] | undefined): string =>
+    given === undefined && config ? ` (from saved configuration '${config.name}')` : '';
+  await check.checker.checkDissection(
+    dissection,
+    { decodeAs: from(params.decodeAs), preferences: from(params.preferences) },
+    check.signal,
+  );
+  return dissection;
 }
 
 /** The saved configuration `name`, or a UserError that lists the saved ones. */

@@ -23,6 +23,7 @@ import { readOutcome } from './damage.js';
 import { redactLine } from './redact.js';
 import { AGGREGATOR } from './digests/fields.js';
 import { SMB2_COMMANDS } from './digests/smb-codes.js';
+import type { Dissection } from '../wireshark/dissection.js';
 
 /** What each packet's line holds, in this order: its key fields, then those its transactions are counted from. */
 const KEY_FIELDS = [
@@ -456,6 +457,14 @@ export function packetComparison(
 const MAX_LINE_CHARS = 300_000;
 
 /** Reads captures packet by packet for compare_captures (its tshark passes). */
+/** A capture to match packets of, and how to read it. */
+export interface PacketRead {
+  readonly file: string;
+  readonly keylogFile: string | undefined;
+  readonly dissection?: Dissection | undefined;
+  readonly live: boolean;
+}
+
 export class PacketMatcher {
   constructor(
     private readonly group: ProcessGroup,
@@ -464,10 +473,7 @@ export class PacketMatcher {
   ) {}
 
   /** The first `cap` packets' keys and transaction counts. */
-  async keys(
-    read: { file: string; keylogFile: string | undefined; live: boolean; cap: number },
-    signal?: AbortSignal,
-  ): Promise<PacketKeys> {
+  async keys(read: PacketRead & { cap: number }, signal?: AbortSignal): Promise<PacketKeys> {
     const keys: string[] = [];
     const frames: number[] = [];
     const times: number[] = [];
@@ -488,7 +494,13 @@ export class PacketMatcher {
     };
     const warnings = await this.pass(
       [
-        ...readArgs({ file: read.file, keylogFile: read.keylogFile, numeric: true, lastFrame: read.cap + 1 }),
+        ...readArgs({
+          file: read.file,
+          keylogFile: read.keylogFile,
+          dissection: read.dissection,
+          numeric: true,
+          lastFrame: read.cap + 1,
+        }),
         ...allOccurrenceFieldArgs(PASS_FIELDS, AGGREGATOR),
       ],
       read,
@@ -500,7 +512,7 @@ export class PacketMatcher {
 
   /** What the given frames are: their time, stream, addresses and tshark's summary. */
   async details(
-    read: { file: string; keylogFile: string | undefined; live: boolean },
+    read: PacketRead,
     frameNumbers: readonly number[],
     signal?: AbortSignal,
   ): Promise<UnmatchedPacket[]> {
@@ -511,6 +523,7 @@ export class PacketMatcher {
         ...readArgs({
           file: read.file,
           keylogFile: read.keylogFile,
+          dissection: read.dissection,
           numeric: true,
           // Alternatives rather than a set: the set syntax changed between Wireshark releases.
           displayFilter: frameNumbers.map((n) => `frame.number == ${n}`).join(' || '),

@@ -57,6 +57,10 @@ function pagedAnswerOf(ctx: RenderContext): PagedAnswer {
         ? 'SSL Decryption: Disabled'
         : `SSL Decryption: Enabled (keylog ${resolved.keylogFile}${resolved.keylogSource === 'SSLKEYLOGFILE' ? ', from SSLKEYLOGFILE' : ''})`,
   );
+  if (resolved.dissection.decodeAs.length > 0)
+    head.push(`Decode As: ${resolved.dissection.decodeAs.join('; ')}`);
+  if (resolved.dissection.preferences.length > 0)
+    head.push(`Preferences: ${resolved.dissection.preferences.join('; ')}`);
   return new PagedAnswer('packets', {
     call: ctx.call,
     head,
@@ -120,6 +124,7 @@ export async function answerPage(
       detail: ctx.detail,
       fields: resolved.fields,
       keylogFile: resolved.keylogFile,
+      dissection: resolved.dissection,
       offset: resolved.offset,
       limit: resolved.limit,
       maxChars: pagedAnswerOf(ctx).bodyBudget(resolved.maxChars, resolved.offset, resolved.limit),

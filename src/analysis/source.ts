@@ -19,10 +19,14 @@ export interface ResolvedSource {
   readonly droppedByDumpcap?: number | undefined;
 }
 
-/** A capture to read, and the TLS keylog to read it with (and what was wrong with the one named). */
+/**
+ * A capture to read, and how: the TLS keylog (and what was wrong with the one named), the caller's
+ * decode-as rules and preferences.
+ */
 export interface CaptureRead {
   readonly source: ResolvedSource;
-  readonly keylog: Pick<ResolvedAnalysis, 'keylogFile' | 'warnings'>;
+  readonly keylog: Pick<ResolvedAnalysis, 'keylogFile' | 'warnings'> &
+    Partial<Pick<ResolvedAnalysis, 'dissection'>>;
 }
 
 export async function resolveSource(

@@ -247,7 +247,13 @@ export class CaptureStatistics {
     const file = req.source.file;
     const twoPass = await this.filters.secondPassNeeded({ displayFilter: filter, fields }, signal);
     const args = [
-      ...readArgs({ file, keylogFile: req.keylog.keylogFile, displayFilter: filter, twoPass }),
+      ...readArgs({
+        file,
+        keylogFile: req.keylog.keylogFile,
+        dissection: req.keylog.dissection,
+        displayFilter: filter,
+        twoPass,
+      }),
       ...allOccurrenceFieldArgs(fields, AGGREGATOR),
     ];
     const lines = new LineSplitter(MAX_LINE_CHARS);

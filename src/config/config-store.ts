@@ -11,10 +11,12 @@ import { UserError } from '../errors.js';
 import {
   CAPTURE_MAX_PACKETS,
   CAPTURE_TIMEOUT,
+  DECODE_AS_LIMITS,
   MAX_FIELDS_LENGTH,
   MAX_FILTER_LENGTH,
   NAME_PATTERN,
   OUTPUT_FORMATS,
+  PREFERENCE_LIMITS,
 } from '../limits.js';
 import { isProcessAlive } from '../util/pid.js';
 import { requirePlainText } from '../util/text.js';
@@ -44,6 +46,16 @@ export const configFieldsSchema = z.object({
     .max(MAX_FIELDS_LENGTH)
     .optional()
     .describe('Comma-separated tshark field names for the fields format, e.g. "ip.src,http.host".'),
+  decodeAs: z
+    .array(z.string().min(1).max(DECODE_AS_LIMITS.maxLength))
+    .max(DECODE_AS_LIMITS.maxItems)
+    .optional()
+    .describe('Decode-as rules for analysis, as tshark -d takes them, e.g. ["tcp.port==50051,http2"].'),
+  preferences: z
+    .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
+    .max(PREFERENCE_LIMITS.maxItems)
+    .optional()
+    .describe('Protocol preferences for analysis, "name:value" as tshark -o takes them (allow-listed).'),
   timeout: z
     .number()
     .int()
@@ -133,6 +145,9 @@ export class ConfigStore {
     // These reach tshark and dumpcap as arguments; the description is only shown back.
     for (const key of ['captureFilter', 'displayFilter', 'customFields', 'interface'] as const)
       requirePlainText(parsed.data[key], `config.${key}`);
+    for (const key of ['decodeAs', 'preferences'] as const)
+      for (const [i, item] of (parsed.data[key] ?? []).entries())
+        requirePlainText(item, `config.${key}[${i}]`);
     return this.update((file) => {
       const replaced = file.configs.has(name);
       const entry = { name, ...stripUndefined(parsed.data) };

@@ -1,6 +1,7 @@
 // Every tshark argument list the analysis runs is built here, from what the caller wants rather
 // than from flags: one place to read which options a pass gives tshark, and one place to change
 // when a Wireshark release renames one. Nothing here runs a process.
+import type { Dissection } from './dissection.js';
 
 /** A file to read, and how: what every tshark pass over a capture starts with. */
 export interface ReadSpec {
@@ -10,8 +11,10 @@ export interface ReadSpec {
   readonly keylogFile?: string | undefined;
   /** Keep addresses as numbers (-n): no name lookups, which can wait on DNS. */
   readonly numeric?: boolean;
-  /** Preferences to set, "name:value" (-o). */
+  /** Preferences the analysis itself needs, "name:value" (-o): they win over the caller's. */
   readonly preferences?: readonly string[];
+  /** The caller's decode-as rules and preferences, checked (dissection.ts). */
+  readonly dissection?: Dissection | undefined;
   /** A display filter (-Y); empty means none. */
   readonly displayFilter?: string | undefined;
   /** Stop after this frame (-c: in read mode it counts packets read, matching or not). */
@@ -23,10 +26,16 @@ export interface ReadSpec {
   readonly twoPass?: boolean | undefined;
 }
 
-/** The arguments that read `spec.file` with its keylog, preferences and filter. */
+/**
+ * The arguments that read `spec.file` with its keylog, decode-as rules, preferences and filter.
+ * tshark applies -o in order and the last setting of a name wins, so the caller's preferences come
+ * first and the analysis's own after them: where a pass needs a preference to be right (the
+ * summary's counters, the HTTP digest's second look, the checksum pass), its value stands.
+ */
 export function readArgs(spec: ReadSpec): string[] {
   const args = spec.numeric ? ['-n', '-r', spec.file] : ['-r', spec.file];
   if (spec.twoPass) args.unshift('-2');
+  args.push(...dissectionArgs(spec.dissection));
   for (const p of spec.preferences ?? []) args.push('-o', p);
   if (spec.keylogFile) args.push('-o', `tls.keylog_file:${spec.keylogFile}`);
   if (spec.displayFilter) args.push('-Y', spec.displayFilter);
@@ -105,9 +114,33 @@ export function filteredStatistic(statistic: string, filter: string | undefined)
   return filter ? `${statistic},${filter}` : statistic;
 }
 
-/** One of tshark's reports instead of a read (-G): every field it knows, or its folders. */
-export function glossaryArgs(report: 'fields' | 'folders'): string[] {
+/** The caller's preferences (-o) and decode-as rules (-d), each one argument after its flag. */
+export function dissectionArgs(dissection: Dissection | undefined): string[] {
+  if (!dissection) return [];
+  return [
+    ...dissection.preferences.flatMap((p) => ['-o', p]),
+    ...dissection.decodeAs.flatMap((d) => ['-d', d]),
+  ];
+}
+
+/**
+ * One of tshark's reports instead of a read (-G): every field it knows, its folders, its
+ * preferences with their kinds and defaults, or its dissector tables with their key types.
+ */
+export function glossaryArgs(report: 'fields' | 'folders' | 'defaultprefs' | 'dissector-tables'): string[] {
   return ['-G', report];
+}
+
+/** A protocol name no dissector has: asking -d for it makes tshark list what a layer takes. */
+export const NO_SUCH_PROTOCOL = 'sharkmcp-no-such-protocol';
+
+/**
+ * Arguments that make tshark refuse a decode-as rule and list what it takes instead: the layers
+ * (for `layer` undefined, "-d ." names none) or the protocols one layer can be decoded as. The
+ * empty capture `file` is read if tshark ever took the rule, so it never captures.
+ */
+export function decodeAsListArgs(file: string, layer?: { name: string; selector: string }): string[] {
+  return ['-r', file, '-d', layer ? `${layer.name}==${layer.selector},${NO_SUCH_PROTOCOL}` : '.'];
 }
 
 /** Runs a Lua script inside tshark with its arguments (-X lua_script, -X lua_script1:...). */

@@ -2,6 +2,8 @@
 // and field names before a run (tshark's own compiler does the checking), and how to name what went
 // wrong when reading a file. (Close matches for a misspelt field are in field-suggestions.ts.)
 import { abortError } from '../errors.js';
+import type { Dissection } from './dissection.js';
+import { isDefaultDissection } from './dissection.js';
 import type { ProcessGroup } from './process.js';
 import { packetOutputArgs, readArgs } from './tshark-args.js';
 
@@ -29,6 +31,8 @@ export type ArgumentProblem =
   /** The check itself did not finish (time limit, killed, no word from tshark): nothing is known. */
   | { readonly kind: 'unfinished'; readonly message: string }
   | { readonly kind: 'fields'; readonly invalid: readonly string[]; readonly message: string }
+  /** tshark refused a decode-as rule (-d) or a preference (-o). */
+  | { readonly kind: 'dissection'; readonly message: string }
   | { readonly kind: 'other'; readonly message: string };
 
 /** Reads tshark's complaint about its arguments. Pure, for tests on recorded stderr. */
@@ -42,6 +46,8 @@ export function parseArgumentProblem(stderr: string, hadFilter: boolean): Argume
       .filter((l) => l !== '');
     return { kind: 'fields', invalid, message: text };
   }
+  if (/-o flag|preference|-d requires|selector|layer type|Unknown protocol|decode.as/i.test(text))
+    return { kind: 'dissection', message: text.split('\n').slice(0, 3).join('\n') };
   if (hadFilter) return { kind: 'displayFilter', message: text };
   return { kind: 'other', message: text === '' ? 'tshark rejected its arguments.' : text };
 }
@@ -52,11 +58,13 @@ export const ARGUMENT_CHECK_TIMEOUT_MS = 30_000;
 export interface ArgumentsToCheck {
   readonly displayFilter?: string | undefined;
   readonly fields?: readonly string[] | undefined;
+  /** The caller's decode-as rules and preferences. */
+  readonly dissection?: Dissection | undefined;
 }
 
 /**
- * Checks display filters and field names with tshark itself, on an empty capture file, so a bad
- * one is reported before any real work starts. Good answers are remembered. (The empty capture is
+ * Checks display filters, field names, decode-as rules and preferences with tshark itself, on an
+ * empty capture file, so a bad one is reported before any real work starts. Good answers are remembered. (The empty capture is
  * a file, not stdin: Node gives a child a socket for stdin, and tshark reads only files and pipes.)
  */
 export class TsharkArgumentChecker {
@@ -75,12 +83,13 @@ export class TsharkArgumentChecker {
   async check(args: ArgumentsToCheck, signal?: AbortSignal): Promise<ArgumentProblem | undefined> {
     const filter = args.displayFilter ?? '';
     const fields = args.fields ?? [];
-    if (filter === '' && fields.length === 0) return undefined;
-    const key = JSON.stringify([filter, fields]);
+    const dissection = isDefaultDissection(args.dissection) ? undefined : args.dissection;
+    if (filter === '' && fields.length === 0 && dissection === undefined) return undefined;
+    const key = JSON.stringify([filter, fields, dissection?.decodeAs, dissection?.preferences]);
     if (this.known.has(key)) return undefined;
 
     const argv = [
-      ...readArgs({ file: await this.emptyCapture(), displayFilter: filter }),
+      ...readArgs({ file: await this.emptyCapture(), displayFilter: filter, dissection }),
       ...(fields.length > 0 ? packetOutputArgs({ kind: 'fields', fields }) : []),
     ];
     const result = await this.group.run({

@@ -202,6 +202,7 @@ export class Plotter {
       ...readArgs({
         file: req.source.file,
         keylogFile: req.keylog.keylogFile,
+        dissection: req.keylog.dissection,
         displayFilter,
         twoPass,
         numeric: pass.numeric ?? false,

@@ -2,6 +2,7 @@
 // protocol hierarchy, endpoints, expert messages and conversations of the packets it reads. The
 // summary counter inside tshark (native/summary-counter.c) counts them where it was built; otherwise
 // tshark's `-z` statistics and a line of columns per packet (for exact conversations) do.
+import type { Dissection } from '../../wireshark/dissection.js';
 import { abortError } from '../../errors.js';
 import { watchRead } from '../../util/progress.js';
 import type { ProgressSink } from '../../util/progress.js';
@@ -66,6 +67,8 @@ export interface SummaryCall {
 
 export interface PassOptions {
   readonly keylogFile: string | undefined;
+  /** The caller's decode-as rules and preferences (the summary's own preferences win). */
+  readonly dissection?: Dissection | undefined;
   /** Packets read first for context only, not counted. */
   readonly warmup: number;
   readonly timeoutMs: number;
@@ -104,6 +107,7 @@ export async function runPass(
     // Without the counter, each packet's line carries its MD5 to find duplicates.
     preferences: counter ? SUMMARY_PREFERENCES : [...SUMMARY_PREFERENCES, ...LIMIT_PREFERENCES],
     keylogFile: options.keylogFile,
+    dissection: options.dissection,
   });
   // A worker's statistics leave out its warm-up packets: the counter skips them itself, tshark's
   // own statistics by a filter (which costs a sixth of the pass).
@@ -190,6 +194,7 @@ export async function readWhole(call: SummaryCall, factsRun: Promise<CaptureFact
     let stopWatching: Promise<() => void> | undefined;
     const read = await runPass(call.group, call.tshark, request.file, {
       keylogFile: request.keylogFile,
+      dissection: request.dissection,
       warmup: 0,
       timeoutMs: Math.max(1, deadline - performance.now()),
       signal: call.signal,

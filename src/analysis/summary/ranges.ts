@@ -147,6 +147,7 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
         try {
           return await runPass(call.group, call.tshark, fifo, {
             keylogFile: request.keylogFile,
+            dissection: request.dissection,
             warmup: chunk.warmupPackets,
             timeoutMs: Math.max(1, deadline - performance.now()),
             signal: stopAll.signal,

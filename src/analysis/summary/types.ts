@@ -1,6 +1,7 @@
 // The summary's domain types: what a summary says of a capture, the request for one, and how a large
 // file is shared among tshark workers. What summarize_capture publishes is declared once, as a zod
 // schema (the tool's output schema is made of them), and its type is inferred from it.
+import type { Dissection } from '../../wireshark/dissection.js';
 import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
 import { captureLimitsSchema } from '../capture-limits.js';
@@ -91,6 +92,8 @@ export interface SummaryRequest {
   readonly file: string;
   readonly topN: number;
   readonly keylogFile?: string | undefined;
+  /** The caller's decode-as rules and preferences. */
+  readonly dissection?: Dissection | undefined;
   readonly timeoutMs: number;
   /** A capture still being written: never cut into ranges, and its partial last packet is normal. */
   readonly live?: boolean | undefined;

@@ -8,6 +8,8 @@ import type { ResolvedSource } from '../../analysis/source.js';
 import type { ServerDeps } from '../tool.js';
 import { DEFAULT_FIELDS } from '../../analysis/analyze-capture.js';
 import {
+  DECODE_AS_LIMITS,
+  PREFERENCE_LIMITS,
   DEFAULT_LIMIT,
   MAX_FIELDS_LENGTH,
   MAX_FILTER_LENGTH,
@@ -25,6 +27,27 @@ export const revealParam = z
   .describe(
     'Show cleartext passwords and credentials (FTP/POP PASS, IMAP LOGIN, SMTP AUTH, HTTP Authorization) as they are; by default they read "[redacted, N characters]".',
   );
+
+/**
+ * Decode-as rules and preferences, on every tool that reads a capture: one more option of every
+ * tshark pass, checked against tshark's own lists before the run.
+ */
+export const dissectionParams = {
+  decodeAs: z
+    .array(z.string().min(1).max(DECODE_AS_LIMITS.maxLength))
+    .max(DECODE_AS_LIMITS.maxItems)
+    .optional()
+    .describe(
+      'Decode-as rules, exactly as tshark\'s -d takes them: "<layer>==<value>,<protocol>", e.g. ["tcp.port==50051,http2"] for a gRPC or HTTP/2 cleartext service on port 50051, "tcp.port==8443,tls", "udp.port==5000-5010,rtp". Without one, a protocol tshark finds by port only shows as bare TCP/UDP on an unusual port. An unknown layer or protocol gets close matches.',
+    ),
+  preferences: z
+    .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
+    .max(PREFERENCE_LIMITS.maxItems)
+    .optional()
+    .describe(
+      'Protocol preferences, "name:value" as tshark\'s -o takes them, e.g. ["tcp.desegment_tcp_streams:FALSE", "http.tcp.port:80,9000"]. Allowed: the boolean, number, choice and port-range preferences of dissectors, except names about files or logs (the TLS keylog is sslKeylogFile); others are refused with what is allowed. Where an analysis sets a preference itself to be right (e.g. the summary\'s counters), its value wins.',
+    ),
+};
 
 export const analysisParamsShape = {
   displayFilter: z
@@ -61,9 +84,10 @@ export const analysisParamsShape = {
     .max(64)
     .optional()
     .describe(
-      'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat and customFields where this call leaves them out; arguments given here win.',
+      'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat, customFields, decodeAs and preferences where this call leaves them out; arguments given here win.',
     ),
   reveal: revealParam,
+  ...dissectionParams,
   ...pagingParams({
     limit: `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
     offset: 'Matching packets to skip: the answer names the offset of the next page.',
@@ -95,13 +119,39 @@ export function cutAtLine(text: string, maxChars: number, note: string): string 
   return `${head.slice(0, Math.max(0, head.lastIndexOf('\n')))}\n${note}`;
 }
 
-/** The source a call names and the TLS keylog it gives (or SSLKEYLOGFILE), both checked. */
+/** What a tool that reads one capture says about how to read it. */
+export interface ReadArgs {
+  readonly source: string;
+  readonly sslKeylogFile?: string | undefined;
+  readonly decodeAs?: readonly string[] | undefined;
+  readonly preferences?: readonly string[] | undefined;
+}
+
+/**
+ * The source a call names, the TLS keylog it gives (or SSLKEYLOGFILE), its decode-as rules and
+ * preferences, all checked.
+ */
 export async function sourceAndKeylog(
   deps: ServerDeps,
-  source: string,
-  sslKeylogFile: string | undefined,
+  args: ReadArgs,
+  signal: AbortSignal | undefined,
 ): Promise<{ source: ResolvedSource; keylog: ResolvedAnalysis }> {
-  const resolvedSource = await resolveSource(source, 'source', deps.sessions, deps.sandbox);
-  const keylog = await resolveAnalysis({ sslKeylogFile }, deps.configs, deps.env, deps.sandbox);
+  const resolvedSource = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
+  const keylog = await readOptions(deps, args, signal);
   return { source: resolvedSource, keylog };
+}
+
+/** The keylog, decode-as rules and preferences of a call, checked (decode-as against tshark). */
+export function readOptions(
+  deps: ServerDeps,
+  args: Omit<ReadArgs, 'source'>,
+  signal: AbortSignal | undefined,
+): Promise<ResolvedAnalysis> {
+  return resolveAnalysis(
+    { sslKeylogFile: args.sslKeylogFile, decodeAs: args.decodeAs, preferences: args.preferences },
+    deps.configs,
+    deps.env,
+    deps.sandbox,
+    { checker: deps.analyzer, signal },
+  );
 }

@@ -42,7 +42,10 @@ export const analyzePcapFileTool = defineTool({
       args.source !== undefined
         ? await resolveSource(args.source, 'source', deps.sessions, deps.sandbox)
         : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions, deps.sandbox);
-    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox);
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox, {
+      checker: deps.analyzer,
+      signal: ctx.mcpReq.signal,
+    });
     const render: RenderContext = {
       title: `Analysis of '${source.sessionId ?? source.file}' complete!`,
       resolved,

@@ -8,7 +8,7 @@ import { METRIC_PATTERN } from '../../analysis/stats-accumulators.js';
 import { MAX_FILTER_LENGTH } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
+import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const fieldName = z
@@ -72,6 +72,7 @@ const inputSchema = z.object({
       'With interval: one series per display filter, side by side (e.g. ["http.request", "dns.flags.response == 0"]); each is also narrowed by displayFilter. Not with groupBy (which makes the lines itself).',
     ),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   maxChars,
 });
 
@@ -84,7 +85,7 @@ export const captureStatisticsTool = defineTool({
   outputSchema: statisticsFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const { text, facts } = await deps.statistics.answer(
       {
         source,

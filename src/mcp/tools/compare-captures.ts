@@ -1,17 +1,25 @@
 // compare_captures: what differs between a capture that works and one that does not.
 import * as z from 'zod';
 import { comparisonSchema, renderComparison } from '../../analysis/compare.js';
-import { resolveAnalysis } from '../../analysis/options.js';
 import { resolveSource } from '../../analysis/source.js';
 import { COMPARE_LIMIT, COMPARE_PACKETS, MAX_CHARS, MAX_OFFSET } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { cutAtLine, givenArgs, keylogParam, maxCharsParam, sourceParam } from './analysis-params.js';
+import {
+  cutAtLine,
+  givenArgs,
+  dissectionParams,
+  keylogParam,
+  maxCharsParam,
+  readOptions,
+  sourceParam,
+} from './analysis-params.js';
 
 const inputSchema = z.object({
   baseline: sourceParam.describe('The capture that works (a file path or a capture session ID).'),
   candidate: sourceParam.describe('The capture that does not (a file path or a capture session ID).'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   limit: z
     .number()
     .int()
@@ -61,17 +69,13 @@ export const compareCapturesTool = defineTool({
       resolveSource(args.baseline, 'baseline', deps.sessions, deps.sandbox),
       resolveSource(args.candidate, 'candidate', deps.sessions, deps.sandbox),
     ]);
-    const { keylogFile } = await resolveAnalysis(
-      { sslKeylogFile: args.sslKeylogFile },
-      deps.configs,
-      deps.env,
-      deps.sandbox,
-    );
+    const { keylogFile, dissection } = await readOptions(deps, args, ctx.mcpReq.signal);
     const { comparison, warnings: sided } = await deps.comparer.compare(
       {
         baseline,
         candidate,
         keylogFile,
+        dissection,
         packets: {
           cap: args.comparePackets ?? COMPARE_PACKETS.default,
           offset: args.offset ?? 0,

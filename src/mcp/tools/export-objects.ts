@@ -10,7 +10,7 @@ import { formatBytes } from '../../capture/sessions.js';
 import { hasControlChars } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
+import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -37,6 +37,7 @@ const inputSchema = z.object({
       `Bytes the objects may take on disk while tshark extracts them (${formatBytes(EXPORT_OBJECT_BYTES.default)} unless given, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
     ),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   ...pagingParams({
     limit: 'Objects listed per page.',
     limitDefault: DEFAULT_PAGE.rows,
@@ -59,7 +60,7 @@ export const exportObjectsTool = defineTool({
         throw new UserError('saveTo contains a control character; give a plain path.');
       targetDir = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
     }
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const result = await deps.exporter.exportObjects(
       {
         source,

@@ -7,7 +7,13 @@ import { EXPORT_DEFAULTS, MAX_FILTER_LENGTH, MAX_PATH_LENGTH } from '../../limit
 import { hasControlChars, plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, streamIndex, sourceAndKeylog, sourceParam } from './analysis-params.js';
+import {
+  dissectionParams,
+  keylogParam,
+  streamIndex,
+  sourceAndKeylog,
+  sourceParam,
+} from './analysis-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -32,6 +38,7 @@ const inputSchema = z.object({
     .max(MAX_PATH_LENGTH)
     .describe('The pcapng file to write: a new file (never overwritten) inside the allowed directories.'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   embedKeylog: z
     .boolean()
     .optional()
@@ -53,7 +60,7 @@ export const exportPacketsTool = defineTool({
     if (hasControlChars(args.saveTo))
       throw new UserError('saveTo contains a control character; give a plain path.');
     const target = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const done = await deps.exporter.exportPackets({ ...args, source, keylog, target }, ctx.mcpReq.signal);
     const text = [
       `Exported ${plural(done.packets, 'packet')} of ${done.source} to ${done.file}`,

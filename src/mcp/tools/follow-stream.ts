@@ -6,7 +6,14 @@ import { givenArgs } from '../../analysis/paged-answer.js';
 import { DEFAULT_PAGE, FOLLOW_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, streamIndex, revealParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import {
+  dissectionParams,
+  keylogParam,
+  streamIndex,
+  revealParam,
+  sourceParam,
+  sourceAndKeylog,
+} from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -40,6 +47,7 @@ const inputSchema = z.object({
     .meta({ default: FOLLOW_DEFAULTS.format })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   reveal: revealParam,
   ...pagingParams({
     limit: 'Chunks (one per direction change or segment) per page.',
@@ -57,7 +65,7 @@ export const followStreamTool = defineTool({
   outputSchema: followFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const { text, facts } = await deps.follower.page(
       {
         ...args,

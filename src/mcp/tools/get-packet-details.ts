@@ -1,7 +1,6 @@
 // get_packet_details: the full dissection tree (and bytes) of chosen frames, a page at a time.
 import * as z from 'zod';
 import { frameFilter, parseFrameSelection } from '../../analysis/frames.js';
-import { resolveAnalysis } from '../../analysis/options.js';
 import { givenArgs } from '../../analysis/paged-answer.js';
 import { answerPage, detailsFactsSchema } from '../../analysis/render.js';
 import type { RenderContext } from '../../analysis/render.js';
@@ -9,7 +8,7 @@ import { resolveSource } from '../../analysis/source.js';
 import { DEFAULT_PAGE, MAX_FRAMES_PER_PAGE } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { keylogParam, revealParam, sourceParam } from './analysis-params.js';
+import { dissectionParams, keylogParam, readOptions, revealParam, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -34,6 +33,7 @@ const inputSchema = z.object({
     .meta({ default: false })
     .describe("Add each frame's bytes as a hex dump."),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   reveal: revealParam,
   ...pagingParams({
     limit: 'Frames per page.',
@@ -54,12 +54,7 @@ export const getPacketDetailsTool = defineTool({
   handler: async (args, deps, ctx) => {
     const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
     const ranges = parseFrameSelection(args.frames);
-    const base = await resolveAnalysis(
-      { sslKeylogFile: args.sslKeylogFile },
-      deps.configs,
-      deps.env,
-      deps.sandbox,
-    );
+    const base = await readOptions(deps, args, ctx.mcpReq.signal);
     const render: RenderContext = {
       title: `Packet details of '${source.sessionId ?? source.file}'`,
       resolved: {

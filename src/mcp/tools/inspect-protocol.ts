@@ -5,7 +5,7 @@ import { givenArgs } from '../../analysis/paged-answer.js';
 import { DEFAULT_PAGE, MAX_FILTER_LENGTH } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
-import { keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
+import { dissectionParams, keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
 
 const inputSchema = z.object({
@@ -17,6 +17,7 @@ const inputSchema = z.object({
     .optional()
     .describe('Narrow the packets read, e.g. "ip.addr == 10.0.0.5" (a Wireshark display filter).'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   reveal: z
     .boolean()
     .optional()
@@ -34,7 +35,7 @@ export const inspectProtocolTool = defineTool({
   outputSchema: inspectFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const { text, facts } = await deps.inspector.page(
       { ...args, source, keylog, call: { tool: 'inspect_protocol', args: givenArgs(args) } },
       ctx.mcpReq.signal,

@@ -39,11 +39,11 @@ export const manageConfigTool = defineTool({
   name: 'manage_config',
   title: 'Manage saved configurations',
   description:
-    'Save, load, list, view or delete reusable named configurations of capture and analysis parameters (captureFilter, displayFilter, outputFormat, customFields, timeout, maxPackets, interface). Pass configName to another tool to use one: it fills the parameters that call leaves out, and arguments given explicitly win.',
+    'Save, load, list, view or delete reusable named configurations of capture and analysis parameters (captureFilter, displayFilter, outputFormat, customFields, decodeAs, preferences, timeout, maxPackets, interface). Pass configName to another tool to use one: it fills the parameters that call leaves out, and arguments given explicitly win.',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  handler: async (args, deps) => {
+  handler: async (args, deps, ctx) => {
     const store = deps.configs;
     const answer = (text: string, configs: SavedConfig[]): ReturnType<typeof textResult> =>
       textResult(text, { action: args.action, configs, file: store.filePath });
@@ -59,6 +59,13 @@ export const manageConfigTool = defineTool({
         if (args.name === undefined || args.config === undefined) {
           throw new UserError('Both name and config are required for save action.');
         }
+        // Rules and preferences are checked against tshark now, not first when a call uses them.
+        const { decodeAs = [], preferences = [] } = args.config;
+        await deps.analyzer.checkDissection(
+          { decodeAs, preferences },
+          { decodeAs: ' (in config)', preferences: ' (in config)' },
+          ctx.mcpReq.signal,
+        );
         const { replaced, config } = await store.save(args.name, args.config);
         return answer(
           `Configuration '${config.name}' ${replaced ? 'replaced' : 'saved'} successfully!\n\nSaved config:\n${JSON.stringify(config, null, 2)}\n\nStored in ${store.filePath}.`,
@@ -124,5 +131,7 @@ function describe(c: SavedConfig): string {
   if (c.interface) lines.push(`Interface: ${c.interface}`);
   if (c.timeout !== undefined) lines.push(`Timeout: ${c.timeout}s`);
   if (c.maxPackets !== undefined) lines.push(`Max Packets: ${c.maxPackets}`);
+  if (c.decodeAs?.length) lines.push(`Decode As: ${c.decodeAs.join('; ')}`);
+  if (c.preferences?.length) lines.push(`Preferences: ${c.preferences.join('; ')}`);
   return lines.join('\n  ');
 }

@@ -5,7 +5,7 @@ import { PLOT_KINDS, PLOT_LIMITS, plotFactsSchema } from '../../analysis/plot/in
 import { MAX_FILTER_LENGTH, MAX_FLOW_PACKETS, PLOT_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool } from '../tool.js';
-import { keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
+import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -52,6 +52,7 @@ const inputSchema = z.object({
     .meta({ default: PLOT_DEFAULTS.flowPackets })
     .describe('For flow: how many packets to draw, from the first that match.'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
 });
 
 export const plotCaptureTool = defineTool({
@@ -63,7 +64,7 @@ export const plotCaptureTool = defineTool({
   outputSchema: plotFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const { png, text, facts } = await deps.plotter.plot({ ...args, source, keylog }, ctx.mcpReq.signal);
     return {
       content: [

@@ -63,7 +63,10 @@ export const stopCaptureSessionTool = defineTool({
       await deps.sessions.saveCopy(session, savedTo);
     }
 
-    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox);
+    const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox, {
+      checker: deps.analyzer,
+      signal: ctx.mcpReq.signal,
+    });
     const duration = ((state.endedAt.getTime() - session.startedAt.getTime()) / 1000).toFixed(1);
     // A next page re-reads the session; it must not copy the file again.
     const repeatable = givenArgs({ ...args, saveTo: undefined });

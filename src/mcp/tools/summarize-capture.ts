@@ -8,6 +8,7 @@ import { defineTool, progressSink, textResult } from '../tool.js';
 import {
   cutAtLine,
   givenArgs,
+  dissectionParams,
   keylogParam,
   maxCharsParam,
   sourceParam,
@@ -25,6 +26,7 @@ const inputSchema = z.object({
     .meta({ default: SUMMARY_TOP_N.default })
     .describe('Conversations, endpoints and expert messages to show, of each kind.'),
   sslKeylogFile: keylogParam,
+  ...dissectionParams,
   maxChars: maxCharsParam,
 });
 
@@ -39,13 +41,14 @@ export const summarizeCaptureTool = defineTool({
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const { source, keylog } = await sourceAndKeylog(deps, args.source, args.sslKeylogFile);
-    const { keylogFile, warnings: keylogWarnings } = keylog;
+    const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
+    const { keylogFile, dissection, warnings: keylogWarnings } = keylog;
     const summary = await deps.summarizer.summarize(
       {
         file: source.file,
         topN: args.topN ?? SUMMARY_TOP_N.default,
         keylogFile,
+        dissection,
         timeoutMs: ANALYSIS_TIMEOUT_MS,
         live: source.live,
         droppedByDumpcap: source.droppedByDumpcap,
