@@ -23,6 +23,7 @@ import {
   EvenSample,
   niceInterval,
   parseIoStat,
+  Spread,
 } from '../src/analysis/plot/data.js';
 import { mermaidSequence } from '../src/analysis/plot/mermaid.js';
 import { captureLoopback, captureUnavailable, tempDir } from './helpers/loopback-capture.js';
@@ -411,6 +412,28 @@ describe('plot_capture on a stream longer than a picture draws point by point', 
 });
 
 describe('plot data', () => {
+  it('keeps exact extremes and mean of any number of values, the median exact or within 1 %', () => {
+    const values = Array.from({ length: 30_001 }, (_, i) => ((i * 7919) % 30_001) / 100);
+    const exact = new Spread(values.length);
+    const sketched = new Spread(1000);
+    for (const v of values) {
+      exact.add(v);
+      sketched.add(v);
+    }
+    const sorted = [...values].sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+    assert.deepEqual(exact.median(), { value: median, approximate: false });
+    const estimate = sketched.median();
+    assert.equal(estimate.approximate, true);
+    assert.ok(Math.abs(estimate.value - median) <= median * 0.01, `${estimate.value} vs ${median}`);
+    for (const s of [exact, sketched]) {
+      assert.equal(s.n, values.length);
+      assert.equal(s.min, sorted[0]);
+      assert.equal(s.max, sorted[sorted.length - 1]);
+      assert.ok(Math.abs(s.mean - values.reduce((a, b) => a + b, 0) / values.length) < 1e-9);
+    }
+  });
+
   it('thins a sample evenly by count, and counts all', () => {
     const sample = new EvenSample<number>(100);
     for (let i = 0; i < 10_000; i++) sample.add(i);
