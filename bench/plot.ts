@@ -108,7 +108,11 @@ try {
       const text = content.find((c) => c.type === 'text')?.text ?? '';
       const facts = result.structuredContent as
         { total: number; drawn: number; warnings: string[] } | undefined;
-      if (result.isError || !facts) throw new Error(text);
+      if (result.isError || !facts) {
+        // A refusal (most often the analysis time limit on a loaded machine) is a figure too.
+        console.log(`${kind}: refused after ${seconds.toFixed(1)} s: ${text}`);
+        continue;
+      }
       const counts = text.split('\n').filter((l) => /^(Segments|RTT|Picture|Data points|Interval)\b/.test(l));
       console.log(
         `${kind}: ${seconds.toFixed(1)} s, ${facts.total} data points, ${facts.drawn} drawn; server peak RSS so far ${MB(peakResidentBytes(serverPid) ?? 0)}, tshark peak RSS ${MB(tshark)}`,
