@@ -1,7 +1,9 @@
 // plot_capture's service: the pictures a Wireshark user looks at before reading packets (the I/O
 // graph, the TCP stream graph, round-trip times, throughput, the flow diagram), each as a PNG with
 // the numbers it was drawn from. tshark counts and dissects; ./data.ts reads its output, ./render.ts
-// draws, ./mermaid.ts writes the flow as text.
+// draws, ./mermaid.ts writes the flow as text. The stream kinds read tshark's rows as they stream
+// and fold them into a picture of bounded size (./data.ts's reducers): memory stays bounded
+// whatever the stream's length, and the counts beside the picture cover every packet.
 import * as z from 'zod';
 import { abortError, UserError } from '../../errors.js';
 import { PLOT_DEFAULTS } from '../../limits.js';
@@ -10,11 +12,21 @@ import { captureFacts } from '../../wireshark/capinfos.js';
 import type { WiresharkTools } from '../../wireshark/locate.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
 import { runCollect } from '../../wireshark/process.js';
+import { LineSplitter } from '../../util/text.js';
 import { firstOccurrenceFieldArgs, ioStatArgs, readArgs } from '../../wireshark/tshark-args.js';
 import type { Analyzer } from '../analyze-capture.js';
 import { readOutcome } from '../damage.js';
 import type { CaptureRead } from '../source.js';
-import { bucketSums, downsample, fieldRows, niceInterval, num, parseIoStat } from './data.js';
+import {
+  BucketSums,
+  downsample,
+  Envelope,
+  EvenSample,
+  niceInterval,
+  num,
+  parseIoStat,
+  Spread,
+} from './data.js';
 import { mermaidSequence, participantsOf } from './mermaid.js';
 import type { FlowMessage } from './mermaid.js';
 import { COLOURS, flowSpec, ioSpec, lineSpec, markedPointsSpec, renderPng } from './render.js';
@@ -24,8 +36,17 @@ export const PLOT_KINDS = ['io', 'tcp_stream', 'rtt', 'throughput', 'flow'] as c
 export type PlotKind = (typeof PLOT_KINDS)[number];
 
 export const PLOT_LIMITS = {
-  /** Points drawn in one picture; more are thinned evenly (and the answer says so). */
-  chartPoints: 5000,
+  /** Points of a stream kept as they are; past that, only each time column's extremes. */
+  rawPoints: 3000,
+  /**
+   * Time columns of a thinned stream. Doubling their width leaves between half and all of them in
+   * use, so twice the picture's pixels across keeps at least a column per pixel.
+   */
+  columns: 1800,
+  /** Retransmissions, and zero windows, drawn; more are thinned evenly by count (and counted). */
+  markers: 1000,
+  /** Round-trip times whose median is exact; past that it comes from a sketch (within 1 %). */
+  exactMedian: 100_000,
   /** Rows of numbers beside the picture (text and structuredContent). */
   rows: 200,
   /** I/O graph buckets: tshark keeps a row per bucket. */
@@ -44,7 +65,18 @@ export const plotFactsSchema = z.object({
     .array(z.record(z.string(), z.union([z.string(), z.number(), z.null()])))
     .describe('The data points (at most 200, evenly spaced when there are more: see total).'),
   total: z.number().int().describe('Data points there are; rows holds all of them when it is as long.'),
-  drawn: z.number().int().describe('Data points drawn in the picture.'),
+  drawn: z
+    .number()
+    .int()
+    .describe(
+      'Data points drawn in the picture; fewer than total when a long stream was thinned (the text says how).',
+    ),
+  counts: z
+    .record(z.string(), z.number())
+    .nullable()
+    .describe(
+      'Exact totals over every packet read, also when the picture is thinned. tcp_stream: segments, payloadBytes, retransmissions, zeroWindows; rtt: acks, minMs, meanMs, maxMs; throughput: payload bytes per direction.',
+    ),
   mermaid: z.string().nullable().describe('For flow: the diagram as Mermaid sequenceDiagram text.'),
   warnings: z.array(z.string()),
 });
@@ -71,16 +103,23 @@ interface Drawn {
   title: string;
   png: Buffer;
   columns: string[];
-  /** Every data point, before any thinning. */
+  /** The data points drawn: all of them, or the thinned picture's. */
   rows: Row[];
-  drawn: number;
+  /** Data points there are (rows.length unless thinned). */
+  total: number;
+  /** How the picture was thinned, when it was. */
+  thinning?: string;
+  counts?: Record<string, number>;
   interval?: number;
   head: string[];
   mermaid?: string;
 }
 
 const MAX_OUTPUT = 128 * 1024 * 1024;
-const STREAM_FIELDS = [
+/** A stream row is a few numbers and addresses; a longer one is cut (its first fields are enough). */
+const MAX_LINE_CHARS = 4096;
+/** The fields the stream kinds read, one row per packet (also what bench/plot.ts times tshark on). */
+export const STREAM_FIELDS = [
   'frame.number',
   'frame.time_relative',
   'ip.src',
@@ -118,13 +157,14 @@ export class Plotter {
     const drawn = await this.draw(req, warnings, signal);
     const shown = downsample(drawn.rows, PLOT_LIMITS.rows);
     const count =
-      shown.length === drawn.rows.length
-        ? `Data points: ${drawn.rows.length} (all listed below).`
-        : `Data points: ${drawn.rows.length}; listed below: ${shown.length}, evenly spaced (first and last kept).`;
-    const pictured =
-      drawn.drawn === drawn.rows.length || req.kind === 'flow'
-        ? ''
-        : ` The picture draws ${drawn.drawn} of them, evenly thinned (every retransmission and zero window kept).`;
+      shown.length === drawn.total
+        ? `Data points: ${drawn.total} (all listed below).`
+        : shown.length === drawn.rows.length
+          ? `Data points: ${drawn.total}; listed below: the ${shown.length} drawn.`
+          : `Data points: ${drawn.total}; listed below: ${shown.length}${drawn.thinning ? ` of the ${drawn.rows.length} drawn` : ''}, evenly spaced (first and last kept).`;
+    const pictured = drawn.thinning
+      ? ` The picture draws ${drawn.rows.length} of them: ${drawn.thinning}.`
+      : '';
     const lines = [
       drawn.title,
       `Display Filter: ${req.displayFilter ?? 'none'}`,
@@ -147,8 +187,9 @@ export class Plotter {
         intervalSeconds: drawn.interval ?? null,
         columns: drawn.columns,
         rows: shown,
-        total: drawn.rows.length,
-        drawn: drawn.drawn,
+        total: drawn.total,
+        drawn: drawn.rows.length,
+        counts: drawn.counts ?? null,
         mermaid: drawn.mermaid ?? null,
         warnings: [...warnings],
       },
@@ -170,7 +211,11 @@ export class Plotter {
     }
   }
 
-  /** Runs one tshark pass over the source; with `lines`, stops once that many lines are in. */
+  /**
+   * Runs one tshark pass over the source and returns its output (up to 128 MB: io's table is a
+   * line per bucket); with `onLine`, hands each line's cells over as it streams instead, keeping
+   * none (the result is empty), and stops tshark when it says 'stop'.
+   */
   private async tshark(
     req: PlotRequest,
     pass: {
@@ -184,12 +229,11 @@ export class Plotter {
       readonly statisticFilters?: readonly string[];
       /** Addresses and ports as numbers (-n). */
       readonly numeric?: boolean;
-      /** Stop once this many lines are in. */
-      readonly lines?: number;
+      readonly onLine?: (cells: string[]) => 'continue' | 'stop';
     },
     signal?: AbortSignal,
   ): Promise<string> {
-    const { displayFilter, fields, tail, warnings, lines } = pass;
+    const { displayFilter, fields, tail, warnings, onLine } = pass;
     const weighed = [displayFilter, ...(pass.statisticFilters ?? [])].filter(
       (f) => f !== undefined && f !== '',
     );
@@ -210,29 +254,34 @@ export class Plotter {
       ...tail,
     ];
     let seen = 0;
-    const chunks: Buffer[] = [];
-    const { stdout, result } =
-      lines === undefined
-        ? await runCollect(this.group, {
+    const splitter = new LineSplitter(MAX_LINE_CHARS);
+    const each = (batch: { text: string }[]): 'continue' | 'stop' => {
+      for (const line of batch) {
+        seen++;
+        if (onLine?.(line.text.split('\t')) === 'stop') return 'stop';
+      }
+      return 'continue';
+    };
+    const { stdout, result } = onLine
+      ? await this.group
+          .run({
             command: tools.require('tshark'),
             args,
             timeoutMs: this.timeoutMs,
             signal,
-            maxBytes: MAX_OUTPUT,
+            onStdout: (chunk) => each(splitter.push(chunk)),
           })
-        : await this.group
-            .run({
-              command: tools.require('tshark'),
-              args,
-              timeoutMs: this.timeoutMs,
-              signal,
-              onStdout: (chunk) => {
-                chunks.push(chunk);
-                for (const b of chunk) if (b === 10) seen++;
-                return seen >= lines ? 'stop' : 'continue';
-              },
-            })
-            .then((result) => ({ stdout: Buffer.concat(chunks).toString('utf8'), result }));
+          .then((result) => {
+            if (!result.stoppedEarly && !result.timedOut && !result.aborted) each(splitter.end());
+            return { stdout: '', result };
+          })
+      : await runCollect(this.group, {
+          command: tools.require('tshark'),
+          args,
+          timeoutMs: this.timeoutMs,
+          signal,
+          maxBytes: MAX_OUTPUT,
+        });
     if (result.aborted) throw abortError();
     if (result.timedOut)
       throw new UserError(
@@ -244,10 +293,10 @@ export class Plotter {
       { stderr: result.stderr, file: req.source.file, live: req.source.live },
       signal,
     );
-    if (read.other !== undefined && result.exitCode !== 0 && stdout === '')
+    if (read.other !== undefined && result.exitCode !== 0 && stdout === '' && seen === 0)
       throw new UserError(`tshark failed: ${read.other}`);
     for (const w of read.warnings) warnings.add(w);
-    if (result.stoppedEarly && lines === undefined)
+    if (result.stoppedEarly && onLine === undefined)
       warnings.add('tshark printed more than 128 MB; the picture covers what was read.');
     return stdout;
   }
@@ -303,7 +352,7 @@ export class Plotter {
       png: await renderPng(ioSpec({ title: `I/O graph, ${interval} s intervals`, packets, bytes })),
       columns: ['start', 'series', 'packets', 'bytes'],
       rows,
-      drawn: rows.length,
+      total: rows.length,
       interval,
       head: [
         `Interval: ${interval} s${given === 'auto' ? ` (auto: about 100 buckets over ${duration.toFixed(3)} s)` : ''}; numbers are tshark's -z io,stat (packets and bytes per interval); the picture shows them per second.`,
@@ -332,27 +381,33 @@ export class Plotter {
     return parts.join(' && ');
   }
 
-  private async streamRows(
+  /**
+   * One pass over a stream's packets (`own` narrows it further), each row handed to `onRow` as
+   * tshark prints it, none kept; returns how many there were.
+   */
+  private async streamPass(
     req: PlotRequest,
     own: string | undefined,
     warnings: Set<string>,
+    onRow: (row: StreamRow) => 'continue' | 'stop',
     signal?: AbortSignal,
-  ): Promise<Record<string, string>[]> {
-    const filter = this.streamFilter(req, own);
-    const rows = fieldRows(
-      await this.tshark(
-        req,
-        {
-          displayFilter: filter,
-          fields: STREAM_FIELDS,
-          tail: firstOccurrenceFieldArgs(STREAM_FIELDS),
-          warnings,
+  ): Promise<number> {
+    let rows = 0;
+    await this.tshark(
+      req,
+      {
+        displayFilter: this.streamFilter(req, own),
+        fields: STREAM_FIELDS,
+        tail: firstOccurrenceFieldArgs(STREAM_FIELDS),
+        warnings,
+        onLine: (cells) => {
+          rows++;
+          return onRow(streamRow(cells));
         },
-        signal,
-      ),
-      STREAM_FIELDS,
+      },
+      signal,
     );
-    if (rows.length === 0 && own === undefined)
+    if (rows === 0 && own === undefined)
       throw new UserError(
         `No packets of TCP stream ${req.stream} in ${req.source.label}${req.displayFilter ? ' that match the display filter' : ''}. Stream indexes start at 0; inspect_protocol {"kind": "tcp_health"} lists the streams.`,
       );
@@ -360,33 +415,47 @@ export class Plotter {
   }
 
   private async tcpStream(req: PlotRequest, warnings: Set<string>, signal?: AbortSignal): Promise<Drawn> {
-    const rows = await this.streamRows(req, undefined, warnings, signal);
+    // Each side's segments and markers, as they stream: which side the graph follows is known
+    // only at the end.
+    const sides = new Map<string, StreamSide>();
+    await this.streamPass(
+      req,
+      undefined,
+      warnings,
+      (r) => {
+        let side = sides.get(r.sender);
+        if (!side) sides.set(r.sender, (side = streamSide()));
+        if (r.len > 0) {
+          const p = { frame: r.frame, time: r.time, seq: r.seq, len: r.len, mark: 'segment' };
+          if (r.retransmission) p.mark = 'retransmission';
+          side.payload += r.len;
+          side.segments.add(p);
+          if (r.retransmission) side.retransmissions.add(p);
+        }
+        if (r.zeroWindow)
+          side.zeroWindows.add({ frame: r.frame, time: r.time, seq: r.ack, len: 0, mark: 'zero window' });
+        return 'continue';
+      },
+      signal,
+    );
     // The graph follows the direction that carried the most payload, as Wireshark's does by default.
-    const sent = new Map<string, number>();
-    for (const r of rows) sent.set(sender(r), (sent.get(sender(r)) ?? 0) + (num(r['tcp.len']) ?? 0));
-    const [from] = [...sent.entries()].sort((a, b) => b[1] - a[1])[0] ?? [''];
-    const points: (Row & { mark: string })[] = [];
-    for (const r of rows) {
-      const time = num(r['frame.time_relative']) ?? 0;
-      const frame = num(r['frame.number']) ?? 0;
-      if (sender(r) === from && (num(r['tcp.len']) ?? 0) > 0)
-        points.push({
-          frame,
-          time,
-          seq: num(r['tcp.seq']) ?? 0,
-          len: num(r['tcp.len']) ?? 0,
-          mark: r['tcp.analysis.retransmission'] ? 'retransmission' : 'segment',
-        });
-      else if (sender(r) !== from && r['tcp.analysis.zero_window'])
-        points.push({ frame, time, seq: num(r['tcp.ack']) ?? 0, len: 0, mark: 'zero window' });
-    }
-    const drawn = downsample(points, PLOT_LIMITS.chartPoints, (p) => p.mark !== 'segment');
-    const marks: MarkedPoint[] = drawn.map((p) => ({
-      x: p.time as number,
-      y: p.seq as number,
-      mark: p.mark,
-    }));
-    const count = (m: string): number => points.filter((p) => p.mark === m).length;
+    const [from, mine] = [...sides.entries()].sort((a, b) => b[1].payload - a[1].payload)[0] ?? [
+      '',
+      streamSide(),
+    ];
+    // Zero windows come from the other side: the window it announced shut on the data sent.
+    const others = [...sides.entries()].filter(([name]) => name !== from).map(([, side]) => side);
+    const zeroWindows = others.reduce((n, side) => n + side.zeroWindows.count, 0);
+    const kept = new Map<number, StreamPoint>();
+    for (const p of [
+      ...mine.segments.items(),
+      ...mine.retransmissions.items,
+      ...others.flatMap((side) => side.zeroWindows.items),
+    ])
+      kept.set(p.frame, p);
+    const points = [...kept.values()].sort((a, b) => a.frame - b.frame);
+    const total = mine.segments.count + zeroWindows;
+    const marks: MarkedPoint[] = points.map((p) => ({ x: p.time, y: p.seq, mark: p.mark }));
     const title = `TCP stream ${req.stream} of ${req.source.label}`;
     return {
       title,
@@ -405,68 +474,111 @@ export class Plotter {
         }),
       ),
       columns: ['frame', 'time', 'seq', 'len', 'mark'],
-      rows: points,
-      drawn: drawn.length,
+      rows: points.map((p) => ({ ...p })),
+      total,
+      ...(points.length < total
+        ? {
+            thinning: [
+              mine.segments.thinned
+                ? `the lowest and highest sequence number in each of ${PLOT_LIMITS.columns} time columns (the outline all ${mine.segments.count} segments draw)`
+                : `every segment`,
+              markerShare(mine.retransmissions.items.length, mine.retransmissions.count, 'retransmission'),
+              markerShare(
+                others.reduce((n, side) => n + side.zeroWindows.items.length, 0),
+                zeroWindows,
+                'zero window',
+              ),
+            ].join(', '),
+          }
+        : {}),
+      counts: {
+        segments: mine.segments.count,
+        payloadBytes: mine.payload,
+        retransmissions: mine.retransmissions.count,
+        zeroWindows,
+      },
       head: [
         `Direction: ${from} (the side that sent the most payload); a point per data segment at its relative sequence number; zero windows from the other side at the ack number they announced.`,
-        `Segments: ${count('segment') + count('retransmission')}, retransmissions: ${count('retransmission')}, zero windows: ${count('zero window')}.`,
+        `Segments: ${mine.segments.count} (${mine.payload} bytes of payload), retransmissions: ${mine.retransmissions.count}, zero windows: ${zeroWindows}.`,
       ],
     };
   }
 
   private async rtt(req: PlotRequest, warnings: Set<string>, signal?: AbortSignal): Promise<Drawn> {
-    const rows = await this.streamRows(req, 'tcp.analysis.ack_rtt', warnings, signal);
-    const points = rows.map((r) => ({
-      frame: num(r['frame.number']) ?? 0,
-      time: num(r['frame.time_relative']) ?? 0,
-      // The ack's sender measured the data sent the other way: label by the data's direction.
-      direction: `acks from ${sender(r)}`,
-      rttMs: Number(((num(r['tcp.analysis.ack_rtt']) ?? 0) * 1000).toFixed(3)),
-    }));
-    if (points.length === 0)
+    const spread = new Spread(PLOT_LIMITS.exactMedian);
+    const directions = new Map<string, Envelope<RttPoint>>();
+    await this.streamPass(
+      req,
+      'tcp.analysis.ack_rtt',
+      warnings,
+      (r) => {
+        // The ack's sender measured the data sent the other way: label by the data's direction.
+        const direction = `acks from ${r.sender}`;
+        const rttMs = Number(((r.ackRtt ?? 0) * 1000).toFixed(3));
+        spread.add(rttMs);
+        let line = directions.get(direction);
+        if (!line) directions.set(direction, (line = envelope((p) => p.rttMs)));
+        line.add({ frame: r.frame, time: r.time, direction, rttMs });
+        return 'continue';
+      },
+      signal,
+    );
+    if (spread.n === 0)
       throw new UserError(
         `TCP stream ${req.stream} of ${req.source.label} has no acknowledgement with a round-trip time (tcp.analysis.ack_rtt)${req.displayFilter ? ' that matches the display filter' : ''}, or there is no such stream. Stream indexes start at 0; inspect_protocol {"kind": "tcp_health"} lists the streams.`,
       );
-    const drawn = downsample(points, PLOT_LIMITS.chartPoints);
-    const ms = points.map((p) => p.rttMs).sort((a, b) => a - b);
+    const lines = [...directions.values()];
+    const points = lines.flatMap((line) => line.items()).sort((a, b) => a.frame - b.frame);
+    const median = spread.median();
+    const mean = Number(spread.mean.toFixed(3));
     const title = `Round-trip times of TCP stream ${req.stream} of ${req.source.label}`;
     return {
       title,
       png: await streamLines(
         `TCP stream ${req.stream}: round-trip time (data to its ack)`,
         'round-trip time (ms)',
-        drawn.map((p) => ({ x: p.time, y: p.rttMs, series: p.direction })),
+        points.map((p) => ({ x: p.time, y: p.rttMs, series: p.direction })),
       ),
       columns: ['frame', 'time', 'direction', 'rttMs'],
-      rows: points,
-      drawn: drawn.length,
+      rows: points.map((p) => ({ ...p })),
+      total: spread.n,
+      ...(lines.some((line) => line.thinned)
+        ? {
+            thinning: `the lowest and highest round-trip time in each of ${PLOT_LIMITS.columns} time columns per direction (the outline all ${spread.n} draw)`,
+          }
+        : {}),
+      counts: { acks: spread.n, minMs: spread.min, meanMs: mean, maxMs: spread.max },
       head: [
-        `RTT (tcp.analysis.ack_rtt) in ms: min ${ms[0]}, median ${ms[Math.floor((ms.length - 1) / 2)]}, max ${ms[ms.length - 1]} over ${ms.length} acks.`,
+        `RTT (tcp.analysis.ack_rtt) in ms: min ${spread.min}, median ${median.approximate ? `about ${Number(median.value.toFixed(3))} (within 1 %)` : median.value}, mean ${mean}, max ${spread.max} over ${spread.n} acks.`,
       ],
     };
   }
 
   private async throughput(req: PlotRequest, warnings: Set<string>, signal?: AbortSignal): Promise<Drawn> {
-    const rows = await this.streamRows(req, undefined, warnings, signal);
-    const times = rows.map((r) => num(r['frame.time_relative']) ?? 0);
-    // reduce, not Math.max(...times): a long stream has more rows than a call can take arguments.
-    const start = times.reduce((a, b) => Math.min(a, b), Infinity);
-    const span = times.reduce((a, b) => Math.max(a, b), -Infinity) - start;
     const given = req.interval ?? PLOT_DEFAULTS.interval;
-    const interval = given === 'auto' ? niceInterval(Math.max(span, 0.001)) : given;
-    if (span / interval > PLOT_LIMITS.buckets)
-      throw new UserError(
-        `An interval of ${interval} s cuts this stream's ${span.toFixed(3)} s into more than ${PLOT_LIMITS.buckets} buckets; give a longer interval or "auto".`,
-      );
-    const sums = bucketSums(
-      rows,
-      interval,
-      (r) => (num(r['frame.time_relative']) ?? 0) - start,
-      (r) => `from ${sender(r)}`,
-      (r) => num(r['tcp.len']) ?? 0,
+    const sums = new BucketSums(given, PLOT_LIMITS.buckets);
+    const bytes = new Map<string, number>();
+    let tooLong = false;
+    await this.streamPass(
+      req,
+      undefined,
+      warnings,
+      (r) => {
+        const direction = `from ${r.sender}`;
+        bytes.set(direction, (bytes.get(direction) ?? 0) + r.len);
+        if (sums.add(r.time, direction, r.len)) return 'continue';
+        tooLong = true;
+        return 'stop';
+      },
+      signal,
     );
-    const points = sums.map((s) => ({
-      start: Number((s.start + start).toFixed(6)),
+    if (tooLong)
+      throw new UserError(
+        `An interval of ${given} s cuts this stream into more than ${PLOT_LIMITS.buckets} buckets (it lasts at least ${sums.span.toFixed(3)} s); give a longer interval or "auto".`,
+      );
+    const { interval, rows } = sums.result();
+    const points = rows.map((s) => ({
+      start: Number((s.start + sums.start).toFixed(6)),
       direction: s.key,
       bytes: s.sum,
       bytesPerSecond: Math.round(s.sum / interval),
@@ -481,7 +593,8 @@ export class Plotter {
       ),
       columns: ['start', 'direction', 'bytes', 'bytesPerSecond'],
       rows: points,
-      drawn: points.length,
+      total: points.length,
+      counts: Object.fromEntries([...bytes].sort()),
       interval,
       head: [
         `Interval: ${interval} s from the stream's first packet; bytes are TCP payload (tcp.len) per interval and direction.`,
@@ -495,8 +608,10 @@ export class Plotter {
       ...(req.stream !== undefined ? [`tcp.stream eq ${req.stream}`] : []),
       ...(req.displayFilter ? [`(${req.displayFilter})`] : []),
     ].join(' && ');
-    // One line more than asked for tells whether there are more.
-    const out = await this.tshark(
+    // One line more than asked for tells whether there are more; then tshark is stopped, so at
+    // most MAX_FLOW_PACKETS + 1 lines are ever held.
+    const all: string[][] = [];
+    await this.tshark(
       req,
       {
         displayFilter: filter || undefined,
@@ -504,19 +619,21 @@ export class Plotter {
         tail: firstOccurrenceFieldArgs(FLOW_FIELDS),
         numeric: true,
         warnings,
-        lines: limit + 1,
+        onLine: (cells) => {
+          if (cells[0]) all.push(cells);
+          return all.length > limit ? 'stop' : 'continue';
+        },
       },
       signal,
     );
-    const all = fieldRows(out, FLOW_FIELDS);
     const more = all.length > limit;
-    const messages: FlowMessage[] = all.slice(0, limit).map((r) => ({
-      frame: num(r['frame.number']) ?? 0,
-      time: num(r['frame.time_relative']) ?? 0,
-      from: r['_ws.col.Source'] || '?',
-      to: r['_ws.col.Destination'] || '?',
-      protocol: r['_ws.col.Protocol'] ?? '',
-      info: r['_ws.col.Info'] ?? '',
+    const messages: FlowMessage[] = all.slice(0, limit).map(([frame, time, from, to, protocol, info]) => ({
+      frame: num(frame) ?? 0,
+      time: num(time) ?? 0,
+      from: from || '?',
+      to: to || '?',
+      protocol: protocol ?? '',
+      info: info ?? '',
     }));
     if (messages.length === 0)
       throw new UserError(`No packets in ${req.source.label}${filter ? ` that match "${filter}"` : ''}.`);
@@ -539,7 +656,7 @@ export class Plotter {
       ),
       columns: ['frame', 'time', 'from', 'to', 'protocol', 'info'],
       rows: messages.map((m) => ({ ...m })),
-      drawn: messages.length,
+      total: messages.length,
       mermaid: mermaidSequence(messages),
       head: [
         `Participants: ${participants.join(', ')}`,
@@ -556,10 +673,82 @@ function streamLines(title: string, yTitle: string, points: readonly XYPoint[]):
   return renderPng(lineSpec({ title, xTitle: 'time (seconds)', yTitle, seriesTitle: 'direction', points }));
 }
 
-/** The sending endpoint of a `-T fields` stream row: address and port. */
-function sender(r: Record<string, string>): string {
-  const v6 = r['ipv6.src'];
-  return v6 ? `[${v6}]:${r['tcp.srcport'] ?? ''}` : `${r['ip.src'] ?? ''}:${r['tcp.srcport'] ?? ''}`;
+/** A row of STREAM_FIELDS, read. */
+interface StreamRow {
+  readonly frame: number;
+  readonly time: number;
+  /** The sending endpoint: address and port. */
+  readonly sender: string;
+  readonly seq: number;
+  readonly len: number;
+  readonly ack: number;
+  readonly retransmission: boolean;
+  readonly zeroWindow: boolean;
+  readonly ackRtt: number | undefined;
+}
+
+function streamRow(cells: readonly string[]): StreamRow {
+  const [frame, time, ip, ip6, port, seq, len, ack, retransmission, zeroWindow, ackRtt] = cells;
+  return {
+    frame: num(frame) ?? 0,
+    time: num(time) ?? 0,
+    sender: ip6 ? `[${ip6}]:${port ?? ''}` : `${ip ?? ''}:${port ?? ''}`,
+    seq: num(seq) ?? 0,
+    len: num(len) ?? 0,
+    ack: num(ack) ?? 0,
+    retransmission: Boolean(retransmission),
+    zeroWindow: Boolean(zeroWindow),
+    ackRtt: num(ackRtt),
+  };
+}
+
+interface StreamPoint {
+  frame: number;
+  time: number;
+  seq: number;
+  len: number;
+  mark: string;
+}
+
+interface RttPoint {
+  frame: number;
+  time: number;
+  direction: string;
+  rttMs: number;
+}
+
+/** What one side of a TCP stream sent, folded as it streams (tcp_stream). */
+interface StreamSide {
+  payload: number;
+  readonly segments: Envelope<StreamPoint>;
+  readonly retransmissions: EvenSample<StreamPoint>;
+  readonly zeroWindows: EvenSample<StreamPoint>;
+}
+
+function streamSide(): StreamSide {
+  return {
+    payload: 0,
+    segments: envelope((p) => p.seq),
+    retransmissions: new EvenSample(PLOT_LIMITS.markers),
+    zeroWindows: new EvenSample(PLOT_LIMITS.markers),
+  };
+}
+
+/** A stream's points over time, thinned past PLOT_LIMITS.rawPoints to each column's extremes of `value`. */
+function envelope<T extends { time: number }>(value: (item: T) => number): Envelope<T> {
+  return new Envelope<T>({
+    raw: PLOT_LIMITS.rawPoints,
+    columns: PLOT_LIMITS.columns,
+    time: (p) => p.time,
+    value,
+  });
+}
+
+/** "every retransmission (3)", or "1000 of the 5000 retransmissions, evenly spaced by count" (EvenSample's). */
+function markerShare(kept: number, count: number, name: string): string {
+  if (count === 0) return `no ${name}`;
+  if (kept === count) return `every ${name} (${count})`;
+  return `${kept} of the ${count} ${name}s, evenly spaced by count`;
 }
 
 function truncate(s: string, max: number): string {

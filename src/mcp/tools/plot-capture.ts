@@ -59,7 +59,7 @@ export const plotCaptureTool = defineTool({
   name: 'plot_capture',
   title: 'Plot a capture',
   description:
-    'A picture of a capture as a PNG image, with the numbers it was drawn from as text and structuredContent (at most 200 rows, evenly spaced, and the count of all): the I/O graph, a TCP stream graph (retransmissions and zero windows marked), round-trip times, throughput, or a flow (sequence) diagram that also comes as Mermaid sequenceDiagram text. Decrypts TLS with sslKeylogFile.',
+    'A picture of a capture as a PNG image, with the numbers it was drawn from as text and structuredContent (at most 200 rows, evenly spaced, and the count of all; the picture of a long stream is thinned to its outline while its counts stay exact): the I/O graph, a TCP stream graph (retransmissions and zero windows marked), round-trip times, throughput, or a flow (sequence) diagram that also comes as Mermaid sequenceDiagram text. Decrypts TLS with sslKeylogFile.',
   inputSchema,
   outputSchema: plotFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
