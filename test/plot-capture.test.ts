@@ -164,6 +164,9 @@ describe('plot_capture on a loopback download', () => {
     );
     assert.match(answer.text, /^Interval: 0\.05 s;/m);
     assert.match(answer.text, /^start\tseries\tpackets\tbytes$/m);
+    // The interval sent as a string, as some clients send a number-or-word parameter: the same numbers.
+    const asText = await plot({ kind: 'io', interval: '0.05', series: ['tcp', 'tcp.len > 0'] });
+    assert.deepEqual(asText.structured['rows'], rows);
   });
 
   it('io: "auto" picks about 100 buckets; a filter with a comma is refused with what to write', async (t) => {

@@ -5,6 +5,7 @@ import { PLOT_KINDS, PLOT_LIMITS, plotFactsSchema } from '../../analysis/plot/in
 import { MAX_FILTER_LENGTH, MAX_FLOW_PACKETS, PLOT_DEFAULTS } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool } from '../tool.js';
+import { intervalParam } from './interval-param.js';
 import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 
 const inputSchema = z.object({
@@ -23,12 +24,7 @@ const inputSchema = z.object({
     .describe(
       'The TCP stream index (tcp.stream): needed by tcp_stream, rtt and throughput; narrows flow to it.',
     ),
-  interval: z
-    .union([z.number().min(0.001).max(86_400), z.literal('auto')], {
-      error:
-        'give interval as seconds per bucket, a number from 0.001 to 86400 (e.g. 1), or "auto" for about 100 buckets.',
-    })
-    .optional()
+  interval: intervalParam(0.001)
     .meta({ default: PLOT_DEFAULTS.interval })
     .describe('Seconds per bucket for io and throughput; "auto" cuts the time into about 100 buckets.'),
   series: z
