@@ -423,6 +423,10 @@ describe('export_objects on SMB2 (public capture, when present)', () => {
     await run('tshark', ['-r', smb, '-q', '--export-objects', `smb,${direct}`]);
     const expected = await readdir(direct);
     assert.ok(expected.length >= 2, expected.join(', '));
+    // Independently: the Create requests and the paths they asked for (tshark's names add a "\\").
+    const creates = await tsharkFields(smb, ['frame.number', 'smb2.filename'], {
+      filter: 'smb2.cmd == 5 && smb2.flags.response == 0 && smb2.filename',
+    });
 
     const saveTo = path.join(server.dir, 'smb');
     const answer = await server.mcp.call('export_objects', { source: smb, protocol: 'smb', saveTo });
@@ -441,11 +445,16 @@ describe('export_objects on SMB2 (public capture, when present)', () => {
       // SMB declares no media type: a PDF is named by its magic bytes, and marked as sniffed.
       const pdf = (await readFile(path.join(direct, n))).subarray(0, 5).toString('latin1') === '%PDF-';
       if (pdf) assert.deepEqual([row.contentType, row.contentTypeFrom], ['application/pdf', 'sniffed']);
-      // No field tells exactly which frame an SMB file came from: none is shown, and the answer says so.
-      assert.equal(row.frame, null);
+      // The frame is the Create that opened the file, when exactly one asked for its path.
+      const opens = creates.filter((c) => `%5c${c[1]}` === n);
+      assert.equal(row.frame, opens.length === 1 ? Number(opens[0]?.[0]) : null, n);
     }
     assert.ok(rows.some((r) => r.contentType === 'application/pdf'));
-    assert.match(answer.text, /does not tell which frame each SMB object came from/);
+    assert.ok(
+      rows.every((r) => r.frame !== null),
+      'each file of this capture was opened once',
+    );
+    assert.doesNotMatch(answer.text, /no frame/);
   });
 });
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  framesByName,
   imfObject,
   matchHttpObjects,
   matchObjects,
@@ -80,6 +81,24 @@ describe("tshark's names for HTTP objects", () => {
     assert.equal(requestPathOf('http://127.0.0.1:8080/../../etc/evil'), '/../../etc/evil');
     assert.equal(requestPathOf('http://host'), '/');
     assert.equal(requestPathOf('/already/a/path'), '/already/a/path');
+  });
+});
+
+describe("tshark's names for SMB files", () => {
+  it('gives a file the frame of the one Create of its path, none when several opened it', () => {
+    const creates = [
+      { name: '\\report.pdf', frame: 32 },
+      { name: '\\twice.txt', frame: 40 },
+      { name: '\\twice.txt', frame: 90 },
+      { name: '\\never-read.txt', frame: 50 },
+    ];
+    const frames = framesByName(creates, ['%5creport.pdf', '%5ctwice.txt', '%5ctwice(1).txt', '%5cother']);
+    assert.deepEqual(Object.fromEntries(frames), {
+      '%5creport.pdf': 32,
+      '%5ctwice.txt': null,
+      '%5ctwice(1).txt': null,
+      '%5cother': null,
+    });
   });
 });
 

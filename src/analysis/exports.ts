@@ -36,6 +36,7 @@ import {
   imfObject,
   matchObjects,
   requestPathOf,
+  framesByName,
   tftpObjects,
   uniqueSafeNames,
 } from './object-names.js';
@@ -96,7 +97,7 @@ export const exportedObjectSchema = z.object({
     .int()
     .nullable()
     .describe(
-      'The frame that completed the object (HTTP message, mail, last TFTP block); null when it cannot be told exactly (SMB, DICOM; a warning says so).',
+      'The frame the object came from: the HTTP message or mail that carried it, the last TFTP block, the SMB Create that opened the file; null when it cannot be told exactly (DICOM; an SMB file opened more than once; a warning says so).',
     ),
   uri: z.string().nullable().describe('The request URI it was fetched with (HTTP).'),
 });
@@ -370,9 +371,10 @@ const FIELD_AGGREGATOR = '\u001f';
 
 /**
  * Per protocol, the packets and fields that tell which frame each object came from, read beside
- * the export in the same pass. SMB and DICOM have none here: their exports name a file after
- * state kept across packets (an SMB file id's create, a DICOM association) that no field of the
- * packet that completes the object repeats, so their frames could only be guessed.
+ * the export in the same pass. DICOM has none here: its export names a file after state kept
+ * across packets (an association) that no field of the packet completing the object repeats.
+ * SMB's export names a file after the path its Create asked for, so the frame given is that
+ * Create request's, when exactly one asked for that path (`byName`).
  */
 const OBJECT_FIELDS: Partial<
   Record<
@@ -383,6 +385,11 @@ const OBJECT_FIELDS: Partial<
       /** Between repeated values, when the parse does not split them (as HTTP printed them before). */
       aggregator?: string;
       parse: (rows: string[][]) => ObjectFacts[];
+      /**
+       * The facts are not one per object in tshark's order but candidates by name (SMB: every
+       * Create): a file gets the frame of the one candidate of its name, none when several.
+       */
+      byName?: boolean;
     }
   >
 > = {
@@ -414,6 +421,17 @@ const OBJECT_FIELDS: Partial<
     fields: ['frame.number', 'imf.subject'],
     parse: (rows) => rows.map((r) => imfObject(Number(r[0]), (r[1] ?? '').split(FIELD_AGGREGATOR))),
   },
+  // packet-smb.c / packet-smb2.c name a file after its Create's path, with a leading backslash.
+  smb: {
+    filter: '(smb2.cmd == 5 && smb2.flags.response == 0) || (smb.cmd == 0xa2 && smb.flags.response == 0)',
+    fields: ['frame.number', 'smb2.filename', 'smb.file'],
+    byName: true,
+    parse: (rows) =>
+      rows.flatMap((r) => {
+        const name = r[1] || r[2] || '';
+        return name === '' ? [] : [{ name: name.startsWith('\\') ? name : `\\${name}`, frame: Number(r[0]) }];
+      }),
+  },
   tftp: {
     filter: 'tftp',
     fields: [
@@ -444,6 +462,29 @@ const OBJECT_FIELDS: Partial<
       ),
   },
 };
+
+/**
+ * Each written file with the frame of the one candidate whose name tshark gives that file (its
+ * first copy's name: a "(1)" copy shares its candidates, so it gets none); null when no candidate
+ * or several have that name, with a warning counting them.
+ */
+function matchByName(
+  protocol: ExportObjectProtocol,
+  facts: readonly ObjectFacts[],
+  files: ReadonlyMap<string, number>,
+  warnings: string[],
+): FoundObject[] {
+  const frames = framesByName(facts, [...files.keys()]);
+  const found = [...files.keys()]
+    .sort()
+    .map((written) => ({ written, contentType: null, frame: frames.get(written) ?? null, uri: null }));
+  const unknown = found.filter((o) => o.frame === null).length;
+  if (unknown > 0)
+    warnings.push(
+      `${plural(unknown, `${protocol.toUpperCase()} object`)} ${unknown === 1 ? 'has' : 'have'} no frame: the file was opened more than once (or under no name the capture shows), so which open it came from is not certain.`,
+    );
+  return found;
+}
 
 /** What a protocol declares of every object it carries. */
 const DECLARED_TYPE: Partial<Record<ExportObjectProtocol, string>> = {
@@ -478,6 +519,7 @@ function matchFrames(
     );
     return unmatched();
   }
+  if (OBJECT_FIELDS[protocol]?.byName) return matchByName(protocol, facts, files, warnings);
   const matched = matchObjects(
     facts.map((f) => f.name),
     new Set(files.keys()),

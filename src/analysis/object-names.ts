@@ -74,6 +74,27 @@ export interface TappedObject {
   readonly bytes?: number | undefined;
 }
 
+/**
+ * For each written file, the frame of the one candidate tshark would name so (first copy: a "(1)"
+ * copy shares its candidates, so it gets none); null when none or several have that name.
+ */
+export function framesByName(
+  candidates: readonly TappedObject[],
+  written: readonly string[],
+): Map<string, number | null> {
+  const frames = new Map<string, number[]>();
+  for (const c of candidates) {
+    const name = tsharkObjectName(c.name, 0);
+    frames.set(name, [...(frames.get(name) ?? []), c.frame]);
+  }
+  return new Map(
+    written.map((w) => {
+      const found = frames.get(w) ?? [];
+      return [w, found.length === 1 ? (found[0] ?? null) : null];
+    }),
+  );
+}
+
 /** A mail (IMF) as tshark's export names it: its Subject (the last one) and ".eml". */
 export function imfObject(frame: number, subjects: readonly string[]): TappedObject {
   return { name: `${subjects[subjects.length - 1] ?? ''}.eml`, frame };
