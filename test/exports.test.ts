@@ -172,6 +172,11 @@ describe('export_objects and export_packets', () => {
     }
     assert.equal(answer.structured?.['savedIn'], null);
     assert.match(answer.text, /Listed only: give saveTo/);
+    // The 300-letter URI: its start in the text, all of it in structuredContent.
+    const long = rows.find((r) => (r.uri ?? '').includes('n'.repeat(300)));
+    assert.ok(long?.uri);
+    assert.ok(answer.text.includes(`${long.uri.slice(0, 160)}…`), answer.text);
+    assert.ok(!answer.text.includes(long.uri));
     assert.deepEqual(await readdir(server.dir), before, 'listing wrote into the directory');
     assert.deepEqual(await exportDirs(), []);
   });

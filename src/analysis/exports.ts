@@ -758,6 +758,9 @@ export const objectsFactsSchema = z.object({
 });
 export type ObjectsFacts = z.infer<typeof objectsFactsSchema>;
 
+/** Characters of a URI the text shows; the full URI is in structuredContent. */
+const URI_TEXT_CHARS = 160;
+
 /** One page of the objects, one tab-separated row each, within maxChars. Pure. */
 export function objectsPage(
   result: ObjectExport,
@@ -794,7 +797,10 @@ export function objectsPage(
         : o.contentTypeFrom === 'sniffed'
           ? `${o.contentType} (sniffed)`
           : o.contentType;
-    const text = [o.name, o.bytes, type, o.frame, o.uri]
+    // A URI can run to thousands of characters: the text keeps its start, structuredContent all of it.
+    const uri =
+      o.uri !== null && o.uri.length > URI_TEXT_CHARS ? `${o.uri.slice(0, URI_TEXT_CHARS)}…` : o.uri;
+    const text = [o.name, o.bytes, type, o.frame, uri]
       .map((v) => (v === null || v === '' ? '-' : String(v).replace(/[\t\n\r]/g, ' ')))
       .join('\t');
     if (builder.add({ text, length: text.length }) === 'stop') break;
