@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  dicomFrameOf,
   framesByName,
   imfObject,
   matchHttpObjects,
@@ -99,6 +100,16 @@ describe("tshark's names for SMB files", () => {
       '%5ctwice(1).txt': null,
       '%5cother': null,
     });
+  });
+});
+
+describe("tshark's names for DICOM objects", () => {
+  it('reads the frame from the name tshark gives each object, and nothing from another name', () => {
+    assert.equal(dicomFrameOf('000123-1-1.2.840.113619.2.55.3.dcm'), 123);
+    assert.equal(dicomFrameOf('1234567-2-1.2.3.dcm'), 1234567);
+    assert.equal(dicomFrameOf('000123-1-1.2.3(1).dcm'), null);
+    assert.equal(dicomFrameOf('report.pdf'), null);
+    assert.equal(dicomFrameOf('12-1-1.2.3.dcm'), null);
   });
 });
 

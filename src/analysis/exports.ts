@@ -36,6 +36,7 @@ import {
   imfObject,
   matchObjects,
   requestPathOf,
+  dicomFrameOf,
   framesByName,
   tftpObjects,
   uniqueSafeNames,
@@ -97,7 +98,7 @@ export const exportedObjectSchema = z.object({
     .int()
     .nullable()
     .describe(
-      'The frame the object came from: the HTTP message or mail that carried it, the last TFTP block, the SMB Create that opened the file; null when it cannot be told exactly (DICOM; an SMB file opened more than once; a warning says so).',
+      'The frame the object came from: the HTTP message or mail that carried it, the last TFTP block or DICOM fragment, the SMB Create that opened the file; null when it cannot be told exactly (an SMB file opened more than once; a warning says so).',
     ),
   uri: z.string().nullable().describe('The request URI it was fetched with (HTTP).'),
 });
@@ -371,9 +372,8 @@ const FIELD_AGGREGATOR = '\u001f';
 
 /**
  * Per protocol, the packets and fields that tell which frame each object came from, read beside
- * the export in the same pass. DICOM has none here: its export names a file after state kept
- * across packets (an association) that no field of the packet completing the object repeats.
- * SMB's export names a file after the path its Create asked for, so the frame given is that
+ * the export in the same pass. DICOM needs none: its export puts the frame in each file's name
+ * (dicomFrames). SMB's export names a file after the path its Create asked for, so the frame given is that
  * Create request's, when exactly one asked for that path (`byName`).
  */
 const OBJECT_FIELDS: Partial<
@@ -486,6 +486,22 @@ function matchByName(
   return found;
 }
 
+/**
+ * DICOM objects with their frames: packet-dcm.c names each file after the frame that completed it
+ * ("000123-1-<SOP instance UID>.dcm"), so the name tells it exactly.
+ */
+function dicomFrames(files: ReadonlyMap<string, number>, warnings: string[]): FoundObject[] {
+  const found = [...files.keys()]
+    .sort()
+    .map((written) => ({ written, contentType: null, frame: dicomFrameOf(written), uri: null }));
+  const unknown = found.filter((o) => o.frame === null).length;
+  if (unknown > 0)
+    warnings.push(
+      `${plural(unknown, 'DICOM object')} ${unknown === 1 ? 'is' : 'are'} not named "<frame>-<n>-<uid>.dcm" as tshark names them, so ${unknown === 1 ? 'its frame is' : 'their frames are'} not shown.`,
+    );
+  return found;
+}
+
 /** What a protocol declares of every object it carries. */
 const DECLARED_TYPE: Partial<Record<ExportObjectProtocol, string>> = {
   imf: 'message/rfc822',
@@ -513,6 +529,7 @@ function matchFrames(
   const unmatched = (): FoundObject[] =>
     [...files.keys()].sort().map((f) => ({ written: f, contentType: null, frame: null, uri: null }));
   if (files.size === 0) return [];
+  if (protocol === 'dicom') return dicomFrames(files, warnings);
   if (facts === undefined) {
     warnings.push(
       `tshark does not tell which frame each ${protocol.toUpperCase()} object came from in a way that can be matched exactly, so frames are not shown.`,

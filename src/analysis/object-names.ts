@@ -95,6 +95,16 @@ export function framesByName(
   );
 }
 
+/**
+ * The frame a DICOM object came from: packet-dcm.c names it "%06d-%d-%s.dcm" after the frame that
+ * completed it, the PDV's place in that frame and its SOP instance UID (letters, digits, "-", ".").
+ * Null for a name not of that form (tshark's "(1)" copy of a name met before among them).
+ */
+export function dicomFrameOf(written: string): number | null {
+  const m = /^(\d{6,})-\d+-[A-Za-z0-9.-]*\.dcm$/.exec(written);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
 /** A mail (IMF) as tshark's export names it: its Subject (the last one) and ".eml". */
 export function imfObject(frame: number, subjects: readonly string[]): TappedObject {
   return { name: `${subjects[subjects.length - 1] ?? ''}.eml`, frame };
