@@ -5,20 +5,25 @@
 // name exactly its rule, and the call they print must give HTTP/2's rows. Expected values are what
 // the test sent and what tshark says when asked directly.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { recognize } from '../src/analysis/decode-hints.js';
+import { promisify } from 'node:util';
+import { recognize, SCAN_PACKETS } from '../src/analysis/decode-hints.js';
 import { makeCertificate } from '../src/demo/traffic.js';
 import { inspectRows } from './helpers/digests.js';
 import { useServer } from './helpers/in-process.js';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
 import type { Session } from './helpers/mcp-client.js';
 import { tsharkFields } from './helpers/tshark.js';
+
+const run = promisify(execFile);
 
 const HOST = '127.83.73.1';
 const CLIENT = '127.83.73.2';
@@ -306,5 +311,45 @@ describe('decode-as hints', () => {
     assert.equal(await picked('dns.flags.response == 1', 'udp'), 'dns server');
     assert.equal(await picked(`tcp.srcport == ${PORTS.random} && tcp.len > 0`), undefined);
     assert.equal(await picked(`tcp.dstport == ${PORTS.random} && tcp.len > 0`), undefined);
+  });
+  it('says when the check was cut short, and hints nothing past where it stopped', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await captured();
+    // The random-bytes conversation appended to itself until it passes the scan's bound, then the
+    // whole capture after it: its HTTP/2 port lies past what the check reads.
+    let filler = path.join(server.dir, 'filler-1.pcapng');
+    await run('tshark', ['-r', file, '-Y', `tcp.port == ${PORTS.random}`, '-w', filler, '-F', 'pcapng']);
+    const perCopy = (await tsharkFields(filler, ['frame.number'])).length;
+    for (let copies = 1; copies * perCopy <= SCAN_PACKETS; copies *= 2) {
+      const doubled = path.join(server.dir, `filler-${copies * 2}.pcapng`);
+      await run('mergecap', ['-a', '-w', doubled, filler, filler]);
+      filler = doubled;
+    }
+    const long = path.join(server.dir, 'long.pcapng');
+    await run('mergecap', ['-a', '-w', long, filler, file]);
+
+    const summary = await server.mcp.call('summarize_capture', { source: long });
+    assert.equal(summary.isError, false, summary.text);
+    assert.deepEqual(summary.structured?.['decodeHints'], [], summary.text);
+    assert.match(
+      summary.text,
+      new RegExp(
+        `^Decode-as check cut short: the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`,
+        'm',
+      ),
+    );
+    assert.equal(
+      summary.structured?.['decodeHintsCutShort'],
+      `the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`,
+    );
+
+    const empty = await inspectRows(server.mcp, {
+      source: long,
+      kind: 'http',
+      displayFilter: `tcp.port == ${PORTS.h2c}`,
+    });
+    assert.deepEqual(empty.rows, []);
+    assert.match(empty.text, /^Decode-as check cut short: /m, 'an empty digest says the check stopped');
+    assert.doesNotMatch(empty.text, /Add decodeAs/);
   });
 });
