@@ -27,8 +27,18 @@ const run = promisify(execFile);
 
 const HOST = '127.83.73.1';
 const CLIENT = '127.83.73.2';
-const PORTS = { h2c: 50051, tls: 8543, http: 9000, dns: 10053, random: 7777 } as const;
+const PORTS = {
+  h2c: 50051,
+  tls: 8543,
+  http: 9000,
+  dns: 10053,
+  random: 7777,
+  ssh: 2222,
+  mqtt: 11883,
+} as const;
 const RULE = `tcp.port==${PORTS.h2c},http2`;
+/** Every rule a hint should give, in the order the capture meets the ports. */
+const EXTRA_RULES = [RULE, `tcp.port==${PORTS.ssh},ssh`, `tcp.port==${PORTS.mqtt},mqtt`];
 const H2_PATHS = ['/hint/one', '/hint/two'];
 const H1_PATH = '/plain/odd-port';
 const DNS_NAME = 'odd-port.sharkmcp.test';
@@ -135,14 +145,23 @@ async function dnsExchange(): Promise<void> {
   }
 }
 
-/** A service that answers anything with random bytes: no protocol, so no hint. */
-async function randomExchange(): Promise<void> {
-  const server = net.createServer((socket) => socket.once('data', () => socket.end(RANDOM)));
-  await listening(server, PORTS.random);
+/**
+ * A TCP service on `port` that sends `greeting` on connecting (if any) and `reply` to the client's
+ * first bytes, and a client that sends `request`: for protocols whose first bytes the test writes.
+ */
+async function bytesExchange(
+  port: number,
+  bytes: { greeting?: Buffer; request: Buffer; reply: Buffer },
+): Promise<void> {
+  const server = net.createServer((socket) => {
+    if (bytes.greeting) socket.write(bytes.greeting);
+    socket.once('data', () => socket.end(bytes.reply));
+  });
+  await listening(server, port);
   try {
     await new Promise<void>((resolve, reject) => {
-      const socket = net.connect({ host: HOST, port: PORTS.random, localAddress: CLIENT }, () =>
-        socket.write(RANDOM.subarray().reverse()),
+      const socket = net.connect({ host: HOST, port, localAddress: CLIENT }, () =>
+        socket.write(bytes.request),
       );
       socket.on('error', reject);
       socket.resume();
@@ -151,6 +170,18 @@ async function randomExchange(): Promise<void> {
   } finally {
     await closed(server);
   }
+}
+
+/** An MQTT 3.1.1 CONNECT packet (client id "sharkmcp", keep-alive 60 s). */
+function mqttConnect(): Buffer {
+  const id = Buffer.from('sharkmcp');
+  const rest = Buffer.concat([
+    Buffer.from([0, 4]),
+    Buffer.from('MQTT'),
+    Buffer.from([4, 2, 0, 60, 0, id.length]),
+    id,
+  ]);
+  return Buffer.concat([Buffer.from([0x10, rest.length]), rest]);
 }
 
 /** The call an answer says repeats it with the rules, made. */
@@ -172,7 +203,15 @@ async function allExchanges(dir: string): Promise<void> {
   await tlsExchange(dir);
   await http1Exchange();
   await dnsExchange();
-  await randomExchange();
+  // A service speaking random bytes: no protocol, so no hint.
+  await bytesExchange(PORTS.random, { request: Buffer.from(RANDOM).reverse(), reply: RANDOM });
+  await bytesExchange(PORTS.ssh, {
+    greeting: Buffer.from('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'),
+    request: Buffer.from('SSH-2.0-sharkmcp_test\r\n'),
+    reply: Buffer.alloc(0),
+  });
+  // CONNECT, answered by CONNACK "accepted".
+  await bytesExchange(PORTS.mqtt, { request: mqttConnect(), reply: Buffer.from([0x20, 2, 0, 0]) });
 }
 
 describe('decode-as hints', () => {
@@ -182,26 +221,26 @@ describe('decode-as hints', () => {
   const captured = (): Promise<string> =>
     (capture ??= captureLoopback(server.dir, 'hints', `host ${HOST}`, () => allExchanges(server.dir), 60));
 
-  it("summarize_capture names the HTTP/2 port's rule alone, and its call decodes HTTP/2", async (t) => {
+  it('summarize_capture names the rules of the HTTP/2, SSH and MQTT ports alone, and its call decodes them', async (t) => {
     if (!(await requireCapture(t))) return;
     const file = await captured();
-    // What tshark leaves as bare data, and what it makes of it with the rule, asked directly.
-    const bare = await tsharkFields(file, ['tcp.srcport', 'tcp.dstport'], {
+    // What tshark leaves as bare data, and what it makes of it with the rules, asked directly.
+    const bare = await tsharkFields(file, ['tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'], {
       filter: 'frame.protocols matches ":(tcp|udp):data$"',
     });
-    const servers = new Set(bare.map((r) => [PORTS.h2c, PORTS.random].find((p) => r.includes(String(p)))));
+    const servers = new Set(bare.map((r) => Object.values(PORTS).find((p) => r.includes(String(p)))));
     assert.deepEqual(
       [...servers].sort(),
-      [PORTS.random, PORTS.h2c].sort(),
-      'bare data: the HTTP/2 and random ports only',
+      [PORTS.h2c, PORTS.random, PORTS.ssh, PORTS.mqtt].sort(),
+      'bare data: the HTTP/2, random, SSH and MQTT ports only',
     );
-    const decodedPaths = await tsharkFields(file, ['http2.headers.path'], {
-      filter: 'http2.headers.path',
-      decodeAs: [RULE],
+    const decoded = await tsharkFields(file, ['http2.headers.path', 'ssh.protocol', 'mqtt.clientid'], {
+      filter: 'http2.headers.path || ssh.protocol || mqtt.clientid',
+      decodeAs: EXTRA_RULES,
     });
     assert.deepEqual(
-      decodedPaths.map((r) => r[0]),
-      H2_PATHS,
+      decoded.map((r) => r.join('')),
+      [...H2_PATHS, 'SSH-2.0-OpenSSH_9.2p1 Debian-2', 'SSH-2.0-sharkmcp_test', 'sharkmcp'],
     );
 
     const summary = await server.mcp.call('summarize_capture', { source: file });
@@ -212,8 +251,8 @@ describe('decode-as hints', () => {
       streams: number;
     }[];
     assert.deepEqual(
-      hints.map((h) => [h.rule, h.protocol, h.streams]),
-      [[RULE, 'http2', H2_PATHS.length]],
+      hints.map((h) => [h.rule, h.streams]),
+      EXTRA_RULES.map((r, i) => [r, i === 0 ? H2_PATHS.length : 1]),
       summary.text,
     );
     assert.match(
@@ -228,9 +267,14 @@ describe('decode-as hints', () => {
     assert.doesNotMatch(summary.text, /cut short/);
 
     const repeated = await repeatCall(server.mcp, summary.text);
-    assert.deepEqual(repeated.args, { source: file, decodeAs: [RULE] });
-    assert.match(repeated.text, /^ {8,}http2 {2}/m, 'HTTP/2 in the protocol hierarchy');
-    assert.doesNotMatch(repeated.text, /Decode-as hint/, 'no hint once the rule is given');
+    assert.deepEqual(repeated.args, { source: file, decodeAs: EXTRA_RULES });
+    for (const protocol of ['http2', 'ssh', 'mqtt'])
+      assert.match(
+        repeated.text,
+        new RegExp(`^ {8,}${protocol} {2}`, 'm'),
+        `${protocol} in the protocol hierarchy`,
+      );
+    assert.doesNotMatch(repeated.text, /Decode-as hint/, 'no hint once the rules are given');
   });
 
   it('inspect_protocol http: the rule on the rows tshark finds itself, and the HTTP/2 rows with it', async (t) => {
@@ -295,7 +339,7 @@ describe('decode-as hints', () => {
     if (!(await requireCapture(t))) return;
     const file = await captured();
     const payload = async (filter: string, field = 'tcp.payload'): Promise<string> => {
-      const [[hex = ''] = []] = await tsharkFields(file, [field], { filter, decodeAs: [RULE] });
+      const [[hex = ''] = []] = await tsharkFields(file, [field], { filter, decodeAs: EXTRA_RULES });
       return hex;
     };
     const picked = async (filter: string, transport: 'tcp' | 'udp' = 'tcp'): Promise<string | undefined> => {
@@ -309,6 +353,9 @@ describe('decode-as hints', () => {
     assert.equal(await picked('http.response'), 'http server');
     assert.equal(await picked('dns.flags.response == 0', 'udp'), 'dns client');
     assert.equal(await picked('dns.flags.response == 1', 'udp'), 'dns server');
+    assert.equal(await picked('ssh.protocol'), 'ssh either');
+    assert.equal(await picked('mqtt.msgtype == 1'), 'mqtt client');
+    assert.equal(await picked('mqtt.msgtype == 2'), undefined, 'a CONNACK does not say MQTT surely');
     assert.equal(await picked(`tcp.srcport == ${PORTS.random} && tcp.len > 0`), undefined);
     assert.equal(await picked(`tcp.dstport == ${PORTS.random} && tcp.len > 0`), undefined);
   });

@@ -5,10 +5,11 @@
 //
 // Dissection stays tshark's: the first bytes of each stream's first payload each way only pick a
 // candidate (the HTTP/2 preface, a TLS handshake record, an HTTP request or status line, a DNS
-// header on UDP), and tshark then decodes those very packets with the candidate rule; only a rule
+// header on UDP, an SSH banner, an MQTT CONNECT), and tshark then decodes those very packets with the candidate rule; only a rule
 // under which tshark reads them as the protocol, unmalformed, is told. Two bounded passes: the scan
-// reads at most SCAN_PACKETS packets and prints only frames whose payload is bare data, and the
-// check reads up to the last candidate frame.
+// reads at most SCAN_PACKETS packets and prints only frames whose payload is bare data (and SYNs,
+// which say which port of a connection is the server's), and the check reads up to the last
+// candidate frame.
 import * as z from 'zod';
 import { abortError } from '../errors.js';
 import type { Dissection } from '../wireshark/dissection.js';
@@ -36,7 +37,7 @@ const HEX_KEPT = 512;
 const PASS_TIMEOUT_MS = 30_000;
 
 /** The protocols a hint can name, as tshark's -d names them. */
-export const HINT_PROTOCOLS = ['http2', 'tls', 'http', 'dns'] as const;
+export const HINT_PROTOCOLS = ['http2', 'tls', 'http', 'dns', 'ssh', 'mqtt'] as const;
 export type HintProtocol = (typeof HINT_PROTOCOLS)[number];
 
 const PROTOCOL_NAME: Record<HintProtocol, string> = {
@@ -44,6 +45,8 @@ const PROTOCOL_NAME: Record<HintProtocol, string> = {
   tls: 'TLS',
   http: 'HTTP/1.x',
   dns: 'DNS',
+  ssh: 'SSH',
+  mqtt: 'MQTT',
 };
 
 export const decodeHintSchema = z.object({
@@ -69,8 +72,11 @@ export interface DecodeHints {
 /** What the first bytes of a payload look like, and which side sends them. */
 export interface Signature {
   readonly protocol: HintProtocol;
-  /** The client sends it (so the server's port is the destination), or the server. */
-  readonly side: 'client' | 'server';
+  /**
+   * The client sends it (so the server's port is the destination), the server, or either (an SSH
+   * banner): then only the connection's SYN says which port is the server's.
+   */
+  readonly side: 'client' | 'server' | 'either';
   readonly evidence: string;
 }
 
@@ -78,6 +84,8 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n').toString('hex');
 const REQUEST_LINE =
   /^(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) [!-~]{1,200} HTTP\/1\.[01]\r\n/;
 const STATUS_LINE = /^HTTP\/1\.[01] [1-5]\d\d[ \r]/;
+/** "SSH-2.0-softwareversion SP comments CR LF" (RFC 4253, 4.2). */
+const SSH_BANNER = /^SSH-(?:2\.0|1\.99)-[!-~]{1,200}(?: [ -~]{0,200})?\r?\n/;
 
 /**
  * What protocol the first bytes of a stream's payload (hex, as tshark prints data.data) look like,
@@ -97,7 +105,19 @@ export function recognize(hex: string, transport: 'tcp' | 'udp'): Signature | un
   const text = b.toString('latin1');
   if (REQUEST_LINE.test(text)) return { protocol: 'http', side: 'client', evidence: 'an HTTP request line' };
   if (STATUS_LINE.test(text)) return { protocol: 'http', side: 'server', evidence: 'an HTTP status line' };
-  return undefined;
+  if (SSH_BANNER.test(text)) return { protocol: 'ssh', side: 'either', evidence: 'an SSH version banner' };
+  return recognizeMqtt(b);
+}
+
+/** An MQTT CONNECT packet: type 1, its remaining length, then the protocol name of 3.1.1/5.0 or 3.1. */
+function recognizeMqtt(b: Buffer): Signature | undefined {
+  if (b[0] !== 0x10) return undefined;
+  let at = 1;
+  while (at < 5 && ((b[at] ?? 0) & 0x80) !== 0) at++;
+  const name = b.subarray(at + 1, at + 9).toString('latin1');
+  return name.startsWith('\0\x04MQTT') || name.startsWith('\0\x06MQIsdp')
+    ? { protocol: 'mqtt', side: 'client', evidence: 'an MQTT CONNECT packet' }
+    : undefined;
 }
 
 /** A DNS header with one question whose name is well formed, a standard query or its answer. */
@@ -152,6 +172,8 @@ const SCAN_FIELDS = [
 
 /** Frames whose payload above TCP or UDP no dissector took. */
 const BARE_DATA = 'frame.protocols matches ":(tcp|udp):data$"';
+/** A connection's first packet: its destination port is the server's. */
+const SYN = 'tcp.flags.syn == 1 && tcp.flags.ack == 0';
 
 /** Finds the ports whose payload tshark did not identify but decodes, with a rule, as a protocol. */
 export async function findDecodeHints(
@@ -192,7 +214,8 @@ async function scanCandidates({
 }: Check): Promise<{ candidates: Candidate[]; cutShort: string | undefined }> {
   // The frame past the bound always prints a line: seeing it says the capture has more packets.
   const past = SCAN_PACKETS + 1;
-  const own = req.displayFilter ? `(${BARE_DATA}) && (${req.displayFilter})` : BARE_DATA;
+  const wanted = `${BARE_DATA} || (${SYN})`;
+  const own = req.displayFilter ? `(${wanted}) && (${req.displayFilter})` : wanted;
   const args = [
     ...readArgs({
       file: req.file,
@@ -209,6 +232,8 @@ async function scanCandidates({
   const lines = new LineSplitter(HEX_KEPT + 512);
   /** The source ports whose first payload was looked at, by stream. */
   const seen = new Map<string, Set<string>>();
+  /** The server's port of each TCP stream whose SYN was read. */
+  const servers = new Map<string, string>();
   const candidates = new Map<string, Candidate>();
   let cutShort: string | undefined;
   const take = (text: string): 'continue' | 'stop' => {
@@ -218,10 +243,15 @@ async function scanCandidates({
       cutShort = `the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`;
       return 'stop';
     }
-    const transport = (f[1] ?? '').endsWith(':tcp:data') ? 'tcp' : 'udp';
+    const protocols = f[1] ?? '';
+    const transport = protocols.endsWith(':udp:data') ? 'udp' : 'tcp';
     const [stream, src, dst] = transport === 'tcp' ? [f[2], f[4], f[5]] : [f[3], f[6], f[7]];
     if (!stream || !src || !dst) return 'continue';
     const key = `${transport}:${stream}`;
+    if (!protocols.endsWith(':data')) {
+      servers.set(key, dst);
+      return 'continue';
+    }
     const sides = seen.get(key) ?? new Set<string>();
     if (sides.has(src)) return 'continue';
     if (!seen.has(key) && seen.size >= MAX_STREAMS) {
@@ -232,7 +262,10 @@ async function scanCandidates({
     seen.set(key, sides);
     const signature = recognize(f[8] ?? '', transport);
     if (!signature) return 'continue';
-    const port = Number(signature.side === 'client' ? dst : src);
+    const server =
+      servers.get(key) ?? (signature.side === 'client' ? dst : signature.side === 'server' ? src : undefined);
+    if (server === undefined) return 'continue';
+    const port = Number(server);
     const at = `${transport}:${port}`;
     const candidate = candidates.get(at);
     if (candidate) {
