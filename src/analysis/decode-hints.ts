@@ -333,11 +333,11 @@ async function confirm(
     if (frame && protocols) layers.set(Number(frame), protocols.split(':'));
   }
   const hints = candidates.flatMap((c, i): DecodeHint[] => {
-    const decoded = c.frames.every((f) => {
-      const l = layers.get(f);
-      return l !== undefined && l.includes(c.signature.protocol) && !l.includes('_ws.malformed');
-    });
-    if (!decoded) return [];
+    // A frame may end a reassembly later than itself, so one read as the protocol is enough; none
+    // may be malformed.
+    const read = c.frames.map((f) => layers.get(f) ?? []);
+    if (!read.some((l) => l.includes(c.signature.protocol)) || read.some((l) => l.includes('_ws.malformed')))
+      return [];
     return [
       {
         rule: rules[i] ?? ruleOf(c),
