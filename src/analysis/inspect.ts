@@ -20,7 +20,9 @@ import type { InspectKind } from './digests/index.js';
 import { AGGREGATOR, rowSchema } from './digests/fields.js';
 import type { DigestReader, Row } from './digests/fields.js';
 import { PageBuilder } from './page.js';
-import { PagedAnswer, rowsShown } from './paged-answer.js';
+import { callText, callWith, PagedAnswer, rowsShown } from './paged-answer.js';
+import { decodeHintLines, decodeHintSchema, findDecodeHints } from './decode-hints.js';
+import type { DecodeHints, HintProtocol } from './decode-hints.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead, ResolvedSource } from './source.js';
 
@@ -139,6 +141,11 @@ export const inspectFactsSchema = z.object({
   offset: z.number().int(),
   nextOffset: z.number().int().nullable(),
   warnings: z.array(z.string()),
+  decodeHints: z
+    .array(decodeHintSchema)
+    .describe(
+      "Ports whose payload tshark did not identify but decodes, with the rule, as this digest's protocol: repeat the call with the rules in decodeAs.",
+    ),
 });
 
 export type InspectFacts = z.infer<typeof inspectFactsSchema>;
@@ -181,20 +188,45 @@ export class ProtocolInspector {
 
   async page(req: InspectPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: InspectFacts }> {
     await this.filters.checkDisplayFilter(req.displayFilter, signal);
-    const { rows, warnings } = await this.rows(
+    const [{ rows, warnings }, hints] = await Promise.all([
+      this.rows(
+        {
+          file: req.source.file,
+          kind: req.kind,
+          displayFilter: req.displayFilter,
+          keylogFile: req.keylog.keylogFile,
+          dissection: req.keylog.dissection,
+          reveal: req.reveal ?? false,
+          live: req.source.live,
+        },
+        signal,
+      ),
+      this.hints(req, signal),
+    ]);
+    const note = await this.limitsNote(req.kind, rows, req.source);
+    return inspectPage(rows, note === undefined ? warnings : [...warnings, note], { ...req, hints });
+  }
+
+  /**
+   * For a digest of a protocol tshark may leave as bare data on an unusual port: the decode-as
+   * rules that read such ports as it, found alongside the digest (a bounded pass or two).
+   */
+  private async hints(req: InspectPageRequest, signal?: AbortSignal): Promise<DecodeHints | undefined> {
+    const protocols = HINTED[req.kind];
+    if (protocols === undefined) return undefined;
+    const found = await findDecodeHints(
+      this.group,
+      (await this.tools()).require('tshark'),
       {
         file: req.source.file,
-        kind: req.kind,
-        displayFilter: req.displayFilter,
         keylogFile: req.keylog.keylogFile,
         dissection: req.keylog.dissection,
-        reveal: req.reveal ?? false,
-        live: req.source.live,
+        displayFilter: req.displayFilter,
+        timeoutMs: this.timeoutMs,
       },
       signal,
     );
-    const note = await this.limitsNote(req.kind, rows, req.source);
-    return inspectPage(rows, note === undefined ? warnings : [...warnings, note], req);
+    return { ...found, hints: found.hints.filter((h) => protocols.includes(h.protocol)) };
   }
 
   /**
@@ -220,22 +252,39 @@ export class ProtocolInspector {
   }
 }
 
+/** The digests whose protocol can hide as bare data on an unusual port, and the hints that apply. */
+const HINTED: Partial<Record<InspectKind, readonly HintProtocol[]>> = {
+  http: ['http', 'http2'],
+  tls: ['tls'],
+  dns: ['dns'],
+};
+
 /** One page of a digest's rows, tab-separated under their column names, within maxChars. Pure. */
 export function inspectPage(
   rows: readonly Row[],
   readWarnings: readonly string[],
-  req: Omit<InspectPageRequest, 'source'> & { readonly source: Pick<ResolvedSource, 'label'> },
+  req: Omit<InspectPageRequest, 'source'> & {
+    readonly source: Pick<ResolvedSource, 'label'>;
+    readonly hints?: DecodeHints | undefined;
+  },
 ): { text: string; facts: InspectFacts } {
   const columns = columnsOf(req.kind);
   const aggregate = DIGEST_OF[req.kind].aggregate(rows);
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_PAGE.rows;
+  // Where the check was cut short the digest's own rows still stand: said only when there are none.
+  const hints = decodeHintLines(
+    { hints: req.hints?.hints ?? [], cutShort: rows.length === 0 ? req.hints?.cutShort : undefined },
+    req.keylog.dissection?.decodeAs ?? [],
+    (decodeAs) => callText(callWith(req.call, { decodeAs, offset: undefined })),
+  );
   const answer = new PagedAnswer('rows', {
     call: req.call,
     head: [
       `Inspect ${req.kind} of ${req.source.label}`,
       `Display Filter: ${req.displayFilter ?? 'none'}`,
       `All rows: ${aggregate}`,
+      ...hints,
     ],
     warnings: [...req.keylog.warnings, ...readWarnings],
     lead: ['', columns.join('\t')],
@@ -253,7 +302,7 @@ export function inspectPage(
   const nextOffset = page.moreMatch ? offset + page.shown : null;
   const shown =
     rows.length === 0
-      ? `Rows: none. No ${req.kind} ${req.kind === 'tcp_health' ? 'conversation' : 'traffic'} found${req.displayFilter ? ' that matches the display filter' : ''}.`
+      ? `Rows: none. No ${req.kind} ${req.kind === 'tcp_health' ? 'conversation' : 'traffic'} found${req.displayFilter ? ' that matches the display filter' : ''}${(req.hints?.hints.length ?? 0) > 0 ? ' as tshark decodes it by default: repeat the call with the decode-as rule above' : ''}.`
       : rowsShown({ offset, shown: page.shown, total: rows.length });
   const { text, warnings } = answer.render({ shown, nextOffset: nextOffset ?? undefined, body: [page.body] });
   return {
@@ -268,6 +317,7 @@ export function inspectPage(
       offset,
       nextOffset,
       warnings,
+      decodeHints: req.hints?.hints ?? [],
     },
   };
 }

@@ -8,9 +8,10 @@ const run = promisify(execFile);
 export async function tsharkFields(
   file: string,
   fields: readonly string[],
-  options: { filter?: string; keylog?: string } = {},
+  options: { filter?: string; keylog?: string; decodeAs?: readonly string[] } = {},
 ): Promise<string[][]> {
   const args = ['-r', file];
+  for (const d of options.decodeAs ?? []) args.push('-d', d);
   if (options.keylog) args.push('-o', `tls.keylog_file:${options.keylog}`);
   if (options.filter) args.push('-Y', options.filter);
   args.push('-T', 'fields');

@@ -84,7 +84,7 @@ export interface PassOptions {
  * the IP, TCP and UDP tree lines (formatted, then never printed). The statistics, expert messages
  * and the counter's tap data are the same without them, on every corpus capture.
  */
-const SUMMARY_PREFERENCES = [
+export const SUMMARY_PREFERENCES = [
   'tcp.calculate_timestamps:FALSE',
   'udp.calculate_timestamps:FALSE',
   'ip.summary_in_tree:FALSE',

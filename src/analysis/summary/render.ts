@@ -24,6 +24,8 @@ export function renderSummary(
   s: CaptureSummary,
   warnings: readonly string[],
   moreCall?: (topN: number) => string,
+  /** Lines that tell which decode-as rules read what tshark did not identify (after the protocols). */
+  hints: readonly string[] = [],
 ): string {
   const f = s.facts;
   const lines = [`Summary of ${label}`];
@@ -47,6 +49,7 @@ export function renderSummary(
     for (const p of s.protocols)
       lines.push(`${'  '.repeat(p.depth + 1)}${p.protocol}  ${n(p.frames)}  ${n(p.bytes)}`);
   }
+  if (hints.length > 0) lines.push('', ...hints);
   const kinds: [string, string][] = [
     ['tcp', 'TCP'],
     ['udp', 'UDP'],

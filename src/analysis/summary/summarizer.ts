@@ -10,6 +10,7 @@ import type { WiresharkTools } from '../../wireshark/locate.js';
 import { conversationCounter } from '../../wireshark/native.js';
 import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
+import { findDecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { assembleSummary } from './assembly.js';
 import { readWhole } from './pass.js';
@@ -55,6 +56,20 @@ export class Summarizer {
   }
 
   async summarize(
+    request: SummaryRequest,
+    signal?: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<CaptureSummary> {
+    const summary = await this.read(request, signal, progress);
+    // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
+    if (!request.decodeHints || !summary.protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path)))
+      return summary;
+    const tshark = (await this.tools()).require('tshark');
+    const found = await findDecodeHints(this.group, tshark, request, signal);
+    return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
+  }
+
+  private async read(
     request: SummaryRequest,
     signal?: AbortSignal,
     progress?: ProgressSink,

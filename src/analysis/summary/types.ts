@@ -4,6 +4,7 @@
 import type { Dissection } from '../../wireshark/dissection.js';
 import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
+import { decodeHintSchema } from '../decode-hints.js';
 import { captureLimitsSchema } from '../capture-limits.js';
 import type { ChunkSizing } from './chunks.js';
 
@@ -82,6 +83,16 @@ export const captureSummarySchema = z.object({
   /** Distinct expert messages in all, shown in expertTop or not. */
   expertMessages: z.number(),
   warnings: z.array(z.string()),
+  decodeHints: z
+    .array(decodeHintSchema)
+    .optional()
+    .describe(
+      'Ports whose payload tshark did not identify but decodes, with the rule, as a protocol: repeat the call with the rules in decodeAs.',
+    ),
+  decodeHintsCutShort: z
+    .string()
+    .optional()
+    .describe('Why the check for decodeHints covered less than the whole capture.'),
 });
 export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {
   /** Every severity, 0 where there is none (published as an open record, as it always was). */
@@ -101,6 +112,8 @@ export interface SummaryRequest {
   readonly droppedByDumpcap?: number | undefined;
   /** Addresses of the capture host known to the caller (a session's interface's). */
   readonly hostAddresses?: readonly string[] | undefined;
+  /** Look for ports tshark did not identify and say which decode-as rule reads them (a pass more). */
+  readonly decodeHints?: boolean | undefined;
 }
 
 export interface Chunking {

@@ -1,6 +1,7 @@
 // summarize_capture: "what is in here?" in a page: capinfos facts, protocol hierarchy, top
 // conversations and endpoints, expert info.
 import * as z from 'zod';
+import { decodeHintLines } from '../../analysis/decode-hints.js';
 import { captureSummarySchema, renderSummary } from '../../analysis/summary/index.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_CHARS, SUMMARY_TOP_N } from '../../limits.js';
 import { captureLink } from '../resources.js';
@@ -36,7 +37,7 @@ export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',
   title: 'Summarize a capture',
   description:
-    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
+    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages; ports whose payload tshark did not identify but decodes with a decode-as rule (e.g. HTTP/2 cleartext, as gRPC speaks it, on port 50051), with the exact decodeAs rule to add. Works on a capture file or a capture session (running or finished).',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -57,6 +58,7 @@ export const summarizeCaptureTool = defineTool({
           source.sessionId === undefined
             ? undefined
             : (await deps.listInterfaces(ctx.mcpReq.signal)).local.flatMap((i) => i.addresses),
+        decodeHints: true,
       },
       ctx.mcpReq.signal,
       progressSink(ctx),
@@ -73,8 +75,13 @@ export const summarizeCaptureTool = defineTool({
       const call = `summarize_capture ${JSON.stringify({ ...givenArgs(args), topN })}`;
       return topN < n ? `${call} shows ${topN}, the most topN allows` : call;
     };
+    const hints = decodeHintLines(
+      { hints: summary.decodeHints ?? [], cutShort: summary.decodeHintsCutShort },
+      dissection?.decodeAs ?? [],
+      (decodeAs) => `summarize_capture ${JSON.stringify({ ...givenArgs(args), decodeAs })}`,
+    );
     const text = cutAtLine(
-      renderSummary(source.label, summary, warnings, moreCall),
+      renderSummary(source.label, summary, warnings, moreCall, hints),
       maxChars,
       `[cut at maxChars ${maxChars}: for a shorter answer call summarize_capture ${JSON.stringify(smaller)}]`,
     );
