@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { captureFactsSchema } from '../../wireshark/capinfos.js';
 import { captureLimitsSchema } from '../capture-limits.js';
 import type { ChunkSizing } from './chunks.js';
+import { processSummarySchema } from './processes.js';
 
 const protocolNodeSchema = z.object({
   /** Path from the root, e.g. "eth:ip:tcp:http". */
@@ -29,6 +30,8 @@ const conversationSchema = z.object({
   bytes: z.number(),
   startSeconds: z.number(),
   durationSeconds: z.number(),
+  /** The local processes at its ends ("curl[12] ↔ node[34]"), where the capture has a process sidecar. */
+  processes: z.string().optional(),
 });
 export type Conversation = z.infer<typeof conversationSchema>;
 
@@ -80,6 +83,8 @@ export const captureSummarySchema = z.object({
   expertTop: z.array(expertEntrySchema),
   /** Distinct expert messages in all, shown in expertTop or not. */
   expertMessages: z.number(),
+  /** Conversations and bytes per local process, where the capture has a process sidecar. */
+  processes: processSummarySchema.optional(),
   warnings: z.array(z.string()),
 });
 export type CaptureSummary = Omit<z.infer<typeof captureSummarySchema>, 'expertCounts'> & {

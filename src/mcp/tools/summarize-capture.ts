@@ -34,7 +34,7 @@ export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',
   title: 'Summarize a capture',
   description:
-    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. Works on a capture file or a capture session (running or finished).',
+    'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages. For a capture session of this server on Linux (and a copy saved with its process sidecar), also the local processes behind the conversations: conversations and bytes per process (pid, program, user, command line), and the processes at the ends of each top conversation. Works on a capture file or a capture session (running or finished).',
   inputSchema,
   outputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
