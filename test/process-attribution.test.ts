@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { Attribution } from '../src/processes/attribution.js';
+import { Attribution, processFilter } from '../src/processes/attribution.js';
 import { readSidecar, sidecarPath } from '../src/processes/sidecar.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/mcp-client.js';
@@ -166,6 +166,16 @@ describe('process attribution (Linux)', { skip: process.platform !== 'linux' && 
       assert.equal(total, 2 * CONNECTIONS, 'the capture holds every connection the two programs made');
       assert.ok(right >= 0.95 * total, `at least 95% attributed right, got ${right} of ${total}`);
       assert.equal(tally.curl.wrong + tally.node.wrong, 0, 'no connection attributed to the wrong program');
+
+      // The display filter built for one process (the coming `process` parameter) selects exactly
+      // the connections attributed to it, as tshark itself reads it.
+      const nodeFilter = processFilter(attribution, (o) => o.pid === nodePid);
+      assert.equal(nodeFilter.kind, 'filter');
+      const selected = await tsharkFields(saved, ['ip.src'], {
+        filter: `(${nodeFilter.filter}) && tcp.flags.syn==1 && tcp.flags.ack==0`,
+      });
+      assert.deepEqual(new Set(selected.map((r) => r[0])), new Set([NODE_SOURCE]));
+      assert.equal(selected.length, tally.node.right);
 
       // What a user sees: conversations and bytes per process, on the session and on the saved copy.
       for (const source of ['two-programs', saved]) {

@@ -9,7 +9,7 @@ import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Attribution } from '../src/processes/attribution.js';
+import { Attribution, processFilter } from '../src/processes/attribution.js';
 import { parseProcAddress, parseSocketTable, parseTableCounters } from '../src/processes/proc-net.js';
 import { emptyFigures, SocketSampler } from '../src/processes/sampler.js';
 import type { SeenSocket } from '../src/processes/sampler.js';
@@ -197,6 +197,18 @@ describe('who owned a 5-tuple at a time', () => {
     assert.equal(attribution.ownerOf('tcp', '127.0.0.1:5000', '127.0.0.1:80', 980, 1150)?.comm, 'curl');
     assert.equal(attribution.ownerOf('tcp', '127.0.0.1:5000', '127.0.0.1:80', 8990, 9150)?.pid, 20);
     assert.equal(attribution.ownerOf('tcp', '127.0.0.1:5000', '127.0.0.1:80', 30_000, 30_100), undefined);
+  });
+
+  it("builds a bounded display filter of one process's sockets, each within its lifetime", () => {
+    const filter = processFilter(attribution, (o) => o.comm === 'curl');
+    assert.deepEqual(filter, {
+      kind: 'filter',
+      filter:
+        '(ip.addr==127.0.0.1 && tcp.port==5000 && ip.addr==127.0.0.1 && tcp.port==80 && frame.time_epoch >= 0.000 && frame.time_epoch <= 2.100)',
+      sockets: 1,
+      exact: true,
+    });
+    assert.equal(processFilter(attribution, (o) => o.pid === 99).kind, 'none');
   });
 
   it("credits the server's end to the process listening on every address", () => {

@@ -33,6 +33,7 @@ export const processSummarySchema = z.object({
   capped: z.boolean().describe('The recording stopped at its socket cap: later sockets are missing.'),
   complete: z.boolean().describe('False when the recording did not end properly (the server stopped).'),
   cpuPercent: z.number().nullable().describe('CPU the sampling took, in % of one core.'),
+  sampledSeconds: z.number().nullable().describe('How long it sampled.'),
 });
 export type ProcessSummary = z.infer<typeof processSummarySchema>;
 
@@ -108,5 +109,6 @@ export function summarizeProcesses(
     capped: f.cappedAt !== undefined,
     complete: f.complete,
     cpuPercent: f.cpuShare === undefined ? null : Math.round(f.cpuShare * 1000) / 10,
+    sampledSeconds: f.sampledMs === undefined ? null : Math.round(f.sampledMs / 100) / 10,
   };
 }

@@ -97,7 +97,11 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
   const facts = [
     `sampled every ${p.pollMs} ms while capturing`,
     `${plural(p.socketsSeen, 'socket')} seen, ${p.socketsOwned} with their process, ${plural(p.processesSeen, 'process', 'processes')}`,
-    ...(p.cpuPercent === null ? [] : [`sampling took ${p.cpuPercent}% of one core`]),
+    ...(p.cpuPercent === null
+      ? []
+      : [
+          `sampling took ${p.cpuPercent}% of one core${p.sampledSeconds === null ? '' : ` over ${p.sampledSeconds} s`}`,
+        ]),
   ];
   const lines = [
     `Local processes by bytes ${ofTotal(p.rows.length, p.total, moreCall)} (process attribution on: ${facts.join('; ')}):`,
