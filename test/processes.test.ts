@@ -5,7 +5,7 @@
 // watcher leaves.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, symlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import { parseProcAddress, parseSocketTable, parseTableCounters } from '../src/p
 import { emptyFigures, SocketSampler } from '../src/processes/sampler.js';
 import type { SeenSocket } from '../src/processes/sampler.js';
 import { parseSidecar, readSidecar, SidecarWriter, sidecarPath } from '../src/processes/sidecar.js';
+import { makeFifo } from '../src/wireshark/fifo.js';
 import { tempDir } from './helpers/loopback-capture.js';
 
 // Recorded from /proc/net/tcp and /proc/net/udp6 (x86, little-endian), trailing columns cut.
@@ -128,6 +129,20 @@ describe('the process sidecar', () => {
       assert.equal(read.end?.polls, 3);
       assert.throws(() => SidecarWriter.create(capture, 40), /EEXIST/, 'never over an existing sidecar');
       assert.equal(sidecarPath(capture), `${capture}.processes.jsonl`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads only a plain file beside the capture: not a link, not a FIFO', async () => {
+    const dir = await tempDir();
+    try {
+      const capture = path.join(dir, 'e.pcapng');
+      await symlink('/dev/zero', sidecarPath(capture));
+      assert.equal(await readSidecar(capture), undefined);
+      await rm(sidecarPath(capture));
+      await makeFifo(sidecarPath(capture));
+      assert.equal(await readSidecar(capture), undefined, 'a FIFO is not waited on');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -203,9 +203,15 @@ function processRecord(p: ProcessInfo): ProcessRecord {
 export async function readSidecar(captureFile: string): Promise<SidecarContents | undefined> {
   let text: string;
   try {
-    const handle = await open(sidecarPath(captureFile), 'r');
+    // Beside a file the caller named, anything may sit under that name: a link, a FIFO (whose
+    // open would wait for a writer), a device that never ends. Only a plain file of ours is read.
+    const handle = await open(
+      sidecarPath(captureFile),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    );
     try {
-      if ((await handle.stat()).size > MAX_SIDECAR_BYTES) return undefined;
+      const info = await handle.stat();
+      if (!info.isFile() || info.size > MAX_SIDECAR_BYTES) return undefined;
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
