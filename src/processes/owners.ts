@@ -33,6 +33,8 @@ export interface ScanCounts {
 
 /** A process listed this recently is searched before the others. */
 const RECENT_MS = 500;
+/** Sockets the memory keeps at most (it starts again past this). */
+const MAX_REMEMBERED = 20_000;
 const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 /** NULs between arguments, and any control character a name or argument holds, become spaces. */
 // eslint-disable-next-line no-control-regex
@@ -46,7 +48,22 @@ export class SocketOwners {
   private readonly sockets = new Map<number, Map<string, number>>();
   /** Pids that held a socket, with the time they last did: searched before everyone else. */
   private readonly owners = new Map<number, number>();
-  private readonly infos = new Map<number, ProcessInfo>();
+  /** Who each pid is, with the program it ran when read: an exec makes it someone else. */
+  private readonly infos = new Map<
+    number,
+    { readonly info: ProcessInfo; readonly exe: string | undefined }
+  >();
+  /**
+   * Sockets met in any scan, with who held them then: a socket whose process closed it (or ended)
+   * before the search that wanted it still has its owner. `likeParent`: a new process running its
+   * parent's program, which may only be holding its parent's sockets between fork and exec.
+   */
+  private memory = new Map<
+    number,
+    { readonly info: ProcessInfo; readonly ppid: number; readonly likeParent: boolean }
+  >();
+  /** Pids listed lately, newest first (see RECENT_MS). */
+  private fresh: number[] = [];
   private users: Map<number, string> | undefined;
   readonly counts: ScanCounts = { processes: 0, links: 0, fullScans: 0 };
 
@@ -54,27 +71,20 @@ export class SocketOwners {
    * Finds the owners of `wanted` inodes; `open` holds every inode the tables list now, so a cached
    * descriptor whose socket is gone is read again. `full` allows a scan of every process for what
    * the likely ones did not hold; `hints` are searched first (the owner of a listening socket on
-   * the same port). Returns inode -> pid for those found.
+   * the same port). Returns inode -> owner for those found.
    */
   find(
     wanted: ReadonlySet<number>,
     open: ReadonlySet<number>,
     full: boolean,
     hints: Iterable<number> = [],
-  ): Map<number, number> {
+  ): Map<number, ProcessInfo> {
     const found = new Map<number, number>();
     const pending = new Set(wanted);
-    const pids = listPids();
+    const first = !this.listed;
+    const pids = this.relist();
+    const fresh = this.fresh;
     const now = Date.now();
-    // At the first look every process counts as old: the first search reads them all anyway.
-    const since = this.listed ? now : 0;
-    this.listed = true;
-    const current = new Map(pids.map((p) => [p, this.known.get(p) ?? since]));
-    for (const pid of this.known.keys()) if (!current.has(pid)) this.forget(pid);
-    this.known = current;
-    // Processes that started lately, newest first: a program is often listed before it opens its
-    // first socket (a `curl` still starting), so "new since the last look" would miss it.
-    const fresh = pids.filter((p) => now - (current.get(p) ?? 0) <= RECENT_MS).reverse();
     const searched = new Set<number>();
     const search = (list: Iterable<number>): void => {
       for (const pid of list) {
@@ -86,7 +96,7 @@ export class SocketOwners {
     };
     const owners = [...this.owners.entries()].sort((a, b) => b[1] - a[1]).map(([pid]) => pid);
     search(hints);
-    search(since === 0 ? pids : fresh);
+    search(first ? pids : fresh);
     this.preferParents(found, new Set(fresh), open);
     search(owners);
     if (full && pending.size > 0) {
@@ -94,7 +104,58 @@ export class SocketOwners {
       search(pids);
     }
     for (const pid of found.values()) this.owners.set(pid, now);
-    return found;
+    return this.identify(found, pending, open);
+  }
+
+  /** Who holds each found socket, and who held each one still pending when a scan last met it. */
+  private identify(
+    found: ReadonlyMap<number, number>,
+    pending: ReadonlySet<number>,
+    open: ReadonlySet<number>,
+  ): Map<number, ProcessInfo> {
+    const owners = new Map<number, ProcessInfo>();
+    for (const [inode, pid] of found) {
+      const info = this.info(pid);
+      if (info) owners.set(inode, info);
+    }
+    for (const inode of pending) {
+      const held = this.memory.get(inode);
+      if (!held) continue;
+      // A parent that holds it now lent it to its child between fork and exec.
+      const lender = new Map<number, number>();
+      if (held.likeParent) this.scan(held.ppid, new Set([inode]), open, lender);
+      const parent = lender.has(inode) ? this.info(held.ppid) : undefined;
+      owners.set(inode, parent ?? held.info);
+    }
+    return owners;
+  }
+
+  /**
+   * Reads the descriptors of the processes that started lately, so a socket they open and close
+   * before the tables are next read still has its owner: the sampler calls this when the counters
+   * moved, before it reads the tables.
+   */
+  lookout(open: ReadonlySet<number>): void {
+    if (!this.listed) return; // the first search reads every process anyway
+    this.relist();
+    const ignored = new Map<number, number>();
+    for (const pid of this.fresh) this.scan(pid, new Set(), open, ignored, true);
+  }
+
+  /** Lists /proc: forgets the processes that ended, notes when each new one was first listed. */
+  private relist(): number[] {
+    const pids = listPids();
+    const now = Date.now();
+    // At the first look every process counts as old: the first search reads them all anyway.
+    const since = this.listed ? now : 0;
+    this.listed = true;
+    const current = new Map(pids.map((p) => [p, this.known.get(p) ?? since]));
+    for (const pid of this.known.keys()) if (!current.has(pid)) this.forget(pid);
+    this.known = current;
+    // Processes that started lately, newest first: a program is often listed before it opens its
+    // first socket (a `curl` still starting), so "new since the last look" would miss it.
+    this.fresh = pids.filter((p) => now - (current.get(p) ?? 0) <= RECENT_MS).reverse();
+    return pids;
   }
 
   /**
@@ -140,6 +201,8 @@ export class SocketOwners {
     pending: Set<number>,
     open: ReadonlySet<number>,
     found: Map<number, number>,
+    /** Remember every socket met (a lookout), not only the ones searched for. */
+    lookout = false,
   ): void {
     let fds: string[];
     try {
@@ -150,6 +213,15 @@ export class SocketOwners {
     this.counts.processes++;
     const before = this.sockets.get(pid);
     const now = new Map<string, number>();
+    let holder:
+      { readonly info: ProcessInfo; readonly ppid: number; readonly likeParent: boolean } | undefined;
+    const remember = (inode: number): void => {
+      if (this.memory.has(inode)) return;
+      holder ??= this.holder(pid);
+      if (!holder) return;
+      if (this.memory.size >= MAX_REMEMBERED) this.memory = new Map();
+      this.memory.set(inode, holder);
+    };
     for (const fd of fds) {
       let inode = before?.get(fd);
       if (inode === undefined || !open.has(inode)) {
@@ -165,6 +237,7 @@ export class SocketOwners {
         inode = Number(m[1]);
       }
       now.set(fd, inode);
+      if (lookout) remember(inode);
       if (pending.delete(inode)) found.set(inode, pid);
     }
     this.sockets.set(pid, now);
@@ -176,10 +249,20 @@ export class SocketOwners {
     this.infos.delete(pid);
   }
 
+  /** What the memory keeps of a process that holds a socket; undefined once it has gone. */
+  private holder(pid: number): { info: ProcessInfo; ppid: number; likeParent: boolean } | undefined {
+    const info = this.info(pid);
+    const ppid = Number(statFields(pid)?.[1]);
+    if (!info || !(ppid > 0)) return undefined;
+    const fresh = this.fresh.includes(pid);
+    return { info, ppid, likeParent: fresh && exe(pid) === exe(ppid) };
+  }
+
   /** Who `pid` is, read once while it lives; undefined once it has gone. */
   info(pid: number): ProcessInfo | undefined {
+    const program = exe(pid);
     const known = this.infos.get(pid);
-    if (known) return known;
+    if (known && known.exe === program) return known.info;
     const stat = readText(`/proc/${pid}/stat`, 'utf8');
     if (stat === undefined) return undefined;
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses; starttime is field 22.
@@ -200,7 +283,7 @@ export class SocketOwners {
       uid,
       user: uid === undefined ? undefined : this.userName(uid),
     };
-    this.infos.set(pid, info);
+    this.infos.set(pid, { info, exe: program });
     return info;
   }
 

@@ -177,10 +177,16 @@ export class SocketSampler {
   private sample(): void {
     const now = Date.now();
     const counters = readTableCounters((file) => this.read(file));
+    let moved = false;
     for (const { table } of SOCKET_TABLES) {
-      if (counters === undefined || this.counters?.[table] !== counters[table]) this.dirty.add(table);
+      if (counters !== undefined && this.counters?.[table] === counters[table]) continue;
+      this.dirty.add(table);
+      moved = true;
     }
     this.counters = counters;
+    // A socket just opened by a new process (a `curl`) may be closed again by the time the search
+    // that wants it runs, on a busy machine: its process is noted now, before the tables are read.
+    if (moved && this.sinks.size > 0) this.owners.lookout(new Set(this.live.keys()));
     const walked: SocketTable[] = [];
     const rows: TableRow[] = [];
     for (const { table, protocol, file } of SOCKET_TABLES) {
@@ -275,8 +281,8 @@ export class SocketSampler {
     for (const inode of wanted) {
       const s = this.live.get(inode);
       if (!s) continue;
-      const pid = found.get(inode);
-      if (pid !== undefined) s.owner = this.owners.info(pid) ?? null;
+      const owner = found.get(inode);
+      if (owner !== undefined) s.owner = owner;
       // Searched everywhere for a while: nobody we may look at holds it (not yet accepted by its
       // server, or another user's process).
       else if (full && now - s.firstSeen >= GIVE_UP_MS) s.owner = null;
