@@ -240,7 +240,9 @@ describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no
   it('finds the process behind a connection another process makes, then stops its timer', async () => {
     const tcp = net.createServer((s) => {
       s.resume();
-      setTimeout(() => s.end(), 150);
+      // Long enough to be seen on a loaded machine: how short a connection may be is measured by
+      // process-attribution.test.ts.
+      setTimeout(() => s.end(), 400);
     });
     await new Promise<void>((resolve) => tcp.listen(0, '127.83.71.3', resolve));
     const port = (tcp.address() as net.AddressInfo).port;

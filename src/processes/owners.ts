@@ -213,15 +213,6 @@ export class SocketOwners {
     this.counts.processes++;
     const before = this.sockets.get(pid);
     const now = new Map<string, number>();
-    let holder:
-      { readonly info: ProcessInfo; readonly ppid: number; readonly likeParent: boolean } | undefined;
-    const remember = (inode: number): void => {
-      if (this.memory.has(inode)) return;
-      holder ??= this.holder(pid);
-      if (!holder) return;
-      if (this.memory.size >= MAX_REMEMBERED) this.memory = new Map();
-      this.memory.set(inode, holder);
-    };
     for (const fd of fds) {
       let inode = before?.get(fd);
       if (inode === undefined || !open.has(inode)) {
@@ -237,10 +228,28 @@ export class SocketOwners {
         inode = Number(m[1]);
       }
       now.set(fd, inode);
-      if (lookout) remember(inode);
       if (pending.delete(inode)) found.set(inode, pid);
     }
     this.sockets.set(pid, now);
+    if (lookout) this.remember(pid, now);
+  }
+
+  /**
+   * Notes who holds each socket a lookout met. A new process that runs its parent's program and
+   * holds one of the parent's sockets is a copy between fork and exec (or a forked worker): what it
+   * holds is not noted as its own.
+   */
+  private remember(pid: number, sockets: ReadonlyMap<string, number>): void {
+    const inodes = [...sockets.values()].filter((i) => !this.memory.has(i));
+    if (inodes.length === 0) return;
+    const holder = this.holder(pid);
+    if (!holder) return;
+    if (holder.likeParent) {
+      const parents = new Set(this.sockets.get(holder.ppid)?.values());
+      if (parents.size === 0 || inodes.some((i) => parents.has(i))) return;
+    }
+    if (this.memory.size + inodes.length > MAX_REMEMBERED) this.memory = new Map();
+    for (const inode of inodes) this.memory.set(inode, holder);
   }
 
   private forget(pid: number): void {
@@ -276,7 +285,8 @@ export class SocketOwners {
     const uidText = /^Uid:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '')?.[1];
     const uid = uidText === undefined ? undefined : Number(uidText);
     const info: ProcessInfo = {
-      key: `${pid}@${started}`,
+      // An exec keeps the pid and start time but makes another program of it: comm tells them apart.
+      key: `${pid}@${started}@${comm}`,
       pid,
       comm,
       cmdline: cmdline.length > CMDLINE_MAX_CHARS ? `${cmdline.slice(0, CMDLINE_MAX_CHARS - 1)}…` : cmdline,
