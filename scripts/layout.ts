@@ -32,9 +32,14 @@ export const LAYOUT: readonly Room[] = [
   { path: 'storage/', role: "the server's private files, the file sandbox, captures seen", imports: GROUND },
   { path: 'config/', role: 'saved configurations', imports: GROUND },
   {
+    path: 'processes/',
+    role: 'which local process owns each socket while a capture runs (Linux /proc), its sidecar file',
+    imports: GROUND,
+  },
+  {
     path: 'capture/',
     role: 'dumpcap, capture sessions, interfaces',
-    imports: [...GROUND, 'wireshark/', 'storage/'],
+    imports: [...GROUND, 'wireshark/', 'storage/', 'processes/'],
   },
   {
     path: 'analysis/redact.ts',
@@ -55,6 +60,7 @@ export const LAYOUT: readonly Room[] = [
       'storage/',
       'config/',
       'capture/',
+      'processes/',
       'analysis/redact.ts',
       'analysis/digests/',
     ],
@@ -87,6 +93,7 @@ export const LAYOUT: readonly Room[] = [
       'wireshark/',
       'storage/',
       'config/',
+      'processes/',
       'capture/',
       'analysis/',
       'analysis/digests/',

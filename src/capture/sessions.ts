@@ -5,9 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ProgressSink } from '../util/progress.js';
 import { Logger } from '../util/log.js';
-import { copyFile, constants, rm, stat } from 'node:fs/promises';
+import { access, copyFile, constants, rm, stat } from 'node:fs/promises';
 import { abortError, UserError } from '../errors.js';
 import { MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES, NAME_PATTERN } from '../limits.js';
+import { ProcessRecording } from '../processes/recording.js';
+import type { SocketSampler } from '../processes/sampler.js';
+import { copySidecar, removeSidecar, sidecarPath } from '../processes/sidecar.js';
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
@@ -133,14 +136,24 @@ export class SessionManager {
   private readonly listeners = new Set<(session: Session) => void>();
   /** What `interface` may name: the local interfaces dumpcap lists. */
   private readonly interfaces: InterfaceCatalog;
+  /** Running sessions' process recordings (sidecars beside their files), by session key. */
+  private readonly recordings = new Map<string, ProcessRecording>();
+  private readonly logger: Logger;
+  private readonly sampler: SocketSampler | undefined;
 
   constructor(
     private readonly group: ProcessGroup,
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly runtimeDir: RuntimeDir,
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
-    private readonly logger: Logger = new Logger(),
+    services: {
+      readonly logger?: Logger | undefined;
+      /** Records which process owns each socket while a session runs; none: no attribution. */
+      readonly sampler?: SocketSampler | undefined;
+    } = {},
   ) {
+    this.logger = services.logger ?? new Logger();
+    this.sampler = services.sampler;
     this.interfaces = new InterfaceCatalog(async (signal) =>
       listLocalInterfaces(group, (await tools()).require('dumpcap'), signal),
     );
@@ -331,6 +344,8 @@ export class SessionManager {
     }
     session.startedAt = new Date();
     session.state = { phase: 'running', capture };
+    const recording = this.sampler && ProcessRecording.start(this.sampler, session.file);
+    if (recording) this.recordings.set(session.key, recording);
     this.logger.info(
       `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,
       session,
@@ -438,7 +453,7 @@ export class SessionManager {
     this.sessions.delete(session.key);
     this.stopRequested.delete(session.key);
     this.settling.delete(session.key);
-    await rm(session.file, { force: true });
+    await Promise.all([rm(session.file, { force: true }), removeSidecar(session.file)]);
     this.changed(session);
     return session;
   }
@@ -475,11 +490,18 @@ export class SessionManager {
     await Promise.all(this.listSync(owner).map((s) => this.delete(s.id, owner).catch(() => undefined)));
   }
 
-  /** Copies a session's capture file to `target`, which must not exist yet. */
+  /** Copies a session's capture file (and its process sidecar) to `target`, which must not exist yet. */
   async saveCopy(session: Session, target: string): Promise<void> {
     try {
+      // A sidecar already there would be taken for this capture's: refused before anything is copied.
+      if (!(await exists(target)) && (await exists(sidecarPath(target))))
+        throw new UserError(
+          `saveTo: "${sidecarPath(target)}" already exists beside it; give a path that has none.`,
+        );
       await copyFile(session.file, target, constants.COPYFILE_EXCL);
+      await copySidecar(session.file, target);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST')
         throw new UserError(`saveTo: "${target}" already exists; give a path that does not.`);
@@ -524,6 +546,8 @@ export class SessionManager {
   /** Records how a capture ended, once dumpcap has exited. */
   private async settle(session: Session, end: CaptureEnd, dumpcap: string): Promise<void> {
     const endedAt = new Date();
+    this.recordings.get(session.key)?.stop();
+    this.recordings.delete(session.key);
     const [bytes, counted] = await Promise.all([fileSize(session.file), this.count(session.file)]);
     const packets = counted ?? end.packets;
     const requested = this.stopRequested.has(session.key);
@@ -585,6 +609,15 @@ function inferReason(session: Session, packets: number, bytes: number, endedAt: 
   if (bytes >= maxFileBytes * 0.95) return 'sizeLimit';
   if (endedAt.getTime() - session.startedAt.getTime() >= timeout * 1000 - 1000) return 'timeout';
   return 'ended';
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function fileSize(file: string): Promise<number> {

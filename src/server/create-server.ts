@@ -18,6 +18,7 @@ import { ConfigStore, defaultConfigDir } from '../config/config-store.js';
 import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
 import { SessionManager } from '../capture/sessions.js';
+import { SocketSampler } from '../processes/sampler.js';
 import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
 import { namesAPath } from '../mcp/tool.js';
 import type { Connection, ServerDeps } from '../mcp/tool.js';
@@ -132,6 +133,11 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   );
   const fields = new FieldFinder(analyzer.glossary);
   const logger = options.logger ?? new Logger();
+  // Process attribution on Linux, unless SHARKMCP_PROCESS_ATTRIBUTION=0 turns it off.
+  const sampler =
+    env['SHARKMCP_PROCESS_ATTRIBUTION'] !== '0' && SocketSampler.available()
+      ? new SocketSampler()
+      : undefined;
   const sessions = new SessionManager(
     processes,
     () => tools,
@@ -144,7 +150,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
         options.maxTotalCaptureBytes ??
         positiveIntFromEnv(env, 'SHARKMCP_MAX_CAPTURE_MB', MAX_TOTAL_CAPTURE_BYTES / 1e6, warnings) * 1e6,
     },
-    logger,
+    { logger, sampler },
   );
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
@@ -238,6 +244,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       return server;
     },
     close: async () => {
+      sampler?.close();
       await processes.close();
       await runtimeDir.close();
     },

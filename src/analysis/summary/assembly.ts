@@ -13,7 +13,8 @@ import type { Damage } from '../damage.js';
 import { mergeConversations } from './conversations.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { mergeStatistics } from './stats.js';
-import type { CaptureSummary, ConversationKind, ExpertEntry, Severity, SummaryRequest } from './types.js';
+import { conversationOwners, ownersLabel, summarizeProcesses } from './processes.js';
+import type { CaptureSummary, ConversationKind, ExpertEntry, Severity } from './types.js';
 
 const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
 const KIND_ORDER: ConversationKind[] = ['tcp', 'udp', 'ipv4', 'ipv6'];
@@ -60,7 +61,7 @@ export async function assembleSummary(
   }
   const before =
     damage?.kind === 'damaged' && facts.packets === undefined ? await factsBefore(call, damage) : facts;
-  return combine(request, before, outputs, warnings, limitsRead);
+  return combine(call, before, outputs, warnings, limitsRead);
 }
 
 /** capinfos's facts of the bytes before the damage, fed through a FIFO (no copy of the file). */
@@ -106,12 +107,13 @@ async function factsBefore(call: SummaryCall, damage: Damage): Promise<CaptureFa
 }
 
 function combine(
-  request: SummaryRequest,
+  call: SummaryCall,
   facts: CaptureFacts,
   outputs: readonly PassOutput[],
   warnings: Set<string>,
   limitsRead: LimitsRead,
 ): CaptureSummary {
+  const { request, attribution } = call;
   if (request.live) warnings.add(LIVE_NOTE);
   if (outputs.some((o) => o.result.timedOut))
     warnings.add(
@@ -144,6 +146,9 @@ function combine(
     return counts;
   };
   const conversationCounts = countByKind(conversations);
+  // Packet times are kept as text; milliseconds are all the sampler's times have.
+  const originMs = Number(outputs[0]?.firstTime ?? 0) * 1000;
+  const top = topByBytes(conversations, (c) => `${c.a} ${c.b}`);
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
   const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
@@ -172,13 +177,21 @@ function combine(
     facts,
     limits,
     protocols: stats.protocols,
-    conversations: topByBytes(conversations, (c) => `${c.a} ${c.b}`),
+    conversations: attribution
+      ? top.map((c) => {
+          const processes = ownersLabel(conversationOwners(attribution, c, originMs));
+          return processes === undefined ? c : { ...c, processes };
+        })
+      : top,
     conversationCounts,
     endpoints: topByBytes(stats.endpoints, (e) => e.address),
     endpointCounts: countByKind(stats.endpoints),
     expertCounts,
     expertTop,
     expertMessages: stats.expert.length,
+    ...(attribution && {
+      processes: summarizeProcesses(attribution, conversations, originMs, request.topN),
+    }),
     warnings: [...warnings],
   };
 }

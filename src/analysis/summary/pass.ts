@@ -11,6 +11,7 @@ import type { CaptureFacts, RangeFacts } from '../../wireshark/capinfos.js';
 import type { WiresharkTools } from '../../wireshark/locate.js';
 import type { ConversationCounter } from '../../wireshark/native.js';
 import type { ProcessGroup, RunResult } from '../../wireshark/process.js';
+import type { Attribution } from '../../processes/attribution.js';
 import {
   columnArgs,
   filteredStatistic,
@@ -48,6 +49,8 @@ export interface PassOutput {
 /** What the passes of one summary share: the Summarizer makes one for each call. */
 export interface SummaryCall {
   readonly group: ProcessGroup;
+  /** Who owned each socket while the capture ran, where it has a process sidecar. */
+  readonly attribution: Attribution | undefined;
   readonly tools: WiresharkTools;
   readonly tshark: string;
   readonly request: SummaryRequest;

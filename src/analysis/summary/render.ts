@@ -1,7 +1,11 @@
 // The summary as text for the agent: compact lines, for tool answers and resources.
 import { formatBytes } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
+import type { ProcessSummary } from './processes.js';
 import type { CaptureSummary } from './types.js';
+
+/** Characters of a command line shown on a process's line. */
+const CMDLINE_SHOWN = 120;
 
 /** A number with thousands separators; '?' where it is unknown. */
 function n(x: number | undefined): string {
@@ -63,10 +67,11 @@ export function renderSummary(
     lines.push('', `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}:`);
     for (const c of convs) {
       lines.push(
-        `  ${c.a} <-> ${c.b}  ${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
+        `  ${c.a} <-> ${c.b}  ${c.processes === undefined ? '' : `${c.processes}  `}${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
       );
     }
   }
+  if (s.processes) lines.push('', ...renderProcesses(s.processes, moreCall));
   for (const [k, name] of kinds) {
     const eps = s.endpoints.filter((e) => e.kind === k);
     if (eps.length === 0) continue;
@@ -88,4 +93,37 @@ export function renderSummary(
   for (const e of s.expertTop)
     lines.push(`  ${e.severity} ×${e.count} ${e.protocol} (${e.group}): ${e.summary}`);
   return lines.join('\n');
+}
+
+/** The per-process lines, headed by what the sampling saw, so a reader knows how far to trust them. */
+function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | undefined): string[] {
+  const facts = [
+    `sampled every ${p.pollMs} ms while capturing`,
+    `${plural(p.socketsSeen, 'socket')} seen, ${p.socketsOwned} with their process, ${plural(p.processesSeen, 'process', 'processes')}`,
+    ...(p.cpuPercent === null
+      ? []
+      : [
+          `sampling took ${p.cpuPercent}% of one core${p.sampledSeconds === null ? '' : ` over ${p.sampledSeconds} s`}`,
+        ]),
+  ];
+  const lines = [
+    `Local processes by bytes ${ofTotal(p.rows.length, p.total, moreCall)} (process attribution on: ${facts.join('; ')}):`,
+  ];
+  if (p.capped)
+    lines.push('  The recording stopped at its socket cap: sockets opened later have no process.');
+  if (!p.complete)
+    lines.push(
+      '  The recording did not end properly (the server stopped while capturing): later sockets are missing.',
+    );
+  for (const r of p.rows) {
+    const cmd = r.cmdline.length > CMDLINE_SHOWN ? `${r.cmdline.slice(0, CMDLINE_SHOWN - 1)}…` : r.cmdline;
+    lines.push(
+      `  ${r.comm}[${r.pid}]${r.user === null ? '' : ` (${r.user})`}  ${plural(r.conversations, 'conversation')}, ${plural(r.frames, 'frame')}, ${formatBytes(r.bytes)}${cmd === '' ? '' : `: ${cmd}`}`,
+    );
+  }
+  if (p.unattributedConversations > 0)
+    lines.push(
+      `  No local process found for ${plural(p.unattributedConversations, 'TCP/UDP conversation')} (${formatBytes(p.unattributedBytes)}): not this machine's, or opened and closed between two samples.`,
+    );
+  return lines;
 }

@@ -3,6 +3,8 @@
 // small file, or a capture still being written, is read in one pass (./pass.ts); a large one in
 // ranges across workers (./ranges.ts), whose results are added up exactly (./assembly.ts).
 import { stat } from 'node:fs/promises';
+import { Attribution } from '../../processes/attribution.js';
+import { readSidecar } from '../../processes/sidecar.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { captureFacts } from '../../wireshark/capinfos.js';
 import type { CaptureFacts } from '../../wireshark/capinfos.js';
@@ -78,8 +80,10 @@ export class Summarizer {
     const tshark = tools.require('tshark');
     const capinfos = tools.require('capinfos');
     const counter = this.counter(tools);
+    const sidecar = await readSidecar(request.file);
     const call: SummaryCall = {
       group: this.group,
+      attribution: sidecar && new Attribution(sidecar),
       tools,
       tshark,
       request,

@@ -7,6 +7,7 @@ import { captureFactsSchema } from '../../wireshark/capinfos.js';
 import { decodeHintSchema } from '../decode-hints.js';
 import { captureLimitsSchema } from '../capture-limits.js';
 import type { ChunkSizing } from './chunks.js';
+import { processSummarySchema } from './processes.js';
 
 const protocolNodeSchema = z.object({
   /** Path from the root, e.g. "eth:ip:tcp:http". */
@@ -31,6 +32,8 @@ const conversationSchema = z.object({
   bytes: z.number(),
   startSeconds: z.number(),
   durationSeconds: z.number(),
+  /** The local processes at its ends ("curl[12] ↔ node[34]"), where the capture has a process sidecar. */
+  processes: z.string().optional(),
 });
 export type Conversation = z.infer<typeof conversationSchema>;
 
@@ -82,6 +85,8 @@ export const captureSummarySchema = z.object({
   expertTop: z.array(expertEntrySchema),
   /** Distinct expert messages in all, shown in expertTop or not. */
   expertMessages: z.number(),
+  /** Conversations and bytes per local process, where the capture has a process sidecar. */
+  processes: processSummarySchema.optional(),
   warnings: z.array(z.string()),
   decodeHints: z
     .array(decodeHintSchema)

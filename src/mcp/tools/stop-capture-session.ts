@@ -29,7 +29,7 @@ const inputSchema = z.object({
     .max(MAX_PATH_LENGTH)
     .optional()
     .describe(
-      'Also copy the capture file to this path (which must not exist yet), to keep it beyond the server.',
+      'Also copy the capture file to this path (which must not exist yet), to keep it beyond the server; where the session recorded which processes owned its connections, that record is copied beside it as <path>.processes.jsonl, so summarize_capture on the copy shows them too.',
     ),
 });
 
