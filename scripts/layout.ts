@@ -32,19 +32,19 @@ export const LAYOUT: readonly Room[] = [
   { path: 'storage/', role: "the server's private files, the file sandbox, captures seen", imports: GROUND },
   { path: 'config/', role: 'saved configurations', imports: GROUND },
   {
+    path: 'analysis/redact.ts',
+    role: 'the one redaction rule: which values are secrets, and how each kind of answer hides them',
+    imports: GROUND,
+  },
+  {
     path: 'processes/',
     role: 'which local process owns each socket while a capture runs (Linux /proc), its sidecar file',
-    imports: GROUND,
+    imports: [...GROUND, 'analysis/redact.ts'],
   },
   {
     path: 'capture/',
     role: 'dumpcap, capture sessions, interfaces',
     imports: [...GROUND, 'wireshark/', 'storage/', 'processes/'],
-  },
-  {
-    path: 'analysis/redact.ts',
-    role: 'the one redaction rule: which values are secrets, and how each kind of answer hides them',
-    imports: GROUND,
   },
   {
     path: 'analysis/digests/',

@@ -260,6 +260,11 @@ describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no
         [
           '-e',
           `const s = require('node:net').connect({ host: '127.83.71.3', port: ${port}, localAddress: '127.83.71.12' }); s.resume(); s.on('close', () => process.exit(0));`,
+          // A secret on the command line, as curl -H or a --password flag would carry it.
+          '--',
+          '--password',
+          'hunter2-secret',
+          'Authorization: Bearer tok-12345',
         ],
         { stdio: 'ignore' },
       );
@@ -271,6 +276,12 @@ describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no
       assert.equal(mine.owner?.pid, client.pid);
       assert.equal(mine.owner?.comm, 'node');
       assert.match(mine.owner?.cmdline ?? '', /^\S*node -e /);
+      // The secrets are redacted where the command line is recorded; the flags stay readable.
+      assert.doesNotMatch(mine.owner?.cmdline ?? '', /hunter2|tok-12345/);
+      assert.match(
+        mine.owner?.cmdline ?? '',
+        / -- --password \[redacted, 14 characters\] "Authorization: \[redacted, 16 characters\]"$/,
+      );
       const accepted = seen.find((s) => s.remote === mine.local);
       assert.equal(accepted?.owner?.pid, process.pid, "the server's end is this process's");
       assert.ok(closed.has(mine.inode), 'its close was noticed');

@@ -12,7 +12,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { captureLoopback, captureUnavailable, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/in-process.js';
 import { tsharkFields } from './helpers/tshark.js';
-import { redactLine, redactTree, StreamRedactor, fieldRedaction } from '../src/analysis/redact.js';
+import {
+  redactCommandLine,
+  redactLine,
+  redactTree,
+  StreamRedactor,
+  fieldRedaction,
+} from '../src/analysis/redact.js';
 
 // This file's loopback addresses, in 127.83.20.0/24.
 const SERVER = '127.83.20.21';
@@ -403,5 +409,31 @@ describe('the redaction rules', () => {
     const smtp = new StreamRedactor();
     smtp.chunk(0, Buffer.from('334 UGFzc3dvcmQ6\r\n'));
     assert.equal(smtp.chunk(1, Buffer.from('c2VjcmV0\r\n')).toString(), '[redacted, 8 characters]\r\n');
+  });
+});
+
+describe('command lines of the processes behind connections', () => {
+  it('redacts secrets given as arguments and keeps the rest as typed', () => {
+    const r = (args: string[]): string => redactCommandLine(args);
+    assert.equal(
+      r(['curl', '-s', '-H', 'Authorization: Bearer abc123', 'http://127.0.0.1/x']),
+      'curl -s -H "Authorization: [redacted, 13 characters]" http://127.0.0.1/x',
+    );
+    assert.equal(
+      r(['curl', '-u', 'alice:s3cret', 'http://h/']),
+      'curl -u alice:[redacted, 6 characters] http://h/',
+    );
+    assert.equal(
+      r(['mysql', '--password=pw1', '-h', 'db']),
+      'mysql --password=[redacted, 3 characters] -h db',
+    );
+    assert.equal(
+      r(['psql', 'postgres://bob:pa55@db/app']),
+      'psql postgres://bob:[redacted, 4 characters]@db/app',
+    );
+    assert.equal(r(['env', 'API_TOKEN=xyz', 'app']), 'env API_TOKEN=[redacted, 3 characters] app');
+    assert.equal(r(['app', '--token', 'tkn']), 'app --token [redacted, 3 characters]');
+    assert.equal(r(['node', 'server.js', '--port', '8080']), 'node server.js --port 8080');
+    assert.equal(r(['sh', '-c', 'echo hi']), 'sh -c "echo hi"');
   });
 });

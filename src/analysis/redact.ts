@@ -319,3 +319,53 @@ export class StreamRedactor {
     return Buffer.from(head + lines.join(''), 'latin1');
   }
 }
+
+// --- Command lines (process attribution): secrets given as arguments ---
+
+/** Flags whose next argument (or "=value") is a secret. */
+const SECRET_FLAGS =
+  /^--?(?:p|password|passwd|pass|token|access-token|auth-token|secret|client-secret|api-key|apikey|key-password|passphrase|oauth2-bearer|u|user|proxy-user)$/i;
+/** Headers whose value is a secret, as a program takes them ("-H 'Authorization: Bearer …'"). */
+const SECRET_HEADER =
+  /^((?:proxy-)?authorization|cookie|set-cookie|x-api-key|x-auth-token|api-key)(\s*:\s*)(.+)$/is;
+/** NAME=value arguments (and environment-style settings) whose value is a secret. */
+const SECRET_SETTING = /^([\w.-]*(?:password|passwd|secret|token|api[_-]?key|credential)[\w.-]*)=(.+)$/is;
+/** A URL's password: scheme://user:password@host. */
+const URL_PASSWORD = /^([a-z][\w+.-]*:\/\/[^/:@\s]*:)([^/@\s]+)(@)/i;
+
+/** One argument with its secret part redacted ("user:secret" keeps "user:"). */
+function redactArgument(arg: string, afterSecretFlag: boolean): string {
+  if (afterSecretFlag) {
+    const colon = arg.indexOf(':');
+    // curl -u user:password: the user name is not the secret.
+    return colon > 0 ? `${arg.slice(0, colon + 1)}${redacted(arg.slice(colon + 1))}` : redacted(arg);
+  }
+  const header = SECRET_HEADER.exec(arg);
+  if (header) return `${header[1]}${header[2]}${redacted(header[3] ?? '')}`;
+  const eq = arg.indexOf('=');
+  if (eq > 0 && SECRET_FLAGS.test(arg.slice(0, eq)))
+    return `${arg.slice(0, eq + 1)}${redacted(arg.slice(eq + 1))}`;
+  const setting = SECRET_SETTING.exec(arg);
+  if (setting) return `${setting[1]}=${redacted(setting[2] ?? '')}`;
+  return arg.replace(
+    URL_PASSWORD,
+    (_m, head: string, secret: string, at: string) => `${head}${redacted(secret)}${at}`,
+  );
+}
+
+/**
+ * A process's arguments as one line, secrets given on the command line redacted (passwords,
+ * tokens and keys after their flags or in NAME=value form, Authorization and Cookie headers, a
+ * URL's password), and an argument holding a space or a quote quoted, so the line reads as typed.
+ * Applied where the command line is recorded, so no file of ours ever holds the secret.
+ */
+export function redactCommandLine(args: readonly string[]): string {
+  let secretNext = false;
+  const shown: string[] = [];
+  for (const arg of args) {
+    const safe = redactArgument(arg, secretNext);
+    secretNext = SECRET_FLAGS.test(arg);
+    shown.push(/[\s"'\\]/.test(arg) || arg === '' ? JSON.stringify(safe) : safe);
+  }
+  return shown.join(' ');
+}

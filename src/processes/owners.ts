@@ -6,6 +6,7 @@
 // in a loop), then everyone. Descriptors known to hold a socket still open are not read again.
 // Who a process is (name, command line, user) is read once per process.
 import { readdirSync, readlinkSync } from 'node:fs';
+import { redactCommandLine } from '../analysis/redact.js';
 import { readText } from './proc-net.js';
 
 /** Bytes of a command line kept: enough to tell two runs of one program apart, bounded. */
@@ -39,6 +40,8 @@ const SOCKET_LINK = /^socket:\[(\d+)\]$/;
 /** NULs between arguments, and any control character a name or argument holds, become spaces. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/g;
+/** Characters of /proc/<pid>/cmdline read: room for the arguments a line of CMDLINE_MAX_CHARS shows. */
+const CMDLINE_READ_CHARS = 16 * 1024;
 
 export class SocketOwners {
   /** Pids seen at the last listing of /proc, with when they were first listed. */
@@ -278,10 +281,14 @@ export class SocketOwners {
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close).replace(CONTROL, ' ');
     const started = stat.slice(close + 2).split(' ')[19] ?? '';
-    const cmdline = (readText(`/proc/${pid}/cmdline`, 'utf8') ?? '')
-      .slice(0, CMDLINE_MAX_CHARS + 1)
-      .replace(/\0+$/, '')
-      .replace(CONTROL, ' ');
+    // Arguments are NUL-separated; secrets among them are redacted before anything keeps them.
+    const cmdline = redactCommandLine(
+      (readText(`/proc/${pid}/cmdline`, 'utf8') ?? '')
+        .slice(0, CMDLINE_READ_CHARS)
+        .replace(/\0+$/, '')
+        .split('\0')
+        .map((arg) => arg.replace(CONTROL, ' ')),
+    );
     const uidText = /^Uid:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '')?.[1];
     const uid = uidText === undefined ? undefined : Number(uidText);
     const info: ProcessInfo = {
