@@ -275,6 +275,29 @@ describe('HTTP clients and their own captures', () => {
         assert.equal(theirs.isError, true, `${tool}: ${textOf(theirs)}`);
         assert.equal(textOf(theirs).replaceAll('mine', 'X'), textOf(none).replaceAll('never-was', 'X'), tool);
       }
+      // A generated id of A's, given to B as a source: the same answer as an id that never was,
+      // saying that sessions are per client, not that a file of that name is outside the roots.
+      const unnamed = await a.callTool({
+        name: 'start_capture_session',
+        arguments: { captureFilter: 'udp port 9', timeout: 60 },
+      });
+      const id = /capture_\d{13}_[0-9a-f]{9}/.exec(textOf(unnamed))?.[0] ?? '';
+      assert.ok(id, textOf(unnamed));
+      const ofA = await b.callTool({ name: 'summarize_capture', arguments: { source: id } });
+      const never = await b.callTool({
+        name: 'summarize_capture',
+        arguments: { source: 'capture_1700000000000_0123456ab' },
+      });
+      assert.equal(ofA.isError, true);
+      assert.match(
+        textOf(ofA),
+        /no capture session '.*' for this client\..*--shared-sessions.*list_capture_sessions/,
+      );
+      assert.equal(
+        textOf(ofA).replaceAll(id, 'X'),
+        textOf(never).replaceAll('capture_1700000000000_0123456ab', 'X'),
+      );
+      await a.callTool({ name: 'delete_capture_session', arguments: { sessionId: id } });
       await assert.rejects(
         b.readResource({ uri: 'sharkmcp://captures/session/mine' }),
         ResourceNotFoundError,

@@ -29,6 +29,9 @@ export interface CaptureRead {
     Partial<Pick<ResolvedAnalysis, 'dissection'>>;
 }
 
+/** The ids start_capture_session gives (capture_<ms>_<hex>), when no sessionName is given. */
+const SESSION_ID = /^capture_\d{13}_[0-9a-f]{9}$/;
+
 export async function resolveSource(
   source: string,
   param: string,
@@ -55,6 +58,12 @@ export async function resolveSource(
       droppedByDumpcap: session.state.phase === 'finished' ? session.state.dropped : undefined,
     };
   }
+  // A session id (as start_capture_session names them) that is not this client's: say that, not
+  // that a file of that name is outside the allowed directories.
+  if (SESSION_ID.test(source))
+    throw new UserError(
+      `${param}: there is no capture session '${source}' for this client. Sessions belong to the MCP connection that started them (over HTTP each client sees its own, unless the server runs with --shared-sessions); list_capture_sessions shows yours. For a saved capture, give its file's absolute path.`,
+    );
   const file = await resolveInputFile(source, 'capture', param, sandbox);
   await checkCaptureHead(file);
   return { file, label: file, sessionId: undefined, live: false };
