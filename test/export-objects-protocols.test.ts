@@ -17,19 +17,14 @@ import { useServer } from './helpers/in-process.js';
 import { captureLoopback, captureUnavailable, requireCapture } from './helpers/loopback-capture.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { close, listen } from './helpers/traffic.js';
+import type { ExportedObject } from '../src/analysis/exports.js';
 
 /** This file's loopback addresses (its own range, so that tests running beside it never meet). */
 const SERVER = '127.83.61.10';
 const CLIENT = '127.83.61.20';
 
-type ObjectRow = {
-  name: string;
-  bytes: number;
-  contentType: string | null;
-  contentTypeFrom: string | null;
-  frame: number | null;
-  uri: string | null;
-};
+/** A row of export_objects' structuredContent, as the tool's output schema types it. */
+type ObjectRow = ExportedObject;
 
 /** The mails the client sends: two with the same subject, one whose subject is a hostile path. */
 const SUBJECTS = ['Quarterly numbers', 'Quarterly numbers', '../../etc/cron.d/x: <now>?'];

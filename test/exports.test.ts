@@ -25,6 +25,7 @@ import { corpus } from './helpers/paths.js';
 import { waitFor } from './helpers/processes.js';
 import { tsharkFields } from './helpers/tshark.js';
 import { close, listen } from './helpers/traffic.js';
+import type { ExportedObject } from '../src/analysis/exports.js';
 
 const run = promisify(execFile);
 
@@ -96,14 +97,8 @@ async function fetchAll(port: number): Promise<void> {
   ]);
 }
 
-type ObjectRow = {
-  name: string;
-  bytes: number;
-  contentType: string | null;
-  contentTypeFrom: string | null;
-  frame: number | null;
-  uri: string | null;
-};
+/** A row of export_objects' structuredContent, as the tool's output schema types it. */
+type ObjectRow = ExportedObject;
 
 describe('export_objects and export_packets', () => {
   const server = useServer();
