@@ -77,7 +77,7 @@ async function record(
   const share = (micros: number | undefined): string =>
     `${(((micros ?? 0) / 1000 / end.sampledMs) * 100).toFixed(2)}%`;
   console.log(
-    `${label}, tables from ${end.tables ?? 'proc'}: process CPU (with the helper's ${share(end.helperMicros)}) ${(used / 1000).toFixed(0)} ms over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used)} of one core, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}); ${end.polls} polls (${(end.cpuMicros / end.polls).toFixed(0)} µs each), ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded, ${facts.ownedSockets} with their process, ${facts.processes} processes`,
+    `${label}, tables from ${end.tables ?? 'proc'}: process CPU (with the helper's ${share(end.helperMicros)}) ${(used / 1000).toFixed(0)} ms over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used)} of one core, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}); ${end.polls} polls (${(end.cpuMicros / end.polls).toFixed(0)} µs each), ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded (${(facts.sockets / (end.sampledMs / 1000)).toFixed(0)} a second), ${facts.ownedSockets} with their process, ${facts.processes} processes`,
   );
 }
 
