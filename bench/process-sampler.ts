@@ -1,12 +1,14 @@
 // Benchmark (not a test): what the process sampler costs (Linux). It records into a sidecar in a
 // temporary folder for N seconds with no load of its own making, then for N seconds while two
-// programs connect on loopback (127.83.71.0/24): a Node client making connections that live 110 ms,
+// programs connect on loopback (127.83.75.0/24): a Node client making connections that live 110 ms,
 // 4 at a time, and `curl` runs against an HTTP server, 4 at a time. It prints the sampler's CPU
 // (process.cpuUsage around each poll) as a share of one core, split into table reads and owner
 // searches, and what it recorded. The load runs in child processes, so that only the sampler's own
-// work is counted here.
+// work is counted here, plus the netlink helper's CPU (its own process, which reports it). Each
+// case runs twice: the tables read through the netlink helper (when it was built) and from /proc.
 //   npm run bench:processes [-- seconds]
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Attribution } from '../src/processes/attribution.js';
 import { ProcessRecording } from '../src/processes/recording.js';
 import { SocketSampler } from '../src/processes/sampler.js';
+import { SOCK_DIAG_HELPER } from '../src/processes/sock-diag.js';
 import { readSidecar } from '../src/processes/sidecar.js';
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -32,24 +35,28 @@ const http = require('node:http');
 const net = require('node:net');
 const web = http.createServer((q, r) => setTimeout(() => r.end('ok'), 110));
 const tcp = net.createServer((s) => { s.resume(); setTimeout(() => s.end(), 110); });
-web.listen(0, '127.83.71.1', () => tcp.listen(0, '127.83.71.2', () => {
+web.listen(0, '127.83.75.1', () => tcp.listen(0, '127.83.75.2', () => {
   console.log(web.address().port);
   const one = () => new Promise((resolve) => {
-    const s = net.connect({ host: '127.83.71.2', port: tcp.address().port, localAddress: '127.83.71.11' });
+    const s = net.connect({ host: '127.83.75.2', port: tcp.address().port, localAddress: '127.83.75.11' });
     s.on('error', resolve); s.on('close', resolve); s.resume();
   });
   const curl = () => new Promise((resolve) => {
-    const url = 'http://127.83.71.1:' + web.address().port + '/';
-    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.71.10', url], { stdio: 'ignore' }).on('close', resolve);
+    const url = 'http://127.83.75.1:' + web.address().port + '/';
+    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.75.10', url], { stdio: 'ignore' }).on('close', resolve);
   });
   const worker = async (f) => { for (;;) await f(); };
   for (let i = 0; i < 4; i++) { void worker(one); void worker(curl); }
 }));
 `;
 
-async function record(label: string, work: (until: number) => Promise<void>): Promise<void> {
+async function record(
+  label: string,
+  helper: string | false,
+  work: (until: number) => Promise<void>,
+): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-bench-'));
-  const sampler = new SocketSampler();
+  const sampler = new SocketSampler(undefined, { helper });
   const file = path.join(dir, 'capture.pcapng');
   const cpu = process.cpuUsage();
   const recording = ProcessRecording.start(sampler, file);
@@ -60,22 +67,21 @@ async function record(label: string, work: (until: number) => Promise<void>): Pr
     recording.stop();
   }
   // This process does nothing but sample: its CPU is the sampler's (with Node's own upkeep).
-  const used = process.cpuUsage(cpu);
+  const own = process.cpuUsage(cpu);
   const sidecar = await readSidecar(file);
   await rm(dir, { recursive: true, force: true });
   const end = sidecar?.end;
   if (!sidecar || !end) throw new Error('no sidecar');
   const facts = new Attribution(sidecar).facts;
+  const used = own.user + own.system + (end.helperMicros ?? 0);
   const share = (micros: number | undefined): string =>
     `${(((micros ?? 0) / 1000 / end.sampledMs) * 100).toFixed(2)}%`;
   console.log(
-    `${label}: process CPU ${((used.user + used.system) / 1000).toFixed(0)} ms over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used.user + used.system)} of one core, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}); ${end.polls} polls (${(end.cpuMicros / end.polls).toFixed(0)} µs each), ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded, ${facts.ownedSockets} with their process, ${facts.processes} processes`,
+    `${label}, tables from ${end.tables ?? 'proc'}: process CPU (with the helper's ${share(end.helperMicros)}) ${(used / 1000).toFixed(0)} ms over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used)} of one core, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}); ${end.polls} polls (${(end.cpuMicros / end.polls).toFixed(0)} µs each), ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded (${(facts.sockets / (end.sampledMs / 1000)).toFixed(0)} a second), ${facts.ownedSockets} with their process, ${facts.processes} processes`,
   );
 }
 
-await record('idle', (until) => delay(until - Date.now()));
-
-await record('two programs connecting', async (until) => {
+const loaded = async (until: number): Promise<void> => {
   const load = spawn(process.execPath, ['-e', LOAD], { stdio: ['ignore', 'pipe', 'inherit'] });
   const closed = new Promise((resolve) => load.on('close', resolve));
   try {
@@ -85,4 +91,8 @@ await record('two programs connecting', async (until) => {
     load.kill();
     await closed;
   }
-});
+};
+
+const helpers: (string | false)[] = existsSync(SOCK_DIAG_HELPER) ? [SOCK_DIAG_HELPER, false] : [false];
+for (const helper of helpers) await record('idle', helper, (until) => delay(until - Date.now()));
+for (const helper of helpers) await record('two programs connecting', helper, loaded);

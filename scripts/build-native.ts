@@ -2,6 +2,8 @@
 // the Wireshark version whose headers are installed, and records that version beside it. Optional:
 // without a C compiler, pkg-config or Wireshark's headers it says what is missing and exits 0, and
 // summaries count conversations from per-packet lines instead (exact too, about twice as slow).
+// Also the process sampler's netlink helper (native/sock-diag.c, Linux), which needs only a C
+// compiler and the kernel's headers: without them the sampler reads /proc/net instead.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,23 @@ function run(command: string, args: string[]): string {
 }
 
 rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const compiler = process.env['CC'] ?? 'cc';
+
+if (process.platform === 'linux') {
+  const helper = path.join(out, 'sock-diag');
+  try {
+    run(compiler, ['-O2', '-Wall', '-Werror', '-o', helper, path.join(root, 'native', 'sock-diag.c')]);
+    say('built the socket lister (netlink sock_diag) for the process sampler');
+  } catch (err) {
+    rmSync(helper, { force: true });
+    const stderr = (err as { stderr?: string }).stderr ?? String(err);
+    say(
+      `skipped the socket lister: ${compiler} failed; the process sampler reads /proc/net instead:\n${stderr.trim()}`,
+    );
+  }
+}
+
 let wireshark: string;
 let cflags: string[];
 try {
@@ -33,8 +52,6 @@ try {
   );
   process.exit(0);
 }
-const compiler = process.env['CC'] ?? 'cc';
-mkdirSync(out, { recursive: true });
 try {
   run(compiler, [
     '-O2',
@@ -48,7 +65,7 @@ try {
     path.join(root, 'native', 'summary-counter.c'),
   ]);
 } catch (err) {
-  rmSync(out, { recursive: true, force: true });
+  rmSync(path.join(out, NATIVE_LIBRARY), { force: true });
   const stderr = (err as { stderr?: string }).stderr ?? String(err);
   say(`skipped: ${compiler} failed for Wireshark ${wireshark}:\n${stderr.trim()}`);
   process.exit(0);

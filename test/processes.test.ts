@@ -114,6 +114,8 @@ describe('the process sidecar', () => {
         processesScanned: 4,
         linksRead: 10,
         fullScans: 0,
+        helperMicros: 0,
+        tables: 'proc',
       });
       assert.deepEqual(writer.counts, { sockets: 2, processes: 2, capped: true });
       const read = await readSidecar(capture);

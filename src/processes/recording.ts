@@ -48,6 +48,7 @@ export class ProcessRecording {
       processesScanned: after.processesScanned - this.before.processesScanned,
       linksRead: after.linksRead - this.before.linksRead,
       fullScans: after.fullScans - this.before.fullScans,
+      helperMicros: after.helperMicros - this.before.helperMicros,
     });
   }
 }

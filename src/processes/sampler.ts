@@ -4,11 +4,14 @@
 // never more than MAX_WALK_GAP_MS so a connection that lives 100 ms is seen), and finds the owner
 // of each new socket while it is still open. One sampler serves every session: each watcher is a
 // sink told of sockets as they open (with their owner) and close. The timer is its own: the last
-// watcher to leave stops it, and close() stops it whatever is watching.
+// watcher to leave stops it, and close() stops it whatever is watching. The tables come from the
+// netlink helper (sock-diag.ts) when it was built and answers, else from /proc/net.
 import { SocketOwners } from './owners.js';
 import type { ProcessInfo } from './owners.js';
 import { parseSocketTable, portOf, ProcFile, readTableCounters, SOCKET_TABLES } from './proc-net.js';
 import type { SocketRow, SocketTable, TableCounters } from './proc-net.js';
+import { SOCK_DIAG_HELPER, SockDiag } from './sock-diag.js';
+import type { DiagDump, TableRow } from './sock-diag.js';
 
 /** How often the counters are read. */
 export const POLL_MS = 25;
@@ -16,6 +19,11 @@ export const POLL_MS = 25;
 const REFRESH_MS = 2000;
 /** Share of one core the TCP table walks may take, which spaces them out on a large hash table. */
 const WALK_BUDGET = 0.03;
+/**
+ * The same through the netlink helper, whose dumps cost about a fifth as much: each dump also
+ * costs the parse and the update of what it lists, so walks stay spaced, within MAX_WALK_GAP_MS.
+ */
+const HELPER_WALK_BUDGET = 0.01;
 /** The widest spacing of walks: a connection that lives 100 ms still spans one. */
 export const MAX_WALK_GAP_MS = 60;
 /** A scan of every process, for sockets the likely processes did not hold, at most this often. */
@@ -56,9 +64,16 @@ export interface SamplerFigures {
   processesScanned: number;
   linksRead: number;
   fullScans: number;
+  /** Of cpuMicros and walkMicros, what the netlink helper spent (its own process). */
+  helperMicros: number;
+  /** Where the tables came from: 'netlink' while the helper answered, else 'proc'. */
+  tables: 'netlink' | 'proc';
 }
 
-type TableRow = SocketRow & { readonly table: SocketTable };
+/** Where the sampler reads the tables: the helper at this path, or /proc only (false). */
+export interface SamplerOptions {
+  readonly helper?: string | false;
+}
 
 interface LiveSocket {
   row: SocketRow;
@@ -83,8 +98,17 @@ export class SocketSampler {
   private lastFullScan = 0;
   private startedAt = 0;
   private figures: SamplerFigures = emptyFigures();
+  private diag: SockDiag | undefined;
+  /** Counts runs (begin to end), so that a dump answered after its run ended is dropped. */
+  private run = 0;
+  private readonly helper: string | false;
 
-  constructor(private readonly pollMs: number = POLL_MS) {}
+  constructor(
+    private readonly pollMs: number = POLL_MS,
+    options: SamplerOptions = {},
+  ) {
+    this.helper = options.helper ?? SOCK_DIAG_HELPER;
+  }
 
   /** Whether this machine shows its socket tables (Linux with /proc). */
   static available(): boolean {
@@ -120,6 +144,7 @@ export class SocketSampler {
       processesScanned: counts.processes,
       linksRead: counts.links,
       fullScans: counts.fullScans,
+      tables: this.diag?.alive ? 'netlink' : 'proc',
     };
   }
 
@@ -138,6 +163,8 @@ export class SocketSampler {
     this.figures = emptyFigures();
     this.startedAt = Date.now();
     this.lastFullScan = 0;
+    this.run++;
+    this.diag = this.helper === false ? undefined : SockDiag.start(this.helper);
     this.poll();
   }
 
@@ -153,6 +180,9 @@ export class SocketSampler {
     this.timer = undefined;
     for (const file of this.files.values()) file.close();
     this.files.clear();
+    this.diag?.close();
+    this.diag = undefined;
+    this.run++;
     this.live = new Map();
     this.owners = new SocketOwners();
     this.figures = emptyFigures();
@@ -187,12 +217,23 @@ export class SocketSampler {
     // A socket just opened by a new process (a `curl`) may be closed again by the time the search
     // that wants it runs, on a busy machine: its process is noted now, before the tables are read.
     if (moved && this.sinks.size > 0) this.owners.lookout(new Set(this.live.keys()));
-    const walked: SocketTable[] = [];
+    const dueTables = SOCKET_TABLES.filter(({ table }) => {
+      const last = this.lastWalk.get(table) ?? -Infinity;
+      if (now - last >= REFRESH_MS) return true;
+      return this.dirty.has(table) && now - last >= this.walkGap(table);
+    }).map(({ table }) => table);
+    if (this.diag?.alive) {
+      this.askHelper(this.diag, dueTables, now);
+      return;
+    }
+    this.takeIn(dueTables, this.walkProc(dueTables, now), now);
+  }
+
+  /** Reads the due tables from /proc/net: their rows. */
+  private walkProc(due: readonly SocketTable[], now: number): TableRow[] {
     const rows: TableRow[] = [];
     for (const { table, protocol, file } of SOCKET_TABLES) {
-      const last = this.lastWalk.get(table) ?? -Infinity;
-      const due = now - last >= REFRESH_MS;
-      if (!due && (!this.dirty.has(table) || now - last < this.walkGap(table))) continue;
+      if (!due.includes(table)) continue;
       const began = process.cpuUsage();
       const text = this.read(file);
       const cost = cpuSince(began) / 1000;
@@ -201,9 +242,63 @@ export class SocketSampler {
       this.dirty.delete(table);
       this.figures.walks++;
       this.figures.walkMicros += cost * 1000;
-      walked.push(table);
       if (text !== undefined) rows.push(...parseSocketTable(protocol, text).map((r) => ({ ...r, table })));
     }
+    return rows;
+  }
+
+  /**
+   * Asks the helper for the due tables (TCP v4 and v6 together: one walk of the hash lists both);
+   * its answer is taken in when it comes, by a later turn of the event loop. While one is under way
+   * no other is asked for. A helper that fails leaves /proc to the rest of the run.
+   */
+  private askHelper(diag: SockDiag, due: readonly SocketTable[], now: number): void {
+    if (diag.busy) return;
+    if (due.length === 0) {
+      this.takeIn([], [], now);
+      return;
+    }
+    const tcp = due.includes('tcp') || due.includes('tcp6');
+    const asked = SOCKET_TABLES.filter((t) => (t.protocol === 'tcp' ? tcp : due.includes(t.table))).map(
+      (t) => t.table,
+    );
+    for (const table of asked) {
+      this.lastWalk.set(table, now);
+      this.dirty.delete(table);
+    }
+    const run = this.run;
+    diag.dump(asked, (dump) => {
+      if (run !== this.run || this.sinks.size === 0) return;
+      const began = process.cpuUsage();
+      try {
+        this.answered(asked, dump, now);
+      } finally {
+        this.figures.cpuMicros += cpuSince(began);
+      }
+    });
+  }
+
+  /** Takes in the helper's answer; tables it could not give are read from /proc. */
+  private answered(asked: readonly SocketTable[], dump: DiagDump | undefined, now: number): void {
+    if (dump === undefined) {
+      this.takeIn(asked, this.walkProc(asked, now), now);
+      return;
+    }
+    const failed = asked.filter((t) => dump.failed.includes(t) || dump.failed.includes('all'));
+    const walked = asked.filter((t) => !failed.includes(t));
+    const cost = dump.cpuMicros / 1000;
+    for (const table of walked)
+      this.walkCost.set(table, 0.7 * (this.walkCost.get(table) ?? cost) + 0.3 * cost);
+    this.figures.walks++;
+    this.figures.walkMicros += dump.cpuMicros;
+    this.figures.cpuMicros += dump.cpuMicros;
+    this.figures.helperMicros += dump.cpuMicros;
+    const fromProc = failed.length > 0 ? this.walkProc(failed, now) : [];
+    this.takeIn(asked, [...dump.rows, ...fromProc], now);
+  }
+
+  /** The rows of the walked tables: sockets opened and closed, owners looked for, sinks told. */
+  private takeIn(walked: readonly SocketTable[], rows: readonly TableRow[], now: number): void {
     if (walked.length === 0 && !this.hasUnowned()) return;
     this.update(walked, rows, now);
     this.resolveOwners(now);
@@ -213,7 +308,8 @@ export class SocketSampler {
   /** Spacing of one table's walks that keeps walks of TCP tables within WALK_BUDGET. */
   private walkGap(table: SocketTable): number {
     const cost = this.walkCost.get(table) ?? 0;
-    return Math.min(MAX_WALK_GAP_MS, Math.max(this.pollMs, cost / WALK_BUDGET));
+    const budget = this.diag?.alive ? HELPER_WALK_BUDGET : WALK_BUDGET;
+    return Math.min(MAX_WALK_GAP_MS, Math.max(this.pollMs, cost / budget));
   }
 
   private hasUnowned(): boolean {
@@ -313,5 +409,7 @@ export function emptyFigures(): SamplerFigures {
     processesScanned: 0,
     linksRead: 0,
     fullScans: 0,
+    helperMicros: 0,
+    tables: 'proc',
   };
 }

@@ -70,6 +70,8 @@ const endLine = z.object({
   processesScanned: z.number().optional(),
   linksRead: z.number().optional(),
   fullScans: z.number().optional(),
+  helperMicros: z.number().optional(),
+  tables: z.enum(['netlink', 'proc']).optional(),
 });
 
 const sidecarLine = z.discriminatedUnion('t', [
