@@ -45,7 +45,7 @@ function exited(child: ReturnType<typeof spawn>, what: string): Promise<void> {
 }
 
 interface InspectFacts {
-  rows: { uri?: string; stream?: number | null }[];
+  rows: { uri?: string; stream?: number | null; process?: string }[];
   total: number;
 }
 
@@ -131,6 +131,28 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
       assert.match(byPid.text, new RegExp(`^Process: node \\(pid ${nodePid}\\)$`, 'm'));
     }
 
+    // Digest rows carry the process of their packet's ends; a capture without a record has no column.
+    const digest = await mcp.call('inspect_protocol', { source: saved, kind: 'http' });
+    assert.equal(digest.isError, false, digest.text);
+    const digestFacts = digest.structured as unknown as InspectFacts & { columns: string[] };
+    assert.ok(digestFacts.columns.includes('process'), 'a process column');
+    assert.equal(digestFacts.rows.length, CURL_PATHS.length + NODE_PATHS.length);
+    for (const row of digestFacts.rows) {
+      const owner = CURL_PATHS.includes(String(row.uri))
+        ? `curl\\[(${curlPids.join('|')})\\]`
+        : `node\\[${nodePid}\\]`;
+      assert.match(String(row.process), new RegExp(`^${owner} → node\\[${process.pid}\\]$`), digest.text);
+    }
+    const health = await mcp.call('inspect_protocol', { source: saved, kind: 'tcp_health' });
+    const healthRows = (health.structured as unknown as InspectFacts).rows;
+    assert.equal(healthRows.length, CURL_PATHS.length + NODE_PATHS.length);
+    assert.ok(
+      healthRows.every((r) =>
+        new RegExp(`^(curl|node)\\[\\d+\\] → node\\[${process.pid}\\]$`).test(String(r.process)),
+      ),
+      JSON.stringify(healthRows.map((r) => r.process)),
+    );
+
     // capture_statistics: the packets of curl's connections, as tshark counts them by curl's address.
     const curlPackets = await tsharkFields(saved, ['frame.number'], { filter: `ip.addr == ${CURL_SOURCE}` });
     const allPackets = await tsharkFields(saved, ['frame.number']);
@@ -214,6 +236,11 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
       assert.equal(answer.isError, true, `${tool}: ${answer.text}`);
       assert.match(answer.text, /this capture has no process record/);
     }
+    const bareDigest = await mcp.call('inspect_protocol', { source: bare, kind: 'http' });
+    assert.equal(
+      (bareDigest.structured as { columns: string[] } | undefined)?.columns.includes('process'),
+      false,
+    );
     const noColumn = await mcp.call('follow_stream', { source: bare, stream: curlStream });
     assert.doesNotMatch(noColumn.text, /^Processes:/m, 'a capture without a record has no process line');
   });
