@@ -6,6 +6,7 @@
 // with what to ask instead.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -173,6 +174,18 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
     assert.equal(facts.packets, curlPackets.length, "every packet of curl's connections, and no other");
     assert.match(stats.text, /^Process: curl \(pids /m);
 
+    // export_packets: curl's packets only.
+    const exported = await mcp.call('export_packets', {
+      source: saved,
+      process: 'curl',
+      saveTo: path.join(dir, 'curl-only.pcapng'),
+    });
+    assert.equal(exported.isError, false, exported.text);
+    assert.match(exported.text, /^Process: curl \(pids /m);
+    const kept = await tsharkFields(path.join(dir, 'curl-only.pcapng'), ['ip.src']);
+    assert.equal(kept.length, curlPackets.length);
+    assert.deepEqual(new Set(kept.map((r) => r[0])), new Set([CURL_SOURCE, SERVER_HOST]));
+
     // analyze_pcap_file: with the caller's filter joined, curl's requests only.
     const requests = await mcp.call('analyze_pcap_file', {
       source: saved,
@@ -231,11 +244,13 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
       ['capture_statistics', {}],
       ['analyze_pcap_file', {}],
       ['follow_stream', { stream: 0 }],
+      ['export_packets', { saveTo: path.join(dir, 'never.pcapng') }],
     ] as const) {
       const answer = await mcp.call(tool, { source: bare, process: 'curl', ...args });
       assert.equal(answer.isError, true, `${tool}: ${answer.text}`);
       assert.match(answer.text, /this capture has no process record/);
     }
+    assert.equal(existsSync(path.join(dir, 'never.pcapng')), false, 'a refused export writes nothing');
     const bareDigest = await mcp.call('inspect_protocol', { source: bare, kind: 'http' });
     assert.equal(
       (bareDigest.structured as { columns: string[] } | undefined)?.columns.includes('process'),

@@ -16,6 +16,8 @@ export const processParam = z
 /** A call's display filter with the process's joined to it, and its answer's header fixed after. */
 export interface ProcessNarrowing {
   readonly displayFilter: string | undefined;
+  /** "curl (pids 123, 456)", when the call names a process. */
+  readonly label?: string | undefined;
   /** The answer's text with the header naming the process and the caller's own filter. */
   relabel(text: string): string;
 }
@@ -35,6 +37,7 @@ export async function narrowToProcess(
   const scope = await processScope(file, args.process, args.displayFilter);
   return {
     displayFilter: scope.displayFilter,
+    label: scope.label,
     relabel: (text) =>
       // A function, so a "$&" in a filter is not read as a replacement pattern.
       text.replace(
