@@ -234,7 +234,19 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
     // A name the capture never saw: what it did see.
     const unknown = await mcp.call('inspect_protocol', { source: saved, kind: 'http', process: 'wget' });
     assert.equal(unknown.isError, true);
-    assert.match(unknown.text, /no process named "wget".*curl \(3 pids, \d+ sockets\)/s);
+    t.diagnostic(`unknown process: ${unknown.text}`);
+    t.diagnostic(`another process's stream: ${refused.text}`);
+    t.diagnostic(`follow header: ${followed.text.split('\n').slice(0, 5).join(' | ')}`);
+    const seen =
+      /no process named "wget".*node \(pids ([\d, ]+); \d+ sockets\), curl \(pids [\d, ]+; 3 sockets\)/s.exec(
+        unknown.text,
+      );
+    assert.ok(seen, unknown.text);
+    const nodePids = (seen[1] ?? '').split(', ').map(Number);
+    assert.ok(
+      nodePids.includes(nodePid) && nodePids.includes(process.pid),
+      'the pids that tell the nodes apart',
+    );
 
     // A capture without a process record (a copy without its sidecar): refused, saying why.
     const bare = path.join(dir, 'bare.pcapng');

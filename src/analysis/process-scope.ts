@@ -9,6 +9,8 @@ import { readSidecar } from '../processes/sidecar.js';
 
 /** Processes an answer names, at most: a name shared by more pids says how many more. */
 const MAX_NAMED = 8;
+/** Pids an error names for each command name it lists. */
+const PIDS_PER_NAME = 4;
 /** The kernel cuts a command name to this many characters (TASK_COMM_LEN - 1). */
 const COMM_CHARS = 15;
 
@@ -82,20 +84,20 @@ function labelOf(owners: readonly Owner[]): string {
 function knownText(known: readonly { owner: Owner; sockets: number }[]): string {
   if (known.length === 0)
     return "Its process record found no owner for any socket (the capture saw no local program, or the server could not read other users' processes).";
-  const byName = new Map<string, { pids: number; sockets: number }>();
+  const byName = new Map<string, { pids: number[]; sockets: number }>();
   for (const k of known) {
-    const n = byName.get(k.owner.comm) ?? { pids: 0, sockets: 0 };
-    n.pids++;
+    const n = byName.get(k.owner.comm) ?? { pids: [], sockets: 0 };
+    n.pids.push(k.owner.pid);
     n.sockets += k.sockets;
     byName.set(k.owner.comm, n);
   }
   const names = [...byName.entries()].sort((a, b) => b[1].sockets - a[1].sockets);
-  const list = names
-    .slice(0, MAX_NAMED)
-    .map(
-      ([comm, n]) =>
-        `${comm} (${n.pids === 1 ? `pid ${known.find((k) => k.owner.comm === comm)?.owner.pid}` : `${n.pids} pids`}, ${n.sockets} ${n.sockets === 1 ? 'socket' : 'sockets'})`,
-    );
+  // A few pids each: a name shared by a client and a server is told apart by pid.
+  const list = names.slice(0, MAX_NAMED).map(([comm, n]) => {
+    const pids = n.pids.slice(0, PIDS_PER_NAME).join(', ');
+    const more = n.pids.length > PIDS_PER_NAME ? ` and ${n.pids.length - PIDS_PER_NAME} more` : '';
+    return `${comm} (${n.pids.length === 1 ? 'pid' : 'pids'} ${pids}${more}; ${n.sockets} ${n.sockets === 1 ? 'socket' : 'sockets'})`;
+  });
   const more = names.length > MAX_NAMED ? `, and ${names.length - MAX_NAMED} more` : '';
   return `The processes it recorded, by sockets: ${list.join(', ')}${more}. Give one of these names or pids; summarize_capture shows each one's conversations and bytes.`;
 }
