@@ -25,6 +25,8 @@ import { decodeHintLines, decodeHintSchema, findDecodeHints } from './decode-hin
 import type { DecodeHints, HintProtocol } from './decode-hints.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead, ResolvedSource } from './source.js';
+import { loadAttribution } from './process-scope.js';
+import { PROCESS_COLUMN, rowOwners, withProcessColumn } from './row-owners.js';
 
 export { columnsOf, INSPECT_KINDS, KIND_DESCRIPTION } from './digests/index.js';
 export type { InspectKind } from './digests/index.js';
@@ -135,7 +137,11 @@ export const inspectFactsSchema = z.object({
   aggregate: z
     .string()
     .describe("One line over all the digest's rows, not just this page's: counts by outcome, hosts, times."),
-  columns: z.array(z.string()),
+  columns: z
+    .array(z.string())
+    .describe(
+      'Where the capture has a process record (a capture session of this server on Linux): a "process" column after the endpoints, "curl[1234] → node[567]", the local processes at the source and destination of the row\'s packet ("?" for an end that is not one).',
+    ),
   rows: z.array(rowSchema).describe('The rows of this page.'),
   total: z.number().int(),
   offset: z.number().int(),
@@ -204,7 +210,41 @@ export class ProtocolInspector {
       this.hints(req, signal),
     ]);
     const note = await this.limitsNote(req.kind, rows, req.source);
-    return inspectPage(rows, note === undefined ? warnings : [...warnings, note], { ...req, hints });
+    const owned = await this.owners(req, rows, signal);
+    return inspectPage(owned ?? rows, note === undefined ? warnings : [...warnings, note], {
+      ...req,
+      hints,
+      processColumn: owned !== undefined,
+    });
+  }
+
+  /**
+   * Where the capture has a process record (and the digest's rows name a frame or a stream): the
+   * rows with the processes of the page's rows in a process column. Undefined: no such column.
+   */
+  private async owners(
+    req: InspectPageRequest,
+    rows: readonly Row[],
+    signal: AbortSignal | undefined,
+  ): Promise<Row[] | undefined> {
+    const columns = columnsOf(req.kind);
+    // ICMP has no ports, so no socket to own it.
+    if (req.kind === 'icmp' || !(columns.includes('frame') || columns.includes('stream'))) return undefined;
+    const attribution = await loadAttribution(req.source.file);
+    if (attribution === undefined) return undefined;
+    const offset = req.offset ?? 0;
+    const page = rows.slice(offset, offset + (req.limit ?? DEFAULT_PAGE.rows));
+    const labels = await rowOwners(
+      this.group,
+      (await this.tools()).require('tshark'),
+      { file: req.source.file, timeoutMs: this.timeoutMs, attribution },
+      page,
+      signal,
+    );
+    return rows.map((r) => {
+      const label = labels.get(r);
+      return label === undefined ? r : { ...r, [PROCESS_COLUMN]: label };
+    });
   }
 
   /**
@@ -266,9 +306,11 @@ export function inspectPage(
   req: Omit<InspectPageRequest, 'source'> & {
     readonly source: Pick<ResolvedSource, 'label'>;
     readonly hints?: DecodeHints | undefined;
+    /** The rows carry a process column (the capture has a process record). */
+    readonly processColumn?: boolean | undefined;
   },
 ): { text: string; facts: InspectFacts } {
-  const columns = columnsOf(req.kind);
+  const columns = req.processColumn ? withProcessColumn(columnsOf(req.kind)) : columnsOf(req.kind);
   const aggregate = DIGEST_OF[req.kind].aggregate(rows);
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_PAGE.rows;

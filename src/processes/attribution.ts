@@ -105,6 +105,18 @@ export class Attribution {
     };
   }
 
+  /** Every process that owned a recorded socket, with how many, most first (then by pid). */
+  owners(): { readonly owner: Owner; readonly sockets: number }[] {
+    const counts = new Map<string, { owner: Owner; sockets: number }>();
+    for (const s of this.spans) {
+      if (!s.owner) continue;
+      const c = counts.get(s.owner.key);
+      if (c) c.sockets++;
+      else counts.set(s.owner.key, { owner: s.owner, sockets: 1 });
+    }
+    return [...counts.values()].sort((a, b) => b.sockets - a.sockets || a.owner.pid - b.owner.pid);
+  }
+
   /** See processFilter. */
   filterFor(wanted: (o: Owner) => boolean): ProcessFilter {
     const spans = this.spans.filter((s) => s.owner && wanted(s.owner));

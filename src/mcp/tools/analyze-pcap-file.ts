@@ -10,6 +10,7 @@ import { MAX_PATH_LENGTH } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, sourceParam } from './analysis-params.js';
+import { narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   filePath: z
@@ -22,6 +23,7 @@ const inputSchema = z.object({
     .optional()
     .describe('Instead of filePath: a capture file path or a capture session ID (running or finished).'),
   ...analysisParamsShape,
+  process: processParam,
 });
 
 export const analyzePcapFileTool = defineTool({
@@ -46,9 +48,10 @@ export const analyzePcapFileTool = defineTool({
       checker: deps.analyzer,
       signal: ctx.mcpReq.signal,
     });
+    const narrowed = await narrowToProcess(deps, source.file, { ...args, ...resolved }, ctx.mcpReq.signal);
     const render: RenderContext = {
       title: `Analysis of '${source.sessionId ?? source.file}' complete!`,
-      resolved,
+      resolved: { ...resolved, displayFilter: narrowed.displayFilter },
       call: { tool: 'analyze_pcap_file', args: givenArgs(args) },
     };
     const { text, facts } = await answerPage(
@@ -58,6 +61,6 @@ export const analyzePcapFileTool = defineTool({
       ctx.mcpReq.signal,
       progressSink(ctx),
     );
-    return textResult(text, { ...facts }, [captureLink(deps, source)]);
+    return textResult(narrowed.relabel(text), { ...facts }, [captureLink(deps, source)]);
   },
 });

@@ -10,6 +10,7 @@ import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
+import { narrowToProcess, processParam } from './process-param.js';
 
 const fieldName = z
   .string()
@@ -33,6 +34,7 @@ const inputSchema = z.object({
     .describe(
       'Count only the packets this Wireshark display filter matches, e.g. "dns.flags.response == 1".',
     ),
+  process: processParam,
   groupBy: z
     .array(fieldName)
     .max(STATS_LIMITS.groupBy)
@@ -86,11 +88,12 @@ export const captureStatisticsTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
+    const narrowed = await narrowToProcess(deps, source.file, args, ctx.mcpReq.signal);
     const { text, facts } = await deps.statistics.answer(
       {
         source,
         keylog,
-        displayFilter: args.displayFilter,
+        displayFilter: narrowed.displayFilter,
         groupBy: args.groupBy,
         metrics: args.metrics,
         orderBy: args.orderBy,
@@ -104,6 +107,6 @@ export const captureStatisticsTool = defineTool({
       ctx.mcpReq.signal,
       progressSink(ctx),
     );
-    return textResult(text, facts, [captureLink(deps, source)]);
+    return textResult(narrowed.relabel(text), facts, [captureLink(deps, source)]);
   },
 });

@@ -14,6 +14,7 @@ import {
   sourceAndKeylog,
   sourceParam,
 } from './analysis-params.js';
+import { narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -32,6 +33,7 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: EXPORT_DEFAULTS.protocol })
     .describe('Which kind of stream `stream` counts: tcp or udp.'),
+  process: processParam,
   saveTo: z
     .string()
     .min(1)
@@ -61,10 +63,15 @@ export const exportPacketsTool = defineTool({
       throw new UserError('saveTo contains a control character; give a plain path.');
     const target = await deps.sandbox.checkTarget(args.saveTo, 'saveTo');
     const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
-    const done = await deps.exporter.exportPackets({ ...args, source, keylog, target }, ctx.mcpReq.signal);
+    const narrowed = await narrowToProcess(deps, source.file, args, ctx.mcpReq.signal);
+    const done = await deps.exporter.exportPackets(
+      { ...args, displayFilter: narrowed.displayFilter, source, keylog, target },
+      ctx.mcpReq.signal,
+    );
     const text = [
       `Exported ${plural(done.packets, 'packet')} of ${done.source} to ${done.file}`,
-      `Filter: ${done.filter}`,
+      ...(narrowed.label === undefined ? [] : [`Process: ${narrowed.label}`]),
+      `Filter: ${cutFilter(done.filter)}`,
       `Size: ${sizeText(done.bytes)}${done.keylogEmbedded ? '; the TLS keylog is embedded (the file holds secrets)' : ''}`,
       ...done.warnings.map((w) => `Warning: ${w}`),
     ].join('\n');
@@ -73,3 +80,11 @@ export const exportPacketsTool = defineTool({
     ]);
   },
 });
+
+/** A filter as the answer shows it: a process's sockets can make thousands of characters. */
+function cutFilter(filter: string): string {
+  const MAX_SHOWN = 300;
+  return filter.length <= MAX_SHOWN
+    ? filter
+    : `${filter.slice(0, MAX_SHOWN)}… (${filter.length.toLocaleString('en-US')} characters in all)`;
+}

@@ -15,6 +15,7 @@ import {
   sourceAndKeylog,
 } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
+import { processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -46,6 +47,9 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: FOLLOW_DEFAULTS.format })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
+  process: processParam.describe(
+    'Only a stream of this local process: a pid (1234) or a command name ("curl"). A stream it did not own an end of is refused with the processes that did. Works on capture sessions of this server on Linux (and copies saved with saveTo); without it the header still names the processes at both ends.',
+  ),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   reveal: revealParam,

@@ -7,6 +7,7 @@ import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { dissectionParams, keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
+import { narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -16,6 +17,7 @@ const inputSchema = z.object({
     .max(MAX_FILTER_LENGTH)
     .optional()
     .describe('Narrow the packets read, e.g. "ip.addr == 10.0.0.5" (a Wireshark display filter).'),
+  process: processParam,
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   reveal: z
@@ -36,10 +38,17 @@ export const inspectProtocolTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
+    const narrowed = await narrowToProcess(deps, source.file, args, ctx.mcpReq.signal);
     const { text, facts } = await deps.inspector.page(
-      { ...args, source, keylog, call: { tool: 'inspect_protocol', args: givenArgs(args) } },
+      {
+        ...args,
+        displayFilter: narrowed.displayFilter,
+        source,
+        keylog,
+        call: { tool: 'inspect_protocol', args: givenArgs(args) },
+      },
       ctx.mcpReq.signal,
     );
-    return textResult(text, facts, [captureLink(deps, source)]);
+    return textResult(narrowed.relabel(text), facts, [captureLink(deps, source)]);
   },
 });

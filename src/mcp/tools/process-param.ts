@@ -1,0 +1,48 @@
+// The `process` parameter, declared once for the tools that read a capture's packets: a pid or a
+// command name, narrowed through the capture's process sidecar (analysis/process-scope.ts). The
+// answer's header then names the process and shows the caller's own display filter, not the
+// process filter joined to it (up to thousands of characters the caller never wrote).
+import * as z from 'zod';
+import { processScope } from '../../analysis/process-scope.js';
+import type { ServerDeps } from '../tool.js';
+
+export const processParam = z
+  .union([z.number().int().positive().max(4_194_304), z.string().min(1).max(256)])
+  .optional()
+  .describe(
+    'Only the conversations of this local process: a pid (1234) or a command name ("curl"; every pid of that name). Works on capture sessions of this server on Linux (and copies saved with saveTo), which record which process owned each connection; other captures are refused.',
+  );
+
+/** A call's display filter with the process's joined to it, and its answer's header fixed after. */
+export interface ProcessNarrowing {
+  readonly displayFilter: string | undefined;
+  /** "curl (pids 123, 456)", when the call names a process. */
+  readonly label?: string | undefined;
+  /** The answer's text with the header naming the process and the caller's own filter. */
+  relabel(text: string): string;
+}
+
+/**
+ * Narrows a call to `process` (when given) in `file`: the caller's filter is checked first, so an
+ * error in it is reported as written rather than inside the joined filter.
+ */
+export async function narrowToProcess(
+  deps: Pick<ServerDeps, 'analyzer'>,
+  file: string,
+  args: { readonly process?: string | number | undefined; readonly displayFilter?: string | undefined },
+  signal: AbortSignal | undefined,
+): Promise<ProcessNarrowing> {
+  if (args.process === undefined) return { displayFilter: args.displayFilter, relabel: (text) => text };
+  await deps.analyzer.checkDisplayFilter(args.displayFilter, signal);
+  const scope = await processScope(file, args.process, args.displayFilter);
+  return {
+    displayFilter: scope.displayFilter,
+    label: scope.label,
+    relabel: (text) =>
+      // A function, so a "$&" in a filter is not read as a replacement pattern.
+      text.replace(
+        `Display Filter: ${scope.displayFilter}\n`,
+        () => `Process: ${scope.label}\nDisplay Filter: ${args.displayFilter ?? 'none'}\n`,
+      ),
+  };
+}
