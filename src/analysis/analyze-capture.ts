@@ -32,6 +32,8 @@ import { createPacketSplitter } from './packet-stream.js';
 import { fieldRedaction, redactPacketJson, redactText, redactTree, TelnetLogins } from './redact.js';
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
+import { packetEnds } from './row-owners.js';
+import type { PacketEnds } from './row-owners.js';
 import type { Page } from './page.js';
 
 export const DEFAULT_FIELDS = [
@@ -328,6 +330,25 @@ export class Analyzer {
       }
       return count;
     });
+  }
+
+  /**
+   * The TCP and UDP ends of the packets `displayFilter` picks, up to 4 MB of tshark's output
+   * (`complete` says whether that held them all): which of a process filter's sockets the capture
+   * holds.
+   */
+  async packetEnds(
+    file: string,
+    displayFilter: string,
+    signal?: AbortSignal,
+  ): Promise<{ ends: PacketEnds[]; complete: boolean }> {
+    const tshark = (await this.tools()).require('tshark');
+    return packetEnds(
+      this.group,
+      tshark,
+      { file, displayFilter, timeoutMs: this.options.timeoutMs, maxBytes: 4 * 1024 * 1024 },
+      signal,
+    );
   }
 
   /** Checks a display filter with tshark; a bad one is a UserError quoting tshark. */

@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import { Attribution, processFilter } from '../processes/attribution.js';
 import type { Owner } from '../processes/attribution.js';
 import { readSidecar } from '../processes/sidecar.js';
+import type { PacketEnds } from './row-owners.js';
 
 /** Processes an answer names, at most: a name shared by more pids says how many more. */
 const MAX_NAMED = 8;
@@ -37,11 +38,12 @@ export async function processScope(
   file: string,
   wanted: string | number,
   displayFilter: string | undefined,
+  inCapture?: PacketEndsSource,
 ): Promise<ProcessScope> {
   const attribution = await loadAttribution(file);
   if (attribution === undefined)
     throw new UserError(
-      `process: this capture has no process record. Only capture sessions of this server on Linux record which process owns each connection (in a "<capture>.processes.jsonl" file beside the capture, kept by saveTo). Leave process out, and narrow with displayFilter (e.g. "tcp.port == 8080") instead.`,
+      `process: this capture has no process record. Only capture sessions of this server on Linux record which process owns each connection (in a "<capture>.processes.jsonl" file beside the capture, kept by saveTo). Leave process out, and use displayFilter (e.g. "tcp.port == 8080") to narrow the call instead.`,
     );
   const known = attribution.owners();
   const matches = matcher(wanted);
@@ -56,11 +58,49 @@ export async function processScope(
     throw new UserError(
       `process: ${labelOf(owners)} cannot be made a display filter: ${narrowed.why}. Narrow with displayFilter instead (its ports: capture_statistics groupBy ["tcp.srcport"]).`,
     );
+  // The record is the machine's, not the capture's: other programs of that name may have owned
+  // sockets whose traffic the capture never saw (another interface, the capture filter). The
+  // header names the ones it holds, when a pass over the process's packets can tell.
+  const named =
+    owners.length > 1 && inCapture
+      ? await ownersInCapture(attribution, owners, narrowed.filter, inCapture)
+      : owners;
   return {
     displayFilter: displayFilter ? `(${narrowed.filter}) && (${displayFilter})` : narrowed.filter,
-    label: labelOf(owners),
-    owners,
+    label: labelOf(named),
+    owners: named,
   };
+}
+
+/** The ends of the packets a display filter picks in the capture (Analyzer.packetEnds). */
+export type PacketEndsSource = (
+  filter: string,
+) => Promise<{ ends: readonly PacketEnds[]; complete: boolean }>;
+
+/**
+ * Of `owners`, those owning an end of a packet the process filter picks; all of them when the pass
+ * could not list every packet, or found none (the answer then says it found nothing).
+ */
+async function ownersInCapture(
+  attribution: Attribution,
+  owners: readonly Owner[],
+  filter: string,
+  inCapture: PacketEndsSource,
+): Promise<readonly Owner[]> {
+  const { ends, complete } = await inCapture(filter);
+  if (!complete) return owners;
+  const keys = new Set<string>();
+  for (const p of ends) {
+    for (const [local, remote] of [
+      [p.src, p.dst],
+      [p.dst, p.src],
+    ] as const) {
+      const owner = attribution.ownerOf(p.protocol, local, remote, p.at, p.at);
+      if (owner) keys.add(owner.key);
+    }
+  }
+  const seen = owners.filter((o) => keys.has(o.key));
+  return seen.length > 0 ? seen : owners;
 }
 
 /** Matches a pid (a number, or digits), else a command name (as the kernel cut it, or whole). */

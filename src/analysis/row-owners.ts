@@ -54,39 +54,26 @@ export async function rowOwners(
     // A stream's first packet tells its ends: its SYN when the capture saw it.
     ...(streams.size > 0 ? [`(tcp.stream in {${[...streams].join(',')}} && tcp.flags.syn == 1)`] : []),
   ];
-  const { stdout, result } = await runCollect(group, {
-    command: tshark,
-    args: [
-      ...readArgs({ file: req.file, displayFilter: terms.join(' || ') }),
-      ...firstOccurrenceFieldArgs(PACKET_FIELDS),
-    ],
-    timeoutMs: req.timeoutMs,
+  const packets = await packetEnds(
+    group,
+    tshark,
+    {
+      file: req.file,
+      displayFilter: terms.join(' || '),
+      timeoutMs: req.timeoutMs,
+      maxBytes: 16 * 1024 * 1024,
+    },
     signal,
-    maxBytes: 16 * 1024 * 1024,
-  });
-  if (result.aborted) throw abortError();
-  // The filter is ours: tshark refusing it is a fault to see, not a column to leave blank.
-  if (result.exitCode !== 0 && stdout === '')
-    throw new Error(`tshark could not read the page's packets: ${cleanStderr(result.stderr)}`);
+  );
   const byFrame = new Map<number, string>();
   const byStream = new Map<number, string>();
-  const lines = stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split('\t'));
-  for (const f of keyed(PACKET_FIELDS, lines)) {
-    const protocol =
-      first(f.get('tcp.srcport')) !== '' ? 'tcp' : first(f.get('udp.srcport')) !== '' ? 'udp' : undefined;
-    const at = Number(first(f.get('frame.time_epoch'))) * 1000;
-    if (protocol === undefined || !(at > 0)) continue;
-    const { from: src, to: dst } = ends(f, protocol);
-    const from = req.attribution.ownerOf(protocol, src, dst, at, at);
-    const to = req.attribution.ownerOf(protocol, dst, src, at, at);
+  for (const p of packets.ends) {
+    const from = req.attribution.ownerOf(p.protocol, p.src, p.dst, p.at, p.at);
+    const to = req.attribution.ownerOf(p.protocol, p.dst, p.src, p.at, p.at);
     if (!from && !to) continue;
     const label = `${from ? ownerName(from) : '?'} → ${to ? ownerName(to) : '?'}`;
-    byFrame.set(Number(first(f.get('frame.number'))), label);
-    const stream = first(f.get('tcp.stream'));
-    if (stream !== '' && !byStream.has(Number(stream))) byStream.set(Number(stream), label);
+    byFrame.set(p.frame, label);
+    if (p.stream !== undefined && !byStream.has(p.stream)) byStream.set(p.stream, label);
   }
   for (const r of rows) {
     const label =
@@ -98,4 +85,69 @@ export async function rowOwners(
     if (label !== undefined) out.set(r, label);
   }
   return out;
+}
+
+/** One packet's TCP or UDP ends, as packetEnds reads them. */
+export interface PacketEnds {
+  readonly frame: number;
+  readonly stream: number | undefined;
+  readonly protocol: 'tcp' | 'udp';
+  readonly src: string;
+  readonly dst: string;
+  /** ms since the epoch */
+  readonly at: number;
+}
+
+/**
+ * The TCP and UDP ends of the packets `displayFilter` selects in `file`, in one tshark pass;
+ * `complete` is false when tshark's output passed `maxBytes` (the list then holds what came first).
+ */
+export async function packetEnds(
+  group: ProcessGroup,
+  tshark: string,
+  req: {
+    readonly file: string;
+    readonly displayFilter: string;
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+  },
+  signal: AbortSignal | undefined,
+): Promise<{ ends: PacketEnds[]; complete: boolean }> {
+  const { stdout, result, truncated } = await runCollect(group, {
+    command: tshark,
+    args: [
+      ...readArgs({ file: req.file, displayFilter: req.displayFilter }),
+      ...firstOccurrenceFieldArgs(PACKET_FIELDS),
+    ],
+    timeoutMs: req.timeoutMs,
+    signal,
+    maxBytes: req.maxBytes,
+  });
+  if (result.aborted) throw abortError();
+  // The filter is ours: tshark refusing it is a fault to see, not a column to leave blank.
+  if (result.exitCode !== 0 && stdout === '')
+    throw new Error(`tshark could not read the packets: ${cleanStderr(result.stderr)}`);
+  const text = truncated ? stdout.slice(0, stdout.lastIndexOf('\n') + 1) : stdout;
+  const lines = text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
+  const out: PacketEnds[] = [];
+  for (const f of keyed(PACKET_FIELDS, lines)) {
+    const protocol =
+      first(f.get('tcp.srcport')) !== '' ? 'tcp' : first(f.get('udp.srcport')) !== '' ? 'udp' : undefined;
+    const at = Number(first(f.get('frame.time_epoch'))) * 1000;
+    if (protocol === undefined || !(at > 0)) continue;
+    const { from, to } = ends(f, protocol);
+    const stream = first(f.get('tcp.stream'));
+    out.push({
+      frame: Number(first(f.get('frame.number'))),
+      stream: stream === '' ? undefined : Number(stream),
+      protocol,
+      src: from,
+      dst: to,
+      at,
+    });
+  }
+  return { ends: out, complete: !truncated };
 }

@@ -34,7 +34,9 @@ export async function narrowToProcess(
 ): Promise<ProcessNarrowing> {
   if (args.process === undefined) return { displayFilter: args.displayFilter, relabel: (text) => text };
   await deps.analyzer.checkDisplayFilter(args.displayFilter, signal);
-  const scope = await processScope(file, args.process, args.displayFilter);
+  const scope = await processScope(file, args.process, args.displayFilter, (filter) =>
+    deps.analyzer.packetEnds(file, filter, signal),
+  );
   return {
     displayFilter: scope.displayFilter,
     label: scope.label,
