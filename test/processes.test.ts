@@ -9,6 +9,8 @@ import { readFile, rm, symlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { summarizeProcesses } from '../src/analysis/summary/processes.js';
+import type { Conversation } from '../src/analysis/summary/types.js';
 import { Attribution, processFilter } from '../src/processes/attribution.js';
 import { parseProcAddress, parseSocketTable, parseTableCounters } from '../src/processes/proc-net.js';
 import { emptyFigures, SocketSampler } from '../src/processes/sampler.js';
@@ -234,6 +236,34 @@ describe('who owned a 5-tuple at a time', () => {
     assert.deepEqual(
       [attribution.facts.sockets, attribution.facts.ownedSockets, attribution.facts.processes],
       [3, 3, 3],
+    );
+  });
+
+  it('counts the conversations whose local end has no process, apart from those not ours at all', () => {
+    const conversation = (a: string, b: string, startSeconds: number): Conversation => ({
+      kind: 'tcp',
+      a,
+      b,
+      framesAToB: 5,
+      framesBToA: 5,
+      frames: 10,
+      bytes: 1000,
+      startSeconds,
+      durationSeconds: 0.01,
+    });
+    const summary = summarizeProcesses(
+      attribution,
+      [
+        conversation('127.0.0.1:5000', '127.0.0.1:80', 1), // curl ↔ server
+        conversation('127.0.0.1:6000', '127.0.0.1:80', 1), // ? ↔ server: too short to be sampled
+        conversation('192.0.2.7:6000', '192.0.2.9:443', 1), // neither end is this machine's
+      ],
+      0,
+      10,
+    );
+    assert.deepEqual(
+      [summary.unknownLocalEnds, summary.unattributedConversations, summary.rows.map((r) => r.comm)],
+      [1, 1, ['node', 'curl']],
     );
   });
 });

@@ -67,6 +67,7 @@ export class Attribution {
   private readonly exact = new Map<string, Span[]>();
   private readonly wild = new Map<string, Span[]>();
   private readonly spans: Span[] = [];
+  private readonly addresses: ReadonlySet<string>;
   readonly facts: AttributionFacts;
 
   constructor(contents: SidecarContents) {
@@ -92,6 +93,7 @@ export class Attribution {
       if (list) list.push(span);
       else index.set(key, [span]);
     }
+    this.addresses = new Set(contents.header?.addresses ?? []);
     const end = contents.end;
     this.facts = {
       sockets: contents.sockets.length,
@@ -115,6 +117,16 @@ export class Attribution {
       else counts.set(s.owner.key, { owner: s.owner, sockets: 1 });
     }
     return [...counts.values()].sort((a, b) => b.sockets - a.sockets || a.owner.pid - b.owner.pid);
+  }
+
+  /**
+   * Whether an endpoint ("1.2.3.4:80", "[::1]:53") is on this machine: a loopback address, or one
+   * its interfaces had when the recording began.
+   */
+  isLocal(endpoint: string): boolean {
+    const at = endpoint.lastIndexOf(':');
+    const address = endpoint.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+    return address.startsWith('127.') || address === '::1' || this.addresses.has(address);
   }
 
   /** See processFilter. */

@@ -54,6 +54,8 @@ const headerLine = z.object({
   host: z.string().max(256),
   pollMs: z.number(),
   maxSockets: z.number().int(),
+  /** This machine's addresses when the recording began: which end of a conversation is local. */
+  addresses: z.array(z.string().max(64)).max(1024).optional(),
 });
 
 const cappedLine = z.object({ t: z.literal('capped'), at: z.number() });
@@ -115,7 +117,15 @@ export class SidecarWriter implements SocketSink {
   static create(captureFile: string, pollMs: number, maxSockets = MAX_SIDECAR_SOCKETS): SidecarWriter {
     const writer = new SidecarWriter(sidecarPath(captureFile), maxSockets);
     writer.fd = openSync(writer.file, 'wx', 0o600);
-    writer.add({ t: 'header', version: VERSION, at: Date.now(), host: os.hostname(), pollMs, maxSockets });
+    writer.add({
+      t: 'header',
+      version: VERSION,
+      at: Date.now(),
+      host: os.hostname(),
+      pollMs,
+      maxSockets,
+      addresses: localAddresses(),
+    });
     writer.flush();
     return writer;
   }
@@ -293,4 +303,10 @@ export async function copySidecar(from: string, to: string): Promise<void> {
 
 export async function removeSidecar(captureFile: string): Promise<void> {
   await rm(sidecarPath(captureFile), { force: true });
+}
+
+/** The addresses of this machine's interfaces, at most 1,024. */
+function localAddresses(): string[] {
+  const all = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [...new Set(all)].slice(0, 1024);
 }

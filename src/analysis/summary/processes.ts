@@ -26,6 +26,8 @@ export const processSummarySchema = z.object({
   /** TCP and UDP conversations with no end matched to a process, and their bytes. */
   unattributedConversations: z.number(),
   unattributedBytes: z.number(),
+  /** Conversations with a local end no recorded socket fits ("?"), though the other end has one. */
+  unknownLocalEnds: z.number(),
   socketsSeen: z.number().describe('Sockets the sampler recorded while capturing.'),
   socketsOwned: z.number().describe('Of those, the ones whose process was found.'),
   processesSeen: z.number(),
@@ -69,13 +71,17 @@ export function summarizeProcesses(
   const rows = new Map<string, ProcessRow>();
   let unattributedConversations = 0;
   let unattributedBytes = 0;
+  let unknownLocalEnds = 0;
   for (const c of conversations) {
     if (c.kind !== 'tcp' && c.kind !== 'udp') continue;
     const owners = new Map<string, Owner>();
-    for (const o of conversationOwners(attribution, c, originMs)) if (o) owners.set(o.key, o);
+    const ends = conversationOwners(attribution, c, originMs);
+    for (const o of ends) if (o) owners.set(o.key, o);
     if (owners.size === 0) {
       unattributedConversations++;
       unattributedBytes += c.bytes;
+    } else if ((!ends[0] && attribution.isLocal(c.a)) || (!ends[1] && attribution.isLocal(c.b))) {
+      unknownLocalEnds++;
     }
     for (const o of owners.values()) {
       let row = rows.get(o.key);
@@ -102,6 +108,7 @@ export function summarizeProcesses(
     total: rows.size,
     unattributedConversations,
     unattributedBytes,
+    unknownLocalEnds,
     socketsSeen: f.sockets,
     socketsOwned: f.ownedSockets,
     processesSeen: f.processes,

@@ -125,5 +125,9 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
     lines.push(
       `  No local process found for ${plural(p.unattributedConversations, 'TCP/UDP conversation')} (${formatBytes(p.unattributedBytes)}): not this machine's, or opened and closed between two samples.`,
     );
+  if (p.unknownLocalEnds > 0)
+    lines.push(
+      `  ${plural(p.unknownLocalEnds, 'conversation')} ${p.unknownLocalEnds === 1 ? 'has' : 'have'} a local end with no process ("?"): its socket opened and closed between two samples (${p.pollMs} ms apart; a connection that lives longer is caught), or its process was not ours to read.`,
+    );
   return lines;
 }
