@@ -122,7 +122,10 @@ describe('tool output', () => {
 
 describe('edit distance', () => {
   it('finds close names and gives up past the bound', () => {
-    assert.equal(boundedEditDistance('http.hots', 'http.host', 3), 2);
+    // Two neighbouring letters swapped are one slip of the keyboard, not two.
+    assert.equal(boundedEditDistance('http.hots', 'http.host', 3), 1);
+    assert.equal(boundedEditDistance('htpt', 'http', 2), 1);
+    assert.equal(boundedEditDistance('kitten', 'sitting', 3), 3);
     assert.equal(boundedEditDistance('ip.src', 'ip.src', 2), 0);
     assert.equal(boundedEditDistance('ip.src', 'frame.number', 2), 3);
   });

@@ -50,7 +50,7 @@ export async function processScope(
   const owners = known.filter((k) => matches(k.owner)).map((k) => k.owner);
   if (owners.length === 0)
     throw new UserError(
-      `process: no process ${typeof wanted === 'number' || /^\d+$/.test(wanted) ? `with pid ${wanted}` : `named ${JSON.stringify(wanted)}`} owned a connection in this capture. ${knownText(known)}`,
+      `process: no process ${typeof wanted === 'number' || /^\d+$/.test(wanted) ? `with pid ${wanted}` : `named ${JSON.stringify(wanted)}`} owned a connection in this capture. ${knownText(known)} A program whose connections each opened and closed between two samples (${attribution.facts.pollMs} ms apart) is not in the record: narrow its traffic with displayFilter (its address or ports) instead.`,
     );
   const keys = new Set(owners.map((o) => o.key));
   const narrowed = processFilter(attribution, (o) => keys.has(o.key));
