@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { requireCapture } from './helpers/loopback-capture.js';
-import { useServer } from './helpers/mcp-client.js';
+import { connect, useServer } from './helpers/mcp-client.js';
 import { close, listen } from './helpers/traffic.js';
 import { tsharkFields } from './helpers/tshark.js';
 
@@ -247,6 +247,24 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
       nodePids.includes(nodePid) && nodePids.includes(process.pid),
       'the pids that tell the nodes apart',
     );
+
+    // The record lives beside the copy, not in the server: another server (a restart) reads it.
+    const restarted = await connect();
+    try {
+      const again = await restarted.call('inspect_protocol', {
+        source: saved,
+        kind: 'http',
+        process: 'curl',
+      });
+      assert.equal(again.isError, false, again.text);
+      assert.deepEqual(
+        (again.structured as unknown as InspectFacts).rows.map((r) => r.uri).sort(),
+        [...CURL_PATHS].sort(),
+        'a restarted server narrows to the same requests',
+      );
+    } finally {
+      await restarted.close();
+    }
 
     // A capture without a process record (a copy without its sidecar): refused, saying why.
     const bare = path.join(dir, 'bare.pcapng');
