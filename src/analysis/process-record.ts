@@ -299,7 +299,7 @@ class SidecarRecord implements ProcessRecordSource {
 }
 
 /** The fields a pass over Wireshark's process information reads. */
-const WIRESHARK_FIELDS = [
+export const WIRESHARK_FIELDS = [
   'frame.number',
   'frame.len',
   'tcp.stream',

@@ -1,5 +1,5 @@
 // The `process` parameter, declared once for the tools that read a capture's packets: a pid or a
-// command name, narrowed through the capture's process sidecar (analysis/process-scope.ts). The
+// command name, narrowed through the capture's process record (analysis/process-scope.ts). The
 // answer's header then names the process and shows the caller's own display filter, not the
 // process filter joined to it (up to thousands of characters the caller never wrote).
 import * as z from 'zod';
