@@ -33,6 +33,7 @@ import {
   dumpcapHasProcessInfo,
   glossaryHasProcessFields,
   helpListsProcessInfo,
+  versionMayHaveProcessInfo,
 } from '../src/wireshark/process-info.js';
 import { requireCapture } from './helpers/loopback-capture.js';
 import { useServer } from './helpers/mcp-client.js';
@@ -105,6 +106,11 @@ describe('the choice of a process record', () => {
     assert.equal(helpListsProcessInfo('  --process-info[=basic|full]\n'), true);
     assert.equal(helpListsProcessInfo('  --process-info           record processes\n'), true);
     assert.equal(helpListsProcessInfo('  --process-information-x\n  -p, --no-promiscuous-mode\n'), false);
+    // It came in the 4.7 development series: an older dumpcap's help is not read.
+    assert.deepEqual(
+      ['4.0.17', '4.6.2', '4.7.0', '4.8.1', '5.0.0', undefined].map(versionMayHaveProcessInfo),
+      [false, false, true, true, true, true],
+    );
     const base = { interface: 'lo', file: '/tmp/x.pcapng' };
     assert.ok(dumpcapArgs({ ...base, processInfo: true }).includes('--process-info'));
     assert.ok(!dumpcapArgs({ ...base, processInfo: false }).includes('--process-info'));
@@ -212,12 +218,19 @@ describe('process records with the Wireshark installed here', () => {
       const help = (await run(dumpcap, ['-h'])).stdout;
       const optionThere = /--process-info\b/.test(help);
       assert.equal(glossaryHasProcessFields(Glossary.parse(glossary)), fieldsThere);
-      assert.equal(await dumpcapHasProcessInfo(group, dumpcap), optionThere);
-      assert.equal(await dumpcapHasProcessInfo(group, dumpcap), optionThere, 'asked again: the same');
-      const version = tools.status('tshark');
-      if (version.found && /^4\.[0-6]\./.test(version.version)) {
-        assert.equal(fieldsThere, false, `tshark ${version.version} has no frame.process fields`);
-        assert.equal(optionThere, false, `dumpcap ${version.version} has no --process-info`);
+      const status = tools.status('dumpcap');
+      const version = status.found ? status.version : undefined;
+      assert.equal(await dumpcapHasProcessInfo(group, dumpcap, version), optionThere);
+      assert.equal(
+        await dumpcapHasProcessInfo(group, dumpcap, version),
+        optionThere,
+        'asked again: the same',
+      );
+      // Its help is read whatever its version says, where the version is not known.
+      assert.equal(await dumpcapHasProcessInfo(group, dumpcap, undefined), optionThere);
+      if (version !== undefined && !versionMayHaveProcessInfo(version)) {
+        assert.equal(fieldsThere, false, `tshark ${version} has no frame.process fields`);
+        assert.equal(optionThere, false, `dumpcap ${version} has no --process-info`);
       }
     } finally {
       await group.close();

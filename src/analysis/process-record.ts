@@ -19,6 +19,7 @@ import {
   PROCESS_NAME_FIELD,
   PROCESS_PID_FIELD,
   glossaryHasProcessFields,
+  versionMayHaveProcessInfo,
 } from '../wireshark/process-info.js';
 import { allOccurrenceFieldArgs, firstOccurrenceFieldArgs, readArgs } from '../wireshark/tshark-args.js';
 import { cleanStderr } from '../wireshark/tshark.js';
@@ -132,9 +133,14 @@ export class ProcessRecords {
 
   /** The record of `file`, or undefined when it has none. */
   async of(file: string, timeoutMs: number, signal?: AbortSignal): Promise<ProcessRecordSource | undefined> {
-    const tshark = (await this.tools()).require('tshark');
+    const tools = await this.tools();
+    const tshark = tools.require('tshark');
     const ctx: RecordContext = { group: this.group, tshark, file, timeoutMs };
-    const tsharkHasFields = await this.tsharkHasFields(tshark);
+    const status = tools.status('tshark');
+    // The fields came with Wireshark 4.7: an older tshark's field list is not read for them.
+    const tsharkHasFields =
+      versionMayHaveProcessInfo(status.found ? status.version : undefined) &&
+      (await this.tsharkHasFields(tshark));
     const packetsCarryThem = tsharkHasFields && (await carries(ctx, signal));
     if (signal?.aborted) throw abortError();
     const sidecar = packetsCarryThem ? undefined : await readSidecar(file);

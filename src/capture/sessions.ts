@@ -14,7 +14,7 @@ import { copySidecar, removeSidecar, sidecarPath } from '../processes/sidecar.js
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
-import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ToolStatus, WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { dumpcapHasProcessInfo } from '../wireshark/process-info.js';
 import { captureFailureMessage } from './advice.js';
@@ -106,6 +106,11 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxRunning: MAX_RUNNING_SESSIONS,
   totalBytes: MAX_TOTAL_CAPTURE_BYTES,
 };
+
+/** A found tool's Wireshark version. */
+function versionOf(status: ToolStatus): string | undefined {
+  return status.found ? status.version : undefined;
+}
 
 /** dumpcap's filesize stop condition counts in units of 1000 bytes. */
 const DUMPCAP_KB = 1000;
@@ -270,7 +275,7 @@ export class SessionManager {
     // connections the sampler catches, and it may attribute nothing (privileges); the sampler
     // costs little. Analysis reads the file's own record first (analysis/process-record.ts).
     const processRecord: ProcessRecordKept = {
-      inFile: await dumpcapHasProcessInfo(this.group, dumpcap),
+      inFile: await dumpcapHasProcessInfo(this.group, dumpcap, versionOf(tools.status('dumpcap'))),
       sidecar: this.sampler !== undefined,
     };
     const cancel = new AbortController();
