@@ -33,6 +33,8 @@ import { fieldRedaction, redactPacketJson, redactText, redactTree, TelnetLogins 
 import type { PageFormat, Packet } from './packet-stream.js';
 import { PageBuilder } from './page.js';
 import { packetEnds } from './row-owners.js';
+import { ProcessRecords } from './process-record.js';
+import type { ProcessRecordSource } from './process-record.js';
 import type { PacketEnds } from './row-owners.js';
 import type { Page } from './page.js';
 
@@ -104,6 +106,8 @@ export class Analyzer {
   private readonly twoPassRule: TwoPassRule;
   /** tshark's decode-as layers and protocols, and its preferences, for checkDissection. */
   private readonly catalogs: DissectionCatalogSource;
+  /** Where captures' processes come from (the process parameter, the process column). */
+  private readonly records: ProcessRecords;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -113,6 +117,7 @@ export class Analyzer {
     this.glossary =
       options.glossary ?? new GlossarySource(group, async () => (await tools()).require('tshark'));
     this.twoPassRule = new TwoPassRule(this.glossary);
+    this.records = new ProcessRecords(group, tools);
     this.catalogs = new DissectionCatalogSource(
       group,
       async () => (await tools()).require('tshark'),
@@ -349,6 +354,11 @@ export class Analyzer {
       { file, displayFilter, timeoutMs: this.options.timeoutMs, maxBytes: 4 * 1024 * 1024 },
       signal,
     );
+  }
+
+  /** The record of a capture's local processes (process-record.ts), or undefined: it has none. */
+  processRecord(file: string, signal?: AbortSignal): Promise<ProcessRecordSource | undefined> {
+    return this.records.of(file, this.options.timeoutMs, signal);
   }
 
   /** Checks a display filter with tshark; a bad one is a UserError quoting tshark. */

@@ -11,10 +11,10 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { cleanStderr } from '../wireshark/tshark.js';
-import { firstOccurrenceFieldArgs, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
-import { ownerName } from '../processes/attribution.js';
-import type { Owner } from '../processes/attribution.js';
-import { loadAttribution, processScope } from './process-scope.js';
+import { readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
+import { ProcessRecords } from './process-record.js';
+import type { StreamOwners } from './process-record.js';
+import { processScope } from './process-scope.js';
 import { readOutcome } from './damage.js';
 import { StreamRedactor } from './redact.js';
 import { chunksShown, PagedAnswer } from './paged-answer.js';
@@ -218,7 +218,12 @@ export class StreamFollower {
     private readonly group: ProcessGroup,
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.records = new ProcessRecords(group, tools);
+  }
+
+  /** Where captures' processes come from. */
+  private readonly records: ProcessRecords;
 
   async page(req: FollowPageRequest, signal?: AbortSignal): Promise<{ text: string; facts: FollowFacts }> {
     const protocol = req.protocol ?? FOLLOW_DEFAULTS.protocol;
@@ -227,8 +232,11 @@ export class StreamFollower {
       req.between ??
       `stream ${req.stream ?? FOLLOW_DEFAULTS.stream}${req.substream !== undefined ? `/${req.substream}` : ''}`;
     // Checked before the follow: a capture without a process record, or a name it never saw.
+    const record = await this.records.of(req.source.file, this.timeoutMs, signal);
     const scope =
-      req.process === undefined ? undefined : await processScope(req.source.file, req.process, undefined);
+      req.process === undefined
+        ? undefined
+        : await processScope(record, req.process, undefined, undefined, signal);
     const { follow: result, warnings } = await followStream(
       this.group,
       await this.tools(),
@@ -253,63 +261,30 @@ export class StreamFollower {
         `No ${protocol} payload in ${which} of ${req.source.label}${encrypted ? ' (it may be encrypted: give sslKeylogFile)' : ''}.${damage} Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
       );
     }
-    const owners = await this.owners(req.source.file, protocol, result, signal);
+    const kind = protocol === 'udp' || protocol === 'quic' ? 'udp' : 'tcp';
+    const [a, b] = result.nodes.map(sidecarEndpoint);
+    const owners: StreamOwners | undefined =
+      record &&
+      (await record.streamOwners(
+        result.filter,
+        kind,
+        a === undefined || b === undefined ? undefined : [a, b],
+        signal,
+      ));
     if (scope !== undefined) {
       const keys = new Set(scope.owners.map((o) => o.key));
-      if (!owners?.some((o) => o !== undefined && keys.has(o.key)))
+      if (!owners?.owners.some((o) => keys.has(o.key)))
         throw new UserError(
-          `${which} is not a conversation of ${scope.label}: ${owners ? `its ends belong to ${ownersText(owners)}` : 'no recorded socket fits its ends'}. To list that process's TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "process": ${JSON.stringify(req.process)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
+          `${which} is not a conversation of ${scope.label}: ${owners ? `its ends belong to ${owners.text}` : 'no recorded socket fits its ends'}. To list that process's TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "process": ${JSON.stringify(req.process)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
         );
     }
     return followPage(
       req.reveal ? result : redactFollow(result),
       warnings,
       `Follow ${protocol} ${which} of ${req.source.label}`,
-      { ...req, owners: owners && ownersText(owners) },
+      { ...req, owners: owners && { text: owners.text, origin: record?.origin ?? '' } },
     );
   }
-
-  /**
-   * The local processes at the stream's two ends (A, B), where the capture has a process record:
-   * matched over the time the stream's packets span (a port may be used again by another program).
-   */
-  private async owners(
-    file: string,
-    protocol: FollowProtocol,
-    follow: FollowResult,
-    signal: AbortSignal | undefined,
-  ): Promise<[Owner | undefined, Owner | undefined] | undefined> {
-    const attribution = await loadAttribution(file);
-    const [a, b] = follow.nodes.map(sidecarEndpoint);
-    if (attribution === undefined || a === undefined || b === undefined || follow.filter === '')
-      return undefined;
-    const { stdout, result } = await runCollect(this.group, {
-      command: (await this.tools()).require('tshark'),
-      args: [
-        ...readArgs({ file, displayFilter: follow.filter }),
-        ...firstOccurrenceFieldArgs(['frame.time_epoch']),
-      ],
-      timeoutMs: this.timeoutMs,
-      signal,
-      maxBytes: 64 * 1024 * 1024,
-    });
-    if (result.aborted) throw abortError();
-    const times = stdout
-      .split('\n')
-      .map(Number)
-      .filter((t) => t > 0);
-    if (times.length === 0) return undefined;
-    const first = Math.min(...times) * 1000;
-    const last = Math.max(...times) * 1000;
-    const kind = protocol === 'udp' || protocol === 'quic' ? 'udp' : 'tcp';
-    return [attribution.ownerOf(kind, a, b, first, last), attribution.ownerOf(kind, b, a, first, last)];
-  }
-}
-
-/** "A curl[12] ↔ B node[34]", "?" for an end no recorded socket fits. */
-function ownersText(owners: readonly [Owner | undefined, Owner | undefined]): string {
-  const [a, b] = owners.map((o) => (o ? ownerName(o) : '?'));
-  return `A ${a ?? '?'} ↔ B ${b ?? '?'}`;
 }
 
 /** A follow node ("10.0.0.1:80", "::1:80" or "[::1]:80") as the sidecar writes endpoints. */
@@ -330,8 +305,8 @@ export function followPage(
   title: string,
   req: Pick<FollowPageRequest, 'keylog' | 'format' | 'offset' | 'limit' | 'maxChars' | 'call'> & {
     readonly source: Pick<ResolvedSource, 'label'>;
-    /** The local processes at its ends, where the capture has a process record. */
-    readonly owners?: string | undefined;
+    /** The local processes at its ends, where the capture has a process record, and its origin. */
+    readonly owners?: { readonly text: string; readonly origin: string } | undefined;
   },
 ): { text: string; facts: FollowFacts } {
   const [a, b] = follow.nodes;
@@ -350,7 +325,9 @@ export function followPage(
       title,
       `Filter: ${follow.filter}`,
       `A (spoke first): ${nodeA}   B: ${nodeB}`,
-      ...(req.owners === undefined ? [] : [`Processes: ${req.owners}`]),
+      ...(req.owners === undefined
+        ? []
+        : [`Processes: ${req.owners.text}`, `Process record: ${req.owners.origin}`]),
       `Payload: ${plural(follow.chunks.length, 'chunk')}; A→B ${bytesAToB.toLocaleString('en-US')} bytes, B→A ${bytesBToA.toLocaleString('en-US')} bytes${keylogFile ? ` (TLS keylog ${keylogFile})` : ''}`,
     ],
     warnings: [...req.keylog.warnings, ...readWarnings],

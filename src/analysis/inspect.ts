@@ -25,7 +25,7 @@ import { decodeHintLines, decodeHintSchema, findDecodeHints } from './decode-hin
 import type { DecodeHints, HintProtocol } from './decode-hints.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead, ResolvedSource } from './source.js';
-import { loadAttribution } from './process-scope.js';
+import type { ProcessRecordSource } from './process-record.js';
 import { PROCESS_COLUMN, rowOwners, withProcessColumn } from './row-owners.js';
 
 export { columnsOf, INSPECT_KINDS, KIND_DESCRIPTION } from './digests/index.js';
@@ -171,6 +171,7 @@ export class ProtocolInspector {
     private readonly filters: {
       checkDisplayFilter(displayFilter: string | undefined, signal?: AbortSignal): Promise<void>;
       secondPassNeeded(query: SecondPassQuery, signal?: AbortSignal): Promise<boolean>;
+      processRecord(file: string, signal?: AbortSignal): Promise<ProcessRecordSource | undefined>;
     },
     private readonly timeoutMs: number,
   ) {}
@@ -211,10 +212,10 @@ export class ProtocolInspector {
     ]);
     const note = await this.limitsNote(req.kind, rows, req.source);
     const owned = await this.owners(req, rows, signal);
-    return inspectPage(owned ?? rows, note === undefined ? warnings : [...warnings, note], {
+    return inspectPage(owned?.rows ?? rows, note === undefined ? warnings : [...warnings, note], {
       ...req,
       hints,
-      processColumn: owned !== undefined,
+      processColumn: owned?.origin,
     });
   }
 
@@ -226,25 +227,28 @@ export class ProtocolInspector {
     req: InspectPageRequest,
     rows: readonly Row[],
     signal: AbortSignal | undefined,
-  ): Promise<Row[] | undefined> {
+  ): Promise<{ rows: Row[]; origin: string } | undefined> {
     const columns = columnsOf(req.kind);
     // ICMP has no ports, so no socket to own it.
     if (req.kind === 'icmp' || !(columns.includes('frame') || columns.includes('stream'))) return undefined;
-    const attribution = await loadAttribution(req.source.file);
-    if (attribution === undefined) return undefined;
+    const record = await this.filters.processRecord(req.source.file, signal);
+    if (record === undefined) return undefined;
     const offset = req.offset ?? 0;
     const page = rows.slice(offset, offset + (req.limit ?? DEFAULT_PAGE.rows));
     const labels = await rowOwners(
       this.group,
       (await this.tools()).require('tshark'),
-      { file: req.source.file, timeoutMs: this.timeoutMs, attribution },
+      { file: req.source.file, timeoutMs: this.timeoutMs, record },
       page,
       signal,
     );
-    return rows.map((r) => {
-      const label = labels.get(r);
-      return label === undefined ? r : { ...r, [PROCESS_COLUMN]: label };
-    });
+    return {
+      origin: record.origin,
+      rows: rows.map((r) => {
+        const label = labels.get(r);
+        return label === undefined ? r : { ...r, [PROCESS_COLUMN]: label };
+      }),
+    };
   }
 
   /**
@@ -306,8 +310,8 @@ export function inspectPage(
   req: Omit<InspectPageRequest, 'source'> & {
     readonly source: Pick<ResolvedSource, 'label'>;
     readonly hints?: DecodeHints | undefined;
-    /** The rows carry a process column (the capture has a process record). */
-    readonly processColumn?: boolean | undefined;
+    /** The rows carry a process column (the capture has a process record): where it comes from. */
+    readonly processColumn?: string | undefined;
   },
 ): { text: string; facts: InspectFacts } {
   const columns = req.processColumn ? withProcessColumn(columnsOf(req.kind)) : columnsOf(req.kind);
@@ -326,6 +330,7 @@ export function inspectPage(
       `Inspect ${req.kind} of ${req.source.label}`,
       `Display Filter: ${req.displayFilter ?? 'none'}`,
       `All rows: ${aggregate}`,
+      ...(req.processColumn === undefined ? [] : [`Process column: ${req.processColumn}`]),
       ...hints,
     ],
     warnings: [...req.keylog.warnings, ...readWarnings],

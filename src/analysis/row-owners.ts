@@ -1,17 +1,17 @@
 // The `process` column of inspect_protocol's digests, for a capture with a process record: each row
 // on the page is traced to its frame (or its TCP stream's first packet, for tcp_health), and that
-// packet's two ends to the local processes that owned them at that time. One bounded tshark pass
-// over the page's frames only: the rows of other pages are never looked up.
+// packet to its local processes, as the capture's record says (process-record.ts: the sockets'
+// owners at that time, or the processes Wireshark attributed the packet to). One bounded tshark
+// pass over the page's frames only: the rows of other pages are never looked up.
 import { abortError } from '../errors.js';
-import { ownerName } from '../processes/attribution.js';
-import type { Attribution } from '../processes/attribution.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
 import { cleanStderr } from '../wireshark/tshark.js';
-import { firstOccurrenceFieldArgs, readArgs } from '../wireshark/tshark-args.js';
+import { allOccurrenceFieldArgs, firstOccurrenceFieldArgs, readArgs } from '../wireshark/tshark-args.js';
 import { endFields, ends } from './digests/endpoints.js';
-import { first, keyed } from './digests/fields.js';
+import { AGGREGATOR, first, keyed } from './digests/fields.js';
 import type { Row } from './digests/fields.js';
+import type { ProcessRecordSource } from './process-record.js';
 
 /** The column's name, and where it goes: after the row's endpoints. */
 export const PROCESS_COLUMN = 'process';
@@ -31,13 +31,14 @@ export function withProcessColumn(columns: readonly string[]): string[] {
 }
 
 /**
- * For each row that names a frame (or a TCP stream), "src-owner → dst-owner" of that packet ("?"
- * for an end no recorded socket fits); rows without a local owner at either end get none.
+ * For each row that names a frame (or a TCP stream), the processes of that packet as the record
+ * labels them ("src-owner → dst-owner" from the sidecar, "?" for an end no recorded socket fits);
+ * rows without a local process get none.
  */
 export async function rowOwners(
   group: ProcessGroup,
   tshark: string,
-  req: { readonly file: string; readonly timeoutMs: number; readonly attribution: Attribution },
+  req: { readonly file: string; readonly timeoutMs: number; readonly record: ProcessRecordSource },
   rows: readonly Row[],
   signal: AbortSignal | undefined,
 ): Promise<Map<Row, string>> {
@@ -62,16 +63,15 @@ export async function rowOwners(
       displayFilter: terms.join(' || '),
       timeoutMs: req.timeoutMs,
       maxBytes: 16 * 1024 * 1024,
+      extraFields: req.record.packetFields,
     },
     signal,
   );
   const byFrame = new Map<number, string>();
   const byStream = new Map<number, string>();
   for (const p of packets.ends) {
-    const from = req.attribution.ownerOf(p.protocol, p.src, p.dst, p.at, p.at);
-    const to = req.attribution.ownerOf(p.protocol, p.dst, p.src, p.at, p.at);
-    if (!from && !to) continue;
-    const label = `${from ? ownerName(from) : '?'} → ${to ? ownerName(to) : '?'}`;
+    const label = req.record.packetLabel(p);
+    if (label === undefined) continue;
     byFrame.set(p.frame, label);
     if (p.stream !== undefined && !byStream.has(p.stream)) byStream.set(p.stream, label);
   }
@@ -96,6 +96,8 @@ export interface PacketEnds {
   readonly dst: string;
   /** ms since the epoch */
   readonly at: number;
+  /** The raw values of the extra fields asked for, every occurrence joined by AGGREGATOR. */
+  readonly extra?: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -110,14 +112,18 @@ export async function packetEnds(
     readonly displayFilter: string;
     readonly timeoutMs: number;
     readonly maxBytes: number;
+    /** Fields read besides the ends, every occurrence (a packet may name several processes). */
+    readonly extraFields?: readonly string[] | undefined;
   },
   signal: AbortSignal | undefined,
 ): Promise<{ ends: PacketEnds[]; complete: boolean }> {
+  const extra = req.extraFields ?? [];
+  const fields = [...PACKET_FIELDS, ...extra];
   const { stdout, result, truncated } = await runCollect(group, {
     command: tshark,
     args: [
       ...readArgs({ file: req.file, displayFilter: req.displayFilter }),
-      ...firstOccurrenceFieldArgs(PACKET_FIELDS),
+      ...(extra.length === 0 ? firstOccurrenceFieldArgs(fields) : allOccurrenceFieldArgs(fields, AGGREGATOR)),
     ],
     timeoutMs: req.timeoutMs,
     signal,
@@ -127,13 +133,8 @@ export async function packetEnds(
   // The filter is ours: tshark refusing it is a fault to see, not a column to leave blank.
   if (result.exitCode !== 0 && stdout === '')
     throw new Error(`tshark could not read the packets: ${cleanStderr(result.stderr)}`);
-  const text = truncated ? stdout.slice(0, stdout.lastIndexOf('\n') + 1) : stdout;
-  const lines = text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split('\t'));
   const out: PacketEnds[] = [];
-  for (const f of keyed(PACKET_FIELDS, lines)) {
+  for (const f of keyed(fields, fieldLines(stdout, truncated))) {
     const protocol =
       first(f.get('tcp.srcport')) !== '' ? 'tcp' : first(f.get('udp.srcport')) !== '' ? 'udp' : undefined;
     const at = Number(first(f.get('frame.time_epoch'))) * 1000;
@@ -147,7 +148,17 @@ export async function packetEnds(
       src: from,
       dst: to,
       at,
+      ...(extra.length > 0 && { extra: new Map(extra.map((e) => [e, f.get(e) ?? ''])) }),
     });
   }
   return { ends: out, complete: !truncated };
+}
+
+/** tshark's `-T fields` lines as cells; a line cut short at the output bound is dropped. Pure. */
+export function fieldLines(stdout: string, truncated: boolean): string[][] {
+  const text = truncated ? stdout.slice(0, stdout.lastIndexOf('\n') + 1) : stdout;
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
 }

@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { abortError } from '../errors.js';
 import { cpuSeconds } from '../util/pid.js';
 import type { ProcessGroup, RunningProcess, RunResult } from '../wireshark/process.js';
+import { DUMPCAP_PROCESS_INFO_OPTION } from '../wireshark/process-info.js';
 import { SyncPipeReader } from './sync-pipe.js';
 import type { SyncMessage } from './sync-pipe.js';
 
@@ -17,6 +18,8 @@ export interface DumpcapOptions {
   readonly maxPackets?: number | undefined;
   readonly durationSeconds?: number | undefined;
   readonly maxFileKB?: number | undefined;
+  /** Record each packet's local processes in the file (a dumpcap that has --process-info). */
+  readonly processInfo?: boolean | undefined;
 }
 
 export interface CaptureEnd {
@@ -128,6 +131,7 @@ export function dumpcapArgs(o: DumpcapOptions): string[] {
   if (o.maxPackets !== undefined) args.push('-c', String(o.maxPackets));
   if (o.durationSeconds !== undefined) args.push('-a', `duration:${o.durationSeconds}`);
   if (o.maxFileKB !== undefined) args.push('-a', `filesize:${o.maxFileKB}`);
+  if (o.processInfo === true) args.push(DUMPCAP_PROCESS_INFO_OPTION);
   return args;
 }
 

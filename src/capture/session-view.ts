@@ -24,7 +24,35 @@ export const sessionViewSchema = z.object({
   timeout: z.number().int(),
   maxPackets: z.number().int(),
   maxFileBytes: z.number().int(),
+  processRecord: z
+    .string()
+    .describe(
+      'Which record of the local processes behind its connections the session keeps, which the process parameter, the process column and summarize_capture read.',
+    ),
 });
 
 /** One session as list_capture_sessions shows it (and start and stop return it). */
 export type SessionView = Readonly<z.infer<typeof sessionViewSchema>>;
+
+/** Which records of the local processes behind its connections a session keeps. */
+export interface ProcessRecordKept {
+  /** dumpcap writes Wireshark's own process information into the file (--process-info). */
+  readonly inFile: boolean;
+  /** This server's socket sampler writes the <capture>.processes.jsonl sidecar. */
+  readonly sidecar: boolean;
+}
+
+const IN_FILE =
+  "Wireshark's own process information in the capture file (dumpcap --process-info, read back as frame.process.*)";
+const SIDECAR = "this server's socket record beside the capture (<capture>.processes.jsonl)";
+const NO_OPTION =
+  'this dumpcap cannot record process information itself (--process-info came with Wireshark 4.7)';
+
+/** The words the session tools say about a session's process record. */
+export function processRecordText(kept: ProcessRecordKept): string {
+  if (kept.inFile && kept.sidecar)
+    return `${IN_FILE}, and ${SIDECAR}, read where the file's packets carry none`;
+  if (kept.inFile) return IN_FILE;
+  if (kept.sidecar) return `${SIDECAR}; ${NO_OPTION}`;
+  return `none: process attribution is off here (Linux only; SHARKMCP_PROCESS_ATTRIBUTION=0 turns it off), and ${NO_OPTION}`;
+}

@@ -14,8 +14,9 @@ import { copySidecar, removeSidecar, sidecarPath } from '../processes/sidecar.js
 import type { RuntimeDir } from '../storage/runtime-dir.js';
 import { plural, requirePlainText } from '../util/text.js';
 import { countPackets } from '../wireshark/capinfos.js';
-import type { WiresharkTools } from '../wireshark/locate.js';
+import type { ToolStatus, WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
+import { dumpcapHasProcessInfo } from '../wireshark/process-info.js';
 import { captureFailureMessage } from './advice.js';
 import {
   CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
@@ -27,7 +28,8 @@ import {
 import type { CaptureEnd } from './dumpcap.js';
 import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
-import type { SessionView, StopReason } from './session-view.js';
+import { processRecordText } from './session-view.js';
+import type { ProcessRecordKept, SessionView, StopReason } from './session-view.js';
 
 export const STOP_REASON_TEXT: Record<StopReason, string> = {
   stopped: 'stopped on request',
@@ -84,6 +86,8 @@ export interface Session {
   readonly key: string;
   readonly settings: SessionSettings;
   readonly file: string;
+  /** Which records of the processes behind its connections it keeps. */
+  readonly processRecord: ProcessRecordKept;
   /** When the start was asked for, then when capture began. */
   startedAt: Date;
   state: SessionState;
@@ -102,6 +106,11 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxRunning: MAX_RUNNING_SESSIONS,
   totalBytes: MAX_TOTAL_CAPTURE_BYTES,
 };
+
+/** A found tool's Wireshark version. */
+function versionOf(status: ToolStatus): string | undefined {
+  return status.found ? status.version : undefined;
+}
 
 /** dumpcap's filesize stop condition counts in units of 1000 bytes. */
 const DUMPCAP_KB = 1000;
@@ -261,6 +270,14 @@ export class SessionManager {
       maxFileBytes,
       snaplen: req.snaplen,
     };
+    // Both records where both can be kept: dumpcap looks each packet's socket up as it captures,
+    // reading the socket tables again at most every 250 ms after a miss, so it can miss short
+    // connections the sampler catches, and it may attribute nothing (privileges); the sampler
+    // costs little. Analysis reads the file's own record first (analysis/process-record.ts).
+    const processRecord: ProcessRecordKept = {
+      inFile: await dumpcapHasProcessInfo(this.group, dumpcap, versionOf(tools.status('dumpcap'))),
+      sidecar: this.sampler !== undefined,
+    };
     const cancel = new AbortController();
     const { capture, ready } = DumpcapCapture.launch(
       this.group,
@@ -273,6 +290,7 @@ export class SessionManager {
         maxPackets: req.maxPackets,
         durationSeconds: req.timeout,
         maxFileKB: Math.max(1, Math.floor(maxFileBytes / DUMPCAP_KB)),
+        processInfo: processRecord.inFile,
       },
       { signal: cancel.signal, startTimeoutMs: CAPTURE_START_TIMEOUT_MS },
     );
@@ -282,6 +300,7 @@ export class SessionManager {
       key,
       settings,
       file,
+      processRecord,
       startedAt: new Date(),
       state: { phase: 'starting', capture, cancel },
     };
@@ -540,6 +559,7 @@ export class SessionManager {
       timeout: s.settings.timeout,
       maxPackets: s.settings.maxPackets,
       maxFileBytes: s.settings.maxFileBytes,
+      processRecord: processRecordText(s.processRecord),
     };
   }
 

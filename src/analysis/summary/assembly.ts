@@ -13,7 +13,6 @@ import type { Damage } from '../damage.js';
 import { mergeConversations } from './conversations.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { mergeStatistics } from './stats.js';
-import { conversationOwners, ownersLabel, summarizeProcesses } from './processes.js';
 import type { CaptureSummary, ConversationKind, ExpertEntry, Severity } from './types.js';
 
 const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
@@ -113,7 +112,7 @@ function combine(
   warnings: Set<string>,
   limitsRead: LimitsRead,
 ): CaptureSummary {
-  const { request, attribution } = call;
+  const { request, processes } = call;
   if (request.live) warnings.add(LIVE_NOTE);
   if (outputs.some((o) => o.result.timedOut))
     warnings.add(
@@ -177,10 +176,10 @@ function combine(
     facts,
     limits,
     protocols: stats.protocols,
-    conversations: attribution
+    conversations: processes
       ? top.map((c) => {
-          const processes = ownersLabel(conversationOwners(attribution, c, originMs));
-          return processes === undefined ? c : { ...c, processes };
+          const label = processes.label(c, originMs);
+          return label === undefined ? c : { ...c, processes: label };
         })
       : top,
     conversationCounts,
@@ -189,8 +188,8 @@ function combine(
     expertCounts,
     expertTop,
     expertMessages: stats.expert.length,
-    ...(attribution && {
-      processes: summarizeProcesses(attribution, conversations, originMs, request.topN),
+    ...(processes && {
+      processes: processes.summarize(conversations, originMs, request.topN),
     }),
     warnings: [...warnings],
   };

@@ -11,7 +11,7 @@ import type { CaptureFacts, RangeFacts } from '../../wireshark/capinfos.js';
 import type { WiresharkTools } from '../../wireshark/locate.js';
 import type { ConversationCounter } from '../../wireshark/native.js';
 import type { ProcessGroup, RunResult } from '../../wireshark/process.js';
-import type { Attribution } from '../../processes/attribution.js';
+import type { ConversationProcesses } from '../process-record.js';
 import {
   columnArgs,
   filteredStatistic,
@@ -49,8 +49,8 @@ export interface PassOutput {
 /** What the passes of one summary share: the Summarizer makes one for each call. */
 export interface SummaryCall {
   readonly group: ProcessGroup;
-  /** Who owned each socket while the capture ran, where it has a process sidecar. */
-  readonly attribution: Attribution | undefined;
+  /** The local processes of its conversations, where the capture has a process record. */
+  readonly processes: ConversationProcesses | undefined;
   readonly tools: WiresharkTools;
   readonly tshark: string;
   readonly request: SummaryRequest;

@@ -36,6 +36,11 @@ export const processSummarySchema = z.object({
   complete: z.boolean().describe('False when the recording did not end properly (the server stopped).'),
   cpuPercent: z.number().nullable().describe('CPU the sampling took, in % of one core.'),
   sampledSeconds: z.number().nullable().describe('How long it sampled.'),
+  source: z
+    .enum(['wireshark', 'sidecar'])
+    .describe(
+      "Where the processes come from: Wireshark's own per-packet process information (frame.process.*, dumpcap --process-info, Wireshark 4.7 and later; the sockets, poll and CPU figures are then 0 or null) or this server's socket record beside the capture.",
+    ),
 });
 export type ProcessSummary = z.infer<typeof processSummarySchema>;
 
@@ -117,5 +122,6 @@ export function summarizeProcesses(
     complete: f.complete,
     cpuPercent: f.cpuShare === undefined ? null : Math.round(f.cpuShare * 1000) / 10,
     sampledSeconds: f.sampledMs === undefined ? null : Math.round(f.sampledMs / 100) / 10,
+    source: 'sidecar',
   };
 }

@@ -2,6 +2,7 @@
 import { formatBytes } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
 import type { ProcessSummary } from './processes.js';
+import { SIDECAR_ORIGIN, WIRESHARK_ORIGIN } from '../process-record.js';
 import type { CaptureSummary } from './types.js';
 
 /** Characters of a command line shown on a process's line. */
@@ -97,6 +98,7 @@ export function renderSummary(
 
 /** The per-process lines, headed by what the sampling saw, so a reader knows how far to trust them. */
 function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | undefined): string[] {
+  if (p.source === 'wireshark') return renderWiresharkProcesses(p, moreCall);
   const facts = [
     `sampled every ${p.pollMs} ms while capturing`,
     `${plural(p.socketsSeen, 'socket')} seen, ${p.socketsOwned} with their process, ${plural(p.processesSeen, 'process', 'processes')}`,
@@ -105,6 +107,7 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
       : [
           `sampling took ${p.cpuPercent}% of one core${p.sampledSeconds === null ? '' : ` over ${p.sampledSeconds} s`}`,
         ]),
+    SIDECAR_ORIGIN,
   ];
   const lines = [
     `Local processes by bytes ${ofTotal(p.rows.length, p.total, moreCall)} (process attribution on: ${facts.join('; ')}):`,
@@ -115,12 +118,7 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
     lines.push(
       '  The recording did not end properly (the server stopped while capturing): later sockets are missing.',
     );
-  for (const r of p.rows) {
-    const cmd = r.cmdline.length > CMDLINE_SHOWN ? `${r.cmdline.slice(0, CMDLINE_SHOWN - 1)}…` : r.cmdline;
-    lines.push(
-      `  ${r.comm}[${r.pid}]${r.user === null ? '' : ` (${r.user})`}  ${plural(r.conversations, 'conversation')}, ${plural(r.frames, 'frame')}, ${formatBytes(r.bytes)}${cmd === '' ? '' : `: ${cmd}`}`,
-    );
-  }
+  lines.push(...processRows(p));
   if (p.unattributedConversations > 0)
     lines.push(
       `  No local process found for ${plural(p.unattributedConversations, 'TCP/UDP conversation')} (${formatBytes(p.unattributedBytes)}): not this machine's, or opened and closed between two samples.`,
@@ -129,5 +127,35 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
     lines.push(
       `  ${plural(p.unknownLocalEnds, 'conversation')} ${p.unknownLocalEnds === 1 ? 'has' : 'have'} a local end with no process ("?"): its socket opened and closed between two samples (${p.pollMs} ms apart; a connection that lives longer is caught), or its process was not ours to read.`,
     );
+  return lines;
+}
+
+/** The per-process lines where Wireshark attributed each packet as dumpcap captured it. */
+function renderWiresharkProcesses(
+  p: ProcessSummary,
+  moreCall: ((n: number) => string) | undefined,
+): string[] {
+  const lines = [
+    `Local processes by bytes ${ofTotal(p.rows.length, p.total, moreCall)} (${WIRESHARK_ORIGIN}: each process counts the packets dumpcap attributed to it):`,
+  ];
+  if (!p.complete)
+    lines.push('  The process information was larger than the bound read: later packets are not counted.');
+  lines.push(...processRows(p));
+  if (p.unattributedConversations > 0)
+    lines.push(
+      `  No local process for ${plural(p.unattributedConversations, 'TCP/UDP conversation')} (${formatBytes(p.unattributedBytes)}): not this machine's, or dumpcap found no socket for its packets (a very short-lived one, or another user's process without the privileges to see it).`,
+    );
+  return lines;
+}
+
+/** One line per process: name, pid, user, counts and command line. */
+function processRows(p: ProcessSummary): string[] {
+  const lines: string[] = [];
+  for (const r of p.rows) {
+    const cmd = r.cmdline.length > CMDLINE_SHOWN ? `${r.cmdline.slice(0, CMDLINE_SHOWN - 1)}…` : r.cmdline;
+    lines.push(
+      `  ${r.comm}[${r.pid}]${r.user === null ? '' : ` (${r.user})`}  ${plural(r.conversations, 'conversation')}, ${plural(r.frames, 'frame')}, ${formatBytes(r.bytes)}${cmd === '' ? '' : `: ${cmd}`}`,
+    );
+  }
   return lines;
 }

@@ -3,8 +3,6 @@
 // small file, or a capture still being written, is read in one pass (./pass.ts); a large one in
 // ranges across workers (./ranges.ts), whose results are added up exactly (./assembly.ts).
 import { stat } from 'node:fs/promises';
-import { Attribution } from '../../processes/attribution.js';
-import { readSidecar } from '../../processes/sidecar.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { captureFacts } from '../../wireshark/capinfos.js';
 import type { CaptureFacts } from '../../wireshark/capinfos.js';
@@ -14,6 +12,7 @@ import type { ConversationCounter, CounterStatus } from '../../wireshark/native.
 import type { ProcessGroup } from '../../wireshark/process.js';
 import { findDecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
+import { ProcessRecords } from '../process-record.js';
 import { assembleSummary } from './assembly.js';
 import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
@@ -31,10 +30,13 @@ export class Summarizer {
     /** Finds the summary counter built for a tshark version. */
     private readonly findCounter: (tsharkVersion: string | undefined) => CounterStatus = (v) =>
       conversationCounter(v),
-  ) {}
+  ) {
+    this.records = new ProcessRecords(group, tools);
+  }
 
   /** Set once the counter failed to load: later passes go straight to per-packet lines. */
   private counterBroken = false;
+  private readonly records: ProcessRecords;
 
   private counter(tools: WiresharkTools): ConversationCounter | undefined {
     if (this.counterBroken) return undefined;
@@ -80,10 +82,10 @@ export class Summarizer {
     const tshark = tools.require('tshark');
     const capinfos = tools.require('capinfos');
     const counter = this.counter(tools);
-    const sidecar = await readSidecar(request.file);
+    const record = await this.records.of(request.file, request.timeoutMs, signal);
     const call: SummaryCall = {
       group: this.group,
-      attribution: sidecar && new Attribution(sidecar),
+      processes: await record?.conversations(signal),
       tools,
       tshark,
       request,

@@ -48,7 +48,7 @@ const inputSchema = z.object({
     .meta({ default: FOLLOW_DEFAULTS.format })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   process: processParam.describe(
-    'Only a stream of this local process: a pid (1234) or a command name ("curl"). A stream it did not own an end of is refused with the processes that did. Works on capture sessions of this server on Linux (and copies saved with saveTo); without it the header still names the processes at both ends.',
+    'Only a stream of this local process: a pid (1234) or a command name ("curl"). A stream it did not own an end of is refused with the processes that did. Works on capture sessions of this server on Linux (and copies saved with saveTo), and on captures whose packets carry Wireshark\'s own process information (frame.process.*, Wireshark 4.7 and later); without it the header still names the processes at both ends.',
   ),
   sslKeylogFile: keylogParam,
   ...dissectionParams,

@@ -1,5 +1,5 @@
 // The `process` parameter, declared once for the tools that read a capture's packets: a pid or a
-// command name, narrowed through the capture's process sidecar (analysis/process-scope.ts). The
+// command name, narrowed through the capture's process record (analysis/process-scope.ts). The
 // answer's header then names the process and shows the caller's own display filter, not the
 // process filter joined to it (up to thousands of characters the caller never wrote).
 import * as z from 'zod';
@@ -10,7 +10,7 @@ export const processParam = z
   .union([z.number().int().positive().max(4_194_304), z.string().min(1).max(256)])
   .optional()
   .describe(
-    'Only the conversations of this local process: a pid (1234) or a command name ("curl"; every pid of that name). Works on capture sessions of this server on Linux (and copies saved with saveTo), which record which process owned each connection; other captures are refused.',
+    'Only the conversations of this local process: a pid (1234) or a command name ("curl"; every pid of that name). Works on capture sessions of this server on Linux (and copies saved with saveTo), which record which process owned each connection, and on captures whose packets carry Wireshark\'s own process information (dumpcap --process-info, Wireshark 4.7 and later; then read from frame.process.*); other captures are refused.',
   );
 
 /** A call's display filter with the process's joined to it, and its answer's header fixed after. */
@@ -34,8 +34,12 @@ export async function narrowToProcess(
 ): Promise<ProcessNarrowing> {
   if (args.process === undefined) return { displayFilter: args.displayFilter, relabel: (text) => text };
   await deps.analyzer.checkDisplayFilter(args.displayFilter, signal);
-  const scope = await processScope(file, args.process, args.displayFilter, (filter) =>
-    deps.analyzer.packetEnds(file, filter, signal),
+  const scope = await processScope(
+    await deps.analyzer.processRecord(file, signal),
+    args.process,
+    args.displayFilter,
+    (filter) => deps.analyzer.packetEnds(file, filter, signal),
+    signal,
   );
   return {
     displayFilter: scope.displayFilter,
@@ -44,7 +48,8 @@ export async function narrowToProcess(
       // A function, so a "$&" in a filter is not read as a replacement pattern.
       text.replace(
         `Display Filter: ${scope.displayFilter}\n`,
-        () => `Process: ${scope.label}\nDisplay Filter: ${args.displayFilter ?? 'none'}\n`,
+        () =>
+          `Process: ${scope.label}\nProcess record: ${scope.origin}\nDisplay Filter: ${args.displayFilter ?? 'none'}\n`,
       ),
   };
 }

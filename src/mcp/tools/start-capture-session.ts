@@ -94,6 +94,7 @@ export const startCaptureSessionTool = defineTool({
       signal: ctx.mcpReq.signal,
     });
     const s = session.settings;
+    const view = await deps.sessions.view(session);
     const lines = [
       'Capture session started successfully!',
       ...(config ? [`Using saved config: ${config.name}`] : []),
@@ -104,10 +105,11 @@ export const startCaptureSessionTool = defineTool({
       `Max Packets: ${s.maxPackets} (safety limit)`,
       `Max File Size: ${formatBytes(s.maxFileBytes)}`,
       `Snapshot Length: ${s.snaplen} bytes`,
+      `Process record: ${view.processRecord}`,
       '',
       `Capture is running: traffic from now on is recorded. It will auto-stop after ${s.timeout} seconds, or use 'stop_capture_session' with session ID '${session.id}' to stop it and get the packets.`,
     ];
-    return textResult(lines.join('\n'), { ...(await deps.sessions.view(session)) }, [
+    return textResult(lines.join('\n'), { ...view }, [
       captureLink(deps, { file: session.file, label: session.id, sessionId: session.id, live: true }),
     ]);
   },

@@ -70,12 +70,14 @@ export const stopCaptureSessionTool = defineTool({
     const duration = ((state.endedAt.getTime() - session.startedAt.getTime()) / 1000).toFixed(1);
     // A next page re-reads the session; it must not copy the file again.
     const repeatable = givenArgs({ ...args, saveTo: undefined });
+    const view = await deps.sessions.view(session);
     const render: RenderContext = {
       title: `Capture session '${session.id}' completed!`,
       details: [
         `Interface: ${session.settings.interface}`,
         `Duration: ${duration}s`,
         `Captured: ${plural(state.packets, 'packet')}, ${formatBytes(state.bytes)} (${STOP_REASON_TEXT[state.reason]})`,
+        `Process record: ${view.processRecord}`,
         ...(savedTo ? [`Saved a copy to: ${savedTo}`] : []),
       ],
       resolved,
@@ -93,7 +95,7 @@ export const stopCaptureSessionTool = defineTool({
       text,
       {
         ...facts,
-        session: await deps.sessions.view(session),
+        session: view,
         savedTo: savedTo ?? null,
       },
       [captureLink(deps, { file: session.file, label: session.id, sessionId: session.id, live: false })],
