@@ -118,6 +118,7 @@ describe('the process parameter (Linux)', { skip: process.platform !== 'linux' &
         curl.text,
         new RegExp(`^Process: curl \\(pids ${[...curlPids].sort((a, b) => a - b).join(', ')}\\)$`, 'm'),
       );
+      assert.equal(curl.text.match(/^Process record: /gm)?.length, 1, 'the record is named once');
       assert.match(
         curl.text,
         /^Display Filter: none$/m,

@@ -298,7 +298,7 @@ describe('process records with the Wireshark installed here', () => {
 
     const digest = await mcp.call('inspect_protocol', { source: 'process-record', kind: 'http' });
     assert.equal(digest.isError, false, digest.text);
-    assert.match(digest.text, new RegExp(`^Process column: ${escape(origin)}$`, 'm'));
+    assert.match(digest.text, new RegExp(`^Process record: ${escape(origin)}$`, 'm'));
     const rows = (digest.structured as { rows: { uri?: string; process?: string }[] }).rows;
     assert.deepEqual(rows.map((r) => r.uri).sort(), ['/one', '/two']);
     assert.ok(

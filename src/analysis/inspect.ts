@@ -330,7 +330,7 @@ export function inspectPage(
       `Inspect ${req.kind} of ${req.source.label}`,
       `Display Filter: ${req.displayFilter ?? 'none'}`,
       `All rows: ${aggregate}`,
-      ...(req.processColumn === undefined ? [] : [`Process column: ${req.processColumn}`]),
+      ...(req.processColumn === undefined ? [] : [`Process record: ${req.processColumn}`]),
       ...hints,
     ],
     warnings: [...req.keylog.warnings, ...readWarnings],

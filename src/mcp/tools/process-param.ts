@@ -44,12 +44,16 @@ export async function narrowToProcess(
   return {
     displayFilter: scope.displayFilter,
     label: scope.label,
-    relabel: (text) =>
+    relabel: (text) => {
+      // Said once: a digest with a process column names the record itself.
+      const record = text.includes(`\nProcess record: ${scope.origin}\n`)
+        ? ''
+        : `Process record: ${scope.origin}\n`;
       // A function, so a "$&" in a filter is not read as a replacement pattern.
-      text.replace(
+      return text.replace(
         `Display Filter: ${scope.displayFilter}\n`,
-        () =>
-          `Process: ${scope.label}\nProcess record: ${scope.origin}\nDisplay Filter: ${args.displayFilter ?? 'none'}\n`,
-      ),
+        () => `Process: ${scope.label}\n${record}Display Filter: ${args.displayFilter ?? 'none'}\n`,
+      );
+    },
   };
 }
