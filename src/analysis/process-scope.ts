@@ -43,9 +43,22 @@ export async function processScope(
     throw new UserError(
       `process: this capture has no process record. Only capture sessions of this server on Linux record which process owns each connection (in a "<capture>.processes.jsonl" file beside the capture, kept by saveTo), and captures made with Wireshark 4.7's "dumpcap --process-info" carry it in their packets. Leave process out, and use displayFilter (e.g. "tcp.port == 8080") to narrow the call instead.`,
     );
-  const known = await record.known(signal);
+  const recorded = await record.known(signal);
   const matches = matcher(wanted);
-  const owners = known.filter((k) => matches(k.owner)).map((k) => k.owner);
+  const owners = recorded.filter((k) => matches(k.owner)).map((k) => k.owner);
+  // The refusal lists the processes whose traffic the capture holds (the record may be the
+  // machine's): one pass over the packets that open or close a conversation, and UDP's.
+  const known =
+    owners.length === 0 && inCapture
+      ? within(
+          recorded,
+          await record.inCapture(
+            recorded.map((k) => k.owner),
+            CONVERSATION_EDGES,
+            inCapture,
+          ),
+        )
+      : recorded;
   if (owners.length === 0)
     throw new UserError(
       `process: no process ${typeof wanted === 'number' || /^\d+$/.test(wanted) ? `with pid ${wanted}` : `named ${JSON.stringify(wanted)}`} owned a connection in this capture. ${knownText(known, record.unit)} ${record.blindSpot}: narrow such a program's traffic with displayFilter (its address or ports) instead.`,
@@ -63,6 +76,15 @@ export async function processScope(
     owners: named,
     origin: record.origin,
   };
+}
+
+/** Packets that show a conversation's ends: a TCP open or close, or any UDP datagram. */
+const CONVERSATION_EDGES = 'tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1 || udp';
+
+/** The processes of `known` among `owners`, keeping their counts and order. */
+function within<T extends { readonly owner: Owner }>(known: readonly T[], owners: readonly Owner[]): T[] {
+  const keys = new Set(owners.map((o) => o.key));
+  return known.filter((k) => keys.has(k.owner.key));
 }
 
 /** Matches a pid (a number, or digits), else a command name (as the kernel cut it, or whole). */
