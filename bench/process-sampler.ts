@@ -1,6 +1,6 @@
 // Benchmark (not a test): what the process sampler costs (Linux). It records into a sidecar in a
 // temporary folder for N seconds with no load of its own making, then for N seconds while two
-// programs connect on loopback (127.83.75.0/24): a Node client making connections that live 110 ms,
+// programs connect on loopback (127.83.76.0/24): a Node client making connections that live 110 ms,
 // 4 at a time, and `curl` runs against an HTTP server, 4 at a time. It prints the sampler's CPU
 // (process.cpuUsage around each poll) as a share of one core, split into table reads and owner
 // searches, and what it recorded. The load runs in child processes, so that only the sampler's own
@@ -35,15 +35,15 @@ const http = require('node:http');
 const net = require('node:net');
 const web = http.createServer((q, r) => setTimeout(() => r.end('ok'), 110));
 const tcp = net.createServer((s) => { s.resume(); setTimeout(() => s.end(), 110); });
-web.listen(0, '127.83.75.1', () => tcp.listen(0, '127.83.75.2', () => {
+web.listen(0, '127.83.76.1', () => tcp.listen(0, '127.83.76.2', () => {
   console.log(web.address().port);
   const one = () => new Promise((resolve) => {
-    const s = net.connect({ host: '127.83.75.2', port: tcp.address().port, localAddress: '127.83.75.11' });
+    const s = net.connect({ host: '127.83.76.2', port: tcp.address().port, localAddress: '127.83.76.11' });
     s.on('error', resolve); s.on('close', resolve); s.resume();
   });
   const curl = () => new Promise((resolve) => {
-    const url = 'http://127.83.75.1:' + web.address().port + '/';
-    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.75.10', url], { stdio: 'ignore' }).on('close', resolve);
+    const url = 'http://127.83.76.1:' + web.address().port + '/';
+    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.76.10', url], { stdio: 'ignore' }).on('close', resolve);
   });
   const worker = async (f) => { for (;;) await f(); };
   for (let i = 0; i < 4; i++) { void worker(one); void worker(curl); }

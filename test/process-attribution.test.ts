@@ -20,10 +20,10 @@ import { close, listen } from './helpers/traffic.js';
 import { tsharkFields } from './helpers/tshark.js';
 
 /** This suite's loopback range: its servers, its clients' source addresses, its capture filter. */
-const HTTP_HOST = '127.83.71.1';
-const TCP_HOST = '127.83.71.2';
-const CURL_SOURCE = '127.83.71.10';
-const NODE_SOURCE = '127.83.71.11';
+const HTTP_HOST = '127.83.76.31';
+const TCP_HOST = '127.83.76.32';
+const CURL_SOURCE = '127.83.76.40';
+const NODE_SOURCE = '127.83.76.41';
 const CONNECTIONS = 100;
 const AT_ONCE = 4;
 /**
