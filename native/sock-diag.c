@@ -14,8 +14,9 @@
  *   owner, gone ones are told closed;
  * - a new socket's owner found in /proc/<pid>/fd, in this order: the process listening on its port
  *   (a connection a server accepted), processes that started lately (a new `curl`), processes that
- *   held sockets lately (latest first), then every process at most every FULL_SCAN_GAP_MS; given
- *   up after GIVE_UP_MS. A new process running its parent's program that holds its parent's socket
+ *   held sockets lately (latest first), processes started in the last YOUNG_MS (a program slow to
+ *   start on a busy machine), then every process at most every FULL_SCAN_GAP_MS; given up after
+ *   GIVE_UP_MS. A new process running its parent's program that holds its parent's socket
  *   is between fork and exec (or a forked worker): the socket is the parent's. When the counters
  *   move, the processes that started lately are read at once (the "lookout"), and the sockets they
  *   hold remembered, so a short-lived curl's socket keeps its owner after the curl has gone.
@@ -62,6 +63,7 @@
 #define FULL_SCAN_GAP_MS 250
 #define GIVE_UP_MS 1000
 #define RECENT_MS 500
+#define YOUNG_MS 5000
 /* The process list is read again when a pid was handed out, and at least this often. */
 #define RELIST_MS 1000
 #define FIGURES_MS 250
@@ -740,6 +742,27 @@ static void lookout(int64_t now) {
     if (fresh(&procs[i], now)) scan(&procs[i], 1);
 }
 
+/*
+ * A child between fork and exec holds copies of all its parent's sockets for a moment (a server
+ * that starts `curl` lends it its own connections), and a pre-forked worker holds its parent's: a
+ * socket found in a process started within `recent` ms that runs its parent's program, and that
+ * the parent holds too, is the parent's.
+ */
+static void prefer_parents(int64_t now, int64_t recent) {
+  for (size_t i = 0; i < pending_count; i++) {
+    struct sock *s = sock_get(pending[i]);
+    if (!s || !s->holder) continue;
+    struct proc *p = proc_find(s->holder);
+    if (!p || !p->listed || now - p->listed > recent) continue;
+    int ppid = parent_of(p->pid);
+    if (ppid <= 1) continue;
+    /* After the exec, a child still holding the socket under another program has it as its own. */
+    char exe[8];
+    if (read_exe(p->pid, exe, sizeof exe) && !same_program(p->pid, ppid) && holds(p, s->inode)) continue;
+    if (parent_holds(ppid, s->inode, now)) s->holder = ppid;
+  }
+}
+
 static int64_t last_full_scan = -1000000;
 
 /* Looks for the owners of the sockets that have none yet, and tells those resolved. */
@@ -778,19 +801,7 @@ static void resolve(int64_t now, int64_t wall) {
   /* Then those that started lately (every process at the first look), newest first. */
   for (size_t i = proc_count; i-- > 0 && wanted_left;)
     if (first || fresh(&procs[i], now)) search(&procs[i]);
-  /* A new process running its parent's program holding its parent's socket: the parent's. */
-  for (size_t i = 0; i < pending_count; i++) {
-    struct sock *s = sock_get(pending[i]);
-    if (!s || !s->holder) continue;
-    struct proc *p = proc_find(s->holder);
-    if (!p || !fresh(p, now)) continue;
-    int ppid = parent_of(p->pid);
-    if (ppid <= 1) continue;
-    /* After the exec, a child still holding the socket under another program has it as its own. */
-    char exe[8];
-    if (read_exe(p->pid, exe, sizeof exe) && !same_program(p->pid, ppid) && holds(p, s->inode)) continue;
-    if (parent_holds(ppid, s->inode, now)) s->holder = ppid;
-  }
+  prefer_parents(now, RECENT_MS);
   /* Then those that held sockets lately, latest first; then everyone, when a full scan is due. */
   if (wanted_left) {
     static struct proc **order;
@@ -804,6 +815,11 @@ static void resolve(int64_t now, int64_t wall) {
     qsort(order, n, sizeof *order, by_owned);
     for (size_t i = 0; i < n && wanted_left; i++) search(order[i]);
   }
+  /* Then those that started in the last seconds: on a busy machine a program slow to start opens
+   * its first socket after it stopped counting as new, and a full scan may not be due. */
+  for (size_t i = proc_count; i-- > 0 && wanted_left;)
+    if (procs[i].listed && now - procs[i].listed <= YOUNG_MS) search(&procs[i]);
+  prefer_parents(now, YOUNG_MS);
   int full = now - last_full_scan >= FULL_SCAN_GAP_MS;
   if (full && wanted_left) {
     fig.full_scans++;
