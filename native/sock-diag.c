@@ -67,6 +67,7 @@
 /* The process list is read again when a pid was handed out, and at least this often. */
 #define RELIST_MS 1000
 #define FIGURES_MS 250
+#define FLUSH_MS 100
 #define MAX_SOCKETS (1 << 18)
 #define MAX_PROCS (1 << 16)
 #define MAX_REMEMBERED 20000
@@ -812,7 +813,7 @@ static void resolve(int64_t now, int64_t wall) {
       if (n == order_cap) order = grow(order, (order_cap = order_cap ? order_cap * 2 : 64) * sizeof *order);
       order[n++] = &procs[i];
     }
-    qsort(order, n, sizeof *order, by_owned);
+    if (n > 1) qsort(order, n, sizeof *order, by_owned);
     for (size_t i = 0; i < n && wanted_left; i++) search(order[i]);
   }
   /* Then those that started in the last seconds: on a busy machine a program slow to start opens
@@ -937,7 +938,7 @@ int main(int argc, char **argv) {
   int64_t last_walk[TABLES] = {0}, walk_cost_us[TABLES] = {0};
   int ever[TABLES] = {0};
   unsigned dirty = 0;
-  int64_t next_poll = now_ms(CLOCK_MONOTONIC), next_figures = next_poll;
+  int64_t next_poll = now_ms(CLOCK_MONOTONIC), next_figures = next_poll, next_flush = next_poll;
   for (;;) {
     int64_t mono = now_ms(CLOCK_MONOTONIC);
     if (mono < next_poll) {
@@ -993,10 +994,14 @@ int main(int argc, char **argv) {
       }
     }
     resolve(mono, wall);
+    /* News goes out at most every FLUSH_MS: each write wakes Node, which costs more than the news. */
     if (mono >= next_figures) {
       figures();
       next_figures = mono + FIGURES_MS;
     }
-    if (fflush(stdout) != 0) return 1;
+    if (mono >= next_flush) {
+      if (fflush(stdout) != 0) return 1;
+      next_flush = mono + FLUSH_MS;
+    }
   }
 }
