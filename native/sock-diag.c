@@ -194,6 +194,8 @@ struct proc {
   uint32_t *fds, *fd_inodes; /* its socket descriptors at the last read, by descriptor */
   uint32_t nfds, fds_cap;
   uint32_t id;           /* its identity as told (0: not read) */
+  unsigned long long start; /* its start time (clock ticks since boot) when its identity was read */
+  uint64_t comm_hash, args_hash; /* of its name and arguments then */
   char *exe;             /* the program when its identity was read (NULL: unreadable) */
 };
 static struct proc *procs;
@@ -307,16 +309,24 @@ static int same_program(int a, int b) {
   return ha == hb && (!ha || strcmp(x, y) == 0);
 }
 
+static uint64_t fnv(const char *bytes, size_t n) {
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)bytes[i]) * 1099511628211ull;
+  return h;
+}
+
+static int64_t search_now;
+static int fresh(const struct proc *p, int64_t now);
+
 /*
- * Who `pid` is: read once while it runs the same program (an exec makes another program of it),
- * told in a P line. Its id; 0 once it has gone.
+ * Who `pid` is, told in a P line: read again only when its program, name or start time changed,
+ * and while it is new when its arguments did (a child between fork and exec still shows its
+ * parent's name and arguments, and an exec of the same program keeps the name). Its id; 0 once
+ * it has gone.
  */
 static uint32_t identify(struct proc *p) {
   char exe[4096];
   int has_exe = read_exe(p->pid, exe, sizeof exe);
-  int same = p->id && (has_exe ? p->exe && strcmp(p->exe, exe) == 0 : p->exe == NULL);
-  /* The reader keeps the last KEPT_IDS identities told: an older one is told again. */
-  if (same && next_id - p->id < KEPT_IDS) return p->id;
   static char stat[4096], cmdline[CMDLINE_MAX], status[4096];
   char *comm, *rest;
   size_t comm_len;
@@ -328,8 +338,26 @@ static uint32_t identify(struct proc *p) {
   if (sscanf(rest, "%3s %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", state,
              &ppid, &start) != 3)
     return 0;
-  ssize_t n = read_whole(AT_FDCWD, proc_path(p->pid, "cmdline"), cmdline, sizeof cmdline);
+  if (p->id && p->start != start) {
+    /* The pid was used again by another process since it was read: nothing known of it holds. */
+    p->nfds = 0;
+    p->owned = 0;
+    p->id = 0;
+  }
+  uint64_t comm_hash = fnv(comm, comm_len), args_hash = p->args_hash;
+  ssize_t n = -1;
+  if (fresh(p, search_now)) {
+    n = read_whole(AT_FDCWD, proc_path(p->pid, "cmdline"), cmdline, sizeof cmdline);
+    args_hash = fnv(cmdline, n < 0 ? 0 : (size_t)n);
+  }
+  int same = p->id && (has_exe ? p->exe && strcmp(p->exe, exe) == 0 : p->exe == NULL) &&
+             comm_hash == p->comm_hash && args_hash == p->args_hash;
+  /* The reader keeps the last KEPT_IDS identities told: an older one is told again. */
+  if (same && next_id - p->id < KEPT_IDS) return p->id;
+  if (n < 0) n = read_whole(AT_FDCWD, proc_path(p->pid, "cmdline"), cmdline, sizeof cmdline);
   if (n < 0) n = 0;
+  p->comm_hash = comm_hash;
+  p->args_hash = fnv(cmdline, (size_t)n);
   ssize_t sn = read_whole(AT_FDCWD, proc_path(p->pid, "status"), status, sizeof status - 1);
   long uid = -1;
   if (sn > 0) {
@@ -340,6 +368,7 @@ static uint32_t identify(struct proc *p) {
   free(p->exe);
   p->exe = has_exe ? strdup(exe) : NULL;
   p->id = next_id++;
+  p->start = start;
   printf("P %u %d %llu ", p->id, p->pid, start);
   if (uid >= 0) printf("%ld", uid);
   else putchar('-');
@@ -586,7 +615,6 @@ static void remember(uint32_t inode, const struct held *h) {
 
 /* --- The search --- */
 
-static int64_t search_now;
 static size_t wanted_left;
 static int searching;
 
@@ -728,6 +756,7 @@ static long last_pid(void) {
 /* Lists /proc again when a process may have started since (or RELIST_MS passed: some ended). */
 static void maybe_relist(int64_t now) {
   static long relisted_pid = -2;
+  if (listed && now == last_relist) return; /* this poll's lookout listed them */
   long pid = last_pid();
   if (listed && pid >= 0 && pid == relisted_pid && now - last_relist < RELIST_MS) return;
   relist(now);

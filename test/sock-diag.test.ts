@@ -6,16 +6,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { rm, symlink } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { describeProcess } from '../src/processes/owners.js';
+import { describeProcess, SocketOwners } from '../src/processes/owners.js';
 import { parseSocketTable, readText, SOCKET_TABLES } from '../src/processes/proc-net.js';
 import { SocketSampler } from '../src/processes/sampler.js';
 import type { SeenSocket } from '../src/processes/sampler.js';
 import { parseWatchLine, SOCK_DIAG_HELPER } from '../src/processes/sock-diag.js';
 import type { TableRow } from '../src/processes/sock-diag.js';
+import { tempDir } from './helpers/loopback-capture.js';
 
 const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
 
@@ -211,6 +214,51 @@ describe(
         udp.close();
       }
       assert.ok(await until(() => watchersOf(process.pid).length === 0), 'the helper ended with its sampler');
+    });
+
+    it('tells a process whose name and arguments hold any bytes as the /proc path keeps it', async () => {
+      const server = net.createServer((s) => s.resume());
+      await new Promise<void>((resolve) => server.listen(0, '127.83.76.4', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      // The client runs under a name (its comm, and its first argument) holding a newline, a quote
+      // and a letter outside ASCII: node, through a link of that name.
+      const dir = await tempDir();
+      const program = path.join(dir, 'od"d\nname ÿ');
+      await symlink(process.execPath, program);
+      const w = watching();
+      const client = spawn(
+        program,
+        [
+          '-e',
+          `const s = require('node:net').connect({ host: '127.83.76.4', port: ${port}, localAddress: '127.83.76.13' }); s.resume(); setTimeout(() => process.exit(0), 1000);`,
+          '--',
+          'tab\there',
+        ],
+        { stdio: 'ignore' },
+      );
+      try {
+        const mine = (): SeenSocket | undefined =>
+          [...w.seen.values()].find((s) => s.local.startsWith('127.83.76.13:') && s.owner !== undefined);
+        assert.ok(await until(() => mine() !== undefined, 3000), 'the connection was told with its owner');
+        const owner = mine()?.owner;
+        assert.ok(owner);
+        assert.equal(owner.pid, client.pid);
+        const comm = readText(`/proc/${client.pid ?? 0}/comm`, 'utf8')?.replace(/\n$/, '') ?? '';
+        assert.equal(comm, 'od"d\nname ÿ', 'the kernel kept the newline in its name');
+        assert.equal(owner.comm, 'od"d name ÿ', 'its name, the newline made a space');
+        assert.doesNotMatch(owner.cmdline, /[\n\t]/);
+        assert.ok(
+          owner.cmdline.includes('od\\"d name ÿ') || owner.cmdline.includes('od"d name ÿ'),
+          owner.cmdline,
+        );
+        // Exactly what Node's own reading of /proc makes of the same process.
+        assert.deepEqual(owner, new SocketOwners().info(client.pid ?? 0));
+      } finally {
+        w.stop();
+        client.kill();
+        server.close();
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('ends when the process that started it is killed', async () => {
