@@ -61,6 +61,7 @@
 #define WALK_BUDGET 0.01
 #define MAX_WALK_GAP_MS 60
 #define FULL_SCAN_GAP_MS 250
+#define SCAN_SLICE_MS 10
 #define GIVE_UP_MS 1000
 #define RECENT_MS 500
 #define YOUNG_MS 5000
@@ -68,6 +69,8 @@
 #define RELIST_MS 1000
 #define FIGURES_MS 250
 #define FLUSH_MS 100
+/* The scheduler slice it asks for: its polls take well under this. */
+#define SLICE_NS 200000
 #define MAX_SOCKETS (1 << 18)
 #define MAX_PROCS (1 << 16)
 #define MAX_REMEMBERED 20000
@@ -793,13 +796,13 @@ static void prefer_parents(int64_t now, int64_t recent) {
   }
 }
 
+static int full_from; /* the pid a full scan goes on from (0: none under way) */
 static int64_t last_full_scan = -1000000;
 
 /* Looks for the owners of the sockets that have none yet, and tells those resolved. */
 static void resolve(int64_t now, int64_t wall) {
   if (pending_count == 0) return;
   int64_t began = cpu_us();
-  int first = !listed;
   maybe_relist(now);
   search_now = now;
   searching = 1;
@@ -828,9 +831,10 @@ static void resolve(int64_t now, int64_t wall) {
         break;
       }
   }
-  /* Then those that started lately (every process at the first look), newest first. */
+  /* Then those that started lately, newest first (at the first look none has: the full scan, due
+   * then, reads every process). */
   for (size_t i = proc_count; i-- > 0 && wanted_left;)
-    if (first || fresh(&procs[i], now)) search(&procs[i]);
+    if (fresh(&procs[i], now)) search(&procs[i]);
   prefer_parents(now, RECENT_MS);
   /* Then those that held sockets lately, latest first; then everyone, when a full scan is due. */
   if (wanted_left) {
@@ -850,11 +854,26 @@ static void resolve(int64_t now, int64_t wall) {
   for (size_t i = proc_count; i-- > 0 && wanted_left;)
     if (procs[i].listed && now - procs[i].listed <= YOUNG_MS) search(&procs[i]);
   prefer_parents(now, YOUNG_MS);
-  int full = now - last_full_scan >= FULL_SCAN_GAP_MS;
+  /* A full scan, by pid, takes at most SCAN_SLICE_MS at a time (the first, of every process, took
+   * over 100 ms on a busy machine, and sockets opened and closed meanwhile went unseen): the next
+   * poll goes on from where it stopped. */
+  int full = now - last_full_scan >= FULL_SCAN_GAP_MS || full_from > 0;
   if (full && wanted_left) {
-    fig.full_scans++;
-    for (size_t i = proc_count; i-- > 0 && wanted_left;) search(&procs[i]);
+    if (full_from == 0) fig.full_scans++;
+    int64_t slice = now_ms(CLOCK_MONOTONIC);
+    size_t i = 0;
+    while (i < proc_count && procs[i].pid < full_from) i++;
+    full_from = 0;
+    for (size_t searched = 0; i < proc_count && wanted_left; i++) {
+      search(&procs[i]);
+      if (++searched % 16 == 0 && now_ms(CLOCK_MONOTONIC) - slice >= SCAN_SLICE_MS && i + 1 < proc_count) {
+        full_from = procs[i + 1].pid;
+        break;
+      }
+    }
   }
+  /* A socket is given up on only after a whole scan did not find it. */
+  full = full && full_from == 0;
   if (full && wanted_left) last_full_scan = now;
   searching = 0;
   for (size_t i = 0; i < proc_count; i++)
@@ -935,6 +954,37 @@ static void read_counters(struct counters *c) {
   }
 }
 
+/* The spacing of a table's walks that keeps them within WALK_BUDGET, at most MAX_WALK_GAP_MS. */
+static int64_t gap_of(int64_t cost_us) {
+  int64_t gap = (int64_t)(cost_us / 1000.0 / WALK_BUDGET);
+  return gap > MAX_WALK_GAP_MS ? MAX_WALK_GAP_MS : gap;
+}
+
+/*
+ * Its polls must come on time when other programs keep every core busy (late ones let short
+ * connections open and close unseen): it asks the scheduler for short slices (Linux 6.12 and
+ * later: a task with a shorter slice preempts sooner when it wakes; anyone may ask), and where it
+ * may (CAP_SYS_NICE), a slightly higher priority. Its CPU stays bounded by its own budgets.
+ */
+static void ask_for_time(void) {
+  struct {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+    uint32_t util_min, util_max;
+  } attr;
+  memset(&attr, 0, sizeof attr);
+  attr.size = sizeof attr;
+  attr.policy = 0; /* SCHED_OTHER */
+  attr.runtime = SLICE_NS;
+  attr.nice = -5;
+  if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0) return;
+  attr.nice = 0;
+  syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
 static void figures(void) {
   printf("F %lld %lld %lld %lld %lld %lld %lld %lld\n", (long long)cpu_us(), fig.polls, fig.walks, fig.walk_us,
          fig.search_us, fig.processes, fig.links, fig.full_scans);
@@ -948,6 +998,7 @@ int main(int argc, char **argv) {
   if (getppid() == 1) return 1;
   static char out[64 * 1024];
   setvbuf(stdout, out, _IOFBF, sizeof out);
+  ask_for_time();
   diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   proc_dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (diag_fd < 0 || proc_dir < 0) {
@@ -964,15 +1015,21 @@ int main(int argc, char **argv) {
 
   struct counters before, now_counters;
   memset(&before, 0xfe, sizeof before);
-  int64_t last_walk[TABLES] = {0}, walk_cost_us[TABLES] = {0};
+  static int64_t last_walk[TABLES], walk_cost_us[TABLES];
   int ever[TABLES] = {0};
   unsigned dirty = 0;
   int64_t next_poll = now_ms(CLOCK_MONOTONIC), next_figures = next_poll, next_flush = next_poll;
   for (;;) {
     int64_t mono = now_ms(CLOCK_MONOTONIC);
-    if (mono < next_poll) {
+    /* A walk due between two polls (a table moved, and the gap since its last walk ends) wakes it
+     * then: walks stay at most MAX_WALK_GAP_MS apart, not that plus a poll. */
+    int64_t wake = next_poll;
+    for (int t = 0; t < TABLES; t++)
+      if ((dirty & ~failed_tables & (1u << t)) && last_walk[t] + gap_of(walk_cost_us[t]) < wake)
+        wake = last_walk[t] + gap_of(walk_cost_us[t]);
+    if (mono < wake) {
       struct pollfd in = {.fd = 0, .events = POLLIN};
-      int ready = poll(&in, 1, (int)(next_poll - mono));
+      int ready = poll(&in, 1, (int)(wake - mono));
       if (ready > 0) {
         char scratch[256];
         ssize_t n = read(0, scratch, sizeof scratch);
@@ -981,7 +1038,7 @@ int main(int argc, char **argv) {
       continue;
     }
     /* Late (a busy machine): the next poll comes a full gap after this one. */
-    next_poll = next_poll + POLL_MS > mono ? next_poll + POLL_MS : mono + POLL_MS;
+    if (mono >= next_poll) next_poll = next_poll + POLL_MS > mono ? next_poll + POLL_MS : mono + POLL_MS;
     fig.polls++;
     int64_t wall = now_ms(CLOCK_REALTIME);
     read_counters(&now_counters);
@@ -998,9 +1055,8 @@ int main(int argc, char **argv) {
     unsigned due = 0;
     for (int t = 0; t < TABLES; t++) {
       int64_t since = mono - last_walk[t];
-      int64_t gap = (int64_t)(walk_cost_us[t] / 1000.0 / WALK_BUDGET);
-      if (gap > MAX_WALK_GAP_MS) gap = MAX_WALK_GAP_MS;
-      if (!ever[t] || since >= REFRESH_MS || ((dirty & (1u << t)) && since >= gap)) due |= 1u << t;
+      if (!ever[t] || since >= REFRESH_MS || ((dirty & (1u << t)) && since >= gap_of(walk_cost_us[t])))
+        due |= 1u << t;
     }
     /* TCP v4 and v6 come in one walk of the hash. */
     if (due & ((1u << T_TCP) | (1u << T_TCP6))) due |= (1u << T_TCP) | (1u << T_TCP6);
