@@ -48,9 +48,11 @@ export interface SamplerFigures {
   polls: number;
   walks: number;
   /**
-   * CPU (user + system) spent in polls, µs, of which reading tables and searching for owners.
-   * process.cpuUsage() counts all the server's threads, but a poll is synchronous: little else runs
-   * meanwhile. (Wall time is no measure: on a busy machine a poll waits for a core.)
+   * CPU (user + system) spent sampling, µs, of which reading tables and searching for owners: the
+   * socket watcher's own (it reports it) plus Node's parsing of its news; or, when Node polls,
+   * process.cpuUsage() around each poll (it counts all the server's threads, but a poll is
+   * synchronous: little else runs meanwhile). Wall time is no measure: on a busy machine a poll
+   * waits for a core.
    */
   cpuMicros: number;
   walkMicros: number;
@@ -66,7 +68,7 @@ export interface SamplerFigures {
   tables: 'netlink' | 'proc';
 }
 
-/** Where the sampler reads the tables: the helper at this path, or /proc only (false). */
+/** Who samples: the socket watcher at this path (Node polls /proc when it cannot), or Node only (false). */
 export interface SamplerOptions {
   readonly helper?: string | false;
 }
