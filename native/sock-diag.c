@@ -891,7 +891,9 @@ static void resolve(int64_t now, int64_t wall) {
         id = identify(p);
         if (id) s->owner = p->pid;
       }
-    } else {
+    }
+    /* Not found, or its holder ended before it could be read: who held it when a lookout met it. */
+    if (!id) {
       struct held *h = memory_get(s->inode);
       if (h && next_id - h->id < KEPT_IDS) {
         id = h->id;
