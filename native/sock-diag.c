@@ -192,7 +192,7 @@ static void pending_remove(uint32_t inode) {
 struct proc {
   int pid;
   uint32_t listing;      /* the listing that last saw it */
-  int64_t listed;        /* when first listed (0: at the first look, so never "new") */
+  int64_t listed;        /* when first listed (0: old when first met) */
   int64_t owned;         /* when it last held a socket searched for (0: never) */
   uint32_t *fds, *fd_inodes; /* its socket descriptors at the last read, by descriptor */
   uint32_t nfds, fds_cap;
@@ -223,6 +223,26 @@ static void proc_free(struct proc *p) {
   free(p->exe);
 }
 
+static int read_stat(int pid, char *buf, size_t size, char **comm, size_t *comm_len, char **rest);
+
+/*
+ * When a process met at the first look counts as listed: a process that started in the last
+ * YOUNG_MS (a `curl` started just before sampling began, whose socket opens just after) as when
+ * it started, so it counts as new; any other as 0, old (the first full scan reads them all).
+ */
+static int64_t first_listed(int pid, int64_t now) {
+  static long ticks;
+  if (!ticks) ticks = sysconf(_SC_CLK_TCK);
+  char buf[1024], *comm, *rest;
+  size_t len;
+  unsigned long long start;
+  if (ticks <= 0 || !read_stat(pid, buf, sizeof buf, &comm, &len, &rest)) return 0;
+  if (sscanf(rest, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &start) != 1)
+    return 0;
+  int64_t age = now_ms(CLOCK_BOOTTIME) - (int64_t)(start * 1000 / (unsigned long long)ticks);
+  return age >= 0 && age <= YOUNG_MS && now - age > 0 ? now - age : 0;
+}
+
 /* `pid`'s entry, made when missing (a parent not in the last listing); NULL when full. */
 static struct proc *proc_get(int pid, int64_t now) {
   struct proc *p = proc_find(pid);
@@ -236,7 +256,7 @@ static struct proc *proc_get(int pid, int64_t now) {
   memset(&procs[at], 0, sizeof procs[at]);
   procs[at].pid = pid;
   procs[at].listing = listing;
-  procs[at].listed = listed ? now : 0;
+  procs[at].listed = listed ? now : first_listed(pid, now);
   return &procs[at];
 }
 
