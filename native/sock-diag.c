@@ -199,6 +199,7 @@ struct proc {
   uint32_t id;           /* its identity as told (0: not read) */
   unsigned long long start; /* its start time (clock ticks since boot) when its identity was read */
   uint64_t comm_hash, args_hash; /* of its name and arguments then */
+  long long verified;             /* the poll that last checked its identity */
   char *exe;             /* the program when its identity was read (NULL: unreadable) */
 };
 static struct proc *procs;
@@ -348,6 +349,8 @@ static int fresh(const struct proc *p, int64_t now);
  * it has gone.
  */
 static uint32_t identify(struct proc *p) {
+  /* Checked once a poll: a server that accepted many connections is not read again for each. */
+  if (p->id && p->verified == fig.polls && next_id - p->id < KEPT_IDS) return p->id;
   char exe[4096];
   int has_exe = read_exe(p->pid, exe, sizeof exe);
   static char stat[4096], cmdline[CMDLINE_MAX], status[4096];
@@ -376,7 +379,10 @@ static uint32_t identify(struct proc *p) {
   int same = p->id && (has_exe ? p->exe && strcmp(p->exe, exe) == 0 : p->exe == NULL) &&
              comm_hash == p->comm_hash && args_hash == p->args_hash;
   /* The reader keeps the last KEPT_IDS identities told: an older one is told again. */
-  if (same && next_id - p->id < KEPT_IDS) return p->id;
+  if (same && next_id - p->id < KEPT_IDS) {
+    p->verified = fig.polls;
+    return p->id;
+  }
   if (n < 0) n = read_whole(AT_FDCWD, proc_path(p->pid, "cmdline"), cmdline, sizeof cmdline);
   if (n < 0) n = 0;
   p->comm_hash = comm_hash;
@@ -392,6 +398,7 @@ static uint32_t identify(struct proc *p) {
   p->exe = has_exe ? strdup(exe) : NULL;
   p->id = next_id++;
   p->start = start;
+  p->verified = fig.polls;
   printf("P %u %d %llu ", p->id, p->pid, start);
   if (uid >= 0) printf("%ld", uid);
   else putchar('-');
