@@ -1,12 +1,15 @@
 // Benchmark (not a test): what the process sampler costs (Linux). It records into a sidecar in a
 // temporary folder for N seconds with no load of its own making, then for N seconds while two
-// programs connect on loopback (127.83.75.0/24): a Node client making connections that live 110 ms,
-// 4 at a time, and `curl` runs against an HTTP server, 4 at a time. It prints the sampler's CPU
-// (process.cpuUsage around each poll) as a share of one core, split into table reads and owner
-// searches, and what it recorded. The load runs in child processes, so that only the sampler's own
-// work is counted here, plus the netlink helper's CPU (its own process, which reports it). Each
-// case runs twice: the tables read through the netlink helper (when it was built) and from /proc.
-//   npm run bench:processes [-- seconds]
+// programs connect on loopback (127.83.76.0/24): a Node client making connections that live 110 ms,
+// 4 at a time, and `curl` runs against an HTTP server, 4 at a time. It prints the sampling's CPU as
+// a share of one core: this process's (it does nothing but sample: Node's upkeep and the parsing
+// of the watcher's news, or the polls of /proc) plus the socket watcher's (its own process, which
+// reports it), split into table reads and owner searches, and what it recorded. The load runs in
+// child processes, so that only the sampling is counted here. Each case runs twice: through the
+// socket watcher (when it was built) and with Node polling /proc itself. With B > 0, B busy loops
+// keep the cores loaded meanwhile (other programs wanting the CPU), and the share of sockets
+// recorded with their process says what the sampling still catches.
+//   npm run bench:processes [-- seconds [B]]
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +23,7 @@ import { SOCK_DIAG_HELPER } from '../src/processes/sock-diag.js';
 import { readSidecar } from '../src/processes/sidecar.js';
 
 const seconds = Number(process.argv[2] ?? 10);
+const busy = Number(process.argv[3] ?? 0);
 if (!SocketSampler.available()) {
   console.error('The sampler needs Linux with /proc/net.');
   process.exit(1);
@@ -35,15 +39,15 @@ const http = require('node:http');
 const net = require('node:net');
 const web = http.createServer((q, r) => setTimeout(() => r.end('ok'), 110));
 const tcp = net.createServer((s) => { s.resume(); setTimeout(() => s.end(), 110); });
-web.listen(0, '127.83.75.1', () => tcp.listen(0, '127.83.75.2', () => {
+web.listen(0, '127.83.76.1', () => tcp.listen(0, '127.83.76.2', () => {
   console.log(web.address().port);
   const one = () => new Promise((resolve) => {
-    const s = net.connect({ host: '127.83.75.2', port: tcp.address().port, localAddress: '127.83.75.11' });
+    const s = net.connect({ host: '127.83.76.2', port: tcp.address().port, localAddress: '127.83.76.11' });
     s.on('error', resolve); s.on('close', resolve); s.resume();
   });
   const curl = () => new Promise((resolve) => {
-    const url = 'http://127.83.75.1:' + web.address().port + '/';
-    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.75.10', url], { stdio: 'ignore' }).on('close', resolve);
+    const url = 'http://127.83.76.1:' + web.address().port + '/';
+    spawn('curl', ['-s', '-o', '/dev/null', '--interface', '127.83.76.10', url], { stdio: 'ignore' }).on('close', resolve);
   });
   const worker = async (f) => { for (;;) await f(); };
   for (let i = 0; i < 4; i++) { void worker(one); void worker(curl); }
@@ -73,11 +77,17 @@ async function record(
   const end = sidecar?.end;
   if (!sidecar || !end) throw new Error('no sidecar');
   const facts = new Attribution(sidecar).facts;
-  const used = own.user + own.system + (end.helperMicros ?? 0);
+  const helperMicros = end.helperMicros ?? 0;
+  const used = own.user + own.system + helperMicros;
   const share = (micros: number | undefined): string =>
     `${(((micros ?? 0) / 1000 / end.sampledMs) * 100).toFixed(2)}%`;
+  const who = end.tables === 'netlink' ? 'socket watcher' : 'Node polling /proc';
+  const parts =
+    end.tables === 'netlink'
+      ? `the watcher ${share(helperMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}), Node ${share(own.user + own.system)} (of which parsing its news ${share(end.cpuMicros - helperMicros)})`
+      : `Node ${share(own.user + own.system)}, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}), ${(end.cpuMicros / end.polls).toFixed(0)} µs a poll`;
   console.log(
-    `${label}, tables from ${end.tables ?? 'proc'}: process CPU (with the helper's ${share(end.helperMicros)}) ${(used / 1000).toFixed(0)} ms over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used)} of one core, of which in polls ${share(end.cpuMicros)} (table reads ${share(end.walkMicros)}, owner searches ${share(end.searchMicros)}); ${end.polls} polls (${(end.cpuMicros / end.polls).toFixed(0)} µs each), ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded (${(facts.sockets / (end.sampledMs / 1000)).toFixed(0)} a second), ${facts.ownedSockets} with their process, ${facts.processes} processes`,
+    `${label}${busy > 0 ? ` with ${busy} busy loops` : ''}, ${who}: ${(used / 1000).toFixed(0)} ms of CPU over ${(end.sampledMs / 1000).toFixed(1)} s = ${share(used)} of one core: ${parts}; ${end.polls} polls, ${end.walks} table reads, ${end.fullScans ?? 0} full scans, ${end.linksRead ?? 0} fd links read; ${facts.sockets} sockets recorded (${(facts.sockets / (end.sampledMs / 1000)).toFixed(0)} a second), ${facts.ownedSockets} with their process (${((100 * facts.ownedSockets) / Math.max(1, facts.sockets)).toFixed(1)}%), ${facts.processes} processes`,
   );
 }
 
@@ -93,6 +103,14 @@ const loaded = async (until: number): Promise<void> => {
   }
 };
 
-const helpers: (string | false)[] = existsSync(SOCK_DIAG_HELPER) ? [SOCK_DIAG_HELPER, false] : [false];
-for (const helper of helpers) await record('idle', helper, (until) => delay(until - Date.now()));
-for (const helper of helpers) await record('two programs connecting', helper, loaded);
+/** Busy loops for the whole run: other programs that want every core. */
+const loops = Array.from({ length: busy }, () =>
+  spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+);
+try {
+  const helpers: (string | false)[] = existsSync(SOCK_DIAG_HELPER) ? [SOCK_DIAG_HELPER, false] : [false];
+  for (const helper of helpers) await record('idle', helper, (until) => delay(until - Date.now()));
+  for (const helper of helpers) await record('two programs connecting', helper, loaded);
+} finally {
+  for (const loop of loops) loop.kill('SIGKILL');
+}

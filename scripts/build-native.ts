@@ -2,8 +2,8 @@
 // the Wireshark version whose headers are installed, and records that version beside it. Optional:
 // without a C compiler, pkg-config or Wireshark's headers it says what is missing and exits 0, and
 // summaries count conversations from per-packet lines instead (exact too, about twice as slow).
-// Also the process sampler's netlink helper (native/sock-diag.c, Linux), which needs only a C
-// compiler and the kernel's headers: without them the sampler reads /proc/net instead.
+// Also the process sampler's socket watcher (native/sock-diag.c, Linux), which needs only a C
+// compiler and the kernel's headers: without them the sampler polls /proc from Node instead.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,12 +31,12 @@ if (process.platform === 'linux') {
   const helper = path.join(out, 'sock-diag');
   try {
     run(compiler, ['-O2', '-Wall', '-Werror', '-o', helper, path.join(root, 'native', 'sock-diag.c')]);
-    say('built the socket lister (netlink sock_diag) for the process sampler');
+    say('built the socket watcher (netlink sock_diag) for the process sampler');
   } catch (err) {
     rmSync(helper, { force: true });
     const stderr = (err as { stderr?: string }).stderr ?? String(err);
     say(
-      `skipped the socket lister: ${compiler} failed; the process sampler reads /proc/net instead:\n${stderr.trim()}`,
+      `skipped the socket watcher: ${compiler} failed; the process sampler polls /proc from Node instead:\n${stderr.trim()}`,
     );
   }
 }

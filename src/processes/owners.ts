@@ -279,42 +279,71 @@ export class SocketOwners {
     if (stat === undefined) return undefined;
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses; starttime is field 22.
     const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close).replace(CONTROL, ' ');
-    const started = stat.slice(close + 2).split(' ')[19] ?? '';
-    // Arguments are NUL-separated; secrets among them are redacted before anything keeps them.
-    const cmdline = redactCommandLine(
-      (readText(`/proc/${pid}/cmdline`, 'utf8') ?? '')
-        .slice(0, CMDLINE_READ_CHARS)
-        .replace(/\0+$/, '')
-        .split('\0')
-        .map((arg) => arg.replace(CONTROL, ' ')),
-    );
     const uidText = /^Uid:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`) ?? '')?.[1];
-    const uid = uidText === undefined ? undefined : Number(uidText);
-    const info: ProcessInfo = {
-      // An exec keeps the pid and start time but makes another program of it: comm tells them apart.
-      key: `${pid}@${started}@${comm}`,
-      pid,
-      comm,
-      cmdline: cmdline.length > CMDLINE_MAX_CHARS ? `${cmdline.slice(0, CMDLINE_MAX_CHARS - 1)}…` : cmdline,
-      uid,
-      user: uid === undefined ? undefined : this.userName(uid),
-    };
+    const info = describeProcess(
+      {
+        pid,
+        started: stat.slice(close + 2).split(' ')[19] ?? '',
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+        cmdline: readText(`/proc/${pid}/cmdline`, 'utf8') ?? '',
+        uid: uidText === undefined ? undefined : Number(uidText),
+      },
+      (uid) => this.userName(uid),
+    );
     this.infos.set(pid, { info, exe: program });
     return info;
   }
 
   /** A user's name from /etc/passwd (read once), or undefined. */
   userName(uid: number): string | undefined {
-    if (!this.users) {
-      this.users = new Map();
-      for (const line of (readText('/etc/passwd') ?? '').split('\n').slice(0, 10_000)) {
-        const [name, , id] = line.split(':');
-        if (name !== undefined && id !== undefined && /^\d+$/.test(id)) this.users.set(Number(id), name);
-      }
-    }
+    this.users ??= readUserNames();
     return this.users.get(uid);
   }
+}
+
+/** A process as /proc tells it: its comm and NUL-separated command line as they are. */
+export interface RawProcess {
+  readonly pid: number;
+  /** Its start time (clock ticks since boot), as text. */
+  readonly started: string;
+  readonly comm: string;
+  readonly cmdline: string;
+  readonly uid: number | undefined;
+}
+
+/**
+ * Who a process is, as the sampler keeps it: control characters made spaces, its arguments with
+ * their secrets redacted and cut to CMDLINE_MAX_CHARS, its user named.
+ */
+export function describeProcess(raw: RawProcess, userName: (uid: number) => string | undefined): ProcessInfo {
+  const comm = raw.comm.replace(CONTROL, ' ');
+  // Arguments are NUL-separated; secrets among them are redacted before anything keeps them.
+  const cmdline = redactCommandLine(
+    raw.cmdline
+      .slice(0, CMDLINE_READ_CHARS)
+      .replace(/\0+$/, '')
+      .split('\0')
+      .map((arg) => arg.replace(CONTROL, ' ')),
+  );
+  return {
+    // An exec keeps the pid and start time but makes another program of it: comm tells them apart.
+    key: `${raw.pid}@${raw.started}@${comm}`,
+    pid: raw.pid,
+    comm,
+    cmdline: cmdline.length > CMDLINE_MAX_CHARS ? `${cmdline.slice(0, CMDLINE_MAX_CHARS - 1)}…` : cmdline,
+    uid: raw.uid,
+    user: raw.uid === undefined ? undefined : userName(raw.uid),
+  };
+}
+
+/** Users' names by uid, from /etc/passwd. */
+export function readUserNames(): Map<number, string> {
+  const users = new Map<number, string>();
+  for (const line of (readText('/etc/passwd') ?? '').split('\n').slice(0, 10_000)) {
+    const [name, , id] = line.split(':');
+    if (name !== undefined && id !== undefined && /^\d+$/.test(id)) users.set(Number(id), name);
+  }
+  return users;
 }
 
 /** The fields of /proc/<pid>/stat after "pid (comm) ": state, ppid, ... */

@@ -4,14 +4,15 @@
 // never more than MAX_WALK_GAP_MS so a connection that lives 100 ms is seen), and finds the owner
 // of each new socket while it is still open. One sampler serves every session: each watcher is a
 // sink told of sockets as they open (with their owner) and close. The timer is its own: the last
-// watcher to leave stops it, and close() stops it whatever is watching. The tables come from the
-// netlink helper (sock-diag.ts) when it was built and answers, else from /proc/net.
+// watcher to leave stops it, and close() stops it whatever is watching. When the socket watcher
+// (sock-diag.ts, a helper in C) was built, it runs this whole loop in its own process and the
+// sampler only hears its news; without it, or when it fails, the sampler polls /proc itself.
 import { SocketOwners } from './owners.js';
 import type { ProcessInfo } from './owners.js';
 import { parseSocketTable, portOf, ProcFile, readTableCounters, SOCKET_TABLES } from './proc-net.js';
 import type { SocketRow, SocketTable, TableCounters } from './proc-net.js';
-import { SOCK_DIAG_HELPER, SockDiag } from './sock-diag.js';
-import type { DiagDump, TableRow } from './sock-diag.js';
+import { SOCK_DIAG_HELPER, SockWatch } from './sock-diag.js';
+import type { TableRow, WatchFigures } from './sock-diag.js';
 
 /** How often the counters are read. */
 export const POLL_MS = 25;
@@ -19,11 +20,6 @@ export const POLL_MS = 25;
 const REFRESH_MS = 2000;
 /** Share of one core the TCP table walks may take, which spaces them out on a large hash table. */
 const WALK_BUDGET = 0.03;
-/**
- * The same through the netlink helper, whose dumps cost about a fifth as much: each dump also
- * costs the parse and the update of what it lists, so walks stay spaced, within MAX_WALK_GAP_MS.
- */
-const HELPER_WALK_BUDGET = 0.01;
 /** The widest spacing of walks: a connection that lives 100 ms still spans one. */
 export const MAX_WALK_GAP_MS = 60;
 /** A scan of every process, for sockets the likely processes did not hold, at most this often. */
@@ -52,9 +48,11 @@ export interface SamplerFigures {
   polls: number;
   walks: number;
   /**
-   * CPU (user + system) spent in polls, µs, of which reading tables and searching for owners.
-   * process.cpuUsage() counts all the server's threads, but a poll is synchronous: little else runs
-   * meanwhile. (Wall time is no measure: on a busy machine a poll waits for a core.)
+   * CPU (user + system) spent sampling, µs, of which reading tables and searching for owners: the
+   * socket watcher's own (it reports it) plus Node's parsing of its news; or, when Node polls,
+   * process.cpuUsage() around each poll (it counts all the server's threads, but a poll is
+   * synchronous: little else runs meanwhile). Wall time is no measure: on a busy machine a poll
+   * waits for a core.
    */
   cpuMicros: number;
   walkMicros: number;
@@ -64,13 +62,13 @@ export interface SamplerFigures {
   processesScanned: number;
   linksRead: number;
   fullScans: number;
-  /** Of cpuMicros and walkMicros, what the netlink helper spent (its own process). */
+  /** Of cpuMicros, what the socket watcher spent (its own process; the rest is Node's). */
   helperMicros: number;
-  /** Where the tables came from: 'netlink' while the helper answered, else 'proc'. */
+  /** Who sampled: 'netlink' while the socket watcher ran, else 'proc' (Node read /proc). */
   tables: 'netlink' | 'proc';
 }
 
-/** Where the sampler reads the tables: the helper at this path, or /proc only (false). */
+/** Who samples: the socket watcher at this path (Node polls /proc when it cannot), or Node only (false). */
 export interface SamplerOptions {
   readonly helper?: string | false;
 }
@@ -98,8 +96,8 @@ export class SocketSampler {
   private lastFullScan = 0;
   private startedAt = 0;
   private figures: SamplerFigures = emptyFigures();
-  private diag: SockDiag | undefined;
-  /** Counts runs (begin to end), so that a dump answered after its run ended is dropped. */
+  private watcher: SockWatch | undefined;
+  /** Counts runs (begin to end), so that news told after its run ended is dropped. */
   private run = 0;
   private readonly helper: string | false;
 
@@ -138,13 +136,14 @@ export class SocketSampler {
   /** The sampler's figures since sampling began. */
   current(): SamplerFigures {
     const counts = this.owners.counts;
+    const sampling = this.timer !== undefined || this.watcher !== undefined;
     return {
       ...this.figures,
-      sampledMs: this.timer === undefined ? 0 : Date.now() - this.startedAt,
-      processesScanned: counts.processes,
-      linksRead: counts.links,
-      fullScans: counts.fullScans,
-      tables: this.diag?.alive ? 'netlink' : 'proc',
+      sampledMs: sampling ? Date.now() - this.startedAt : 0,
+      processesScanned: this.figures.processesScanned + counts.processes,
+      linksRead: this.figures.linksRead + counts.links,
+      fullScans: this.figures.fullScans + counts.fullScans,
+      tables: this.watcher?.alive ? 'netlink' : 'proc',
     };
   }
 
@@ -164,8 +163,53 @@ export class SocketSampler {
     this.startedAt = Date.now();
     this.lastFullScan = 0;
     this.run++;
-    this.diag = this.helper === false ? undefined : SockDiag.start(this.helper);
-    this.poll();
+    this.watcher = this.helper === false ? undefined : this.startWatcher(this.helper);
+    if (this.watcher === undefined) this.poll();
+  }
+
+  /** Starts the socket watcher, whose news this run takes in; undefined when it cannot start. */
+  private startWatcher(file: string): SockWatch | undefined {
+    const run = this.run;
+    const ours = (): boolean => run === this.run && this.sinks.size > 0;
+    return SockWatch.start(file, {
+      opened: (row, firstSeen, owner) => {
+        if (!ours()) return;
+        const { table, ...socket } = row;
+        const s: LiveSocket = { row: socket, table, firstSeen, lastSeen: firstSeen, owner: owner ?? null };
+        this.live.set(row.inode, s);
+        this.tell((sink) => sink.opened(seen(s)));
+      },
+      closed: (inode, lastSeen) => {
+        if (!ours()) return;
+        this.live.delete(inode);
+        this.tell((sink) => sink.closed(inode, lastSeen));
+      },
+      batch: () => {
+        if (ours()) this.tell((sink) => sink.flush());
+      },
+      figures: (delta, nodeMicros) => {
+        if (ours()) this.addFigures(delta, nodeMicros);
+      },
+      // The sockets it told of stay known: the first walk of /proc keeps those still open.
+      failed: () => {
+        if (!ours()) return;
+        this.watcher = undefined;
+        this.poll();
+      },
+    });
+  }
+
+  private addFigures(helper: WatchFigures, nodeMicros: number): void {
+    const f = this.figures;
+    f.polls += helper.polls;
+    f.walks += helper.walks;
+    f.cpuMicros += helper.cpuMicros + nodeMicros;
+    f.helperMicros += helper.cpuMicros;
+    f.walkMicros += helper.walkMicros;
+    f.searchMicros += helper.searchMicros;
+    f.processesScanned += helper.processesScanned;
+    f.linksRead += helper.linksRead;
+    f.fullScans += helper.fullScans;
   }
 
   /** A /proc file, through a descriptor kept open while sampling. */
@@ -180,8 +224,8 @@ export class SocketSampler {
     this.timer = undefined;
     for (const file of this.files.values()) file.close();
     this.files.clear();
-    this.diag?.close();
-    this.diag = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
     this.run++;
     this.live = new Map();
     this.owners = new SocketOwners();
@@ -222,10 +266,6 @@ export class SocketSampler {
       if (now - last >= REFRESH_MS) return true;
       return this.dirty.has(table) && now - last >= this.walkGap(table);
     }).map(({ table }) => table);
-    if (this.diag?.alive) {
-      this.askHelper(this.diag, dueTables, now);
-      return;
-    }
     this.takeIn(dueTables, this.walkProc(dueTables, now), now);
   }
 
@@ -247,56 +287,6 @@ export class SocketSampler {
     return rows;
   }
 
-  /**
-   * Asks the helper for the due tables (TCP v4 and v6 together: one walk of the hash lists both);
-   * its answer is taken in when it comes, by a later turn of the event loop. While one is under way
-   * no other is asked for. A helper that fails leaves /proc to the rest of the run.
-   */
-  private askHelper(diag: SockDiag, due: readonly SocketTable[], now: number): void {
-    if (diag.busy) return;
-    if (due.length === 0) {
-      this.takeIn([], [], now);
-      return;
-    }
-    const tcp = due.includes('tcp') || due.includes('tcp6');
-    const asked = SOCKET_TABLES.filter((t) => (t.protocol === 'tcp' ? tcp : due.includes(t.table))).map(
-      (t) => t.table,
-    );
-    for (const table of asked) {
-      this.lastWalk.set(table, now);
-      this.dirty.delete(table);
-    }
-    const run = this.run;
-    diag.dump(asked, (dump) => {
-      if (run !== this.run || this.sinks.size === 0) return;
-      const began = process.cpuUsage();
-      try {
-        this.answered(asked, dump, now);
-      } finally {
-        this.figures.cpuMicros += cpuSince(began);
-      }
-    });
-  }
-
-  /** Takes in the helper's answer; tables it could not give are read from /proc. */
-  private answered(asked: readonly SocketTable[], dump: DiagDump | undefined, now: number): void {
-    if (dump === undefined) {
-      this.takeIn(asked, this.walkProc(asked, now), now);
-      return;
-    }
-    const failed = asked.filter((t) => dump.failed.includes(t) || dump.failed.includes('all'));
-    const walked = asked.filter((t) => !failed.includes(t));
-    const cost = dump.cpuMicros / 1000;
-    for (const table of walked)
-      this.walkCost.set(table, 0.7 * (this.walkCost.get(table) ?? cost) + 0.3 * cost);
-    this.figures.walks++;
-    this.figures.walkMicros += dump.cpuMicros;
-    this.figures.cpuMicros += dump.cpuMicros;
-    this.figures.helperMicros += dump.cpuMicros;
-    const fromProc = failed.length > 0 ? this.walkProc(failed, now) : [];
-    this.takeIn(asked, [...dump.rows, ...fromProc], now);
-  }
-
   /** The rows of the walked tables: sockets opened and closed, owners looked for, sinks told. */
   private takeIn(walked: readonly SocketTable[], rows: readonly TableRow[], now: number): void {
     if (walked.length === 0 && !this.hasUnowned()) return;
@@ -308,8 +298,7 @@ export class SocketSampler {
   /** Spacing of one table's walks that keeps walks of TCP tables within WALK_BUDGET. */
   private walkGap(table: SocketTable): number {
     const cost = this.walkCost.get(table) ?? 0;
-    const budget = this.diag?.alive ? HELPER_WALK_BUDGET : WALK_BUDGET;
-    return Math.min(MAX_WALK_GAP_MS, Math.max(this.pollMs, cost / budget));
+    return Math.min(MAX_WALK_GAP_MS, Math.max(this.pollMs, cost / WALK_BUDGET));
   }
 
   private hasUnowned(): boolean {
