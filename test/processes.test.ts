@@ -207,6 +207,9 @@ describe('who owned a 5-tuple at a time', () => {
       // The same port used again, later, by another program.
       open(3, '127.0.0.1:5000', '127.0.0.1:80', node, 9000),
       { t: 'close', inode: 3, at: 9100 },
+      // The server's end of a connection, recorded without its owner (the search missed it).
+      { ...(open(4, '127.0.0.1:80', '127.0.0.1:7000', server, 20_000) as object), process: null },
+      { t: 'close', inode: 4, at: 20_100 },
     ]),
   );
   assert.ok(sidecar);
@@ -233,9 +236,14 @@ describe('who owned a 5-tuple at a time', () => {
   it("credits the server's end to the process listening on every address", () => {
     assert.equal(attribution.ownerOf('tcp', '127.0.0.1:80', '127.0.0.1:5000', 1000, 1100)?.pid, 30);
     assert.equal(attribution.ownerOf('udp', '127.0.0.1:80', '127.0.0.1:5000', 1000, 1100), undefined);
+    assert.equal(
+      attribution.ownerOf('tcp', '127.0.0.1:80', '127.0.0.1:7000', 20_000, 20_100)?.pid,
+      30,
+      'a recorded socket without its owner leaves the question to the listener',
+    );
     assert.deepEqual(
       [attribution.facts.sockets, attribution.facts.ownedSockets, attribution.facts.processes],
-      [3, 3, 3],
+      [4, 3, 3],
     );
   });
 

@@ -165,9 +165,11 @@ export class Attribution {
       this.wild.get(`${protocol} ${local.startsWith('[') ? anyV6 : anyV4}`),
       local.startsWith('[') ? undefined : this.wild.get(`${protocol} ${anyV6}`),
     ];
+    // A socket recorded without its owner (an accepted one the search missed) leaves the question
+    // to the listening socket: its server most likely holds it.
     for (const spans of candidates) {
       const best = nearest(spans ?? [], firstMs, lastMs);
-      if (best) return best.owner;
+      if (best?.owner) return best.owner;
     }
     return undefined;
   }
