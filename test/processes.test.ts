@@ -208,7 +208,7 @@ describe('who owned a 5-tuple at a time', () => {
       open(3, '127.0.0.1:5000', '127.0.0.1:80', node, 9000),
       { t: 'close', inode: 3, at: 9100 },
       // The server's end of a connection, recorded without its owner (the search missed it).
-      { ...(open(4, '127.0.0.1:80', '127.0.0.1:7000', server, 20_000) as object), process: null },
+      { ...open(4, '127.0.0.1:80', '127.0.0.1:7000', server, 20_000), process: null },
       { t: 'close', inode: 4, at: 20_100 },
     ]),
   );
