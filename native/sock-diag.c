@@ -21,6 +21,11 @@
  *   move, the processes that started lately are read at once (the "lookout"), and the sockets they
  *   hold remembered, so a short-lived curl's socket keeps its owner after the curl has gone.
  *
+ * Its cost is bounded: past CPU_BUDGET of a core over a BUDGET_WINDOW_MS window (after the first
+ * second, which carries the first read of every process) it polls half as often, up to a quarter,
+ * without lookouts, and speeds up again once under half the budget; the time it spent slowed is
+ * told, for answers to say that connections shorter than a slowed poll may be missing.
+ *
  * Each process's identity is read once (while it runs the same program) and told once. Lines on
  * stdout, one event each, numbers in decimal, addresses as network-order bytes in hex, names and
  * arguments as hex of their bytes (they may hold any byte):
@@ -28,6 +33,7 @@
  *   O <inode> <t|u><4|6> <state hex> <uid> <local hex>:<port> <remote hex>:<port> <first ms> <id|->
  *   C <inode> <last ms>
  *   F <cpu µs> <polls> <walks> <walk µs> <search µs> <processes read> <links read> <full scans>
+ *     <ms slowed to stay within CPU_BUDGET>
  *   ! <table> <reason>
  * Times are ms since the epoch; CPU is this process's, from its start. An O line names an owner
  * told by a P line before it, among the last KEPT_IDS told (the reader keeps that many). It exits
@@ -69,6 +75,11 @@
 #define RELIST_MS 1000
 #define FIGURES_MS 250
 #define FLUSH_MS 100
+/* The share of one core the helper may take (Node's reading of its news adds about 1%). */
+#define CPU_BUDGET 0.03
+#define BUDGET_WINDOW_MS 500
+#define BUDGET_FROM_MS 1000
+#define MAX_SLOWDOWN 4
 /* The scheduler slice it asks for: its polls take well under this. */
 #define SLICE_NS 200000
 #define MAX_SOCKETS (1 << 18)
@@ -264,7 +275,7 @@ static struct proc *proc_get(int pid, int64_t now) {
 /* --- Figures, and lines out --- */
 
 static struct {
-  long long polls, walks, walk_us, search_us, processes, links, full_scans;
+  long long polls, walks, walk_us, search_us, processes, links, full_scans, slowed_ms;
 } fig;
 static uint32_t next_id = 1;
 
@@ -579,10 +590,11 @@ static void numeric_entries(int fd, void (*each)(unsigned long, void *), void *a
     for (long at = 0; at < n;) {
       struct linux_dirent64 *d = (struct linux_dirent64 *)(entries + at);
       at += d->d_reclen;
-      char *end;
-      if (d->d_name[0] < '0' || d->d_name[0] > '9') continue;
-      unsigned long v = strtoul(d->d_name, &end, 10);
-      if (*end == '\0') each(v, arg);
+      /* By hand: the listing of /proc and of busy processes' descriptors is the hot loop here. */
+      const char *c = d->d_name;
+      unsigned long v = 0;
+      while (*c >= '0' && *c <= '9') v = v * 10 + (unsigned long)(*c++ - '0');
+      if (c != d->d_name && *c == '\0') each(v, arg);
     }
   }
 }
@@ -671,9 +683,11 @@ static void scanned_fd(unsigned long number, void *arg) {
   if (st->old < p->nfds && p->fds[st->old] == fd && sock_get(p->fd_inodes[st->old]))
     inode = p->fd_inodes[st->old];
   else {
-    char name[16], link[64];
-    snprintf(name, sizeof name, "%u", fd);
-    ssize_t len = readlinkat(st->dir, name, link, sizeof link - 1);
+    char name[16], link[64], *at = name + sizeof name - 1;
+    *at = '\0';
+    uint32_t rest = fd;
+    do *--at = (char)('0' + rest % 10); while ((rest /= 10) != 0);
+    ssize_t len = readlinkat(st->dir, at, link, sizeof link - 1);
     if (len < 0) return; /* closed while we looked */
     fig.links++;
     link[len] = '\0';
@@ -1015,8 +1029,8 @@ static void ask_for_time(void) {
 }
 
 static void figures(void) {
-  printf("F %lld %lld %lld %lld %lld %lld %lld %lld\n", (long long)cpu_us(), fig.polls, fig.walks, fig.walk_us,
-         fig.search_us, fig.processes, fig.links, fig.full_scans);
+  printf("F %lld %lld %lld %lld %lld %lld %lld %lld %lld\n", (long long)cpu_us(), fig.polls, fig.walks,
+         fig.walk_us, fig.search_us, fig.processes, fig.links, fig.full_scans, fig.slowed_ms);
 }
 
 int main(int argc, char **argv) {
@@ -1048,6 +1062,9 @@ int main(int argc, char **argv) {
   int ever[TABLES] = {0};
   unsigned dirty = 0;
   int64_t next_poll = now_ms(CLOCK_MONOTONIC), next_figures = next_poll, next_flush = next_poll;
+  /* The budget: how much slower than POLL_MS it polls, and the window it judges its CPU over. */
+  int slowdown = 1;
+  int64_t began_ms = next_poll, window_from = -1, window_cpu = 0, last_poll = next_poll;
   for (;;) {
     int64_t mono = now_ms(CLOCK_MONOTONIC);
     /* A walk due between two polls (a table moved, and the gap since its last walk ends) wakes it
@@ -1067,7 +1084,23 @@ int main(int argc, char **argv) {
       continue;
     }
     /* Late (a busy machine): the next poll comes a full gap after this one. */
-    if (mono >= next_poll) next_poll = next_poll + POLL_MS > mono ? next_poll + POLL_MS : mono + POLL_MS;
+    int64_t interval = (int64_t)POLL_MS * slowdown;
+    if (mono >= next_poll) next_poll = next_poll + interval > mono ? next_poll + interval : mono + interval;
+    if (slowdown > 1) fig.slowed_ms += mono - last_poll;
+    last_poll = mono;
+    if (mono - began_ms >= BUDGET_FROM_MS) {
+      int64_t cpu = cpu_us();
+      if (window_from < 0) {
+        window_from = mono;
+        window_cpu = cpu;
+      } else if (mono - window_from >= BUDGET_WINDOW_MS) {
+        double share = (double)(cpu - window_cpu) / 1000.0 / (double)(mono - window_from);
+        if (share > CPU_BUDGET && slowdown < MAX_SLOWDOWN) slowdown *= 2;
+        else if (share < CPU_BUDGET / 2 && slowdown > 1) slowdown /= 2;
+        window_from = mono;
+        window_cpu = cpu;
+      }
+    }
     fig.polls++;
     int64_t wall = now_ms(CLOCK_REALTIME);
     read_counters(&now_counters);
@@ -1080,7 +1113,7 @@ int main(int argc, char **argv) {
     dirty |= moved;
     /* A socket just opened by a new process (a `curl`) may be closed again by the time the search
      * that wants it runs: its process is noted now, before the tables are read. */
-    if (moved) lookout(mono);
+    if (moved && slowdown == 1) lookout(mono);
     unsigned due = 0;
     for (int t = 0; t < TABLES; t++) {
       int64_t since = mono - last_walk[t];

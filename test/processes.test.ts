@@ -117,6 +117,7 @@ describe('the process sidecar', () => {
         linksRead: 10,
         fullScans: 0,
         helperMicros: 0,
+        slowedMs: 0,
         tables: 'proc',
       });
       assert.deepEqual(writer.counts, { sockets: 2, processes: 2, capped: true });
@@ -273,6 +274,18 @@ describe('who owned a 5-tuple at a time', () => {
       [summary.unknownLocalEnds, summary.unattributedConversations, summary.rows.map((r) => r.comm)],
       [1, 1, ['node', 'curl']],
     );
+    assert.equal(summary.slowedSeconds, 0, 'a recording that never slowed says none');
+  });
+
+  it('says how long the sampling slowed to stay within its CPU budget', () => {
+    const slowed = parseSidecar(
+      text([
+        header,
+        { t: 'end', at: 5000, polls: 100, walks: 50, cpuMicros: 150_000, sampledMs: 5000, slowedMs: 2460 },
+      ]),
+    );
+    assert.ok(slowed);
+    assert.equal(summarizeProcesses(new Attribution(slowed), [], 0, 10).slowedSeconds, 2.5);
   });
 });
 

@@ -34,7 +34,7 @@ O 2988922 t6 01 0 00000000000000000000ffff7f534c02:34013 00000000000000000000fff
 O 2988918 t4 01 1000 7f534c0b:40701 7f534c01:46665 1796000000004 7
 O 2988920 u6 07 0 00000000000000000000000000000001:52581 00000000000000000000000000000000:0 1796000000005 -
 C 2988921 1796000000100
-F 2457 40 3 900 400 12 80 1
+F 2457 40 3 900 400 12 80 1 150
 ! udp Protocol not supported`;
 
 const linux = process.platform === 'linux';
@@ -105,6 +105,7 @@ describe('socket watcher output', () => {
         processesScanned: 12,
         linksRead: 80,
         fullScans: 1,
+        slowedMs: 150,
       },
     });
     assert.deepEqual(lines.at(-1), { kind: 'error', table: 'udp', reason: 'Protocol not supported' });

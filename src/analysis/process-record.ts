@@ -453,6 +453,7 @@ export function summarizeProcessPackets(
     complete: read.complete,
     cpuPercent: null,
     sampledSeconds: null,
+    slowedSeconds: 0,
     source: 'wireshark',
   };
 }

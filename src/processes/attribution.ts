@@ -60,6 +60,8 @@ export interface AttributionFacts {
   readonly cpuShare: number | undefined;
   /** How long it sampled, in ms (when it said). */
   readonly sampledMs: number | undefined;
+  /** How long of that it polled slower than usual to stay within its CPU budget. */
+  readonly slowedMs: number;
 }
 
 export class Attribution {
@@ -104,6 +106,7 @@ export class Attribution {
       complete: end !== undefined,
       cpuShare: end && end.sampledMs > 0 ? end.cpuMicros / 1000 / end.sampledMs : undefined,
       sampledMs: end?.sampledMs,
+      slowedMs: end?.slowedMs ?? 0,
     };
   }
 

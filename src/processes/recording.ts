@@ -49,6 +49,7 @@ export class ProcessRecording {
       linksRead: after.linksRead - this.before.linksRead,
       fullScans: after.fullScans - this.before.fullScans,
       helperMicros: after.helperMicros - this.before.helperMicros,
+      slowedMs: after.slowedMs - this.before.slowedMs,
     });
   }
 }

@@ -64,6 +64,8 @@ export interface SamplerFigures {
   fullScans: number;
   /** Of cpuMicros, what the socket watcher spent (its own process; the rest is Node's). */
   helperMicros: number;
+  /** Time the socket watcher polled slower than usual to stay within its CPU budget. */
+  slowedMs: number;
   /** Who sampled: 'netlink' while the socket watcher ran, else 'proc' (Node read /proc). */
   tables: 'netlink' | 'proc';
 }
@@ -210,6 +212,7 @@ export class SocketSampler {
     f.processesScanned += helper.processesScanned;
     f.linksRead += helper.linksRead;
     f.fullScans += helper.fullScans;
+    f.slowedMs += helper.slowedMs;
   }
 
   /** A /proc file, through a descriptor kept open while sampling. */
@@ -399,6 +402,7 @@ export function emptyFigures(): SamplerFigures {
     linksRead: 0,
     fullScans: 0,
     helperMicros: 0,
+    slowedMs: 0,
     tables: 'proc',
   };
 }

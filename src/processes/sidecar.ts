@@ -73,6 +73,7 @@ const endLine = z.object({
   linksRead: z.number().optional(),
   fullScans: z.number().optional(),
   helperMicros: z.number().optional(),
+  slowedMs: z.number().optional(),
   tables: z.enum(['netlink', 'proc']).optional(),
 });
 

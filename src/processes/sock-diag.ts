@@ -37,6 +37,9 @@ export const KEPT_IDS = 10_000;
 export type TableRow = SocketRow & { readonly table: SocketTable };
 
 /** What the helper did since it started (its `F` line). */
+/** How many times slower than its poll the watcher polls at most, to stay within its CPU budget (MAX_SLOWDOWN in native/sock-diag.c). */
+export const MAX_SLOWDOWN = 4;
+
 export interface WatchFigures {
   readonly cpuMicros: number;
   readonly polls: number;
@@ -46,6 +49,8 @@ export interface WatchFigures {
   readonly processesScanned: number;
   readonly linksRead: number;
   readonly fullScans: number;
+  /** Time it polled slower than usual to stay within its CPU budget. */
+  readonly slowedMs: number;
 }
 
 /** A process as the helper tells it, before its command line is redacted. */
@@ -77,7 +82,7 @@ const PROCESS_LINE = /^P (\d+) (\d+) (\d+) (\d+|-) \d+ ((?:[0-9a-f]{2})*) ((?:[0
 const OPEN_LINE =
   /^O (\d+) ([tu])([46]) ([0-9a-f]{2}) (\d+) ([0-9a-f]+):(\d+) ([0-9a-f]+):(\d+) (\d+) (\d+|-)$/;
 const CLOSE_LINE = /^C (\d+) (\d+)$/;
-const FIGURES_LINE = /^F (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$/;
+const FIGURES_LINE = /^F (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)(?: (\d+))?$/;
 
 /**
  * An address as the helper prints it (network-order bytes in hex) and a port, as tshark writes an
@@ -139,9 +144,17 @@ export function parseWatchLine(line: string): WatchLine | undefined {
     };
   }
   if ((m = FIGURES_LINE.exec(line))) {
-    const [cpuMicros, polls, walks, walkMicros, searchMicros, processesScanned, linksRead, fullScans] = m
-      .slice(1)
-      .map(Number);
+    const [
+      cpuMicros,
+      polls,
+      walks,
+      walkMicros,
+      searchMicros,
+      processesScanned,
+      linksRead,
+      fullScans,
+      slowedMs,
+    ] = m.slice(1).map((v) => Number(v ?? 0));
     return {
       kind: 'figures',
       figures: {
@@ -153,6 +166,7 @@ export function parseWatchLine(line: string): WatchLine | undefined {
         processesScanned: processesScanned ?? 0,
         linksRead: linksRead ?? 0,
         fullScans: fullScans ?? 0,
+        slowedMs: slowedMs ?? 0,
       },
     };
   }
@@ -187,6 +201,7 @@ const NO_FIGURES: WatchFigures = {
   processesScanned: 0,
   linksRead: 0,
   fullScans: 0,
+  slowedMs: 0,
 };
 
 /** The running watcher. */

@@ -36,6 +36,11 @@ export const processSummarySchema = z.object({
   complete: z.boolean().describe('False when the recording did not end properly (the server stopped).'),
   cpuPercent: z.number().nullable().describe('CPU the sampling took, in % of one core.'),
   sampledSeconds: z.number().nullable().describe('How long it sampled.'),
+  slowedSeconds: z
+    .number()
+    .describe(
+      'How long of that the sampling polled slower than usual to stay within its CPU budget (connections shorter than a slowed poll may have no process).',
+    ),
   source: z
     .enum(['wireshark', 'sidecar'])
     .describe(
@@ -122,6 +127,7 @@ export function summarizeProcesses(
     complete: f.complete,
     cpuPercent: f.cpuShare === undefined ? null : Math.round(f.cpuShare * 1000) / 10,
     sampledSeconds: f.sampledMs === undefined ? null : Math.round(f.sampledMs / 100) / 10,
+    slowedSeconds: Math.round(f.slowedMs / 100) / 10,
     source: 'sidecar',
   };
 }

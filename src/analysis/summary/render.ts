@@ -1,6 +1,7 @@
 // The summary as text for the agent: compact lines, for tool answers and resources.
 import { formatBytes } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
+import { MAX_SLOWDOWN } from '../../processes/sock-diag.js';
 import type { ProcessSummary } from './processes.js';
 import { SIDECAR_ORIGIN, WIRESHARK_ORIGIN } from '../process-record.js';
 import type { CaptureSummary } from './types.js';
@@ -114,6 +115,10 @@ function renderProcesses(p: ProcessSummary, moreCall: ((n: number) => string) | 
   ];
   if (p.capped)
     lines.push('  The recording stopped at its socket cap: sockets opened later have no process.');
+  if (p.slowedSeconds > 0)
+    lines.push(
+      `  For ${p.slowedSeconds} s the sampling polled up to ${MAX_SLOWDOWN * p.pollMs} ms apart to stay within its CPU budget (the machine opened sockets faster than it could follow cheaply): connections shorter than that may have no process.`,
+    );
   if (!p.complete)
     lines.push(
       '  The recording did not end properly (the server stopped while capturing): later sockets are missing.',
