@@ -3,7 +3,8 @@
 // without a C compiler, pkg-config or Wireshark's headers it says what is missing and exits 0, and
 // summaries count conversations from per-packet lines instead (exact too, about twice as slow).
 // Also the process sampler's socket watcher (native/sock-diag.c, Linux), which needs only a C
-// compiler and the kernel's headers: without them the sampler polls /proc from Node instead.
+// compiler and the kernel's headers: without them the sampler polls /proc from Node instead. And the
+// ring-drain watch (native/ring-drain.c, Linux) that stops use; without it they wait a fixed 0.4 s.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -27,18 +28,30 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const compiler = process.env['CC'] ?? 'cc';
 
-if (process.platform === 'linux') {
-  const helper = path.join(out, 'sock-diag');
+/** Builds one Linux helper program from native/<name>.c; without it, `without` says what happens. */
+function buildHelper(name: string, built: string, without: string): void {
+  const helper = path.join(out, name);
   try {
-    run(compiler, ['-O2', '-Wall', '-Werror', '-o', helper, path.join(root, 'native', 'sock-diag.c')]);
-    say('built the socket watcher (netlink sock_diag) for the process sampler');
+    run(compiler, ['-O2', '-Wall', '-Werror', '-o', helper, path.join(root, 'native', `${name}.c`)]);
+    say(`built ${built}`);
   } catch (err) {
     rmSync(helper, { force: true });
     const stderr = (err as { stderr?: string }).stderr ?? String(err);
-    say(
-      `skipped the socket watcher: ${compiler} failed; the process sampler polls /proc from Node instead:\n${stderr.trim()}`,
-    );
+    say(`skipped ${built}: ${compiler} failed; ${without}:\n${stderr.trim()}`);
   }
+}
+
+if (process.platform === 'linux') {
+  buildHelper(
+    'sock-diag',
+    'the socket watcher (netlink sock_diag) for the process sampler',
+    'the process sampler polls /proc from Node instead',
+  );
+  buildHelper(
+    'ring-drain',
+    "the ring-drain watch for stops (dumpcap's ring)",
+    'stops wait a fixed 0.4 s instead',
+  );
 }
 
 let wireshark: string;

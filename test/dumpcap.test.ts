@@ -1,15 +1,22 @@
 // dumpcap driven in child mode on loopback: capture begins before start() returns, packets sent
-// right before stop() are in the file, and dumpcap's own reasons come back for a bad filter or
+// right before stop() are in the file (the stop waits for dumpcap's ring, not a fixed time), and dumpcap's own reasons come back for a bad filter or
 // interface.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { CaptureStartError, DumpcapCapture } from '../src/capture/dumpcap.js';
+import { awaitRingDrain, KERNEL_DRAIN_MS, RING_DRAIN_HELPER } from '../src/capture/ring-drain.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { group, LOOPBACK, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { tsharkFields } from './helpers/tshark.js';
+
+// This suite's own loopback addresses: other suites capture on lo at the same time.
+const SENDER = '127.83.78.10';
+const RECEIVER = '127.83.78.11';
 
 describe('DumpcapCapture', () => {
   let dir = '';
@@ -23,34 +30,52 @@ describe('DumpcapCapture', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('keeps every datagram sent between start() and stop()', async (t) => {
+  it('keeps every datagram sent between start() and stop(), the last ones right before stop()', async (t) => {
     if (!(await requireCapture(t))) return;
+    // The kernel hands packets to dumpcap in blocks, on a 250 ms timer: without the wait for the
+    // ring, datagrams sent just before a stop were never in the file. Several rounds, since where
+    // the timer stands at the stop differs each time.
     const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(0, SENDER, resolve));
     const port = socket.address().port;
-    const file = path.join(dir, 'udp.pcapng');
-    let end;
     try {
-      const capture = await DumpcapCapture.start(group, dumpcap, {
-        interface: LOOPBACK,
-        captureFilter: `udp port ${port}`,
-        file,
-      });
-      for (let i = 0; i < 5; i++) {
-        await new Promise<void>((resolve, reject) =>
-          socket.send(`datagram-${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      for (let round = 0; round < 4; round++) {
+        const file = path.join(dir, `udp-${round}.pcapng`);
+        const capture = await DumpcapCapture.start(group, dumpcap, {
+          interface: LOOPBACK,
+          captureFilter: `udp and host ${RECEIVER} and port ${port}`,
+          file,
+        });
+        // Spread over the capture so that the stop falls at a different point of the timer.
+        await delay(round * 60);
+        const sent = [0, 1, 2, 3, 4].map((i) => `round-${round}-datagram-${i}`);
+        for (const text of sent) {
+          await new Promise<void>((resolve, reject) =>
+            socket.send(text, port, RECEIVER, (err) => (err ? reject(err) : resolve())),
+          );
+        }
+        const end = await capture.stop();
+        const rows = await tsharkFields(file, ['data.data']);
+        assert.deepEqual(
+          rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString()),
+          sent,
+          `round ${round}`,
         );
+        assert.equal(end.error, undefined);
+        if (existsSync(RING_DRAIN_HELPER))
+          assert.equal(capture.lastDrain?.kind, 'drained', JSON.stringify(capture.lastDrain));
       }
-      end = await capture.stop();
     } finally {
       socket.close();
     }
-    const rows = await tsharkFields(file, ['data.data']);
-    assert.deepEqual(
-      rows.map((r) => Buffer.from(r[0] ?? '', 'hex').toString()),
-      [0, 1, 2, 3, 4].map((i) => `datagram-${i}`),
-    );
-    assert.equal(end.error, undefined);
+  });
+
+  it('without the ring-drain helper, a stop still waits out the ring', async () => {
+    const ended = new Promise<never>(() => undefined);
+    const t0 = performance.now();
+    const outcome = await awaitRingDrain(group, process.pid, ended, path.join(dir, 'no-such-helper'));
+    assert.equal(outcome.kind, 'fixedWait');
+    assert.ok(performance.now() - t0 >= KERNEL_DRAIN_MS - 5);
   });
 
   it("reports dumpcap's reason for a capture filter it cannot compile", async (t) => {

@@ -1,11 +1,13 @@
 // One dumpcap capture owned by the server: started in child mode so that it reports, in machine
 // form, when capture has begun, how many packets it has written and what went wrong. Never
-// detached, never through a shell; stop() lets the kernel hand over what it holds, then ends it.
-import { setTimeout as delay } from 'node:timers/promises';
+// detached, never through a shell; stop() waits until the kernel has handed dumpcap what it held
+// (ring-drain.ts), then ends it.
 import { abortError } from '../errors.js';
 import { cpuSeconds } from '../util/pid.js';
 import type { ProcessGroup, RunningProcess, RunResult } from '../wireshark/process.js';
 import { DUMPCAP_PROCESS_INFO_OPTION } from '../wireshark/process-info.js';
+import { awaitRingDrain } from './ring-drain.js';
+import type { DrainOutcome } from './ring-drain.js';
 import { SyncPipeReader } from './sync-pipe.js';
 import type { SyncMessage } from './sync-pipe.js';
 
@@ -41,14 +43,6 @@ export class CaptureStartError extends Error {
     super(message);
   }
 }
-
-/**
- * How long packets can sit in the kernel before dumpcap sees them. libpcap on Linux hands packets
- * over in blocks that the kernel retires on a timer; measured here, a packet sent 200 ms before
- * SIGTERM was always in the file and one sent right before it never was. So stop() waits this
- * long first (a property of the kernel's buffering, not a wait for an exit).
- */
-export const KERNEL_DRAIN_MS = 400;
 
 /**
  * How long dumpcap may take to report that capture has begun. Opening a local interface takes
@@ -142,6 +136,7 @@ export class DumpcapCapture {
   readonly ended: Promise<CaptureEnd>;
 
   private constructor(
+    private readonly group: ProcessGroup,
     private readonly proc: RunningProcess,
     readonly file: string,
     ready: (err?: Error) => void,
@@ -167,6 +162,8 @@ export class DumpcapCapture {
 
   private started = false;
   private readonly waiters = new Set<() => void>();
+  /** How the last stop() waited for the kernel to hand dumpcap its packets (for figures and logs). */
+  lastDrain: DrainOutcome | undefined;
 
   /** Starts dumpcap and resolves once capture has begun (or rejects with dumpcap's reason). */
   static async start(
@@ -228,7 +225,7 @@ export class DumpcapCapture {
         for (const m of reader.push(chunk)) capture.handle(m, finish);
       },
     });
-    const capture = new DumpcapCapture(proc, options.file, finish);
+    const capture = new DumpcapCapture(group, proc, options.file, finish);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     return { capture, ready };
@@ -284,8 +281,9 @@ export class DumpcapCapture {
 
   /** Ends the capture, keeping every packet that reached the interface before the call. */
   async stop(): Promise<CaptureEnd> {
-    const finished = await Promise.race([this.ended, delay(KERNEL_DRAIN_MS).then(() => undefined)]);
-    if (finished) return finished;
+    // The kernel hands packets over in blocks; wait for the one holding the last packets (an event
+    // the ring-drain helper sees), then end dumpcap, which drops what the kernel still holds.
+    this.lastDrain = await awaitRingDrain(this.group, this.proc.pid, this.ended);
     await this.proc.stop();
     return this.ended;
   }

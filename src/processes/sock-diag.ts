@@ -9,22 +9,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { nativeHelperPath } from '../util/native-helper.js';
 import { describeProcess, readUserNames } from './owners.js';
 import type { ProcessInfo } from './owners.js';
 import { formatIpv6, portOf } from './proc-net.js';
 import type { SocketRow, SocketTable } from './proc-net.js';
 
 /** dist/native/sock-diag, beside dist/src. */
-export const SOCK_DIAG_HELPER = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'native',
-  'sock-diag',
-);
+export const SOCK_DIAG_HELPER = nativeHelperPath('sock-diag');
 /** The helper writes its figures every 250 ms: silence this long means it stalled. */
 export const STALL_MS = 3000;
 /** SIGTERM, then SIGKILL after this. */
