@@ -5,23 +5,16 @@
 // (spinning children of this script), as on a shared machine. The seed's fixed sleeps cost 3 s.
 //   npm run bench:stop [-- rounds] [--busy]
 import { mkdtemp, rm } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { benchServer } from './server.js';
-const argv = process.argv.slice(2);
-const rounds = Number(argv.find((a) => /^\d+$/.test(a)) ?? 7);
-const busy = argv.includes('--busy');
+import { median, roundsArgs, spinners } from './rounds.js';
+const { rounds, busy } = roundsArgs(7);
 // This bench's own loopback addresses (other captures run on lo at the same time).
 const SERVER = '127.83.78.20';
 const CLIENT = '127.83.78.21';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
@@ -42,10 +35,7 @@ async function call(name: string, args: Record<string, unknown>): Promise<{ stru
   return r;
 }
 
-// One spinning child per core, killed (by pid) at the end.
-const burners = busy
-  ? os.cpus().map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
-  : [];
+const burners = spinners(busy);
 
 const stops: number[] = [];
 const rereads: number[] = [];

@@ -2,11 +2,11 @@
 // The `sharkmcp` command: serves MCP over stdio (the default), and --help / --version. One
 // shutdown path runs on stdin close, SIGINT and SIGTERM; a hard-exit timer guards it.
 import { parseArgs } from 'node:util';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+// Only what every run needs is imported here: the server's modules load after its tools search
+// has begun (startEarly), so that `tshark --version` runs while they load, and --help, --version
+// and doctor load none of them.
 import { allowedDirsFromEnv } from './storage/sandbox.js';
-import { renderDoctor, runDoctor } from './doctor.js';
-import { createServer } from './server/create-server.js';
-import { httpOptionsProblem, serveHttp } from './server/http.js';
+import { startEarly } from './server/early-start.js';
 import { PACKAGE } from './version.js';
 
 const HELP = `sharkmcp ${PACKAGE.version}: an MCP server that gives AI agents Wireshark's eyes.
@@ -87,6 +87,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     return runDemo((text) => process.stdout.write(text));
   }
   if (positionals[0] === 'doctor' && positionals.length === 1) {
+    const { renderDoctor, runDoctor } = await import('./doctor.js');
     const report = await runDoctor();
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
     return report.ok ? 0 : 1;
@@ -111,6 +112,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`sharkmcp: --port ${values.port ?? ''} is not a port number.\n`);
       return 2;
     }
+    const { httpOptionsProblem } = await import('./server/http.js');
     const problem = httpOptionsProblem(httpOptions);
     if (problem) {
       process.stderr.write(`sharkmcp: ${problem}\n`);
@@ -124,21 +126,22 @@ async function main(argv: string[]): Promise<number | undefined> {
     );
     return 2;
   }
-  const app = createServer({
-    allowedDirs,
-    ...(maxTshark === undefined ? {} : { maxTsharkProcesses: maxTshark }),
-  });
+  const early = startEarly(process.env, maxTshark);
+  const { createServer } = await import('./server/create-server.js');
+  const app = createServer({ allowedDirs, early });
   app.logger.add((level, message) => {
     if (level !== 'debug') log(message);
   });
   let closeTransport: () => Promise<void>;
   if (values.http) {
+    const { serveHttp } = await import('./server/http.js');
     const served = await serveHttp(app, httpOptions);
     log(
       `serving MCP over Streamable HTTP at ${served.url}${httpOptions.token ? ' (bearer token required)' : ''}`,
     );
     closeTransport = () => served.close();
   } else {
+    const { serveStdio } = await import('@modelcontextprotocol/server/stdio');
     const handle = serveStdio((ctx) => app.createMcpServer({ era: ctx.era }), {
       onerror: (err) => log(`transport error: ${err.message}`),
     });

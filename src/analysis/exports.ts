@@ -6,7 +6,6 @@
 import { constants, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
-import { fileTypeFromFile } from 'file-type';
 import path from 'node:path';
 import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
@@ -560,6 +559,8 @@ function matchFrames(
 
 /** The media type the first bytes of a file show (magic numbers), or undefined. */
 async function sniffType(file: string): Promise<string | undefined> {
+  // Loaded by the first export, not at start-up.
+  const { fileTypeFromFile } = await import('file-type');
   return (await fileTypeFromFile(file).catch(() => undefined))?.mime;
 }
 

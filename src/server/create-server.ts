@@ -29,9 +29,11 @@ import { TOOLS } from '../mcp/tools/index.js';
 import { renderInstructions } from '../mcp/reference.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
+import { positiveIntFromEnv, startEarly } from './early-start.js';
+import type { EarlyStart } from './early-start.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
-import { ProcessGroup } from '../wireshark/process.js';
-import { defaultProcessCap, describeWait } from '../wireshark/slots.js';
+import type { ProcessGroup } from '../wireshark/process.js';
+import { describeWait } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
 import { defaultChunking, Summarizer } from '../analysis/summary/index.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
@@ -57,6 +59,8 @@ export interface ServerOptions {
   readonly maxTotalCaptureBytes?: number;
   /** Wireshark analysis processes (all but dumpcap) running at once. Default: SHARKMCP_MAX_TSHARK, else defaultProcessCap(). */
   readonly maxTsharkProcesses?: number;
+  /** The process group and tool search, when begun before this module loaded (startEarly); maxTsharkProcesses is then theirs. */
+  readonly early?: EarlyStart;
 }
 
 /** What the transport knows about the connection a server instance serves. */
@@ -91,12 +95,9 @@ const INSTRUCTIONS = renderInstructions(TOOLS);
 export function createServer(options: ServerOptions = {}): SharkServer {
   const env = options.env ?? process.env;
   const warnings: string[] = [];
-  const processes = new ProcessGroup({
-    maxProcesses:
-      options.maxTsharkProcesses ??
-      positiveIntFromEnv(env, 'SHARKMCP_MAX_TSHARK', defaultProcessCap(), warnings),
-  });
-  const tools = locateWiresharkTools(processes, env);
+  const early = options.early ?? startEarly(env, options.maxTsharkProcesses);
+  warnings.push(...early.warnings);
+  const { processes, tools } = early;
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
@@ -249,18 +250,4 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       await runtimeDir.close();
     },
   };
-}
-
-function positiveIntFromEnv(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  warnings: string[],
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (Number.isInteger(n) && n > 0) return n;
-  warnings.push(`${name}=${JSON.stringify(raw)} is not a positive whole number; using ${fallback}.`);
-  return fallback;
 }

@@ -1,12 +1,12 @@
 // plot_capture's pictures: a Vega-Lite specification per kind of chart, compiled to Vega, drawn
 // headless to SVG by Vega's own renderer, then rasterised to PNG by resvg. The text is set in
 // DejaVu Sans from the dejavu-fonts-ttf package, never the system's fonts: a machine with none
-// (a CI runner, a container) draws the same picture.
+// (a CI runner, a container) draws the same picture. Vega, Vega-Lite and resvg are loaded by the
+// first picture, not at start-up: they took half a second of every server start, and most calls
+// draw nothing.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as VegaModule from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
 
 /** The picture's size when a chart does not need more (legible in a chat client at 1:1). */
@@ -37,6 +37,11 @@ const CONFIG = {
 
 /** A chart's PNG: Vega-Lite to Vega, Vega to SVG (headless), SVG to PNG. */
 export async function renderPng(spec: TopLevelSpec): Promise<Buffer> {
+  const [vega, vl, { Resvg }] = await Promise.all([
+    import('vega'),
+    import('vega-lite'),
+    import('@resvg/resvg-js'),
+  ]);
   // Padding keeps the title and the outermost labels inside the picture.
   const compiled = vl.compile({ padding: 12, ...spec, config: CONFIG }).spec;
   // renderer 'none': no canvas; toSVG draws the scenegraph to a string. The loader refuses every
@@ -48,7 +53,7 @@ export async function renderPng(spec: TopLevelSpec): Promise<Buffer> {
       sanitize: () => Promise.reject(new Error('plots read no URLs')),
       http: () => Promise.reject(new Error('plots read no URLs')),
       file: () => Promise.reject(new Error('plots read no files')),
-    } as unknown as vega.Loader,
+    } as unknown as VegaModule.Loader,
   });
   try {
     const svg = await view.toSVG();

@@ -1,0 +1,137 @@
+// Benchmark (not a test): how long from spawning the built server to its first answered tool call
+// (summarize_capture of a tiny capture this script makes on loopback: 10 HTTP exchanges), side by side in the same
+// run with one bare `tshark -r` of the same file, in alternating order. The issue's goal: the
+// first answer within one bare tshark read plus 0.3 s. `--busy` keeps every core busy meanwhile.
+//   npm run bench:start [-- rounds] [--busy]
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { median, roundsArgs, spinners } from './rounds.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const { rounds, busy } = roundsArgs(7);
+// This bench's own loopback addresses (other captures run on lo at the same time).
+const SENDER = '127.83.78.30';
+const RECEIVER = '127.83.78.31';
+
+/** Runs a program to its end, output discarded; resolves with its wall time in ms. */
+function timedRun(command: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${command} exited ${code}`)),
+    );
+  });
+}
+
+/** A capture of 10 HTTP requests and their answers between this bench's addresses, made with dumpcap. */
+async function tinyCapture(file: string): Promise<void> {
+  const server = http.createServer((_req, res) => res.end('hello'));
+  await new Promise<void>((resolve) => server.listen(0, RECEIVER, resolve));
+  const port = (server.address() as AddressInfo).port;
+  const dumpcap = spawn(
+    'dumpcap',
+    ['-i', 'lo', '-f', `tcp and host ${RECEIVER} and port ${port}`, '-w', file, '-q'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => dumpcap.on('exit', () => resolve()));
+  try {
+    // dumpcap -q does not say when it has begun: a second is ample on loopback.
+    await delay(1000);
+    for (let i = 0; i < 10; i++) {
+      await new Promise<void>((resolve, reject) =>
+        http
+          .get({ host: RECEIVER, localAddress: SENDER, port, path: `/r${i}`, agent: false }, (res) =>
+            res.resume().on('end', resolve),
+          )
+          .on('error', reject),
+      );
+    }
+    // The kernel hands packets to dumpcap at most 250 ms late.
+    await delay(500);
+  } finally {
+    dumpcap.kill();
+    await exited;
+    server.close();
+  }
+}
+
+/** Spawns the server, connects, asks for a summary: the time until it answers, in ms. */
+async function firstAnswer(file: string, dir: string): Promise<{ total: number; connected: number }> {
+  const t0 = performance.now();
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI],
+    env: { ...(process.env as Record<string, string>), SHARKMCP_ALLOWED_DIRS: dir },
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'bench-start', version: '1' });
+  try {
+    await client.connect(transport);
+    const connected = performance.now() - t0;
+    const r = await client.callTool({ name: 'summarize_capture', arguments: { source: file } });
+    const total = performance.now() - t0;
+    if (r.isError === true) throw new Error(`summarize_capture: ${JSON.stringify(r.content)}`);
+    return { total, connected };
+  } finally {
+    await client.close();
+  }
+}
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-bench-start-'));
+const file = path.join(dir, 'tiny.pcapng');
+const burners = spinners(busy);
+const bare: number[] = [];
+const starts: number[] = [];
+const connects: number[] = [];
+try {
+  await tinyCapture(file);
+  for (let i = 0; i < rounds; i++) {
+    // Alternating which goes first, so that neither always meets a warm page cache alone.
+    const order = i % 2 === 0 ? ['tshark', 'server'] : ['server', 'tshark'];
+    for (const which of order) {
+      if (which === 'tshark')
+        bare.push(await timedRun(process.env['SHARKMCP_TSHARK'] ?? 'tshark', ['-r', file]));
+      else {
+        const { total, connected } = await firstAnswer(file, dir);
+        starts.push(total);
+        connects.push(connected);
+      }
+    }
+  }
+} finally {
+  for (const b of burners) b.kill();
+  await rm(dir, { recursive: true, force: true });
+}
+
+const excess = starts.map((s, i) => s - (bare[i] ?? 0));
+const result = {
+  rounds,
+  busy,
+  bareTsharkMedianMs: Math.round(median(bare)),
+  initializeMedianMs: Math.round(median(connects)),
+  firstAnswerMedianMs: Math.round(median(starts)),
+  firstAnswerMaxMs: Math.round(Math.max(...starts)),
+  beyondTsharkMedianMs: Math.round(median(excess)),
+  beyondTsharkMaxMs: Math.round(Math.max(...excess)),
+};
+process.stderr.write(
+  [
+    `server spawn to first answer (summarize_capture of 10 HTTP exchanges), ${rounds} rounds${busy ? `, every core kept busy (${burners.length} spinners)` : ''}:`,
+    `  bare tshark -r of the file      median ${result.bareTsharkMedianMs} ms`,
+    `  spawn to MCP initialize done    median ${result.initializeMedianMs} ms`,
+    `  spawn to first answer           median ${result.firstAnswerMedianMs} ms, max ${result.firstAnswerMaxMs} ms`,
+    `  first answer beyond bare tshark median ${result.beyondTsharkMedianMs} ms, max ${result.beyondTsharkMaxMs} ms (goal: 300 ms)`,
+    '',
+  ].join('\n'),
+);
+process.stdout.write(`${JSON.stringify(result)}\n`);
