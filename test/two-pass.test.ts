@@ -263,4 +263,12 @@ describe('the two-pass rule', () => {
     assert.equal(await rule.needed({ fields: ['dns.id', 'dns.response_to'] }), false);
     assert.equal(await rule.needed({ displayFilter: 'http.host == "x"', fields: ['ip.src'] }), false);
   });
+
+  it('decides a filter of protocol names without reading the glossary', async () => {
+    // A glossary that never comes: the rule must not wait for it.
+    const never = { get: () => new Promise<never>(() => undefined) } as unknown as GlossarySource;
+    const rule = new TwoPassRule(never);
+    assert.equal(await rule.needed({ displayFilter: 'http or (dns and not icmp)' }), false);
+    assert.equal(await rule.needed({ fields: ['tcp'] }), false);
+  });
 });
