@@ -97,6 +97,7 @@ process.stderr.write(
     `  same call again (analysis, no stop) median ${result.rereadMedianMs} ms`,
     `  analyze_pcap_file of the copy       median ${result.analysisMedianMs} ms`,
     `  stop beyond the analysis            median ${result.stopBeyondAnalysisMedianMs} ms, max ${result.stopBeyondAnalysisMaxMs} ms (goal: 300 ms; the seed slept ${result.seedFixedSleepsMs} ms)`,
+    `  per round (stop / beyond, ms)       ${stops.map((s, i) => `${Math.round(s)}/${Math.round(overhead[i] ?? NaN)}`).join(' ')}`,
     '',
   ].join('\n'),
 );
