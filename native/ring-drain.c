@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   struct ring rings[MAX_RINGS];
-  int n = 0;
+  int n = 0, getfd_errno = 0;
   for (struct dirent *e; (e = readdir(d)) != NULL && n < MAX_RINGS;) {
     char target[64];
     ssize_t len = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
@@ -145,7 +145,11 @@ int main(int argc, char **argv) {
     unsigned long inode;
     if (sscanf(target, "socket:[%lu]", &inode) != 1) continue;
     int fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(e->d_name), 0);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      /* No ptrace rights over dumpcap (a non-root server, dumpcap with file capabilities). */
+      getfd_errno = errno;
+      continue;
+    }
     int domain = 0, version = 0;
     socklen_t sl = sizeof(domain);
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0 || domain != AF_PACKET) {
@@ -161,6 +165,10 @@ int main(int argc, char **argv) {
     rings[n++] = (struct ring){.inode = (uint32_t)inode, .fd = fd};
   }
   closedir(d);
+  if (n == 0 && getfd_errno != 0) {
+    printf("! pidfd_getfd: %s\n", strerror(getfd_errno));
+    return 1;
+  }
   if (n == 0) {
     printf("! no packet socket\n");
     return 1;
