@@ -5,7 +5,7 @@
 // construction (text lines, and fields of the frame and its addresses); anything else reads the
 // whole file as before.
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
@@ -119,6 +119,13 @@ export async function writePageCut(
   const file = path.join(dir, `cut-${randomUUID()}.${index.fileHeader ? 'pcap' : 'pcapng'}`);
   try {
     await writeCut(index, req.file, plan, file);
+    // Replaced or shortened while the cut was written: its offsets were another file's.
+    const now = await stat(req.file);
+    const v = index.version;
+    if (now.ino !== v.ino || now.dev !== v.dev || now.size < v.size) {
+      await rm(file, { force: true });
+      return undefined;
+    }
   } catch (err) {
     await rm(file, { force: true });
     throw err;
@@ -168,10 +175,10 @@ function mapFieldLine(line: string, columns: readonly number[], plan: CutPlan): 
 /**
  * UDP protocols whose text line does not depend on earlier packets. Any other packet that is not
  * TCP (QUIC and DTLS need their handshakes, RTP the SDP that announced it, ICMP and IP fragments
- * name other frames by number in their Info) sends the page to the whole file.
+ * name other frames by number in their Info, ARP flags an address seen earlier with another MAC,
+ * plain UDP may be RTP in the whole file) sends the page to the whole file.
  */
 const STATELESS = new Set([
-  'ARP',
   'DNS',
   'MDNS',
   'LLMNR',
@@ -197,6 +204,10 @@ export interface CutCheck {
  * frame, so its relative sequence numbers, window scale, reassembly and TLS or HTTP/2 state are
  * all built from the same packets as in the whole file; every other packet on the page must be of
  * a protocol whose line stands alone (STATELESS). One more tshark pass over the cut, which is small.
+ * Not seen from the cut: a SYN on the page that reuses the ports of a connection older than the
+ * warm-up, or retransmits a SYN sent before it, is flagged so ("[TCP Port numbers reused]",
+ * "[TCP Retransmission]") by the whole file only; where each stream starts and ends (from the
+ * summary pass) will settle that.
  */
 export async function cutProblem(
   group: ProcessGroup,
