@@ -235,6 +235,7 @@ export class Analyzer {
     const cutRequest = { ...req, fields: redaction.fields, lastFrame };
     let cut: PageCut | undefined;
     let whole: string | undefined;
+    const how = { twoPass, lastFrame, redaction, treeNote };
     try {
       if (this.frameIndexes && cutApplies(cutRequest, twoPass, this.options.cutWarmup)) {
         cut = await writePageCut(
@@ -245,35 +246,41 @@ export class Analyzer {
           this.options.cutWarmup,
         );
         whole = cut ? undefined : 'the file cannot be cut there';
-        const problem =
-          cut &&
-          (await cutProblem(
+      }
+      if (cut) {
+        // The check and the page read the cut side by side (each is mostly tshark's start-up); a
+        // problem found stops the page, which is then read from the whole file.
+        const stopPage = new AbortController();
+        const onAbort = (): void => stopPage.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          const check = { tshark, keylogFile: req.keylogFile, dissection: req.dissection };
+          const checked = cutProblem(
             this.group,
             cut,
-            {
-              tshark,
-              keylogFile: req.keylogFile,
-              dissection: req.dissection,
-              timeoutMs: this.options.timeoutMs,
-            },
+            { ...check, timeoutMs: this.options.timeoutMs },
             signal,
-          ));
-        if (signal?.aborted) throw abortError();
-        if (problem) {
-          await cut?.remove();
-          cut = undefined;
+          );
+          const reading = this.readPage(tools, req, { ...how, cut }, stopPage.signal, progress);
+          const problem = await checked.catch(async (err: unknown) => {
+            stopPage.abort();
+            await reading.catch(() => undefined);
+            throw err;
+          });
+          if (problem === undefined) {
+            const { first, last, skip } = cut.plan;
+            return { ...(await reading), readFrom: { cut: { first, last, skip } } };
+          }
+          stopPage.abort();
+          await reading.catch(() => undefined);
           whole = problem;
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
         }
+        if (signal?.aborted) throw abortError();
       }
-      const answer = await this.readPage(
-        tools,
-        req,
-        { twoPass, lastFrame, redaction, treeNote, cut },
-        signal,
-        progress,
-      );
-      const { first = 0, last = 0, skip = 0 } = cut?.plan ?? {};
-      return { ...answer, readFrom: cut ? { cut: { first, last, skip } } : whole ? { whole } : undefined };
+      const answer = await this.readPage(tools, req, { ...how, cut: undefined }, signal, progress);
+      return { ...answer, readFrom: whole !== undefined ? { whole } : undefined };
     } finally {
       await cut?.remove();
     }
