@@ -146,6 +146,28 @@ describe('frame index', () => {
   });
 });
 
+describe('frame indexes kept', () => {
+  it('keeps the most recently used within its count and bytes', async (t) => {
+    const files = CORPUS.map((n) => corpus(n)).filter((f): f is string => f !== undefined);
+    if (files.length < 3) return t.skip('the shared captures are not here');
+    const [a = '', b = '', c = ''] = files;
+    const byCount = new FrameIndexes({ maxEntries: 2, maxBytes: 1 << 30 });
+    const first = await byCount.get(a);
+    const second = await byCount.get(b);
+    assert.equal(await byCount.get(a), first, 'kept while within the count');
+    await byCount.get(c); // b is now the least recently used, and goes
+    assert.equal(await byCount.get(a), first);
+    assert.notEqual(await byCount.get(b), second, 'b was dropped, and built again');
+    const bytes = await byCount.bytes();
+    // A bound of bytes that holds one index at most keeps only the last one asked for.
+    const byBytes = new FrameIndexes({ maxEntries: 8, maxBytes: 1 });
+    const kept = await byBytes.get(a);
+    await byBytes.get(b);
+    assert.notEqual(await byBytes.get(a), kept, 'a was dropped for b, and built again');
+    assert.ok((await byBytes.bytes()) < bytes);
+  });
+});
+
 describe('pages read from a cut', () => {
   let dir = '';
   let made: string | undefined;
