@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { Analyzer, DEFAULT_FIELDS } from '../src/analysis/analyze-capture.js';
 import type { AnalysisRequest } from '../src/analysis/analyze-capture.js';
+import { BYTES_PER_FRAME } from '../src/analysis/index/frame-index.js';
 import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
 import { fileFrame, planCut, writeCut } from '../src/analysis/index/cut.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
@@ -160,11 +161,21 @@ describe('frame indexes kept', () => {
     assert.notEqual(await byCount.get(b), second, 'b was dropped, and built again');
     const bytes = await byCount.bytes();
     // A bound of bytes that holds one index at most keeps only the last one asked for.
-    const byBytes = new FrameIndexes({ maxEntries: 8, maxBytes: 1 });
+    const one = Math.max(first?.bytes ?? 0, second?.bytes ?? 0);
+    const byBytes = new FrameIndexes({ maxEntries: 8, maxBytes: one + 1 });
     const kept = await byBytes.get(a);
     await byBytes.get(b);
     assert.notEqual(await byBytes.get(a), kept, 'a was dropped for b, and built again');
     assert.ok((await byBytes.bytes()) < bytes);
+  });
+
+  it('holds no more frames than its bytes allow', async (t) => {
+    const file = corpus(CORPUS[1] ?? '');
+    if (!file) return t.skip('the shared captures are not here');
+    const index = await new FrameIndexes({ maxEntries: 1, maxBytes: 100 * BYTES_PER_FRAME }).get(file);
+    assert.equal(index?.count, 100);
+    assert.equal(index?.full, true);
+    assert.ok((index?.bytes ?? 0) < 64 * 1024, 'the arrays of 100 frames and the metadata');
   });
 });
 

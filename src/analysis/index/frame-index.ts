@@ -41,6 +41,8 @@ export class FrameIndex {
   scanned = 0;
   /** The scan met a record it cannot trust: frames after it are not indexed, and never will be. */
   damaged = false;
+  /** The file has more frames than an index may hold: frames past maxFrames are not indexed. */
+  full = false;
   /** The metadata outgrew its bound: a cut cannot carry it. */
   metadataOverflow = false;
   /** pcapng: the current section's byte order and each of its interfaces' seconds per tick. */
@@ -50,6 +52,8 @@ export class FrameIndex {
   constructor(
     public version: FileVersion,
     capacity: number,
+    /** Frames held at most, so that a file of tiny records cannot take memory without bound. */
+    private readonly maxFrames = Number.POSITIVE_INFINITY,
   ) {
     this.offsets = new Float64Array(Math.max(16, capacity));
     this.times = new Float64Array(Math.max(16, capacity));
@@ -111,7 +115,7 @@ export class FrameIndex {
     }
     let offset = this.scanned;
     let steps = 0;
-    while (!this.damaged) {
+    while (!this.damaged && !this.full) {
       if (++steps % 65_536 === 0 && signal?.aborted) break;
       const h = reader.peek(offset, framing.headerBytes) ?? (await reader.bytes(offset, framing.headerBytes));
       if (!h) break; // the end, or a record header still being written
@@ -124,6 +128,10 @@ export class FrameIndex {
       }
       if (offset + record.length > size) break;
       if (record.packet) {
+        if (this.frames >= this.maxFrames) {
+          this.full = true;
+          break;
+        }
         if (this.fileHeader) this.push(offset, pcapTime(h, this.fileHeader));
         else {
           const body = reader.peek(offset, 20) ?? (await reader.bytes(offset, 20));

@@ -36,14 +36,18 @@ export class FrameIndexes {
         const same = v.dev === now.dev && v.ino === now.ino;
         if (same && v.size === now.size && v.mtimeMs === now.mtimeMs) return this.keep(file, held);
         // Grown in place: a running capture appends records. A damaged index cannot grow.
-        if (same && now.size > v.size && !index.damaged)
+        if (same && now.size > v.size && !index.damaged && !index.full)
           return this.keep(file, this.scan(file, index, signal));
       }
     }
-    const capacity = Math.ceil(now.size / 64); // no frame record is smaller than 32 bytes; most are larger
+    const capacity = Math.ceil(now.size / 64); // a first guess; the arrays grow as needed
     return this.keep(
       file,
-      this.scan(file, (version) => new FrameIndex(version, Math.min(capacity, 1 << 20)), signal),
+      this.scan(
+        file,
+        (version) => new FrameIndex(version, Math.min(capacity, 1 << 20), this.maxFrames()),
+        signal,
+      ),
     );
   }
 
@@ -52,6 +56,11 @@ export class FrameIndexes {
     let total = 0;
     for (const p of this.entries.values()) total += (await p.catch(() => undefined))?.bytes ?? 0;
     return total;
+  }
+
+  /** One index may take all the bytes allowed, and no more. */
+  private maxFrames(): number {
+    return Math.floor(this.limits.maxBytes / BYTES_PER_FRAME);
   }
 
   /** Drops every index. */
