@@ -11,6 +11,8 @@
 import { open, writeFile } from 'node:fs/promises';
 import type { FrameIndex } from './frame-index.js';
 
+const COPY_BYTES = 1024 * 1024;
+
 export interface CutPlan {
   /** The range, in the file's frame numbers. */
   readonly first: number;
@@ -71,8 +73,19 @@ export async function writeCut(index: FrameIndex, file: string, plan: CutPlan, o
     const anchor = plan.anchored
       ? await read(firstStart, recordLength(index, await read(firstStart, 12)))
       : undefined;
-    const parts = [index.headerBefore(start), ...(anchor ? [anchor] : []), await read(start, end - start)];
-    await writeFile(out, Buffer.concat(parts), { mode: 0o600 });
+    await writeFile(out, Buffer.concat([index.headerBefore(start), ...(anchor ? [anchor] : [])]), {
+      mode: 0o600,
+    });
+    // The warm-up and the range, 1 MiB at a time: 10,000 records of up to 256 kB each must not
+    // be held at once.
+    const sink = await open(out, 'a');
+    try {
+      for (let at = start; at < end; at += COPY_BYTES) {
+        await sink.write(await read(at, Math.min(COPY_BYTES, end - at)));
+      }
+    } finally {
+      await sink.close();
+    }
   } finally {
     await handle.close();
   }
