@@ -47,6 +47,16 @@ export const LAYOUT: readonly Room[] = [
     imports: [...GROUND, 'wireshark/', 'storage/', 'processes/'],
   },
   {
+    path: 'analysis/framing.ts',
+    role: 'the record framing of pcap and pcapng files: record lengths and kinds, never the packets',
+    imports: [],
+  },
+  {
+    path: 'analysis/index/',
+    role: 'where each frame of a capture starts (kept per capture), and cuts of a file tshark reads instead',
+    imports: [...GROUND, 'analysis/framing.ts'],
+  },
+  {
     path: 'analysis/digests/',
     role: "inspect_protocol's digests, one file a kind, and the index they are listed in",
     imports: [...GROUND, 'analysis/redact.ts'],
@@ -62,6 +72,8 @@ export const LAYOUT: readonly Room[] = [
       'capture/',
       'processes/',
       'analysis/redact.ts',
+      'analysis/framing.ts',
+      'analysis/index/',
       'analysis/digests/',
     ],
   },

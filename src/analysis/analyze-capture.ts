@@ -37,6 +37,9 @@ import { ProcessRecords } from './process-record.js';
 import type { ProcessRecordSource } from './process-record.js';
 import type { PacketEnds } from './row-owners.js';
 import type { Page } from './page.js';
+import { cutApplies, cutProblem, writePageCut } from './cut-read.js';
+import type { PageCut } from './cut-read.js';
+import { FrameIndexes } from './index/frame-indexes.js';
 
 export const DEFAULT_FIELDS = [
   'frame.number',
@@ -86,6 +89,14 @@ export interface AnalysisResult {
   readonly warnings: readonly string[];
   /** Why the page is empty, when it is. */
   readonly empty: EmptyReason | undefined;
+  /**
+   * Where tshark read the page: a cut of the file (cut-read.ts) and its frames, or the whole file
+   * (with why not a cut, when one was considered).
+   */
+  readonly readFrom?:
+    | { readonly cut: { readonly first: number; readonly last: number; readonly skip: number } }
+    | { readonly whole: string }
+    | undefined;
 }
 
 export interface AnalyzerOptions {
@@ -97,6 +108,13 @@ export interface AnalyzerOptions {
   readonly checkTimeoutMs?: number | undefined;
   /** The server's copy of tshark's field list (one is made when not given). */
   readonly glossary?: GlossarySource | undefined;
+  /**
+   * The captures' frame indexes, for pages read from a cut (cut-read.ts); none: every page reads
+   * the whole file.
+   */
+  readonly frameIndexes?: FrameIndexes | null | undefined;
+  /** Frames a cut dissects before a page (default PAGE_WARMUP, the summary's rule). */
+  readonly cutWarmup?: number | undefined;
 }
 
 export class Analyzer {
@@ -108,6 +126,8 @@ export class Analyzer {
   private readonly catalogs: DissectionCatalogSource;
   /** Where captures' processes come from (the process parameter, the process column). */
   private readonly records: ProcessRecords;
+  /** Where each frame of the captures in use starts (index/), for pages read from a cut. */
+  readonly frameIndexes: FrameIndexes | undefined;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -118,6 +138,8 @@ export class Analyzer {
       options.glossary ?? new GlossarySource(group, async () => (await tools()).require('tshark'));
     this.twoPassRule = new TwoPassRule(this.glossary);
     this.records = new ProcessRecords(group, tools);
+    this.frameIndexes =
+      options.frameIndexes === null ? undefined : (options.frameIndexes ?? new FrameIndexes());
     this.catalogs = new DissectionCatalogSource(
       group,
       async () => (await tools()).require('tshark'),
@@ -209,9 +231,80 @@ export class Analyzer {
     }
 
     const redaction = packetRedaction(req.outputFormat, fields, req.reveal ?? false);
+    // Deep in a file with no filter, tshark reads a cut of it: the first frame, a warm-up, the page.
+    const cutRequest = { ...req, fields: redaction.fields, lastFrame };
+    let cut: PageCut | undefined;
+    let whole: string | undefined;
+    const how = { twoPass, lastFrame, redaction, treeNote };
+    try {
+      if (this.frameIndexes && cutApplies(cutRequest, twoPass, this.options.cutWarmup)) {
+        cut = await writePageCut(
+          this.frameIndexes,
+          cutRequest,
+          await this.options.runtimeDir.path(),
+          signal,
+          this.options.cutWarmup,
+        );
+        whole = cut ? undefined : 'the file cannot be cut there';
+      }
+      if (cut) {
+        // The check and the page read the cut side by side (each is mostly tshark's start-up); a
+        // problem found stops the page, which is then read from the whole file.
+        const stopPage = new AbortController();
+        const onAbort = (): void => stopPage.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          const check = { tshark, keylogFile: req.keylogFile, dissection: req.dissection };
+          const checked = cutProblem(
+            this.group,
+            cut,
+            { ...check, timeoutMs: this.options.timeoutMs },
+            signal,
+          );
+          const reading = this.readPage(tools, req, { ...how, cut }, stopPage.signal, progress);
+          const problem = await checked.catch(async (err: unknown) => {
+            stopPage.abort();
+            await reading.catch(() => undefined);
+            throw err;
+          });
+          if (problem === undefined) {
+            const { first, last, skip } = cut.plan;
+            return { ...(await reading), readFrom: { cut: { first, last, skip } } };
+          }
+          stopPage.abort();
+          await reading.catch(() => undefined);
+          whole = problem;
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+        if (signal?.aborted) throw abortError();
+      }
+      const answer = await this.readPage(tools, req, { ...how, cut: undefined }, signal, progress);
+      return { ...answer, readFrom: whole !== undefined ? { whole } : undefined };
+    } finally {
+      await cut?.remove();
+    }
+  }
+
+  /** One tshark pass over the file (or its cut) through the page budget. */
+  private async readPage(
+    tools: WiresharkTools,
+    req: AnalysisRequest,
+    how: {
+      twoPass: boolean;
+      lastFrame: number | undefined;
+      redaction: ReturnType<typeof packetRedaction>;
+      treeNote: string[];
+      cut: PageCut | undefined;
+    },
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+  ): Promise<AnalysisResult> {
+    const tshark = tools.require('tshark');
+    const { twoPass, lastFrame, redaction, treeNote, cut } = how;
     const args = [
       ...readArgs({
-        file: req.file,
+        file: cut?.file ?? req.file,
         keylogFile: req.keylogFile,
         dissection: req.dissection,
         displayFilter: req.displayFilter,
@@ -229,14 +322,14 @@ export class Analyzer {
 
     const splitter = createPacketSplitter(req.outputFormat);
     const builder = new PageBuilder(req.outputFormat, {
-      offset: req.offset,
+      offset: cut ? cut.plan.skip : req.offset,
       limit: req.limit,
       maxChars: req.maxChars,
     });
     let settled = false;
     const offer = (packets: Packet[]): 'continue' | 'stop' => {
       for (const p of packets) {
-        if (builder.add(redaction.packet(p)) === 'stop') {
+        if (builder.add(redaction.packet(cut ? cut.mapPacket(p) : p)) === 'stop') {
           settled = true;
           return 'stop';
         }
@@ -244,25 +337,28 @@ export class Analyzer {
       return 'continue';
     };
     let stopWatching: Promise<() => void> | undefined;
-    const result = await this.group.run({
+    const ran = await this.group.run({
       command: tshark,
       args,
       timeoutMs: this.options.timeoutMs,
       signal,
       onStdout: (chunk) => offer(splitter.push(chunk)),
-      onStart: progress
-        ? (pid) => {
-            stopWatching = watchRead(pid, req.file, this.packetCount(tools, req.file), progress).catch(
-              () => () => undefined,
-            );
-          }
-        : undefined,
+      onStart:
+        progress && !cut
+          ? (pid) => {
+              stopWatching = watchRead(pid, req.file, this.packetCount(tools, req.file), progress).catch(
+                () => () => undefined,
+              );
+            }
+          : undefined,
     });
     if (stopWatching) (await stopWatching)();
+    // tshark names the cut in its messages; the reader knows the file.
+    const result = cut ? { ...ran, stderr: ran.stderr.split(cut.file).join(req.file) } : ran;
     if (result.aborted) throw abortError();
     if (!settled && !result.stoppedEarly) offer(splitter.end());
 
-    const page = builder.finish();
+    const page = cut ? cut.mapPage(builder.finish(), req.offset) : builder.finish();
     const warnings = [...treeNote, ...(await this.endWarnings(tools, result, page, req, signal))];
 
     let empty: EmptyReason | undefined;

@@ -186,3 +186,12 @@ export function exportObjectsArgs(protocol: ExportObjectProtocol, dir: string): 
 export function injectKeylogArgs(keylog: string, input: string, output: string): string[] {
   return ['--inject-secrets', `tls,${keylog}`, input, output];
 }
+
+/**
+ * One tab-separated line a packet: its number, its protocol column, its TCP stream, whether it is
+ * a SYN ("Set") and its UDP stream; what tells whether a cut holds each stream's start.
+ */
+export function streamStartArgs(): string[] {
+  const columns = ['%m', '%p', '%Cus:tcp.stream', '%Cus:tcp.flags.syn', '%Cus:udp.stream'];
+  return ['-o', `gui.column.format:${columns.map((c, i) => `"c${i}","${c}"`).join(',')}`, '-T', 'tabs'];
+}
