@@ -167,10 +167,22 @@ describe('stream index', () => {
       [7, 0],
       [30, 3],
     ]);
-    // A stream index that is off by one frame anywhere is caught.
+    // Without the summary counter (not built, or a header cut short): from per-packet lines.
     const expected = await wholeFile(file);
     assert.ok(expected);
-    assert.ok(expected.tcp.some((s, i) => s !== expected.tcp[i + 1]));
+    const indexes = new FrameIndexes();
+    const lines = new Summarizer(
+      group,
+      () => tools,
+      () => Promise.resolve(dir),
+      small(Math.ceil(expected.tcp.length / 6), 2),
+      () => ({
+        available: false,
+        reason: 'per-packet lines',
+      }),
+    ).keepStreamsIn(indexes, 120_000);
+    await lines.summarize({ file, topN: 1, timeoutMs: 120_000 });
+    assertSame(await indexes.streams(file), expected, 'loopback from per-packet lines');
   });
 
   it('ensureStreams runs one pass for concurrent callers and keeps it beside the frame index', async () => {

@@ -119,8 +119,15 @@ export class FrameIndexes {
 
   /** Keeps what a summary pass over `version` of `file` made of its streams. */
   async keepStreams(file: string, version: FileVersion, assembled: Assembled): Promise<void> {
-    const reason = assembled.index ? undefined : assembled.reason;
-    this.streamEntries.set(file, { version, index: assembled.index, reason });
+    // One index may take all the bytes allowed, and no more (a file of tiny records).
+    const tooBig = assembled.index !== undefined && assembled.index.bytes > this.limits.maxBytes;
+    const index = tooBig ? undefined : assembled.index;
+    const reason = assembled.index
+      ? tooBig
+        ? `it would take ${assembled.index.bytes} bytes, more than the ${this.limits.maxBytes} all indexes may`
+        : undefined
+      : assembled.reason;
+    this.streamEntries.set(file, { version, index, reason });
     this.touch(file);
     await this.evict();
   }

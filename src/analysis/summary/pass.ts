@@ -87,7 +87,10 @@ export interface PassOptions {
   readonly onStart?: ((pid: number) => void) | undefined;
   /** Conversations from the counter inside tshark; per-packet lines without it. */
   readonly counter: ConversationCounter | undefined;
-  /** Where the counter writes the frames' streams (for the stream index); none: not recorded. */
+  /**
+   * Where the counter writes the frames' streams, for the stream index (without the counter, they
+   * come from the packets' lines); none: not recorded.
+   */
   readonly streamsFile?: string | undefined;
 }
 
@@ -132,7 +135,7 @@ export async function runPass(
   } else {
     const pastWarmup = options.warmup > 0 ? `frame.number>${options.warmup}` : undefined;
     args.push(
-      ...columnArgs([...PACKET_COLUMNS, ...LIMIT_COLUMNS, ...STREAM_COLUMNS]),
+      ...columnArgs([...PACKET_COLUMNS, ...LIMIT_COLUMNS, ...(options.streamsFile ? STREAM_COLUMNS : [])]),
       ...statisticsArgs(
         SUMMARY_STATISTICS.map((z) => filteredStatistic(z, pastWarmup)),
         'print',
@@ -142,7 +145,7 @@ export async function runPass(
   const lines = new LineSplitter(64 * 1024);
   const aggregator = new ConversationAggregator(options.warmup);
   const limits = new PacketLimitCounter();
-  const lineStreams = counter ? undefined : new LineStreams(options.warmup);
+  const lineStreams = counter || !options.streamsFile ? undefined : new LineStreams(options.warmup);
   let seen = 0;
   const reader = counter ? new CounterReader() : undefined;
   let inCounter = false;
