@@ -25,6 +25,7 @@
 #include <epan/tap.h>
 #include <epan/to_str.h>
 #include <epan/expert.h>
+#include <epan/conversation.h>
 #include <epan/proto.h>
 #include <epan/epan_dissect.h>
 #include <epan/dissectors/packet-ip.h>
@@ -32,8 +33,9 @@
 #include <epan/dissectors/packet-udp.h>
 #include <wiretap/wtap.h>
 
-/* Lua 5.2's lua_tonumberx, declared by hand: tshark has the library loaded already. */
+/* Lua 5.2's lua_tonumberx and lua_tolstring, declared by hand: tshark has the library loaded already. */
 extern double lua_tonumberx(void *L, int idx, int *isnum);
+extern const char *lua_tolstring(void *L, int idx, size_t *len);
 
 #define SYN 0x002
 #define ACK 0x010
@@ -100,8 +102,39 @@ typedef struct {
     gboolean ip4, ip6, tcp, udp;
     address ip4_src, ip4_dst, ip6_src, ip6_dst;
     guint32 tcp_stream, tcp_sport, tcp_dport, tcp_flags;
+    guint32 tcp_seq, tcp_ack; /* raw */
     guint32 udp_stream, udp_sport, udp_dport;
+    address tcp_src, tcp_dst, udp_src, udp_dst;
+    guint32 tcp_setup, udp_setup; /* the frame that set up the header's conversation */
+    gboolean tcp_more, udp_more; /* a second TCP (UDP) header: tunnels print two stream numbers */
 } packet_t;
+
+/*
+ * The stream index (src/analysis/index/stream-assembly.ts): each frame's TCP and UDP stream as this
+ * pass numbers them, written to a file as two little-endian int32 a frame (-1: none), and for each
+ * stream its ends and, for TCP, where tshark's base sequence numbers were set: with them the caller
+ * maps the streams of a range (numbered from its warm-up) to the whole file's numbering.
+ */
+typedef struct {
+    guint8 lo_addr[16], hi_addr[16];
+    int lo_len, hi_len;
+    guint32 lo_port, hi_port;
+    char *lo, *hi;       /* as endpoint_name prints them */
+    guint32 set_at[2];   /* frame whose packet set the base sequence number of direction 0 (from lo), 1; 0: unset */
+    guint32 base[2];
+    gboolean known;
+    gboolean external;   /* its conversation was set up before its first packet, by another dissector */
+} stream_info_t;
+
+typedef struct {
+    FILE *out;           /* NULL: no index asked for */
+    guint32 written;     /* frames written */
+    GArray *tcp, *udp;   /* stream_info_t, by stream number */
+    GString *syns;       /* "syn" lines: counted SYN-only packets */
+    guint64 more;        /* frames with two headers of one kind */
+    guint64 shared;      /* frames whose ends differ from their stream's (a conversation with wildcards) */
+    int hf_tcp_stream, hf_udp_stream;
+} streams_t;
 
 #define ENDPOINT_CACHE 4096 /* a power of 2 */
 
@@ -168,6 +201,7 @@ typedef struct {
     gboolean have_first;
     nstime_t first_time;
     facts_t facts;
+    streams_t index;
 } state_t;
 
 static state_t st;
@@ -303,14 +337,31 @@ static tap_packet_status on_ipv6(void *tapdata _U_, packet_info *pinfo, epan_dis
     return TAP_PACKET_DONT_REDRAW;
 }
 
+/*
+ * The frame that set up the conversation of a header: the packet itself, or an earlier one where
+ * another dissector made it (SDP for RTP, FTP for its data): a new stream on old ports then.
+ */
+static guint32 setup_of(const packet_info *pinfo, conversation_type type, const address *src, guint32 sport,
+                        const address *dst, guint32 dport)
+{
+    const conversation_t *conv = find_conversation(pinfo->num, src, dst, type, sport, dport, 0);
+    return conv ? conv->setup_frame : pinfo->num;
+}
+
 static tap_packet_status on_tcp(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                 const void *data, tap_flags_t flags _U_)
 {
     const struct tcpheader *th = (const struct tcpheader *)data;
     packet_at(pinfo);
     endpoints_add(KIND_TCP, pinfo, &th->ip_src, th->th_sport, &th->ip_dst, th->th_dport);
-    if (!st.pkt.tcp) {
+    if (st.pkt.tcp) st.pkt.tcp_more = TRUE;
+    else {
         st.pkt.tcp = TRUE;
+        st.pkt.tcp_seq = th->th_rawseq;
+        copy_address_shallow(&st.pkt.tcp_src, &th->ip_src);
+        st.pkt.tcp_setup = setup_of(pinfo, CONVERSATION_TCP, &th->ip_src, th->th_sport, &th->ip_dst, th->th_dport);
+        copy_address_shallow(&st.pkt.tcp_dst, &th->ip_dst);
+        st.pkt.tcp_ack = th->th_rawack;
         st.pkt.tcp_stream = th->th_stream;
         st.pkt.tcp_sport = th->th_sport;
         st.pkt.tcp_dport = th->th_dport;
@@ -325,8 +376,12 @@ static tap_packet_status on_udp(void *tapdata _U_, packet_info *pinfo, epan_diss
     const e_udphdr *uh = (const e_udphdr *)data;
     packet_at(pinfo);
     endpoints_add(KIND_UDP, pinfo, &uh->ip_src, uh->uh_sport, &uh->ip_dst, uh->uh_dport);
-    if (!st.pkt.udp) {
+    if (st.pkt.udp) st.pkt.udp_more = TRUE;
+    else {
         st.pkt.udp = TRUE;
+        copy_address_shallow(&st.pkt.udp_src, &uh->ip_src);
+        st.pkt.udp_setup = setup_of(pinfo, CONVERSATION_UDP, &uh->ip_src, uh->uh_sport, &uh->ip_dst, uh->uh_dport);
+        copy_address_shallow(&st.pkt.udp_dst, &uh->ip_dst);
         st.pkt.udp_stream = uh->uh_stream;
         st.pkt.udp_sport = uh->uh_sport;
         st.pkt.udp_dport = uh->uh_dport;
@@ -572,6 +627,129 @@ static void limits_add(const packet_info *pinfo, const epan_dissect_t *edt, gboo
     l->recent_len[slot] = len;
 }
 
+static stream_info_t *stream_info(GArray *list, guint32 stream)
+{
+    if (stream >= list->len) g_array_set_size(list, stream + 1);
+    return &g_array_index(list, stream_info_t, stream);
+}
+
+static gboolean same_end(const guint8 *addr, int len, guint32 port, const address *a, guint32 p)
+{
+    return len == MIN(a->len, 16) && port == p && memcmp(addr, a->data, len) == 0;
+}
+
+/*
+ * Which way a packet goes in its stream: 0 from the stream's lower end, 1 from its higher one, -1
+ * when its ends are not the stream's (a conversation another dissector made with wildcards).
+ */
+static int stream_see(stream_info_t *s, const address *src, guint32 sport, const address *dst,
+                      guint32 dport, gboolean external)
+{
+    if (!s->known) {
+        s->external = external;
+        const int order = cmp_address(src, dst);
+        const gboolean src_lo = order < 0 || (order == 0 && sport <= dport);
+        const address *lo = src_lo ? src : dst, *hi = src_lo ? dst : src;
+        const gboolean v4 = src->type == AT_IPv4;
+        s->known = TRUE;
+        s->lo_len = MIN(lo->len, 16);
+        s->hi_len = MIN(hi->len, 16);
+        memcpy(s->lo_addr, lo->data, s->lo_len);
+        memcpy(s->hi_addr, hi->data, s->hi_len);
+        s->lo_port = src_lo ? sport : dport;
+        s->hi_port = src_lo ? dport : sport;
+        s->lo = endpoint_name(lo, s->lo_port, v4);
+        s->hi = endpoint_name(hi, s->hi_port, v4);
+    }
+    if (same_end(s->lo_addr, s->lo_len, s->lo_port, src, sport) &&
+        same_end(s->hi_addr, s->hi_len, s->hi_port, dst, dport))
+        return 0;
+    if (same_end(s->hi_addr, s->hi_len, s->hi_port, src, sport) &&
+        same_end(s->lo_addr, s->lo_len, s->lo_port, dst, dport))
+        return 1;
+    return -1;
+}
+
+/*
+ * One frame of the stream index: its streams, written in frame order (a frame no tap saw has none),
+ * and for a counted TCP packet outside an ICMP error, the base sequence numbers tshark sets (the
+ * first packet of a direction: its SYN's sequence number, or one less than its own; or one less than
+ * the first acknowledgement from the other side) and whether it is a SYN without ACK, the packet
+ * that starts a new stream on reused ports when its sequence number is not the base.
+ */
+/* The first value of a stream field in the packet's tree (-1: none), and how many it has. */
+static gint32 tree_stream(const epan_dissect_t *edt, int hf, guint *n)
+{
+    GPtrArray *found = edt && edt->tree && hf > 0 ? proto_get_finfo_ptr_array(edt->tree, hf) : NULL;
+    *n = found ? found->len : 0;
+    if (*n == 0) return -1;
+    field_info *fi = (field_info *)g_ptr_array_index(found, 0);
+    return (gint32)fvalue_get_uinteger(&fi->value);
+}
+
+static tap_packet_status on_nothing(void *tapdata _U_, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
+                                    const void *data _U_, tap_flags_t flags _U_)
+{
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static void streams_frame(const packet_info *pinfo, const epan_dissect_t *edt, const packet_t *k,
+                          gboolean counted, gboolean icmp)
+{
+    streams_t *s = &st.index;
+    if (s->out == NULL || s->written >= pinfo->num) return;
+    const gint32 none[2] = {-1, -1};
+    for (; s->written + 1 < pinfo->num; s->written++) fwrite(none, sizeof none, 1, s->out);
+    /* As tshark prints them: the TCP of an ICMP error has a stream but no tap. */
+    guint tcps = 0, udps = 0;
+    const gint32 rec[2] = {tree_stream(edt, s->hf_tcp_stream, &tcps), tree_stream(edt, s->hf_udp_stream, &udps)};
+    fwrite(rec, sizeof rec, 1, s->out);
+    s->written++;
+    if (tcps > 1 || udps > 1 || k->tcp_more || k->udp_more) s->more++;
+    if (k->udp && stream_see(stream_info(s->udp, k->udp_stream), &k->udp_src, k->udp_sport, &k->udp_dst,
+                             k->udp_dport, k->udp_setup < pinfo->num) < 0)
+        s->shared++;
+    if (!k->tcp) return;
+    stream_info_t *i = stream_info(s->tcp, k->tcp_stream);
+    const int dir = stream_see(i, &k->tcp_src, k->tcp_sport, &k->tcp_dst, k->tcp_dport, k->tcp_setup < pinfo->num);
+    if (dir < 0) {
+        s->shared++;
+        return;
+    }
+    if (!counted || icmp) return;
+    const guint32 f = k->tcp_flags;
+    if (!i->set_at[dir]) {
+        i->base[dir] = (f & SYN) ? k->tcp_seq : k->tcp_seq - 1;
+        i->set_at[dir] = pinfo->num;
+    }
+    if (!i->set_at[1 - dir] && (f & ACK)) {
+        i->base[1 - dir] = k->tcp_ack - 1;
+        i->set_at[1 - dir] = pinfo->num;
+    }
+    if ((f & (SYN | ACK)) == SYN)
+        g_string_append_printf(s->syns, "syn\t%u\t%d\t%u\n", pinfo->num, dir, k->tcp_seq);
+}
+
+static void streams_print(void)
+{
+    streams_t *s = &st.index;
+    if (s->out == NULL) return;
+    /* Complete before the end line: the caller reads the file once it has read that. */
+    fclose(s->out);
+    s->out = NULL;
+    for (int tcp = 1; tcp >= 0; tcp--) {
+        const GArray *list = tcp ? s->tcp : s->udp;
+        for (guint n = 0; n < list->len; n++) {
+            const stream_info_t *i = &g_array_index(list, stream_info_t, n);
+            if (!i->known) continue;
+            printf("stream\t%s\t%u\t%s\t%s\t%u\t%u\t%u\t%u\t%d\n", tcp ? "tcp" : "udp", n, i->lo, i->hi,
+                   i->set_at[0], i->base[0], i->set_at[1], i->base[1], i->external ? 1 : 0);
+        }
+    }
+    fputs(s->syns->str, stdout);
+    printf("streams\t%u\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\n", s->written, s->more, s->shared);
+}
+
 static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
                                   const void *data _U_, tap_flags_t flags _U_)
 {
@@ -581,6 +759,7 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
     const layers_t layers = layers_of(pinfo);
     const gboolean icmp = layers.icmp;
     limits_add(pinfo, edt, counted);
+    streams_frame(pinfo, edt, k, counted, icmp);
     if (!counted) {
         if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
         return TAP_PACKET_DONT_REDRAW;
@@ -686,6 +865,7 @@ static void on_draw(void *tapdata _U_)
         g_free(summary);
         wmem_free(NULL, group);
     }
+    streams_print();
     printf("SHARKMCP-SUMMARY END\n");
     fflush(stdout);
 }
@@ -699,12 +879,37 @@ static gboolean listen(const char *tap, void *tapdata, guint flags, tap_packet_c
     return FALSE;
 }
 
-/* Called from Lua with the warm-up (packets to see but not count) as its argument. */
+/*
+ * Called from Lua with the warm-up (packets to see but not count) and the file to write the
+ * frames' streams to ("": none) as its arguments.
+ */
 int sharkmcp_summary_register(void *L)
 {
     int isnum = 0;
     double warmup = lua_tonumberx(L, 1, &isnum);
     st.warmup = isnum && warmup > 0 ? (guint32)warmup : 0;
+    const char *streams = lua_tolstring(L, 2, NULL);
+    if (streams && *streams) {
+        st.index.out = fopen(streams, "wb");
+        if (st.index.out == NULL) fprintf(stderr, "sharkmcp: cannot write %s\n", streams);
+    }
+    st.index.tcp = g_array_new(FALSE, TRUE, sizeof(stream_info_t));
+    st.index.udp = g_array_new(FALSE, TRUE, sizeof(stream_info_t));
+    st.index.syns = g_string_new("");
+    if (st.index.out != NULL) {
+        /* A listener whose filter names the stream fields has tshark put them in every tree. */
+        static int primer;
+        st.index.hf_tcp_stream = proto_registrar_get_id_byname("tcp.stream");
+        st.index.hf_udp_stream = proto_registrar_get_id_byname("udp.stream");
+        GString *error = register_tap_listener("frame", &primer, "tcp.stream || udp.stream", 0, NULL,
+                                               on_nothing, NULL, NULL);
+        if (error != NULL) {
+            fprintf(stderr, "sharkmcp: cannot read the stream fields: %s\n", error->str);
+            g_string_free(error, TRUE);
+            fclose(st.index.out);
+            st.index.out = NULL;
+        }
+    }
     st.order = g_ptr_array_new();
     st.streams = g_hash_table_new(g_direct_hash, g_direct_equal);
     st.pairs = g_hash_table_new_full(pair_hash, pair_equal, g_free, NULL);

@@ -1,5 +1,6 @@
 -- Loads SharkMCP's summary counter (summary-counter.c) into this tshark run.
--- Arguments: the library's path, then the warm-up (packets to see but not count).
-local library, warmup = ...
+-- Arguments: the library's path, the warm-up (packets to see but not count), and the file the
+-- frames' streams are written to (none: not asked for).
+local library, warmup, streams = ...
 local register = assert(package.loadlib(library, "sharkmcp_summary_register"))
-register(tonumber(warmup) or 0)
+register(tonumber(warmup) or 0, streams or "")

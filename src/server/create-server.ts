@@ -112,6 +112,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     defaultChunking(positiveIntFromEnv(env, 'SHARKMCP_SUMMARY_WORKERS', os.availableParallelism(), warnings)),
     (tsharkVersion) => conversationCounter(tsharkVersion, env),
   );
+  if (analyzer.frameIndexes) summarizer.keepStreamsIn(analyzer.frameIndexes, analysisTimeoutMs);
   const comparer = new Comparer(
     inspector,
     summarizer,

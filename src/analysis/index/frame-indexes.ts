@@ -1,9 +1,39 @@
 // The frame indexes of the captures in use, built on first need and kept in a cache bounded by
 // count and bytes (the least recently used goes first). A file that changed is indexed again; a
 // file that only grew (same inode, larger) has its index extended from where its scan stopped.
+// Beside each, the file's stream index (./stream-index.ts) when a summary pass made one: counted
+// against the same bounds, dropped with it, and kept while the file only grows (it covers the
+// frames the pass read, and a grown file numbers those the same).
 import { stat } from 'node:fs/promises';
 import { abortError } from '../../errors.js';
 import { BYTES_PER_FRAME, FrameIndex, scanInto } from './frame-index.js';
+import type { FileVersion } from './frame-index.js';
+import type { Assembled } from './stream-assembly.js';
+import type { StreamIndex } from './stream-index.js';
+
+/** Runs a summary pass over `file` that keeps its stream index here (Summarizer.indexStreams). */
+export type StreamBuilder = (file: string, options: StreamBuildOptions) => Promise<void>;
+
+export interface StreamBuildOptions {
+  readonly signal: AbortSignal;
+  /** The pass's time limit; the builder's own (the summary's) when not given. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** A file's stream index, or why a pass could not make an exact one. */
+interface StreamEntry {
+  readonly version: FileVersion;
+  readonly index: StreamIndex | undefined;
+  readonly reason: string | undefined;
+}
+
+/** One build shared by its callers: stopped when the last of them has gone. */
+interface StreamBuild {
+  readonly done: Promise<void>;
+  readonly stop: AbortController;
+  waiting: number;
+  finished: boolean;
+}
 
 export interface FrameIndexLimits {
   /** Indexes kept at most. */
@@ -18,6 +48,12 @@ export const DEFAULT_INDEX_LIMITS: FrameIndexLimits = { maxEntries: 8, maxBytes:
 export class FrameIndexes {
   /** In use order: the first key is the least recently used. */
   private readonly entries = new Map<string, Promise<FrameIndex | undefined>>();
+  private readonly streamEntries = new Map<string, StreamEntry>();
+  private readonly builds = new Map<string, StreamBuild>();
+  private streamBuilder: StreamBuilder | undefined;
+  /** When each file's indexes were last used: the least recently used file goes first. */
+  private readonly used = new Map<string, number>();
+  private tick = 0;
 
   constructor(private readonly limits: FrameIndexLimits = DEFAULT_INDEX_LIMITS) {}
 
@@ -54,6 +90,7 @@ export class FrameIndexes {
   /** Bytes the kept indexes hold (those still being built count as nothing). */
   async bytes(): Promise<number> {
     let total = 0;
+    for (const e of this.streamEntries.values()) total += e.index?.bytes ?? 0;
     for (const p of this.entries.values()) total += (await p.catch(() => undefined))?.bytes ?? 0;
     return total;
   }
@@ -66,6 +103,92 @@ export class FrameIndexes {
   /** Drops every index. */
   clear(): void {
     this.entries.clear();
+    this.streamEntries.clear();
+    this.used.clear();
+  }
+
+  /** The stream index of `file` as it is now (the same file, or grown), or undefined. */
+  async streams(file: string): Promise<StreamIndex | undefined> {
+    return (await this.streamEntry(file))?.index;
+  }
+
+  /** Why the stream index of `file` as it is now is not held, when a pass found it would not be exact. */
+  async streamsNotExact(file: string): Promise<string | undefined> {
+    return (await this.streamEntry(file))?.reason;
+  }
+
+  /** Keeps what a summary pass over `version` of `file` made of its streams. */
+  async keepStreams(file: string, version: FileVersion, assembled: Assembled): Promise<void> {
+    // One index may take all the bytes allowed, and no more (a file of tiny records).
+    const tooBig = assembled.index !== undefined && assembled.index.bytes > this.limits.maxBytes;
+    const index = tooBig ? undefined : assembled.index;
+    const reason = assembled.index
+      ? tooBig
+        ? `it would take ${assembled.index.bytes} bytes, more than the ${this.limits.maxBytes} all indexes may`
+        : undefined
+      : assembled.reason;
+    this.streamEntries.set(file, { version, index, reason });
+    this.touch(file);
+    await this.evict();
+  }
+
+  /** Where ensureStreams gets a stream index from (the Summarizer registers itself). */
+  useStreamBuilder(builder: StreamBuilder): void {
+    this.streamBuilder = builder;
+  }
+
+  /**
+   * The stream index of `file`, running the summary's pass for it when none is held: one pass for
+   * all concurrent callers, stopped when every one of them has been cancelled. Undefined when the
+   * pass cannot make an exact one (streamsNotExact says why) or no builder is registered.
+   */
+  async ensureStreams(
+    file: string,
+    options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
+  ): Promise<StreamIndex | undefined> {
+    const held = await this.streamEntry(file);
+    if (held) return held.index;
+    const builder = this.streamBuilder;
+    if (!builder) return undefined;
+    let build = this.builds.get(file);
+    if (!build) {
+      const stop = new AbortController();
+      const done = builder(file, { signal: stop.signal, timeoutMs: options.timeoutMs });
+      const b: StreamBuild = { done, stop, waiting: 0, finished: false };
+      const forget = (): void => {
+        b.finished = true;
+        if (this.builds.get(file) === b) this.builds.delete(file);
+      };
+      done.then(forget, forget);
+      this.builds.set(file, (build = b));
+    }
+    const shared = build;
+    shared.waiting++;
+    try {
+      await untilAborted(shared.done, options.signal);
+    } finally {
+      if (--shared.waiting === 0 && !shared.finished) shared.stop.abort();
+    }
+    return this.streams(file);
+  }
+
+  private async streamEntry(file: string): Promise<StreamEntry | undefined> {
+    const entry = this.streamEntries.get(file);
+    if (!entry) return undefined;
+    const now = await stat(file).catch(() => undefined);
+    const v = entry.version;
+    const same = now !== undefined && v.dev === now.dev && v.ino === now.ino;
+    if (same && (now.size > v.size || (now.size === v.size && now.mtimeMs === v.mtimeMs))) {
+      this.touch(file);
+      return entry;
+    }
+    if (this.streamEntries.get(file) === entry) this.streamEntries.delete(file);
+    if (!this.entries.has(file)) this.used.delete(file);
+    return undefined;
+  }
+
+  private touch(file: string): void {
+    this.used.set(file, ++this.tick);
   }
 
   private async scan(
@@ -80,9 +203,11 @@ export class FrameIndexes {
 
   private async keep(file: string, index: Promise<FrameIndex | undefined>): Promise<FrameIndex | undefined> {
     this.entries.set(file, index);
+    this.touch(file);
     // A failed or aborted scan is not kept.
     const built = await index.catch((err: unknown) => {
       if (this.entries.get(file) === index) this.entries.delete(file);
+      if (!this.entries.has(file) && !this.streamEntries.has(file)) this.used.delete(file);
       throw err;
     });
     if (!built) return undefined;
@@ -91,14 +216,38 @@ export class FrameIndexes {
   }
 
   private async evict(): Promise<void> {
-    while (this.entries.size > this.limits.maxEntries) this.dropOldest();
-    while (this.entries.size > 1 && (await this.bytes()) > this.limits.maxBytes) this.dropOldest();
+    while (this.used.size > this.limits.maxEntries) this.dropOldest();
+    while (this.used.size > 1 && (await this.bytes()) > this.limits.maxBytes) this.dropOldest();
   }
 
+  /** Drops the least recently used file's indexes, both of them. */
   private dropOldest(): void {
-    const oldest = this.entries.keys().next().value;
-    if (oldest !== undefined) this.entries.delete(oldest);
+    let oldest: string | undefined;
+    let when = Number.POSITIVE_INFINITY;
+    for (const [file, t] of this.used) if (t < when) [oldest, when] = [file, t];
+    if (oldest === undefined) return;
+    this.entries.delete(oldest);
+    this.streamEntries.delete(oldest);
+    this.used.delete(oldest);
   }
 }
 
 export { BYTES_PER_FRAME };
+
+/** Waits for `done`, or until `signal` aborts. */
+async function untilAborted(done: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return done;
+  if (signal.aborted) throw abortError();
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      done,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(abortError());
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -4,6 +4,7 @@
 import type { RangeFacts, Stamp } from '../../wireshark/capinfos.js';
 import type { PacketLimits } from '../capture-limits.js';
 import { tupleOf } from './conversations.js';
+import { CounterStreams } from './streams.js';
 import type { ConversationPart, Instant } from './conversations.js';
 import type { ConversationKind, Endpoint, ExpertEntry, ProtocolNode, Severity } from './types.js';
 
@@ -28,6 +29,8 @@ export class CounterReader {
   /** Packets whose headers the counter could not see in full; its parts are not exact then. */
   incomplete = 0;
   ended = false;
+  /** The stream index's lines; its frames are in the file the counter wrote. */
+  readonly streams = new CounterStreams();
   private counts: Omit<RangeFacts, 'interfaces'> | undefined;
   private readonly interfaces = new Map<number, number>();
 
@@ -38,6 +41,7 @@ export class CounterReader {
 
   add(line: string): void {
     const f = line.split('\t');
+    if (this.streams.add(f)) return;
     if (f[0] === 'first') this.firstTime = f[1];
     else if (f[0] === 'facts' && f.length >= 4) {
       const stamp = (at: number): Stamp | undefined =>

@@ -2,6 +2,8 @@
 // protocol hierarchy, endpoints, expert messages and conversations of the packets it reads. The
 // summary counter inside tshark (native/summary-counter.c) counts them where it was built; otherwise
 // tshark's `-z` statistics and a line of columns per packet (for exact conversations) do.
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Dissection } from '../../wireshark/dissection.js';
 import { abortError } from '../../errors.js';
 import { watchRead } from '../../util/progress.js';
@@ -23,6 +25,8 @@ import { LIMIT_COLUMNS, LIMIT_PREFERENCES, PacketLimitCounter } from '../capture
 import type { PacketLimits } from '../capture-limits.js';
 import { ConversationAggregator, PACKET_COLUMNS } from './conversations.js';
 import type { ConversationPart, Instant } from './conversations.js';
+import type { RangeStreams } from '../index/stream-assembly.js';
+import { LineStreams, STREAM_COLUMNS } from './streams.js';
 import { COUNTER_BEGIN, COUNTER_END, CounterReader } from './counter-reader.js';
 import { parseStatistics, SUMMARY_STATISTICS } from './stats.js';
 import type { Statistics, SummaryRequest } from './types.js';
@@ -44,6 +48,8 @@ export interface PassOutput {
   readonly facts: RangeFacts | undefined;
   /** Snapshot-length cuts, time going backwards and duplicates among the packets it counted. */
   readonly limits: PacketLimits | undefined;
+  /** Each frame's streams as this pass numbered them (warm-up included), when it read them all. */
+  readonly streams?: RangeStreams | undefined;
 }
 
 /** What the passes of one summary share: the Summarizer makes one for each call. */
@@ -62,6 +68,8 @@ export interface SummaryCall {
   readonly workDir: () => Promise<string>;
   /** capinfos's facts about a file (or a FIFO). */
   readonly readFacts: (file: string) => Promise<CaptureFacts>;
+  /** Whether the passes record each frame's streams, for the stream index. */
+  readonly streams: boolean;
   /** `read` with the counter, and again with per-packet lines where the counter fell short. */
   readonly counted: (
     read: (counter: ConversationCounter | undefined) => Promise<PassOutput>,
@@ -79,6 +87,11 @@ export interface PassOptions {
   readonly onStart?: ((pid: number) => void) | undefined;
   /** Conversations from the counter inside tshark; per-packet lines without it. */
   readonly counter: ConversationCounter | undefined;
+  /**
+   * Where the counter writes the frames' streams, for the stream index (without the counter, they
+   * come from the packets' lines); none: not recorded.
+   */
+  readonly streamsFile?: string | undefined;
 }
 
 /**
@@ -117,12 +130,12 @@ export async function runPass(
   if (counter) {
     args.push(
       ...statisticsArgs([]),
-      ...luaScriptArgs(counter.script, [counter.library, String(options.warmup)]),
+      ...luaScriptArgs(counter.script, [counter.library, String(options.warmup), options.streamsFile ?? '']),
     );
   } else {
     const pastWarmup = options.warmup > 0 ? `frame.number>${options.warmup}` : undefined;
     args.push(
-      ...columnArgs([...PACKET_COLUMNS, ...LIMIT_COLUMNS]),
+      ...columnArgs([...PACKET_COLUMNS, ...LIMIT_COLUMNS, ...(options.streamsFile ? STREAM_COLUMNS : [])]),
       ...statisticsArgs(
         SUMMARY_STATISTICS.map((z) => filteredStatistic(z, pastWarmup)),
         'print',
@@ -132,6 +145,7 @@ export async function runPass(
   const lines = new LineSplitter(64 * 1024);
   const aggregator = new ConversationAggregator(options.warmup);
   const limits = new PacketLimitCounter();
+  const lineStreams = counter || !options.streamsFile ? undefined : new LineStreams(options.warmup);
   let seen = 0;
   const reader = counter ? new CounterReader() : undefined;
   let inCounter = false;
@@ -151,6 +165,7 @@ export async function runPass(
       const f = line.split('\t');
       const at = PACKET_COLUMNS.length;
       limits.add(f[0] ?? '', f[1] ?? '', f[at] ?? '', f[at + 1] ?? '', seen++ >= options.warmup);
+      lineStreams?.addColumns(f, at + LIMIT_COLUMNS.length);
       return 'continue';
     }
     statsText.push(line);
@@ -172,7 +187,19 @@ export async function runPass(
   const stats = reader
     ? { protocols: reader.protocols, endpoints: reader.endpoints, expert: reader.expert }
     : parseStatistics(statsText.join('\n'));
+  const whole = !result.timedOut && !result.aborted && !result.stoppedEarly;
+  const streams = !whole
+    ? undefined
+    : reader
+      ? options.streamsFile && reader.ended
+        ? await reader.streams
+            .read(options.streamsFile, options.warmup)
+            .catch(() => undefined)
+            .finally(() => rm(options.streamsFile ?? '', { force: true }))
+        : undefined
+      : lineStreams?.streamsRead();
   return {
+    streams,
     parts: reader ? reader.result() : aggregator.result(),
     firstTime: reader ? reader.firstTime : aggregator.firstTime,
     counter: !reader ? 'unused' : !reader.ended ? 'absent' : reader.incomplete > 0 ? 'incomplete' : 'exact',
@@ -193,28 +220,32 @@ export async function runPass(
 export async function readWhole(call: SummaryCall, factsRun: Promise<CaptureFacts>): Promise<PassOutput> {
   const { request, progress } = call;
   const deadline = performance.now() + request.timeoutMs;
-  const output = await call.counted(async (c) => {
-    let stopWatching: Promise<() => void> | undefined;
-    const read = await runPass(call.group, call.tshark, request.file, {
-      keylogFile: request.keylogFile,
-      dissection: request.dissection,
-      warmup: 0,
-      timeoutMs: Math.max(1, deadline - performance.now()),
-      signal: call.signal,
-      counter: c,
-      onStart: progress
-        ? (pid) => {
-            const total = factsRun.then(
-              (f) => f.packets,
-              () => undefined,
-            );
-            stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
-          }
-        : undefined,
-    });
-    if (stopWatching) (await stopWatching)();
-    return read;
-  });
+  const dir = call.streams ? await mkdtemp(path.join(await call.workDir(), 'streams-')) : undefined;
+  const output = await call
+    .counted(async (c) => {
+      let stopWatching: Promise<() => void> | undefined;
+      const read = await runPass(call.group, call.tshark, request.file, {
+        streamsFile: dir && path.join(dir, 'frames'),
+        keylogFile: request.keylogFile,
+        dissection: request.dissection,
+        warmup: 0,
+        timeoutMs: Math.max(1, deadline - performance.now()),
+        signal: call.signal,
+        counter: c,
+        onStart: progress
+          ? (pid) => {
+              const total = factsRun.then(
+                (f) => f.packets,
+                () => undefined,
+              );
+              stopWatching = watchRead(pid, request.file, total, progress).catch(() => () => undefined);
+            }
+          : undefined,
+      });
+      if (stopWatching) (await stopWatching)();
+      return read;
+    })
+    .finally(() => dir && rm(dir, { recursive: true, force: true }));
   if (output.result.aborted) throw abortError();
   return output;
 }

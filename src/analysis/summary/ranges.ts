@@ -149,6 +149,7 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
             keylogFile: request.keylogFile,
             dissection: request.dissection,
             warmup: chunk.warmupPackets,
+            streamsFile: call.streams ? path.join(dir, `streams-${chunk.index}`) : undefined,
             timeoutMs: Math.max(1, deadline - performance.now()),
             signal: stopAll.signal,
             counter: c,

@@ -3,6 +3,11 @@
 // small file, or a capture still being written, is read in one pass (./pass.ts); a large one in
 // ranges across workers (./ranges.ts), whose results are added up exactly (./assembly.ts).
 import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { isDefaultDissection } from '../../wireshark/dissection.js';
+import type { FrameIndexes } from '../index/frame-indexes.js';
+import { assembleStreams } from '../index/stream-assembly.js';
+import type { RangeStreams } from '../index/stream-assembly.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { captureFacts } from '../../wireshark/capinfos.js';
 import type { CaptureFacts } from '../../wireshark/capinfos.js';
@@ -34,9 +39,25 @@ export class Summarizer {
     this.records = new ProcessRecords(group, tools);
   }
 
+  /**
+   * Keeps the stream index each pass makes in `indexes`, beside the frame index, and has their
+   * ensureStreams run this summary's pass (within `timeoutMs` unless told otherwise) for a file
+   * that has none.
+   */
+  keepStreamsIn(indexes: FrameIndexes, timeoutMs: number): this {
+    this.indexes = indexes;
+    indexes.useStreamBuilder(async (file, o) => {
+      const request = { file, topN: 0, timeoutMs: o.timeoutMs ?? timeoutMs };
+      await this.read(request, o.signal, undefined, true);
+    });
+    return this;
+  }
+
   /** Set once the counter failed to load: later passes go straight to per-packet lines. */
   private counterBroken = false;
   private readonly records: ProcessRecords;
+  /** Where the stream indexes go; none: not made. */
+  private indexes: FrameIndexes | undefined;
 
   private counter(tools: WiresharkTools): ConversationCounter | undefined {
     if (this.counterBroken) return undefined;
@@ -73,10 +94,25 @@ export class Summarizer {
     return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
   }
 
+  /**
+   * The stream index of what the passes read (the ranges in order, up to the first not read whole),
+   * kept for the file's version the passes started on.
+   */
+  private async keepStreams(file: string, version: Stats, outputs: readonly PassOutput[]): Promise<void> {
+    const ranges: RangeStreams[] = [];
+    for (const o of outputs) {
+      if (!o.streams) break;
+      ranges.push(o.streams);
+    }
+    if (ranges.length > 0) await this.indexes?.keepStreams(file, version, assembleStreams(ranges));
+  }
+
   private async read(
     request: SummaryRequest,
     signal?: AbortSignal,
     progress?: ProgressSink,
+    /** Only for the stream index: no pass of its own for checksums. */
+    streamsOnly = false,
   ): Promise<CaptureSummary> {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
@@ -93,11 +129,14 @@ export class Summarizer {
       signal,
       progress,
       workDir: this.workDir,
+      // Decode-as rules can make tunnels, whose streams a plain whole-file pass would not number.
+      streams: this.indexes !== undefined && isDefaultDissection(request.dissection),
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
     };
     const { workers, minFileBytes } = this.chunking;
-    const size = (await stat(request.file)).size;
+    const version = await stat(request.file);
+    const size = version.size;
     let factsRun: Promise<CaptureFacts> | undefined;
     if (workers > 1 && !request.live && size >= minFileBytes) {
       // With the counter, the workers count what capinfos would and capinfos reads only the file's
@@ -108,6 +147,7 @@ export class Summarizer {
       drops.catch(() => undefined);
       const ranged = await readInRanges(call, this.chunking, size);
       if (ranged) {
+        await this.keepStreams(request.file, version, ranged.outputs);
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = ranged.facts ?? (await (factsRun ?? call.readFacts(request.file)));
         // Checking checksums would cost a whole second pass over a large file: said, not done.
@@ -125,8 +165,17 @@ export class Summarizer {
       factsRun,
       readWhole(call, factsRun),
       interfaceDrops(request.file),
-      countBadChecksums(this.group, tshark, request.file, Math.max(1, deadline - performance.now()), signal),
+      streamsOnly
+        ? undefined
+        : countBadChecksums(
+            this.group,
+            tshark,
+            request.file,
+            Math.max(1, deadline - performance.now()),
+            signal,
+          ),
     ]);
+    await this.keepStreams(request.file, version, [output]);
     return assembleSummary(call, facts, [output], {
       droppedByInterface,
       badChecksums,

@@ -1,0 +1,264 @@
+// The stream index a summary pass makes: each frame's tcp.stream and udp.stream exactly as one
+// whole-file `tshark -T fields` pass prints them, though the pass reads the file in small ranges,
+// each numbering its streams from its own warm-up. Corpus captures, and loopback captures with
+// reused ports (after FIN, after RST), many short flows and UDP flows.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
+import { readdir, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
+import type { StreamIndex, StreamKind } from '../src/analysis/index/stream-index.js';
+import { NO_STREAM } from '../src/analysis/index/stream-index.js';
+import { defaultChunking, Summarizer } from '../src/analysis/summary/index.js';
+import type { Chunking } from '../src/analysis/summary/index.js';
+import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import { ProcessGroup } from '../src/wireshark/process.js';
+import { captureLoopback, requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { SHARED_CAPTURES } from './helpers/paths.js';
+
+const run = promisify(execFile);
+const group = new ProcessGroup();
+const SERVER = '127.83.80.1';
+const CLIENT = '127.83.80.2';
+/** Where the summaries' FIFOs and the loopback capture go: removed, with every child, at the end. */
+let dir = '';
+before(async () => void (dir = await tempDir()));
+after(() => Promise.all([group.close(), rm(dir, { recursive: true, force: true })]));
+
+/** What a whole-file tshark pass prints: each frame's streams, or undefined for a frame with two. */
+async function wholeFile(file: string): Promise<Record<StreamKind, number[]> | undefined> {
+  const args = ['-n', '-r', file, '-T', 'fields', '-e', 'tcp.stream', '-e', 'udp.stream'];
+  // A file cut short or damaged: tshark prints the frames before, then fails.
+  const { stdout } = await run('tshark', args, { maxBuffer: 1 << 28 }).catch((err: { stdout?: string }) => ({
+    stdout: err.stdout ?? '',
+  }));
+  const of: Record<StreamKind, number[]> = { tcp: [], udp: [] };
+  for (const line of stdout.split('\n').slice(0, -1)) {
+    const [tcp = '', udp = ''] = line.split('\t');
+    if (tcp.includes(',') || udp.includes(',')) return undefined;
+    of.tcp.push(tcp === '' ? NO_STREAM : Number(tcp));
+    of.udp.push(udp === '' ? NO_STREAM : Number(udp));
+  }
+  return of;
+}
+
+const tools = locateWiresharkTools(group);
+
+/** A summarizer whose ranges are `packets` frames with a warm-up of `warmup`, keeping its indexes. */
+function summarizer(
+  chunking: Chunking,
+  indexes = new FrameIndexes(),
+): { s: Summarizer; indexes: FrameIndexes } {
+  const s = new Summarizer(
+    group,
+    () => tools,
+    () => Promise.resolve(dir),
+    chunking,
+  ).keepStreamsIn(indexes, 120_000);
+  return { s, indexes };
+}
+
+function small(packets: number, warmup: number): Chunking {
+  return {
+    workers: 2,
+    minFileBytes: 0,
+    sizing: { chunkPackets: packets, chunkBytes: Number.MAX_SAFE_INTEGER, warmupPackets: warmup },
+  };
+}
+
+/** Every frame's streams, the counts and every stream's span, against the whole-file pass. */
+function assertSame(
+  index: StreamIndex | undefined,
+  expected: Record<StreamKind, number[]>,
+  what: string,
+): void {
+  assert.ok(index, `${what}: no stream index`);
+  assert.equal(index.frames, expected.tcp.length, `${what}: frames`);
+  for (const kind of ['tcp', 'udp'] as const) {
+    const of = expected[kind];
+    const wrong: number[] = of.flatMap((s, i) => (index.streamOf(kind, i + 1) === s ? [] : [i + 1]));
+    assert.deepEqual(
+      wrong.slice(0, 5).map((n) => `${n}: ${index.streamOf(kind, n)} != ${of[n - 1]}`),
+      [],
+      `${what}: ${kind}.stream of ${wrong.length} frames`,
+    );
+    const count = of.reduce((m, s) => Math.max(m, s + 1), 0);
+    assert.equal(index.count(kind), count, `${what}: ${kind} streams`);
+    for (let s = 0; s < count; s++) {
+      const first = of.indexOf(s) + 1;
+      const last = of.lastIndexOf(s) + 1;
+      assert.deepEqual(index.span(kind, s), { first, last }, `${what}: span of ${kind} stream ${s}`);
+    }
+    assert.equal(index.span(kind, count), undefined);
+  }
+}
+
+async function corpusCaptures(): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (/\.(pcap|pcapng|cap)$/.test(e.name)) found.push(p);
+    }
+  };
+  await walk(SHARED_CAPTURES).catch(() => undefined);
+  return found.sort();
+}
+
+/**
+ * Checks `file` cut into about `ranges` ranges (each a worker start: 0.2 s) with short warm-ups,
+ * so that streams cross the cuts, and read in one pass.
+ */
+async function check(
+  file: string,
+  name: string,
+  ranges: readonly [number, number][],
+  inexact?: string[],
+  onePass = true,
+): Promise<void> {
+  const expected = await wholeFile(file);
+  if (!expected || expected.tcp.length === 0) return;
+  const frames = expected.tcp.length;
+  for (const [r, warmup] of ranges) {
+    const packets = Math.max(3, Math.ceil(frames / r));
+    const { s, indexes } = summarizer(small(packets, warmup));
+    await s.summarize({ file, topN: 1, timeoutMs: 120_000 });
+    const what = `${name} in ranges of ${packets} (warm-up ${warmup})`;
+    // Where the pass says it cannot be exact (a conversation another dissector made, whose stream
+    // depends on packets before a warm-up), there is no index; wherever there is one, it is exact.
+    const reason = await indexes.streamsNotExact(file);
+    if (inexact && reason !== undefined) {
+      assert.equal(await indexes.streams(file), undefined);
+      inexact.push(`${what}: ${reason}`);
+    } else assertSame(await indexes.streams(file), expected, what);
+  }
+  if (!onePass) return;
+  const { s, indexes } = summarizer(defaultChunking(1));
+  await s.summarize({ file, topN: 1, timeoutMs: 120_000 });
+  assertSame(await indexes.streams(file), expected, `${name} in one pass`);
+}
+
+describe('stream index', () => {
+  it('numbers every frame of every corpus capture as a whole-file pass does', async (t) => {
+    const files = await corpusCaptures();
+    if (files.length === 0) return t.skip('no shared captures here');
+    const inexact: string[] = [];
+    for (const file of files) {
+      // The frame framing of a damaged or compressed file gives no ranges: one pass reads it.
+      await check(file, path.relative(SHARED_CAPTURES, file), [[3, 2]], inexact, false);
+    }
+    t.diagnostic(
+      `${files.length} corpus captures, ${inexact.length} not exact in ranges: ${inexact.join('; ')}`,
+    );
+    // Most are exact: the rule is not an excuse.
+    assert.ok(inexact.length <= files.length / 10, inexact.join('\n'));
+  });
+
+  it('numbers reused ports, many short flows and UDP flows as a whole-file pass does', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await captureLoopback(dir, 'streams', `host ${SERVER}`, traffic, 100);
+    await check(file, 'loopback', [
+      [6, 2],
+      [7, 0],
+      [30, 3],
+    ]);
+    // Without the summary counter (not built, or a header cut short): from per-packet lines.
+    const expected = await wholeFile(file);
+    assert.ok(expected);
+    const indexes = new FrameIndexes();
+    const lines = new Summarizer(
+      group,
+      () => tools,
+      () => Promise.resolve(dir),
+      small(Math.ceil(expected.tcp.length / 6), 2),
+      () => ({
+        available: false,
+        reason: 'per-packet lines',
+      }),
+    ).keepStreamsIn(indexes, 120_000);
+    await lines.summarize({ file, topN: 1, timeoutMs: 120_000 });
+    assertSame(await indexes.streams(file), expected, 'loopback from per-packet lines');
+  });
+
+  it('ensureStreams runs one pass for concurrent callers and keeps it beside the frame index', async () => {
+    const file = (await corpusCaptures()).find((f) => f.endsWith('http_espn.pcapng'));
+    if (!file) return;
+    const { indexes } = summarizer(small(50, 5));
+    assert.equal(await indexes.streams(file), undefined);
+    const [a, b] = await Promise.all([indexes.ensureStreams(file), indexes.ensureStreams(file)]);
+    assert.ok(a);
+    assert.equal(a, b);
+    assert.equal(await indexes.streams(file), a);
+    assert.ok((await indexes.bytes()) >= a.bytes);
+    const cancelled = new AbortController();
+    cancelled.abort();
+    const fresh = summarizer(small(50, 5)).indexes;
+    await assert.rejects(fresh.ensureStreams(file, { signal: cancelled.signal }), { name: 'AbortError' });
+  });
+});
+
+/** Port reuse after FIN and after RST, 40 short connections, and UDP flows that pause and resume. */
+async function traffic(): Promise<void> {
+  const server = net.createServer((socket) => {
+    socket.on('data', () => socket.end('bye'));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, SERVER, resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const connect = (localPort?: number, reset = false): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const c = net.connect({ host: SERVER, port, localAddress: CLIENT, localPort }, () => c.write('hello'));
+      c.on('data', () => {
+        if (reset) {
+          c.resetAndDestroy();
+          resolve();
+        } else c.end();
+      });
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (m, from) => udp.send(m, from.port, from.address));
+  await new Promise<void>((resolve) => udp.bind(0, SERVER, resolve));
+  const udpPort = udp.address().port;
+  const clients = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<dgram.Socket>((resolve) => {
+          const c = dgram.createSocket('udp4');
+          c.bind(0, CLIENT, () => resolve(c));
+        }),
+    ),
+  );
+  const ping = async (c: dgram.Socket): Promise<void> => {
+    await new Promise<void>((resolve) => {
+      c.once('message', () => resolve());
+      c.send('ping', udpPort, SERVER);
+    });
+  };
+  try {
+    for (const c of clients) await ping(c);
+    // The same client port again: the server closes first, so the port is free at once.
+    const reused = 40000 + (process.pid % 20000);
+    await connect(reused);
+    await connect(reused);
+    await connect(reused, true);
+    await connect(reused);
+    for (let i = 0; i < 40; i++) {
+      await connect();
+      if (i % 10 === 0) for (const c of clients) await ping(c);
+    }
+    await connect(reused, true);
+    await connect(reused);
+    for (const c of clients) await ping(c);
+  } finally {
+    for (const c of clients) c.close();
+    udp.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
