@@ -1,9 +1,9 @@
 // The benchmark's captures of other shapes than its mixed web traffic, each made by the bench
 // itself from real loopback traffic captured by dumpcap (nothing downloaded, no packet written by
 // hand): servers and clients of Node's net and dgram modules, on addresses of 127.83.83.0/24 only.
-//   tiny    about 40 TCP conversations of 1-50 byte writes both ways with Nagle off (no application
-//           protocol), then time-shifted copies: conversations whose tuples repeat, like the
-//           held-out capture of 1.07M small packets.
+//   tiny    TCP connections of 1-50 byte writes both ways with Nagle off (no application protocol)
+//           from 500 fixed client ports, each connecting 13 times: conversations whose tuples
+//           repeat, like the held-out capture of 1.07M small packets.
 //   flows   real short connections (a GET and a short answer on port 80) from 150 client
 //           addresses to 8 server addresses: every TCP conversation distinct, like web browsing
 //           copied with addresses remapped per copy (editcap cannot remap, so the connections are
@@ -11,7 +11,7 @@
 //   large   one TCP connection carrying a single transfer in small writes, until dumpcap has
 //           written the packets asked for.
 //   udp     DNS queries from 500 client sockets answered by a DNS server, and syslog-like datagrams
-//           from 50 senders to a listening socket; then time-shifted copies.
+//           from 50 senders to a listening socket.
 // Files are cached in the bench's directory, keyed by the recipe's version and packet count.
 import { existsSync } from 'node:fs';
 import { rename, stat } from 'node:fs/promises';
@@ -23,9 +23,9 @@ import { dnsServer } from '../src/demo/traffic.js';
 import { countPackets } from '../src/wireshark/capinfos.js';
 import type { WiresharkTools } from '../src/wireshark/locate.js';
 import type { ProcessGroup } from '../src/wireshark/process.js';
-import { concatenate, duration, inParallel } from './captures.js';
+import { inParallel } from './captures.js';
 
-const RECIPE = 'v1';
+const RECIPE = 'v2';
 export const SHAPES = ['tiny', 'flows', 'large', 'udp'] as const;
 export type Shape = (typeof SHAPES)[number];
 
@@ -104,39 +104,48 @@ function sequence(seed: number): () => number {
   };
 }
 
-/** `conversations` TCP conversations, each of `writes` 1-50 byte writes answered by 1-50 bytes. */
-async function tinyTraffic(conversations: number, writes: number): Promise<void> {
+/**
+ * `ports` client ports, each connecting `rounds` times in turn (the same tuple every time, a new
+ * connection with its own initial sequence numbers), each connection `writes` 1-50 byte writes
+ * answered by 1-50 bytes. The server closes first (on the client's last byte, a "z"), so that the
+ * client's port is free again at once.
+ */
+async function tinyTraffic(ports: number, rounds: number, writes: number): Promise<void> {
   const server = await tcpServer(`${NET}.10`, 7700, (s) => {
     s.setNoDelay(true);
     const next = sequence(s.remotePort ?? 1);
-    s.on('data', () => s.write(Buffer.alloc(1 + Math.floor(next() * 50), 0x61)));
-    s.on('end', () => s.end());
+    s.on('data', (d) => {
+      if (d[d.length - 1] === 0x7a) s.end();
+      else s.write(Buffer.alloc(1 + Math.floor(next() * 50), 0x61));
+    });
     s.on('error', () => undefined);
   });
   try {
-    await inParallel(conversations, conversations, async (i) => {
-      // Fixed client ports, so that the tuples are the same in every copy of the base.
-      const socket = net.connect({
-        host: `${NET}.10`,
-        port: 7700,
-        localAddress: `${NET}.${11 + (i % 10)}`,
-        localPort: 40000 + i,
-      });
-      socket.setNoDelay(true);
-      socket.on('data', () => undefined);
-      const ended = endOf(socket);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', resolve);
-        socket.once('error', reject);
-      });
+    await inParallel(ports, 64, async (i) => {
       const next = sequence(i + 7);
-      for (let w = 0; w < writes; w++) {
-        socket.write(Buffer.alloc(1 + Math.floor(next() * 50), 0x62));
-        // A few writes per turn of the event loop: each leaves as a segment of its own.
-        if (w % 4 === 3) await tick();
+      for (let round = 0; round < rounds; round++) {
+        const socket = net.connect({
+          host: `${NET}.10`,
+          port: 7700,
+          localAddress: `${NET}.${11 + (i % 10)}`,
+          localPort: 40000 + i,
+        });
+        socket.setNoDelay(true);
+        socket.on('data', () => undefined);
+        socket.on('end', () => socket.end());
+        const ended = endOf(socket);
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', resolve);
+          socket.once('error', reject);
+        });
+        for (let w = 0; w < writes; w++) {
+          socket.write(Buffer.alloc(1 + Math.floor(next() * 50), 0x62));
+          // A few writes per turn of the event loop: each leaves as a segment of its own.
+          if (w % 4 === 3) await tick();
+        }
+        socket.write('z');
+        await ended;
       }
-      socket.end();
-      await ended;
     });
   } finally {
     await closeServer(server);
@@ -265,21 +274,22 @@ async function buildShape(
 ): Promise<string> {
   const file = path.join(dir, `shape-${shape}-${RECIPE}-${packets}.pcapng`);
   if (existsSync(file)) return file;
-  // The tiny and UDP shapes are a base of real traffic and time-shifted copies of it (tuples
-  // repeat, as they did in the held-out capture); the others are made whole.
+  // Every shape is real traffic, made whole: time-shifted copies of a smaller capture would repeat
+  // each connection's initial sequence numbers and each DNS id on the same tuple, which tshark
+  // then reads as retransmissions of the first copy, a history no range's warm-up can hold.
   switch (shape) {
     case 'tiny':
-    case 'udp': {
-      const base = path.join(dir, `shape-${shape}-${RECIPE}-base.pcapng`);
-      if (!existsSync(base))
-        await captured(group, tools, shape, base, () =>
-          shape === 'tiny' ? tinyTraffic(40, 1000) : udpTraffic(20_000, 40_000),
-        );
-      const basePackets = (await countPackets(group, tools.require('capinfos'), base)) ?? 0;
-      const copies = Math.max(1, Math.round(packets / Math.max(1, basePackets)));
-      await concatenate(tools, base, await duration(tools, base), copies, file, dir);
+      // About 150 packets a connection: 500 ports, 13 connections each, as in the held-out capture.
+      await captured(group, tools, shape, file, () =>
+        tinyTraffic(Math.max(10, Math.round((packets / 1_000_000) * 500)), 13, 95),
+      );
       break;
-    }
+    case 'udp':
+      // A DNS query and its answer, and a syslog line: 0.3 and 0.4 of the packets.
+      await captured(group, tools, shape, file, () =>
+        udpTraffic(Math.round(packets * 0.3), Math.round(packets * 0.4)),
+      );
+      break;
     case 'flows':
       // About 9 packets a connection.
       await captured(group, tools, shape, file, () => flowsTraffic(Math.round(packets / 9)));
