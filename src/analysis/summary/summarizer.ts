@@ -11,6 +11,7 @@ import { conversationCounter } from '../../wireshark/native.js';
 import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
 import { findDecodeHints } from '../decode-hints.js';
+import type { DecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { ProcessRecords } from '../process-record.js';
 import { assembleSummary } from './assembly.js';
@@ -18,6 +19,11 @@ import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { defaultChunking, readInRanges } from './ranges.js';
 import type { CaptureSummary, Chunking, SummaryRequest } from './types.js';
+
+/** Whether a protocol hierarchy has payload tshark left as bare data (what decode-as hints are for). */
+function hasBareData(protocols: CaptureSummary['protocols']): boolean {
+  return protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path));
+}
 
 /** Summaries of capture files, in one pass or in ranges across workers. */
 export class Summarizer {
@@ -64,19 +70,41 @@ export class Summarizer {
     signal?: AbortSignal,
     progress?: ProgressSink,
   ): Promise<CaptureSummary> {
-    const summary = await this.read(request, signal, progress);
-    // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
-    if (!request.decodeHints || !summary.protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path)))
-      return summary;
-    const tshark = (await this.tools()).require('tshark');
-    const found = await findDecodeHints(this.group, tshark, request, signal);
-    return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
+    // The hints' scan reads the file's first packets with every tree built (twice a plain pass's
+    // cost a packet, a tenth of a million-packet summary): it starts as soon as any range shows
+    // bare data, which the whole file's hierarchy then shows too, and runs beside the other ranges.
+    const hintsStop = new AbortController();
+    const stopHints = (): void => hintsStop.abort();
+    signal?.addEventListener('abort', stopHints, { once: true });
+    let hints: Promise<DecodeHints> | undefined;
+    const startHints = (): Promise<DecodeHints> =>
+      (hints ??= this.tools().then((tools) =>
+        findDecodeHints(this.group, tools.require('tshark'), request, hintsStop.signal),
+      ));
+    const onRangeRead = request.decodeHints
+      ? (output: PassOutput): void => {
+          if (hasBareData(output.stats.protocols)) startHints().catch(() => undefined);
+        }
+      : undefined;
+    try {
+      const summary = await this.read(request, signal, progress, onRangeRead);
+      // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
+      if (!request.decodeHints || !hasBareData(summary.protocols)) return summary;
+      const found = await startHints();
+      return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
+    } finally {
+      signal?.removeEventListener('abort', stopHints);
+      // A summary that failed leaves no scan running.
+      hintsStop.abort();
+      await hints?.catch(() => undefined);
+    }
   }
 
   private async read(
     request: SummaryRequest,
-    signal?: AbortSignal,
-    progress?: ProgressSink,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+    onRangeRead: ((output: PassOutput) => void) | undefined,
   ): Promise<CaptureSummary> {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
@@ -95,6 +123,7 @@ export class Summarizer {
       workDir: this.workDir,
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
+      onRangeRead,
     };
     const { workers, minFileBytes } = this.chunking;
     const size = (await stat(request.file)).size;
