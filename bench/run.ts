@@ -35,7 +35,7 @@ import { ProcessGroup } from '../src/wireshark/process.js';
 import { benchCaptures } from './captures.js';
 import { SHAPES, shapeCaptures } from './shapes.js';
 import type { Shape } from './shapes.js';
-import { peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
+import { cpuSeconds, peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 const SAMPLE_MS = 15;
@@ -133,6 +133,8 @@ async function warmPageCache(file: string): Promise<void> {
 }
 
 async function plainTshark(group: ProcessGroup, tshark: string, file: string) {
+  // The only child this process waits for meanwhile is tshark: its CPU is that of reaped children.
+  const cpuBefore = cpuSeconds(process.pid)?.children ?? 0;
   const t0 = performance.now();
   const running = group.start({
     command: tshark,
@@ -147,7 +149,11 @@ async function plainTshark(group: ProcessGroup, tshark: string, file: string) {
   } finally {
     peak = memory?.stop();
   }
-  return { wallMs: performance.now() - t0, ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }) };
+  return {
+    wallMs: performance.now() - t0,
+    cpuSeconds: (cpuSeconds(process.pid)?.children ?? 0) - cpuBefore,
+    ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }),
+  };
 }
 
 interface Server {
@@ -203,6 +209,12 @@ async function withServer<T>(
  */
 async function measuredCall(server: Server, name: string, args: Record<string, unknown>) {
   const rssBeforeBytes = residentBytes(server.pid) ?? 0;
+  // The server's own CPU and its ended children's (every tshark it ran for the call has ended).
+  const cpu = (): number => {
+    const c = cpuSeconds(server.pid);
+    return c === undefined ? 0 : c.own + c.children;
+  };
+  const cpuBefore = cpu();
   const memory = new TreeMemory(server.pid);
   const t0 = performance.now();
   let peak: Peak | undefined;
@@ -216,9 +228,11 @@ async function measuredCall(server: Server, name: string, args: Record<string, u
     peak = memory.stop();
   }
   const wallMs = performance.now() - t0;
+  const cpuSpent = cpu() - cpuBefore;
   const text = (result?.content ?? []).flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('');
   return {
     wallMs,
+    cpuSeconds: cpuSpent,
     peakBytes: peak.peakBytes,
     samples: peak.samples,
     serverRssBeforeBytes: rssBeforeBytes,
@@ -390,6 +404,8 @@ const table = [
     'summ. s',
     'summ. MB',
     'x tshark',
+    'CPU s',
+    'x CPU',
     'text B',
     'json B',
   ].concat(compare ? ['1-pass s', '1-pass MB', 'equal'] : []),
@@ -404,6 +420,8 @@ const table = [
       sec(r.summarize.wallMs),
       mb(r.summarize.peakBytes),
       (r.summarize.wallMs / r.plain.wallMs).toFixed(2),
+      `${r.summarize.cpuSeconds.toFixed(1)}/${r.plain.cpuSeconds.toFixed(1)}`,
+      (r.summarize.cpuSeconds / r.plain.cpuSeconds).toFixed(2),
       int(r.summarize.textBytes),
       int(r.summarize.structuredBytes),
     ].concat(
@@ -417,7 +435,9 @@ const widths = table[0]?.map((_, col) => Math.max(...table.map((row) => row[col]
 const lines = [
   '',
   'summarize_capture vs plain tshark -q -z io,phs (MB = 1e6 bytes; peak = most VmRSS of the process tree;',
-  'load = 1-minute load average before the row; shape web = the mixed web traffic, others: bench/shapes.ts)',
+  'load = 1-minute load average before the row; shape web = the mixed web traffic, others: bench/shapes.ts;',
+  'CPU s = CPU seconds of the summary (server and its tshark workers) / of plain tshark: on 2 idle cores',
+  'the summary takes about half its CPU in wall time, so x CPU <= 1.2 is what 0.6x needs when the machine is busy)',
   ...table.map((row) => '  ' + row.map((cell, col) => cell.padStart(widths[col] ?? 0)).join('  ')),
 ];
 for (const r of rows) {
