@@ -35,7 +35,7 @@ export interface BenchCapture {
   readonly bytes: number;
 }
 
-async function inParallel<T>(n: number, width: number, f: (i: number) => Promise<T>): Promise<void> {
+export async function inParallel<T>(n: number, width: number, f: (i: number) => Promise<T>): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < n) await f(next++);
@@ -88,14 +88,14 @@ async function makeBase(
  * `copies` back-to-back copies of `source`, each shifted in time past the one before, written
  * to `out` with mergecap -a (concatenate, in order).
  */
-async function concatenate(
+export async function concatenate(
   tools: WiresharkTools,
   source: string,
   durationSeconds: number,
   copies: number,
   out: string,
   dir: string,
-) {
+): Promise<void> {
   const parts: string[] = [];
   try {
     for (let i = 0; i < copies; i++) {
@@ -110,7 +110,7 @@ async function concatenate(
   }
 }
 
-async function duration(tools: WiresharkTools, file: string): Promise<number> {
+export async function duration(tools: WiresharkTools, file: string): Promise<number> {
   const { stdout } = await run(tools.require('capinfos'), ['-u', '-M', '-T', '-r', file]);
   const cols = stdout.trim().split('\t');
   return Number(cols[1] ?? 0);

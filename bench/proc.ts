@@ -43,6 +43,27 @@ export function procStat(pid: number | string): { state: string; ppid: number; s
   return { state: f[0] ?? '', ppid: Number(f[1]), started: f[19] ?? '' };
 }
 
+const CLOCK_TICKS = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU seconds of a process from /proc/<pid>/stat: its own (user + system), and that of its children
+ * it has waited for (ended workers count there). Undefined once it is gone.
+ */
+export function cpuSeconds(pid: number): { own: number; children: number } | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const at = (i: number): number => Number(f[i] ?? 0);
+  // utime, stime, cutime, cstime: the 14th to 17th fields.
+  return { own: (at(11) + at(12)) / CLOCK_TICKS, children: (at(13) + at(14)) / CLOCK_TICKS };
+}
+
 /**
  * `root` and all its live descendants, each with its start time. It follows each thread's
  * /proc/PID/task/TID/children rather than reading every process on the machine, so that sampling

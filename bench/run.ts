@@ -15,8 +15,12 @@
 // Peak memory is the largest sum of VmRSS over a process and all its descendants, sampled from
 // /proc every 15 ms, the descendants found anew every 60 ms (Linux only; pages shared between
 // processes count once per process).
+// Then the same three on captures of other shapes (bench/shapes.ts: tiny packets, many distinct
+// flows, one large flow, UDP-heavy), about 1,000,000 packets each (100,000 with --quick), each
+// judged against the same goals.
 // A table goes to stderr; the raw figures (ms, bytes) as JSON to stdout and to --out.
 //   npm run bench [-- --sizes 10000,200000,2000000] [--dir DIR] [--out FILE] [--no-compare]
+//                 [--shapes tiny,flows,large,udp|none] [--quick]
 // The captures are built once into DIR (default $SHARKMCP_BENCH_DIR or /var/tmp/sharkmcp-bench).
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
@@ -29,7 +33,9 @@ import { isDeepStrictEqual, parseArgs, promisify } from 'node:util';
 import { ALL_TOOL_NAMES, locateWiresharkTools } from '../src/wireshark/locate.js';
 import { ProcessGroup } from '../src/wireshark/process.js';
 import { benchCaptures } from './captures.js';
-import { peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
+import { SHAPES, shapeCaptures } from './shapes.js';
+import type { Shape } from './shapes.js';
+import { cpuSeconds, peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 const SAMPLE_MS = 15;
@@ -127,6 +133,8 @@ async function warmPageCache(file: string): Promise<void> {
 }
 
 async function plainTshark(group: ProcessGroup, tshark: string, file: string) {
+  // The only child this process waits for meanwhile is tshark: its CPU is that of reaped children.
+  const cpuBefore = cpuSeconds(process.pid)?.children ?? 0;
   const t0 = performance.now();
   const running = group.start({
     command: tshark,
@@ -141,7 +149,11 @@ async function plainTshark(group: ProcessGroup, tshark: string, file: string) {
   } finally {
     peak = memory?.stop();
   }
-  return { wallMs: performance.now() - t0, ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }) };
+  return {
+    wallMs: performance.now() - t0,
+    cpuSeconds: (cpuSeconds(process.pid)?.children ?? 0) - cpuBefore,
+    ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }),
+  };
 }
 
 interface Server {
@@ -197,6 +209,12 @@ async function withServer<T>(
  */
 async function measuredCall(server: Server, name: string, args: Record<string, unknown>) {
   const rssBeforeBytes = residentBytes(server.pid) ?? 0;
+  // The server's own CPU and its ended children's (every tshark it ran for the call has ended).
+  const cpu = (): number => {
+    const c = cpuSeconds(server.pid);
+    return c === undefined ? 0 : c.own + c.children;
+  };
+  const cpuBefore = cpu();
   const memory = new TreeMemory(server.pid);
   const t0 = performance.now();
   let peak: Peak | undefined;
@@ -210,9 +228,11 @@ async function measuredCall(server: Server, name: string, args: Record<string, u
     peak = memory.stop();
   }
   const wallMs = performance.now() - t0;
+  const cpuSpent = cpu() - cpuBefore;
   const text = (result?.content ?? []).flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('');
   return {
     wallMs,
+    cpuSeconds: cpuSpent,
     peakBytes: peak.peakBytes,
     samples: peak.samples,
     serverRssBeforeBytes: rssBeforeBytes,
@@ -223,6 +243,56 @@ async function measuredCall(server: Server, name: string, args: Record<string, u
   };
 }
 
+/**
+ * A summary without its checksum figures: the single pass checks checksums alongside, a summary in
+ * ranges says it did not (a second pass would cost as much as the summary), as the tests compare.
+ */
+function beyondChecksums(structured: unknown): unknown {
+  if (typeof structured !== 'object' || structured === null) return structured;
+  const { limits, ...rest } = structured as { limits?: Record<string, unknown> };
+  if (limits === undefined) return rest;
+  const others = { ...limits };
+  for (const key of ['line', 'badChecksums', 'checksumsNotChecked']) delete others[key];
+  return { ...rest, limits: others };
+}
+
+/**
+ * One capture's row: plain tshark, then summarize_capture on a fresh server, then (with compare)
+ * the same on a single-pass server, and whether both answers are deep-equal.
+ */
+async function measure(capture: { file: string; packets: number }) {
+  const tshark = tools.require('tshark');
+  process.stderr.write(
+    `${capture.packets} packets: plain tshark, summarize${compare ? ', 1-pass' : ''}...\n`,
+  );
+  process.stderr.write(
+    `  load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
+  await warmPageCache(capture.file);
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const plain = await plainTshark(group, tshark, capture.file);
+  const args = { source: capture.file };
+  const { structuredContent, ...summarize } = await withServer(dir, {}, (server) =>
+    measuredCall(server, 'summarize_capture', args),
+  );
+  let singlePass;
+  if (compare) {
+    const { structuredContent: other, ...figures } = await withServer(
+      dir,
+      { SHARKMCP_SUMMARY_WORKERS: '1' },
+      (server) => measuredCall(server, 'summarize_capture', args),
+    );
+    singlePass = {
+      ...figures,
+      equal: isDeepStrictEqual(beyondChecksums(structuredContent), beyondChecksums(other)),
+    };
+  }
+  return { loadBefore, plain, summarize, singlePass: singlePass ?? null };
+}
+
 // ---- The run.
 
 const { values: opts } = parseArgs({
@@ -231,45 +301,35 @@ const { values: opts } = parseArgs({
     dir: { type: 'string', default: process.env['SHARKMCP_BENCH_DIR'] ?? '/var/tmp/sharkmcp-bench' },
     out: { type: 'string', default: 'bench/results/summary-latest.json' },
     'no-compare': { type: 'boolean', default: false },
+    shapes: { type: 'string', default: SHAPES.join(',') },
+    quick: { type: 'boolean', default: false },
   },
 });
 const sizes = opts.sizes.split(',').map((s) => Number(s.trim()));
 if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`Bad --sizes: ${opts.sizes}`);
 const dir = path.resolve(opts.dir);
 const compare = !opts['no-compare'];
+const shapes = opts.shapes === 'none' ? [] : opts.shapes.split(',').map((s) => s.trim());
+const isShape = (s: string): s is Shape => (SHAPES as readonly string[]).includes(s);
+if (!shapes.every(isShape))
+  throw new Error(`Bad --shapes: ${opts.shapes} (any of ${SHAPES.join(',')}, or none)`);
 
 const group = new ProcessGroup();
 const rows = [];
 let firstPage;
 let drillDown: { what: string; wallMs: number; error: string | null }[] | undefined;
 let tsharkVersion;
+const tools = await locateWiresharkTools(group, process.env, undefined, ALL_TOOL_NAMES);
 try {
-  const tools = await locateWiresharkTools(group, process.env, undefined, ALL_TOOL_NAMES);
   const tshark = tools.require('tshark');
   const { stdout } = await promisify(execFile)(tshark, ['-v']);
   tsharkVersion = stdout.split('\n')[0] ?? '';
   const captures = await benchCaptures(group, tools, dir, sizes);
-  for (const [i, capture] of captures.entries()) {
-    process.stderr.write(
-      `${capture.packets} packets: plain tshark, summarize${compare ? ', 1-pass' : ''}...\n`,
-    );
-    await warmPageCache(capture.file);
-    const plain = await plainTshark(group, tshark, capture.file);
-    const args = { source: capture.file };
-    const { structuredContent, ...summarize } = await withServer(dir, {}, (server) =>
-      measuredCall(server, 'summarize_capture', args),
-    );
-    let singlePass;
-    if (compare) {
-      const { structuredContent: other, ...figures } = await withServer(
-        dir,
-        { SHARKMCP_SUMMARY_WORKERS: '1' },
-        (server) => measuredCall(server, 'summarize_capture', args),
-      );
-      singlePass = { ...figures, equal: isDeepStrictEqual(structuredContent, other) };
-    }
-    rows.push({ requestedPackets: sizes[i], ...capture, plain, summarize, singlePass: singlePass ?? null });
-  }
+  for (const [i, capture] of captures.entries())
+    rows.push({ shape: 'web', requestedPackets: sizes[i], ...capture, ...(await measure(capture)) });
+  const shaped = await shapeCaptures(group, tools, dir, shapes, opts.quick ? 100_000 : 1_000_000);
+  for (const capture of shaped)
+    rows.push({ requestedPackets: null, keylog: null, ...capture, ...(await measure(capture)) });
   const largest = captures.reduce((a, b) => (b.packets > a.packets ? b : a));
   process.stderr.write(`${largest.packets} packets: first page of analyze_pcap_file...\n`);
   firstPage = await withServer(dir, {}, async (server) => {
@@ -310,7 +370,7 @@ try {
 // ---- The report.
 
 // The goals are judged on the largest file, whatever the order of --sizes.
-const last = [...rows].sort((a, b) => b.packets - a.packets)[0];
+const last = rows.filter((r) => r.shape === 'web').sort((a, b) => b.packets - a.packets)[0];
 const firstPageMs = Math.max(...firstPage.calls.map((c) => c.wallMs));
 const goals = last && [
   {
@@ -335,25 +395,33 @@ const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)
 const int = (n: number): string => n.toLocaleString('en-US');
 const table = [
   [
+    'shape',
     'packets',
+    'load',
     'file MB',
     'tshark s',
     'tshark MB',
     'summ. s',
     'summ. MB',
     'x tshark',
+    'CPU s',
+    'x CPU',
     'text B',
     'json B',
   ].concat(compare ? ['1-pass s', '1-pass MB', 'equal'] : []),
   ...rows.map((r) =>
     [
+      r.shape,
       int(r.packets),
+      r.loadBefore.toFixed(1),
       mb(r.bytes),
       sec(r.plain.wallMs),
       mb(r.plain.peakBytes),
       sec(r.summarize.wallMs),
       mb(r.summarize.peakBytes),
       (r.summarize.wallMs / r.plain.wallMs).toFixed(2),
+      `${r.summarize.cpuSeconds.toFixed(1)}/${r.plain.cpuSeconds.toFixed(1)}`,
+      (r.summarize.cpuSeconds / r.plain.cpuSeconds).toFixed(2),
       int(r.summarize.textBytes),
       int(r.summarize.structuredBytes),
     ].concat(
@@ -366,7 +434,10 @@ const table = [
 const widths = table[0]?.map((_, col) => Math.max(...table.map((row) => row[col]?.length ?? 0))) ?? [];
 const lines = [
   '',
-  'summarize_capture vs plain tshark -q -z io,phs (MB = 1e6 bytes; peak = most VmRSS of the process tree)',
+  'summarize_capture vs plain tshark -q -z io,phs (MB = 1e6 bytes; peak = most VmRSS of the process tree;',
+  'load = 1-minute load average before the row; shape web = the mixed web traffic, others: bench/shapes.ts;',
+  'CPU s = CPU seconds of the summary (server and its tshark workers) / of plain tshark: on 2 idle cores',
+  'the summary takes about half its CPU in wall time, so x CPU <= 1.2 is what 0.6x needs when the machine is busy)',
   ...table.map((row) => '  ' + row.map((cell, col) => cell.padStart(widths[col] ?? 0)).join('  ')),
 ];
 for (const r of rows) {
@@ -398,6 +469,21 @@ if (last && goals) {
     '',
   );
 }
+const shapeGoals = rows
+  .filter((r) => r.shape !== 'web')
+  .map((r) => {
+    const ratio = r.summarize.wallMs / r.plain.wallMs;
+    const pass = !r.summarize.error && ratio <= GOAL.timeRatio && r.summarize.peakBytes <= GOAL.peakBytes;
+    return { shape: r.shape, packets: r.packets, ratio, peakBytes: r.summarize.peakBytes, pass };
+  });
+if (shapeGoals.length > 0) {
+  lines.push(`Goals on the other shapes (<= ${GOAL.timeRatio} x plain tshark and <= 1 GB each):`);
+  for (const g of shapeGoals)
+    lines.push(
+      `  ${g.pass ? 'PASS' : 'FAIL'}  ${g.shape} (${int(g.packets)} packets): ${g.ratio.toFixed(2)}x, ${mb(g.peakBytes)} MB`,
+    );
+  lines.push('');
+}
 process.stderr.write(lines.join('\n') + '\n');
 
 const result = {
@@ -415,6 +501,7 @@ const result = {
   firstPage,
   drillDown,
   goals,
+  shapeGoals,
 };
 const json = JSON.stringify(result, null, 2);
 await mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });

@@ -103,6 +103,44 @@ describe('chunked summaries', () => {
     assert.equal(group.size, 0, 'no worker is left running');
   });
 
+  it('cuts a file of many packets into whole rounds of even ranges when told the workers', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const made = await sharedMixedCapture();
+    const base = (await countPackets(group, 'capinfos', made.file)) ?? 0;
+    // More packets than the scan reads before it estimates the file's packets from their sizes.
+    const parts: string[] = [];
+    for (let i = 0; base * i < 60_000; i++) {
+      const part = path.join(dir, `even-${i}.pcapng`);
+      await run('editcap', ['-t', String(i * 30), made.file, part]);
+      parts.push(part);
+    }
+    const file = path.join(dir, 'even.pcapng');
+    await run('mergecap', ['-a', '-w', file, ...parts]);
+    const total = base * parts.length;
+    // A packet bound of 30% of the file: three full ranges and a short one, unless made even.
+    const sizing = {
+      chunkPackets: Math.ceil(total * 0.3),
+      chunkBytes: Number.MAX_SAFE_INTEGER,
+      warmupPackets: 100,
+    };
+    const counts = async (evenWorkers?: number): Promise<number[]> =>
+      ((await planChunks(file, { ...sizing, evenWorkers }))?.chunks ?? []).map((c) => c.packets);
+    const uneven = await counts();
+    assert.equal(uneven.length, 4);
+    assert.ok(
+      Math.min(...uneven) < 0.5 * Math.max(...uneven),
+      `uneven without the workers: ${uneven.join(', ')}`,
+    );
+    const even = await counts(2);
+    assert.equal(even.length, 4, `two rounds of two ranges: ${even.join(', ')}`);
+    assert.equal(
+      even.reduce((a, b) => a + b, 0),
+      total,
+      'every packet once',
+    );
+    assert.ok(Math.min(...even) > 0.9 * Math.max(...even), `even with them: ${even.join(', ')}`);
+  });
+
   it('all finish with one tshark slot: a worker waiting for a slot holds nothing the running ones need', async (t) => {
     if (!(await requireCapture(t))) return;
     const made = await sharedMixedCapture();

@@ -16,7 +16,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { recognize, SCAN_PACKETS } from '../src/analysis/decode-hints.js';
+import { defaultChunking, Summarizer } from '../src/analysis/summary/index.js';
 import { makeCertificate } from '../src/demo/traffic.js';
+import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import { ProcessGroup } from '../src/wireshark/process.js';
 import { inspectRows } from './helpers/digests.js';
 import { useServer } from './helpers/in-process.js';
 import { captureLoopback, requireCapture } from './helpers/loopback-capture.js';
@@ -275,6 +278,44 @@ describe('decode-as hints', () => {
         `${protocol} in the protocol hierarchy`,
       );
     assert.doesNotMatch(repeated.text, /Decode-as hint/, 'no hint once the rules are given');
+  });
+
+  it('a summary read in ranges, whose scan starts once a range shows bare data, gives the same hints', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await captured();
+    const packets = (await tsharkFields(file, ['frame.number'])).length;
+    const group = new ProcessGroup();
+    try {
+      const tools = locateWiresharkTools(group);
+      const work = (): Promise<string> => Promise.resolve(server.dir);
+      const request = { file, topN: 10, timeoutMs: 60_000, decodeHints: true };
+      const one = await new Summarizer(group, () => tools, work, defaultChunking(1)).summarize(request);
+      // Three ranges or more: the scan runs beside the ranges still being read.
+      const sizing = {
+        chunkPackets: Math.ceil(packets / 3),
+        chunkBytes: Number.MAX_SAFE_INTEGER,
+        warmupPackets: 10,
+      };
+      const ranged = new Summarizer(group, () => tools, work, { workers: 2, minFileBytes: 0, sizing });
+      const many = await ranged.summarize(request);
+      assert.deepEqual(
+        many.decodeHints?.map((h) => h.rule),
+        EXTRA_RULES,
+      );
+      assert.deepEqual(many.decodeHints, one.decodeHints);
+      assert.equal(many.decodeHintsCutShort, one.decodeHintsCutShort);
+      // Cancelled while its ranges are read: neither a worker nor a scan is left running.
+      const stop = new AbortController();
+      const cancelled = ranged.summarize(request, stop.signal);
+      setTimeout(() => stop.abort(), 300);
+      await cancelled.then(
+        () => undefined,
+        () => undefined,
+      );
+      assert.equal(group.size, 0, 'no tshark left running');
+    } finally {
+      await group.close();
+    }
   });
 
   it('inspect_protocol http: the rule on the rows tshark finds itself, and the HTTP/2 rows with it', async (t) => {

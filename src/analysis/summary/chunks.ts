@@ -12,7 +12,18 @@ export interface ChunkSizing {
   readonly chunkBytes: number;
   /** Records before a range that its worker dissects without counting. */
   readonly warmupPackets: number;
+  /**
+   * The workers that read the ranges. When set, the packet bound is lowered as soon as the first
+   * records (ESTIMATE_AFTER, or half a range if fewer) have shown their average size, so that the packets the file is then
+   * estimated to hold make whole rounds of this many even ranges: on a file of small packets the
+   * packet bound, not the byte bound, cuts the ranges, and a short last range would leave one
+   * worker idle while the other reads a whole one.
+   */
+  readonly evenWorkers?: number | undefined;
 }
+
+/** Records whose average size estimates a file's packets (the scan reads them in milliseconds). */
+const ESTIMATE_AFTER = 20_000;
 
 export interface Chunk {
   readonly index: number;
@@ -73,6 +84,17 @@ export async function planChunks(
     let packets = 0;
     let bytes = 0;
     let offset = framing.first;
+    let packetBound = sizing.chunkPackets;
+    // Before the first range can be full, so that it is cut even with the others.
+    const estimateAt = Math.max(1, Math.min(ESTIMATE_AFTER, Math.floor(sizing.chunkPackets / 2)));
+    const evenPackets = (): number => {
+      const workers = sizing.evenWorkers ?? 0;
+      if (workers < 1) return packetBound;
+      const estimate = ((size - framing.first) / (offset - framing.first)) * packetsSeen;
+      const rounds = Math.max(1, Math.ceil(estimate / (workers * sizing.chunkPackets)));
+      // 1% more, as the byte bound is made even: the estimate's error must not make a tiny last range.
+      return Math.min(sizing.chunkPackets, Math.ceil((estimate / (rounds * workers)) * 1.01));
+    };
 
     const headerBefore = (warmupStart: number): Buffer => {
       if (fileHeader) return fileHeader;
@@ -116,8 +138,8 @@ export async function planChunks(
       const record = framing.parse(h, offset, size);
       if (record === undefined) return undefined;
       if (record.packet) {
-        if (current && (packets >= sizing.chunkPackets || bytes + record.length > sizing.chunkBytes))
-          closeAt(offset);
+        if (packetsSeen === estimateAt) packetBound = evenPackets();
+        if (current && (packets >= packetBound || bytes + record.length > sizing.chunkBytes)) closeAt(offset);
         if (!current) openAt(offset);
         ring[packetsSeen % ring.length] = offset;
         packetsSeen++;

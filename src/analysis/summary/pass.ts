@@ -74,6 +74,8 @@ export interface SummaryCall {
   readonly counted: (
     read: (counter: ConversationCounter | undefined) => Promise<PassOutput>,
   ) => Promise<PassOutput>;
+  /** Told of each range's output as soon as it is read (in ranges only). */
+  readonly onRangeRead?: ((output: PassOutput) => void) | undefined;
 }
 
 export interface PassOptions {

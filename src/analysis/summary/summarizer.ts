@@ -16,6 +16,7 @@ import { conversationCounter } from '../../wireshark/native.js';
 import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
 import { findDecodeHints } from '../decode-hints.js';
+import type { DecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { ProcessRecords } from '../process-record.js';
 import { assembleSummary } from './assembly.js';
@@ -23,6 +24,11 @@ import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { defaultChunking, readInRanges } from './ranges.js';
 import type { CaptureSummary, Chunking, SummaryRequest } from './types.js';
+
+/** Whether a protocol hierarchy has payload tshark left as bare data (what decode-as hints are for). */
+function hasBareData(protocols: CaptureSummary['protocols']): boolean {
+  return protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path));
+}
 
 /** Summaries of capture files, in one pass or in ranges across workers. */
 export class Summarizer {
@@ -48,7 +54,7 @@ export class Summarizer {
     this.indexes = indexes;
     indexes.useStreamBuilder(async (file, o) => {
       const request = { file, topN: 0, timeoutMs: o.timeoutMs ?? timeoutMs };
-      await this.read(request, o.signal, undefined, true);
+      await this.read(request, o.signal, undefined, undefined, true);
     });
     return this;
   }
@@ -85,13 +91,34 @@ export class Summarizer {
     signal?: AbortSignal,
     progress?: ProgressSink,
   ): Promise<CaptureSummary> {
-    const summary = await this.read(request, signal, progress);
-    // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
-    if (!request.decodeHints || !summary.protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path)))
-      return summary;
-    const tshark = (await this.tools()).require('tshark');
-    const found = await findDecodeHints(this.group, tshark, request, signal);
-    return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
+    // The hints' scan reads the file's first packets with every tree built (twice a plain pass's
+    // cost a packet, a tenth of a million-packet summary): it starts as soon as any range shows
+    // bare data, which the whole file's hierarchy then shows too, and runs beside the other ranges.
+    const hintsStop = new AbortController();
+    const stopHints = (): void => hintsStop.abort();
+    signal?.addEventListener('abort', stopHints, { once: true });
+    let hints: Promise<DecodeHints> | undefined;
+    const startHints = (): Promise<DecodeHints> =>
+      (hints ??= this.tools().then((tools) =>
+        findDecodeHints(this.group, tools.require('tshark'), request, hintsStop.signal),
+      ));
+    const onRangeRead = request.decodeHints
+      ? (output: PassOutput): void => {
+          if (hasBareData(output.stats.protocols)) startHints().catch(() => undefined);
+        }
+      : undefined;
+    try {
+      const summary = await this.read(request, signal, progress, onRangeRead);
+      // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
+      if (!request.decodeHints || !hasBareData(summary.protocols)) return summary;
+      const found = await startHints();
+      return { ...summary, decodeHints: found.hints, decodeHintsCutShort: found.cutShort };
+    } finally {
+      signal?.removeEventListener('abort', stopHints);
+      // A summary that failed leaves no scan running.
+      hintsStop.abort();
+      await hints?.catch(() => undefined);
+    }
   }
 
   /**
@@ -109,8 +136,9 @@ export class Summarizer {
 
   private async read(
     request: SummaryRequest,
-    signal?: AbortSignal,
-    progress?: ProgressSink,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+    onRangeRead: ((output: PassOutput) => void) | undefined,
     /** Only for the stream index: no pass of its own for checksums. */
     streamsOnly = false,
   ): Promise<CaptureSummary> {
@@ -133,6 +161,7 @@ export class Summarizer {
       streams: this.indexes !== undefined && isDefaultDissection(request.dissection),
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
+      onRangeRead,
     };
     const { workers, minFileBytes } = this.chunking;
     const version = await stat(request.file);
