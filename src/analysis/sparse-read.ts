@@ -170,6 +170,8 @@ export interface DetailsCutRead {
   mapPage(page: Page, requestedOffset: number): Page;
 }
 
+const QUIC_NUMBER = /^\s+\[Connection Number: \d+\]$/m;
+
 /** How a page of trees is read from `cut` for frames `targets`. */
 export function detailsCutRead(
   cut: SparseCut,
@@ -198,6 +200,9 @@ export function detailsCutRead(
     plan: { skip: 0 },
     mismatch: () => mismatch,
     mapPacket(p) {
+      // tshark numbers QUIC connections through the file, and no stream index maps them.
+      if (mismatch === undefined && /^QUIC IETF/m.test(p.text) && QUIC_NUMBER.test(p.text))
+        mismatch = 'QUIC numbers its connections through the whole file';
       const text = renumberTree(
         p.text,
         { frames: cut.frames, streams: cut.streams, check },

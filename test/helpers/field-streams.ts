@@ -2,6 +2,7 @@
 // `tshark -T fields -e frame.number -e tcp.stream -e udp.stream` pass: what tests and the
 // drill-down bench hand the sparse cuts while the summary pass does not fill one yet.
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { NO_STREAM } from '../../src/analysis/index/stream-index.js';
 import type { StreamIndex, StreamKind } from '../../src/analysis/index/stream-index.js';
@@ -22,6 +23,17 @@ export class FieldStreamIndex implements StreamIndex {
         (lists[s] ??= []).push(i + 1);
       });
     }
+  }
+
+  /** The index as bytes (both arrays), for a bench to keep between runs. */
+  toBuffer(): Buffer {
+    return Buffer.concat([Buffer.from(this.of.tcp.buffer), Buffer.from(this.of.udp.buffer)]);
+  }
+
+  static fromBuffer(b: Buffer): FieldStreamIndex {
+    const n = b.length / 8;
+    const copy = new Int32Array(new Uint8Array(b).buffer);
+    return new FieldStreamIndex(copy.slice(0, n), copy.slice(n));
   }
 
   get frames(): number {
@@ -64,4 +76,17 @@ export async function fieldStreamIndex(file: string, keylog?: string): Promise<F
     if (u !== '') udp[i] = Number(u.split(',')[0]);
   }
   return new FieldStreamIndex(tcp, udp);
+}
+
+/** fieldStreamIndex, kept in `cache` (written on first use, read after). */
+export async function cachedFieldStreamIndex(
+  file: string,
+  cache: string,
+  keylog?: string,
+): Promise<FieldStreamIndex> {
+  const held = await readFile(cache).catch(() => undefined);
+  if (held) return FieldStreamIndex.fromBuffer(held);
+  const built = await fieldStreamIndex(file, keylog);
+  await writeFile(cache, built.toBuffer());
+  return built;
 }
