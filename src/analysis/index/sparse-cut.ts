@@ -119,7 +119,21 @@ export async function writeSparseCut(
       if (bytesRead < n) throw new Error('cut: the file is shorter than its index');
       return b;
     };
-    if (index.fileHeader) await sink.write(index.fileHeader);
+    // Pieces are gathered up to 1 MiB and written at once, and the reads of a batch run together:
+    // a cut of a few thousand scattered records is as many small reads.
+    let batch: Promise<Buffer>[] = [];
+    let batchBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length > 0) await sink.write(Buffer.concat(await Promise.all(batch)));
+      batch = [];
+      batchBytes = 0;
+    };
+    const add = async (piece: Promise<Buffer>, bytes: number): Promise<void> => {
+      batch.push(piece);
+      batchBytes += bytes;
+      if (batchBytes >= COPY_BYTES) await flush();
+    };
+    if (index.fileHeader) await add(Promise.resolve(index.fileHeader), index.fileHeader.length);
     let done = 0;
     let m = 0;
     const metadata = index.metadata;
@@ -127,12 +141,18 @@ export async function writeSparseCut(
       // The metadata blocks in the gap before this extent (those inside one come with it).
       for (; m < metadata.length && (metadata[m]?.offset ?? 0) < start; m++) {
         const block = metadata[m];
-        if (block && block.offset >= done) await sink.write(block.bytes);
+        if (block && block.offset >= done) await add(Promise.resolve(block.bytes), block.bytes.length);
       }
-      for (let at = start; at < end; at += COPY_BYTES)
-        await sink.write(await read(at, Math.min(COPY_BYTES, end - at)));
+      for (let at = start; at < end; at += COPY_BYTES) {
+        const n = Math.min(COPY_BYTES, end - at);
+        const piece = read(at, n);
+        // Awaited at the flush; a failure before then must not count as unhandled.
+        piece.catch(() => undefined);
+        await add(piece, n);
+      }
       done = end;
     }
+    await flush();
   } finally {
     await sink.close();
     await source.close();
