@@ -28,6 +28,12 @@ const RECIPE = 'v1';
 const HOST = '127.83.78.10';
 const DNS_HOST = '127.83.78.1';
 
+/** The loopback addresses the base's servers bind (a helper running beside another uses its own). */
+export interface BenchHosts {
+  readonly web: string;
+  readonly dns: string;
+}
+
 export interface BenchCapture {
   readonly file: string;
   readonly keylog: string;
@@ -48,7 +54,9 @@ async function makeBase(
   group: ProcessGroup,
   tools: WiresharkTools,
   dir: string,
+  hosts: BenchHosts = { web: HOST, dns: DNS_HOST },
 ): Promise<{ file: string; keylog: string }> {
+  const { web, dns: dnsHost } = hosts;
   const file = path.join(dir, `base-${RECIPE}.pcapng`);
   const keylog = path.join(dir, `base-${RECIPE}.keys`);
   if (existsSync(file) && existsSync(keylog)) return { file, keylog };
@@ -58,18 +66,18 @@ async function makeBase(
   const big = Buffer.alloc(256 * 1024, 'b');
   const plain = http.createServer((req, res) => res.end(req.url?.startsWith('/big') ? big : page));
   const secure = httpsServer(tlsFiles, keylog, (req, res) => res.end(`secret ${req.url ?? ''}`));
-  const httpAt = await listen(plain, HOST, 80);
-  const tlsAt = await listen(secure, HOST, 443);
-  const dns = await dnsServer(DNS_HOST, 53, '10.20.30.40', () => false);
+  const httpAt = await listen(plain, web, 80);
+  const tlsAt = await listen(secure, web, 443);
+  const dns = await dnsServer(dnsHost, 53, '10.20.30.40', () => false);
   const partial = `${file}.part`;
   const capture = await DumpcapCapture.start(group, tools.require('dumpcap'), {
     interface: 'lo',
-    captureFilter: `host ${HOST} or host ${DNS_HOST}`,
+    captureFilter: `host ${web} or host ${dnsHost}`,
     file: partial,
   });
   try {
     await inParallel(500, 8, (i) => httpGet(httpAt.port, `/page/${i}`, httpAt.host));
-    await inParallel(400, 8, (i) => resolveA(DNS_HOST, dns.port, `host${i}.bench.test`));
+    await inParallel(400, 8, (i) => resolveA(dnsHost, dns.port, `host${i}.bench.test`));
     await inParallel(100, 4, (i) => httpsGet(tlsAt.port, `/secret/${i}`, false, tlsAt.host));
     await inParallel(6, 2, (i) => httpGet(httpAt.port, `/big/${i}`, httpAt.host));
     // About 7,300 packets: wait (a bounded time) until dumpcap has written most of them.
@@ -125,9 +133,10 @@ export async function benchCaptures(
   tools: WiresharkTools,
   dir: string,
   sizes: readonly number[],
+  hosts?: BenchHosts,
 ): Promise<BenchCapture[]> {
   await mkdir(dir, { recursive: true });
-  const base = await makeBase(group, tools, dir);
+  const base = await makeBase(group, tools, dir, hosts);
   const basePackets = await countPackets(group, tools.require('capinfos'), base.file);
   if (!basePackets) throw new Error(`capinfos could not count the packets of ${base.file}.`);
   const baseDuration = await duration(tools, base.file);

@@ -40,6 +40,11 @@ import type { Page } from './page.js';
 import { cutApplies, cutProblem, writePageCut } from './cut-read.js';
 import type { PageCut } from './cut-read.js';
 import { FrameIndexes } from './index/frame-indexes.js';
+import type { FrameRange } from './frames.js';
+import { frameLabels } from './renumber-tree.js';
+import { detailsCutRead, selectedFrames, SparseReads } from './sparse-read.js';
+import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
+import type { SparseLimits } from './index/sparse-cut.js';
 
 export const DEFAULT_FIELDS = [
   'frame.number',
@@ -76,6 +81,11 @@ export interface AnalysisRequest {
   readonly lastFrame?: number | undefined;
   /** Show secrets (passwords, credentials) as they are instead of redacting them (redact.ts). */
   readonly reveal?: boolean | undefined;
+  /**
+   * For `details`: the frames `displayFilter` selects, as ranges (frames.ts). With them a large
+   * capture's trees are read from a sparse cut (sparse-read.ts).
+   */
+  readonly frames?: readonly FrameRange[] | undefined;
 }
 
 export type EmptyReason =
@@ -115,7 +125,17 @@ export interface AnalyzerOptions {
   readonly frameIndexes?: FrameIndexes | null | undefined;
   /** Frames a cut dissects before a page (default PAGE_WARMUP, the summary's rule). */
   readonly cutWarmup?: number | undefined;
+  /**
+   * The stream indexes held for captures (from the summary pass): with one, get_packet_details
+   * and follow_stream of a large capture read sparse cuts of it. None: they read the whole file.
+   */
+  readonly streamsOf?: StreamsOf | undefined;
+  /** When a capture counts as large for sparse cuts, and their bounds (sparse-read.ts). */
+  readonly sparse?: { readonly minFrames?: number; readonly limits?: SparseLimits } | undefined;
 }
+
+/** What readPage reads instead of the whole file: a page cut or a sparse details cut. */
+type CutRead = Pick<PageCut, 'file' | 'mapPacket' | 'mapPage'> & { readonly plan: { readonly skip: number } };
 
 export class Analyzer {
   private checker: TsharkArgumentChecker | undefined;
@@ -128,6 +148,8 @@ export class Analyzer {
   private readonly records: ProcessRecords;
   /** Where each frame of the captures in use starts (index/), for pages read from a cut. */
   readonly frameIndexes: FrameIndexes | undefined;
+  /** Sparse cuts for drill-downs, where stream indexes are held (sparse-read.ts). */
+  readonly sparse: SparseReads | undefined;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -140,6 +162,15 @@ export class Analyzer {
     this.records = new ProcessRecords(group, tools);
     this.frameIndexes =
       options.frameIndexes === null ? undefined : (options.frameIndexes ?? new FrameIndexes());
+    this.sparse =
+      this.frameIndexes && options.streamsOf
+        ? new SparseReads({
+            indexes: this.frameIndexes,
+            streamsOf: options.streamsOf,
+            minFrames: options.sparse?.minFrames,
+            limits: options.sparse?.limits,
+          })
+        : undefined;
     this.catalogs = new DissectionCatalogSource(
       group,
       async () => (await tools()).require('tshark'),
@@ -231,6 +262,13 @@ export class Analyzer {
     }
 
     const redaction = packetRedaction(req.outputFormat, fields, req.reveal ?? false);
+    // Trees deep in a large capture: read from the frames they need (sparse-read.ts).
+    let sparseWhy: string | undefined;
+    if (req.outputFormat === 'details' && req.frames && req.live !== true && this.sparse) {
+      const sparse = await this.detailsFromCut(tools, req, req.frames, redaction, signal);
+      if (sparse && 'page' in sparse) return sparse;
+      sparseWhy = sparse?.whole;
+    }
     // Deep in a file with no filter, tshark reads a cut of it: the first frame, a warm-up, the page.
     const cutRequest = { ...req, fields: redaction.fields, lastFrame };
     let cut: PageCut | undefined;
@@ -280,9 +318,51 @@ export class Analyzer {
         if (signal?.aborted) throw abortError();
       }
       const answer = await this.readPage(tools, req, { ...how, cut: undefined }, signal, progress);
+      whole ??= sparseWhy;
       return { ...answer, readFrom: whole !== undefined ? { whole } : undefined };
     } finally {
       await cut?.remove();
+    }
+  }
+
+  /**
+   * A page of trees read from a sparse cut: undefined when none applies (no stream index held, a
+   * small capture), or why the whole file must be read.
+   */
+  private async detailsFromCut(
+    tools: WiresharkTools,
+    req: AnalysisRequest,
+    frames: readonly FrameRange[],
+    redaction: ReturnType<typeof packetRedaction>,
+    signal: AbortSignal | undefined,
+  ): Promise<AnalysisResult | { whole: string } | undefined> {
+    if (!this.sparse) return undefined;
+    let targets: number[] = [];
+    // One frame past the page says whether more follow.
+    const got = await this.sparse.details(
+      req.file,
+      (count) => (targets = selectedFrames(frames, req.offset, req.limit + 1, count)),
+      await this.options.runtimeDir.path(),
+      signal,
+    );
+    if (!got || 'whole' in got) return got;
+    try {
+      const labels = frameLabels(await this.glossary.get(signal));
+      const read: DetailsCutRead = detailsCutRead(got.cut, targets, labels);
+      const answer = await this.readPage(
+        tools,
+        { ...req, displayFilter: read.displayFilter, lastFrame: undefined },
+        { twoPass: false, lastFrame: undefined, redaction, treeNote: [SPARSE_TREE_NOTE], cut: read },
+        signal,
+        undefined,
+      );
+      const mismatch = read.mismatch();
+      if (mismatch !== undefined) return { whole: mismatch };
+      const first = targets[0] ?? 0;
+      const last = targets.at(-1) ?? first;
+      return { ...answer, readFrom: { cut: { first, last, skip: got.cut.frames.length - targets.length } } };
+    } finally {
+      await got.cut.remove();
     }
   }
 
@@ -295,7 +375,7 @@ export class Analyzer {
       lastFrame: number | undefined;
       redaction: ReturnType<typeof packetRedaction>;
       treeNote: string[];
-      cut: PageCut | undefined;
+      cut: CutRead | undefined;
     },
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
@@ -619,6 +699,8 @@ function packetRedaction(
 export const DETAILS_TWO_PASS_MAX_BYTES = 4 * 1024 * 1024;
 
 const DETAILS_ONE_PASS_NOTE = `The file is larger than ${DETAILS_TWO_PASS_MAX_BYTES / 1024 / 1024} MB, so it was read once: links to later frames ("[Response In: N]", "[Reassembled PDU in frame: N]") are not shown. To find them, ask analyze_pcap_file with outputFormat "fields" and the field, e.g. customFields "frame.number,dns.response_in" (that read makes tshark's second pass).`;
+
+const SPARSE_TREE_NOTE = `The trees were read from the frames they need (the file's first frame, each frame's TCP and UDP streams from their start, and the frames just before it), once: links to later frames ("[Response In: N]", "[Reassembled PDU in frame: N]") are not shown. To find them, ask analyze_pcap_file with outputFormat "fields" and the field, e.g. customFields "frame.number,dns.response_in" (that read makes tshark's second pass).`;
 
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';

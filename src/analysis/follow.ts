@@ -20,6 +20,8 @@ import { StreamRedactor } from './redact.js';
 import { chunksShown, PagedAnswer } from './paged-answer.js';
 import type { PageRequest } from './paged-answer.js';
 import type { CaptureRead, ResolvedSource } from './source.js';
+import { followFilterInFile } from './sparse-read.js';
+import type { SparseReads } from './sparse-read.js';
 
 export const FOLLOW_PROTOCOLS = ['tcp', 'udp', 'tls', 'http', 'http2', 'quic'] as const;
 export type FollowProtocol = (typeof FOLLOW_PROTOCOLS)[number];
@@ -122,6 +124,13 @@ export interface FollowRequest {
   readonly file: string;
   /** The file is a running capture's, still being written. */
   readonly live: boolean;
+  /** What tshark reads instead of `file`: a sparse cut holding the stream (sparse-read.ts). */
+  readonly cutFile?: string | undefined;
+  /**
+   * A second follow in the same pass, of a stream the cut must not have (its stream 1): if it
+   * has one, tshark split the stream there, and the cut's answer cannot be trusted.
+   */
+  readonly splitCheck?: { readonly follow: string; readonly filter: string } | undefined;
   readonly keylogFile: string | undefined;
   /** The caller's decode-as rules and preferences (what counts as an HTTP stream depends on them). */
   readonly dissection?: Dissection | undefined;
@@ -141,18 +150,20 @@ export async function followStream(
   tools: WiresharkTools,
   req: FollowRequest,
   signal?: AbortSignal,
-): Promise<{ follow: FollowResult; warnings: string[] }> {
+): Promise<{ follow: FollowResult; warnings: string[]; split: boolean }> {
   const args = [
-    ...readArgs({ file: req.file, keylogFile: req.keylogFile, dissection: req.dissection }),
-    ...statisticsArgs([req.follow]),
+    ...readArgs({ file: req.cutFile ?? req.file, keylogFile: req.keylogFile, dissection: req.dissection }),
+    ...statisticsArgs(req.splitCheck ? [req.follow, req.splitCheck.follow] : [req.follow]),
   ];
-  const { stdout, result } = await runCollect(group, {
+  const { stdout, result: ran } = await runCollect(group, {
     command: tools.require('tshark'),
     args,
     timeoutMs: req.timeoutMs,
     signal,
     maxBytes: 128 * 1024 * 1024,
   });
+  // tshark names the cut in its messages; the reader knows the file.
+  const result = req.cutFile ? { ...ran, stderr: ran.stderr.split(req.cutFile).join(req.file) } : ran;
   if (result.aborted) throw abortError();
   const read = await readOutcome(
     group,
@@ -163,7 +174,14 @@ export async function followStream(
   if (result.exitCode !== 0 && !stdout.includes('Follow:')) {
     throw new UserError(`tshark could not follow ${req.which}: ${cleanStderr(result.stderr)}`);
   }
-  return { follow: parseFollowRaw(stdout), warnings: read.warnings };
+  if (!req.splitCheck) return { follow: parseFollowRaw(stdout), warnings: read.warnings, split: false };
+  const blocks = parseFollowRawBlocks(stdout);
+  const filter = req.splitCheck.filter;
+  const check = blocks.find((b) => b.filter === filter);
+  const follow = blocks.find((b) => b.filter !== filter) ?? parseFollowRaw('');
+  const split =
+    check !== undefined && (check.chunks.length > 0 || check.nodes.some((n) => n !== '' && n !== ':0'));
+  return { follow, warnings: read.warnings, split };
 }
 
 /**
@@ -218,6 +236,8 @@ export class StreamFollower {
     private readonly group: ProcessGroup,
     private readonly tools: () => Promise<WiresharkTools>,
     private readonly timeoutMs: number,
+    /** Sparse cuts of large captures (sparse-read.ts), and the folder they are written in. */
+    private readonly cuts?: { readonly sparse: SparseReads; readonly dir: () => Promise<string> },
   ) {
     this.records = new ProcessRecords(group, tools);
   }
@@ -237,20 +257,49 @@ export class StreamFollower {
       req.process === undefined
         ? undefined
         : await processScope(record, req.process, undefined, undefined, signal);
-    const { follow: result, warnings } = await followStream(
-      this.group,
-      await this.tools(),
-      {
-        file: req.source.file,
-        live: req.source.live,
-        keylogFile: req.keylog.keylogFile,
-        dissection: req.keylog.dissection,
-        follow,
-        which: `${protocol} ${req.between ?? `stream ${req.stream ?? FOLLOW_DEFAULTS.stream}`}`,
-        timeoutMs: this.timeoutMs,
-      },
-      signal,
-    );
+    const kind = protocol === 'udp' || protocol === 'quic' ? 'udp' : 'tcp';
+    const stream = req.stream ?? FOLLOW_DEFAULTS.stream;
+    // A stream of a large capture is read from a cut holding its frames alone, where it is stream
+    // 0. Not QUIC: its number is tshark's QUIC connection number, which no stream index maps.
+    const viaCut =
+      this.cuts && req.between === undefined && protocol !== 'quic' && !req.source.live
+        ? await this.cuts.sparse.stream(req.source.file, kind, stream, await this.cuts.dir(), signal)
+        : undefined;
+    const cut = viaCut && 'cut' in viaCut ? viaCut.cut : undefined;
+    const tools = await this.tools();
+    const base = {
+      file: req.source.file,
+      live: req.source.live,
+      keylogFile: req.keylog.keylogFile,
+      dissection: req.keylog.dissection,
+      which: `${protocol} ${req.between ?? `stream ${stream}`}`,
+      timeoutMs: this.timeoutMs,
+    };
+    let followed: Awaited<ReturnType<typeof followStream>> | undefined;
+    if (cut) {
+      try {
+        followed = await followStream(
+          this.group,
+          tools,
+          {
+            ...base,
+            cutFile: cut.file,
+            follow: followArgument(protocol, 0, undefined, req.substream),
+            splitCheck: { follow: `follow,${kind},raw,1`, filter: `${kind}.stream eq 1` },
+          },
+          signal,
+        );
+      } finally {
+        await cut.remove();
+      }
+      if (followed.split) followed = undefined;
+    }
+    const fromCut = followed !== undefined;
+    followed ??= await followStream(this.group, tools, { ...base, follow }, signal);
+    const { warnings } = followed;
+    const result = fromCut
+      ? { ...followed.follow, filter: followFilterInFile(followed.follow.filter, kind, stream) }
+      : followed.follow;
     if (result.chunks.length === 0) {
       // A stream lost to damage in the file: the damage is the answer.
       const damage = warnings.length > 0 ? ` ${warnings.join(' ')}` : '';
@@ -261,7 +310,6 @@ export class StreamFollower {
         `No ${protocol} payload in ${which} of ${req.source.label}${encrypted ? ' (it may be encrypted: give sslKeylogFile)' : ''}.${damage} Stream indexes start at 0; to list TCP streams: analyze_pcap_file {"source": ${JSON.stringify(req.sourceArg)}, "displayFilter": "tcp.flags.syn == 1 && tcp.flags.ack == 0", "outputFormat": "fields", "customFields": "tcp.stream,ip.src,tcp.srcport,ip.dst,tcp.dstport"}.`,
       );
     }
-    const kind = protocol === 'udp' || protocol === 'quic' ? 'udp' : 'tcp';
     const [a, b] = result.nodes.map(sidecarEndpoint);
     const owners: StreamOwners | undefined =
       record &&

@@ -8,6 +8,7 @@ import type { ProgressSink } from '../util/progress.js';
 import type { ResolvedAnalysis } from './options.js';
 import { noPacketsShown, PagedAnswer, packetsShown } from './paged-answer.js';
 import type { PagedCall } from './paged-answer.js';
+import type { FrameRange } from './frames.js';
 
 export interface RenderContext {
   /** The first header line, e.g. "Analysis of '/tmp/x.pcap' complete!". */
@@ -18,6 +19,8 @@ export interface RenderContext {
   readonly detail?: { readonly protocols: readonly string[]; readonly bytes: boolean };
   /** The highest frame number the filter can select, when it selects frames by number. */
   readonly lastFrame?: number;
+  /** The frames the filter selects, as ranges (get_packet_details): trees may come from a cut. */
+  readonly frames?: readonly FrameRange[];
   readonly resolved: ResolvedAnalysis;
   /** The call that asked for this page, its arguments as given: the next page repeats it. */
   readonly call: PagedCall;
@@ -130,6 +133,7 @@ export async function answerPage(
       maxChars: pagedAnswerOf(ctx).bodyBudget(resolved.maxChars, resolved.offset, resolved.limit),
       live,
       lastFrame: ctx.lastFrame,
+      frames: ctx.frames,
       reveal: resolved.reveal,
     },
     signal,

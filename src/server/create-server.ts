@@ -102,7 +102,12 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const runtimeDir = new RuntimeDir(options.runtimeParent);
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
   const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
-  const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
+  const follower = new StreamFollower(
+    processes,
+    () => tools,
+    analysisTimeoutMs,
+    analyzer.sparse && { sparse: analyzer.sparse, dir: () => runtimeDir.path() },
+  );
   const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
   const plotter = new Plotter(processes, () => tools, analyzer, analysisTimeoutMs);
   const summarizer = new Summarizer(

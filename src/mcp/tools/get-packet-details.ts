@@ -68,6 +68,7 @@ export const getPacketDetailsTool = defineTool({
       },
       detail: { protocols: args.protocols ?? [], bytes: args.includeBytes ?? false },
       lastFrame: Math.max(...ranges.map((r) => r.to)),
+      frames: ranges,
       call: { tool: 'get_packet_details', args: givenArgs(args) },
     };
     const { text, facts } = await answerPage(
