@@ -6,6 +6,7 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
+import { DEFAULT_INDEX_LIMITS, FrameIndexes } from '../analysis/index/frame-indexes.js';
 import { Comparer } from '../analysis/comparer.js';
 import { PacketMatcher } from '../analysis/packet-match.js';
 import { EXPORT_MEMORY_ROOM, Exporter } from '../analysis/exports.js';
@@ -101,7 +102,18 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
-  const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
+  const logger = options.logger ?? new Logger();
+  // Each index built is logged: what it cost and holds is seen (npm run bench reads the line).
+  const frameIndexes = new FrameIndexes(DEFAULT_INDEX_LIMITS, (file, f) =>
+    logger.info(
+      `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
+    ),
+  );
+  const analyzer = new Analyzer(processes, () => tools, {
+    timeoutMs: analysisTimeoutMs,
+    runtimeDir,
+    frameIndexes,
+  });
   const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
   const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
   const plotter = new Plotter(processes, () => tools, analyzer, analysisTimeoutMs);
@@ -133,7 +145,6 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     positiveIntFromEnv(env, 'SHARKMCP_EXPORT_MEMORY_MB', EXPORT_MEMORY_ROOM / 1e6, warnings) * 1e6,
   );
   const fields = new FieldFinder(analyzer.glossary);
-  const logger = options.logger ?? new Logger();
   // Process attribution on Linux, unless SHARKMCP_PROCESS_ATTRIBUTION=0 turns it off.
   const sampler =
     env['SHARKMCP_PROCESS_ATTRIBUTION'] !== '0' && SocketSampler.available()
