@@ -39,7 +39,8 @@ import type { PacketEnds } from './row-owners.js';
 import type { Page } from './page.js';
 import { cutApplies, cutProblem, writePageCut } from './cut-read.js';
 import type { PageCut } from './cut-read.js';
-import { FrameIndexes } from './index/frame-indexes.js';
+import { DEFAULT_INDEX_LIMITS, FrameIndexes } from './index/frame-indexes.js';
+import type { IndexBuilt } from './index/frame-indexes.js';
 
 export const DEFAULT_FIELDS = [
   'frame.number',
@@ -113,6 +114,8 @@ export interface AnalyzerOptions {
    * the whole file.
    */
   readonly frameIndexes?: FrameIndexes | null | undefined;
+  /** Told of each frame index built, when the Analyzer makes its own indexes (the server logs it). */
+  readonly onIndexBuilt?: IndexBuilt | undefined;
   /** Frames a cut dissects before a page (default PAGE_WARMUP, the summary's rule). */
   readonly cutWarmup?: number | undefined;
 }
@@ -139,7 +142,9 @@ export class Analyzer {
     this.twoPassRule = new TwoPassRule(this.glossary);
     this.records = new ProcessRecords(group, tools);
     this.frameIndexes =
-      options.frameIndexes === null ? undefined : (options.frameIndexes ?? new FrameIndexes());
+      options.frameIndexes === null
+        ? undefined
+        : (options.frameIndexes ?? new FrameIndexes(DEFAULT_INDEX_LIMITS, options.onIndexBuilt));
     this.catalogs = new DissectionCatalogSource(
       group,
       async () => (await tools()).require('tshark'),

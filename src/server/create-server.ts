@@ -6,7 +6,6 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { ClientRoots, ROOTS_INPUT_KEY } from '../mcp/client-roots.js';
 import os from 'node:os';
 import { Analyzer } from '../analysis/analyze-capture.js';
-import { DEFAULT_INDEX_LIMITS, FrameIndexes } from '../analysis/index/frame-indexes.js';
 import { Comparer } from '../analysis/comparer.js';
 import { PacketMatcher } from '../analysis/packet-match.js';
 import { EXPORT_MEMORY_ROOM, Exporter } from '../analysis/exports.js';
@@ -104,15 +103,13 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
   const logger = options.logger ?? new Logger();
   // Each index built is logged: what it cost and holds is seen (npm run bench reads the line).
-  const frameIndexes = new FrameIndexes(DEFAULT_INDEX_LIMITS, (file, f) =>
-    logger.info(
-      `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
-    ),
-  );
   const analyzer = new Analyzer(processes, () => tools, {
     timeoutMs: analysisTimeoutMs,
     runtimeDir,
-    frameIndexes,
+    onIndexBuilt: (file, f) =>
+      logger.info(
+        `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
+      ),
   });
   const follower = new StreamFollower(processes, () => tools, analysisTimeoutMs);
   const inspector = new ProtocolInspector(processes, () => tools, analyzer, analysisTimeoutMs);
