@@ -25,8 +25,11 @@ import type { ProcessGroup } from '../src/wireshark/process.js';
 
 const run = promisify(execFile);
 const RECIPE = 'v1';
-const HOST = '127.83.78.10';
-const DNS_HOST = '127.83.78.1';
+// The loopback network the base traffic uses: engineers sharing a machine each build in their own
+// /24 (SHARKMCP_BENCH_NET=127.83.82), so no capture sees another's traffic.
+const NET = process.env['SHARKMCP_BENCH_NET'] ?? '127.83.78';
+const HOST = `${NET}.10`;
+const DNS_HOST = `${NET}.1`;
 
 /** The loopback addresses the base's servers bind (a helper running beside another uses its own). */
 export interface BenchHosts {

@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test';
 import { Analyzer, DEFAULT_FIELDS } from '../src/analysis/analyze-capture.js';
 import type { AnalysisRequest } from '../src/analysis/analyze-capture.js';
 import { BYTES_PER_FRAME } from '../src/analysis/index/frame-index.js';
-import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
+import { DEFAULT_INDEX_LIMITS, FrameIndexes } from '../src/analysis/index/frame-indexes.js';
 import { fileFrame, planCut, writeCut } from '../src/analysis/index/cut.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
@@ -113,16 +113,21 @@ describe('frame index', () => {
     });
   }
 
-  it('extends the index of a file that grows, and rebuilds that of a file replaced', async (t) => {
+  it('extends the index of a file that grows, and rebuilds (and reports) that of a file replaced', async (t) => {
     const source = corpus(CORPUS[1] ?? '');
     if (!source) return t.skip('the shared captures are not here');
     const bytes = await readFile(source);
     const growing = path.join(dir, 'growing.pcapng');
     // Cut mid-record, as a running capture's file often is.
     await writeFile(growing, bytes.subarray(0, Math.floor(bytes.length / 2) + 7));
-    const indexes = new FrameIndexes();
+    // What the server logs of each index built (npm run bench reads it): builds, not extensions.
+    const built: { frames: number; bytes: number }[] = [];
+    const indexes = new FrameIndexes(DEFAULT_INDEX_LIMITS, (_file, { frames, bytes }) =>
+      built.push({ frames, bytes }),
+    );
     const half = await indexes.get(growing);
     const halfCount = half?.count ?? 0;
+    assert.deepEqual(built, [{ frames: halfCount, bytes: half?.bytes }]);
     // tshark reads the whole frames of a file cut short, then says it was cut short.
     const expectedHalf = await run('tshark', ['-r', growing, '-T', 'fields', '-e', 'frame.number']).then(
       (r) => r.stdout,
@@ -135,6 +140,7 @@ describe('frame index', () => {
     const grown = await indexes.get(growing);
     assert.equal(grown, half, 'the same index, extended');
     assert.equal(grown?.count, (await tsharkFields(source, ['frame.number'])).length);
+    assert.equal(built.length, 1, 'an extension is not a build');
     // Replaced by another file: a new index.
     const other = corpus(CORPUS[0] ?? '');
     if (other) {
@@ -143,6 +149,7 @@ describe('frame index', () => {
       const replaced = await indexes.get(growing);
       assert.notEqual(replaced, half);
       assert.equal(replaced?.count, (await tsharkFields(other, ['frame.number'])).length);
+      assert.deepEqual(built[1], { frames: replaced?.count, bytes: replaced?.bytes });
     }
   });
 });

@@ -39,7 +39,8 @@ import type { PacketEnds } from './row-owners.js';
 import type { Page } from './page.js';
 import { cutApplies, cutProblem, writePageCut } from './cut-read.js';
 import type { PageCut } from './cut-read.js';
-import { FrameIndexes } from './index/frame-indexes.js';
+import { DEFAULT_INDEX_LIMITS, FrameIndexes } from './index/frame-indexes.js';
+import type { IndexBuilt } from './index/frame-indexes.js';
 import type { FrameRange } from './frames.js';
 import { frameLabels } from './renumber-tree.js';
 import { detailsCutRead, selectedFrames, SparseReads } from './sparse-read.js';
@@ -123,6 +124,8 @@ export interface AnalyzerOptions {
    * the whole file.
    */
   readonly frameIndexes?: FrameIndexes | null | undefined;
+  /** Told of each frame index built, when the Analyzer makes its own indexes (the server logs it). */
+  readonly onIndexBuilt?: IndexBuilt | undefined;
   /** Frames a cut dissects before a page (default PAGE_WARMUP, the summary's rule). */
   readonly cutWarmup?: number | undefined;
   /**
@@ -161,7 +164,9 @@ export class Analyzer {
     this.twoPassRule = new TwoPassRule(this.glossary);
     this.records = new ProcessRecords(group, tools);
     this.frameIndexes =
-      options.frameIndexes === null ? undefined : (options.frameIndexes ?? new FrameIndexes());
+      options.frameIndexes === null
+        ? undefined
+        : (options.frameIndexes ?? new FrameIndexes(DEFAULT_INDEX_LIMITS, options.onIndexBuilt));
     this.sparse =
       this.frameIndexes && options.streamsOf
         ? new SparseReads({

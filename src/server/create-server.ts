@@ -101,7 +101,16 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
-  const analyzer = new Analyzer(processes, () => tools, { timeoutMs: analysisTimeoutMs, runtimeDir });
+  const logger = options.logger ?? new Logger();
+  // Each index built is logged: what it cost and holds is seen (npm run bench reads the line).
+  const analyzer = new Analyzer(processes, () => tools, {
+    timeoutMs: analysisTimeoutMs,
+    runtimeDir,
+    onIndexBuilt: (file, f) =>
+      logger.info(
+        `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
+      ),
+  });
   const follower = new StreamFollower(
     processes,
     () => tools,
@@ -139,7 +148,6 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     positiveIntFromEnv(env, 'SHARKMCP_EXPORT_MEMORY_MB', EXPORT_MEMORY_ROOM / 1e6, warnings) * 1e6,
   );
   const fields = new FieldFinder(analyzer.glossary);
-  const logger = options.logger ?? new Logger();
   // Process attribution on Linux, unless SHARKMCP_PROCESS_ATTRIBUTION=0 turns it off.
   const sampler =
     env['SHARKMCP_PROCESS_ATTRIBUTION'] !== '0' && SocketSampler.available()

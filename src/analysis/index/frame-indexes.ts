@@ -45,6 +45,12 @@ export interface FrameIndexLimits {
 /** 8 captures and 256 MB: the benchmark's 2,000,000-packet capture takes 32 MB. */
 export const DEFAULT_INDEX_LIMITS: FrameIndexLimits = { maxEntries: 8, maxBytes: 256 * 1024 * 1024 };
 
+/** A new index was built: what it holds and cost, for the server's log (which `npm run bench` reads). */
+export type IndexBuilt = (
+  file: string,
+  facts: { frames: number; bytes: number; ms: number; heldBytes: number },
+) => void;
+
 export class FrameIndexes {
   /** In use order: the first key is the least recently used. */
   private readonly entries = new Map<string, Promise<FrameIndex | undefined>>();
@@ -55,7 +61,10 @@ export class FrameIndexes {
   private readonly used = new Map<string, number>();
   private tick = 0;
 
-  constructor(private readonly limits: FrameIndexLimits = DEFAULT_INDEX_LIMITS) {}
+  constructor(
+    private readonly limits: FrameIndexLimits = DEFAULT_INDEX_LIMITS,
+    private readonly onBuilt?: IndexBuilt,
+  ) {}
 
   /**
    * The index of `file` as it is now; undefined when it is neither pcap nor pcapng. Concurrent
@@ -77,7 +86,8 @@ export class FrameIndexes {
       }
     }
     const capacity = Math.ceil(now.size / 64); // a first guess; the arrays grow as needed
-    return this.keep(
+    const t0 = performance.now();
+    const built = await this.keep(
       file,
       this.scan(
         file,
@@ -85,6 +95,11 @@ export class FrameIndexes {
         signal,
       ),
     );
+    if (built && this.onBuilt) {
+      const facts = { frames: built.count, bytes: built.bytes, ms: performance.now() - t0 };
+      this.onBuilt(file, { ...facts, heldBytes: await this.bytes() });
+    }
+    return built;
   }
 
   /** Bytes the kept indexes hold (those still being built count as nothing). */
