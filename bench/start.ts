@@ -87,6 +87,7 @@ async function firstAnswer(file: string, dir: string): Promise<{ total: number; 
   }
 }
 
+const loadBefore = os.loadavg();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-bench-start-'));
 const file = path.join(dir, 'tiny.pcapng');
 const burners = spinners(busy);
@@ -114,9 +115,16 @@ try {
 }
 
 const excess = starts.map((s, i) => s - (bare[i] ?? 0));
+// How busy the machine was (other processes share its cores): the figures mean little without it.
+const loadAverage = {
+  before: loadBefore.map((l) => Number(l.toFixed(2))),
+  after: os.loadavg().map((l) => Number(l.toFixed(2))),
+};
 const result = {
   rounds,
   busy,
+  cores: os.availableParallelism(),
+  loadAverage,
   bareTsharkMedianMs: Math.round(median(bare)),
   initializeMedianMs: Math.round(median(connects)),
   firstAnswerMedianMs: Math.round(median(starts)),
@@ -131,6 +139,7 @@ process.stderr.write(
     `  spawn to MCP initialize done    median ${result.initializeMedianMs} ms`,
     `  spawn to first answer           median ${result.firstAnswerMedianMs} ms, max ${result.firstAnswerMaxMs} ms`,
     `  first answer beyond bare tshark median ${result.beyondTsharkMedianMs} ms, max ${result.beyondTsharkMaxMs} ms (goal: 300 ms)`,
+    `  load average (1, 5, 15 min) before ${loadAverage.before.join(' ')}, after ${loadAverage.after.join(' ')}, on ${result.cores} cores`,
     '',
   ].join('\n'),
 );

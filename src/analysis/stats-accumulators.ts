@@ -4,9 +4,23 @@
 // row), and one budget of values kept exactly for distinct counts and percentiles across all
 // groups. Past it a distinct count says "at least", and a percentile moves to a DDSketch (1 %
 // relative error, a well-kept library) and says it is approximate. Pure: no process, no MCP.
-import { DDSketch } from '@datadog/sketches-js';
+import { createRequire } from 'node:module';
+import type { DDSketch } from '@datadog/sketches-js';
+import type * as Sketches from '@datadog/sketches-js';
 import { UserError } from '../errors.js';
 import { AGGREGATOR } from './digests/fields.js';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * A DDSketch of `relativeAccuracy`. The library (CommonJS, with protobufjs: 14 modules) loads
+ * with the first sketch, which only a long series of percentiles makes: a server's start, and
+ * most calls, do without it.
+ */
+export function newSketch(relativeAccuracy: number): DDSketch {
+  const { DDSketch: Sketch } = require('@datadog/sketches-js') as typeof Sketches;
+  return new Sketch({ relativeAccuracy });
+}
 
 export type MetricKind = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'distinct' | 'percentile';
 
@@ -110,7 +124,7 @@ class NumberStore implements Store {
     }
     if (this.exact) {
       // Out of budget: the values kept so far go into the sketch and their room goes back.
-      this.sketch = new DDSketch({ relativeAccuracy: SKETCH_ACCURACY });
+      this.sketch = newSketch(SKETCH_ACCURACY);
       for (const v of this.exact) this.sketch.accept(v);
       this.budget.give(this.exact.length);
       this.exact = undefined;

@@ -4,10 +4,10 @@
 // servers cannot lose each other's saves), written to a temporary file and renamed into place. A
 // file that is not valid is reported and never overwritten.
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import * as z from 'zod';
 import { UserError } from '../errors.js';
+export { defaultConfigDir } from './config-dir.js';
 import {
   CAPTURE_MAX_PACKETS,
   CAPTURE_TIMEOUT,
@@ -96,15 +96,6 @@ export type SavedConfig = ConfigFields & { readonly name: string };
 /** The file exists but cannot be used; it is left exactly as it was. */
 export class ConfigFileError extends UserError {
   override name = 'ConfigFileError';
-}
-
-export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env['SHARKMCP_CONFIG_DIR'];
-  if (explicit !== undefined && explicit !== '') return path.resolve(explicit);
-  if (process.platform === 'win32' && env['APPDATA']) return path.join(env['APPDATA'], 'sharkmcp');
-  const xdg = env['XDG_CONFIG_HOME'];
-  const base = xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.config');
-  return path.join(base, 'sharkmcp');
 }
 
 export function validateConfigName(name: string): void {

@@ -1,11 +1,14 @@
 // What a server starts before anything else: its process group and the search for Wireshark's
-// tools (`tshark --version` and its kin take a third of a second). Kept apart from the rest of the
+// tools (`tshark --version` and its kin take a third of a second when their versions are not
+// remembered from an earlier start). Kept apart from the rest of the
 // server, which takes longer than that to load, so that the command line can begin it first and
 // let both run at once; the first call then finds the tools located.
+import { defaultConfigDir } from '../config/config-dir.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import { ProcessGroup } from '../wireshark/process.js';
 import { defaultProcessCap } from '../wireshark/slots.js';
+import { VersionMemoryFile } from '../wireshark/version-memory.js';
 
 export interface EarlyStart {
   readonly processes: ProcessGroup;
@@ -22,7 +25,9 @@ export function startEarly(env: NodeJS.ProcessEnv, maxTsharkProcesses?: number):
     maxProcesses:
       maxTsharkProcesses ?? positiveIntFromEnv(env, 'SHARKMCP_MAX_TSHARK', defaultProcessCap(), warnings),
   });
-  return { processes, tools: locateWiresharkTools(processes, env), warnings };
+  // Versions remembered from earlier starts: a start runs none of the tools unless one changed.
+  const memory = new VersionMemoryFile(defaultConfigDir(env));
+  return { processes, tools: locateWiresharkTools(processes, env, undefined, undefined, memory), warnings };
 }
 
 /** A positive whole number from the environment, else `fallback` (with a warning when it was set). */

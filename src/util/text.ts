@@ -87,9 +87,19 @@ export class LineSplitter {
   }
 }
 
+/**
+ * A number as en-US prints it ("12,345"). Whole numbers are grouped here: the first
+ * toLocaleString of a process loads ICU's number formats, 20-50 ms of a server's first answer.
+ */
+export function formatCount(n: number): string {
+  if (!Number.isSafeInteger(n) || Object.is(n, -0)) return n.toLocaleString('en-US');
+  const digits = String(Math.abs(n)).replace(/\B(?=(\d{3})+$)/g, ',');
+  return n < 0 ? `-${digits}` : digits;
+}
+
 /** "1 packet", "3 packets". */
 export function plural(n: number, word: string, pluralWord = `${word}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? word : pluralWord}`;
+  return `${formatCount(n)} ${n === 1 ? word : pluralWord}`;
 }
 
 // eslint-disable-next-line no-control-regex

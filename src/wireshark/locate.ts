@@ -6,6 +6,8 @@ import path from 'node:path';
 import { ToolMissingError } from '../errors.js';
 import type { ProcessGroup } from './process.js';
 import { runCollect } from './process.js';
+import { binaryIdentity } from './version-memory.js';
+import type { VersionMemory } from './version-memory.js';
 
 /** Every Wireshark tool the project knows; the server itself needs TOOL_NAMES. */
 export const ALL_TOOL_NAMES = ['tshark', 'dumpcap', 'capinfos', 'editcap', 'mergecap', 'sharkd'] as const;
@@ -132,6 +134,7 @@ async function locateOne(
   name: ToolName,
   env: NodeJS.ProcessEnv,
   installDirs: readonly string[],
+  memory: VersionMemory | undefined,
 ): Promise<ToolStatus> {
   const override = env[envVarFor(name)];
   let found: { path: string; source: 'env' | 'path' | 'platform' } | undefined;
@@ -161,8 +164,11 @@ async function locateOne(
     };
   }
   try {
-    const { version, why } = await readVersion(group, found.path);
+    const identity = memory && (await binaryIdentity(found.path));
+    const known = identity === undefined ? undefined : await memory?.recall(found.path, identity);
+    const { version, why } = known !== undefined ? { version: known } : await readVersion(group, found.path);
     if (version === undefined) return { found: false, name, reason: why ?? 'no version' };
+    if (identity !== undefined && known === undefined) await memory?.remember(found.path, identity, version);
     return { found: true, name, path: found.path, version, source: found.source };
   } catch (err) {
     return { found: false, name, reason: `${found.path} could not be run: ${(err as Error).message}` };
@@ -176,7 +182,10 @@ export async function locateWiresharkTools(
   /** The usual install places to look in after PATH. */
   installDirs: readonly string[] = platformDirs(),
   names: readonly ToolName[] = TOOL_NAMES,
+  /** Versions read at earlier starts, by binary; none: every version is asked for. */
+  memory?: VersionMemory,
 ): Promise<WiresharkTools> {
-  const statuses = await Promise.all(names.map((n) => locateOne(group, n, env, installDirs)));
+  const statuses = await Promise.all(names.map((n) => locateOne(group, n, env, installDirs, memory)));
+  await memory?.save();
   return new WiresharkTools(new Map(statuses.map((s) => [s.name, s])));
 }

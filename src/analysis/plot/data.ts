@@ -3,7 +3,8 @@
 // reducers that fold a stream's rows as they arrive into a picture of bounded size (a pixel-column
 // envelope, an evenly thinned sample, exact sums and extremes), so a stream of millions of packets
 // costs no more memory than a short one.
-import { DDSketch } from '@datadog/sketches-js';
+import type { DDSketch } from '@datadog/sketches-js';
+import { newSketch } from '../stats-accumulators.js';
 
 /** One bucket of tshark's I/O graph: its start (seconds) and frames and bytes per series. */
 export interface IoBucket {
@@ -320,7 +321,7 @@ export class Spread {
       return;
     }
     if (this.values) {
-      this.sketch = new DDSketch({ relativeAccuracy: 0.01 });
+      this.sketch = newSketch(0.01);
       for (const v of this.values) this.sketch.accept(v);
       this.values = undefined;
     }

@@ -1,6 +1,6 @@
 // The summary as text for the agent: compact lines, for tool answers and resources.
 import { formatBytes } from '../../capture/sessions.js';
-import { plural } from '../../util/text.js';
+import { formatCount, plural } from '../../util/text.js';
 import { MAX_SLOWDOWN } from '../../processes/sock-diag.js';
 import type { ProcessSummary } from './processes.js';
 import { SIDECAR_ORIGIN, WIRESHARK_ORIGIN } from '../process-record.js';
@@ -11,7 +11,7 @@ const CMDLINE_SHOWN = 120;
 
 /** A number with thousands separators; '?' where it is unknown. */
 function n(x: number | undefined): string {
-  return x === undefined ? '?' : x.toLocaleString('en-US');
+  return x === undefined ? '?' : formatCount(x);
 }
 
 /**
