@@ -46,6 +46,11 @@ import { frameLabels } from './renumber-tree.js';
 import { detailsCutRead, selectedFrames, SparseReads } from './sparse-read.js';
 import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
 import type { SparseLimits } from './index/sparse-cut.js';
+import { packetFrame } from './listing-checkpoints.js';
+import { Continuations } from './continued-read.js';
+import type { ListingHooks } from './continued-read.js';
+import { ListingRenumberer } from './renumber-listing.js';
+import type { ListingKey } from './listing-checkpoints.js';
 
 export const DEFAULT_FIELDS = [
   'frame.number',
@@ -153,6 +158,8 @@ export class Analyzer {
   readonly frameIndexes: FrameIndexes | undefined;
   /** Sparse cuts for drill-downs, where stream indexes are held (sparse-read.ts). */
   readonly sparse: SparseReads | undefined;
+  /** Filtered listings' next pages read from where the last page stopped (continued-read.ts). */
+  private readonly continuations: Continuations | undefined;
 
   constructor(
     private readonly group: ProcessGroup,
@@ -170,6 +177,15 @@ export class Analyzer {
     this.sparse =
       this.frameIndexes && options.streamsOf
         ? new SparseReads({
+            indexes: this.frameIndexes,
+            streamsOf: options.streamsOf,
+            minFrames: options.sparse?.minFrames,
+            limits: options.sparse?.limits,
+          })
+        : undefined;
+    this.continuations =
+      this.frameIndexes && options.streamsOf
+        ? new Continuations({
             indexes: this.frameIndexes,
             streamsOf: options.streamsOf,
             minFrames: options.sparse?.minFrames,
@@ -274,6 +290,14 @@ export class Analyzer {
       if (sparse && 'page' in sparse) return sparse;
       sparseWhy = sparse?.whole;
     }
+    // A filtered listing's next page: read from where the previous page stopped.
+    const listing =
+      this.continuations && continuable(req, twoPass, lastFrame) ? await listingOf(req) : undefined;
+    if (listing && req.offset > 0) {
+      const continued = await this.continueListing(tools, req, listing, redaction, signal);
+      if (continued && 'page' in continued) return continued;
+      sparseWhy ??= continued?.whole;
+    }
     // Deep in a file with no filter, tshark reads a cut of it: the first frame, a warm-up, the page.
     const cutRequest = { ...req, fields: redaction.fields, lastFrame };
     let cut: PageCut | undefined;
@@ -322,7 +346,14 @@ export class Analyzer {
         }
         if (signal?.aborted) throw abortError();
       }
-      const answer = await this.readPage(tools, req, { ...how, cut: undefined }, signal, progress);
+      const recorder = listing && this.continuations?.recorder(listing.key, listing.version, req.offset);
+      const answer = await this.readPage(
+        tools,
+        req,
+        { ...how, cut: undefined, listing: recorder },
+        signal,
+        progress,
+      );
       whole ??= sparseWhy;
       return { ...answer, readFrom: whole !== undefined ? { whole } : undefined };
     } finally {
@@ -371,6 +402,90 @@ export class Analyzer {
     }
   }
 
+  /**
+   * The next page of a filtered listing read from a continuation cut: undefined when none applies
+   * (no earlier page of this listing, no stream index, a small capture), or why the whole file
+   * must be read.
+   */
+  private async continueListing(
+    tools: WiresharkTools,
+    req: AnalysisRequest,
+    listing: Listing,
+    redaction: ReturnType<typeof packetRedaction>,
+    signal: AbortSignal | undefined,
+  ): Promise<AnalysisResult | { whole: string } | undefined> {
+    if (!this.continuations || req.displayFilter === undefined) return undefined;
+    const dir = await this.options.runtimeDir.path();
+    const got = await this.continuations.open(
+      listing.key,
+      listing.version,
+      req.file,
+      req.offset,
+      dir,
+      signal,
+    );
+    if (!got || 'whole' in got) return got;
+    const { cut, checkpoint, streams } = got;
+    try {
+      const glossary = req.outputFormat === 'text' ? undefined : await this.glossary.get(signal);
+      const renumber = new ListingRenumberer({
+        fileFrame: cut.fileFrame,
+        streams,
+        isFrameField: (f) => glossary?.typeOf(f) === 'FT_FRAMENUM',
+      });
+      const printed = [
+        ...redaction.fields,
+        ...(redaction.fields.includes('frame.number') ? [] : ['frame.number']),
+      ];
+      const numberColumn = printed.indexOf('frame.number');
+      const read: CutRead = {
+        file: cut.file,
+        // The match before the page's first is read too (not shown): the first's
+        // frame.time_delta_displayed counts from it.
+        plan: { skip: req.offset - checkpoint.match + 1 },
+        mapPacket: (p) => {
+          const text =
+            req.outputFormat === 'json'
+              ? renumber.json(p.text)
+              : req.outputFormat === 'fields'
+                ? renumber.fields(p.text, printed, numberColumn)
+                : renumber.text(p.text);
+          return text === p.text ? p : { text, length: p.length + text.length - p.text.length };
+        },
+        mapPage: (page) => ({
+          ...page,
+          offset: req.offset,
+          matchedSeen: page.matchedSeen + checkpoint.match - 1,
+        }),
+      };
+      const recorder = this.continuations.recorder(
+        listing.key,
+        listing.version,
+        req.offset,
+        checkpoint.match - 1,
+        [checkpoint.previous, checkpoint.frame],
+      );
+      const filter = `(${req.displayFilter}) && frame.number >= ${cut.cutFrame(checkpoint.previous)}`;
+      const answer = await this.readPage(
+        tools,
+        { ...req, displayFilter: filter },
+        { twoPass: false, lastFrame: undefined, redaction, treeNote: [], cut: read, listing: recorder },
+        signal,
+        undefined,
+      );
+      if (recorder.mismatch()) return { whole: 'the cut matched other frames than the whole file did' };
+      if (renumber.unmapped > 0) return { whole: 'a stream number on the page is not in the stream index' };
+      if (mayHoldTelnet(req, answer.page.body))
+        return { whole: 'Telnet passwords are redacted from the packets before them' };
+      return {
+        ...answer,
+        readFrom: { cut: { first: checkpoint.frame, last: cut.plan.last, skip: cut.plan.prefix.length } },
+      };
+    } finally {
+      await cut.close();
+    }
+  }
+
   /** One tshark pass over the file (or its cut) through the page budget. */
   private async readPage(
     tools: WiresharkTools,
@@ -381,12 +496,20 @@ export class Analyzer {
       redaction: ReturnType<typeof packetRedaction>;
       treeNote: string[];
       cut: CutRead | undefined;
+      listing?: ListingHooks | undefined;
     },
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
   ): Promise<AnalysisResult> {
     const tshark = tools.require('tshark');
-    const { twoPass, lastFrame, redaction, treeNote, cut } = how;
+    const { twoPass, lastFrame, redaction, treeNote, cut, listing } = how;
+    // A filtered listing learns each match's frame: a fields page without frame.number gets it as
+    // one more column, taken off before the page.
+    const hidden =
+      listing !== undefined && req.outputFormat === 'fields' && !redaction.fields.includes('frame.number');
+    const printed = hidden ? [...redaction.fields, 'frame.number'] : redaction.fields;
+    const numberColumn = printed.indexOf('frame.number');
+    let match = listing?.base ?? 0;
     const args = [
       ...readArgs({
         file: cut?.file ?? req.file,
@@ -400,7 +523,7 @@ export class Analyzer {
         req.outputFormat === 'details'
           ? { kind: 'details', protocols: req.detail?.protocols ?? [], bytes: req.detail?.bytes ?? false }
           : req.outputFormat === 'fields'
-            ? { kind: 'fields', fields: redaction.fields }
+            ? { kind: 'fields', fields: printed }
             : { kind: req.outputFormat },
       ),
     ];
@@ -414,7 +537,12 @@ export class Analyzer {
     let settled = false;
     const offer = (packets: Packet[]): 'continue' | 'stop' => {
       for (const p of packets) {
-        if (builder.add(redaction.packet(cut ? cut.mapPacket(p) : p)) === 'stop') {
+        let mapped = cut ? cut.mapPacket(p) : p;
+        if (listing) {
+          listing.onMatch(match++, packetFrame(req.outputFormat, mapped.text, numberColumn));
+          if (hidden) mapped = withoutLastColumn(mapped);
+        }
+        if (builder.add(redaction.packet(mapped)) === 'stop') {
           settled = true;
           return 'stop';
         }
@@ -709,3 +837,48 @@ const SPARSE_TREE_NOTE = `The trees were read from the frames they need (the fil
 
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';
+
+/** A fields line without its last column (the frame number a listing added for itself). */
+function withoutLastColumn(p: Packet): Packet {
+  const tab = p.text.lastIndexOf('\t');
+  if (tab < 0) return p;
+  return { text: p.text.slice(0, tab), length: p.length - (p.text.length - tab) };
+}
+
+/** A filtered listing: what makes its pages the same listing, and its file as it is now. */
+interface Listing {
+  readonly key: ListingKey;
+  readonly version: { readonly size: number; readonly mtimeMs: number };
+}
+
+/**
+ * Whether a page is of a listing that may continue from an earlier page's checkpoint: a listing
+ * (text, json, fields) with a filter, one pass, a file that is not being written, and no field
+ * whose value depends on the matches before the page but the one read with it.
+ */
+function continuable(req: AnalysisRequest, twoPass: boolean, lastFrame: number | undefined): boolean {
+  if (req.displayFilter === undefined || req.displayFilter.trim() === '') return false;
+  if (twoPass || lastFrame !== undefined || req.live === true) return false;
+  return req.outputFormat === 'text' || req.outputFormat === 'json' || req.outputFormat === 'fields';
+}
+
+async function listingOf(req: AnalysisRequest): Promise<Listing> {
+  const s = await stat(req.file);
+  return {
+    key: {
+      dev: s.dev,
+      ino: s.ino,
+      displayFilter: req.displayFilter ?? '',
+      keylogFile: req.keylogFile,
+      dissection: JSON.stringify(req.dissection ?? null),
+    },
+    version: { size: s.size, mtimeMs: s.mtimeMs },
+  };
+}
+
+/** Whether a page may show Telnet data, whose password redaction follows the packets before it. */
+function mayHoldTelnet(req: AnalysisRequest, body: string): boolean {
+  if (req.reveal === true) return false;
+  if (req.outputFormat === 'fields') return req.fields.some((f) => f.startsWith('telnet'));
+  return /\bTELNET\b|"telnet"/.test(body);
+}

@@ -15,10 +15,14 @@ export interface ListingKey {
   readonly dissection: string;
 }
 
-/** The match numbered `match` (0-based, in the order tshark prints them) is frame `frame`. */
+/**
+ * The match numbered `match` (0-based, in the order tshark prints them) is frame `frame`, and the
+ * match before it frame `previous` (its time is what frame.time_delta_displayed counts from).
+ */
 export interface Checkpoint {
   readonly match: number;
   readonly frame: number;
+  readonly previous: number;
 }
 
 interface Listing {
@@ -62,11 +66,13 @@ export class ListingCheckpoints {
     let i = points.length;
     while (i > 0 && (points[i - 1]?.match ?? 0) > point.match) i--;
     const before = points[i - 1];
-    if (before?.match === point.match && before.frame === point.frame) return;
+    if (before?.match === point.match && before.frame === point.frame && before.previous === point.previous)
+      return;
     const after = points[i];
     // Matches and frames rise together: a point that breaks the order (the same match at another
     // frame) says what was recorded is not this file's any more, and voids it.
     const ordered =
+      point.previous < point.frame &&
       (!before || (before.match < point.match && before.frame < point.frame)) &&
       (!after || after.frame > point.frame);
     if (ordered) points.splice(i, 0, point);
@@ -105,17 +111,14 @@ export class ListingCheckpoints {
 /**
  * The frame number of a packet as tshark printed it in `format`, or undefined when the format does
  * not show it: a text line starts with it; a -V tree with "Frame N:"; a JSON packet holds
- * "frame.number"; a fields line has it in column `numberColumn` when the fields include it.
+ * "frame.number" (compact, as the page keeps it); a fields line has it in column `numberColumn` when the fields include it.
  */
-export function packetFrame(
-  format: string,
-  text: string,
-  numberColumn?: number,
-): number | undefined {
+export function packetFrame(format: string, text: string, numberColumn?: number): number | undefined {
   let m: RegExpExecArray | null = null;
   if (format === 'text') m = /^ *(\d+) /.exec(text);
   else if (format === 'details') m = /^Frame (\d+): /.exec(text);
-  else if (format === 'json') m = /"frame\.number": "(\d+)"/.exec(text);
+  // The page keeps JSON packets compact (packet-stream.ts).
+  else if (format === 'json') m = /"frame\.number":"(\d+)"/.exec(text);
   else if (format === 'fields' && numberColumn !== undefined) {
     const v = text.split('\t')[numberColumn];
     return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;

@@ -32,6 +32,14 @@ export interface FifoFeed {
  * the pace the reader takes them) into the FIFO at `fifo`, then closes it so the reader sees the end.
  */
 export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: number, to: number): FifoFeed {
+  return feedFifoPieces(fifo, [head, { from, to }], file);
+}
+
+/** A piece of what a FIFO is fed: bytes held, or bytes [from, to) of the file. */
+export type FifoPiece = Buffer | { readonly from: number; readonly to: number };
+
+/** Writes `pieces` in order into the FIFO at `fifo` (as feedFifo does), then closes it. */
+export function feedFifoPieces(fifo: string, pieces: readonly FifoPiece[], file: FileHandle): FifoFeed {
   let stopped = false;
   let written = 0;
   let socket: net.Socket | undefined;
@@ -63,21 +71,31 @@ export function feedFifo(fifo: string, head: Buffer, file: FileHandle, from: num
     const closed = new Promise<never>((_, reject) => s.once('close', () => reject(new Error('closed'))));
     closed.catch(() => undefined);
     try {
-      await send(s, closed, head);
       // Two buffers, reused: one is read into while the other drains into the pipe. A fresh buffer
       // per piece costs page faults, about a fifth of the feed's CPU.
-      const size = Math.max(1, Math.min(WRITE_SIZE, to - from));
+      const largest = Math.max(1, ...pieces.map((p) => (Buffer.isBuffer(p) ? 0 : p.to - p.from)));
+      const size = Math.min(WRITE_SIZE, largest);
       const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
       const flushed: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-      for (let at = from, i = 0; at < to && !stopped; i ^= 1) {
-        await flushed[i];
-        const buffer = buffers[i as 0 | 1];
-        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - at), at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-        const piece = send(s, closed, buffer.subarray(0, bytesRead));
-        piece.catch(() => undefined); // awaited before the buffer is reused, or below
-        flushed[i] = piece;
+      let i = 0;
+      for (const p of pieces) {
+        if (stopped) break;
+        if (Buffer.isBuffer(p)) {
+          if (p.length > 0) await send(s, closed, p);
+          continue;
+        }
+        for (let at = p.from; at < p.to && !stopped; i ^= 1) {
+          await flushed[i];
+          const buffer = buffers[i as 0 | 1];
+          const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, p.to - at), at);
+          if (bytesRead === 0) break;
+          at += bytesRead;
+          const piece = send(s, closed, buffer.subarray(0, bytesRead));
+          piece.catch(() => undefined); // awaited before the buffer is reused, or below
+          flushed[i] = piece;
+        }
+        // A held piece next must not overtake the file's bytes still in flight.
+        await Promise.all(flushed);
       }
       await Promise.all(flushed);
       if (!stopped) await new Promise<void>((resolve) => s.end(resolve));
