@@ -43,14 +43,13 @@ import { DEFAULT_INDEX_LIMITS, FrameIndexes } from './index/frame-indexes.js';
 import type { IndexBuilt } from './index/frame-indexes.js';
 import type { FrameRange } from './frames.js';
 import { frameLabels } from './renumber-tree.js';
-import { detailsCutRead, selectedFrames, SparseReads } from './sparse-read.js';
+import { detailsCutRead, selectedFrames, SparseReads, streamsWhenWorth } from './sparse-read.js';
 import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
 import type { SparseLimits } from './index/sparse-cut.js';
 import { packetFrame } from './listing-checkpoints.js';
 import { Continuations } from './continued-read.js';
-import type { ListingHooks } from './continued-read.js';
+import type { Listing, ListingHooks } from './continued-read.js';
 import { ListingRenumberer } from './renumber-listing.js';
-import type { ListingKey } from './listing-checkpoints.js';
 
 export const DEFAULT_FIELDS = [
   'frame.number',
@@ -138,6 +137,8 @@ export interface AnalyzerOptions {
    * and follow_stream of a large capture read sparse cuts of it. None: they read the whole file.
    */
   readonly streamsOf?: StreamsOf | undefined;
+  /** Without streamsOf: build a capture's stream index with the summary's pass where worth it. */
+  readonly buildStreams?: boolean | undefined;
   /** When a capture counts as large for sparse cuts, and their bounds (sparse-read.ts). */
   readonly sparse?: { readonly minFrames?: number; readonly limits?: SparseLimits } | undefined;
 }
@@ -174,24 +175,18 @@ export class Analyzer {
       options.frameIndexes === null
         ? undefined
         : (options.frameIndexes ?? new FrameIndexes(DEFAULT_INDEX_LIMITS, options.onIndexBuilt));
-    this.sparse =
-      this.frameIndexes && options.streamsOf
-        ? new SparseReads({
-            indexes: this.frameIndexes,
-            streamsOf: options.streamsOf,
-            minFrames: options.sparse?.minFrames,
-            limits: options.sparse?.limits,
-          })
-        : undefined;
-    this.continuations =
-      this.frameIndexes && options.streamsOf
-        ? new Continuations({
-            indexes: this.frameIndexes,
-            streamsOf: options.streamsOf,
-            minFrames: options.sparse?.minFrames,
-            limits: options.sparse?.limits,
-          })
-        : undefined;
+    const streamsOf =
+      options.streamsOf ??
+      (options.buildStreams && this.frameIndexes ? streamsWhenWorth(this.frameIndexes) : undefined);
+    const sources = this.frameIndexes &&
+      streamsOf && {
+        indexes: this.frameIndexes,
+        streamsOf,
+        minFrames: options.sparse?.minFrames,
+        limits: options.sparse?.limits,
+      };
+    this.sparse = sources ? new SparseReads(sources) : undefined;
+    this.continuations = sources ? new Continuations(sources) : undefined;
     this.catalogs = new DissectionCatalogSource(
       group,
       async () => (await tools()).require('tshark'),
@@ -346,7 +341,7 @@ export class Analyzer {
         }
         if (signal?.aborted) throw abortError();
       }
-      const recorder = listing && this.continuations?.recorder(listing.key, listing.version, req.offset);
+      const recorder = listing && this.continuations?.recorder(listing, req.offset);
       const answer = await this.readPage(
         tools,
         req,
@@ -416,20 +411,13 @@ export class Analyzer {
   ): Promise<AnalysisResult | { whole: string } | undefined> {
     if (!this.continuations || req.displayFilter === undefined) return undefined;
     const dir = await this.options.runtimeDir.path();
-    const got = await this.continuations.open(
-      listing.key,
-      listing.version,
-      req.file,
-      req.offset,
-      dir,
-      signal,
-    );
+    const got = await this.continuations.open(listing, req.file, req.offset, dir, signal);
     if (!got || 'whole' in got) return got;
     const { cut, checkpoint, streams } = got;
     try {
       const glossary = req.outputFormat === 'text' ? undefined : await this.glossary.get(signal);
       const renumber = new ListingRenumberer({
-        fileFrame: cut.fileFrame,
+        fileFrame: (n) => cut.fileFrame(n),
         streams,
         isFrameField: (f) => glossary?.typeOf(f) === 'FT_FRAMENUM',
       });
@@ -458,13 +446,10 @@ export class Analyzer {
           matchedSeen: page.matchedSeen + checkpoint.match - 1,
         }),
       };
-      const recorder = this.continuations.recorder(
-        listing.key,
-        listing.version,
-        req.offset,
-        checkpoint.match - 1,
-        [checkpoint.previous, checkpoint.frame],
-      );
+      const recorder = this.continuations.recorder(listing, req.offset, checkpoint.match - 1, [
+        checkpoint.previous,
+        checkpoint.frame,
+      ]);
       const filter = `(${req.displayFilter}) && frame.number >= ${cut.cutFrame(checkpoint.previous)}`;
       const answer = await this.readPage(
         tools,
@@ -843,12 +828,6 @@ function withoutLastColumn(p: Packet): Packet {
   const tab = p.text.lastIndexOf('\t');
   if (tab < 0) return p;
   return { text: p.text.slice(0, tab), length: p.length - (p.text.length - tab) };
-}
-
-/** A filtered listing: what makes its pages the same listing, and its file as it is now. */
-interface Listing {
-  readonly key: ListingKey;
-  readonly version: { readonly size: number; readonly mtimeMs: number };
 }
 
 /**

@@ -129,6 +129,12 @@ export interface ListingHooks {
   onMatch(match: number, frame: number | undefined): void;
 }
 
+/** A filtered listing: what makes its pages the same listing, and its file as it is now. */
+export interface Listing {
+  readonly key: ListingKey;
+  readonly version: { readonly size: number; readonly mtimeMs: number };
+}
+
 /** What a listing's next pages need: the indexes of its file, and where its matches lie. */
 export interface ContinuationSources {
   readonly indexes: FrameIndexes;
@@ -155,8 +161,7 @@ export class Continuations {
    * those frames (a continuation's check), and `mismatch` says whether they were not.
    */
   recorder(
-    key: ListingKey,
-    version: { readonly size: number; readonly mtimeMs: number },
+    { key, version }: Listing,
     from: number,
     base = 0,
     expect?: readonly [number, number],
@@ -175,22 +180,27 @@ export class Continuations {
     };
   }
 
-  /** The continuation of listing `key` at match `offset` of `file`, its FIFO made under `dir`. */
+  /** The continuation of `listing` at match `offset` of `file`, its FIFO made under `dir`. */
   async open(
-    key: ListingKey,
-    version: { readonly size: number; readonly mtimeMs: number },
+    listing: Listing,
     file: string,
     offset: number,
     dir: string,
     signal?: AbortSignal,
   ): Promise<Continuation> {
+    const { key, version } = listing;
     const checkpoint = this.checkpoints.nearest(key, version.size, version.mtimeMs, offset);
     if (!checkpoint) return undefined;
-    const streams = await this.sources.streamsOf(file, signal);
-    if (!streams) return undefined;
     const index = await this.sources.indexes.get(file, signal);
     if (!index) return { whole: 'the file is neither pcap nor pcapng' };
     if (index.count < (this.sources.minFrames ?? SPARSE_MIN_FRAMES)) return undefined;
+    // Without a cut, the page's read would stop about where its first match is.
+    const streams = await this.sources.streamsOf(
+      file,
+      { frames: index.count, readsTo: checkpoint.frame },
+      signal,
+    );
+    if (!streams) return undefined;
     if (index.sections !== 1 || index.metadataOverflow)
       return { whole: 'the file cannot be cut (several pcapng sections, or too much metadata)' };
     const plan = planContinuation(index, streams, checkpoint, this.sources.limits);

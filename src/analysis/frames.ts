@@ -6,8 +6,11 @@ export interface FrameRange {
   readonly to: number;
 }
 
+/** tshark numbers frames with 32 bits: no capture has a frame past this. */
+export const MAX_FRAME_NUMBER = 4_294_967_295;
+
 /** Parses "5", "1-10,42", " 3 - 4 , 9". Pure. */
-export function parseFrameSelection(spec: string, maxFrames = 1_000_000): FrameRange[] {
+export function parseFrameSelection(spec: string, maxFrames = MAX_FRAME_NUMBER): FrameRange[] {
   const parts = spec
     .split(',')
     .map((p) => p.trim())
@@ -23,9 +26,14 @@ export function parseFrameSelection(spec: string, maxFrames = 1_000_000): FrameR
     }
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
-    if (from < 1 || to < from || to > maxFrames) {
+    if (from < 1 || to < from) {
       throw new UserError(
         `frames: "${part}" is not a valid range (frames are numbered from 1, and a range runs low-high).`,
+      );
+    }
+    if (to > maxFrames) {
+      throw new UserError(
+        `frames: "${part}" goes past frame ${maxFrames.toLocaleString('en-US')}, the largest frame number tshark gives.`,
       );
     }
     return { from, to };

@@ -25,11 +25,43 @@ import { renumberTree } from './renumber-tree.js';
 import type { FrameLabels } from './renumber-tree.js';
 
 /**
- * The seam to the stream indexes: the one held for a capture as it is now, or undefined (then a
- * drill-down reads the whole file). The summary pass fills them; a later `ensureStreams` may build
- * one on demand behind this same function.
+ * What a drill-down would read without a stream index: the file's frames, and the frame a whole
+ * file read would stop at (undefined: the whole file, as a follow reads it).
  */
-export type StreamsOf = (file: string, signal?: AbortSignal) => Promise<StreamIndex | undefined>;
+export interface StreamNeed {
+  readonly frames: number;
+  readonly readsTo?: number | undefined;
+}
+
+/**
+ * The seam to the stream indexes: the one held for a capture as it is now, or one built for it
+ * where that is worth it (the server builds one with the summary's pass when the read it saves is
+ * long enough), or undefined: the drill-down reads the whole file.
+ */
+export type StreamsOf = (
+  file: string,
+  need: StreamNeed,
+  signal?: AbortSignal,
+) => Promise<StreamIndex | undefined>;
+
+/**
+ * A stream index costs one summary pass to build (its ranges side by side: about half a plain
+ * tshark pass on two cores); a drill-down without one reads the file up to where it stops. Built
+ * when that read would cover at least this share of the file: later drill-downs then cost a cut.
+ */
+export const BUILD_STREAMS_FROM = 0.25;
+
+/** The stream indexes of `indexes`: the one held, or one built with the summary's pass when worth it. */
+export function streamsWhenWorth(indexes: FrameIndexes): StreamsOf {
+  return async (file, need, signal) => {
+    const held = await indexes.streams(file);
+    if (held) return held;
+    // A pass already found it would not be exact: no second try.
+    if ((await indexes.streamsNotExact(file)) !== undefined) return undefined;
+    if (need.readsTo !== undefined && need.readsTo < need.frames * BUILD_STREAMS_FROM) return undefined;
+    return indexes.ensureStreams(file, { signal });
+  };
+}
 
 export interface SparseReadOptions {
   readonly indexes: FrameIndexes;
@@ -66,9 +98,12 @@ export class SparseReads {
     dir: string,
     signal?: AbortSignal,
   ): Promise<CutOrWhy> {
-    const held = await this.held(file, signal);
+    let wanted: number[] = [];
+    const held = await this.held(file, signal, (count) => {
+      wanted = targets(count);
+      return wanted.at(-1) ?? count;
+    });
     if (!held || 'whole' in held) return held;
-    const wanted = targets(held.index.count);
     if (wanted.length === 0) return { whole: 'no frame of the selection is indexed' };
     const planned = planDetailsFrames(held.index, held.streams, wanted, this.options.limits);
     if ('refused' in planned) return { whole: planned.refused };
@@ -91,16 +126,22 @@ export class SparseReads {
     return this.write(file, held.index, held.streams, planned, dir);
   }
 
-  /** The file's frame and stream indexes, when the file is large and both are held. */
+  /**
+   * The file's frame and stream indexes, when the file is large and both are held (or the stream
+   * index is built: `readsTo` says where a whole-file read would stop, from the frame count).
+   */
   private async held(
     file: string,
     signal?: AbortSignal,
+    readsTo?: (count: number) => number,
   ): Promise<{ index: FrameIndex; streams: StreamIndex } | { whole: string } | undefined> {
-    const streams = await this.options.streamsOf(file, signal);
-    if (!streams) return undefined;
+    // The frame index first: it is cheap, and says whether the file is large enough to cut.
     const index = await this.options.indexes.get(file, signal);
     if (!index) return { whole: 'the file is neither pcap nor pcapng' };
     if (index.count < (this.options.minFrames ?? SPARSE_MIN_FRAMES)) return undefined;
+    const need = { frames: index.count, readsTo: readsTo?.(index.count) };
+    const streams = await this.options.streamsOf(file, need, signal);
+    if (!streams) return undefined;
     if (streams.frames > index.count) return { whole: 'the stream index is not of this file' };
     return { index, streams };
   }

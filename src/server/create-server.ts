@@ -106,6 +106,8 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const analyzer = new Analyzer(processes, () => tools, {
     timeoutMs: analysisTimeoutMs,
     runtimeDir,
+    // Drill-downs deep in large captures read cuts, told by each capture's stream index.
+    buildStreams: true,
     onIndexBuilt: (file, f) =>
       logger.info(
         `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
