@@ -11,7 +11,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from '../src/wireshark/process.js';
-import { peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
+import { cpuSeconds, peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 export const SAMPLE_MS = 15;
@@ -101,12 +101,17 @@ export async function warmPageCache(file: string): Promise<void> {
   }
 }
 
-/** One run of plain tshark with `args` (its output read and dropped): wall time and peak memory. */
+/**
+ * One run of plain tshark with `args` (its output read and dropped): wall time, CPU seconds and
+ * peak memory.
+ */
 export async function plainTshark(
   group: ProcessGroup,
   tshark: string,
   args: readonly string[],
-): Promise<Peak & { wallMs: number }> {
+): Promise<Peak & { wallMs: number; cpuSeconds: number }> {
+  // The only child this process waits for meanwhile is tshark: its CPU is that of reaped children.
+  const cpuBefore = cpuSeconds(process.pid)?.children ?? 0;
   const t0 = performance.now();
   const running = group.start({ command: tshark, args, timeoutMs: CALL_TIMEOUT_MS });
   const memory = running.pid === undefined ? undefined : new TreeMemory(running.pid);
@@ -118,7 +123,11 @@ export async function plainTshark(
   } finally {
     peak = memory?.stop();
   }
-  return { wallMs: performance.now() - t0, ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }) };
+  return {
+    wallMs: performance.now() - t0,
+    cpuSeconds: (cpuSeconds(process.pid)?.children ?? 0) - cpuBefore,
+    ...(peak ?? { peakBytes: 0, rootHwmBytes: null, samples: 0 }),
+  };
 }
 
 // ---- The server.
@@ -179,6 +188,8 @@ export async function withServer<T>(
 
 export interface CallFigures {
   readonly wallMs: number;
+  /** CPU seconds of the server and of its children that ended during the call (its tshark workers). */
+  readonly cpuSeconds: number;
   /** The server tree's peak during the call. */
   readonly peakBytes: number;
   readonly samples: number;
@@ -190,7 +201,7 @@ export interface CallFigures {
 }
 
 /**
- * One tool call: its wall time, the server tree's peak memory during it, and the answer (its text
+ * One tool call: its wall time and CPU seconds, the server tree's peak memory during it, and the answer (its text
  * to `onText`, when given). A failed call (an error answer, or no answer at all) has `error` set.
  */
 export async function measuredCall(
@@ -200,6 +211,12 @@ export async function measuredCall(
   onText?: (text: string) => void,
 ): Promise<CallFigures> {
   const rssBeforeBytes = residentBytes(server.pid) ?? 0;
+  // The server's own CPU and its ended children's (every tshark it ran for the call has ended).
+  const cpu = (): number => {
+    const c = cpuSeconds(server.pid);
+    return c === undefined ? 0 : c.own + c.children;
+  };
+  const cpuBefore = cpu();
   const memory = new TreeMemory(server.pid);
   const t0 = performance.now();
   let peak: Peak | undefined;
@@ -213,10 +230,12 @@ export async function measuredCall(
     peak = memory.stop();
   }
   const wallMs = performance.now() - t0;
+  const cpuSpent = cpu() - cpuBefore;
   const text = (result?.content ?? []).flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('');
   onText?.(text);
   return {
     wallMs,
+    cpuSeconds: cpuSpent,
     peakBytes: peak.peakBytes,
     samples: peak.samples,
     serverRssBeforeBytes: rssBeforeBytes,

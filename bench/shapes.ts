@@ -1,6 +1,7 @@
 // The benchmark's captures of other shapes than its mixed web traffic, each made by the bench
 // itself from real loopback traffic captured by dumpcap (nothing downloaded, no packet written by
-// hand): servers and clients of Node's net and dgram modules, on addresses of 127.83.83.0/24 only.
+// hand): servers and clients of Node's net and dgram modules, on addresses of one /24 only:
+// 127.83.83.0/24, or SHARKMCP_BENCH_NET's (the web captures' too, built before, never at once).
 //   tiny    TCP connections of 1-50 byte writes both ways with Nagle off (no application protocol)
 //           from 500 fixed client ports, each connecting 13 times: conversations whose tuples
 //           repeat, like the held-out capture of 1.07M small packets.
@@ -36,7 +37,8 @@ export interface ShapeCapture {
   readonly bytes: number;
 }
 
-const NET = '127.83.83';
+// A helper benchmarking beside others sets SHARKMCP_BENCH_NET to its own /24, as for captures.ts.
+const NET = process.env['SHARKMCP_BENCH_NET'] ?? '127.83.83';
 /** Each shape's hosts, all in the bench's own range, so its capture filter sees only its traffic. */
 const HOSTS: Record<Shape, string> = {
   tiny: `${NET}.0/26`, // server .10, clients .11-.20
