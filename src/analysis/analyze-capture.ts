@@ -47,7 +47,7 @@ import { detailsCutRead, selectedFrames, SparseReads, streamsWhenWorth } from '.
 import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
 import type { SparseLimits } from './index/sparse-cut.js';
 import { packetFrame } from './listing-checkpoints.js';
-import { Continuations } from './continued-read.js';
+import { Continuations, expectedCutStreams } from './continued-read.js';
 import type { Listing, ListingHooks } from './continued-read.js';
 import { ListingRenumberer } from './renumber-listing.js';
 
@@ -419,12 +419,10 @@ export class Analyzer {
       const renumber = new ListingRenumberer({
         fileFrame: (n) => cut.fileFrame(n),
         streams,
+        expectedCut: expectedCutStreams(cut.plan, streams),
         isFrameField: (f) => glossary?.typeOf(f) === 'FT_FRAMENUM',
       });
-      const printed = [
-        ...redaction.fields,
-        ...(redaction.fields.includes('frame.number') ? [] : ['frame.number']),
-      ];
+      const printed = withListingFields(redaction.fields, CONTINUATION_FIELDS);
       const numberColumn = printed.indexOf('frame.number');
       const read: CutRead = {
         file: cut.file,
@@ -446,10 +444,10 @@ export class Analyzer {
           matchedSeen: page.matchedSeen + checkpoint.match - 1,
         }),
       };
-      const recorder = this.continuations.recorder(listing, req.offset, checkpoint.match - 1, [
-        checkpoint.previous,
-        checkpoint.frame,
-      ]);
+      const recorder = this.continuations.recorder(listing, req.offset, checkpoint.match - 1, {
+        frames: [checkpoint.previous, checkpoint.frame],
+        fields: CONTINUATION_FIELDS,
+      });
       const filter = `(${req.displayFilter}) && frame.number >= ${cut.cutFrame(checkpoint.previous)}`;
       const answer = await this.readPage(
         tools,
@@ -459,7 +457,7 @@ export class Analyzer {
         undefined,
       );
       if (recorder.mismatch()) return { whole: 'the cut matched other frames than the whole file did' };
-      if (renumber.unmapped > 0) return { whole: 'a stream number on the page is not in the stream index' };
+      if (renumber.unmapped > 0) return { whole: renumber.why ?? 'a number on the page is not the file' };
       if (mayHoldTelnet(req, answer.page.body))
         return { whole: 'Telnet passwords are redacted from the packets before them' };
       return {
@@ -488,11 +486,13 @@ export class Analyzer {
   ): Promise<AnalysisResult> {
     const tshark = tools.require('tshark');
     const { twoPass, lastFrame, redaction, treeNote, cut, listing } = how;
-    // A filtered listing learns each match's frame: a fields page without frame.number gets it as
-    // one more column, taken off before the page.
-    const hidden =
-      listing !== undefined && req.outputFormat === 'fields' && !redaction.fields.includes('frame.number');
-    const printed = hidden ? [...redaction.fields, 'frame.number'] : redaction.fields;
+    // A filtered listing learns each match's frame (and a continued one checks each stream's
+    // number): a fields page without those fields gets them as more columns, taken off before the page.
+    const printed =
+      listing !== undefined && req.outputFormat === 'fields'
+        ? withListingFields(redaction.fields, listing.fields ?? ['frame.number'])
+        : redaction.fields;
+    const hidden = printed.length - redaction.fields.length;
     const numberColumn = printed.indexOf('frame.number');
     let match = listing?.base ?? 0;
     const args = [
@@ -525,7 +525,7 @@ export class Analyzer {
         let mapped = cut ? cut.mapPacket(p) : p;
         if (listing) {
           listing.onMatch(match++, packetFrame(req.outputFormat, mapped.text, numberColumn));
-          if (hidden) mapped = withoutLastColumn(mapped);
+          if (hidden > 0) mapped = withoutLastColumns(mapped, hidden);
         }
         if (builder.add(redaction.packet(mapped)) === 'stop') {
           settled = true;
@@ -823,11 +823,20 @@ const SPARSE_TREE_NOTE = `The trees were read from the frames they need (the fil
 export const LIVE_NOTE =
   'The session is still capturing: this is what dumpcap had written when the analysis read it.';
 
-/** A fields line without its last column (the frame number a listing added for itself). */
-function withoutLastColumn(p: Packet): Packet {
-  const tab = p.text.lastIndexOf('\t');
-  if (tab < 0) return p;
-  return { text: p.text.slice(0, tab), length: p.length - (p.text.length - tab) };
+/** A fields line without its last `n` columns (those a listing added for itself). */
+function withoutLastColumns(p: Packet, n: number): Packet {
+  let end = p.text.length;
+  for (let i = 0; i < n && end >= 0; i++) end = p.text.lastIndexOf('\t', end - 1);
+  if (end < 0) return p;
+  return { text: p.text.slice(0, end), length: p.length - (p.text.length - end) };
+}
+
+/** The fields a continued fields page prints: the frame number, and the streams it checks. */
+const CONTINUATION_FIELDS = ['frame.number', 'tcp.stream', 'udp.stream'];
+
+/** `fields` and, after them, those of `wanted` they lack. */
+function withListingFields(fields: readonly string[], wanted: readonly string[]): readonly string[] {
+  return [...fields, ...wanted.filter((f) => !fields.includes(f))];
 }
 
 /**

@@ -18,6 +18,7 @@ import type { FrameIndex } from './index/frame-index.js';
 import type { SparseLimits } from './index/sparse-cut.js';
 import { DEFAULT_SPARSE_LIMITS, planDetailsFrames } from './index/sparse-cut.js';
 import type { StreamIndex, StreamKind } from './index/stream-index.js';
+import { NO_STREAM } from './index/stream-index.js';
 import { ListingCheckpoints } from './listing-checkpoints.js';
 import type { Checkpoint, ListingKey } from './listing-checkpoints.js';
 import type { FrameIndexes } from './index/frame-indexes.js';
@@ -67,6 +68,42 @@ export function planContinuation(
   }
   const prefix = [...chosen].filter((n) => n < tail).sort((a, b) => a - b);
   return { prefix, tail, last: index.count, checkpoint };
+}
+
+/**
+ * The number a continuation's cut gives each file stream: streams met in the prefix in the order
+ * met, then those that start in the tail in their file order (tshark numbers a stream at its first
+ * packet, so the file's numbers of the streams starting at or after the tail run on from the
+ * lowest of them).
+ */
+export function expectedCutStreams(
+  plan: ContinuationPlan,
+  streams: StreamIndex,
+): (kind: StreamKind, fileStream: number) => number | undefined {
+  const order = { tcp: new Map<number, number>(), udp: new Map<number, number>() };
+  for (const f of plan.prefix) {
+    for (const kind of KINDS) {
+      const s = streams.streamOf(kind, f);
+      if (s !== NO_STREAM && !order[kind].has(s)) order[kind].set(s, order[kind].size);
+    }
+  }
+  // The lowest stream number starting at or after the tail: spans' first frames rise with numbers.
+  const firstInTail = (kind: StreamKind): number => {
+    let lo = 0;
+    let hi = streams.count(kind);
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((streams.span(kind, mid)?.first ?? 0) >= plan.tail) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const lowest = { tcp: firstInTail('tcp'), udp: firstInTail('udp') };
+  return (kind, s) => {
+    const met = order[kind].get(s);
+    if (met !== undefined) return met;
+    return s >= lowest[kind] ? order[kind].size + (s - lowest[kind]) : undefined;
+  };
 }
 
 /** A continuation's cut being fed to tshark through a FIFO. */
@@ -125,6 +162,8 @@ export async function openContinuation(
 export interface ListingHooks {
   /** The number of the first match the read prints (0 from the file's start). */
   readonly base: number;
+  /** Fields a fields page prints for the listing's own use (default frame.number), taken off after. */
+  readonly fields?: readonly string[] | undefined;
   /** Match `match` is file frame `frame` (undefined when its line does not show it). */
   onMatch(match: number, frame: number | undefined): void;
 }
@@ -157,21 +196,23 @@ export class Continuations {
 
   /**
    * Hooks that remember the matches from `from` on (a page and the one match past it) of a read
-   * whose first printed match is `base`; with `expect`, the read's first two matches must be
-   * those frames (a continuation's check), and `mismatch` says whether they were not.
+   * whose first printed match is `base`; with `expect` (a continuation's check), the read's first
+   * two matches must be those frames, `mismatch` says whether they were not, and a fields page
+   * prints `expect.fields` too.
    */
   recorder(
     { key, version }: Listing,
     from: number,
     base = 0,
-    expect?: readonly [number, number],
+    expect?: { readonly frames: readonly [number, number]; readonly fields: readonly string[] },
   ): ListingHooks & { mismatch(): boolean } {
     let previous: number | undefined;
     let wrong = false;
     return {
       base,
+      fields: expect?.fields,
       onMatch: (match, frame) => {
-        if (expect && match - base < 2 && frame !== expect[match - base]) wrong = true;
+        if (expect && match - base < 2 && frame !== expect.frames[match - base]) wrong = true;
         if (!wrong && frame !== undefined && previous !== undefined && match >= from)
           this.checkpoints.record(key, version.size, version.mtimeMs, { match, frame, previous });
         previous = frame;

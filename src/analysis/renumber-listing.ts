@@ -17,6 +17,12 @@ export interface ListingNumbers {
   readonly streams: StreamIndex;
   /** Whether a field (by its filter name) holds a frame number (FT_FRAMENUM). */
   readonly isFrameField: (field: string) => boolean;
+  /**
+   * The number the cut should give the file's stream (tshark numbers streams in the order it
+   * meets them): a cut that numbered it otherwise met the stream otherwise than the whole file did
+   * (a conversation another packet set up, left out of the cut), and its values are not the file's.
+   */
+  readonly expectedCut?: ((kind: StreamKind, fileStream: number) => number | undefined) | undefined;
 }
 
 const STREAM_FIELDS: ReadonlyMap<string, StreamKind> = new Map([
@@ -38,8 +44,10 @@ const FILE_ORDER_NUMBERS: ReadonlySet<string> = new Set([
 export class ListingRenumberer {
   /** The file's number of each cut stream seen ("tcp:3" -> 17). */
   private readonly streamMap = new Map<string, number>();
-  /** Stream numbers that could not be told in the file's numbers. */
+  /** Numbers that could not be told in the file's numbers. */
   unmapped = 0;
+  /** Why, for the first of them. */
+  why: string | undefined;
 
   constructor(private readonly numbers: ListingNumbers) {}
 
@@ -49,6 +57,11 @@ export class ListingRenumberer {
     if (first) {
       const file = this.numbers.streams.streamOf(kind, frame);
       if (file !== NO_STREAM) {
+        const expected = this.numbers.expectedCut?.(kind, file);
+        if (expected !== undefined && expected !== cut) {
+          this.why ??= `the cut met ${kind} stream ${file} otherwise than the whole file (a packet left out of the cut set up its conversation)`;
+          return undefined;
+        }
         const known = this.streamMap.get(key);
         // The cut numbered two of the file's streams alike, or one otherwise: not to be trusted.
         if (known !== undefined && known !== file) return undefined;
@@ -68,6 +81,7 @@ export class ListingRenumberer {
       );
     if (!/^\d+$/.test(value)) return value;
     if (FILE_ORDER_NUMBERS.has(field)) {
+      this.why ??= `${field} counts through the whole file`;
       this.unmapped++;
       return value;
     }
@@ -76,6 +90,7 @@ export class ListingRenumberer {
       const file = this.stream(kind, Number(value), frame(), !seen.has(kind));
       seen.add(kind);
       if (file === undefined) {
+        this.why ??= `${field} ${value} on the page is not in the stream index`;
         this.unmapped++;
         return value;
       }
