@@ -20,7 +20,8 @@ const { values, positionals } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     workers: { type: 'string', default: String(os.availableParallelism()) },
-    check: { type: 'boolean', default: true },
+    // Node 20's parseArgs has no negated flags: --no-check is an option of its own.
+    'no-check': { type: 'boolean', default: false },
   },
 });
 const file = positionals[0];
@@ -66,7 +67,7 @@ try {
     process.stderr.write(
       `index: ${index.frames} frames, ${index.count('tcp')} tcp and ${index.count('udp')} udp streams, ${(index.bytes / 1e6).toFixed(1)} MB (${(index.bytes / index.frames).toFixed(1)} bytes a frame)\n`,
     );
-    if (values.check) {
+    if (!values['no-check']) {
       const { stdout } = await promisify(execFile)(
         'tshark',
         ['-n', '-r', file, '-T', 'fields', '-e', 'tcp.stream', '-e', 'udp.stream'],
