@@ -8,6 +8,7 @@
 // metadata block (interfaces, name resolution, decryption secrets) before the last frame copied,
 // once each and in file order, so interface numbers and secrets are those of the whole file.
 import { open } from 'node:fs/promises';
+import { cutPieces, framesToRuns } from './cut-pieces.js';
 import type { FrameIndex } from './frame-index.js';
 import type { StreamIndex, StreamKind } from './stream-index.js';
 import { NO_STREAM } from './stream-index.js';
@@ -98,18 +99,9 @@ export async function writeSparseCut(
   frames: readonly number[],
   out: string,
 ): Promise<void> {
-  // Contiguous frames are copied as one extent: [start of the first, start of the one after the
-  // last), which takes the metadata blocks between them too, in their place.
-  const extents: { start: number; end: number }[] = [];
-  for (let i = 0; i < frames.length;) {
-    let j = i;
-    while (j + 1 < frames.length && frames[j + 1] === (frames[j] ?? 0) + 1) j++;
-    const start = index.offsetOf(frames[i] ?? 0);
-    const end = index.endOf(frames[j] ?? 0);
-    if (start === undefined || end === undefined) throw new Error('cut: frames not indexed');
-    extents.push({ start, end });
-    i = j + 1;
-  }
+  // Contiguous frames are copied as one extent, with the metadata blocks between them in their
+  // place; the blocks in the gaps come once each, in file order (cut-pieces.ts).
+  const pieces = cutPieces(index, framesToRuns(frames));
   const source = await open(file, 'r');
   const sink = await open(out, 'w', 0o600);
   try {
@@ -133,24 +125,18 @@ export async function writeSparseCut(
       batchBytes += bytes;
       if (batchBytes >= COPY_BYTES) await flush();
     };
-    if (index.fileHeader) await add(Promise.resolve(index.fileHeader), index.fileHeader.length);
-    let done = 0;
-    let m = 0;
-    const metadata = index.metadata;
-    for (const { start, end } of extents) {
-      // The metadata blocks in the gap before this extent (those inside one come with it).
-      for (; m < metadata.length && (metadata[m]?.offset ?? 0) < start; m++) {
-        const block = metadata[m];
-        if (block && block.offset >= done) await add(Promise.resolve(block.bytes), block.bytes.length);
+    for (const p of pieces) {
+      if (Buffer.isBuffer(p)) {
+        await add(Promise.resolve(p), p.length);
+        continue;
       }
-      for (let at = start; at < end; at += COPY_BYTES) {
-        const n = Math.min(COPY_BYTES, end - at);
+      for (let at = p.from; at < p.to; at += COPY_BYTES) {
+        const n = Math.min(COPY_BYTES, p.to - at);
         const piece = read(at, n);
         // Awaited at the flush; a failure before then must not count as unhandled.
         piece.catch(() => undefined);
         await add(piece, n);
       }
-      done = end;
     }
     await flush();
   } finally {
