@@ -18,6 +18,7 @@ import type { SeenSocket } from '../src/processes/sampler.js';
 import { parseSidecar, readSidecar, SidecarWriter, sidecarPath } from '../src/processes/sidecar.js';
 import { makeFifo } from '../src/wireshark/fifo.js';
 import { tempDir } from './helpers/loopback-capture.js';
+import { waitFor } from './helpers/processes.js';
 
 // Recorded from /proc/net/tcp and /proc/net/udp6 (x86, little-endian), trailing columns cut.
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -291,11 +292,13 @@ describe('who owned a 5-tuple at a time', () => {
 
 describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no /proc/net here' }, () => {
   it('finds the process behind a connection another process makes, then stops its timer', async () => {
+    // The server holds its end until the sampler has told of both ends, so a loaded machine (a
+    // slow walk, an accept that waits for the event loop) cannot close it first: how short a
+    // connection may be and still be seen is measured by process-attribution.test.ts.
+    const held: net.Socket[] = [];
     const tcp = net.createServer((s) => {
       s.resume();
-      // Long enough to be seen on a loaded machine: how short a connection may be is measured by
-      // process-attribution.test.ts.
-      setTimeout(() => s.end(), 400);
+      held.push(s);
     });
     await new Promise<void>((resolve) => tcp.listen(0, '127.83.71.3', resolve));
     const port = (tcp.address() as net.AddressInfo).port;
@@ -321,9 +324,15 @@ describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no
         ],
         { stdio: 'ignore' },
       );
-      await new Promise((resolve) => client.on('close', resolve));
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const mine = seen.find((s) => s.local.startsWith('127.83.71.12:'));
+      const exited = new Promise((resolve) => client.on('close', resolve));
+      const mineOf = (): SeenSocket | undefined => seen.find((s) => s.local.startsWith('127.83.71.12:'));
+      await waitFor('both ends of the connection told of', () => {
+        const end = mineOf();
+        return end !== undefined && seen.some((s) => s.remote === end.local);
+      });
+      for (const s of held) s.end();
+      await exited;
+      const mine = mineOf();
       assert.ok(mine, 'the connection was seen');
       assert.equal(mine.remote, `127.83.71.3:${port}`);
       assert.equal(mine.owner?.pid, client.pid);
@@ -335,6 +344,7 @@ describe('the socket sampler (Linux)', { skip: !SocketSampler.available() && 'no
         mine.owner?.cmdline ?? '',
         / -- --password \[redacted, 14 characters\] "Authorization: \[redacted, 16 characters\]"$/,
       );
+      await waitFor('its close told of', () => closed.has(mine.inode), 3000).catch(() => undefined);
       const accepted = seen.find((s) => s.remote === mine.local);
       assert.equal(accepted?.owner?.pid, process.pid, "the server's end is this process's");
       assert.ok(closed.has(mine.inode), 'its close was noticed');
