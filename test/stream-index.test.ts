@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readdir, rm } from 'node:fs/promises';
+import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -208,6 +208,47 @@ describe('stream index', () => {
     cancelled.abort();
     const fresh = summarizer(small(50, 5)).indexes;
     await assert.rejects(fresh.ensureStreams(file, { signal: cancelled.signal }), { name: 'AbortError' });
+  });
+
+  it('extends the index of a file that grows over its new frames only, as a whole-file pass numbers them', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const whole = await captureLoopback(dir, 'grows', `host ${SERVER}`, traffic, 100);
+    const expected = await wholeFile(whole);
+    assert.ok(expected);
+    const frames = expected.tcp.length;
+    const scanned = await new FrameIndexes().get(whole);
+    assert.ok(scanned);
+    // The file as a capture writes it: its first third, then up to two thirds, then all of it.
+    const file = path.join(dir, 'growing.pcapng');
+    const data = await readFile(whole);
+    const ends = [Math.floor(frames / 3), Math.floor((2 * frames) / 3), frames];
+    const endOf = (n: number): number => scanned.endOf(n) ?? data.length;
+    await writeFile(file, data.subarray(0, endOf(ends[0] ?? 0)));
+    const builds: string[] = [];
+    const indexes = new FrameIndexes();
+    const register = indexes.useStreamBuilder.bind(indexes);
+    indexes.useStreamBuilder = (builder) =>
+      register((f, o) => {
+        builds.push(o.extend ? `extend from ${o.extend.assembler.frames + 1}` : 'build');
+        return builder(f, o);
+      });
+    // Ranges of a tenth of the file with a warm-up of 2: the new frames' streams are mapped through it.
+    summarizer(small(Math.ceil(frames / 10), 2), indexes);
+    let from = 0;
+    for (const end of ends) {
+      if (from > 0) await appendFile(file, data.subarray(endOf(from), endOf(end)));
+      const prefix = { tcp: expected.tcp.slice(0, end), udp: expected.udp.slice(0, end) };
+      assertSame(await indexes.ensureStreams(file), prefix, `the file's first ${end} frames`);
+      from = end;
+    }
+    assert.deepEqual(builds, [
+      'build',
+      `extend from ${(ends[0] ?? 0) + 1}`,
+      `extend from ${(ends[1] ?? 0) + 1}`,
+    ]);
+    // Held, and not read again, while the file stays as it is.
+    assertSame(await indexes.ensureStreams(file), expected, 'the whole file');
+    assert.equal(builds.length, 3);
   });
 });
 

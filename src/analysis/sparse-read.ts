@@ -55,7 +55,8 @@ export const BUILD_STREAMS_FROM = 0.25;
 export function streamsWhenWorth(indexes: FrameIndexes): StreamsOf {
   return async (file, need, signal) => {
     const held = await indexes.streams(file);
-    if (held) return held;
+    // Held for fewer frames than the file has now (it grew): extended over the new ones.
+    if (held) return held.frames < need.frames ? indexes.ensureStreams(file, { signal }) : held;
     // A pass already found it would not be exact: no second try.
     if ((await indexes.streamsNotExact(file)) !== undefined) return undefined;
     if (need.readsTo !== undefined && need.readsTo < need.frames * BUILD_STREAMS_FROM) return undefined;

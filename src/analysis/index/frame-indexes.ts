@@ -3,12 +3,13 @@
 // file that only grew (same inode, larger) has its index extended from where its scan stopped.
 // Beside each, the file's stream index (./stream-index.ts) when a summary pass made one: counted
 // against the same bounds, dropped with it, and kept while the file only grows (it covers the
-// frames the pass read, and a grown file numbers those the same).
+// frames the pass read, and a grown file numbers those the same); the first drill-down that needs
+// it past its end extends it with a pass over the new frames and a warm-up before them.
 import { stat } from 'node:fs/promises';
 import { abortError } from '../../errors.js';
 import { BYTES_PER_FRAME, FrameIndex, scanInto } from './frame-index.js';
 import type { FileVersion } from './frame-index.js';
-import type { Assembled } from './stream-assembly.js';
+import type { Assembled, StreamAssembler } from './stream-assembly.js';
 import type { StreamIndex } from './stream-index.js';
 
 /** Runs a summary pass over `file` that keeps its stream index here (Summarizer.indexStreams). */
@@ -18,6 +19,18 @@ export interface StreamBuildOptions {
   readonly signal: AbortSignal;
   /** The pass's time limit; the builder's own (the summary's) when not given. */
   readonly timeoutMs?: number | undefined;
+  /** The file grew past the index held: read only its new frames, and extend the index. */
+  readonly extend?: StreamExtension | undefined;
+}
+
+/** An index to extend to the frames a grown file holds now. */
+export interface StreamExtension {
+  /** The assembler of the index held, which the new frames' range continues. */
+  readonly assembler: StreamAssembler;
+  /** The file's frame index as it is now: where each frame is, how many there are. */
+  readonly frames: FrameIndex;
+  /** The file's version the index held covers. */
+  readonly version: FileVersion;
 }
 
 /** A file's stream index, or why a pass could not make an exact one. */
@@ -25,6 +38,8 @@ interface StreamEntry {
   readonly version: FileVersion;
   readonly index: StreamIndex | undefined;
   readonly reason: string | undefined;
+  /** What extends the index when the file grows; none: it cannot be extended. */
+  readonly assembler: StreamAssembler | undefined;
 }
 
 /** One build shared by its callers: stopped when the last of them has gone. */
@@ -105,7 +120,8 @@ export class FrameIndexes {
   /** Bytes the kept indexes hold (those still being built count as nothing). */
   async bytes(): Promise<number> {
     let total = 0;
-    for (const e of this.streamEntries.values()) total += e.index?.bytes ?? 0;
+    for (const e of this.streamEntries.values())
+      total += e.index ? e.index.bytes + (e.assembler?.stateBytes ?? 0) : 0;
     for (const p of this.entries.values()) total += (await p.catch(() => undefined))?.bytes ?? 0;
     return total;
   }
@@ -142,7 +158,8 @@ export class FrameIndexes {
         ? `it would take ${assembled.index.bytes} bytes, more than the ${this.limits.maxBytes} all indexes may`
         : undefined
       : assembled.reason;
-    this.streamEntries.set(file, { version, index, reason });
+    const assembler = index && 'assembler' in assembled ? assembled.assembler : undefined;
+    this.streamEntries.set(file, { version, index, reason, assembler });
     this.touch(file);
     await this.evict();
   }
@@ -153,22 +170,25 @@ export class FrameIndexes {
   }
 
   /**
-   * The stream index of `file`, running the summary's pass for it when none is held: one pass for
-   * all concurrent callers, stopped when every one of them has been cancelled. Undefined when the
-   * pass cannot make an exact one (streamsNotExact says why) or no builder is registered.
+   * The stream index of `file`, running the summary's pass for it when none is held, or over the
+   * new frames of a file that grew past the one held: one pass for all concurrent callers, stopped
+   * when every one of them has been cancelled. Undefined when the pass cannot make an exact one
+   * (streamsNotExact says why) or no builder is registered. An extension that fails leaves the
+   * index as it was (covering the frames it did).
    */
   async ensureStreams(
     file: string,
     options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
   ): Promise<StreamIndex | undefined> {
     const held = await this.streamEntry(file);
-    if (held) return held.index;
+    const extend = held && (await this.extension(file, held, options.signal));
+    if (held && !extend) return held.index;
     const builder = this.streamBuilder;
-    if (!builder) return undefined;
+    if (!builder) return held?.index;
     let build = this.builds.get(file);
     if (!build) {
       const stop = new AbortController();
-      const done = builder(file, { signal: stop.signal, timeoutMs: options.timeoutMs });
+      const done = builder(file, { signal: stop.signal, timeoutMs: options.timeoutMs, extend });
       const b: StreamBuild = { done, stop, waiting: 0, finished: false };
       const forget = (): void => {
         b.finished = true;
@@ -185,6 +205,20 @@ export class FrameIndexes {
       if (--shared.waiting === 0 && !shared.finished) shared.stop.abort();
     }
     return this.streams(file);
+  }
+
+  /** What extends `held` to the frames the file has now, when it grew past them and can be. */
+  private async extension(
+    file: string,
+    held: StreamEntry,
+    signal: AbortSignal | undefined,
+  ): Promise<StreamExtension | undefined> {
+    const { index, assembler } = held;
+    if (!index || !assembler || assembler.frames !== index.frames) return undefined;
+    // Only a file that grew since: an index a pass left short (damage) is not read again each call.
+    const frames = await this.get(file, signal).catch(() => undefined);
+    if (!frames || frames.version.size <= held.version.size || frames.count <= index.frames) return undefined;
+    return { assembler, frames, version: held.version };
   }
 
   private async streamEntry(file: string): Promise<StreamEntry | undefined> {

@@ -45,9 +45,13 @@ export interface RangeStreams {
   readonly inexact: string | undefined;
 }
 
-/** A range whose streams are not known ends the index there. */
+/**
+ * A range whose streams are not known ends the index there. An index carries the assembler that made
+ * it, which the ranges of a file that grew since extend.
+ */
 export type Assembled =
-  { readonly index: StreamIndex } | { readonly index: undefined; readonly reason: string };
+  | { readonly index: StreamIndex; readonly assembler?: StreamAssembler | undefined }
+  | { readonly index: undefined; readonly reason: string };
 
 /** Ends of a stream, as both a pass in C and one from per-packet lines write them. */
 export function endsOf(a: string, b: string): string {
@@ -58,24 +62,72 @@ const KINDS: readonly StreamKind[] = ['tcp', 'udp'];
 
 /** The whole file's streams of `ranges`, consecutive and in order (the first has no warm-up). */
 export function assembleStreams(ranges: readonly RangeStreams[]): Assembled {
-  let total = 0;
-  for (const r of ranges) {
-    if (r.inexact !== undefined) return { index: undefined, reason: r.inexact };
-    total += r.frames.length / 2 - r.warmup;
-  }
-  const out = { tcp: new Int32Array(total).fill(NO_STREAM), udp: new Int32Array(total).fill(NO_STREAM) };
-  const state = { tcp: new KindState(), udp: new KindState() };
-  let start = 0; // frames before the range's first counted one
+  const assembler = new StreamAssembler();
   for (const [index, r] of ranges.entries()) {
-    if (r.warmup > start)
-      return { index: undefined, reason: `range ${index}'s warm-up starts before the file` };
-    for (const [k, kind] of KINDS.entries()) {
-      const problem = mapRange(r, k, start, out[kind], state[kind]);
-      if (problem !== undefined) return { index: undefined, reason: `range ${index}: ${problem}` };
-    }
-    start += r.frames.length / 2 - r.warmup;
+    const problem = assembler.append(r, `range ${index}`);
+    if (problem !== undefined) return { index: undefined, reason: problem };
   }
-  return { index: new ArrayStreamIndex(out) };
+  return { index: assembler.index(), assembler };
+}
+
+/**
+ * The whole file's streams, range after range: what it has seen of each stream (the latest with
+ * each pair of ends, TCP base sequence numbers) stays, so a range read later (a running capture's
+ * file grew) continues the numbering of those before without reading them again.
+ */
+export class StreamAssembler {
+  private out = { tcp: new Int32Array(0), udp: new Int32Array(0) };
+  private readonly state = { tcp: new KindState(), udp: new KindState() };
+  private covered = 0;
+  private broken: string | undefined;
+
+  /** Frames 1..frames have their streams. */
+  get frames(): number {
+    return this.covered;
+  }
+
+  /** Bytes what it keeps of the streams holds beyond the index, about. */
+  get stateBytes(): number {
+    // A map entry with its ends as text, and a TCP stream's two base sequence numbers.
+    return 120 * (this.state.tcp.count + this.state.udp.count);
+  }
+
+  /**
+   * Takes the next range, whose warm-up is the frames before it; why it cannot be mapped exactly,
+   * if it cannot (then this assembler takes no more, and its index stays as it was).
+   */
+  append(r: RangeStreams, label = 'the range'): string | undefined {
+    if (this.broken !== undefined) return this.broken;
+    if (r.inexact !== undefined) return (this.broken = r.inexact);
+    if (r.warmup > this.covered) return (this.broken = `${label}'s warm-up starts before the file`);
+    const total = this.covered + r.frames.length / 2 - r.warmup;
+    this.reserve(total);
+    for (const [k, kind] of KINDS.entries()) {
+      const problem = mapRange(r, k, this.covered, this.out[kind], this.state[kind]);
+      if (problem !== undefined) return (this.broken = `${label}: ${problem}`);
+    }
+    this.covered = total;
+    return undefined;
+  }
+
+  /** The index of the frames taken so far (views: later ranges write past its end only). */
+  index(): StreamIndex {
+    return new ArrayStreamIndex({
+      tcp: this.out.tcp.subarray(0, this.covered),
+      udp: this.out.udp.subarray(0, this.covered),
+    });
+  }
+
+  /** Room for `frames` frames, doubling so that a file growing a little at a time costs little. */
+  private reserve(frames: number): void {
+    if (frames <= this.out.tcp.length) return;
+    const size = this.covered === 0 ? frames : Math.max(frames, 2 * this.out.tcp.length);
+    for (const kind of KINDS) {
+      const grown = new Int32Array(size).fill(NO_STREAM);
+      grown.set(this.out[kind].subarray(0, this.covered));
+      this.out[kind] = grown;
+    }
+  }
 }
 
 /** The whole file's streams of one kind so far. */

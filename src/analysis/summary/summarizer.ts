@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { isDefaultDissection } from '../../wireshark/dissection.js';
-import type { FrameIndexes } from '../index/frame-indexes.js';
+import type { FrameIndexes, StreamExtension } from '../index/frame-indexes.js';
 import { assembleStreams } from '../index/stream-assembly.js';
 import type { RangeStreams } from '../index/stream-assembly.js';
 import type { ProgressSink } from '../../util/progress.js';
@@ -23,6 +23,7 @@ import { assembleSummary } from './assembly.js';
 import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { defaultChunking, readInRanges } from './ranges.js';
+import { extendStreams } from './stream-extension.js';
 import type { CaptureSummary, Chunking, SummaryRequest } from './types.js';
 
 /** Whether a protocol hierarchy has payload tshark left as bare data (what decode-as hints are for). */
@@ -53,10 +54,43 @@ export class Summarizer {
   keepStreamsIn(indexes: FrameIndexes, timeoutMs: number): this {
     this.indexes = indexes;
     indexes.useStreamBuilder(async (file, o) => {
+      if (o.extend) return this.extendStreams(indexes, file, o.extend, o.timeoutMs ?? timeoutMs, o.signal);
       const request = { file, topN: 0, timeoutMs: o.timeoutMs ?? timeoutMs };
       await this.read(request, o.signal, undefined, undefined, true);
     });
     return this;
+  }
+
+  /**
+   * Extends the stream index of a file that grew with a pass over its new frames; one that cannot be
+   * extended exactly keeps the frames it covers, and is not extended again.
+   */
+  private async extendStreams(
+    indexes: FrameIndexes,
+    file: string,
+    extension: StreamExtension,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const tools = await this.tools();
+    const held = extension.assembler.index();
+    const assembled = await extendStreams({
+      group: this.group,
+      tshark: tools.require('tshark'),
+      counter: this.counter(tools),
+      file,
+      extension,
+      warmup: this.chunking.sizing.warmupPackets,
+      workDir: this.workDir,
+      timeoutMs,
+      signal,
+    }).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      return { index: undefined, reason: String(err) };
+    });
+    // The version the grown index covers: the frame index's, as its scan found the file.
+    if (assembled.index) await indexes.keepStreams(file, extension.frames.version, assembled);
+    else await indexes.keepStreams(file, extension.version, { index: held });
   }
 
   /** Set once the counter failed to load: later passes go straight to per-packet lines. */
