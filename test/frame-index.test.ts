@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { appendFile, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import type { AnalysisRequest } from '../src/analysis/analyze-capture.js';
 import { BYTES_PER_FRAME } from '../src/analysis/index/frame-index.js';
 import { DEFAULT_INDEX_LIMITS, FrameIndexes } from '../src/analysis/index/frame-indexes.js';
 import { fileFrame, planCut, writeCut } from '../src/analysis/index/cut.js';
+import { Summarizer } from '../src/analysis/summary/index.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
@@ -22,6 +24,7 @@ import { tsharkFields } from './helpers/tshark.js';
 
 const run = promisify(execFile);
 const HOST = '127.83.79.10';
+const CLIENT = '127.83.79.11';
 
 /** Corpus captures of several shapes: pcap, pcapng, TLS with secrets, long TCP streams. */
 const CORPUS = [
@@ -68,6 +71,46 @@ async function makeCapture(dir: string): Promise<string> {
     );
   } finally {
     server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * A capture made here where one client port serves two connections, 15 others between them: the
+ * second SYN reuses the ports of a connection far older than a page's warm-up (not the file's first
+ * frame, which every cut holds).
+ */
+async function reuseCapture(dir: string): Promise<string> {
+  const server = net.createServer((socket) => {
+    socket.on('data', () => socket.end('bye'));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const connect = (localPort?: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const c = net.connect({ host: HOST, port, localAddress: CLIENT, localPort }, () => c.write('hello'));
+      c.on('data', () => c.end());
+      c.on('close', () => resolve());
+      c.on('error', reject);
+    });
+  // The server closes first, so the client's port is free again at once.
+  const reused = 40000 + (process.pid % 20000);
+  try {
+    return await captureLoopback(
+      dir,
+      'reuse',
+      `host ${HOST} and tcp port ${port}`,
+      async () => {
+        for (let i = 0; i < 2; i++) await connect();
+        await connect(reused);
+        for (let i = 0; i < 15; i++) await connect();
+        await connect(reused);
+        for (let i = 0; i < 3; i++) await connect();
+      },
+      150,
+    );
+  } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
@@ -266,6 +309,34 @@ describe('pages read from a cut', () => {
     assert.match(
       last.readFrom && 'whole' in last.readFrom ? last.readFrom.whole : '',
       /TCP stream of frame \d+ began before the warm-up/,
+    );
+  });
+
+  it('reads the whole file for a SYN on the ports of a connection older than the warm-up, once the stream index knows', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await reuseCapture(dir);
+    const text = await wholeFileLines(file);
+    const flagged = text.findIndex((l) => l.includes('[TCP Port numbers reused]'));
+    assert.ok(flagged > WARMUP + 20, `the reusing SYN is line ${flagged + 1}, past the warm-up of its page`);
+    const offset = flagged - 3;
+    const expected = text.slice(offset, offset + 25);
+    // Without the stream index the cut cannot see the older connection: its SYN line lacks the flag.
+    const blind = await page(file, offset, 'text');
+    assert.ok(blind.readFrom && 'cut' in blind.readFrom);
+    assert.notDeepEqual(blind.page.body.split('\n'), expected);
+    // With it (as a follow or details call leaves it), the page reads the whole file, and says why.
+    assert.ok(analyzer.frameIndexes);
+    new Summarizer(
+      group,
+      () => locateWiresharkTools(group),
+      () => Promise.resolve(dir),
+    ).keepStreamsIn(analyzer.frameIndexes, 60_000);
+    assert.ok(await analyzer.frameIndexes.ensureStreams(file));
+    const seen = await page(file, offset, 'text');
+    assert.deepEqual(seen.page.body.split('\n'), expected);
+    assert.match(
+      seen.readFrom && 'whole' in seen.readFrom ? seen.readFrom.whole : '',
+      new RegExp(`^the SYN of frame ${flagged + 1} reuses the ports of a connection older than the warm-up$`),
     );
   });
 

@@ -29,19 +29,27 @@ let dir = '';
 before(async () => void (dir = await tempDir()));
 after(() => Promise.all([group.close(), rm(dir, { recursive: true, force: true })]));
 
+/** Each frame's streams, and the TCP streams whose first SYN tshark flags "[TCP Port numbers reused]". */
+type Streams = Record<StreamKind, number[]> & { reused: Set<number> };
+
 /** What a whole-file tshark pass prints: each frame's streams, or undefined for a frame with two. */
-async function wholeFile(file: string): Promise<Record<StreamKind, number[]> | undefined> {
-  const args = ['-n', '-r', file, '-T', 'fields', '-e', 'tcp.stream', '-e', 'udp.stream'];
+async function wholeFile(file: string): Promise<Streams | undefined> {
+  const fields = ['tcp.stream', 'udp.stream', 'tcp.analysis.reused_ports'];
+  const args = ['-n', '-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])];
   // A file cut short or damaged: tshark prints the frames before, then fails.
   const { stdout } = await run('tshark', args, { maxBuffer: 1 << 28 }).catch((err: { stdout?: string }) => ({
     stdout: err.stdout ?? '',
   }));
-  const of: Record<StreamKind, number[]> = { tcp: [], udp: [] };
+  const of: Streams = { tcp: [], udp: [], reused: new Set() };
   for (const line of stdout.split('\n').slice(0, -1)) {
-    const [tcp = '', udp = ''] = line.split('\t');
+    const [tcp = '', udp = '', reused = ''] = line.split('\t');
     if (tcp.includes(',') || udp.includes(',')) return undefined;
     of.tcp.push(tcp === '' ? NO_STREAM : Number(tcp));
     of.udp.push(udp === '' ? NO_STREAM : Number(udp));
+    // Flagged on a stream's first packet: a SYN that began a stream on the ends of an earlier one
+    // (tshark flags a SYN-ACK after a RST in the same stream too).
+    if (reused !== '' && tcp !== '' && of.tcp.indexOf(Number(tcp)) === of.tcp.length - 1)
+      of.reused.add(Number(tcp));
   }
   return of;
 }
@@ -71,11 +79,7 @@ function small(packets: number, warmup: number): Chunking {
 }
 
 /** Every frame's streams, the counts and every stream's span, against the whole-file pass. */
-function assertSame(
-  index: StreamIndex | undefined,
-  expected: Record<StreamKind, number[]>,
-  what: string,
-): void {
+function assertSame(index: StreamIndex | undefined, expected: Streams, what: string): void {
   assert.ok(index, `${what}: no stream index`);
   assert.equal(index.frames, expected.tcp.length, `${what}: frames`);
   for (const kind of ['tcp', 'udp'] as const) {
@@ -95,6 +99,14 @@ function assertSame(
     }
     assert.equal(index.span(kind, count), undefined);
   }
+  const reused = Array.from({ length: index.count('tcp') }, (_, s) => s).filter((s) =>
+    index.reusesPorts?.(s),
+  );
+  assert.deepEqual(
+    reused,
+    [...expected.reused].sort((a, b) => a - b),
+    `${what}: TCP streams on reused ports`,
+  );
 }
 
 async function corpusCaptures(): Promise<string[]> {
@@ -170,6 +182,7 @@ describe('stream index', () => {
     // Without the summary counter (not built, or a header cut short): from per-packet lines.
     const expected = await wholeFile(file);
     assert.ok(expected);
+    assert.ok(expected.reused.size >= 2, 'the capture reuses ports (after FIN, after RST)');
     const indexes = new FrameIndexes();
     // Registers itself as the index's builder.
     new Summarizer(
@@ -237,7 +250,9 @@ describe('stream index', () => {
     let from = 0;
     for (const end of ends) {
       if (from > 0) await appendFile(file, data.subarray(endOf(from), endOf(end)));
-      const prefix = { tcp: expected.tcp.slice(0, end), udp: expected.udp.slice(0, end) };
+      const tcp = expected.tcp.slice(0, end);
+      const reused = new Set([...expected.reused].filter((s) => tcp.includes(s)));
+      const prefix = { tcp, udp: expected.udp.slice(0, end), reused };
       assertSame(await indexes.ensureStreams(file), prefix, `the file's first ${end} frames`);
       from = end;
     }

@@ -316,7 +316,8 @@ export class Analyzer {
         const onAbort = (): void => stopPage.abort();
         signal?.addEventListener('abort', onAbort, { once: true });
         try {
-          const check = { tshark, keylogFile: req.keylogFile, dissection: req.dissection };
+          const streams = await this.frameIndexes?.streams(req.file);
+          const check = { tshark, streams, keylogFile: req.keylogFile, dissection: req.dissection };
           const checked = cutProblem(
             this.group,
             cut,

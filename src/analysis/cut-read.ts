@@ -14,6 +14,7 @@ import type { Dissection } from '../wireshark/dissection.js';
 import { fileFrame, planCut, writeCut } from './index/cut.js';
 import type { CutPlan } from './index/cut.js';
 import type { FrameIndexes } from './index/frame-indexes.js';
+import type { StreamIndex } from './index/stream-index.js';
 import type { Packet, PageFormat } from './packet-stream.js';
 import type { Page } from './page.js';
 import { defaultChunking } from './summary/ranges.js';
@@ -193,6 +194,8 @@ const STATELESS = new Set([
 
 export interface CutCheck {
   readonly tshark: string;
+  /** The file's stream index, when one is held: it knows the streams older than the cut. */
+  readonly streams?: StreamIndex | undefined;
   readonly keylogFile?: string | undefined;
   readonly dissection?: Dissection | undefined;
   readonly timeoutMs: number;
@@ -205,10 +208,20 @@ export interface CutCheck {
  * all built from the same packets as in the whole file; every other packet on the page must be of
  * a protocol whose line stands alone (STATELESS). One more tshark pass over the cut, which is small.
  * Not seen from the cut: a SYN on the page that reuses the ports of a connection older than the
- * warm-up, or retransmits a SYN sent before it, is flagged so ("[TCP Port numbers reused]",
- * "[TCP Retransmission]") by the whole file only; where each stream starts and ends (from the
- * summary pass) will settle that.
+ * warm-up is flagged "[TCP Port numbers reused]" by the whole file only: where the file's stream
+ * index is held, it says which streams began so, and a page whose cut does not flag one as the
+ * whole file does reads the whole file. Without one (it costs a pass like the summary's), and for
+ * a SYN retransmitting one sent before the warm-up, the cut cannot tell.
  */
+/** Whether `frame` is the first of a TCP stream that began on the ends of an earlier one. */
+function isReusedStart(streams: StreamIndex, frame: number): boolean {
+  if (frame > streams.frames) return false;
+  const stream = streams.streamOf('tcp', frame);
+  return (
+    stream >= 0 && streams.span('tcp', stream)?.first === frame && streams.reusesPorts?.(stream) === true
+  );
+}
+
 export async function cutProblem(
   group: ProcessGroup,
   cut: PageCut,
@@ -229,13 +242,17 @@ export async function cutProblem(
   /** Each TCP stream's first packet in the cut: a SYN after the file's first frame, or not. */
   const started = new Map<string, boolean>();
   for (const line of stdout.split('\n')) {
-    const [number, protocol, tcp, syn, udp] = line.trim().split('\t');
+    const [number, protocol, tcp, syn, udp, reused] = line.trim().split('\t');
     const n = Number(number);
     if (!Number.isInteger(n) || n < 1) continue;
     if (tcp) {
-      if (!started.has(tcp)) started.set(tcp, syn === 'Set' && !(cut.plan.anchored && n === 1));
+      const first = !started.has(tcp);
+      if (first) started.set(tcp, syn === 'Set' && !(cut.plan.anchored && n === 1));
       if (n > cut.plan.skip && !started.get(tcp))
         return `TCP stream of frame ${fileFrame(cut.plan, n)} began before the warm-up`;
+      const frame = fileFrame(cut.plan, n);
+      if (first && n > cut.plan.skip && check.streams && isReusedStart(check.streams, frame) && !reused)
+        return `the SYN of frame ${frame} reuses the ports of a connection older than the warm-up`;
     } else if (n > cut.plan.skip && !STATELESS.has(protocol ?? '')) {
       return `frame ${fileFrame(cut.plan, n)} is ${protocol ?? '?'}${udp ? ' over UDP' : ''}, which may depend on earlier packets`;
     }

@@ -192,6 +192,13 @@ export function injectKeylogArgs(keylog: string, input: string, output: string):
  * a SYN ("Set") and its UDP stream; what tells whether a cut holds each stream's start.
  */
 export function streamStartArgs(): string[] {
-  const columns = ['%m', '%p', '%Cus:tcp.stream', '%Cus:tcp.flags.syn', '%Cus:udp.stream'];
+  const columns = [
+    '%m',
+    '%p',
+    '%Cus:tcp.stream',
+    '%Cus:tcp.flags.syn',
+    '%Cus:udp.stream',
+    '%Cus:tcp.analysis.reused_ports',
+  ];
   return ['-o', `gui.column.format:${columns.map((c, i) => `"c${i}","${c}"`).join(',')}`, '-T', 'tabs'];
 }

@@ -112,10 +112,10 @@ export class StreamAssembler {
 
   /** The index of the frames taken so far (views: later ranges write past its end only). */
   index(): StreamIndex {
-    return new ArrayStreamIndex({
-      tcp: this.out.tcp.subarray(0, this.covered),
-      udp: this.out.udp.subarray(0, this.covered),
-    });
+    return new ArrayStreamIndex(
+      { tcp: this.out.tcp.subarray(0, this.covered), udp: this.out.udp.subarray(0, this.covered) },
+      this.state.tcp.reused,
+    );
   }
 
   /** Room for `frames` frames, doubling so that a file growing a little at a time costs little. */
@@ -137,6 +137,8 @@ class KindState {
   readonly latest = new Map<string, number>();
   /** TCP: each stream's base sequence numbers, by the end each direction comes from. */
   readonly bases: Map<string, { at: number; base: number }>[] = [];
+  /** Streams that began on the ends of an earlier one (a SYN on reused ports). */
+  readonly reused = new Set<number>();
 
   /** Frame `at` (1-based, whole file)'s view of `stream`'s base from `from`. */
   baseBefore(stream: number, from: string, at: number): number | undefined {
@@ -188,6 +190,7 @@ function mapRange(
     if (whole === undefined && first) {
       whole = local;
       const stream = r.streams[tcp ? 'tcp' : 'udp'].get(local);
+      if (stream && state.latest.has(stream.ends)) state.reused.add(local);
       if (stream) state.latest.set(stream.ends, local);
       state.count = Math.max(state.count, local + 1);
       map.set(local, whole);
@@ -207,6 +210,7 @@ function mapRange(
       whole = before ?? -1;
       if (fresh) {
         whole = state.count++;
+        if (before !== undefined) state.reused.add(whole);
         state.latest.set(stream.ends, whole);
       }
       map.set(local, whole);

@@ -22,6 +22,11 @@ export interface StreamIndex {
   span(kind: StreamKind, stream: number): { readonly first: number; readonly last: number } | undefined;
   /** The frames of stream `stream` from `from` to `to` (inclusive, file frame numbers), in order. */
   framesOf(kind: StreamKind, stream: number, from?: number, to?: number): number[];
+  /**
+   * Whether TCP stream `stream` began with a SYN on the ends of an earlier stream, which tshark
+   * flags "[TCP Port numbers reused]"; absent where the index does not know.
+   */
+  reusesPorts?(stream: number): boolean;
 }
 
 /**
@@ -39,8 +44,14 @@ export class ArrayStreamIndex implements StreamIndex {
   /** First and last frame (1-based) of each stream, in pairs. */
   private readonly spans: Record<StreamKind, Int32Array>;
 
-  /** `tcp` and `udp` hold each frame's stream (NO_STREAM for none), frame 1 first. */
-  constructor(private readonly of: Readonly<Record<StreamKind, Int32Array>>) {
+  /**
+   * `tcp` and `udp` hold each frame's stream (NO_STREAM for none), frame 1 first; `reused`, the TCP
+   * streams that began on the ends of an earlier one.
+   */
+  constructor(
+    private readonly of: Readonly<Record<StreamKind, Int32Array>>,
+    private readonly reused: ReadonlySet<number> = new Set(),
+  ) {
     this.frames = of.tcp.length;
     this.spans = { tcp: spansOf(of.tcp), udp: spansOf(of.udp) };
   }
@@ -63,6 +74,10 @@ export class ArrayStreamIndex implements StreamIndex {
     const spans = this.spans[kind];
     if (!Number.isInteger(stream) || stream < 0 || 2 * stream >= spans.length) return undefined;
     return { first: spans[2 * stream] ?? 0, last: spans[2 * stream + 1] ?? 0 };
+  }
+
+  reusesPorts(stream: number): boolean {
+    return this.reused.has(stream);
   }
 
   framesOf(kind: StreamKind, stream: number, from = 1, to = this.frames): number[] {
