@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { appendFile, copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +18,7 @@ import { Summarizer } from '../src/analysis/summary/index.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { portReuseCapture } from './helpers/port-reuse.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 
@@ -71,46 +71,6 @@ async function makeCapture(dir: string): Promise<string> {
     );
   } finally {
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
-/**
- * A capture made here where one client port serves two connections, 15 others between them: the
- * second SYN reuses the ports of a connection far older than a page's warm-up (not the file's first
- * frame, which every cut holds).
- */
-async function reuseCapture(dir: string): Promise<string> {
-  const server = net.createServer((socket) => {
-    socket.on('data', () => socket.end('bye'));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const connect = (localPort?: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const c = net.connect({ host: HOST, port, localAddress: CLIENT, localPort }, () => c.write('hello'));
-      c.on('data', () => c.end());
-      c.on('close', () => resolve());
-      c.on('error', reject);
-    });
-  // The server closes first, so the client's port is free again at once.
-  const reused = 40000 + (process.pid % 20000);
-  try {
-    return await captureLoopback(
-      dir,
-      'reuse',
-      `host ${HOST} and tcp port ${port}`,
-      async () => {
-        for (let i = 0; i < 2; i++) await connect();
-        await connect(reused);
-        for (let i = 0; i < 15; i++) await connect();
-        await connect(reused);
-        for (let i = 0; i < 3; i++) await connect();
-      },
-      150,
-    );
-  } finally {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
@@ -314,7 +274,7 @@ describe('pages read from a cut', () => {
 
   it('reads the whole file for a SYN on the ports of a connection older than the warm-up, once the stream index knows', async (t) => {
     if (!(await requireCapture(t))) return;
-    const file = await reuseCapture(dir);
+    const file = await portReuseCapture(dir, HOST, CLIENT);
     const text = await wholeFileLines(file);
     const flagged = text.findIndex((l) => l.includes('[TCP Port numbers reused]'));
     assert.ok(flagged > WARMUP + 20, `the reusing SYN is line ${flagged + 1}, past the warm-up of its page`);

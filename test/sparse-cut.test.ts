@@ -16,7 +16,9 @@ import { StreamFollower } from '../src/analysis/follow.js';
 import type { FollowPageRequest, FollowProtocol } from '../src/analysis/follow.js';
 import { frameFilter } from '../src/analysis/frames.js';
 import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
+import type { StreamIndex } from '../src/analysis/index/stream-index.js';
 import { SparseReads } from '../src/analysis/sparse-read.js';
+import { Summarizer } from '../src/analysis/summary/index.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import type { WiresharkTools } from '../src/wireshark/locate.js';
@@ -24,6 +26,7 @@ import { fieldStreamIndex } from './helpers/field-streams.js';
 import type { FieldStreamIndex } from './helpers/field-streams.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus } from './helpers/paths.js';
+import { portReuseCapture } from './helpers/port-reuse.js';
 
 const run = promisify(execFile);
 const HOST = '127.83.81.20';
@@ -158,7 +161,7 @@ describe('sparse cuts', () => {
   });
 
   /** An analyzer that reads every drill-down from a cut, with a warm-up of `warmup` frames. */
-  function cutting(streams: FieldStreamIndex, warmup = 3, maxFrames = 100_000): Analyzer {
+  function cutting(streams: StreamIndex, warmup = 3, maxFrames = 100_000): Analyzer {
     return new Analyzer(group, () => Promise.resolve(tools), {
       timeoutMs: 60_000,
       runtimeDir,
@@ -287,6 +290,35 @@ describe('sparse cuts', () => {
       (await readdir(await runtimeDir.path())).filter((n) => n.startsWith('sparse-')),
       [],
     );
+  });
+
+  it('shows a SYN on the ports of an old connection as the whole file does, from the stream index the summary pass makes', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await portReuseCapture(dir, HOST, PEER);
+    const { stdout } = await run('tshark', [
+      '-r',
+      file,
+      '-Y',
+      'tcp.analysis.reused_ports',
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+    ]);
+    const syn = Number(stdout.trim().split('\n')[0]);
+    assert.ok(syn > 20, `the reusing SYN is frame ${syn}`);
+    const indexes = new FrameIndexes();
+    new Summarizer(
+      group,
+      () => Promise.resolve(tools),
+      () => Promise.resolve(dir),
+    ).keepStreamsIn(indexes, 60_000);
+    const streams = await indexes.ensureStreams(file);
+    assert.ok(streams);
+    assert.notEqual(streams.reusedFrom?.(streams.streamOf('tcp', syn)), undefined);
+    const whole = wholeTreesOf(file, [syn]);
+    assert.match(await whole([syn], false), /same ports as an earlier session/);
+    await compareDetails(cutting(streams), file, [syn], whole);
   });
 
   it('reads the whole file when the stream is larger than the bound, and says why', async (t) => {

@@ -99,8 +99,8 @@ function assertSame(index: StreamIndex | undefined, expected: Streams, what: str
     }
     assert.equal(index.span(kind, count), undefined);
   }
-  const reused = Array.from({ length: index.count('tcp') }, (_, s) => s).filter((s) =>
-    index.reusesPorts?.(s),
+  const reused = Array.from({ length: index.count('tcp') }, (_, s) => s).filter(
+    (s) => index.reusedFrom?.(s) !== undefined,
   );
   assert.deepEqual(
     reused,

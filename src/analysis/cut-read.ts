@@ -218,7 +218,7 @@ function isReusedStart(streams: StreamIndex, frame: number): boolean {
   if (frame > streams.frames) return false;
   const stream = streams.streamOf('tcp', frame);
   return (
-    stream >= 0 && streams.span('tcp', stream)?.first === frame && streams.reusesPorts?.(stream) === true
+    stream >= 0 && streams.span('tcp', stream)?.first === frame && streams.reusedFrom?.(stream) !== undefined
   );
 }
 

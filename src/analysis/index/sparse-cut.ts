@@ -40,7 +40,8 @@ const KINDS: readonly StreamKind[] = ['tcp', 'udp'];
 /**
  * The frames (ascending, file numbers) a cut needs to show frames `targets` as a whole-file pass
  * shows them: frame 1, each target's TCP and UDP streams from their first frame up to the target,
- * the frame before it (frame.time_delta) and `warmup` frames before it, and the target.
+ * the frame before it (frame.time_delta) and `warmup` frames before it, and the target (and, for a
+ * SYN on reused ports, the first frames of the stream whose ports it reused).
  */
 export function planDetailsFrames(
   index: FrameIndex,
@@ -63,6 +64,12 @@ export function planDetailsFrames(
       // Bounded before the frames are listed: the span is an upper bound of the stream's frames.
       if (chosen.size > limits.maxFrames) break;
       for (const n of streams.framesOf(kind, s, span.first, f)) chosen.add(n);
+      // Its SYN reused the ports of an earlier stream: that stream's first packets (each direction's
+      // first sequence number) make tshark flag it so in the cut too.
+      const earlier = kind === 'tcp' && f === span.first ? streams.reusedFrom?.(s) : undefined;
+      const from = earlier === undefined ? undefined : streams.span(kind, earlier)?.first;
+      if (earlier !== undefined && from !== undefined)
+        for (const n of streams.framesOf(kind, earlier, from, from + 1_000).slice(0, 3)) chosen.add(n);
     }
     if (chosen.size > limits.maxFrames)
       return { refused: `the frames needed before frame ${f} are more than ${limits.maxFrames}` };

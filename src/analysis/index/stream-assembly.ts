@@ -137,8 +137,8 @@ class KindState {
   readonly latest = new Map<string, number>();
   /** TCP: each stream's base sequence numbers, by the end each direction comes from. */
   readonly bases: Map<string, { at: number; base: number }>[] = [];
-  /** Streams that began on the ends of an earlier one (a SYN on reused ports). */
-  readonly reused = new Set<number>();
+  /** Streams that began on the ends of an earlier one (a SYN on reused ports), and that one. */
+  readonly reused = new Map<number, number>();
 
   /** Frame `at` (1-based, whole file)'s view of `stream`'s base from `from`. */
   baseBefore(stream: number, from: string, at: number): number | undefined {
@@ -190,7 +190,8 @@ function mapRange(
     if (whole === undefined && first) {
       whole = local;
       const stream = r.streams[tcp ? 'tcp' : 'udp'].get(local);
-      if (stream && state.latest.has(stream.ends)) state.reused.add(local);
+      const earlier = stream && state.latest.get(stream.ends);
+      if (earlier !== undefined) state.reused.set(local, earlier);
       if (stream) state.latest.set(stream.ends, local);
       state.count = Math.max(state.count, local + 1);
       map.set(local, whole);
@@ -210,7 +211,7 @@ function mapRange(
       whole = before ?? -1;
       if (fresh) {
         whole = state.count++;
-        if (before !== undefined) state.reused.add(whole);
+        if (before !== undefined) state.reused.set(whole, before);
         state.latest.set(stream.ends, whole);
       }
       map.set(local, whole);

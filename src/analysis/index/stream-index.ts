@@ -23,10 +23,10 @@ export interface StreamIndex {
   /** The frames of stream `stream` from `from` to `to` (inclusive, file frame numbers), in order. */
   framesOf(kind: StreamKind, stream: number, from?: number, to?: number): number[];
   /**
-   * Whether TCP stream `stream` began with a SYN on the ends of an earlier stream, which tshark
-   * flags "[TCP Port numbers reused]"; absent where the index does not know.
+   * The latest TCP stream before `stream` on the same ends, when `stream` began with a SYN on them
+   * (tshark flags it "[TCP Port numbers reused]"); absent where the index does not know.
    */
-  reusesPorts?(stream: number): boolean;
+  reusedFrom?(stream: number): number | undefined;
 }
 
 /**
@@ -46,11 +46,11 @@ export class ArrayStreamIndex implements StreamIndex {
 
   /**
    * `tcp` and `udp` hold each frame's stream (NO_STREAM for none), frame 1 first; `reused`, the TCP
-   * streams that began on the ends of an earlier one.
+   * streams that began on the ends of an earlier one, and that one.
    */
   constructor(
     private readonly of: Readonly<Record<StreamKind, Int32Array>>,
-    private readonly reused: ReadonlySet<number> = new Set(),
+    private readonly reused: ReadonlyMap<number, number> = new Map(),
   ) {
     this.frames = of.tcp.length;
     this.spans = { tcp: spansOf(of.tcp), udp: spansOf(of.udp) };
@@ -76,8 +76,8 @@ export class ArrayStreamIndex implements StreamIndex {
     return { first: spans[2 * stream] ?? 0, last: spans[2 * stream + 1] ?? 0 };
   }
 
-  reusesPorts(stream: number): boolean {
-    return this.reused.has(stream);
+  reusedFrom(stream: number): number | undefined {
+    return this.reused.get(stream);
   }
 
   framesOf(kind: StreamKind, stream: number, from = 1, to = this.frames): number[] {
