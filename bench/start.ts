@@ -2,7 +2,8 @@
 // (summarize_capture of a tiny capture this script makes on loopback: 10 HTTP exchanges), side by side in the same
 // run with one bare `tshark -r` of the same file, in alternating order. The issue's goal: the
 // first answer within one bare tshark read plus 0.3 s. `--busy` keeps every core busy meanwhile.
-//   npm run bench:start [-- rounds] [--busy]
+// `--cli FILE` starts another build of the server (e.g. dist/src/cli.js, tsc's modules unbundled).
+//   npm run bench:start [-- rounds] [--busy] [--cli FILE]
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { spawn } from 'node:child_process';
@@ -15,11 +16,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { median, roundsArgs, spinners } from './rounds.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const cliFlag = process.argv.indexOf('--cli');
+const CLI =
+  cliFlag > 0 && process.argv[cliFlag + 1] !== undefined
+    ? path.resolve(process.argv[cliFlag + 1] ?? '')
+    : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'sharkmcp.js');
 const { rounds, busy } = roundsArgs(7);
-// This bench's own loopback addresses (other captures run on lo at the same time).
-const SENDER = '127.83.78.30';
-const RECEIVER = '127.83.78.31';
+// This bench's own loopback addresses (other captures run on lo at the same time); a helper benchmarking
+// beside others sets SHARKMCP_BENCH_NET to its own /24, as for captures.ts.
+const NET = process.env['SHARKMCP_BENCH_NET'] ?? '127.83.78';
+const SENDER = `${NET}.30`;
+const RECEIVER = `${NET}.31`;
 
 /** Runs a program to its end, output discarded; resolves with its wall time in ms. */
 function timedRun(command: string, args: string[]): Promise<number> {
@@ -134,7 +141,7 @@ const result = {
 };
 process.stderr.write(
   [
-    `server spawn to first answer (summarize_capture of 10 HTTP exchanges), ${rounds} rounds${busy ? `, every core kept busy (${burners.length} spinners)` : ''}:`,
+    `server spawn to first answer (summarize_capture of 10 HTTP exchanges), ${rounds} rounds${busy ? `, every core kept busy (${burners.length} spinners)` : ''}, server ${path.relative(process.cwd(), CLI)}:`,
     `  bare tshark -r of the file      median ${result.bareTsharkMedianMs} ms`,
     `  spawn to MCP initialize done    median ${result.initializeMedianMs} ms`,
     `  spawn to first answer           median ${result.firstAnswerMedianMs} ms, max ${result.firstAnswerMaxMs} ms`,
