@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './proc.js';
 import { median, roundsArgs, spinners } from './rounds.js';
 
 const cliFlag = process.argv.indexOf('--cli');
@@ -28,14 +29,23 @@ const NET = process.env['SHARKMCP_BENCH_NET'] ?? '127.83.78';
 const SENDER = `${NET}.30`;
 const RECEIVER = `${NET}.31`;
 
-/** Runs a program to its end, output discarded; resolves with its wall time in ms. */
-function timedRun(command: string, args: string[]): Promise<number> {
+/** This process's waited-for children's CPU ms (the bare tshark runs alone: its own CPU). */
+function childrenCpuMs(): number {
+  return (cpuSeconds(process.pid)?.children ?? NaN) * 1000;
+}
+
+/** Runs a program to its end, output discarded; resolves with its wall and CPU time in ms. */
+function timedRun(command: string, args: string[]): Promise<{ wall: number; cpu: number }> {
   const t0 = performance.now();
+  const cpu0 = childrenCpuMs();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'ignore' });
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${command} exited ${code}`)),
+    // 'close' comes after Node has reaped the child, so its CPU is in this process's children's.
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ wall: performance.now() - t0, cpu: childrenCpuMs() - cpu0 })
+        : reject(new Error(`${command} exited ${code}`)),
     );
   });
 }
@@ -72,8 +82,14 @@ async function tinyCapture(file: string): Promise<void> {
   }
 }
 
-/** Spawns the server, connects, asks for a summary: the time until it answers, in ms. */
-async function firstAnswer(file: string, dir: string): Promise<{ total: number; connected: number }> {
+/**
+ * Spawns the server, connects, asks for a summary: the time until it answers, in ms, and the CPU
+ * the server spent by then (its own, and the tshark/capinfos children it had waited for).
+ */
+async function firstAnswer(
+  file: string,
+  dir: string,
+): Promise<{ total: number; connected: number; serverCpu: number; childrenCpu: number }> {
   const t0 = performance.now();
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -87,8 +103,14 @@ async function firstAnswer(file: string, dir: string): Promise<{ total: number; 
     const connected = performance.now() - t0;
     const r = await client.callTool({ name: 'summarize_capture', arguments: { source: file } });
     const total = performance.now() - t0;
+    const cpu = transport.pid === null ? undefined : cpuSeconds(transport.pid);
     if (r.isError === true) throw new Error(`summarize_capture: ${JSON.stringify(r.content)}`);
-    return { total, connected };
+    return {
+      total,
+      connected,
+      serverCpu: (cpu?.own ?? NaN) * 1000,
+      childrenCpu: (cpu?.children ?? NaN) * 1000,
+    };
   } finally {
     await client.close();
   }
@@ -99,20 +121,27 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-bench-start-'));
 const file = path.join(dir, 'tiny.pcapng');
 const burners = spinners(busy);
 const bare: number[] = [];
+const bareCpu: number[] = [];
 const starts: number[] = [];
 const connects: number[] = [];
+const serverCpu: number[] = [];
+const childrenCpu: number[] = [];
 try {
   await tinyCapture(file);
   for (let i = 0; i < rounds; i++) {
     // Alternating which goes first, so that neither always meets a warm page cache alone.
     const order = i % 2 === 0 ? ['tshark', 'server'] : ['server', 'tshark'];
     for (const which of order) {
-      if (which === 'tshark')
-        bare.push(await timedRun(process.env['SHARKMCP_TSHARK'] ?? 'tshark', ['-r', file]));
-      else {
-        const { total, connected } = await firstAnswer(file, dir);
-        starts.push(total);
-        connects.push(connected);
+      if (which === 'tshark') {
+        const run = await timedRun(process.env['SHARKMCP_TSHARK'] ?? 'tshark', ['-r', file]);
+        bare.push(run.wall);
+        bareCpu.push(run.cpu);
+      } else {
+        const answer = await firstAnswer(file, dir);
+        starts.push(answer.total);
+        connects.push(answer.connected);
+        serverCpu.push(answer.serverCpu);
+        childrenCpu.push(answer.childrenCpu);
       }
     }
   }
@@ -138,6 +167,10 @@ const result = {
   firstAnswerMaxMs: Math.round(Math.max(...starts)),
   beyondTsharkMedianMs: Math.round(median(excess)),
   beyondTsharkMaxMs: Math.round(Math.max(...excess)),
+  // CPU: the robust figures when other processes share the cores (wall times then wait for them).
+  bareTsharkCpuMedianMs: Math.round(median(bareCpu)),
+  serverNodeCpuMedianMs: Math.round(median(serverCpu)),
+  serverChildrenCpuMedianMs: Math.round(median(childrenCpu)),
 };
 process.stderr.write(
   [
@@ -146,6 +179,7 @@ process.stderr.write(
     `  spawn to MCP initialize done    median ${result.initializeMedianMs} ms`,
     `  spawn to first answer           median ${result.firstAnswerMedianMs} ms, max ${result.firstAnswerMaxMs} ms`,
     `  first answer beyond bare tshark median ${result.beyondTsharkMedianMs} ms, max ${result.beyondTsharkMaxMs} ms (goal: 300 ms)`,
+    `  CPU: bare tshark median ${result.bareTsharkCpuMedianMs} ms; server to first answer: node median ${result.serverNodeCpuMedianMs} ms, its children (tshark, capinfos) median ${result.serverChildrenCpuMedianMs} ms`,
     `  load average (1, 5, 15 min) before ${loadAverage.before.join(' ')}, after ${loadAverage.after.join(' ')}, on ${result.cores} cores`,
     '',
   ].join('\n'),
