@@ -129,6 +129,11 @@ export const LAYOUT: readonly Room[] = [
     role: 'the entry point: arguments, then stdio, HTTP, doctor or demo',
     imports: ['version.ts', 'storage/', 'server/', 'doctor.ts', 'demo/', SDK],
   },
+  {
+    path: 'launch.ts',
+    role: "the bundle's entry: runs the bundled cli.ts through V8's code cache",
+    imports: ['config/'],
+  },
 ];
 
 /** The room that holds `file` (a path relative to src/, with '/'), or undefined. */

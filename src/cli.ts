@@ -85,8 +85,8 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (positionals[0] === 'demo' && positionals.length === 1) {
     const { runDemo } = await import('./demo/demo.js');
-    // The demo's server is this same program (in the bundle, import.meta.url is the bundle's entry).
-    return runDemo((text) => process.stdout.write(text), fileURLToPath(import.meta.url));
+    // The demo's server is this same program: the bundle's entry, or tsc's cli.js.
+    return runDemo((text) => process.stdout.write(text), process.argv[1] ?? fileURLToPath(import.meta.url));
   }
   if (positionals[0] === 'doctor' && positionals.length === 1) {
     const { renderDoctor, runDoctor } = await import('./doctor.js');

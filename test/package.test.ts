@@ -42,8 +42,11 @@ describe('npm package', () => {
     const files = stdout.split('\n').filter((f) => f !== '');
     // The bin is the bundle (scripts/bundle.ts): what the tests run is what users run.
     assert.ok(files.includes('package/dist/bundle/sharkmcp.js'));
+    assert.ok(files.includes('package/dist/bundle/server.cjs'));
     assert.ok(files.includes('package/README.md'));
-    const stray = files.filter((f) => !/^package\/(dist\/bundle\/.*\.js|README\.md|package\.json)$/.test(f));
+    const stray = files.filter(
+      (f) => !/^package\/(dist\/bundle\/.*\.c?js|README\.md|package\.json)$/.test(f),
+    );
     assert.deepEqual(stray, [], 'nothing else: no tests, sources, maps, scripts or unbundled modules');
   });
 
