@@ -2,7 +2,10 @@
 // (summarize_capture of a tiny capture this script makes on loopback: 10 HTTP exchanges), side by side in the same
 // run with one bare `tshark -r` of the same file, in alternating order. The issue's goal: the
 // first answer within one bare tshark read plus 0.3 s. `--busy` keeps every core busy meanwhile.
-// `--cli FILE` starts another build of the server (e.g. dist/src/cli.js, tsc's modules unbundled).
+// CPU is printed beside wall: the server's own and its children's to the first answer, and the
+// bare tshark's (on a shared machine wall times wait for others' processes; CPU does not). The
+// server is the bundle (its code cache is made by the first round when missing); `--cli FILE`
+// starts another build of it side by side (e.g. dist/src/cli.js, tsc's modules unbundled).
 //   npm run bench:start [-- rounds] [--busy] [--cli FILE]
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
