@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { ProcessGroup } from '../src/wireshark/process.js';
 import { cpuSeconds, peakResidentBytes, processTree, procStat, residentBytes } from './proc.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'sharkmcp.js');
 export const SAMPLE_MS = 15;
 const TREE_EVERY = 4;
 const SETTLE_MS = 1000;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processTree, programName, residentBytes } from './proc.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'sharkmcp.js');
 
 /** Starts the built server with `allowedDirs` and connects a client named `name` to it. */
 export async function benchServer(

@@ -1,5 +1,5 @@
 // Soak (not a test): what survives repeated faults, and what a loaded server costs, through real MCP
-// clients against the built server (dist/src/cli.js). Figures go to stderr as they come and in a
+// clients against the built server (dist/bundle/sharkmcp.js). Figures go to stderr as they come and in a
 // summary at the end; the exit code is 1 when a count that must be 0 is not.
 //
 // Fault survival: --cycles N (default 50) times: start a server, start a capture session on loopback
@@ -53,7 +53,7 @@ import {
 } from './proc.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+const CLI = path.join(REPO, 'dist', 'bundle', 'sharkmcp.js');
 const CORPUS = path.resolve(REPO, '..', 'shared', 'captures');
 const ANALYSIS_TOOLS = new Set(['tshark', 'capinfos', 'editcap', 'mergecap']);
 const SAMPLE_MS = 20;

@@ -2,7 +2,11 @@
 // (summarize_capture of a tiny capture this script makes on loopback: 10 HTTP exchanges), side by side in the same
 // run with one bare `tshark -r` of the same file, in alternating order. The issue's goal: the
 // first answer within one bare tshark read plus 0.3 s. `--busy` keeps every core busy meanwhile.
-//   npm run bench:start [-- rounds] [--busy]
+// CPU is printed beside wall: the server's own and its children's to the first answer, and the
+// bare tshark's (on a shared machine wall times wait for others' processes; CPU does not). The
+// server is the bundle (its code cache is made by the first round when missing); `--cli FILE`
+// starts another build of it side by side (e.g. dist/src/cli.js, tsc's modules unbundled).
+//   npm run bench:start [-- rounds] [--busy] [--cli FILE]
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { spawn } from 'node:child_process';
@@ -13,22 +17,38 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './proc.js';
 import { median, roundsArgs, spinners } from './rounds.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const cliFlag = process.argv.indexOf('--cli');
+const CLI =
+  cliFlag > 0 && process.argv[cliFlag + 1] !== undefined
+    ? path.resolve(process.argv[cliFlag + 1] ?? '')
+    : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'sharkmcp.js');
 const { rounds, busy } = roundsArgs(7);
-// This bench's own loopback addresses (other captures run on lo at the same time).
-const SENDER = '127.83.78.30';
-const RECEIVER = '127.83.78.31';
+// This bench's own loopback addresses (other captures run on lo at the same time); a helper benchmarking
+// beside others sets SHARKMCP_BENCH_NET to its own /24, as for captures.ts.
+const NET = process.env['SHARKMCP_BENCH_NET'] ?? '127.83.78';
+const SENDER = `${NET}.30`;
+const RECEIVER = `${NET}.31`;
 
-/** Runs a program to its end, output discarded; resolves with its wall time in ms. */
-function timedRun(command: string, args: string[]): Promise<number> {
+/** This process's waited-for children's CPU ms (the bare tshark runs alone: its own CPU). */
+function childrenCpuMs(): number {
+  return (cpuSeconds(process.pid)?.children ?? NaN) * 1000;
+}
+
+/** Runs a program to its end, output discarded; resolves with its wall and CPU time in ms. */
+function timedRun(command: string, args: string[]): Promise<{ wall: number; cpu: number }> {
   const t0 = performance.now();
+  const cpu0 = childrenCpuMs();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'ignore' });
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${command} exited ${code}`)),
+    // 'close' comes after Node has reaped the child, so its CPU is in this process's children's.
+    child.on('close', (code) =>
+      code === 0
+        ? resolve({ wall: performance.now() - t0, cpu: childrenCpuMs() - cpu0 })
+        : reject(new Error(`${command} exited ${code}`)),
     );
   });
 }
@@ -65,8 +85,14 @@ async function tinyCapture(file: string): Promise<void> {
   }
 }
 
-/** Spawns the server, connects, asks for a summary: the time until it answers, in ms. */
-async function firstAnswer(file: string, dir: string): Promise<{ total: number; connected: number }> {
+/**
+ * Spawns the server, connects, asks for a summary: the time until it answers, in ms, and the CPU
+ * the server spent by then (its own, and the tshark/capinfos children it had waited for).
+ */
+async function firstAnswer(
+  file: string,
+  dir: string,
+): Promise<{ total: number; connected: number; serverCpu: number; childrenCpu: number }> {
   const t0 = performance.now();
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -80,8 +106,14 @@ async function firstAnswer(file: string, dir: string): Promise<{ total: number; 
     const connected = performance.now() - t0;
     const r = await client.callTool({ name: 'summarize_capture', arguments: { source: file } });
     const total = performance.now() - t0;
+    const cpu = transport.pid === null ? undefined : cpuSeconds(transport.pid);
     if (r.isError === true) throw new Error(`summarize_capture: ${JSON.stringify(r.content)}`);
-    return { total, connected };
+    return {
+      total,
+      connected,
+      serverCpu: (cpu?.own ?? NaN) * 1000,
+      childrenCpu: (cpu?.children ?? NaN) * 1000,
+    };
   } finally {
     await client.close();
   }
@@ -92,20 +124,27 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-bench-start-'));
 const file = path.join(dir, 'tiny.pcapng');
 const burners = spinners(busy);
 const bare: number[] = [];
+const bareCpu: number[] = [];
 const starts: number[] = [];
 const connects: number[] = [];
+const serverCpu: number[] = [];
+const childrenCpu: number[] = [];
 try {
   await tinyCapture(file);
   for (let i = 0; i < rounds; i++) {
     // Alternating which goes first, so that neither always meets a warm page cache alone.
     const order = i % 2 === 0 ? ['tshark', 'server'] : ['server', 'tshark'];
     for (const which of order) {
-      if (which === 'tshark')
-        bare.push(await timedRun(process.env['SHARKMCP_TSHARK'] ?? 'tshark', ['-r', file]));
-      else {
-        const { total, connected } = await firstAnswer(file, dir);
-        starts.push(total);
-        connects.push(connected);
+      if (which === 'tshark') {
+        const run = await timedRun(process.env['SHARKMCP_TSHARK'] ?? 'tshark', ['-r', file]);
+        bare.push(run.wall);
+        bareCpu.push(run.cpu);
+      } else {
+        const answer = await firstAnswer(file, dir);
+        starts.push(answer.total);
+        connects.push(answer.connected);
+        serverCpu.push(answer.serverCpu);
+        childrenCpu.push(answer.childrenCpu);
       }
     }
   }
@@ -131,14 +170,19 @@ const result = {
   firstAnswerMaxMs: Math.round(Math.max(...starts)),
   beyondTsharkMedianMs: Math.round(median(excess)),
   beyondTsharkMaxMs: Math.round(Math.max(...excess)),
+  // CPU: the robust figures when other processes share the cores (wall times then wait for them).
+  bareTsharkCpuMedianMs: Math.round(median(bareCpu)),
+  serverNodeCpuMedianMs: Math.round(median(serverCpu)),
+  serverChildrenCpuMedianMs: Math.round(median(childrenCpu)),
 };
 process.stderr.write(
   [
-    `server spawn to first answer (summarize_capture of 10 HTTP exchanges), ${rounds} rounds${busy ? `, every core kept busy (${burners.length} spinners)` : ''}:`,
+    `server spawn to first answer (summarize_capture of 10 HTTP exchanges), ${rounds} rounds${busy ? `, every core kept busy (${burners.length} spinners)` : ''}, server ${path.relative(process.cwd(), CLI)}:`,
     `  bare tshark -r of the file      median ${result.bareTsharkMedianMs} ms`,
     `  spawn to MCP initialize done    median ${result.initializeMedianMs} ms`,
     `  spawn to first answer           median ${result.firstAnswerMedianMs} ms, max ${result.firstAnswerMaxMs} ms`,
     `  first answer beyond bare tshark median ${result.beyondTsharkMedianMs} ms, max ${result.beyondTsharkMaxMs} ms (goal: 300 ms)`,
+    `  CPU: bare tshark median ${result.bareTsharkCpuMedianMs} ms; server to first answer: node median ${result.serverNodeCpuMedianMs} ms, its children (tshark, capinfos) median ${result.serverChildrenCpuMedianMs} ms`,
     `  load average (1, 5, 15 min) before ${loadAverage.before.join(' ')}, after ${loadAverage.after.join(' ')}, on ${result.cores} cores`,
     '',
   ].join('\n'),

@@ -15,7 +15,7 @@ import { peakResidentBytes, processTree, programName, residentBytes } from './pr
 
 const run = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.resolve(HERE, '..', 'src', 'cli.js');
+const CLI = path.resolve(HERE, '..', 'bundle', 'sharkmcp.js');
 const copies = Number(process.argv[2] ?? 20);
 const original = path.resolve(
   process.argv[3] ??

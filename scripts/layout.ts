@@ -22,8 +22,12 @@ export const LAYOUT: readonly Room[] = [
     imports: [],
   },
   { path: 'limits.ts', role: 'bounds and defaults shared by tool schemas and saved configs', imports: [] },
-  { path: 'version.ts', role: "the package's name and version", imports: [] },
-  { path: 'util/', role: 'text, logging, pids, the progress of a read', imports: ['errors.ts'] },
+  { path: 'version.ts', role: "the package's name and version", imports: ['util/'] },
+  {
+    path: 'util/',
+    role: "text, logging, pids, the progress of a read, the package's own directory",
+    imports: ['errors.ts'],
+  },
   {
     path: 'wireshark/',
     role: "locating and running Wireshark's tools; every tshark argument list (tshark-args.ts)",
@@ -124,6 +128,11 @@ export const LAYOUT: readonly Room[] = [
     path: 'cli.ts',
     role: 'the entry point: arguments, then stdio, HTTP, doctor or demo',
     imports: ['version.ts', 'storage/', 'server/', 'doctor.ts', 'demo/', SDK],
+  },
+  {
+    path: 'launch.ts',
+    role: "the bundle's entry: runs the bundled cli.ts through V8's code cache",
+    imports: ['config/'],
   },
 ];
 

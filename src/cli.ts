@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sharkmcp` command: serves MCP over stdio (the default), and --help / --version. One
 // shutdown path runs on stdin close, SIGINT and SIGTERM; a hard-exit timer guards it.
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 // Only what every run needs is imported here: the server's modules load after its tools search
 // has begun (startEarly), so that `tshark --version` runs while they load, and --help, --version
@@ -84,7 +85,8 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (positionals[0] === 'demo' && positionals.length === 1) {
     const { runDemo } = await import('./demo/demo.js');
-    return runDemo((text) => process.stdout.write(text));
+    // The demo's server is this same program: the bundle's entry, or tsc's cli.js.
+    return runDemo((text) => process.stdout.write(text), process.argv[1] ?? fileURLToPath(import.meta.url));
   }
   if (positionals[0] === 'doctor' && positionals.length === 1) {
     const { renderDoctor, runDoctor } = await import('./doctor.js');

@@ -40,10 +40,14 @@ describe('npm package', () => {
   it('holds only the built code, the README and package.json', async () => {
     const { stdout } = await run('tar', ['tzf', tarball]);
     const files = stdout.split('\n').filter((f) => f !== '');
-    assert.ok(files.includes('package/dist/src/cli.js'));
+    // The bin is the bundle (scripts/bundle.ts): what the tests run is what users run.
+    assert.ok(files.includes('package/dist/bundle/sharkmcp.js'));
+    assert.ok(files.includes('package/dist/bundle/server.cjs'));
     assert.ok(files.includes('package/README.md'));
-    const stray = files.filter((f) => !/^package\/(dist\/src\/.*\.js|README\.md|package\.json)$/.test(f));
-    assert.deepEqual(stray, [], 'nothing else: no tests, sources, maps or scripts');
+    const stray = files.filter(
+      (f) => !/^package\/(dist\/bundle\/.*\.c?js|README\.md|package\.json)$/.test(f),
+    );
+    assert.deepEqual(stray, [], 'nothing else: no tests, sources, maps, scripts or unbundled modules');
   });
 
   it('runs --version, doctor and an MCP tools/list once installed', async () => {

@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { nativeHelperPath } from '../util/native-helper.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 
-/** dist/native/ring-drain, beside dist/src. */
+/** dist/native/ring-drain. */
 export const RING_DRAIN_HELPER = nativeHelperPath('ring-drain');
 
 /**

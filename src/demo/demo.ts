@@ -6,7 +6,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import {
@@ -20,7 +19,6 @@ import {
   resolveA,
 } from './traffic.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 const HOST = '127.83.77.20';
 const DNS_HOST = '127.83.77.21';
 
@@ -34,8 +32,11 @@ function textOf(result: { content?: unknown }): string {
     .join('\n');
 }
 
-/** Runs the demo, writing what an agent would read to `out` (the CLI passes stdout). */
-export async function runDemo(out: Out): Promise<number> {
+/**
+ * Runs the demo against the server `cli` (the command line that runs the demo: the bundle or tsc's
+ * cli.js), writing what an agent would read to `out` (the CLI passes stdout).
+ */
+export async function runDemo(out: Out, cli: string): Promise<number> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-demo-'));
   const section = (title: string, body: string): void => out(`\n━━ ${title} ━━\n${body.trimEnd()}\n`);
   const keylog = path.join(dir, 'keylog.txt');
@@ -68,7 +69,7 @@ export async function runDemo(out: Out): Promise<number> {
     await client.connect(
       new StdioClientTransport({
         command: process.execPath,
-        args: [CLI],
+        args: [cli],
         env: { ...env, SHARKMCP_ALLOWED_DIRS: dir, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') },
         stderr: 'ignore',
       }),

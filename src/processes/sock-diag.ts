@@ -16,7 +16,7 @@ import type { ProcessInfo } from './owners.js';
 import { formatIpv6, portOf } from './proc-net.js';
 import type { SocketRow, SocketTable } from './proc-net.js';
 
-/** dist/native/sock-diag, beside dist/src. */
+/** dist/native/sock-diag. */
 export const SOCK_DIAG_HELPER = nativeHelperPath('sock-diag');
 /** The helper writes its figures every 250 ms: silence this long means it stalled. */
 export const STALL_MS = 3000;

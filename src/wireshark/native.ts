@@ -4,7 +4,7 @@
 // installed; optional.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { NATIVE_DIR } from '../util/native-helper.js';
 
 export const NATIVE_LIBRARY = 'summary-counter.so';
 export const NATIVE_SCRIPT = 'summary-counter.lua';
@@ -12,8 +12,7 @@ export const NATIVE_BUILD_FILE = 'build.json';
 /** What building the counter needs, as Debian and Ubuntu package it. */
 export const NATIVE_BUILD_PACKAGES = 'gcc pkg-config libwireshark-dev libglib2.0-dev';
 
-/** dist/native, beside dist/src. */
-export const NATIVE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
+export { NATIVE_DIR };
 
 export interface ConversationCounter {
   readonly library: string;

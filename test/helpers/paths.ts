@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+// The server as users run it: the bundle (npm run build makes it from tsc's dist/src/cli.js).
+export const CLI = path.join(REPO, 'dist', 'bundle', 'sharkmcp.js');
 export const SRC = path.join(REPO, 'src');
 
 /** The shared public captures beside the repo, when they are there. */
