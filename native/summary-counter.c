@@ -105,7 +105,6 @@ typedef struct {
     guint32 tcp_seq, tcp_ack; /* raw */
     guint32 udp_stream, udp_sport, udp_dport;
     address tcp_src, tcp_dst, udp_src, udp_dst;
-    guint32 tcp_setup, udp_setup; /* the frame that set up the header's conversation */
     gboolean tcp_more, udp_more; /* a second TCP (UDP) header: tunnels print two stream numbers */
     /* For the stream index: TCP and UDP headers told, an ICMP error's quoted one included, and the first's stream. */
     guint32 any_tcps, any_udps;
@@ -391,7 +390,6 @@ static tap_packet_status on_tcp(void *tapdata _U_, packet_info *pinfo, epan_diss
         st.pkt.tcp = TRUE;
         st.pkt.tcp_seq = th->th_rawseq;
         copy_address_shallow(&st.pkt.tcp_src, &th->ip_src);
-        st.pkt.tcp_setup = setup_of(pinfo, CONVERSATION_TCP, &th->ip_src, th->th_sport, &th->ip_dst, th->th_dport);
         copy_address_shallow(&st.pkt.tcp_dst, &th->ip_dst);
         st.pkt.tcp_ack = th->th_rawack;
         st.pkt.tcp_stream = th->th_stream;
@@ -412,7 +410,6 @@ static tap_packet_status on_udp(void *tapdata _U_, packet_info *pinfo, epan_diss
     else {
         st.pkt.udp = TRUE;
         copy_address_shallow(&st.pkt.udp_src, &uh->ip_src);
-        st.pkt.udp_setup = setup_of(pinfo, CONVERSATION_UDP, &uh->ip_src, uh->uh_sport, &uh->ip_dst, uh->uh_dport);
         copy_address_shallow(&st.pkt.udp_dst, &uh->ip_dst);
         st.pkt.udp_stream = uh->uh_stream;
         st.pkt.udp_sport = uh->uh_sport;
@@ -674,11 +671,12 @@ static gboolean same_end(const guint8 *addr, int len, guint32 port, const addres
  * Which way a packet goes in its stream: 0 from the stream's lower end, 1 from its higher one, -1
  * when its ends are not the stream's (a conversation another dissector made with wildcards).
  */
-static int stream_see(stream_info_t *s, const address *src, guint32 sport, const address *dst,
-                      guint32 dport, gboolean external)
+static int stream_see(stream_info_t *s, const packet_info *pinfo, conversation_type type, const address *src,
+                      guint32 sport, const address *dst, guint32 dport)
 {
     if (!s->known) {
-        s->external = external;
+        /* Looked up at a stream's first packet only: a lookup a packet cost a summary 1-2%. */
+        s->external = setup_of(pinfo, type, src, sport, dst, dport) < pinfo->num;
         const int order = cmp_address(src, dst);
         const gboolean src_lo = order < 0 || (order == 0 && sport <= dport);
         const address *lo = src_lo ? src : dst, *hi = src_lo ? dst : src;
@@ -745,12 +743,12 @@ static void streams_frame(const packet_info *pinfo, const packet_t *k, const lay
     if (l->tcps > 1 || l->udps > 1 || k->any_tcps > 1 || k->any_udps > 1) s->more++;
     /* A header cut short before its tap: its stream field may be in the tree, unknown here. */
     else if (k->any_tcps < l->tcps || k->any_udps < l->udps) s->untold++;
-    if (k->udp && stream_see(stream_info(s->udp, k->udp_stream), &k->udp_src, k->udp_sport, &k->udp_dst,
-                             k->udp_dport, k->udp_setup < pinfo->num) < 0)
+    if (k->udp && stream_see(stream_info(s->udp, k->udp_stream), pinfo, CONVERSATION_UDP, &k->udp_src,
+                             k->udp_sport, &k->udp_dst, k->udp_dport) < 0)
         s->shared++;
     if (!k->tcp) return;
     stream_info_t *i = stream_info(s->tcp, k->tcp_stream);
-    const int dir = stream_see(i, &k->tcp_src, k->tcp_sport, &k->tcp_dst, k->tcp_dport, k->tcp_setup < pinfo->num);
+    const int dir = stream_see(i, pinfo, CONVERSATION_TCP, &k->tcp_src, k->tcp_sport, &k->tcp_dst, k->tcp_dport);
     if (dir < 0) {
         s->shared++;
         return;
