@@ -105,8 +105,10 @@ typedef struct {
     guint32 tcp_seq, tcp_ack; /* raw */
     guint32 udp_stream, udp_sport, udp_dport;
     address tcp_src, tcp_dst, udp_src, udp_dst;
-    guint32 tcp_setup, udp_setup; /* the frame that set up the header's conversation */
     gboolean tcp_more, udp_more; /* a second TCP (UDP) header: tunnels print two stream numbers */
+    /* For the stream index: TCP and UDP headers told, an ICMP error's quoted one included, and the first's stream. */
+    guint32 any_tcps, any_udps;
+    guint32 any_tcp_stream, any_udp_stream;
 } packet_t;
 
 /*
@@ -133,7 +135,7 @@ typedef struct {
     GString *syns;       /* "syn" lines: counted SYN-only packets */
     guint64 more;        /* frames with two headers of one kind */
     guint64 shared;      /* frames whose ends differ from their stream's (a conversation with wildcards) */
-    int hf_tcp_stream, hf_udp_stream;
+    guint64 untold;      /* frames with a TCP or UDP layer whose header no tap told (cut short) */
 } streams_t;
 
 #define ENDPOINT_CACHE 4096 /* a power of 2 */
@@ -176,8 +178,28 @@ typedef struct {
     guint next;
 } limits_t;
 
+/*
+ * The decode-as hints' scan (src/analysis/decode-hints.ts), done here so that no tshark of its own
+ * builds every tree of the file's first packets: for the counted packets up to `limit`, the first
+ * packet whose payload above TCP or UDP no dissector took, per stream and source port, with its
+ * payload's first bytes, and each TCP stream's SYN (which says the server's port), as lines of the
+ * scan's fields. Off (limit 0) in every pass but the one that reads the file's start.
+ */
+#define HINT_STREAMS 4096 /* the scan stops at 2,000; past this many streams nothing more is kept */
+#define HINT_BYTES 256    /* the first bytes of a payload that pick a candidate */
+typedef struct {
+    guint32 limit;
+    gboolean past;        /* a counted packet past the limit was seen */
+    GString *lines;
+    GHashTable *sides;    /* (stream key, source port) whose first payload was kept */
+    GHashTable *syns;     /* (stream, destination port) whose SYN was kept */
+    GHashTable *streams;  /* stream keys with a payload kept */
+    int proto_data;
+} hints_t;
+
 typedef struct {
     guint32 warmup;
+    hints_t hints;
     limits_t limits;
     int proto_icmp, proto_icmpv6, proto_ip, proto_ipv6, proto_tcp, proto_udp;
     /*
@@ -215,18 +237,27 @@ static gpointer stream_key(gboolean tcp, guint32 stream)
 /* Which of the protocols the counter cares about the packet has as a layer, in one walk. */
 typedef struct {
     gboolean icmp, ip, ipv6, tcp, udp;
+    guint32 tcps, udps;    /* TCP and UDP layers */
+    int last, before_last; /* the packet's last two layers (frame.protocols' end); -1: none */
 } layers_t;
 
 static layers_t layers_of(const packet_info *pinfo)
 {
-    layers_t l = {FALSE, FALSE, FALSE, FALSE, FALSE};
+    layers_t l = {FALSE, FALSE, FALSE, FALSE, FALSE, 0, 0, -1, -1};
     for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f; f = wmem_list_frame_next(f)) {
         const int proto = GPOINTER_TO_INT(wmem_list_frame_data(f));
+        l.before_last = l.last;
+        l.last = proto;
         if (proto == st.proto_icmp || proto == st.proto_icmpv6) l.icmp = TRUE;
         else if (proto == st.proto_ip) l.ip = TRUE;
         else if (proto == st.proto_ipv6) l.ipv6 = TRUE;
-        else if (proto == st.proto_tcp) l.tcp = TRUE;
-        else if (proto == st.proto_udp) l.udp = TRUE;
+        else if (proto == st.proto_tcp) {
+            l.tcp = TRUE;
+            l.tcps++;
+        } else if (proto == st.proto_udp) {
+            l.udp = TRUE;
+            l.udps++;
+        }
     }
     return l;
 }
@@ -359,7 +390,6 @@ static tap_packet_status on_tcp(void *tapdata _U_, packet_info *pinfo, epan_diss
         st.pkt.tcp = TRUE;
         st.pkt.tcp_seq = th->th_rawseq;
         copy_address_shallow(&st.pkt.tcp_src, &th->ip_src);
-        st.pkt.tcp_setup = setup_of(pinfo, CONVERSATION_TCP, &th->ip_src, th->th_sport, &th->ip_dst, th->th_dport);
         copy_address_shallow(&st.pkt.tcp_dst, &th->ip_dst);
         st.pkt.tcp_ack = th->th_rawack;
         st.pkt.tcp_stream = th->th_stream;
@@ -380,7 +410,6 @@ static tap_packet_status on_udp(void *tapdata _U_, packet_info *pinfo, epan_diss
     else {
         st.pkt.udp = TRUE;
         copy_address_shallow(&st.pkt.udp_src, &uh->ip_src);
-        st.pkt.udp_setup = setup_of(pinfo, CONVERSATION_UDP, &uh->ip_src, uh->uh_sport, &uh->ip_dst, uh->uh_dport);
         copy_address_shallow(&st.pkt.udp_dst, &uh->ip_dst);
         st.pkt.udp_stream = uh->uh_stream;
         st.pkt.udp_sport = uh->uh_sport;
@@ -642,11 +671,12 @@ static gboolean same_end(const guint8 *addr, int len, guint32 port, const addres
  * Which way a packet goes in its stream: 0 from the stream's lower end, 1 from its higher one, -1
  * when its ends are not the stream's (a conversation another dissector made with wildcards).
  */
-static int stream_see(stream_info_t *s, const address *src, guint32 sport, const address *dst,
-                      guint32 dport, gboolean external)
+static int stream_see(stream_info_t *s, const packet_info *pinfo, conversation_type type, const address *src,
+                      guint32 sport, const address *dst, guint32 dport)
 {
     if (!s->known) {
-        s->external = external;
+        /* Looked up at a stream's first packet only: a lookup a packet cost a summary 1-2%. */
+        s->external = setup_of(pinfo, type, src, sport, dst, dport) < pinfo->num;
         const int order = cmp_address(src, dst);
         const gboolean src_lo = order < 0 || (order == 0 && sport <= dport);
         const address *lo = src_lo ? src : dst, *hi = src_lo ? dst : src;
@@ -677,41 +707,48 @@ static int stream_see(stream_info_t *s, const address *src, guint32 sport, const
  * the first acknowledgement from the other side) and whether it is a SYN without ACK, the packet
  * that starts a new stream on reused ports when its sequence number is not the base.
  */
-/* The first value of a stream field in the packet's tree (-1: none), and how many it has. */
-static gint32 tree_stream(const epan_dissect_t *edt, int hf, guint *n)
+/*
+ * The TCP and UDP taps again, for the stream index only, with ICMP errors' quoted headers: the first
+ * header's stream of each kind is the one a whole-file pass prints (its first tcp.stream and
+ * udp.stream), read without the packet's tree having to hold those fields (priming them costs a
+ * quarter of the pass). TCP and UDP tap their headers before their payload, so a tunnel's outer one
+ * comes first.
+ */
+static tap_packet_status on_any_tcp(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                    const void *data, tap_flags_t flags _U_)
 {
-    GPtrArray *found = edt && edt->tree && hf > 0 ? proto_get_finfo_ptr_array(edt->tree, hf) : NULL;
-    *n = found ? found->len : 0;
-    if (*n == 0) return -1;
-    field_info *fi = (field_info *)g_ptr_array_index(found, 0);
-    return (gint32)fvalue_get_uinteger(&fi->value);
-}
-
-static tap_packet_status on_nothing(void *tapdata _U_, packet_info *pinfo _U_, epan_dissect_t *edt _U_,
-                                    const void *data _U_, tap_flags_t flags _U_)
-{
+    packet_at(pinfo);
+    if (st.pkt.any_tcps++ == 0) st.pkt.any_tcp_stream = ((const struct tcpheader *)data)->th_stream;
     return TAP_PACKET_DONT_REDRAW;
 }
 
-static void streams_frame(const packet_info *pinfo, const epan_dissect_t *edt, const packet_t *k,
-                          gboolean counted, gboolean icmp)
+static tap_packet_status on_any_udp(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
+                                    const void *data, tap_flags_t flags _U_)
+{
+    packet_at(pinfo);
+    if (st.pkt.any_udps++ == 0) st.pkt.any_udp_stream = ((const e_udphdr *)data)->uh_stream;
+    return TAP_PACKET_DONT_REDRAW;
+}
+
+static void streams_frame(const packet_info *pinfo, const packet_t *k, const layers_t *l, gboolean counted)
 {
     streams_t *s = &st.index;
     if (s->out == NULL || s->written >= pinfo->num) return;
+    const gboolean icmp = l->icmp;
     const gint32 none[2] = {-1, -1};
     for (; s->written + 1 < pinfo->num; s->written++) fwrite(none, sizeof none, 1, s->out);
-    /* As tshark prints them: the TCP of an ICMP error has a stream but no tap. */
-    guint tcps = 0, udps = 0;
-    const gint32 rec[2] = {tree_stream(edt, s->hf_tcp_stream, &tcps), tree_stream(edt, s->hf_udp_stream, &udps)};
+    const gint32 rec[2] = {k->any_tcps ? (gint32)k->any_tcp_stream : -1, k->any_udps ? (gint32)k->any_udp_stream : -1};
     fwrite(rec, sizeof rec, 1, s->out);
     s->written++;
-    if (tcps > 1 || udps > 1 || k->tcp_more || k->udp_more) s->more++;
-    if (k->udp && stream_see(stream_info(s->udp, k->udp_stream), &k->udp_src, k->udp_sport, &k->udp_dst,
-                             k->udp_dport, k->udp_setup < pinfo->num) < 0)
+    if (l->tcps > 1 || l->udps > 1 || k->any_tcps > 1 || k->any_udps > 1) s->more++;
+    /* A header cut short before its tap: its stream field may be in the tree, unknown here. */
+    else if (k->any_tcps < l->tcps || k->any_udps < l->udps) s->untold++;
+    if (k->udp && stream_see(stream_info(s->udp, k->udp_stream), pinfo, CONVERSATION_UDP, &k->udp_src,
+                             k->udp_sport, &k->udp_dst, k->udp_dport) < 0)
         s->shared++;
     if (!k->tcp) return;
     stream_info_t *i = stream_info(s->tcp, k->tcp_stream);
-    const int dir = stream_see(i, &k->tcp_src, k->tcp_sport, &k->tcp_dst, k->tcp_dport, k->tcp_setup < pinfo->num);
+    const int dir = stream_see(i, pinfo, CONVERSATION_TCP, &k->tcp_src, k->tcp_sport, &k->tcp_dst, k->tcp_dport);
     if (dir < 0) {
         s->shared++;
         return;
@@ -747,7 +784,75 @@ static void streams_print(void)
         }
     }
     fputs(s->syns->str, stdout);
-    printf("streams\t%u\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\n", s->written, s->more, s->shared);
+    printf("streams\t%u\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT "\n", s->written,
+           s->more, s->shared, s->untold);
+}
+
+/* The first "data" protocol of the tree: what data.data's first occurrence holds. */
+static const field_info *first_data(const proto_tree *tree)
+{
+    for (proto_node *node = tree ? tree->first_child : NULL; node; node = node->next) {
+        const field_info *fi = PNODE_FINFO(node);
+        if (fi && fi->hfinfo->id == st.hints.proto_data) return fi;
+    }
+    return NULL;
+}
+
+/* A line of the scan's fields: frame, protocols' end, tcp.stream, udp.stream, TCP ports, UDP ports, payload. */
+static void hint_line(const packet_info *pinfo, const char *protocols, const packet_t *k, const field_info *data)
+{
+    GString *out = st.hints.lines;
+    g_string_append_printf(out, "hint\t%u\t%s\t", pinfo->num, protocols);
+    if (k->tcp) g_string_append_printf(out, "%u", k->tcp_stream);
+    g_string_append_c(out, '\t');
+    if (k->udp) g_string_append_printf(out, "%u", k->udp_stream);
+    if (k->tcp) g_string_append_printf(out, "\t%u\t%u", k->tcp_sport, k->tcp_dport);
+    else g_string_append(out, "\t\t");
+    if (k->udp) g_string_append_printf(out, "\t%u\t%u", k->udp_sport, k->udp_dport);
+    else g_string_append(out, "\t\t");
+    g_string_append_c(out, '\t');
+    if (data && data->ds_tvb && data->length > 0) {
+        const gint n = MIN(data->length, HINT_BYTES);
+        const guint8 *bytes = tvb_get_ptr(data->ds_tvb, data->start, n);
+        for (gint i = 0; i < n; i++) g_string_append_printf(out, "%02x", bytes[i]);
+    }
+    g_string_append_c(out, '\n');
+}
+
+/* Whether `key` is new to `set` (and now in it). */
+static gboolean first_in(GHashTable *set, guint64 key)
+{
+    gpointer k = GSIZE_TO_POINTER((gsize)key + 1);
+    if (g_hash_table_contains(set, k)) return FALSE;
+    g_hash_table_add(set, k);
+    return TRUE;
+}
+
+/* One counted packet for the hints' scan: kept when it is the first bare payload of its side, or a SYN. */
+static void hints_add(const packet_info *pinfo, const epan_dissect_t *edt, const packet_t *k, const layers_t *l)
+{
+    hints_t *h = &st.hints;
+    if (h->limit == 0 || h->past) return;
+    if (pinfo->num > h->limit) {
+        h->past = TRUE;
+        g_string_append_printf(h->lines, "hint\t%u\n", pinfo->num);
+        return;
+    }
+    /* An ICMP error quotes a header of another packet: not a payload of its own. */
+    if (l->icmp || g_hash_table_size(h->streams) > HINT_STREAMS) return;
+    const gboolean bare = l->last == h->proto_data && (l->before_last == st.proto_tcp || l->before_last == st.proto_udp);
+    if (bare) {
+        const gboolean tcp = l->before_last == st.proto_tcp;
+        if (tcp ? !k->tcp : !k->udp) return;
+        const guint32 stream = tcp ? k->tcp_stream : k->udp_stream;
+        const guint32 sport = tcp ? k->tcp_sport : k->udp_sport;
+        const guint64 key = GPOINTER_TO_SIZE(stream_key(tcp, stream));
+        if (!first_in(h->sides, key << 16 | sport)) return;
+        g_hash_table_add(h->streams, GSIZE_TO_POINTER((gsize)key));
+        hint_line(pinfo, tcp ? "tcp:data" : "udp:data", k, first_data(edt ? edt->tree : NULL));
+    } else if (k->tcp && (k->tcp_flags & (SYN | ACK)) == SYN) {
+        if (first_in(h->syns, (guint64)k->tcp_stream << 16 | k->tcp_dport)) hint_line(pinfo, "tcp", k, NULL);
+    }
 }
 
 static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_dissect_t *edt _U_,
@@ -759,12 +864,13 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
     const layers_t layers = layers_of(pinfo);
     const gboolean icmp = layers.icmp;
     limits_add(pinfo, edt, counted);
-    streams_frame(pinfo, edt, k, counted, icmp);
+    streams_frame(pinfo, k, &layers, counted);
     if (!counted) {
         if (!icmp && k->tcp) g_hash_table_add(st.warm, stream_key(TRUE, k->tcp_stream));
         return TAP_PACKET_DONT_REDRAW;
     }
     facts_add(pinfo);
+    hints_add(pinfo, edt, k, &layers);
     if ((!k->ip4 && layers.ip) || (!k->ip6 && layers.ipv6) ||
         (!icmp && ((!k->tcp && layers.tcp) || (!k->udp && layers.udp))))
         st.incomplete++;
@@ -865,6 +971,7 @@ static void on_draw(void *tapdata _U_)
         g_free(summary);
         wmem_free(NULL, group);
     }
+    fputs(st.hints.lines->str, stdout);
     streams_print();
     printf("SHARKMCP-SUMMARY END\n");
     fflush(stdout);
@@ -880,8 +987,8 @@ static gboolean listen(const char *tap, void *tapdata, guint flags, tap_packet_c
 }
 
 /*
- * Called from Lua with the warm-up (packets to see but not count) and the file to write the
- * frames' streams to ("": none) as its arguments.
+ * Called from Lua with the warm-up (packets to see but not count), the file to write the frames'
+ * streams to ("": none) and the packets the hints' scan reads (0: none) as its arguments.
  */
 int sharkmcp_summary_register(void *L)
 {
@@ -889,6 +996,13 @@ int sharkmcp_summary_register(void *L)
     double warmup = lua_tonumberx(L, 1, &isnum);
     st.warmup = isnum && warmup > 0 ? (guint32)warmup : 0;
     const char *streams = lua_tolstring(L, 2, NULL);
+    const double hint_limit = lua_tonumberx(L, 3, &isnum);
+    st.hints.limit = isnum && hint_limit > 0 ? (guint32)hint_limit : 0;
+    st.hints.lines = g_string_new("");
+    st.hints.sides = g_hash_table_new(g_direct_hash, g_direct_equal);
+    st.hints.syns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    st.hints.streams = g_hash_table_new(g_direct_hash, g_direct_equal);
+    st.hints.proto_data = proto_get_id_by_filter_name("data");
     if (streams && *streams) {
         st.index.out = fopen(streams, "wb");
         if (st.index.out == NULL) fprintf(stderr, "sharkmcp: cannot write %s\n", streams);
@@ -896,19 +1010,13 @@ int sharkmcp_summary_register(void *L)
     st.index.tcp = g_array_new(FALSE, TRUE, sizeof(stream_info_t));
     st.index.udp = g_array_new(FALSE, TRUE, sizeof(stream_info_t));
     st.index.syns = g_string_new("");
-    if (st.index.out != NULL) {
-        /* A listener whose filter names the stream fields has tshark put them in every tree. */
-        static int primer;
-        st.index.hf_tcp_stream = proto_registrar_get_id_byname("tcp.stream");
-        st.index.hf_udp_stream = proto_registrar_get_id_byname("udp.stream");
-        GString *error = register_tap_listener("frame", &primer, "tcp.stream || udp.stream", 0, NULL,
-                                               on_nothing, NULL, NULL);
-        if (error != NULL) {
-            fprintf(stderr, "sharkmcp: cannot read the stream fields: %s\n", error->str);
-            g_string_free(error, TRUE);
-            fclose(st.index.out);
-            st.index.out = NULL;
-        }
+    /* Told before the frame tap, which writes each frame's streams: tshark taps the frame last. */
+    static int any_tcp, any_udp;
+    if (st.index.out != NULL &&
+        !(listen("tcp", &any_tcp, TL_REQUIRES_ERROR_PACKETS, on_any_tcp, NULL) &&
+          listen("udp", &any_udp, TL_REQUIRES_ERROR_PACKETS, on_any_udp, NULL))) {
+        fclose(st.index.out);
+        st.index.out = NULL;
     }
     st.order = g_ptr_array_new();
     st.streams = g_hash_table_new(g_direct_hash, g_direct_equal);

@@ -318,6 +318,57 @@ describe('decode-as hints', () => {
     }
   });
 
+  /** The random-bytes conversation appended to itself until it passes the scan's bound. */
+  const fillerPastScan = async (file: string): Promise<string> => {
+    let filler = path.join(server.dir, 'filler-1.pcapng');
+    await run('tshark', ['-r', file, '-Y', `tcp.port == ${PORTS.random}`, '-w', filler, '-F', 'pcapng']);
+    const perCopy = (await tsharkFields(filler, ['frame.number'])).length;
+    for (let copies = 1; copies * perCopy <= SCAN_PACKETS; copies *= 2) {
+      const doubled = path.join(server.dir, `filler-${copies * 2}.pcapng`);
+      await run('mergecap', ['-a', '-w', doubled, filler, filler]);
+      filler = doubled;
+    }
+    return filler;
+  };
+
+  it("a first range holding the scan's packets makes the scan in its counter: the same hints", async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await captured();
+    // The capture, then the filler twice: the ports to hint first, and two ranges each of more
+    // packets than the scan reads.
+    const front = path.join(server.dir, 'front.pcapng');
+    const filler = await fillerPastScan(file);
+    await run('mergecap', ['-a', '-w', front, file, filler, filler]);
+    const packets = (await tsharkFields(front, ['frame.number'])).length;
+    assert.ok(packets > 2 * SCAN_PACKETS);
+    const group = new ProcessGroup();
+    try {
+      const tools = locateWiresharkTools(group);
+      const work = (): Promise<string> => Promise.resolve(server.dir);
+      const request = { file: front, topN: 10, timeoutMs: 120_000, decodeHints: true };
+      const one = await new Summarizer(group, () => tools, work, defaultChunking(1)).summarize(request);
+      // Two ranges: the first holds more packets than the scan reads.
+      const sizing = { chunkPackets: packets, chunkBytes: Number.MAX_SAFE_INTEGER, warmupPackets: 10 };
+      const two = await new Summarizer(group, () => tools, work, {
+        workers: 2,
+        minFileBytes: 0,
+        sizing,
+      }).summarize(request);
+      assert.deepEqual(
+        one.decodeHints?.map((h) => h.rule),
+        EXTRA_RULES,
+      );
+      assert.deepEqual(two.decodeHints, one.decodeHints);
+      assert.equal(two.decodeHintsCutShort, one.decodeHintsCutShort);
+      assert.equal(
+        one.decodeHintsCutShort,
+        `the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`,
+      );
+    } finally {
+      await group.close();
+    }
+  });
+
   it('inspect_protocol http: the rule on the rows tshark finds itself, and the HTTP/2 rows with it', async (t) => {
     if (!(await requireCapture(t))) return;
     const file = await captured();
@@ -403,16 +454,8 @@ describe('decode-as hints', () => {
   it('says when the check was cut short, and hints nothing past where it stopped', async (t) => {
     if (!(await requireCapture(t))) return;
     const file = await captured();
-    // The random-bytes conversation appended to itself until it passes the scan's bound, then the
-    // whole capture after it: its HTTP/2 port lies past what the check reads.
-    let filler = path.join(server.dir, 'filler-1.pcapng');
-    await run('tshark', ['-r', file, '-Y', `tcp.port == ${PORTS.random}`, '-w', filler, '-F', 'pcapng']);
-    const perCopy = (await tsharkFields(filler, ['frame.number'])).length;
-    for (let copies = 1; copies * perCopy <= SCAN_PACKETS; copies *= 2) {
-      const doubled = path.join(server.dir, `filler-${copies * 2}.pcapng`);
-      await run('mergecap', ['-a', '-w', doubled, filler, filler]);
-      filler = doubled;
-    }
+    // The filler, then the whole capture after it: its HTTP/2 port lies past what the check reads.
+    const filler = await fillerPastScan(file);
     const long = path.join(server.dir, 'long.pcapng');
     await run('mergecap', ['-a', '-w', long, filler, file]);
 

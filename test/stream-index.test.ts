@@ -22,8 +22,8 @@ import { SHARED_CAPTURES } from './helpers/paths.js';
 
 const run = promisify(execFile);
 const group = new ProcessGroup();
-const SERVER = '127.83.80.1';
-const CLIENT = '127.83.80.2';
+const SERVER = '127.83.87.1';
+const CLIENT = '127.83.87.2';
 /** Where the summaries' FIFOs and the loopback capture go: removed, with every child, at the end. */
 let dir = '';
 before(async () => void (dir = await tempDir()));

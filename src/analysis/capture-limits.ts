@@ -10,7 +10,7 @@ import * as z from 'zod';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { filteredStatistic, readArgs, statisticsArgs } from '../wireshark/tshark-args.js';
 import { plural } from '../util/text.js';
-import { withFraming } from './framing.js';
+import { readRecord, withFraming } from './framing.js';
 
 /** How many source addresses of bad checksums an answer names; the rest are counted. */
 export const CHECKSUM_SOURCES_SHOWN = 5;
@@ -129,10 +129,9 @@ export async function interfaceDrops(file: string): Promise<number | undefined> 
     const byInterface = new Map<string, number>();
     let section = 0;
     for (let offset = framing.first; ;) {
-      const h = reader.peek(offset, framing.headerBytes) ?? (await reader.bytes(offset, framing.headerBytes));
-      if (!h) break;
-      const record = framing.parse(h, offset, size);
-      if (record === undefined) break;
+      let record = reader.recordAt(offset, framing, size);
+      if (record === null) record = await readRecord(reader, framing, offset, size);
+      if (!record) break;
       if (record.kind === 'section') section++;
       if (record.statistics) {
         const block = await reader.bytes(offset, record.length);

@@ -9,7 +9,8 @@
 // under which tshark reads them as the protocol, unmalformed, is told. Two bounded passes: the scan
 // reads at most SCAN_PACKETS packets and prints only frames whose payload is bare data (and SYNs,
 // which say which port of a connection is the server's), and the check reads up to the last
-// candidate frame.
+// candidate frame. A summary with the counter gets the scan's lines from its own pass
+// (hintsFromScan), so only the check is a pass of its own.
 import * as z from 'zod';
 import { abortError } from '../errors.js';
 import type { Dissection } from '../wireshark/dissection.js';
@@ -205,6 +206,95 @@ function passTimeout(deadline: number): number {
   return Math.max(1, Math.min(PASS_TIMEOUT_MS, deadline - performance.now()));
 }
 
+/**
+ * The scan's reading of its lines (SCAN_FIELDS, tab-separated, in frame order): for each stream the
+ * first payload of each side, each TCP stream's server port from its SYN, and the candidates the
+ * payloads' first bytes make. The summary counter (native/summary-counter.c) prints the same lines.
+ */
+class CandidateScan {
+  /** The frame past the bound: seeing it says the capture has more packets. */
+  private readonly past = SCAN_PACKETS + 1;
+  /** The source ports whose first payload was looked at, by stream. */
+  private readonly seen = new Map<string, Set<string>>();
+  /** The server's port of each TCP stream whose SYN was read. */
+  private readonly servers = new Map<string, string>();
+  private readonly candidates = new Map<string, Candidate>();
+  cutShort: string | undefined;
+
+  take(text: string): 'continue' | 'stop' {
+    const f = text.split('\t');
+    const frame = Number(f[0]);
+    if (frame === this.past) {
+      this.cutShort = `the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`;
+      return 'stop';
+    }
+    const protocols = f[1] ?? '';
+    // The counter prints only the protocols' end ("udp:data"), tshark all of them.
+    const transport = /(?:^|:)udp:data$/.test(protocols) ? 'udp' : 'tcp';
+    const [stream, src, dst] = transport === 'tcp' ? [f[2], f[4], f[5]] : [f[3], f[6], f[7]];
+    if (!stream || !src || !dst) return 'continue';
+    const key = `${transport}:${stream}`;
+    if (!protocols.endsWith(':data')) {
+      this.servers.set(key, dst);
+      return 'continue';
+    }
+    const sides = this.seen.get(key) ?? new Set<string>();
+    if (sides.has(src)) return 'continue';
+    if (!this.seen.has(key) && this.seen.size >= MAX_STREAMS) {
+      this.cutShort = `the check looked at the first ${MAX_STREAMS.toLocaleString('en-US')} streams whose payload tshark did not identify`;
+      return 'stop';
+    }
+    sides.add(src);
+    this.seen.set(key, sides);
+    const signature = recognize(f[8] ?? '', transport);
+    if (!signature) return 'continue';
+    const server =
+      this.servers.get(key) ??
+      (signature.side === 'client' ? dst : signature.side === 'server' ? src : undefined);
+    if (server === undefined) return 'continue';
+    const port = Number(server);
+    const at = `${transport}:${port}`;
+    const candidate = this.candidates.get(at);
+    if (candidate) {
+      // One protocol a port: the first one seen (tshark takes one rule a port anyway).
+      if (candidate.signature.protocol !== signature.protocol) return 'continue';
+      candidate.streams.add(stream);
+      if (candidate.frames.length < FRAMES_PER_CANDIDATE) candidate.frames.push(frame);
+      return 'continue';
+    }
+    if (this.candidates.size >= MAX_CANDIDATES) {
+      this.cutShort = `the check stopped at ${MAX_CANDIDATES} ports whose payload looked like a protocol`;
+      return 'stop';
+    }
+    this.candidates.set(at, { transport, port, signature, streams: new Set([stream]), frames: [frame] });
+    return 'continue';
+  }
+
+  found(): Candidate[] {
+    return [...this.candidates.values()];
+  }
+}
+
+/**
+ * The hints from a scan already made (the summary counter's lines, SCAN_FIELDS each): only the
+ * check of its candidates reads the file.
+ */
+export async function hintsFromScan(
+  group: ProcessGroup,
+  tshark: string,
+  req: HintRequest,
+  lines: readonly string[],
+  signal?: AbortSignal,
+): Promise<DecodeHints> {
+  const scan = new CandidateScan();
+  for (const line of lines) if (scan.take(line) === 'stop') break;
+  const candidates = scan.found();
+  if (candidates.length === 0) return { hints: [], cutShort: scan.cutShort };
+  const deadline = performance.now() + Math.min(req.timeoutMs, 2 * PASS_TIMEOUT_MS);
+  const confirmed = await confirm({ group, tshark, req, deadline, signal }, candidates);
+  return { hints: confirmed.hints, cutShort: confirmed.cutShort ?? scan.cutShort };
+}
+
 async function scanCandidates({
   group,
   tshark,
@@ -230,72 +320,23 @@ async function scanCandidates({
     ...firstOccurrenceFieldArgs(SCAN_FIELDS),
   ];
   const lines = new LineSplitter(HEX_KEPT + 512);
-  /** The source ports whose first payload was looked at, by stream. */
-  const seen = new Map<string, Set<string>>();
-  /** The server's port of each TCP stream whose SYN was read. */
-  const servers = new Map<string, string>();
-  const candidates = new Map<string, Candidate>();
-  let cutShort: string | undefined;
-  const take = (text: string): 'continue' | 'stop' => {
-    const f = text.split('\t');
-    const frame = Number(f[0]);
-    if (frame === past) {
-      cutShort = `the check read the first ${SCAN_PACKETS.toLocaleString('en-US')} packets only`;
-      return 'stop';
-    }
-    const protocols = f[1] ?? '';
-    const transport = protocols.endsWith(':udp:data') ? 'udp' : 'tcp';
-    const [stream, src, dst] = transport === 'tcp' ? [f[2], f[4], f[5]] : [f[3], f[6], f[7]];
-    if (!stream || !src || !dst) return 'continue';
-    const key = `${transport}:${stream}`;
-    if (!protocols.endsWith(':data')) {
-      servers.set(key, dst);
-      return 'continue';
-    }
-    const sides = seen.get(key) ?? new Set<string>();
-    if (sides.has(src)) return 'continue';
-    if (!seen.has(key) && seen.size >= MAX_STREAMS) {
-      cutShort = `the check looked at the first ${MAX_STREAMS.toLocaleString('en-US')} streams whose payload tshark did not identify`;
-      return 'stop';
-    }
-    sides.add(src);
-    seen.set(key, sides);
-    const signature = recognize(f[8] ?? '', transport);
-    if (!signature) return 'continue';
-    const server =
-      servers.get(key) ?? (signature.side === 'client' ? dst : signature.side === 'server' ? src : undefined);
-    if (server === undefined) return 'continue';
-    const port = Number(server);
-    const at = `${transport}:${port}`;
-    const candidate = candidates.get(at);
-    if (candidate) {
-      // One protocol a port: the first one seen (tshark takes one rule a port anyway).
-      if (candidate.signature.protocol !== signature.protocol) return 'continue';
-      candidate.streams.add(stream);
-      if (candidate.frames.length < FRAMES_PER_CANDIDATE) candidate.frames.push(frame);
-      return 'continue';
-    }
-    if (candidates.size >= MAX_CANDIDATES) {
-      cutShort = `the check stopped at ${MAX_CANDIDATES} ports whose payload looked like a protocol`;
-      return 'stop';
-    }
-    candidates.set(at, { transport, port, signature, streams: new Set([stream]), frames: [frame] });
-    return 'continue';
-  };
+  const scan = new CandidateScan();
   const result = await group.run({
     command: tshark,
     args,
     timeoutMs: passTimeout(deadline),
     signal,
     onStdout: (chunk) => {
-      for (const line of lines.push(chunk)) if (take(line.text) === 'stop') return 'stop';
+      for (const line of lines.push(chunk)) if (scan.take(line.text) === 'stop') return 'stop';
       return 'continue';
     },
   });
-  if (!result.stoppedEarly) for (const line of lines.end()) take(line.text);
+  if (!result.stoppedEarly) for (const line of lines.end()) scan.take(line.text);
   checkRun(result);
-  if (result.timedOut) cutShort = `the check was stopped by its time limit`;
-  return { candidates: [...candidates.values()], cutShort };
+  return {
+    candidates: scan.found(),
+    cutShort: result.timedOut ? `the check was stopped by its time limit` : scan.cutShort,
+  };
 }
 
 /** Decodes the candidates' frames with their rules: the candidates tshark reads as their protocol. */

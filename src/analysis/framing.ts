@@ -28,6 +28,18 @@ export class Reader {
     return this.buffer.subarray(offset - this.from, offset - this.from + n);
   }
 
+  /**
+   * The record whose header is at `offset`, parsed where it lies in the buffer (no Buffer made per
+   * record: a walk of a million records made a million, which cost a summary a second of the
+   * server's CPU); null when the header is not held (then `bytes` reads it), undefined when the
+   * record cannot be trusted.
+   */
+  recordAt(offset: number, framing: Framing, size: number): FramedRecord | undefined | null {
+    const at = offset - this.from;
+    if (at < 0 || at + framing.headerBytes > this.length) return null;
+    return framing.parseAt(this.buffer, at, offset, size);
+  }
+
   /** `n` bytes at `offset`, or undefined past the end of the file. */
   async bytes(offset: number, n: number): Promise<Buffer | undefined> {
     if (offset + n > this.size) return undefined;
@@ -48,6 +60,13 @@ export interface Framing {
   readonly headerBytes: number;
   /** One record from its header at `offset`: its length and kind. Undefined: stop trusting the file. */
   parse(h: Buffer, offset: number, size: number): FramedRecord | undefined;
+  /** The same, from a header that starts at `at` in `b`. */
+  parseAt(b: Buffer, at: number, offset: number, size: number): FramedRecord | undefined;
+}
+
+/** A framing from its parseAt. */
+function framingOf(first: number, headerBytes: number, parseAt: Framing['parseAt']): Framing {
+  return { first, headerBytes, parseAt, parse: (h, offset, size) => parseAt(h, 0, offset, size) };
 }
 
 export interface FramedRecord {
@@ -69,15 +88,11 @@ async function pcapFraming(reader: Reader): Promise<Framing | undefined> {
   else return undefined;
   const snaplen = little ? head.readUInt32LE(16) : head.readUInt32BE(16);
   const maxRecord = Math.max(snaplen, 262_144) + 16;
-  return {
-    first: 24,
-    headerBytes: 16,
-    parse(h) {
-      const included = little ? h.readUInt32LE(8) : h.readUInt32BE(8);
-      if (16 + included > maxRecord) return undefined;
-      return { length: 16 + included, packet: true };
-    },
-  };
+  return framingOf(24, 16, (b, at) => {
+    const included = little ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
+    if (16 + included > maxRecord) return undefined;
+    return { length: 16 + included, packet: true };
+  });
 }
 
 async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
@@ -85,27 +100,23 @@ async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
   if (!head || head.readUInt32LE(0) !== PCAPNG_SHB) return undefined;
   let little = head.readUInt32LE(8) === 0x1a2b3c4d;
   if (!little && head.readUInt32BE(8) !== 0x1a2b3c4d) return undefined;
-  return {
-    first: 0,
-    headerBytes: 12,
-    parse(h, offset, size) {
-      const type = little ? h.readUInt32LE(0) : h.readUInt32BE(0);
-      if (type === PCAPNG_SHB) {
-        // Each section says its own byte order.
-        if (h.readUInt32LE(8) === 0x1a2b3c4d) little = true;
-        else if (h.readUInt32BE(8) === 0x1a2b3c4d) little = false;
-        else return undefined;
-      }
-      const length = little ? h.readUInt32LE(4) : h.readUInt32BE(4);
-      if (length < 12 || length % 4 !== 0 || offset + length > size) return undefined;
-      if (PCAPNG_PACKET_BLOCKS.has(type)) return { length, packet: true };
-      if (type === PCAPNG_SHB) return { length, packet: false, kind: 'section' };
-      if (type === PCAPNG_ISB) return { length, packet: false, kind: 'skip', statistics: { little } };
-      if (PCAPNG_METADATA_BLOCKS.has(type)) return { length, packet: false, kind: 'metadata' };
-      // A block tshark may or may not count as a frame (journal export, future types): no plan.
-      return undefined;
-    },
-  };
+  return framingOf(0, 12, (b, at, offset, size) => {
+    const type = little ? b.readUInt32LE(at) : b.readUInt32BE(at);
+    if (type === PCAPNG_SHB) {
+      // Each section says its own byte order.
+      if (b.readUInt32LE(at + 8) === 0x1a2b3c4d) little = true;
+      else if (b.readUInt32BE(at + 8) === 0x1a2b3c4d) little = false;
+      else return undefined;
+    }
+    const length = little ? b.readUInt32LE(at + 4) : b.readUInt32BE(at + 4);
+    if (length < 12 || length % 4 !== 0 || offset + length > size) return undefined;
+    if (PCAPNG_PACKET_BLOCKS.has(type)) return { length, packet: true };
+    if (type === PCAPNG_SHB) return { length, packet: false, kind: 'section' };
+    if (type === PCAPNG_ISB) return { length, packet: false, kind: 'skip', statistics: { little } };
+    if (PCAPNG_METADATA_BLOCKS.has(type)) return { length, packet: false, kind: 'metadata' };
+    // A block tshark may or may not count as a frame (journal export, future types): no plan.
+    return undefined;
+  });
 }
 
 /** Opens a file and reads its framing for `use`; undefined when it is neither pcap nor pcapng. */
@@ -134,10 +145,10 @@ export async function offsetAfterPackets(path: string, packets: number): Promise
   return withFraming(path, async (reader, framing, size) => {
     let offset = framing.first;
     for (let seen = 0; ;) {
-      const h = reader.peek(offset, framing.headerBytes) ?? (await reader.bytes(offset, framing.headerBytes));
+      let record = reader.recordAt(offset, framing, size);
+      if (record === null) record = await readRecord(reader, framing, offset, size);
       // The file ends (in a record header, or just after a record): nothing more to read.
-      if (!h) return seen === packets ? offset : undefined;
-      const record = framing.parse(h, offset, size);
+      if (record === null) return seen === packets ? offset : undefined;
       // A record that cannot be read is where the reader stopped, if it had read its packets by then.
       if (record === undefined) return seen === packets ? offset : undefined;
       if (record.packet) {
@@ -147,4 +158,17 @@ export async function offsetAfterPackets(path: string, packets: number): Promise
       offset += record.length;
     }
   });
+}
+
+/**
+ * The record whose header is at `offset`, for a walk that has found it is not held
+ * (Reader.recordAt said null): null at the end of the file, undefined when it cannot be trusted.
+ */
+export async function readRecord(
+  reader: Reader,
+  framing: Framing,
+  offset: number,
+  size: number,
+): Promise<FramedRecord | undefined | null> {
+  return (await reader.bytes(offset, framing.headerBytes)) ? reader.recordAt(offset, framing, size) : null;
 }

@@ -131,12 +131,15 @@ function combine(
     items: readonly T[],
     name: (item: T) => string,
   ): T[] => {
-    const byKind = new Map<string, T[]>(KIND_ORDER.map((k) => [k, []]));
-    for (const item of items) byKind.get(item.kind)?.push(item);
+    // Each item's name made once, not at each comparison: sorting 110,000 conversations made
+    // millions of names, a second of the server's CPU.
+    const byKind = new Map<string, { item: T; name: string }[]>(KIND_ORDER.map((k) => [k, []]));
+    for (const item of items) byKind.get(item.kind)?.push({ item, name: name(item) });
     return [...byKind.values()].flatMap((list) =>
-      [...list]
-        .sort((x, y) => y.bytes - x.bytes || (name(x) < name(y) ? -1 : name(x) > name(y) ? 1 : 0))
-        .slice(0, request.topN),
+      list
+        .sort((x, y) => y.item.bytes - x.item.bytes || byName(x.name, y.name))
+        .slice(0, request.topN)
+        .map((d) => d.item),
     );
   };
   const countByKind = (items: readonly { kind: string }[]): Record<string, number> => {
@@ -151,14 +154,11 @@ function combine(
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
   const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;
-  const expertTop = [...stats.expert]
-    .sort(
-      (x, y) =>
-        SEVERITY_ORDER.indexOf(x.severity) - SEVERITY_ORDER.indexOf(y.severity) ||
-        y.count - x.count ||
-        (expertName(x) < expertName(y) ? -1 : expertName(x) > expertName(y) ? 1 : 0),
-    )
-    .slice(0, request.topN);
+  const expertTop = stats.expert
+    .map((e) => ({ e, rank: SEVERITY_ORDER.indexOf(e.severity), name: expertName(e) }))
+    .sort((x, y) => x.rank - y.rank || y.e.count - x.e.count || byName(x.name, y.name))
+    .slice(0, request.topN)
+    .map((d) => d.e);
   const snaplens = facts.interfaces.flatMap((i) => (i.snaplen === undefined ? [] : [i.snaplen]));
   const limits = captureLimits({
     droppedByDumpcap: request.droppedByDumpcap,
@@ -193,4 +193,9 @@ function combine(
     }),
     warnings: [...warnings],
   };
+}
+
+/** Names in code-unit order (as `<` orders strings). */
+function byName(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -3,7 +3,7 @@
 // through a FIFO with the file's header in front. Each range also names a warm-up: the records just
 // before it, which its worker dissects for context (TCP state, reassembly, TLS sessions) but does not
 // count. Anything the scanner does not recognise or trust gives no plan: the caller does one pass.
-import { withFraming } from '../framing.js';
+import { readRecord, withFraming } from '../framing.js';
 
 export interface ChunkSizing {
   /** Records in one range at most. */
@@ -133,9 +133,9 @@ export async function planChunks(
     for (;;) {
       if (signal?.aborted) return undefined;
       // A record header cut off by the end of the file goes with the last range.
-      const h = reader.peek(offset, framing.headerBytes) ?? (await reader.bytes(offset, framing.headerBytes));
-      if (!h) break;
-      const record = framing.parse(h, offset, size);
+      let record = reader.recordAt(offset, framing, size);
+      if (record === null) record = await readRecord(reader, framing, offset, size);
+      if (record === null) break;
       if (record === undefined) return undefined;
       if (record.packet) {
         if (packetsSeen === estimateAt) packetBound = evenPackets();

@@ -29,6 +29,8 @@ export class CounterReader {
   /** Packets whose headers the counter could not see in full; its parts are not exact then. */
   incomplete = 0;
   ended = false;
+  /** The decode-as hints' scan: its lines (decode-hints.ts's SCAN_FIELDS), when it was asked for. */
+  readonly hintLines: string[] = [];
   /** The stream index's lines; its frames are in the file the counter wrote. */
   readonly streams = new CounterStreams();
   private counts: Omit<RangeFacts, 'interfaces'> | undefined;
@@ -40,6 +42,10 @@ export class CounterReader {
   }
 
   add(line: string): void {
+    if (line.startsWith('hint\t')) {
+      this.hintLines.push(line.slice(5));
+      return;
+    }
     const f = line.split('\t');
     if (this.streams.add(f)) return;
     if (f[0] === 'first') this.firstTime = f[1];

@@ -50,6 +50,8 @@ export interface PassOutput {
   readonly limits: PacketLimits | undefined;
   /** Each frame's streams as this pass numbered them (warm-up included), when it read them all. */
   readonly streams?: RangeStreams | undefined;
+  /** The decode-as hints' scan of the file's first packets, made by the counter where asked. */
+  readonly hintScan?: readonly string[] | undefined;
 }
 
 /** What the passes of one summary share: the Summarizer makes one for each call. */
@@ -70,12 +72,14 @@ export interface SummaryCall {
   readonly readFacts: (file: string) => Promise<CaptureFacts>;
   /** Whether the passes record each frame's streams, for the stream index. */
   readonly streams: boolean;
+  /** Packets of the file's start that the pass reading them scans for decode-as hints (0: none). */
+  readonly hintScan: number;
   /** `read` with the counter, and again with per-packet lines where the counter fell short. */
   readonly counted: (
     read: (counter: ConversationCounter | undefined) => Promise<PassOutput>,
   ) => Promise<PassOutput>;
-  /** Told of each range's output as soon as it is read (in ranges only). */
-  readonly onRangeRead?: ((output: PassOutput) => void) | undefined;
+  /** Told of each pass's output as soon as it is read (each range's, or the whole file's). */
+  readonly onRangeRead?: ((output: PassOutput, first: boolean) => void) | undefined;
 }
 
 export interface PassOptions {
@@ -94,6 +98,8 @@ export interface PassOptions {
    * come from the packets' lines); none: not recorded.
    */
   readonly streamsFile?: string | undefined;
+  /** Packets of the file's start the counter scans for decode-as hints (0 or none: no scan). */
+  readonly hintScan?: number | undefined;
 }
 
 /**
@@ -132,7 +138,12 @@ export async function runPass(
   if (counter) {
     args.push(
       ...statisticsArgs([]),
-      ...luaScriptArgs(counter.script, [counter.library, String(options.warmup), options.streamsFile ?? '']),
+      ...luaScriptArgs(counter.script, [
+        counter.library,
+        String(options.warmup),
+        options.streamsFile ?? '',
+        String(options.hintScan ?? 0),
+      ]),
     );
   } else {
     const pastWarmup = options.warmup > 0 ? `frame.number>${options.warmup}` : undefined;
@@ -202,6 +213,7 @@ export async function runPass(
       : lineStreams?.streamsRead();
   return {
     streams,
+    hintScan: reader?.ended && options.hintScan ? reader.hintLines : undefined,
     parts: reader ? reader.result() : aggregator.result(),
     firstTime: reader ? reader.firstTime : aggregator.firstTime,
     counter: !reader ? 'unused' : !reader.ended ? 'absent' : reader.incomplete > 0 ? 'incomplete' : 'exact',
@@ -231,6 +243,7 @@ export async function readWhole(call: SummaryCall, factsRun: Promise<CaptureFact
         keylogFile: request.keylogFile,
         dissection: request.dissection,
         warmup: 0,
+        hintScan: call.hintScan,
         timeoutMs: Math.max(1, deadline - performance.now()),
         signal: call.signal,
         counter: c,
@@ -249,5 +262,6 @@ export async function readWhole(call: SummaryCall, factsRun: Promise<CaptureFact
     })
     .finally(() => dir && rm(dir, { recursive: true, force: true }));
   if (output.result.aborted) throw abortError();
+  if (!output.result.timedOut) call.onRangeRead?.(output, true);
   return output;
 }

@@ -152,6 +152,9 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
             dissection: request.dissection,
             warmup: chunk.warmupPackets,
             streamsFile: call.streams ? path.join(dir, `streams-${chunk.index}`) : undefined,
+            // The first range reads the file's start, which the hints' scan looks at, when it
+            // holds all the packets the scan reads (else the scan is a pass of its own).
+            hintScan: chunk.index === 0 && chunk.packets > call.hintScan ? call.hintScan : 0,
             timeoutMs: Math.max(1, deadline - performance.now()),
             signal: stopAll.signal,
             counter: c,
@@ -172,7 +175,7 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
       // tshark names the FIFO in its messages; the reader knows the file.
       const stderr = output.result.stderr.split(fifo).join(request.file);
       outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
-      if (!output.result.timedOut && !output.result.aborted) call.onRangeRead?.(output);
+      if (!output.result.timedOut && !output.result.aborted) call.onRangeRead?.(output, chunk.index === 0);
       if (output.result.timedOut || output.result.aborted) stopAll.abort();
       const problem = classifyReadProblem(stderr)?.kind;
       if (problem === 'truncated' || problem === 'damaged') lastRange = Math.min(lastRange, chunk.index);

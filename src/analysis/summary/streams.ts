@@ -28,6 +28,8 @@ class StreamNotes {
   more = 0;
   /** Frames whose ends are not those of their stream (a conversation with wildcards). */
   shared = 0;
+  /** Frames with a TCP or UDP header cut short before its stream was told (the counter's). */
+  untold = 0;
 
   result(frames: Int32Array, warmup: number): RangeStreams {
     const inexact =
@@ -35,7 +37,9 @@ class StreamNotes {
         ? `${this.more} frames have two TCP or UDP headers`
         : this.shared > 0
           ? `${this.shared} frames do not have their stream's ends`
-          : undefined;
+          : this.untold > 0
+            ? `${this.untold} frames have a TCP or UDP header cut short before its stream was told`
+            : undefined;
     const streams = this.streams as Record<StreamKind, ReadonlyMap<number, RangeStream>>;
     return { frames, warmup, streams, syns: this.syns, inexact };
   }
@@ -70,6 +74,7 @@ export class CounterStreams extends StreamNotes {
       this.written = Number(f[1]);
       this.more = Number(f[2]);
       this.shared = Number(f[3]);
+      this.untold = Number(f[4] ?? 0);
     } else return false;
     return true;
   }

@@ -15,7 +15,7 @@ import type { WiresharkTools } from '../../wireshark/locate.js';
 import { conversationCounter } from '../../wireshark/native.js';
 import type { ConversationCounter, CounterStatus } from '../../wireshark/native.js';
 import type { ProcessGroup } from '../../wireshark/process.js';
-import { findDecodeHints } from '../decode-hints.js';
+import { findDecodeHints, hintsFromScan, SCAN_PACKETS } from '../decode-hints.js';
 import type { DecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { ProcessRecords } from '../process-record.js';
@@ -56,7 +56,7 @@ export class Summarizer {
     indexes.useStreamBuilder(async (file, o) => {
       if (o.extend) return this.extendStreams(indexes, file, o.extend, o.timeoutMs ?? timeoutMs, o.signal);
       const request = { file, topN: 0, timeoutMs: o.timeoutMs ?? timeoutMs };
-      await this.read(request, o.signal, undefined, undefined, true);
+      await this.read(request, o.signal, undefined, { streamsOnly: true });
     });
     return this;
   }
@@ -125,24 +125,35 @@ export class Summarizer {
     signal?: AbortSignal,
     progress?: ProgressSink,
   ): Promise<CaptureSummary> {
-    // The hints' scan reads the file's first packets with every tree built (twice a plain pass's
-    // cost a packet, a tenth of a million-packet summary): it starts as soon as any range shows
-    // bare data, which the whole file's hierarchy then shows too, and runs beside the other ranges.
+    // The hints' scan of the file's first packets is made by the counter in the pass that reads
+    // them; only the check of its candidates reads the file again, beside the other ranges. Without
+    // the counter, the scan is a pass of its own with every tree built (twice a plain pass's cost a
+    // packet, a tenth of a million-packet summary): it starts as soon as any range shows bare data,
+    // which the whole file's hierarchy then shows too.
     const hintsStop = new AbortController();
     const stopHints = (): void => hintsStop.abort();
     signal?.addEventListener('abort', stopHints, { once: true });
     let hints: Promise<DecodeHints> | undefined;
-    const startHints = (): Promise<DecodeHints> =>
-      (hints ??= this.tools().then((tools) =>
-        findDecodeHints(this.group, tools.require('tshark'), request, hintsStop.signal),
-      ));
+    const startHints = (scanned?: readonly string[]): Promise<DecodeHints> =>
+      (hints ??= this.tools().then((tools) => {
+        const tshark = tools.require('tshark');
+        return scanned
+          ? hintsFromScan(this.group, tshark, request, scanned, hintsStop.signal)
+          : findDecodeHints(this.group, tshark, request, hintsStop.signal);
+      }));
+    const scanning = request.decodeHints === true && this.counter(await this.tools()) !== undefined;
     const onRangeRead = request.decodeHints
-      ? (output: PassOutput): void => {
-          if (hasBareData(output.stats.protocols)) startHints().catch(() => undefined);
+      ? (output: PassOutput, first: boolean): void => {
+          if (output.hintScan) startHints(output.hintScan).catch(() => undefined);
+          // With the counter, the pass over the file's start brings the scan; where it did not
+          // (a first range shorter than the scan, a fall-back to per-packet lines), the scan is a
+          // pass of its own after all, started by that range's bare data or the whole file's.
+          else if ((!scanning || first) && hasBareData(output.stats.protocols))
+            startHints().catch(() => undefined);
         }
       : undefined;
     try {
-      const summary = await this.read(request, signal, progress, onRangeRead);
+      const summary = await this.read(request, signal, progress, { onRangeRead, hintScan: scanning });
       // The hierarchy says whether any payload was left as bare data: only then is a pass spent on hints.
       if (!request.decodeHints || !hasBareData(summary.protocols)) return summary;
       const found = await startHints();
@@ -172,9 +183,17 @@ export class Summarizer {
     request: SummaryRequest,
     signal: AbortSignal | undefined,
     progress: ProgressSink | undefined,
-    onRangeRead: ((output: PassOutput) => void) | undefined,
-    /** Only for the stream index: no pass of its own for checksums. */
-    streamsOnly = false,
+    {
+      onRangeRead,
+      streamsOnly = false,
+      hintScan = false,
+    }: {
+      readonly onRangeRead?: ((output: PassOutput, first: boolean) => void) | undefined;
+      /** Only for the stream index: no pass of its own for checksums. */
+      readonly streamsOnly?: boolean;
+      /** The counter's pass over the file's start makes the decode-as hints' scan. */
+      readonly hintScan?: boolean;
+    },
   ): Promise<CaptureSummary> {
     const tools = await this.tools();
     const tshark = tools.require('tshark');
@@ -191,11 +210,14 @@ export class Summarizer {
       signal,
       progress,
       workDir: this.workDir,
-      // Only the stream index's own pass records streams: reading them from each packet's tree
-      // costs a summary about a quarter more CPU (a 2M-packet summary: 35 s -> 65 s wall on a busy
-      // machine), so a summary leaves it to the first drill-down that needs one. Decode-as rules
-      // can make tunnels, whose streams a plain whole-file pass would not number.
+      // Only the stream index's own pass records streams. tshark reads them from the TCP and UDP
+      // taps at no measurable cost, but the server holding every range's streams until they are
+      // assembled cost a summary of 1.1M packets of short connections 1.1 s more CPU (7%) and
+      // 150 MB more memory (too close to 1 GB), so a summary leaves it to the first drill-down that
+      // needs one. Decode-as rules can make tunnels, whose streams a plain whole-file pass would
+      // not number.
       streams: streamsOnly && this.indexes !== undefined && isDefaultDissection(request.dissection),
+      hintScan: hintScan && counter ? SCAN_PACKETS : 0,
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
       onRangeRead,
