@@ -183,9 +183,6 @@ describe('filtered listings continued past long-lived streams', () => {
     t.after(() => rm(dir, { recursive: true, force: true }));
     const tools: WiresharkTools = await locateWiresharkTools(group);
     const { file, keylog } = await makeCapture(dir);
-    await import('node:fs/promises').then((f) =>
-      f.copyFile(file, '/tmp/cont/long.pcapng').then(() => f.copyFile(keylog, '/tmp/cont/long.keys')),
-    );
     // The capture's shape, from tshark itself: over 100,000 frames, and the long connection
     // (the first TCP stream) spans it with more frames than a cut may hold.
     const rows = await tsharkFields(file, ['frame.number', 'tcp.stream']);
