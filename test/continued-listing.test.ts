@@ -13,11 +13,9 @@ import type { AnalysisRequest, AnalysisResult } from '../src/analysis/analyze-ca
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import type { WiresharkTools } from '../src/wireshark/locate.js';
-import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
-import { Summarizer } from '../src/analysis/summary/index.js';
-import { defaultChunking } from '../src/analysis/summary/ranges.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus } from './helpers/paths.js';
+import { indexesWithStreams } from './helpers/stream-indexes.js';
 
 const HOST = '127.83.85.10';
 
@@ -104,13 +102,7 @@ describe('filtered listings continued', () => {
     file: string,
   ): Promise<{ whole: Analyzer; continuing: Analyzer; indexed: boolean }> {
     const common = { timeoutMs: 60_000, runtimeDir };
-    const indexes = new FrameIndexes();
-    new Summarizer(
-      group,
-      () => Promise.resolve(tools),
-      () => runtimeDir.path(),
-      defaultChunking(2),
-    ).keepStreamsIn(indexes, 120_000);
+    const indexes = indexesWithStreams(tools, runtimeDir, 120_000);
     const streams = await indexes.ensureStreams(file);
     return {
       whole: new Analyzer(group, () => Promise.resolve(tools), { ...common, frameIndexes: null }),

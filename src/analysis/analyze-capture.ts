@@ -47,7 +47,10 @@ import { detailsCutRead, selectedFrames, SparseReads, streamsWhenWorth } from '.
 import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
 import type { SparseLimits } from './index/sparse-cut.js';
 import { packetFrame } from './listing-checkpoints.js';
-import { Continuations, expectedCutStreams } from './continued-read.js';
+import { Continuations, expectedCutStreams, pageNeeds } from './continued-read.js';
+import type { ContinuationCut, StreamSets } from './continued-read.js';
+import type { Checkpoint } from './listing-checkpoints.js';
+import type { StreamIndex } from './index/stream-index.js';
 import type { Listing, ListingHooks } from './continued-read.js';
 import { ListingRenumberer } from './renumber-listing.js';
 
@@ -401,7 +404,9 @@ export class Analyzer {
   /**
    * The next page of a filtered listing read from a continuation cut: undefined when none applies
    * (no earlier page of this listing, no stream index, a small capture), or why the whole file
-   * must be read.
+   * must be read. A cut that kept some long streams light (their first frame only) holds when none
+   * of them has packets where the page's matches lie; else it is read again with those streams'
+   * whole history, a few times at most.
    */
   private async continueListing(
     tools: WiresharkTools,
@@ -412,62 +417,117 @@ export class Analyzer {
   ): Promise<AnalysisResult | { whole: string } | undefined> {
     if (!this.continuations || req.displayFilter === undefined) return undefined;
     const dir = await this.options.runtimeDir.path();
-    const got = await this.continuations.open(listing, req.file, req.offset, dir, signal);
-    if (!got || 'whole' in got) return got;
-    const { cut, checkpoint, streams } = got;
-    try {
-      const glossary = req.outputFormat === 'text' ? undefined : await this.glossary.get(signal);
-      const renumber = new ListingRenumberer({
-        fileFrame: (n) => cut.fileFrame(n),
-        streams,
-        expectedCut: expectedCutStreams(cut.plan, streams),
-        isFrameField: (f) => glossary?.typeOf(f) === 'FT_FRAMENUM',
-      });
-      const printed = withListingFields(redaction.fields, CONTINUATION_FIELDS);
-      const numberColumn = printed.indexOf('frame.number');
-      const read: CutRead = {
-        file: cut.file,
-        // The match before the page's first is read too (not shown): the first's
-        // frame.time_delta_displayed counts from it.
-        plan: { skip: req.offset - checkpoint.match + 1 },
-        mapPacket: (p) => {
-          const text =
-            req.outputFormat === 'json'
-              ? renumber.json(p.text)
-              : req.outputFormat === 'fields'
-                ? renumber.fields(p.text, printed, numberColumn)
-                : renumber.text(p.text);
-          return text === p.text ? p : { text, length: p.length + text.length - p.text.length };
-        },
-        mapPage: (page) => ({
-          ...page,
-          offset: req.offset,
-          matchedSeen: page.matchedSeen + checkpoint.match - 1,
-        }),
-      };
-      const recorder = this.continuations.recorder(listing, req.offset, checkpoint.match - 1, {
-        frames: [checkpoint.previous, checkpoint.frame],
-        fields: CONTINUATION_FIELDS,
-      });
-      const filter = `(${req.displayFilter}) && frame.number >= ${cut.cutFrame(checkpoint.previous)}`;
-      const answer = await this.readPage(
-        tools,
-        { ...req, displayFilter: filter },
-        { twoPass: false, lastFrame: undefined, redaction, treeNote: [], cut: read, listing: recorder },
+    const whole = { tcp: new Set<number>(), udp: new Set<number>() };
+    for (let read = 1; ; read++) {
+      const got = await this.continuations.open(listing, req.file, req.offset, dir, {
         signal,
-        undefined,
-      );
-      if (recorder.mismatch()) return { whole: 'the cut matched other frames than the whole file did' };
-      if (renumber.unmapped > 0) return { whole: renumber.why ?? 'a number on the page is not the file' };
-      if (mayHoldTelnet(req, answer.page.body))
-        return { whole: 'Telnet passwords are redacted from the packets before them' };
-      return {
-        ...answer,
-        readFrom: { cut: { first: checkpoint.frame, last: cut.plan.last, skip: cut.plan.prefix.length } },
-      };
-    } finally {
-      await cut.close();
+        whole,
+        pageEnd: req.offset + req.limit,
+      });
+      if (!got || 'whole' in got) return got;
+      let answer: Awaited<ReturnType<Analyzer['readContinued']>>;
+      try {
+        answer = await this.readContinued(tools, req, { ...got, listing }, redaction, signal);
+      } finally {
+        await got.cut.close();
+      }
+      if ('page' in answer || 'whole' in answer) return answer;
+      const more =
+        [...answer.needs.tcp].filter((s) => !whole.tcp.has(s)).length +
+        [...answer.needs.udp].filter((s) => !whole.udp.has(s)).length;
+      if (more === 0 || read === MAX_CONTINUED_READS)
+        return {
+          whole: `the page needs the whole history of streams too long to read from a cut (${answer.why})`,
+        };
+      for (const kind of ['tcp', 'udp'] as const) for (const s of answer.needs[kind]) whole[kind].add(s);
     }
+  }
+
+  /**
+   * One read of a continuation cut: the page, why the whole file must be read, or the light
+   * streams the page's matches met (to read again with their history).
+   */
+  private async readContinued(
+    tools: WiresharkTools,
+    req: AnalysisRequest,
+    {
+      cut,
+      checkpoint,
+      streams,
+      listing,
+    }: { cut: ContinuationCut; checkpoint: Checkpoint; streams: StreamIndex; listing: Listing },
+    redaction: ReturnType<typeof packetRedaction>,
+    signal: AbortSignal | undefined,
+  ): Promise<AnalysisResult | { whole: string } | { needs: StreamSets; why: string }> {
+    if (!this.continuations || req.displayFilter === undefined) return { whole: 'no filtered listing' };
+    const glossary = req.outputFormat === 'text' ? undefined : await this.glossary.get(signal);
+    const renumber = new ListingRenumberer({
+      fileFrame: (n) => cut.fileFrame(n),
+      streams,
+      expectedCut: expectedCutStreams(cut.plan, streams),
+      isFrameField: (f) => glossary?.typeOf(f) === 'FT_FRAMENUM',
+    });
+    const printed = withListingFields(redaction.fields, CONTINUATION_FIELDS);
+    const numberColumn = printed.indexOf('frame.number');
+    const read: CutRead = {
+      file: cut.file,
+      // The match before the page's first is read too (not shown): the first's
+      // frame.time_delta_displayed counts from it.
+      plan: { skip: req.offset - checkpoint.match + 1 },
+      mapPacket: (p) => {
+        const text =
+          req.outputFormat === 'json'
+            ? renumber.json(p.text)
+            : req.outputFormat === 'fields'
+              ? renumber.fields(p.text, printed, numberColumn)
+              : renumber.text(p.text);
+        return text === p.text ? p : { text, length: p.length + text.length - p.text.length };
+      },
+      mapPage: (page) => ({
+        ...page,
+        offset: req.offset,
+        matchedSeen: page.matchedSeen + checkpoint.match - 1,
+      }),
+    };
+    const recorder = this.continuations.recorder(listing, req.offset, checkpoint.match - 1, {
+      frames: [checkpoint.previous, checkpoint.frame],
+      fields: CONTINUATION_FIELDS,
+    });
+    // The match before the page, then the frames from the page's first match on: no frame between
+    // them matches in the file, and the warm-up between them may hold light streams' packets.
+    const [previous, first] = [cut.cutFrame(checkpoint.previous), cut.cutFrame(checkpoint.frame)];
+    const filter = `(${req.displayFilter}) && (frame.number == ${previous} || frame.number >= ${first})`;
+    const answer = await this.readPage(
+      tools,
+      { ...req, displayFilter: filter },
+      { twoPass: false, lastFrame: undefined, redaction, treeNote: [], cut: read, listing: recorder },
+      signal,
+      undefined,
+    );
+    // The match past the page's rows (the next page's first), and where the rows and it lie.
+    const pastRows = req.offset + answer.page.shown;
+    const past = answer.page.moreMatch ? recorder.frameOf(pastRows) : undefined;
+    if (answer.page.moreMatch && past === undefined)
+      return { whole: 'the match past the page has no frame number' };
+    const { needs, keepPast } = pageNeeds(cut.plan, streams, {
+      // A page that shows no row: the matches skipped before it lie up to the match past it.
+      lastRow: recorder.frameOf(pastRows - 1) ?? (past ?? checkpoint.frame) - 1,
+      past,
+      mismatch: recorder.mismatch(),
+    });
+    if (needs.tcp.size + needs.udp.size > 0) {
+      const names = [...[...needs.tcp].map((s) => `tcp ${s}`), ...[...needs.udp].map((s) => `udp ${s}`)];
+      return { needs, why: `streams ${names.slice(0, 5).join(', ')}${names.length > 5 ? ' ...' : ''}` };
+    }
+    if (recorder.mismatch()) return { whole: 'the cut matched other frames than the whole file did' };
+    if (renumber.unmapped > 0) return { whole: renumber.why ?? 'a number on the page is not the file' };
+    if (mayHoldTelnet(req, answer.page.body))
+      return { whole: 'Telnet passwords are redacted from the packets before them' };
+    recorder.commit(keepPast ? Infinity : pastRows - 1);
+    return {
+      ...answer,
+      readFrom: { cut: { first: checkpoint.frame, last: cut.plan.last, skip: cut.plan.prefix.length } },
+    };
   }
 
   /** One tshark pass over the file (or its cut) through the page budget. */
@@ -834,6 +894,12 @@ function withoutLastColumns(p: Packet, n: number): Packet {
 
 /** The fields a continued fields page prints: the frame number, and the streams it checks. */
 const CONTINUATION_FIELDS = ['frame.number', 'tcp.stream', 'udp.stream'];
+
+/**
+ * Reads of one continued page at most: the first, and again with the history of the light streams
+ * its matches met (and once more, should the second page's matches meet others).
+ */
+const MAX_CONTINUED_READS = 3;
 
 /** `fields` and, after them, those of `wanted` they lack. */
 function withListingFields(fields: readonly string[], wanted: readonly string[]): readonly string[] {

@@ -36,6 +36,8 @@ interface Listing {
 /** Listings remembered at most, and checkpoints per listing. */
 const MAX_LISTINGS = 64;
 const MAX_POINTS = 4096;
+/** Matches back that framesPerMatch looks (a few pages). */
+const SPREAD = 1000;
 
 function keyText(k: ListingKey): string {
   return JSON.stringify([k.dev, k.ino, k.displayFilter, k.keylogFile ?? '', k.dissection]);
@@ -93,6 +95,17 @@ export class ListingCheckpoints {
       found = p;
     }
     return found;
+  }
+
+  /**
+   * Frames per match about `point`, from the points recorded before it (up to SPREAD matches
+   * back), or undefined when none is: how far a page that starts there likely reaches.
+   */
+  framesPerMatch(key: ListingKey, size: number, mtimeMs: number, point: Checkpoint): number | undefined {
+    const listing = this.current(keyText(key), size, mtimeMs);
+    const earliest = listing?.points.find((p) => p.match < point.match && p.match >= point.match - SPREAD);
+    if (!earliest) return undefined;
+    return (point.frame - earliest.frame) / (point.match - earliest.match);
   }
 
   /** The listing if what it recorded still holds for the file at this size and time. */
