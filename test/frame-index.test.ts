@@ -14,11 +14,12 @@ import type { AnalysisRequest } from '../src/analysis/analyze-capture.js';
 import { BYTES_PER_FRAME } from '../src/analysis/index/frame-index.js';
 import { DEFAULT_INDEX_LIMITS, FrameIndexes } from '../src/analysis/index/frame-indexes.js';
 import { fileFrame, planCut, writeCut } from '../src/analysis/index/cut.js';
-import { Summarizer } from '../src/analysis/summary/index.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
+import type { WiresharkTools } from '../src/wireshark/locate.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { portReuseCapture } from './helpers/port-reuse.js';
+import { indexesWithStreams } from './helpers/stream-indexes.js';
 import { corpus } from './helpers/paths.js';
 import { tsharkFields } from './helpers/tshark.js';
 
@@ -193,13 +194,16 @@ describe('pages read from a cut', () => {
   let dir = '';
   let made: string | undefined;
   let analyzer: Analyzer;
+  let tools: WiresharkTools;
+  let runtimeDir: RuntimeDir;
   const WARMUP = 40;
   before(async () => {
     dir = await tempDir();
-    const tools = await locateWiresharkTools(group);
+    tools = await locateWiresharkTools(group);
+    runtimeDir = new RuntimeDir(dir);
     analyzer = new Analyzer(group, () => Promise.resolve(tools), {
       timeoutMs: 60_000,
-      runtimeDir: new RuntimeDir(dir),
+      runtimeDir,
       cutWarmup: WARMUP,
     });
   });
@@ -286,11 +290,7 @@ describe('pages read from a cut', () => {
     assert.notDeepEqual(blind.page.body.split('\n'), expected);
     // With it (as a follow or details call leaves it), the page reads the whole file, and says why.
     assert.ok(analyzer.frameIndexes);
-    new Summarizer(
-      group,
-      () => locateWiresharkTools(group),
-      () => Promise.resolve(dir),
-    ).keepStreamsIn(analyzer.frameIndexes, 60_000);
+    indexesWithStreams(tools, runtimeDir, 60_000, analyzer.frameIndexes);
     assert.ok(await analyzer.frameIndexes.ensureStreams(file));
     const seen = await page(file, offset, 'text');
     assert.deepEqual(seen.page.body.split('\n'), expected);

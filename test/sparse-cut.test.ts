@@ -18,7 +18,6 @@ import { frameFilter } from '../src/analysis/frames.js';
 import { FrameIndexes } from '../src/analysis/index/frame-indexes.js';
 import type { StreamIndex } from '../src/analysis/index/stream-index.js';
 import { SparseReads } from '../src/analysis/sparse-read.js';
-import { Summarizer } from '../src/analysis/summary/index.js';
 import { RuntimeDir } from '../src/storage/runtime-dir.js';
 import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import type { WiresharkTools } from '../src/wireshark/locate.js';
@@ -27,6 +26,7 @@ import type { FieldStreamIndex } from './helpers/field-streams.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus } from './helpers/paths.js';
 import { portReuseCapture } from './helpers/port-reuse.js';
+import { indexesWithStreams } from './helpers/stream-indexes.js';
 
 const run = promisify(execFile);
 const HOST = '127.83.81.20';
@@ -307,13 +307,7 @@ describe('sparse cuts', () => {
     ]);
     const syn = Number(stdout.trim().split('\n')[0]);
     assert.ok(syn > 20, `the reusing SYN is frame ${syn}`);
-    const indexes = new FrameIndexes();
-    new Summarizer(
-      group,
-      () => Promise.resolve(tools),
-      () => Promise.resolve(dir),
-    ).keepStreamsIn(indexes, 60_000);
-    const streams = await indexes.ensureStreams(file);
+    const streams = await indexesWithStreams(tools, runtimeDir, 60_000).ensureStreams(file);
     assert.ok(streams);
     assert.notEqual(streams.reusedFrom?.(streams.streamOf('tcp', syn)), undefined);
     const whole = wholeTreesOf(file, [syn]);

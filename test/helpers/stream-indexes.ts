@@ -7,13 +7,16 @@ import type { RuntimeDir } from '../../src/storage/runtime-dir.js';
 import type { WiresharkTools } from '../../src/wireshark/locate.js';
 import { group } from './loopback-capture.js';
 
-/** New frame indexes; their stream indexes come from a two-range summary pass within `timeoutMs`. */
+/**
+ * Frame indexes (new ones, or `indexes`) whose stream indexes come from a two-range summary pass
+ * within `timeoutMs`.
+ */
 export function indexesWithStreams(
   tools: WiresharkTools,
   runtimeDir: RuntimeDir,
   timeoutMs: number,
+  indexes = new FrameIndexes(),
 ): FrameIndexes {
-  const indexes = new FrameIndexes();
   new Summarizer(
     group,
     () => Promise.resolve(tools),

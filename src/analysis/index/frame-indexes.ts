@@ -29,7 +29,8 @@ export interface StreamExtension {
   readonly assembler: StreamAssembler;
   /** The file's frame index as it is now: where each frame is, how many there are. */
   readonly frames: FrameIndex;
-  /** The file's version the index held covers. */
+  /** The index held, and the file's version it covers. */
+  readonly index: StreamIndex;
   readonly version: FileVersion;
 }
 
@@ -218,7 +219,7 @@ export class FrameIndexes {
     // Only a file that grew since: an index a pass left short (damage) is not read again each call.
     const frames = await this.get(file, signal).catch(() => undefined);
     if (!frames || frames.version.size <= held.version.size || frames.count <= index.frames) return undefined;
-    return { assembler, frames, version: held.version };
+    return { assembler, frames, index, version: held.version };
   }
 
   private async streamEntry(file: string): Promise<StreamEntry | undefined> {

@@ -73,7 +73,6 @@ export class Summarizer {
     signal: AbortSignal,
   ): Promise<void> {
     const tools = await this.tools();
-    const held = extension.assembler.index();
     const assembled = await extendStreams({
       group: this.group,
       tshark: tools.require('tshark'),
@@ -90,7 +89,7 @@ export class Summarizer {
     });
     // The version the grown index covers: the frame index's, as its scan found the file.
     if (assembled.index) await indexes.keepStreams(file, extension.frames.version, assembled);
-    else await indexes.keepStreams(file, extension.version, { index: held });
+    else await indexes.keepStreams(file, extension.version, { index: extension.index });
   }
 
   /** Set once the counter failed to load: later passes go straight to per-packet lines. */
