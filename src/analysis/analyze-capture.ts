@@ -47,7 +47,7 @@ import { detailsCutRead, selectedFrames, SparseReads, streamsWhenWorth } from '.
 import type { DetailsCutRead, StreamsOf } from './sparse-read.js';
 import type { SparseLimits } from './index/sparse-cut.js';
 import { packetFrame } from './listing-checkpoints.js';
-import { Continuations, expectedCutStreams, pageNeeds } from './continued-read.js';
+import { Continuations, expectedCutStreams, pageNeeds, reusedPortsUnseen } from './continued-read.js';
 import type { ContinuationCut, StreamSets } from './continued-read.js';
 import type { Checkpoint } from './listing-checkpoints.js';
 import type { StreamIndex } from './index/stream-index.js';
@@ -520,6 +520,19 @@ export class Analyzer {
       return { needs, why: `streams ${names.slice(0, 5).join(', ')}${names.length > 5 ? ' ...' : ''}` };
     }
     if (recorder.mismatch()) return { whole: 'the cut matched other frames than the whole file did' };
+    // A SYN on an older connection's ports differs where it is a row, or where the filter may
+    // match on its flag: then anywhere up to the match past the page.
+    const mayMatch = /tcp|expert|_ws/.test(req.displayFilter ?? '');
+    const to = mayMatch ? (past ?? cut.plan.last) : checkpoint.frame - 1;
+    const rows = Array.from({ length: answer.page.shown }, (_, i) => recorder.frameOf(req.offset + i) ?? 0);
+    const span = {
+      *[Symbol.iterator]() {
+        for (let n = checkpoint.frame; n <= to; n++) yield n;
+      },
+    };
+    const reused = reusedPortsUnseen(cut.plan, streams, rows) ?? reusedPortsUnseen(cut.plan, streams, span);
+    if (reused !== undefined)
+      return { whole: `the SYN of frame ${reused} reuses the ports of a connection the cut does not hold` };
     if (renumber.unmapped > 0) return { whole: renumber.why ?? 'a number on the page is not the file' };
     if (mayHoldTelnet(req, answer.page.body))
       return { whole: 'Telnet passwords are redacted from the packets before them' };

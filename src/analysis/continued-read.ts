@@ -280,6 +280,29 @@ export function pageNeeds(
 }
 
 /**
+ * The first of file frames `frames` (in the tail) that begins a TCP stream on the ports of an
+ * earlier one the cut does not hold: tshark flags that SYN "[TCP Port numbers reused]" (and a
+ * filter on tcp.analysis.flags matches it) reading the whole file only.
+ */
+export function reusedPortsUnseen(
+  plan: ContinuationPlan,
+  streams: StreamIndex,
+  frames: Iterable<number>,
+): number | undefined {
+  if (!streams.reusedFrom) return undefined;
+  const prefix = new Set(plan.prefix);
+  for (const n of frames) {
+    if (n < plan.tail || n > plan.last) continue;
+    const s = streams.streamOf('tcp', n);
+    if (s === NO_STREAM || streams.span('tcp', s)?.first !== n) continue;
+    const earlier = streams.reusedFrom(s);
+    const span = earlier === undefined ? undefined : streams.span('tcp', earlier);
+    if (span && span.last < plan.tail && !prefix.has(span.first)) return n;
+  }
+  return undefined;
+}
+
+/**
  * The light streams of `plan` (read without their history) that have packets among file frames
  * `from`..`to`: where a page's matches lie, a light stream's packets may have been dissected
  * otherwise than in the whole file (TCP analysis, reassembly, TLS records, relative numbers), and
