@@ -15,6 +15,7 @@ import { locateWiresharkTools } from '../src/wireshark/locate.js';
 import type { WiresharkTools } from '../src/wireshark/locate.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { corpus } from './helpers/paths.js';
+import { portReuseCapture } from './helpers/port-reuse.js';
 import { indexesWithStreams } from './helpers/stream-indexes.js';
 
 const HOST = '127.83.85.10';
@@ -167,6 +168,18 @@ describe('filtered listings continued', () => {
       }
     });
   }
+
+  it('pages past a SYN on the ports of a connection older than the cut equal the whole file', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const file = await portReuseCapture(dir, HOST, '127.83.85.11');
+    const a = await analyzers(file);
+    assert.ok(a.indexed, 'no stream index of the capture made here');
+    for (const filter of [
+      'tcp.flags.syn == 1 || tcp.analysis.flags',
+      'tcp.flags.syn == 1 && tcp.flags.ack == 0',
+    ])
+      for (const format of FORMATS) await pageThrough({ file, filter }, format, a, 2);
+  });
 
   it('pages of a capture made here (port reuse, a keep-alive connection) equal the whole file', async (t) => {
     if (!(await requireCapture(t))) return;
