@@ -6,6 +6,7 @@ import { ConversationAggregator, mergeConversations } from '../src/analysis/summ
 import { asciiOf, followArgument, hexdumpOf, parseFollowRaw } from '../src/analysis/follow.js';
 import { frameFilter, parseFrameSelection } from '../src/analysis/frames.js';
 import { mergeStatistics, parseStatistics } from '../src/analysis/summary/stats.js';
+import { topEntries } from '../src/analysis/summary/assembly.js';
 import type { Statistics } from '../src/analysis/summary/types.js';
 import { parseCaptureFacts } from '../src/wireshark/capinfos.js';
 
@@ -243,6 +244,39 @@ describe('statistics of ranges, added up', () => {
       merged.expert.map((e) => e.count),
       [3],
     );
+  });
+
+  it('leaves the first range untouched when a second is added', () => {
+    const first = part([['eth', 3]], [['10.0.0.1', 3]], 1);
+    const merged = mergeStatistics([first, part([['eth', 2]], [['10.0.0.1', 1]], 2)]);
+    assert.deepEqual(
+      [merged.protocols[0]?.frames, merged.endpoints[0]?.packets, merged.expert[0]?.count],
+      [5, 4, 3],
+    );
+    assert.deepEqual(
+      [first.protocols[0]?.frames, first.endpoints[0]?.packets, first.expert[0]?.count],
+      [3, 3, 1],
+    );
+  });
+});
+
+describe('top entries', () => {
+  it('keeps the first n as a stable sort would, ties included', () => {
+    // A small deterministic generator: many ties on bytes, some on names too.
+    let seed = 7;
+    const next = (m: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % m;
+    for (let round = 0; round < 200; round++) {
+      const items = Array.from({ length: next(60) }, (_, i) => ({ i, bytes: next(8), name: `n${next(5)}` }));
+      const compare = (x: (typeof items)[number], y: (typeof items)[number]): number =>
+        y.bytes - x.bytes || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+      for (const n of [0, 1, 3, 10, 70]) {
+        const expected = [...items].sort(compare).slice(0, n);
+        assert.deepEqual(
+          topEntries(items, n, compare).map((x) => x.i),
+          expected.map((x) => x.i),
+        );
+      }
+    }
   });
 });
 

@@ -13,9 +13,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const WRITE_SIZE = 1024 * 1024;
 
-/** Makes a FIFO at `path` (mode 0600), with the system's own mkfifo. */
-export async function makeFifo(path: string): Promise<void> {
-  await run('mkfifo', ['-m', '600', path], { timeout: 10_000 });
+/** Makes a FIFO at each of `paths` (mode 0600), with one run of the system's own mkfifo. */
+export async function makeFifo(...paths: string[]): Promise<void> {
+  await run('mkfifo', ['-m', '600', '--', ...paths], { timeout: 10_000 });
 }
 
 export interface FifoFeed {

@@ -232,18 +232,21 @@ export class ConversationAggregator {
 }
 
 /**
- * The conversations of consecutive ranges, joined: a part that carries on is added to the latest
- * conversation with the same tuple. Times are seconds from `origin`, the capture's first packet.
+ * The conversations of consecutive ranges, joined as each range is read, in range order: a part
+ * that carries on is added to the latest conversation with the same tuple. Folding a range as soon
+ * as the ranges before it are in leaves only the last range's parts to join once all are read.
  */
-export function mergeConversations(
-  passes: readonly (readonly ConversationPart[])[],
-  origin: Instant | undefined,
-): Conversation[] {
-  const merged: ConversationPart[] = [];
-  const latest = new Map<string, ConversationPart>();
-  passes.forEach((parts, index) => {
+export class ConversationFold {
+  private readonly merged: ConversationPart[] = [];
+  private readonly latest = new Map<string, ConversationPart>();
+  private ranges = 0;
+
+  /** The next range's parts. */
+  add(parts: readonly ConversationPart[]): void {
+    const { merged, latest } = this;
+    const later = this.ranges++ > 0;
     for (const p of parts) {
-      const into = index > 0 && p.continues ? latest.get(p.tuple) : undefined;
+      const into = later && p.continues ? latest.get(p.tuple) : undefined;
       if (!into) {
         const copy = { ...p };
         merged.push(copy);
@@ -257,9 +260,18 @@ export function mergeConversations(
       if (before(p.first, into.first)) into.first = p.first;
       if (before(into.last, p.last)) into.last = p.last;
     }
-  });
+  }
+
+  /** The joined conversations, in the order their first packet came (not yet timed). */
+  parts(): readonly ConversationPart[] {
+    return this.merged;
+  }
+}
+
+/** A joined conversation with times in seconds from `origin`, the capture's first packet. */
+export function conversationOf(e: ConversationPart, origin: Instant | undefined): Conversation {
   const zero = origin ?? '0';
-  return merged.map((e) => ({
+  return {
     kind: e.kind,
     a: e.a,
     b: e.b,
@@ -269,5 +281,15 @@ export function mergeConversations(
     bytes: e.bytes,
     startSeconds: secondsSince(zero, e.first),
     durationSeconds: secondsSince(e.first, e.last),
-  }));
+  };
+}
+
+/** The conversations of consecutive ranges, joined (see ConversationFold). */
+export function mergeConversations(
+  passes: readonly (readonly ConversationPart[])[],
+  origin: Instant | undefined,
+): Conversation[] {
+  const fold = new ConversationFold();
+  for (const parts of passes) fold.add(parts);
+  return fold.parts().map((p) => conversationOf(p, origin));
 }

@@ -111,70 +111,94 @@ export const SUMMARY_STATISTICS = [
 ] as const;
 
 /**
- * The statistics of consecutive ranges of one capture, added up: protocol counts by path (a path
- * first seen in a later range goes after its parent's other children, as tshark orders them by
- * first appearance), endpoints by address, expert messages by what they say.
+ * The statistics of consecutive ranges of one capture, added up as each range is read, in range
+ * order: protocol counts by path (a path first seen in a later range goes after its parent's other
+ * children, as tshark orders them by first appearance), endpoints by address, expert messages by
+ * what they say.
  */
-export function mergeStatistics(parts: readonly Statistics[]): Statistics {
-  if (parts.length === 1 && parts[0]) return parts[0];
-  interface Node {
-    node: ProtocolNode;
-    children: Node[];
+export class StatisticsFold {
+  private readonly root: FoldNode[] = [];
+  private readonly byPath = new Map<string, FoldNode>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly expert = new Map<string, ExpertEntry>();
+  private only: Statistics | undefined;
+  private ranges = 0;
+
+  /** The next range's statistics. */
+  add(part: Statistics): void {
+    // One range's statistics are the answer as they are: nothing is copied for a single pass.
+    if (this.ranges++ === 0) {
+      this.only = part;
+      return;
+    }
+    if (this.only) {
+      const first = this.only;
+      this.only = undefined;
+      this.fold(first);
+    }
+    this.fold(part);
   }
-  const root: Node[] = [];
-  const byPath = new Map<string, Node>();
-  for (const part of parts) {
+
+  result(): Statistics {
+    if (this.only) return this.only;
+    const protocols: ProtocolNode[] = [];
+    const walk = (nodes: FoldNode[]): void => {
+      for (const n of nodes) {
+        protocols.push({ ...n.node, frames: n.frames, bytes: n.bytes });
+        walk(n.children);
+      }
+    };
+    walk(this.root);
+    return { protocols, endpoints: [...this.endpoints.values()], expert: [...this.expert.values()] };
+  }
+
+  private fold(part: Statistics): void {
     for (const p of part.protocols) {
-      const known = byPath.get(p.path);
+      const known = this.byPath.get(p.path);
       if (known) {
-        known.node = {
-          ...known.node,
-          frames: known.node.frames + p.frames,
-          bytes: known.node.bytes + p.bytes,
-        };
+        known.frames += p.frames;
+        known.bytes += p.bytes;
         continue;
       }
-      const fresh: Node = { node: p, children: [] };
-      byPath.set(p.path, fresh);
-      const parent = p.path.includes(':') ? byPath.get(p.path.slice(0, p.path.lastIndexOf(':'))) : undefined;
-      (parent ? parent.children : root).push(fresh);
+      const fresh: FoldNode = { node: p, frames: p.frames, bytes: p.bytes, children: [] };
+      this.byPath.set(p.path, fresh);
+      const parent = p.path.includes(':')
+        ? this.byPath.get(p.path.slice(0, p.path.lastIndexOf(':')))
+        : undefined;
+      (parent ? parent.children : this.root).push(fresh);
     }
-  }
-  const protocols: ProtocolNode[] = [];
-  const walk = (nodes: Node[]): void => {
-    for (const n of nodes) {
-      protocols.push(n.node);
-      walk(n.children);
-    }
-  };
-  walk(root);
-
-  const endpoints = new Map<string, Endpoint>();
-  for (const part of parts) {
+    const endpoints = this.endpoints;
     for (const e of part.endpoints) {
       const key = `${e.kind} ${e.address}`;
       const known = endpoints.get(key);
-      endpoints.set(
-        key,
-        known
-          ? {
-              ...known,
-              packets: known.packets + e.packets,
-              bytes: known.bytes + e.bytes,
-              txBytes: known.txBytes + e.txBytes,
-              rxBytes: known.rxBytes + e.rxBytes,
-            }
-          : e,
-      );
+      if (!known) endpoints.set(key, { ...e });
+      else {
+        known.packets += e.packets;
+        known.bytes += e.bytes;
+        known.txBytes += e.txBytes;
+        known.rxBytes += e.rxBytes;
+      }
     }
-  }
-  const expert = new Map<string, ExpertEntry>();
-  for (const part of parts) {
+    const expert = this.expert;
     for (const e of part.expert) {
       const key = `${e.severity}\t${e.group}\t${e.protocol}\t${e.summary}`;
       const known = expert.get(key);
-      expert.set(key, known ? { ...known, count: known.count + e.count } : e);
+      if (!known) expert.set(key, { ...e });
+      else known.count += e.count;
     }
   }
-  return { protocols, endpoints: [...endpoints.values()], expert: [...expert.values()] };
+}
+
+interface FoldNode {
+  readonly node: ProtocolNode;
+  frames: number;
+  bytes: number;
+  readonly children: FoldNode[];
+}
+
+/** The statistics of consecutive ranges of one capture, added up (see StatisticsFold). */
+export function mergeStatistics(parts: readonly Statistics[]): Statistics {
+  const fold = new StatisticsFold();
+  for (const part of parts) fold.add(part);
+  return fold.result();
 }

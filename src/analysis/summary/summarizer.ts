@@ -238,11 +238,17 @@ export class Summarizer {
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = ranged.facts ?? (await (factsRun ?? call.readFacts(request.file)));
         // Checking checksums would cost a whole second pass over a large file: said, not done.
-        return assembleSummary(call, facts, ranged.outputs, {
-          droppedByInterface: await drops,
-          badChecksums: undefined,
-          checksumsNotChecked: `the file (${Math.round(size / 1e6)} MB) was read in ranges, and checking them costs a second pass`,
-        });
+        return assembleSummary(
+          call,
+          facts,
+          ranged.outputs,
+          {
+            droppedByInterface: await drops,
+            badChecksums: undefined,
+            checksumsNotChecked: `the file (${Math.round(size / 1e6)} MB) was read in ranges, and checking them costs a second pass`,
+          },
+          ranged.fold,
+        );
       }
     }
     factsRun ??= call.readFacts(request.file);
