@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { abortError } from '../../errors.js';
 import { BYTES_PER_FRAME, FrameIndex, scanInto } from './frame-index.js';
 import type { FileVersion } from './frame-index.js';
-import type { Assembled, StreamAssembler } from './stream-assembly.js';
+import type { Assembled, PendingStreams, StreamAssembler } from './stream-assembly.js';
 import type { StreamIndex } from './stream-index.js';
 
 /** Runs a summary pass over `file` that keeps its stream index here (Summarizer.indexStreams). */
@@ -41,6 +41,8 @@ interface StreamEntry {
   readonly reason: string | undefined;
   /** What extends the index when the file grows; none: it cannot be extended. */
   readonly assembler: StreamAssembler | undefined;
+  /** A summary's recorded streams, not made into the index yet (then index is undefined). */
+  readonly pending?: PendingStreams | undefined;
 }
 
 /** One build shared by its callers: stopped when the last of them has gone. */
@@ -122,7 +124,7 @@ export class FrameIndexes {
   async bytes(): Promise<number> {
     let total = 0;
     for (const e of this.streamEntries.values())
-      total += e.index ? e.index.bytes + (e.assembler?.stateBytes ?? 0) : 0;
+      total += e.index ? e.index.bytes + (e.assembler?.stateBytes ?? 0) : (e.pending?.bytes ?? 0);
     for (const p of this.entries.values()) total += (await p.catch(() => undefined))?.bytes ?? 0;
     return total;
   }
@@ -149,8 +151,24 @@ export class FrameIndexes {
     return (await this.streamEntry(file))?.reason;
   }
 
-  /** Keeps what a summary pass over `version` of `file` made of its streams. */
-  async keepStreams(file: string, version: FileVersion, assembled: Assembled): Promise<void> {
+  /**
+   * Keeps what a summary pass over `version` of `file` made of its streams: the index, or the
+   * streams it recorded, made into the index when it is first asked for.
+   */
+  async keepStreams(file: string, version: FileVersion, made: Assembled | PendingStreams): Promise<void> {
+    if ('assemble' in made) {
+      this.streamEntries.set(file, {
+        version,
+        index: undefined,
+        reason: undefined,
+        assembler: undefined,
+        pending: made,
+      });
+      this.touch(file);
+      await this.evict();
+      return;
+    }
+    const assembled = made;
     // One index may take all the bytes allowed, and no more (a file of tiny records).
     const tooBig = assembled.index !== undefined && assembled.index.bytes > this.limits.maxBytes;
     const index = tooBig ? undefined : assembled.index;
@@ -229,6 +247,12 @@ export class FrameIndexes {
     const v = entry.version;
     const same = now !== undefined && v.dev === now.dev && v.ino === now.ino;
     if (same && (now.size > v.size || (now.size === v.size && now.mtimeMs === v.mtimeMs))) {
+      if (entry.pending) {
+        // The first that asks makes the index of what the summary recorded (a tenth of a second for
+        // a million frames), and it is kept in place of the recording.
+        await this.keepStreams(file, v, entry.pending.assemble());
+        return this.streamEntries.get(file);
+      }
       this.touch(file);
       return entry;
     }

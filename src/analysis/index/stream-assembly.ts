@@ -53,6 +53,16 @@ export type Assembled =
   | { readonly index: StreamIndex; readonly assembler?: StreamAssembler | undefined }
   | { readonly index: undefined; readonly reason: string };
 
+/**
+ * The streams a summary's ranges recorded, made into the index only when a drill-down first needs
+ * one (a summary that is all an agent asks for spends nothing on it).
+ */
+export interface PendingStreams {
+  /** Bytes held until then, about. */
+  readonly bytes: number;
+  readonly assemble: () => Assembled;
+}
+
 /** Ends of a stream, as both a pass in C and one from per-packet lines write them. */
 export function endsOf(a: string, b: string): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
@@ -157,6 +167,47 @@ class KindState {
   }
 }
 
+/**
+ * A range's stream numbers mapped to the whole file's, by the range's number: dense from 0, so an
+ * array rather than a map (a lookup a frame).
+ */
+class LocalMap {
+  private to = new Int32Array(1024).fill(UNMAPPED);
+  private done = new Uint8Array(1024);
+
+  get(local: number): number | undefined {
+    const v = local < this.to.length ? (this.to[local] as number) : UNMAPPED;
+    return v === UNMAPPED ? undefined : v;
+  }
+
+  set(local: number, whole: number): void {
+    this.room(local);
+    this.to[local] = whole;
+  }
+
+  /** Whether `local` was marked before; marks it. */
+  mark(local: number): boolean {
+    this.room(local);
+    const was = this.done[local] === 1;
+    this.done[local] = 1;
+    return was;
+  }
+
+  private room(local: number): void {
+    if (local < this.to.length) return;
+    let size = this.to.length;
+    while (size <= local) size *= 2;
+    const to = new Int32Array(size).fill(UNMAPPED);
+    to.set(this.to);
+    const done = new Uint8Array(size);
+    done.set(this.done);
+    [this.to, this.done] = [to, done];
+  }
+}
+
+/** Not mapped yet (NO_STREAM, -1, is a whole-file number: a stream the whole file does not have). */
+const UNMAPPED = -2;
+
 /** Maps one range's streams of one kind into `out`; a reason when they cannot be mapped exactly. */
 function mapRange(
   r: RangeStreams,
@@ -168,7 +219,7 @@ function mapRange(
   const tcp = k === 0;
   const frames = r.frames.length / 2;
   const offset = start - r.warmup; // the range's frame i (1-based) is the file's frame offset + i
-  const map = new Map<number, number>();
+  const map = new LocalMap();
   for (let i = 0; i < r.warmup; i++) {
     const local = r.frames[2 * i + k] ?? NO_STREAM;
     const whole = out[offset + i] ?? NO_STREAM;
@@ -178,25 +229,30 @@ function mapRange(
     if (held === undefined) map.set(local, whole);
     else if (held !== whole) return `two streams of frames before it are one in its warm-up`;
   }
-  const merged = new Set<number>();
+  // The range's SYNs in frame order, met with a cursor rather than looked up at each frame.
+  const synFrames = tcp ? [...r.syns.keys()].sort((x, y) => x - y) : [];
+  let nextSyn = 0;
+  while (nextSyn < synFrames.length && (synFrames[nextSyn] as number) <= r.warmup) nextSyn++;
+  const streams = r.streams[tcp ? 'tcp' : 'udp'];
   // The file's first range has no warm-up: its numbers are the whole file's.
   const first = start === 0 && r.warmup === 0;
   for (let i = r.warmup; i < frames; i++) {
     const local = r.frames[2 * i + k] ?? NO_STREAM;
     if (local < 0) continue;
     const frame = offset + i + 1;
-    const syn = tcp ? r.syns.get(i + 1) : undefined;
+    while (nextSyn < synFrames.length && (synFrames[nextSyn] as number) < i + 1) nextSyn++;
+    const syn = synFrames[nextSyn] === i + 1 ? r.syns.get(i + 1) : undefined;
     let whole = map.get(local);
     if (whole === undefined && first) {
       whole = local;
-      const stream = r.streams[tcp ? 'tcp' : 'udp'].get(local);
+      const stream = streams.get(local);
       const earlier = stream && state.latest.get(stream.ends);
       if (earlier !== undefined) state.reused.set(local, earlier);
       if (stream) state.latest.set(stream.ends, local);
       state.count = Math.max(state.count, local + 1);
       map.set(local, whole);
     } else if (whole === undefined) {
-      const stream = r.streams[tcp ? 'tcp' : 'udp'].get(local);
+      const stream = streams.get(local);
       if (!stream) return `stream ${local} has no ends`;
       const before = state.latest.get(stream.ends);
       // Another dissector made its conversation (SDP for RTP): whether the whole file has one
@@ -221,10 +277,7 @@ function mapRange(
       if (base !== undefined && base !== syn.seq)
         return `the SYN of frame ${frame} starts a stream in the whole file only`;
     }
-    if (tcp && !merged.has(local)) {
-      merged.add(local);
-      state.merge(whole, r.streams.tcp.get(local)?.bases ?? [], offset);
-    }
+    if (tcp && !map.mark(local)) state.merge(whole, streams.get(local)?.bases ?? [], offset);
     out[frame - 1] = whole;
   }
   return undefined;

@@ -13,6 +13,8 @@ import type { Damage } from '../damage.js';
 import { ConversationFold, conversationOf } from './conversations.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { StatisticsFold } from './stats.js';
+import { assembleStreams } from '../index/stream-assembly.js';
+import type { Assembled, PendingStreams, RangeStreams } from '../index/stream-assembly.js';
 import type { CaptureSummary, ConversationKind, ExpertEntry, Severity } from './types.js';
 
 const SEVERITY_ORDER: Severity[] = ['error', 'warning', 'note', 'chat', 'comment'];
@@ -41,21 +43,29 @@ export interface LimitsRead {
 export class PassFold {
   readonly stats = new StatisticsFold();
   readonly conversations = new ConversationFold();
-  private readonly waiting = new Map<number, PassOutput>();
+  private readonly waiting = new Map<number, { output: PassOutput; streams: RangeStreams | undefined }>();
   private readonly folded: PassOutput[] = [];
   /** No range past this one is folded: a range that met damage is the last one counted. */
   private last = Number.POSITIVE_INFINITY;
+  /** The streams the ranges recorded, in order, up to the first that did not record them. */
+  private readonly streamRanges: RangeStreams[] = [];
+  private streamsEnded = false;
 
-  /** Range `index`'s output, folded when the ranges before it are. */
-  add(index: number, output: PassOutput): void {
-    this.waiting.set(index, output);
+  /**
+   * Range `index`'s output, folded when the ranges before it are; its streams (for the stream
+   * index) given apart where the output no longer holds them.
+   */
+  add(index: number, output: PassOutput, streams = output.streams): void {
+    this.waiting.set(index, { output, streams });
     for (let next = this.folded.length; next <= this.last; next = this.folded.length) {
-      const o = this.waiting.get(next);
-      if (!o) break;
+      const w = this.waiting.get(next);
+      if (!w) break;
       this.waiting.delete(next);
-      this.folded.push(o);
-      this.stats.add(o.stats);
-      this.conversations.add(o.parts);
+      this.folded.push(w.output);
+      this.stats.add(w.output.stats);
+      this.conversations.add(w.output.parts);
+      if (!w.streams) this.streamsEnded = true;
+      else if (!this.streamsEnded) this.streamRanges.push(w.streams);
     }
   }
 
@@ -67,6 +77,21 @@ export class PassFold {
   /** The outputs folded, in range order. */
   outputs(): readonly PassOutput[] {
     return this.folded;
+  }
+
+  /**
+   * The streams of the ranges folded, up to the first that did not record them, made into the
+   * stream index when it is first needed; undefined when the first did not record them.
+   */
+  streams(): PendingStreams | undefined {
+    const ranges = this.streamRanges;
+    if (ranges.length === 0) return undefined;
+    let made: Assembled | undefined;
+    return {
+      bytes: ranges.reduce((n, r) => n + 2 * r.frames.byteLength, 0),
+      // Once, for callers that ask at the same time.
+      assemble: () => (made ??= assembleStreams(ranges)),
+    };
   }
 
   /** This fold with `outputs` all in it; a fresh one where it holds others. */

@@ -197,7 +197,8 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
       });
       // tshark names the FIFO in its messages; the reader knows the file.
       const stderr = output.result.stderr.split(fifo).join(request.file);
-      outputs[chunk.index] = { ...output, result: { ...output.result, stderr } };
+      // The range's streams go to the fold only, which lets them go once they are in the index.
+      outputs[chunk.index] = { ...output, streams: undefined, result: { ...output.result, stderr } };
       if (!output.result.timedOut && !output.result.aborted) call.onRangeRead?.(output, chunk.index === 0);
       if (output.result.timedOut || output.result.aborted) stopAll.abort();
       const problem = classifyReadProblem(stderr)?.kind;
@@ -209,7 +210,7 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
       settle();
       const read = outputs[chunk.index] as PassOutput;
       const index = chunk.index;
-      fold = () => folds.add(index, read);
+      fold = () => folds.add(index, read, output.streams);
     }
     settle();
   };

@@ -47,43 +47,33 @@ class StreamNotes {
 
 /**
  * The summary counter's stream lines (native/summary-counter.c): "stream", "syn" and "streams"; the
- * frames come from the file it wrote.
+ * frames come from the file it wrote. A summary records them for the stream index that the first
+ * drill-down needing one makes: the "stream" and "syn" lines are kept as they came and read only
+ * then (reading 110,000 streams cost a summary half a second of the server's CPU and 100 MB).
  */
-export class CounterStreams extends StreamNotes {
+export class CounterStreams {
   /** Frames the counter wrote; undefined until its "streams" line. */
   written: number | undefined;
+  private readonly notes = new StreamNotes();
+  private readonly lines: string[] = [];
 
   /** A line of the counter's output; false when it is not about streams. */
-  add(f: readonly string[]): boolean {
-    if (f[0] === 'stream' && f.length >= 9) {
-      const lo = f[3] ?? '';
-      const hi = f[4] ?? '';
-      const bases: BaseSeq[] = [];
-      if (f[5] !== '0') bases.push({ from: lo, at: Number(f[5]), base: Number(f[6]) });
-      if (f[7] !== '0') bases.push({ from: hi, at: Number(f[7]), base: Number(f[8]) });
-      const external = f[9] === '1';
-      this.streams[f[1] === 'tcp' ? 'tcp' : 'udp'].set(Number(f[2]), {
-        ends: endsOf(lo, hi),
-        bases,
-        external,
-      });
-      if (f[1] === 'tcp') this.tcpEnds.set(Number(f[2]), [lo, hi]);
-    } else if (f[0] === 'syn' && f.length >= 4) {
-      this.pendingSyns.push([Number(f[1]), Number(f[2]), Number(f[3])]);
-    } else if (f[0] === 'streams' && f.length >= 4) {
+  add(line: string): boolean {
+    if (line.startsWith('stream\t') || line.startsWith('syn\t')) this.lines.push(line);
+    else if (line.startsWith('streams\t')) {
+      const f = line.split('\t');
       this.written = Number(f[1]);
-      this.more = Number(f[2]);
-      this.shared = Number(f[3]);
-      this.untold = Number(f[4] ?? 0);
+      this.notes.more = Number(f[2]);
+      this.notes.shared = Number(f[3]);
+      this.notes.untold = Number(f[4] ?? 0);
     } else return false;
     return true;
   }
 
-  /** TCP streams' two ends as the counter ordered them: a SYN's direction names one of them. */
-  private readonly tcpEnds = new Map<number, [string, string]>();
-  private readonly pendingSyns: [number, number, number][] = [];
-
-  /** The frames' streams, read from the counter's file; undefined when it did not finish it. */
+  /**
+   * The frames' streams, read from the counter's file; undefined when it did not finish it. Its
+   * streams and SYNs are read from the kept lines when first asked for.
+   */
   async read(file: string, warmup: number): Promise<RangeStreams | undefined> {
     if (this.written === undefined) return undefined;
     const bytes = await readFile(file);
@@ -93,13 +83,53 @@ export class CounterStreams extends StreamNotes {
       bytes.byteOffset % 4 === 0
         ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
         : new Int32Array(new Uint8Array(bytes).buffer);
-    for (const [frame, dir, seq] of this.pendingSyns) {
-      const stream = frames[2 * (frame - 1)] ?? NO_STREAM;
-      const ends = this.tcpEnds.get(stream);
-      if (ends) this.syns.set(frame, { from: ends[dir === 0 ? 0 : 1], seq });
-    }
-    return this.result(frames, warmup);
+    const { notes, lines } = this;
+    const inexact = notes.result(frames, warmup).inexact;
+    let read: StreamNotes | undefined;
+    const of = (): StreamNotes => (read ??= readLines(lines, frames));
+    return {
+      frames,
+      warmup,
+      inexact,
+      get streams() {
+        return of().streams as RangeStreams['streams'];
+      },
+      get syns() {
+        return of().syns;
+      },
+    };
   }
+}
+
+/** The streams and SYNs of the counter's "stream" and "syn" lines. */
+function readLines(lines: readonly string[], frames: Int32Array): StreamNotes {
+  const notes = new StreamNotes();
+  // TCP streams' two ends as the counter ordered them: a SYN's direction names one of them.
+  const tcpEnds = new Map<number, [string, string]>();
+  const syns: [number, number, number][] = [];
+  for (const line of lines) {
+    const f = line.split('\t');
+    if (f[0] === 'stream' && f.length >= 9) {
+      const lo = f[3] ?? '';
+      const hi = f[4] ?? '';
+      const bases: BaseSeq[] = [];
+      if (f[5] !== '0') bases.push({ from: lo, at: Number(f[5]), base: Number(f[6]) });
+      if (f[7] !== '0') bases.push({ from: hi, at: Number(f[7]), base: Number(f[8]) });
+      const external = f[9] === '1';
+      notes.streams[f[1] === 'tcp' ? 'tcp' : 'udp'].set(Number(f[2]), {
+        ends: endsOf(lo, hi),
+        bases,
+        external,
+      });
+      if (f[1] === 'tcp') tcpEnds.set(Number(f[2]), [lo, hi]);
+    } else if (f[0] === 'syn' && f.length >= 4) syns.push([Number(f[1]), Number(f[2]), Number(f[3])]);
+  }
+  for (const [frame, dir, seq] of syns) {
+    const stream = frames[2 * (frame - 1)] ?? NO_STREAM;
+    const ends = tcpEnds.get(stream);
+    if (ends) notes.syns.set(frame, { from: ends[dir === 0 ? 0 : 1], seq });
+  }
+  return notes;
 }
 
 /** The first of a field's values, and whether it had more than one. */

@@ -6,8 +6,6 @@ import { stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { isDefaultDissection } from '../../wireshark/dissection.js';
 import type { FrameIndexes, StreamExtension } from '../index/frame-indexes.js';
-import { assembleStreams } from '../index/stream-assembly.js';
-import type { RangeStreams } from '../index/stream-assembly.js';
 import type { ProgressSink } from '../../util/progress.js';
 import { captureFacts } from '../../wireshark/capinfos.js';
 import type { CaptureFacts } from '../../wireshark/capinfos.js';
@@ -19,7 +17,7 @@ import { findDecodeHints, hintsFromScan, SCAN_PACKETS } from '../decode-hints.js
 import type { DecodeHints } from '../decode-hints.js';
 import { countBadChecksums, interfaceDrops } from '../capture-limits.js';
 import { ProcessRecords } from '../process-record.js';
-import { assembleSummary } from './assembly.js';
+import { assembleSummary, PassFold } from './assembly.js';
 import { readWhole } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { defaultChunking, readInRanges } from './ranges.js';
@@ -165,17 +163,10 @@ export class Summarizer {
     }
   }
 
-  /**
-   * The stream index of what the passes read (the ranges in order, up to the first not read whole),
-   * kept for the file's version the passes started on.
-   */
-  private async keepStreams(file: string, version: Stats, outputs: readonly PassOutput[]): Promise<void> {
-    const ranges: RangeStreams[] = [];
-    for (const o of outputs) {
-      if (!o.streams) break;
-      ranges.push(o.streams);
-    }
-    if (ranges.length > 0) await this.indexes?.keepStreams(file, version, assembleStreams(ranges));
+  /** The stream index the passes made (see PassFold.streams), kept for the file's version they read. */
+  private async keepStreams(file: string, version: Stats, fold: PassFold): Promise<void> {
+    const assembled = fold.streams();
+    if (assembled) await this.indexes?.keepStreams(file, version, assembled);
   }
 
   private async read(
@@ -209,13 +200,14 @@ export class Summarizer {
       signal,
       progress,
       workDir: this.workDir,
-      // Only the stream index's own pass records streams. tshark reads them from the TCP and UDP
-      // taps at no measurable cost, but the server holding every range's streams until they are
-      // assembled cost a summary of 1.1M packets of short connections 1.1 s more CPU (7%) and
-      // 150 MB more memory (too close to 1 GB), so a summary leaves it to the first drill-down that
-      // needs one. Decode-as rules can make tunnels, whose streams a plain whole-file pass would
-      // not number.
-      streams: streamsOnly && this.indexes !== undefined && isDefaultDissection(request.dissection),
+      // The passes record each frame's streams for the stream index, read from tshark's TCP and UDP
+      // taps (at no measurable cost to tshark) and joined range after range as they come, unless
+      // an index of this version is held already. Decode-as rules can make tunnels, whose streams a
+      // plain whole-file pass would not number.
+      streams:
+        this.indexes !== undefined &&
+        isDefaultDissection(request.dissection) &&
+        (streamsOnly || (await this.indexes.streams(request.file)) === undefined),
       hintScan: hintScan && counter ? SCAN_PACKETS : 0,
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
@@ -234,7 +226,8 @@ export class Summarizer {
       drops.catch(() => undefined);
       const ranged = await readInRanges(call, this.chunking, size);
       if (ranged) {
-        await this.keepStreams(request.file, version, ranged.outputs);
+        const fold = ranged.fold.of(ranged.outputs);
+        await this.keepStreams(request.file, version, fold);
         // A range read without the counter, or a file of several sections: capinfos after all.
         const facts = ranged.facts ?? (await (factsRun ?? call.readFacts(request.file)));
         // Checking checksums would cost a whole second pass over a large file: said, not done.
@@ -247,7 +240,7 @@ export class Summarizer {
             badChecksums: undefined,
             checksumsNotChecked: `the file (${Math.round(size / 1e6)} MB) was read in ranges, and checking them costs a second pass`,
           },
-          ranged.fold,
+          fold,
         );
       }
     }
@@ -268,11 +261,14 @@ export class Summarizer {
             signal,
           ),
     ]);
-    await this.keepStreams(request.file, version, [output]);
-    return assembleSummary(call, facts, [output], {
-      droppedByInterface,
-      badChecksums,
-      checksumsNotChecked: 'their pass was stopped by the time limit',
-    });
+    const fold = new PassFold().of([output]);
+    await this.keepStreams(request.file, version, fold);
+    return assembleSummary(
+      call,
+      facts,
+      [output],
+      { droppedByInterface, badChecksums, checksumsNotChecked: 'their pass was stopped by the time limit' },
+      fold,
+    );
   }
 }
