@@ -250,7 +250,9 @@ export class FrameIndexes {
       if (entry.pending) {
         // The first that asks makes the index of what the summary recorded (a tenth of a second for
         // a million frames), and it is kept in place of the recording.
-        await this.keepStreams(file, v, entry.pending.assemble());
+        const assembled = await entry.pending.assemble();
+        // Kept unless the entry changed meanwhile (the file did, or another summary kept its own).
+        if (this.streamEntries.get(file) === entry) await this.keepStreams(file, v, assembled);
         return this.streamEntries.get(file);
       }
       this.touch(file);

@@ -60,7 +60,7 @@ export type Assembled =
 export interface PendingStreams {
   /** Bytes held until then, about. */
   readonly bytes: number;
-  readonly assemble: () => Assembled;
+  readonly assemble: () => Promise<Assembled>;
 }
 
 /** Ends of a stream, as both a pass in C and one from per-packet lines write them. */
@@ -74,6 +74,20 @@ const KINDS: readonly StreamKind[] = ['tcp', 'udp'];
 export function assembleStreams(ranges: readonly RangeStreams[]): Assembled {
   const assembler = new StreamAssembler();
   for (const [index, r] of ranges.entries()) {
+    const problem = assembler.append(r, `range ${index}`);
+    if (problem !== undefined) return { index: undefined, reason: problem };
+  }
+  return { index: assembler.index(), assembler };
+}
+
+/**
+ * The same, a range at a time, letting other work run between them: the ranges of a million
+ * frames of short connections take a second to map, which would otherwise hold up every call.
+ */
+export async function assembleStreamsSoon(ranges: readonly RangeStreams[]): Promise<Assembled> {
+  const assembler = new StreamAssembler();
+  for (const [index, r] of ranges.entries()) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const problem = assembler.append(r, `range ${index}`);
     if (problem !== undefined) return { index: undefined, reason: problem };
   }

@@ -13,7 +13,7 @@ import type { Damage } from '../damage.js';
 import { ConversationFold, conversationOf } from './conversations.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import { StatisticsFold } from './stats.js';
-import { assembleStreams } from '../index/stream-assembly.js';
+import { assembleStreamsSoon } from '../index/stream-assembly.js';
 import type { Assembled, PendingStreams, RangeStreams } from '../index/stream-assembly.js';
 import type { CaptureSummary, ConversationKind, ExpertEntry, Severity } from './types.js';
 
@@ -86,11 +86,11 @@ export class PassFold {
   streams(): PendingStreams | undefined {
     const ranges = this.streamRanges;
     if (ranges.length === 0) return undefined;
-    let made: Assembled | undefined;
+    let made: Promise<Assembled> | undefined;
     return {
       bytes: ranges.reduce((n, r) => n + 2 * r.frames.byteLength, 0),
       // Once, for callers that ask at the same time.
-      assemble: () => (made ??= assembleStreams(ranges)),
+      assemble: () => (made ??= assembleStreamsSoon(ranges)),
     };
   }
 

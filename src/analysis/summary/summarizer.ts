@@ -165,8 +165,13 @@ export class Summarizer {
 
   /** The stream index the passes made (see PassFold.streams), kept for the file's version they read. */
   private async keepStreams(file: string, version: Stats, fold: PassFold): Promise<void> {
-    const assembled = fold.streams();
-    if (assembled) await this.indexes?.keepStreams(file, version, assembled);
+    const recorded = fold.streams();
+    const indexes = this.indexes;
+    if (!recorded || !indexes) return;
+    await indexes.keepStreams(file, version, recorded);
+    // Made into the index after the answer has gone, a range at a time, so that the drill-down an
+    // agent makes next mostly finds it ready.
+    setImmediate(() => void indexes.streams(file).catch(() => undefined));
   }
 
   private async read(
