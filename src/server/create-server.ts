@@ -110,7 +110,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     buildStreams: true,
     onIndexBuilt: (file, f) =>
       logger.info(
-        `frame index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms (all frame indexes: ${f.heldBytes} bytes)`,
+        `${f.kind} index of ${file}: ${f.frames} frames, ${f.bytes} bytes held, built in ${Math.round(f.ms)} ms${f.from ? ` ${f.from}` : ''} (all indexes: ${f.heldBytes} bytes)`,
       ),
   });
   const follower = new StreamFollower(

@@ -66,7 +66,15 @@ export const DEFAULT_INDEX_LIMITS: FrameIndexLimits = { maxEntries: 8, maxBytes:
 /** A new index was built: what it holds and cost, for the server's log (which `npm run bench` reads). */
 export type IndexBuilt = (
   file: string,
-  facts: { frames: number; bytes: number; ms: number; heldBytes: number },
+  facts: {
+    readonly kind: 'frame' | 'stream';
+    readonly frames: number;
+    readonly bytes: number;
+    readonly ms: number;
+    readonly heldBytes: number;
+    /** Where a stream index came from. */
+    readonly from?: string | undefined;
+  },
 ) => void;
 
 export class FrameIndexes {
@@ -114,7 +122,12 @@ export class FrameIndexes {
       ),
     );
     if (built && this.onBuilt) {
-      const facts = { frames: built.count, bytes: built.bytes, ms: performance.now() - t0 };
+      const facts = {
+        kind: 'frame' as const,
+        frames: built.count,
+        bytes: built.bytes,
+        ms: performance.now() - t0,
+      };
       this.onBuilt(file, { ...facts, heldBytes: await this.bytes() });
     }
     return built;
@@ -183,6 +196,14 @@ export class FrameIndexes {
     await this.evict();
   }
 
+  /** Logs the stream index of `file` made since `t0`, if one is held. */
+  private async told(file: string, t0: number, from: string): Promise<void> {
+    const index = this.streamEntries.get(file)?.index;
+    if (!index || !this.onBuilt) return;
+    const facts = { kind: 'stream' as const, frames: index.frames, bytes: index.bytes, from };
+    this.onBuilt(file, { ...facts, ms: performance.now() - t0, heldBytes: await this.bytes() });
+  }
+
   /** Where ensureStreams gets a stream index from (the Summarizer registers itself). */
   useStreamBuilder(builder: StreamBuilder): void {
     this.streamBuilder = builder;
@@ -218,6 +239,11 @@ export class FrameIndexes {
     }
     const shared = build;
     shared.waiting++;
+    if (shared.waiting === 1) {
+      const t0 = performance.now();
+      const from = extend ? 'by a pass over the frames the file grew by' : 'by a pass of its own';
+      shared.done.then(() => this.told(file, t0, from)).catch(() => undefined);
+    }
     try {
       await untilAborted(shared.done, options.signal);
     } finally {
@@ -250,9 +276,13 @@ export class FrameIndexes {
       if (entry.pending) {
         // The first that asks makes the index of what the summary recorded (a tenth of a second for
         // a million frames), and it is kept in place of the recording.
+        const t0 = performance.now();
         const assembled = await entry.pending.assemble();
         // Kept unless the entry changed meanwhile (the file did, or another summary kept its own).
-        if (this.streamEntries.get(file) === entry) await this.keepStreams(file, v, assembled);
+        if (this.streamEntries.get(file) === entry) {
+          await this.keepStreams(file, v, assembled);
+          await this.told(file, t0, "from the streams a summary's pass recorded");
+        }
         return this.streamEntries.get(file);
       }
       this.touch(file);
