@@ -22,15 +22,8 @@ import type { WiresharkTools } from '../src/wireshark/locate.js';
 import { captureLoopback, group, requireCapture, tempDir } from './helpers/loopback-capture.js';
 import { indexesWithStreams } from './helpers/stream-indexes.js';
 import { tsharkFields } from './helpers/tshark.js';
-import {
-  close,
-  dnsServer,
-  httpGet,
-  httpsServer,
-  listen,
-  makeCertificate,
-  resolveA,
-} from './helpers/traffic.js';
+import { close, dnsServer, httpGet, httpsServer, listen, makeCertificate } from './helpers/traffic.js';
+import { queryFromPort } from './helpers/dns-query.js';
 
 const NET = '127.83.89';
 const WEB_HOST = `${NET}.10`;
@@ -44,6 +37,8 @@ const DNS_HOST = `${NET}.1`;
  */
 const ROUNDS = 20;
 const PER_ROUND = { long: 350, tls: 120, short: 40, dns: 60 };
+/** The DNS queries' source ports: ROUNDS x PER_ROUND.dns of them from here, below 32768. */
+const DNS_PORT_BASE = 23_000;
 /** Long HTTP connections. */
 const LONG = 3;
 /**
@@ -117,7 +112,10 @@ async function makeCapture(dir: string): Promise<{ file: string; keylog: string 
         await delay(PHASE_GAP_MS);
         await Promise.all([
           inTurn(PER_ROUND.short, (i) => httpGet(80, `/short/${r}/${i}`, WEB_HOST)),
-          inTurn(PER_ROUND.dns, (i) => resolveA(DNS_HOST, 53, `q${r}-${i}.sharkmcp.test`)),
+          // Each query from a port of its own: one UDP stream each, as the DNS pages need.
+          inTurn(PER_ROUND.dns, (i) =>
+            queryFromPort(DNS_HOST, 53, `q${r}-${i}.sharkmcp.test`, DNS_PORT_BASE + r * PER_ROUND.dns + i),
+          ),
         ]);
       }
       long.destroy();
