@@ -66,7 +66,8 @@ function summarizer(
     () => tools,
     () => Promise.resolve(dir),
     chunking,
-  ).keepStreamsIn(indexes, 120_000);
+    // The loopback captures here are small: their summaries record streams all the same.
+  ).keepStreamsIn(indexes, 120_000, 0);
   return { s, indexes };
 }
 
@@ -206,6 +207,17 @@ describe('stream index', () => {
     assertSame(kept, expected, 'loopback from a summary in ranges');
     await fromSummary.s.summarize(request);
     assert.equal(await fromSummary.indexes.streams(file), kept);
+    // With the server's threshold, a file too small for drill-downs to read cuts records none.
+    const unrecorded = new FrameIndexes();
+    await new Summarizer(
+      group,
+      () => tools,
+      () => Promise.resolve(dir),
+      small(Math.ceil(expected.tcp.length / 6), 2),
+    )
+      .keepStreamsIn(unrecorded, 120_000)
+      .summarize(request);
+    assert.equal(await unrecorded.streams(file), undefined);
   });
 
   it('ensureStreams runs one pass for concurrent callers and keeps it beside the frame index', async () => {

@@ -29,6 +29,13 @@ function hasBareData(protocols: CaptureSummary['protocols']): boolean {
   return protocols.some((p) => /(?:^|:)(?:tcp|udp):data$/.test(p.path));
 }
 
+/**
+ * Drill-downs read cuts, told by the stream index, in captures of 100,000 frames or more
+ * (SPARSE_MIN_FRAMES in ../sparse-read.ts), and no file under 100,000 x 17 bytes (a pcap record's
+ * header and one byte) holds that many: a summary of a smaller file records no streams.
+ */
+export const RECORD_STREAMS_FROM_BYTES = 1_700_000;
+
 /** Summaries of capture files, in one pass or in ranges across workers. */
 export class Summarizer {
   constructor(
@@ -49,8 +56,14 @@ export class Summarizer {
    * ensureStreams run this summary's pass (within `timeoutMs` unless told otherwise) for a file
    * that has none.
    */
-  keepStreamsIn(indexes: FrameIndexes, timeoutMs: number): this {
+  keepStreamsIn(
+    indexes: FrameIndexes,
+    timeoutMs: number,
+    /** Summaries of files smaller than this do not record streams (RECORD_STREAMS_FROM_BYTES). */
+    recordFromBytes = RECORD_STREAMS_FROM_BYTES,
+  ): this {
     this.indexes = indexes;
+    this.recordFromBytes = recordFromBytes;
     indexes.useStreamBuilder(async (file, o) => {
       if (o.extend) return this.extendStreams(indexes, file, o.extend, o.timeoutMs ?? timeoutMs, o.signal);
       const request = { file, topN: 0, timeoutMs: o.timeoutMs ?? timeoutMs };
@@ -95,6 +108,7 @@ export class Summarizer {
   private readonly records: ProcessRecords;
   /** Where the stream indexes go; none: not made. */
   private indexes: FrameIndexes | undefined;
+  private recordFromBytes = RECORD_STREAMS_FROM_BYTES;
 
   private counter(tools: WiresharkTools): ConversationCounter | undefined {
     if (this.counterBroken) return undefined;
@@ -195,6 +209,7 @@ export class Summarizer {
     const capinfos = tools.require('capinfos');
     const counter = this.counter(tools);
     const record = await this.records.of(request.file, request.timeoutMs, signal);
+    const version = await stat(request.file);
     const call: SummaryCall = {
       group: this.group,
       processes: await record?.conversations(signal),
@@ -212,14 +227,14 @@ export class Summarizer {
       streams:
         this.indexes !== undefined &&
         isDefaultDissection(request.dissection) &&
-        (streamsOnly || (await this.indexes.streams(request.file)) === undefined),
+        (streamsOnly ||
+          (version.size >= this.recordFromBytes && (await this.indexes.streams(request.file)) === undefined)),
       hintScan: hintScan && counter ? SCAN_PACKETS : 0,
       readFacts: (file) => captureFacts(this.group, capinfos, file, signal),
       counted: (read) => this.counted(counter, read),
       onRangeRead,
     };
     const { workers, minFileBytes } = this.chunking;
-    const version = await stat(request.file);
     const size = version.size;
     let factsRun: Promise<CaptureFacts> | undefined;
     if (workers > 1 && !request.live && size >= minFileBytes) {
