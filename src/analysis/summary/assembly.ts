@@ -43,7 +43,7 @@ export interface LimitsRead {
 export class PassFold {
   readonly stats = new StatisticsFold();
   readonly conversations = new ConversationFold();
-  private readonly waiting = new Map<number, { output: PassOutput; streams: RangeStreams | undefined }>();
+  private readonly waiting = new Map<number, { output: PassOutput; data: FoldData }>();
   private readonly folded: PassOutput[] = [];
   /** No range past this one is folded: a range that met damage is the last one counted. */
   private last = Number.POSITIVE_INFINITY;
@@ -52,20 +52,21 @@ export class PassFold {
   private streamsEnded = false;
 
   /**
-   * Range `index`'s output, folded when the ranges before it are; its streams (for the stream
-   * index) given apart where the output no longer holds them.
+   * Range `index`'s output, folded when the ranges before it are. Its conversations, statistics and
+   * streams may be given apart (`data`), from an output that no longer holds them (lightOf), so
+   * that a summary does not hold each range's tables twice.
    */
-  add(index: number, output: PassOutput, streams = output.streams): void {
-    this.waiting.set(index, { output, streams });
+  add(index: number, output: PassOutput, data: FoldData = output): void {
+    this.waiting.set(index, { output, data });
     for (let next = this.folded.length; next <= this.last; next = this.folded.length) {
       const w = this.waiting.get(next);
       if (!w) break;
       this.waiting.delete(next);
       this.folded.push(w.output);
-      this.stats.add(w.output.stats);
-      this.conversations.add(w.output.parts);
-      if (!w.streams) this.streamsEnded = true;
-      else if (!this.streamsEnded) this.streamRanges.push(w.streams);
+      this.stats.add(w.data.stats);
+      this.conversations.add(w.data.parts);
+      if (!w.data.streams) this.streamsEnded = true;
+      else if (!this.streamsEnded) this.streamRanges.push(w.data.streams);
     }
   }
 
@@ -97,10 +98,26 @@ export class PassFold {
   /** This fold with `outputs` all in it; a fresh one where it holds others. */
   of(outputs: readonly PassOutput[]): PassFold {
     const held = this.folded.length <= outputs.length && this.folded.every((o, i) => o === outputs[i]);
+    // A light output's tables are in the fold that took them only: never folded again without them.
+    if (!held && outputs.some((o) => LIGHT.has(o)))
+      throw new Error('internal: a summary range was folded out of order; its tables are gone');
     const fold = held ? this : new PassFold();
     for (let i = fold.folded.length; i < outputs.length; i++) fold.add(i, outputs[i] as PassOutput);
     return fold;
   }
+}
+
+/** What a fold takes of a range's output. */
+type FoldData = Pick<PassOutput, 'parts' | 'stats' | 'streams'>;
+
+const LIGHT = new WeakSet<PassOutput>();
+const NO_STATS = { protocols: [], endpoints: [], expert: [] };
+
+/** `output` without its conversations, statistics and streams, which go to a PassFold apart. */
+export function lightOf(output: PassOutput): PassOutput {
+  const light: PassOutput = { ...output, parts: [], stats: NO_STATS, streams: undefined };
+  LIGHT.add(light);
+  return light;
 }
 
 export async function assembleSummary(

@@ -13,7 +13,7 @@ import type { FifoFeed } from '../../wireshark/fifo.js';
 import { classifyReadProblem } from '../../wireshark/tshark.js';
 import { planChunks } from './chunks.js';
 import type { Chunk, ChunkPlan, ChunkSizing } from './chunks.js';
-import { PassFold } from './assembly.js';
+import { lightOf, PassFold } from './assembly.js';
 import { runPass } from './pass.js';
 import type { PassOutput, SummaryCall } from './pass.js';
 import type { Chunking } from './types.js';
@@ -197,8 +197,8 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
       });
       // tshark names the FIFO in its messages; the reader knows the file.
       const stderr = output.result.stderr.split(fifo).join(request.file);
-      // The range's streams go to the fold only, which lets them go once they are in the index.
-      outputs[chunk.index] = { ...output, streams: undefined, result: { ...output.result, stderr } };
+      // The range's tables and streams go to the fold only: the output kept is light.
+      outputs[chunk.index] = lightOf({ ...output, result: { ...output.result, stderr } });
       if (!output.result.timedOut && !output.result.aborted) call.onRangeRead?.(output, chunk.index === 0);
       if (output.result.timedOut || output.result.aborted) stopAll.abort();
       const problem = classifyReadProblem(stderr)?.kind;
@@ -210,7 +210,7 @@ async function runRanges(call: SummaryCall, run: RangeRun): Promise<PassOutput[]
       settle();
       const read = outputs[chunk.index] as PassOutput;
       const index = chunk.index;
-      fold = () => folds.add(index, read, output.streams);
+      fold = () => folds.add(index, read, output);
     }
     settle();
   };
