@@ -70,19 +70,10 @@ export function endsOf(a: string, b: string): string {
 
 const KINDS: readonly StreamKind[] = ['tcp', 'udp'];
 
-/** The whole file's streams of `ranges`, consecutive and in order (the first has no warm-up). */
-export function assembleStreams(ranges: readonly RangeStreams[]): Assembled {
-  const assembler = new StreamAssembler();
-  for (const [index, r] of ranges.entries()) {
-    const problem = assembler.append(r, `range ${index}`);
-    if (problem !== undefined) return { index: undefined, reason: problem };
-  }
-  return { index: assembler.index(), assembler };
-}
-
 /**
- * The same, a range at a time, letting other work run between them: the ranges of a million
- * frames of short connections take a second to map, which would otherwise hold up every call.
+ * The whole file's streams of `ranges`, consecutive and in order (the first has no warm-up), a
+ * range at a time, letting other work run between them: the ranges of a million frames of short
+ * connections take a second to map, which would otherwise hold up every call.
  */
 export async function assembleStreamsSoon(ranges: readonly RangeStreams[]): Promise<Assembled> {
   const assembler = new StreamAssembler();
