@@ -65,3 +65,10 @@ export const EXPORT_OBJECT_BYTES = { min: 1_000, max: 16_000_000_000, default: 1
 export const DECODE_AS_LIMITS = { maxItems: 16, maxLength: 128 } as const;
 /** Protocol preferences (tshark -o) a call or configuration may give, and the length of each. */
 export const PREFERENCE_LIMITS = { maxItems: 32, maxLength: 256 } as const;
+
+/** Remote capture over SSH (start_capture_session's remote): each host's defaults. */
+export const REMOTE_DEFAULTS = { port: 22, interface: 'any', captureCommand: 'dumpcap' } as const;
+/** What runs the capture on a remote host. */
+export const REMOTE_CAPTURE_COMMANDS = ['dumpcap', 'tcpdump', 'sudo dumpcap', 'sudo tcpdump'] as const;
+/** Hosts in one remote capture session. */
+export const MAX_REMOTE_HOSTS = 8;

@@ -50,6 +50,8 @@ export async function resolveSource(
         `Capture session '${session.id}' failed, so it has no packets to read: ${session.state.error}`,
       );
     }
+    // A running capture of several hosts: their files as they stand, merged.
+    if (session.state.phase === 'running') await session.remote?.snapshot();
     return {
       file: session.file,
       label: `session '${session.id}'`,

@@ -20,6 +20,10 @@ export interface DumpcapOptions {
   readonly maxPackets?: number | undefined;
   readonly durationSeconds?: number | undefined;
   readonly maxFileKB?: number | undefined;
+  /** The interface's name in the file, for a pipe (a remote host's capture). */
+  readonly ifname?: string | undefined;
+  /** The interface's description in the file, for a pipe. */
+  readonly ifdescr?: string | undefined;
   /** Record each packet's local processes in the file (a dumpcap that has --process-info). */
   readonly processInfo?: boolean | undefined;
 }
@@ -31,6 +35,16 @@ export interface CaptureEnd {
   readonly dropped: number | undefined;
   /** dumpcap's own account of a failure, when it reported one. */
   readonly error: string | undefined;
+}
+
+/** What a session captures with: one dumpcap, or a remote capture's hosts (remote-capture.ts). */
+export interface Capture {
+  readonly pid: number | undefined;
+  /** Packets written so far. */
+  readonly packets: number;
+  readonly ended: Promise<CaptureEnd>;
+  /** Ends the capture, keeping what reached it before the call. */
+  stop(): Promise<CaptureEnd>;
 }
 
 /** dumpcap refused to start the capture (the message is dumpcap's), or did not start in time. */
@@ -119,7 +133,11 @@ export interface StartControl {
 }
 
 export function dumpcapArgs(o: DumpcapOptions): string[] {
-  const args = ['-i', o.interface, '-w', o.file, '-Z', 'none'];
+  const args = ['-i', o.interface];
+  // Per interface: they follow its -i.
+  if (o.ifname !== undefined) args.push('--ifname', o.ifname);
+  if (o.ifdescr !== undefined) args.push('--ifdescr', o.ifdescr);
+  args.push('-w', o.file, '-Z', 'none');
   if (o.captureFilter !== undefined && o.captureFilter !== '') args.push('-f', o.captureFilter);
   if (o.snaplen !== undefined) args.push('-s', String(o.snaplen));
   if (o.maxPackets !== undefined) args.push('-c', String(o.maxPackets));
@@ -129,7 +147,7 @@ export function dumpcapArgs(o: DumpcapOptions): string[] {
   return args;
 }
 
-export class DumpcapCapture {
+export class DumpcapCapture implements Capture {
   private written = 0;
   private dropped: number | undefined;
   private failure: string | undefined;

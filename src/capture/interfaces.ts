@@ -111,12 +111,21 @@ export async function listInterfaces(
   return { local, extcap };
 }
 
+/** Where this Wireshark keeps its extcap programs (sshdump among them), as `tshark -G folders` says. */
+export async function extcapFolder(
+  group: ProcessGroup,
+  tshark: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  return parseExtcapFolder(await collect(group, tshark, glossaryArgs('folders'), signal));
+}
+
 async function listExtcap(
   group: ProcessGroup,
   tshark: string,
   signal?: AbortSignal,
 ): Promise<ExtcapInterface[]> {
-  const folder = parseExtcapFolder(await collect(group, tshark, glossaryArgs('folders'), signal));
+  const folder = await extcapFolder(group, tshark, signal);
   if (folder === undefined) return [];
   let names: string[];
   try {

@@ -29,6 +29,19 @@ export const sessionViewSchema = z.object({
     .describe(
       'Which record of the local processes behind its connections the session keeps, which the process parameter, the process column and summarize_capture read.',
     ),
+  hosts: z
+    .array(
+      z.object({
+        host: z.string().describe('user@host:port'),
+        label: z.string().describe("The interface name this host's packets have in the capture."),
+        interface: z.string().describe('The interface captured on that host.'),
+        state: z.enum(['starting', 'running', 'ended', 'failed']),
+        packets: z.number().int(),
+        error: z.string().nullable().describe('Why this host failed, and what to do.'),
+      }),
+    )
+    .nullable()
+    .describe('A capture over SSH: each host, which may fail while the others go on. null: a local capture.'),
 });
 
 /** One session as list_capture_sessions shows it (and start and stop return it). */
@@ -40,6 +53,8 @@ export interface ProcessRecordKept {
   readonly inFile: boolean;
   /** This server's socket sampler writes the <capture>.processes.jsonl sidecar. */
   readonly sidecar: boolean;
+  /** Captured on other hosts: no record of this machine's processes applies. */
+  readonly remote?: boolean | undefined;
 }
 
 const IN_FILE =
@@ -50,6 +65,8 @@ const NO_OPTION =
 
 /** The words the session tools say about a session's process record. */
 export function processRecordText(kept: ProcessRecordKept): string {
+  if (kept.remote === true)
+    return "none: captured on other hosts over SSH, and this server records only its own machine's processes";
   if (kept.inFile && kept.sidecar)
     return `${IN_FILE}, and ${SIDECAR}, read where the file's packets carry none`;
   if (kept.inFile) return IN_FILE;

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ProgressSink } from '../util/progress.js';
 import { Logger } from '../util/log.js';
-import { access, copyFile, constants, rm, stat } from 'node:fs/promises';
+import { copyFile, constants, rm, stat } from 'node:fs/promises';
+import { exists } from '../util/files.js';
 import { abortError, UserError } from '../errors.js';
 import { MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES, NAME_PATTERN } from '../limits.js';
 import { ProcessRecording } from '../processes/recording.js';
@@ -25,8 +26,12 @@ import {
   DumpcapCapture,
   timeFilterCompile,
 } from './dumpcap.js';
-import type { CaptureEnd } from './dumpcap.js';
-import { InterfaceCatalog, listLocalInterfaces } from './interfaces.js';
+import type { Capture, CaptureEnd } from './dumpcap.js';
+import { RemoteCapture } from './remote-capture.js';
+import { checkRemoteFilter, checkRemoteHosts, hostText } from './remote-hosts.js';
+import type { RemoteHost, RemoteHostRequest } from './remote-hosts.js';
+import { locateRemoteTools } from './remote-tools.js';
+import { InterfaceCatalog, listLocalInterfaces, loopbackName } from './interfaces.js';
 import type { LocalInterface } from './interfaces.js';
 import { processRecordText } from './session-view.js';
 import type { ProcessRecordKept, SessionView, StopReason } from './session-view.js';
@@ -47,6 +52,8 @@ export interface SessionSettings {
   readonly maxPackets: number;
   readonly maxFileBytes: number;
   readonly snaplen: number;
+  /** The hosts of a capture over SSH; none: a local interface. */
+  readonly remote?: readonly RemoteHost[] | undefined;
 }
 
 /** Why a start was given up before capture began, by a call other than the start itself. */
@@ -56,11 +63,11 @@ export type SessionState =
   /** dumpcap runs but has not reported that capture began (an interface can take its time). */
   | {
       readonly phase: 'starting';
-      readonly capture: DumpcapCapture;
+      readonly capture: Capture;
       /** Aborted with a StartCancel, or 'cancelled' when the start's own request was. */
       readonly cancel: AbortController;
     }
-  | { readonly phase: 'running'; readonly capture: DumpcapCapture }
+  | { readonly phase: 'running'; readonly capture: Capture }
   | {
       readonly phase: 'finished';
       readonly reason: StopReason;
@@ -88,6 +95,8 @@ export interface Session {
   readonly file: string;
   /** Which records of the processes behind its connections it keeps. */
   readonly processRecord: ProcessRecordKept;
+  /** A capture on other hosts over SSH: its hosts, as they stand. */
+  readonly remote?: RemoteCapture | undefined;
   /** When the start was asked for, then when capture began. */
   startedAt: Date;
   state: SessionState;
@@ -116,9 +125,11 @@ function versionOf(status: ToolStatus): string | undefined {
 const DUMPCAP_KB = 1000;
 const MIN_FILE_BYTES = 1_000_000;
 
-export interface StartRequest extends SessionSettings {
+export interface StartRequest extends Omit<SessionSettings, 'remote'> {
   readonly sessionName?: string | undefined;
   readonly owner?: string | undefined;
+  /** Capture on these hosts over SSH instead of a local interface. */
+  readonly remote?: readonly RemoteHostRequest[] | undefined;
   /** The start call's own cancellation (the MCP request's signal): dumpcap is stopped, nothing kept. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -126,7 +137,7 @@ export interface StartRequest extends SessionSettings {
 /** A start whose dumpcap runs: `ready` settles once capture begins; `cancel` gives it up. */
 interface Launched {
   readonly session: Session;
-  readonly capture: DumpcapCapture;
+  readonly capture: Capture;
   readonly ready: Promise<void>;
   readonly dumpcap: string;
   readonly cancel: AbortController;
@@ -253,6 +264,7 @@ export class SessionManager {
       );
     }
     const maxFileBytes = Math.min(req.maxFileBytes, room);
+    if (req.remote !== undefined) return this.launchRemote(id, key, req, maxFileBytes);
 
     const tools = await this.tools();
     const dumpcap = tools.require('dumpcap');
@@ -304,11 +316,106 @@ export class SessionManager {
       startedAt: new Date(),
       state: { phase: 'starting', capture, cancel },
     };
-    // In one step, so the slot is never free nor counted twice.
-    this.reserved.delete(key);
-    this.sessions.set(key, session);
-    this.changed(session);
+    this.enlist(session);
     return { session, capture, ready, dumpcap, cancel };
+  }
+
+  /** Lists a starting session in place of its reservation: in one step, so the slot is never free nor counted twice. */
+  private enlist(session: Session): void {
+    this.reserved.delete(session.key);
+    this.sessions.set(session.key, session);
+    this.changed(session);
+  }
+
+  /**
+   * Starts a capture on other hosts over SSH (remote-capture.ts). The filter is checked here first:
+   * its characters (it passes through the host's shell) and that libpcap compiles it.
+   */
+  private async launchRemote(
+    id: string,
+    key: string,
+    req: StartRequest,
+    maxFileBytes: number,
+  ): Promise<Launched> {
+    const hosts = checkRemoteHosts(req.remote ?? []);
+    const tools = await this.tools();
+    const remoteTools = await locateRemoteTools(this.group, tools);
+    if (req.captureFilter !== undefined && req.captureFilter !== '') {
+      checkRemoteFilter(req.captureFilter);
+      await this.compileFilter(remoteTools.dumpcap, req.captureFilter, req.signal);
+    }
+    const dir = await this.runtimeDir.path();
+    if (req.signal?.aborted) throw abortError();
+    const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
+    const settings: SessionSettings = {
+      interface: hosts.map((h) => `${h.interface} on ${hostText(h)}`).join(', '),
+      captureFilter: req.captureFilter,
+      timeout: req.timeout,
+      maxPackets: req.maxPackets,
+      maxFileBytes,
+      snaplen: req.snaplen,
+      remote: hosts,
+    };
+    const cancel = new AbortController();
+    // The limits are shared evenly among the hosts, so the session stays within them.
+    const { capture, ready } = await RemoteCapture.launch(
+      this.group,
+      remoteTools,
+      {
+        hosts,
+        captureFilter: req.captureFilter,
+        file,
+        snaplen: req.snaplen,
+        maxPackets: Math.max(1, Math.ceil(req.maxPackets / hosts.length)),
+        durationSeconds: req.timeout,
+        maxFileKB: Math.max(1, Math.floor(maxFileBytes / hosts.length / DUMPCAP_KB)),
+      },
+      cancel.signal,
+    );
+    const session: Session = {
+      id,
+      owner: req.owner,
+      key,
+      settings,
+      file,
+      // The socket records are this machine's: they say nothing of another host's programs.
+      processRecord: { inFile: false, sidecar: false, remote: true },
+      remote: capture,
+      startedAt: new Date(),
+      state: { phase: 'starting', capture, cancel },
+    };
+    this.enlist(session);
+    return { session, capture, ready, dumpcap: remoteTools.dumpcap, cancel };
+  }
+
+  /** Refuses a capture filter libpcap cannot compile, with its words (for a remote capture's filter). */
+  private async compileFilter(
+    dumpcap: string,
+    filter: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const result = await this.group.run({
+      command: dumpcap,
+      args: ['-i', loopbackName(), '-f', filter, '-d'],
+      timeoutMs: CAPTURE_FILTER_COMPILE_TIMEOUT_MS,
+      limited: false,
+      signal,
+      onStdout: () => 'continue',
+    });
+    if (signal?.aborted) throw abortError();
+    if (result.timedOut)
+      throw new UserError(
+        `captureFilter took longer than ${CAPTURE_FILTER_COMPILE_TIMEOUT_MS / 1000} s to compile: simplify it; nothing was started.`,
+      );
+    // dumpcap -d exits 0 even for a filter it cannot compile; its stderr says so.
+    if (result.exitCode !== 0 || /Invalid capture filter|isn't a valid capture filter/.test(result.stderr)) {
+      const why =
+        /\(([^)]*)\)\.?\s*$/m.exec(/isn't a valid capture filter.*$/m.exec(result.stderr)?.[0] ?? '')?.[1] ??
+        result.stderr.trim().split('\n').slice(-2).join(' ');
+      throw new UserError(
+        `captureFilter ${JSON.stringify(filter)} is not a valid capture filter: ${why}. Capture filters use BPF syntax (e.g. "tcp port 443", "host 10.0.0.5 and not port 22"); nothing was started.`,
+      );
+    }
   }
 
   /**
@@ -339,7 +446,7 @@ export class SessionManager {
   /** Waits for capture to begin; a start that does not is removed with its dumpcap and file. */
   private async begin(
     session: Session,
-    capture: DumpcapCapture,
+    capture: Capture,
     ready: Promise<void>,
     dumpcap: string,
   ): Promise<void> {
@@ -387,6 +494,10 @@ export class SessionManager {
       );
     }
     if (!(err instanceof CaptureStartError)) return err instanceof Error ? err : new Error(String(err));
+    if (settings.remote !== undefined)
+      return new UserError(
+        `The capture did not start on ${settings.remote.length === 1 ? 'the host' : 'any of the hosts'}, so nothing was kept:\n${err.message}`,
+      );
     if (err.kind === 'startTimeout') {
       return new UserError(
         `The capture did not start: interface "${settings.interface}" did not start capturing within ${CAPTURE_START_TIMEOUT_MS / 1000} s, so dumpcap was stopped and nothing was kept. Check with list_interfaces that the interface is up, then try again.`,
@@ -472,7 +583,11 @@ export class SessionManager {
     this.sessions.delete(session.key);
     this.stopRequested.delete(session.key);
     this.settling.delete(session.key);
-    await Promise.all([rm(session.file, { force: true }), removeSidecar(session.file)]);
+    await Promise.all([
+      rm(session.file, { force: true }),
+      removeSidecar(session.file),
+      ...(session.remote?.hostFiles() ?? []).map((f) => rm(f, { force: true })),
+    ]);
     this.changed(session);
     return session;
   }
@@ -560,6 +675,7 @@ export class SessionManager {
       maxPackets: s.settings.maxPackets,
       maxFileBytes: s.settings.maxFileBytes,
       processRecord: processRecordText(s.processRecord),
+      hosts: s.remote?.hosts() ?? null,
     };
   }
 
@@ -571,6 +687,13 @@ export class SessionManager {
     const [bytes, counted] = await Promise.all([fileSize(session.file), this.count(session.file)]);
     const packets = counted ?? end.packets;
     const requested = this.stopRequested.has(session.key);
+    if (!requested && session.settings.remote !== undefined && end.error !== undefined) {
+      const error = `The capture ended on every host:\n${end.error}`;
+      session.state = { phase: 'failed', error, endedAt, packets, bytes };
+      this.logger.warning(`capture session ${session.id} failed: ${error}`, session);
+      this.changed(session);
+      return;
+    }
     if (!requested && (end.error !== undefined || (end.exitCode !== 0 && end.exitCode !== null))) {
       const interfaces = await this.interfacesForAdvice();
       const error = captureFailureMessage(end.error ?? `dumpcap exited with code ${end.exitCode}`, {
@@ -629,15 +752,6 @@ function inferReason(session: Session, packets: number, bytes: number, endedAt: 
   if (bytes >= maxFileBytes * 0.95) return 'sizeLimit';
   if (endedAt.getTime() - session.startedAt.getTime() >= timeout * 1000 - 1000) return 'timeout';
   return 'ended';
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function fileSize(file: string): Promise<number> {

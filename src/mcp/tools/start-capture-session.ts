@@ -10,9 +10,15 @@ import {
   CAPTURE_SNAPLEN,
   CAPTURE_TIMEOUT,
   MAX_FILTER_LENGTH,
+  MAX_PATH_LENGTH,
+  MAX_REMOTE_HOSTS,
+  REMOTE_CAPTURE_COMMANDS,
+  REMOTE_DEFAULTS,
 } from '../../limits.js';
+import { admitIdentityFile } from '../../capture/remote-hosts.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
+import { UserError } from '../../errors.js';
 import { sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
@@ -68,6 +74,38 @@ const inputSchema = z.object({
     .optional()
     .meta({ default: CAPTURE_SNAPLEN.default })
     .describe('Bytes kept of each packet (snapshot length); smaller keeps headers only.'),
+  remote: z
+    .array(
+      z.object({
+        host: z.string().min(1).max(255).describe('Host name or IP address of the SSH server.'),
+        port: z.number().int().min(1).max(65_535).optional().meta({ default: REMOTE_DEFAULTS.port }),
+        user: z.string().min(1).max(32).describe('User to log in as.'),
+        identityFile: z
+          .string()
+          .max(MAX_PATH_LENGTH)
+          .optional()
+          .describe(
+            "Absolute path of the private key (OpenSSH format, no passphrase, or loaded in ssh-agent), in the server user's ~/.ssh or an allowed directory. Left out: ssh-agent and the default keys. Passwords are never taken.",
+          ),
+        interface: z
+          .string()
+          .max(64)
+          .optional()
+          .meta({ default: REMOTE_DEFAULTS.interface })
+          .describe('Interface to capture on that host ("any": all of them).'),
+        captureCommand: z
+          .enum(REMOTE_CAPTURE_COMMANDS)
+          .optional()
+          .meta({ default: REMOTE_DEFAULTS.captureCommand })
+          .describe('What captures on that host; "sudo ..." runs it with sudo -n (no password prompt).'),
+      }),
+    )
+    .min(1)
+    .max(MAX_REMOTE_HOSTS)
+    .optional()
+    .describe(
+      "Capture on these hosts over SSH (Wireshark's sshdump) instead of a local interface; with several, each is captured at once and stop merges them by time into one capture whose interface per host is named after the host. Host keys are checked against the server user's ~/.ssh/known_hosts (an unknown key is refused with its fingerprint). captureFilter applies on each host, and the session's own SSH traffic (the host's SSH port) is always left out. maxPackets and maxFileMB are shared evenly among the hosts. A host that fails is reported by name while the others go on.",
+    ),
 });
 
 export const startCaptureSessionTool = defineTool({
@@ -83,7 +121,26 @@ export const startCaptureSessionTool = defineTool({
       args.configName === undefined ? undefined : await loadNamedConfig(deps.configs, args.configName);
     const captureFilter = nonEmpty(args.captureFilter) ?? nonEmpty(config?.captureFilter);
     const iface = resolveInterfaceName(args.interface ?? config?.interface);
+    if (args.remote !== undefined && args.interface !== undefined)
+      throw new UserError(
+        'Give either interface (a local capture) or remote (a capture on other hosts, each with its own interface), not both.',
+      );
+    const remote =
+      args.remote === undefined
+        ? undefined
+        : await Promise.all(
+            args.remote.map(async (h, i) => ({
+              ...h,
+              identityFile:
+                h.identityFile === undefined
+                  ? undefined
+                  : await admitIdentityFile(h.identityFile, `remote[${i}].identityFile`, (f, p) =>
+                      deps.sandbox.admit(f, p),
+                    ),
+            })),
+          );
     const session = await deps.sessions.start({
+      remote,
       interface: iface,
       captureFilter,
       timeout: args.timeout ?? config?.timeout ?? CAPTURE_TIMEOUT.default,
@@ -100,6 +157,10 @@ export const startCaptureSessionTool = defineTool({
       ...(config ? [`Using saved config: ${config.name}`] : []),
       `Session ID: ${session.id}`,
       `Interface: ${s.interface}`,
+      ...(view.hosts ?? []).map(
+        (h) =>
+          `Host ${h.host} (interface "${h.label}" in the capture): ${h.state}${h.error ? ` — ${h.error}` : ''}`,
+      ),
       `Capture Filter: ${s.captureFilter ?? 'none'}`,
       `Timeout: ${s.timeout}s (auto-stop)`,
       `Max Packets: ${s.maxPackets} (safety limit)`,

@@ -1,0 +1,201 @@
+// Test hosts for remote capture: each a network namespace on this machine joined to it by a veth
+// pair, with its own OpenSSH server (Debian's openssh-server) on the namespace's address, a host key
+// and an authorized user key made here. Only addresses from 198.18.0.0/15 (set aside for testing)
+// and loopback are used. Everything is removed by close(), and what a crashed earlier run left is
+// removed before a new one starts.
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const SSHD = '/usr/sbin/sshd';
+const PREFIX = 'smcpr';
+
+export interface SshHost {
+  /** The namespace's name (run things "on the host" with inNamespace). */
+  readonly ns: string;
+  readonly address: string;
+  readonly port: number;
+  /** The host's public key line ("ssh-ed25519 AAAA..."). */
+  readonly hostKey: string;
+  readonly hostKeyFile: string;
+}
+
+export interface SshHosts {
+  readonly hosts: SshHost[];
+  /** A HOME for the server: .ssh/known_hosts with every host's key, .ssh/id_test the user key. */
+  readonly home: string;
+  readonly identityFile: string;
+  readonly knownHosts: string;
+  close(): Promise<void>;
+}
+
+/** Why these tests cannot run here, or undefined when they can. */
+export async function sshHostsUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'needs root, to make network namespaces';
+  if (!existsSync(SSHD)) return `needs OpenSSH's server at ${SSHD} (./scripts/setup.sh --tests installs it)`;
+  try {
+    await run('ip', ['netns', 'list']);
+  } catch (err) {
+    return `needs "ip netns" (iproute2): ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+/** Runs a command inside a namespace. */
+export async function inNamespace(ns: string, command: string, args: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', ns, command, ...args], { timeout: 30_000 });
+  return stdout;
+}
+
+/** Sends `count` UDP datagrams to 127.0.0.1:`port` from inside a namespace. */
+export async function udpInside(ns: string, port: number, count: number): Promise<void> {
+  const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++>=${count})return s.close();s.send('probe-'+n,${port},'127.0.0.1',go)};go();`;
+  await inNamespace(ns, process.execPath, ['-e', script]);
+}
+
+async function removeLeftovers(): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
+  for (const line of stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    if (!name.startsWith(PREFIX)) continue;
+    await killInside(name);
+    await run('ip', ['netns', 'del', name]).catch(() => undefined);
+  }
+}
+
+async function killInside(ns: string): Promise<void> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
+  for (const pid of stdout
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/** The processes running inside a namespace, as "pid command". */
+export async function processesInside(ns: string): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]).catch(() => ({ stdout: '' }));
+  const out: string[] = [];
+  for (const pid of stdout
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0)) {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd !== '') out.push(`${pid} ${cmd.split('\0').join(' ').trim()}`);
+  }
+  return out;
+}
+
+async function listening(address: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: address, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`sshd on ${address}:${port} did not start listening`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Makes `count` hosts in `dir`. Host i is 198.18.<subnet>.(4i+2), reached from this machine through
+ * 198.18.<subnet>.(4i+1).
+ */
+export async function makeSshHosts(dir: string, count: number, subnet = 77): Promise<SshHosts> {
+  await removeLeftovers();
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  const home = path.join(dir, 'home');
+  await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+  const identityFile = path.join(home, '.ssh', 'id_test');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', identityFile]);
+  const userKey = await readFile(`${identityFile}.pub`, 'utf8');
+  const authorized = path.join(dir, 'authorized_keys');
+  await writeFile(authorized, userKey, { mode: 0o600 });
+  const daemons: ChildProcess[] = [];
+  const hosts: SshHost[] = [];
+  const close = async (): Promise<void> => {
+    for (const d of daemons) d.kill('SIGKILL');
+    for (const h of hosts) {
+      await killInside(h.ns);
+      await run('ip', ['netns', 'del', h.ns]).catch(() => undefined);
+    }
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const ns = `${PREFIX}-${process.pid}-${i}`;
+      const outside = `${PREFIX}${process.pid % 100_000}h${i}`.slice(0, 15);
+      const inside = `${PREFIX}${process.pid % 100_000}n${i}`.slice(0, 15);
+      const hostSide = `198.18.${subnet}.${4 * i + 1}`;
+      const address = `198.18.${subnet}.${4 * i + 2}`;
+      await run('ip', ['netns', 'add', ns]);
+      const hostKeyFile = path.join(dir, `host_key_${i}`);
+      hosts.push({ ns, address, port: 2222, hostKey: '', hostKeyFile });
+      await run('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside]);
+      await run('ip', ['link', 'set', inside, 'netns', ns]);
+      await run('ip', ['addr', 'add', `${hostSide}/30`, 'dev', outside]);
+      await run('ip', ['link', 'set', outside, 'up']);
+      await run('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', `${address}/30`, 'dev', inside]);
+      await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', inside, 'up']);
+      await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+      await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKeyFile]);
+      const hostKey = (await readFile(`${hostKeyFile}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ');
+      hosts[i] = { ns, address, port: 2222, hostKey, hostKeyFile };
+      const config = path.join(dir, `sshd_config_${i}`);
+      await writeFile(
+        config,
+        [
+          `ListenAddress ${address}`,
+          'Port 2222',
+          `HostKey ${hostKeyFile}`,
+          `AuthorizedKeysFile ${authorized}`,
+          `PidFile ${path.join(dir, `sshd_${i}.pid`)}`,
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'StrictModes no',
+          'PermitRootLogin prohibit-password',
+          'AllowTcpForwarding yes',
+          '',
+        ].join('\n'),
+      );
+      const daemon = spawn(
+        'ip',
+        ['netns', 'exec', ns, SSHD, '-D', '-f', config, '-E', path.join(dir, `sshd_${i}.log`)],
+        {
+          stdio: 'ignore',
+        },
+      );
+      daemons.push(daemon);
+      await listening(address, 2222, 10_000);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const knownHosts = path.join(home, '.ssh', 'known_hosts');
+  await writeFile(knownHosts, hosts.map((h) => `[${h.address}]:${h.port} ${h.hostKey}\n`).join(''), {
+    mode: 0o600,
+  });
+  return { hosts, home, identityFile, knownHosts, close };
+}
+
+/** The fingerprint OpenSSH shows for a host's key ("SHA256:..."). */
+export async function fingerprint(publicKeyFile: string): Promise<string> {
+  const { stdout } = await run('ssh-keygen', ['-l', '-f', publicKeyFile]);
+  return stdout.split(' ')[1] ?? '';
+}

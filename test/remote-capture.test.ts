@@ -1,0 +1,230 @@
+// Remote capture over SSH, for real: two hosts made as network namespaces on this machine, each
+// with its own OpenSSH server, captured at once through Wireshark's sshdump by the built server
+// over stdio, as an MCP client would. What each host saw is known because the test made it there.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { connect } from './helpers/mcp-client.js';
+import type { Session } from './helpers/mcp-client.js';
+import {
+  fingerprint,
+  makeSshHosts,
+  processesInside,
+  sshHostsUnavailable,
+  udpInside,
+} from './helpers/ssh-hosts.js';
+import type { SshHost, SshHosts } from './helpers/ssh-hosts.js';
+
+const run = promisify(execFile);
+const unavailable = await sshHostsUnavailable();
+
+interface HostView {
+  host: string;
+  label: string;
+  state: string;
+  packets: number;
+  error: string | null;
+}
+interface View {
+  id: string;
+  phase: string;
+  packets: number;
+  file: string;
+  hosts: HostView[] | null;
+}
+
+/** Each packet's capture interface and UDP destination port, read by tshark from the file. */
+async function interfacesAndPorts(file: string): Promise<{ iface: string; port: string; time: number }[]> {
+  const { stdout } = await run('tshark', [
+    '-r',
+    file,
+    '-T',
+    'fields',
+    '-e',
+    'frame.interface_name',
+    '-e',
+    'udp.dstport',
+    '-e',
+    'frame.time_epoch',
+    '-Y',
+    'udp && !icmp',
+  ]);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [iface = '', port = '', time = '0'] = l.split('\t');
+      return { iface, port, time: Number(time) };
+    });
+}
+
+describe(
+  'remote capture over SSH (sshdump, OpenSSH servers in network namespaces)',
+  { skip: unavailable },
+  () => {
+    let dir: string;
+    let net: SshHosts;
+    let mcp: Session;
+    let a: SshHost;
+    let b: SshHost;
+    const host = (h: SshHost, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+      host: h.address,
+      port: h.port,
+      user: 'root',
+      identityFile: net.identityFile,
+      interface: 'lo',
+      ...extra,
+    });
+
+    before(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'sharkmcp-remote-'));
+      net = await makeSshHosts(dir, 2);
+      [a, b] = net.hosts as [SshHost, SshHost];
+      // The server's user's ~/.ssh is the test's: its known_hosts and key.
+      mcp = await connect({ HOME: net.home, SHARKMCP_CONFIG_DIR: path.join(dir, 'config') });
+    });
+    after(async () => {
+      await mcp?.close();
+      await net?.close();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('captures on two hosts at once and merges them by time, each packet naming its host', async () => {
+      const started = await mcp.call('start_capture_session', {
+        remote: [host(a), host(b)],
+        timeout: 60,
+        sessionName: 'two-hosts',
+      });
+      assert.equal(started.isError, false, started.text);
+      const view = started.structured as unknown as View;
+      assert.deepEqual(
+        view.hosts?.map((h) => [h.label, h.state]),
+        [
+          [a.address, 'running'],
+          [b.address, 'running'],
+        ],
+      );
+      // Traffic that only each host sees: its own loopback, to a port of its own.
+      await udpInside(a.ns, 9101, 5);
+      await udpInside(b.ns, 9202, 7);
+      await udpInside(a.ns, 9101, 5);
+      // Wait until both hosts' packets have come over SSH.
+      for (let i = 0; i < 100; i++) {
+        const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+        const hosts = listed.find((s) => s.id === 'two-hosts')?.hosts ?? [];
+        if ((hosts[0]?.packets ?? 0) >= 20 && (hosts[1]?.packets ?? 0) >= 14) break;
+        await delay(100);
+      }
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'two-hosts' });
+      assert.equal(stopped.isError, false, stopped.text);
+      const file = view.file;
+      assert.ok(existsSync(file), 'the merged capture is there');
+
+      const packets = await interfacesAndPorts(file);
+      const probes = packets.filter((p) => p.port === '9101' || p.port === '9202');
+      assert.equal(probes.filter((p) => p.port === '9101').length, 10, "host a's 10 datagrams");
+      assert.equal(probes.filter((p) => p.port === '9202').length, 7, "host b's 7 datagrams");
+      for (const p of probes)
+        assert.equal(
+          p.iface,
+          p.port === '9101' ? a.address : b.address,
+          `port ${p.port} was seen on its own host`,
+        );
+      const times = packets.map((p) => p.time);
+      assert.deepEqual(
+        times,
+        [...times].sort((x, y) => x - y),
+        'merged by time',
+      );
+      // The session's own SSH connection is never captured.
+      const { stdout: ssh } = await run('tshark', [
+        '-r',
+        file,
+        '-Y',
+        'tcp.port == 2222',
+        '-T',
+        'fields',
+        '-e',
+        'frame.number',
+      ]);
+      assert.equal(ssh.trim(), '', 'no SSH packets of the session itself');
+      // Nothing is left running on either host.
+      for (const h of [a, b]) {
+        const left = (await processesInside(h.ns)).filter((p) => /dumpcap|tcpdump|sleep|\bcat\b/.test(p));
+        assert.deepEqual(left, [], `nothing of the capture left on ${h.address}`);
+      }
+    });
+
+    it('refuses a host whose key is not in known_hosts, with its fingerprint and the command that accepts it', async () => {
+      const known = await readFile(net.knownHosts, 'utf8');
+      await writeFile(
+        net.knownHosts,
+        known
+          .split('\n')
+          .filter((l) => !l.includes(b.address))
+          .join('\n'),
+      );
+      try {
+        const answer = await mcp.call('start_capture_session', { remote: [host(b)], timeout: 30 });
+        assert.equal(answer.isError, true, answer.text);
+        const expected = await fingerprint(`${b.hostKeyFile}.pub`);
+        assert.ok(expected.startsWith('SHA256:') && answer.text.includes(expected), answer.text);
+        assert.match(answer.text, new RegExp(`ssh-keyscan -p 2222 ${b.address.replaceAll('.', '\\.')} >> `));
+        assert.match(answer.text, /not in .*known_hosts/);
+        const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+        assert.equal(listed.filter((s) => s.phase === 'running').length, 0, 'nothing runs');
+      } finally {
+        await writeFile(net.knownHosts, known);
+      }
+    });
+
+    it('goes on with the hosts that answer and names the one that failed', async () => {
+      // Nothing listens on port 2223: that host refuses the connection.
+      const dead = { ...host(a), port: 2223 };
+      const answer = await mcp.call('start_capture_session', {
+        remote: [host(a), dead],
+        timeout: 60,
+        sessionName: 'one-dead',
+      });
+      assert.equal(answer.isError, false, answer.text);
+      const hosts = (answer.structured as unknown as View).hosts ?? [];
+      assert.equal(hosts[0]?.state, 'running');
+      assert.equal(hosts[1]?.state, 'failed');
+      assert.match(hosts[1]?.error ?? '', /2223.*connection refused/);
+      assert.match(answer.text, new RegExp(`Host root@${a.address.replaceAll('.', '\\.')}:2223 .*failed`));
+      await udpInside(a.ns, 9303, 3);
+      await delay(300);
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'one-dead' });
+      assert.equal(stopped.isError, false, stopped.text);
+      assert.match(stopped.text, /9303/);
+    });
+
+    it('refuses a filter that could leave its quotation before anything runs', async () => {
+      for (const captureFilter of [
+        "port 1'; touch /tmp/x; '",
+        'port $(id -u)',
+        'port 1`id`',
+        'udp\nport 9',
+      ]) {
+        const answer = await mcp.call('start_capture_session', { remote: [host(a)], captureFilter });
+        assert.equal(answer.isError, true, captureFilter);
+        assert.match(answer.text, /captureFilter/);
+      }
+      const bad = await mcp.call('start_capture_session', {
+        remote: [host(a)],
+        captureFilter: 'port eleven',
+      });
+      assert.equal(bad.isError, true);
+      assert.match(bad.text, /not a valid capture filter/);
+      const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+      assert.equal(listed.filter((s) => s.phase === 'running').length, 0);
+    });
+  },
+);
