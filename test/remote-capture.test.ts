@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -22,6 +22,17 @@ import {
 import type { SshHost, SshHosts } from './helpers/ssh-hosts.js';
 
 const run = promisify(execFile);
+
+/** This machine's processes whose command line matches. */
+async function localProcesses(pattern: RegExp): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (pattern.test(cmd)) out.push(`${pid} ${cmd}`);
+  }
+  return out;
+}
 const unavailable = await sshHostsUnavailable();
 
 interface HostView {
@@ -204,6 +215,70 @@ describe(
       const stopped = await mcp.call('stop_capture_session', { sessionId: 'one-dead' });
       assert.equal(stopped.isError, false, stopped.text);
       assert.match(stopped.text, /9303/);
+    });
+
+    it('runs like any session: stops by itself at its timeout, keeps a copy with saveTo, is deleted with its files', async () => {
+      const started = await mcp.call('start_capture_session', {
+        remote: [host(a), host(b)],
+        timeout: 3,
+        sessionName: 'timed',
+      });
+      assert.equal(started.isError, false, started.text);
+      await udpInside(b.ns, 9404, 4);
+      const saveTo = path.join(dir, 'timed-copy.pcapng');
+      // wait: until the session ends by itself.
+      const t0 = Date.now();
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'timed', wait: true, saveTo });
+      assert.equal(stopped.isError, false, stopped.text);
+      assert.ok(Date.now() - t0 < 8_000, `ended by its 3 s timeout (took ${Date.now() - t0} ms)`);
+      assert.match(stopped.text, /\(timeout reached\)/);
+      assert.match(stopped.text, /9404/);
+      const copy = await interfacesAndPorts(saveTo);
+      assert.equal(copy.filter((p) => p.port === '9404').length, 4, 'the copy holds the packets');
+      const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+      const timed = listed.find((s) => s.id === 'timed');
+      assert.equal(timed?.phase, 'finished');
+      assert.deepEqual(
+        timed?.hosts?.map((h) => h.state),
+        ['ended', 'ended'],
+      );
+      const file = timed?.file ?? '';
+      const deleted = await mcp.call('delete_capture_session', { sessionId: 'timed' });
+      assert.equal(deleted.isError, false, deleted.text);
+      const left = (await readdir(path.dirname(file))).filter((f) =>
+        f.startsWith(path.basename(file, '.pcapng')),
+      );
+      assert.deepEqual(left, [], 'no file of the session is left');
+      for (const h of [a, b]) {
+        const running = (await processesInside(h.ns)).filter((p) => /dumpcap|tcpdump|sleep|\bcat\b/.test(p));
+        assert.deepEqual(running, [], `nothing of the capture left on ${h.address}`);
+      }
+    });
+
+    it('ends on the hosts at its timeout even when the server was killed', async () => {
+      const own = await connect({ HOME: net.home, SHARKMCP_CONFIG_DIR: path.join(dir, 'config-killed') });
+      try {
+        const started = await own.call('start_capture_session', { remote: [host(a)], timeout: 3 });
+        assert.equal(started.isError, false, started.text);
+        const remote = (await processesInside(a.ns)).filter((p) => /^\d+ dumpcap -q -P/.test(p));
+        assert.equal(remote.length, 1, 'the capture runs on the host');
+        assert.ok(own.pid !== null);
+        process.kill(own.pid, 'SIGKILL');
+      } finally {
+        await own.close().catch(() => undefined);
+      }
+      // A killed server ends nothing itself: the host's capture, and with it sshdump and the local
+      // dumpcap, end at the session's own timeout.
+      let left: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        left = [
+          ...(await processesInside(a.ns)).filter((p) => /dumpcap|sleep|\bcat\b/.test(p)),
+          ...(await localProcesses(/sshdump|dumpcap -i \S+\.fifo/)),
+        ];
+        if (left.length === 0) break;
+        await delay(100);
+      }
+      assert.deepEqual(left, [], 'nothing outlives the timeout');
     });
 
     it('refuses a filter that could leave its quotation before anything runs', async () => {
