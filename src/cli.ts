@@ -14,7 +14,8 @@ const HELP = `sharkmcp ${PACKAGE.version}: an MCP server that gives AI agents Wi
 
 Usage:
   sharkmcp              serve MCP over stdio (what MCP clients run)
-  sharkmcp --http       serve MCP over Streamable HTTP at http://127.0.0.1:8931/mcp
+  sharkmcp --http       serve MCP over Streamable HTTP at http://127.0.0.1:8931/mcp, and take
+                        capture files PUT to /uploads (their id is a source for every tool)
     --host HOST         listen on HOST (anything but loopback needs --token)
     --port PORT         listen on PORT (0: any free port)
     --token SECRET      require "Authorization: Bearer SECRET" (or SHARKMCP_TOKEN)
@@ -41,6 +42,10 @@ Environment:
   SHARKMCP_TOKEN        bearer token for --http
   SHARKMCP_SHARED_SESSIONS=1  as --shared-sessions
   SHARKMCP_SESSION_IDLE_MINUTES  close an HTTP session idle this long, with its captures (default 60)
+  SHARKMCP_MAX_UPLOAD_MB, SHARKMCP_UPLOAD_QUOTA_MB  one capture sent to /uploads, and all of one
+                        client's, in MB (defaults 1000 and 2000)
+  SHARKMCP_UPLOAD_TTL_MINUTES  remove an upload this long after its last use (default 60)
+  SHARKMCP_SSHDUMP, SHARKMCP_SSH  paths of Wireshark's sshdump and OpenSSH's ssh (remote capture)
   SSLKEYLOGFILE         TLS keylog used when a call names none
 `;
 

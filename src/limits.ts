@@ -70,5 +70,7 @@ export const PREFERENCE_LIMITS = { maxItems: 32, maxLength: 256 } as const;
 export const REMOTE_DEFAULTS = { port: 22, interface: 'any', captureCommand: 'dumpcap' } as const;
 /** What runs the capture on a remote host. */
 export const REMOTE_CAPTURE_COMMANDS = ['dumpcap', 'tcpdump', 'sudo dumpcap', 'sudo tcpdump'] as const;
+/** Captures sent over HTTP (PUT/POST /uploads): one file's size, all of one client's, and how long one is kept after its last use. */
+export const UPLOAD_LIMITS = { maxMB: 1_000, quotaMB: 2_000, ttlMinutes: 60 } as const;
 /** Hosts in one remote capture session. */
 export const MAX_REMOTE_HOSTS = 8;

@@ -6,6 +6,7 @@ import type { FileSandbox } from '../storage/sandbox.js';
 import { checkCaptureHead } from './damage.js';
 import { resolveInputFile } from './input-files.js';
 import type { ResolvedAnalysis } from './options.js';
+import { UPLOAD_ID } from '../capture/uploads.js';
 
 export interface ResolvedSource {
   /** Absolute real path of the capture to read. */
@@ -29,6 +30,11 @@ export interface CaptureRead {
     Partial<Pick<ResolvedAnalysis, 'dissection'>>;
 }
 
+/** Captures sent over HTTP: an upload's id leads to its file. */
+export interface UploadLookup {
+  file(id: string): string | undefined;
+}
+
 /** The ids start_capture_session gives (capture_<ms>_<hex>), when no sessionName is given. */
 const SESSION_ID = /^capture_\d{13}_[0-9a-f]{9}$/;
 
@@ -37,7 +43,16 @@ export async function resolveSource(
   param: string,
   sessions: { get(id: string): Session | undefined },
   sandbox: FileSandbox,
+  uploads?: UploadLookup,
 ): Promise<ResolvedSource> {
+  if (UPLOAD_ID.test(source)) {
+    const file = uploads?.file(source);
+    if (file === undefined)
+      throw new UserError(
+        `${param}: there is no upload '${source}' on this server: uploads are kept for a while after their last use, then removed. Send the capture again (PUT /uploads).`,
+      );
+    return { file, label: `upload '${source}'`, sessionId: undefined, live: false };
+  }
   const session = sessions.get(source);
   if (session) {
     if (session.state.phase === 'starting') {

@@ -21,6 +21,7 @@ import type { Plotter } from '../analysis/plot/index.js';
 import type { CaptureStatistics } from '../analysis/statistics.js';
 import type { InterfaceListing } from '../capture/interfaces.js';
 import type { OwnedSessions } from '../capture/owned-sessions.js';
+import type { UploadLookup } from '../analysis/source.js';
 import type { ConfigStore } from '../config/config-store.js';
 import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
@@ -55,6 +56,8 @@ export interface ServerDeps {
   readonly configs: ConfigStore;
   /** The capture sessions this client may see. */
   readonly sessions: OwnedSessions;
+  /** Captures sent over HTTP, by id (capture/uploads.ts). */
+  readonly uploads: UploadLookup;
   readonly listInterfaces: (signal?: AbortSignal) => Promise<InterfaceListing>;
   readonly calls: CallScope;
   readonly env: NodeJS.ProcessEnv;

@@ -19,7 +19,12 @@ import { listInterfaces } from '../capture/interfaces.js';
 import { OwnedSessions } from '../capture/owned-sessions.js';
 import { SessionManager } from '../capture/sessions.js';
 import { SocketSampler } from '../processes/sampler.js';
-import { ANALYSIS_TIMEOUT_MS, MAX_RUNNING_SESSIONS, MAX_TOTAL_CAPTURE_BYTES } from '../limits.js';
+import {
+  ANALYSIS_TIMEOUT_MS,
+  MAX_RUNNING_SESSIONS,
+  MAX_TOTAL_CAPTURE_BYTES,
+  UPLOAD_LIMITS,
+} from '../limits.js';
 import { namesAPath } from '../mcp/tool.js';
 import type { Connection, ServerDeps } from '../mcp/tool.js';
 import { registerPrompts } from '../mcp/prompts.js';
@@ -35,6 +40,7 @@ import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup } from '../wireshark/process.js';
 import { describeWait } from '../wireshark/slots.js';
 import { RuntimeDir } from '../storage/runtime-dir.js';
+import { UploadStore } from '../capture/uploads.js';
 import { defaultChunking, Summarizer } from '../analysis/summary/index.js';
 import { allowedDirsFromEnv, FileSandbox } from '../storage/sandbox.js';
 import { Logger } from '../util/log.js';
@@ -84,6 +90,8 @@ export interface SharkServer {
   readonly processes: ProcessGroup;
   readonly configs: ConfigStore;
   readonly sessions: SessionManager;
+  /** Captures sent over HTTP (served by http.ts). */
+  readonly uploads: UploadStore;
   readonly logger: Logger;
   /** Stops every child process this server owns and refuses new ones. */
   close(): Promise<void>;
@@ -169,12 +177,19 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     },
     { logger, sampler },
   );
+  const uploads = new UploadStore(processes, () => tools, runtimeDir, {
+    maxBytes: positiveIntFromEnv(env, 'SHARKMCP_MAX_UPLOAD_MB', UPLOAD_LIMITS.maxMB, warnings) * 1e6,
+    quotaBytes: positiveIntFromEnv(env, 'SHARKMCP_UPLOAD_QUOTA_MB', UPLOAD_LIMITS.quotaMB, warnings) * 1e6,
+    ttlMs:
+      positiveIntFromEnv(env, 'SHARKMCP_UPLOAD_TTL_MINUTES', UPLOAD_LIMITS.ttlMinutes, warnings) * 60_000,
+  });
   // Made now rather than on first use, so leftovers of a server that died are swept at start-up.
   void runtimeDir.path().catch(() => undefined);
   const allowedDirs = options.allowedDirs ?? allowedDirsFromEnv(env);
   const captures = new KnownCaptures();
   const shared: Omit<ServerDeps, 'sandbox' | 'sessions'> = {
     captures,
+    uploads,
     analyzer,
     summarizer,
     comparer,
@@ -207,6 +222,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     processes,
     configs,
     sessions,
+    uploads,
     logger,
     createMcpServer(connection: ConnectionOptions = {}) {
       const era = connection.era ?? 'legacy';
@@ -262,6 +278,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
     },
     close: async () => {
       sampler?.close();
+      uploads.close();
       await processes.close();
       await runtimeDir.close();
     },

@@ -24,6 +24,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { SharkServer } from './create-server.js';
+import { serveUpload } from './upload-endpoint.js';
 
 export interface HttpOptions {
   readonly host: string;
@@ -194,10 +195,12 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     if (known === undefined && transport.sessionId !== undefined) activity.set(transport.sessionId, a);
   };
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== '/mcp') return reject(res, 404, 'Not found: the MCP endpoint is /mcp.');
+      const upload = url.pathname === '/uploads' || url.pathname.startsWith('/uploads/');
+      if (url.pathname !== '/mcp' && !upload)
+        return reject(res, 404, 'Not found: the MCP endpoint is /mcp (and captures are sent to /uploads).');
       if (!validHost(req, res) || !validOrigin(req, res)) return;
       if (token !== '') {
         try {
@@ -206,6 +209,7 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
           return await sendResponse(res, bearerAuthChallengeResponse(err));
         }
       }
+      if (upload) return await serveUpload(app.uploads, req, res, url, log);
       let body: unknown;
       if (req.method === 'POST') {
         if (!isJsonContentType(req.headers['content-type'])) {
@@ -225,6 +229,15 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
       if (!res.headersSent) reject(res, 500, 'Internal error.');
       else res.end();
     });
+  };
+  const server = http.createServer(handle);
+  // "Expect: 100-continue" (curl sends it for large uploads): the body is asked for only once the
+  // checks have passed, so an upload refused by its declared size is never sent.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/uploads') (req as ContinueRequest).sendContinue = () => res.writeContinue();
+    else res.writeContinue();
+    handle(req, res);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -245,6 +258,9 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
     },
   };
 }
+
+/** A request whose client waits for "100 Continue" before it sends the body. */
+export type ContinueRequest = http.IncomingMessage & { sendContinue?: () => void };
 
 function tokensMatch(given: string, token: string): boolean {
   const a = Buffer.from(given);

@@ -136,7 +136,13 @@ export async function sourceAndKeylog(
   args: ReadArgs,
   signal: AbortSignal | undefined,
 ): Promise<{ source: ResolvedSource; keylog: ResolvedAnalysis }> {
-  const resolvedSource = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
+  const resolvedSource = await resolveSource(
+    args.source,
+    'source',
+    deps.sessions,
+    deps.sandbox,
+    deps.uploads,
+  );
   const keylog = await readOptions(deps, args, signal);
   return { source: resolvedSource, keylog };
 }

@@ -42,8 +42,8 @@ export const analyzePcapFileTool = defineTool({
     }
     const source =
       args.source !== undefined
-        ? await resolveSource(args.source, 'source', deps.sessions, deps.sandbox)
-        : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions, deps.sandbox);
+        ? await resolveSource(args.source, 'source', deps.sessions, deps.sandbox, deps.uploads)
+        : await resolveSource(args.filePath ?? '', 'filePath', deps.sessions, deps.sandbox, deps.uploads);
     const resolved = await resolveAnalysis(args, deps.configs, deps.env, deps.sandbox, {
       checker: deps.analyzer,
       signal: ctx.mcpReq.signal,

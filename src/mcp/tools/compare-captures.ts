@@ -66,8 +66,8 @@ export const compareCapturesTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
     const [baseline, candidate] = await Promise.all([
-      resolveSource(args.baseline, 'baseline', deps.sessions, deps.sandbox),
-      resolveSource(args.candidate, 'candidate', deps.sessions, deps.sandbox),
+      resolveSource(args.baseline, 'baseline', deps.sessions, deps.sandbox, deps.uploads),
+      resolveSource(args.candidate, 'candidate', deps.sessions, deps.sandbox, deps.uploads),
     ]);
     const { keylogFile, dissection } = await readOptions(deps, args, ctx.mcpReq.signal);
     const { comparison, warnings: sided } = await deps.comparer.compare(

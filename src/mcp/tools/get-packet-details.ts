@@ -52,7 +52,7 @@ export const getPacketDetailsTool = defineTool({
   outputSchema: detailsFactsSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   handler: async (args, deps, ctx) => {
-    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox);
+    const source = await resolveSource(args.source, 'source', deps.sessions, deps.sandbox, deps.uploads);
     const ranges = parseFrameSelection(args.frames);
     const base = await readOptions(deps, args, ctx.mcpReq.signal);
     const render: RenderContext = {
