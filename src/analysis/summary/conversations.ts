@@ -2,6 +2,7 @@
 // ("176 kB"), which can neither rank them nor be added up across the ranges of a chunked pass.
 // tshark prints one line per packet of PACKET_COLUMNS as custom columns (`-T tabs`), which costs a
 // fraction of `-T fields` (that builds the whole visible tree). Pure: lines in, conversations out.
+import { communityId } from '../community-id.js';
 import { columnArgs } from '../../wireshark/tshark-args.js';
 import type { Conversation, ConversationKind } from './types.js';
 
@@ -281,7 +282,14 @@ export function conversationOf(e: ConversationPart, origin: Instant | undefined)
     bytes: e.bytes,
     startSeconds: secondsSince(zero, e.first),
     durationSeconds: secondsSince(e.first, e.last),
+    ...withCommunityId(e.kind, e.a, e.b),
   };
+}
+
+function withCommunityId(kind: string, a: string, b: string): { communityId?: string } {
+  if (kind !== 'tcp' && kind !== 'udp') return {};
+  const id = communityId(kind, a, b);
+  return id === undefined ? {} : { communityId: id };
 }
 
 /** The conversations of consecutive ranges, joined (see ConversationFold). */

@@ -66,10 +66,11 @@ export function renderSummary(
     const convs = s.conversations.filter((c) => c.kind === k);
     if (convs.length === 0) continue;
     const total = s.conversationCounts[k] ?? convs.length;
-    lines.push('', `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}:`);
+    const ids = k === 'tcp' || k === 'udp' ? ", each ending with the flow's Community ID" : '';
+    lines.push('', `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}${ids}:`);
     for (const c of convs) {
       lines.push(
-        `  ${c.a} <-> ${c.b}  ${c.processes === undefined ? '' : `${c.processes}  `}${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s`,
+        `  ${c.a} <-> ${c.b}  ${c.processes === undefined ? '' : `${c.processes}  `}${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s${c.communityId ? `, ${c.communityId}` : ''}`,
       );
     }
   }

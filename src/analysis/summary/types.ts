@@ -34,6 +34,8 @@ const conversationSchema = z.object({
   durationSeconds: z.number(),
   /** The local processes at its ends ("curl[12] ↔ node[34]"), where the capture has a process sidecar. */
   processes: z.string().optional(),
+  /** TCP and UDP: the flow's Community ID (v1, seed 0), as Zeek, Suricata and Arkime index flows. */
+  communityId: z.string().optional(),
 });
 export type Conversation = z.infer<typeof conversationSchema>;
 
