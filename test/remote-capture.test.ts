@@ -154,6 +154,30 @@ describe(
         [...times].sort((x, y) => x - y),
         'merged by time',
       );
+      // Each host's packets on their own, and counted per host.
+      const onA = await mcp.call('analyze_pcap_file', {
+        source: 'two-hosts',
+        host: a.address,
+        displayFilter: 'udp && !icmp',
+        outputFormat: 'fields',
+        customFields: 'frame.interface_name,udp.dstport',
+      });
+      assert.equal(onA.isError, false, onA.text);
+      assert.match(onA.text, new RegExp(`Host: ${a.address.replaceAll('.', '\\.')}\n`));
+      const rowsOnA = onA.text.split('\n').filter((l) => /\t\d+$/.test(l));
+      assert.equal(rowsOnA.filter((l) => l.endsWith('\t9101')).length, 10, onA.text);
+      assert.ok(
+        rowsOnA.every((l) => l.includes(a.address) && !l.endsWith('\t9202')),
+        onA.text,
+      );
+      const perHost = await mcp.call('capture_statistics', {
+        source: 'two-hosts',
+        displayFilter: '(udp.dstport == 9101 || udp.dstport == 9202) && !icmp',
+        groupBy: ['frame.interface_name'],
+      });
+      assert.equal(perHost.isError, false, perHost.text);
+      assert.match(perHost.text, new RegExp(`${a.address.replaceAll('.', '\\.')}\\s+10\\b`));
+      assert.match(perHost.text, new RegExp(`${b.address.replaceAll('.', '\\.')}\\s+7\\b`));
       // The session's own SSH connection is never captured.
       const { stdout: ssh } = await run('tshark', [
         '-r',

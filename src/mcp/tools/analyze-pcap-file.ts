@@ -10,7 +10,7 @@ import { MAX_PATH_LENGTH } from '../../limits.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape, sourceParam } from './analysis-params.js';
-import { narrowToProcess, processParam } from './process-param.js';
+import { hostParam, narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   filePath: z
@@ -24,6 +24,7 @@ const inputSchema = z.object({
     .describe('Instead of filePath: a capture file path or a capture session ID (running or finished).'),
   ...analysisParamsShape,
   process: processParam,
+  host: hostParam,
 });
 
 export const analyzePcapFileTool = defineTool({

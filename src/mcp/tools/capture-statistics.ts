@@ -10,7 +10,7 @@ import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { dissectionParams, keylogParam, sourceAndKeylog, sourceParam } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
-import { narrowToProcess, processParam } from './process-param.js';
+import { hostParam, narrowToProcess, processParam } from './process-param.js';
 
 const fieldName = z
   .string()
@@ -35,6 +35,7 @@ const inputSchema = z.object({
       'Count only the packets this Wireshark display filter matches, e.g. "dns.flags.response == 1".',
     ),
   process: processParam,
+  host: hostParam,
   groupBy: z
     .array(fieldName)
     .max(STATS_LIMITS.groupBy)

@@ -14,7 +14,7 @@ import {
   sourceAndKeylog,
   sourceParam,
 } from './analysis-params.js';
-import { narrowToProcess, processParam } from './process-param.js';
+import { hostParam, narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -34,6 +34,7 @@ const inputSchema = z.object({
     .meta({ default: EXPORT_DEFAULTS.protocol })
     .describe('Which kind of stream `stream` counts: tcp or udp.'),
   process: processParam,
+  host: hostParam,
   saveTo: z
     .string()
     .min(1)

@@ -7,7 +7,7 @@ import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { dissectionParams, keylogParam, sourceParam, sourceAndKeylog } from './analysis-params.js';
 import { pagingParams } from './paging-params.js';
-import { narrowToProcess, processParam } from './process-param.js';
+import { hostParam, narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
@@ -18,6 +18,7 @@ const inputSchema = z.object({
     .optional()
     .describe('Narrow the packets read, e.g. "ip.addr == 10.0.0.5" (a Wireshark display filter).'),
   process: processParam,
+  host: hostParam,
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   reveal: z

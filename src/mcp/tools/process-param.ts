@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { processScope } from '../../analysis/process-scope.js';
 import type { ServerDeps } from '../tool.js';
+import { UserError } from '../../errors.js';
 
 export const processParam = z
   .union([z.number().int().positive().max(4_194_304), z.string().min(1).max(256)])
@@ -22,23 +23,67 @@ export interface ProcessNarrowing {
   relabel(text: string): string;
 }
 
+/** Interface names as a remote capture gives them: a host name or address, maybe with :port and /interface. */
+const HOST_LABEL = /^[A-Za-z0-9_.:@/[\]-]{1,300}$/;
+
+export const hostParam = z
+  .string()
+  .min(1)
+  .max(300)
+  .optional()
+  .describe(
+    "Only the packets captured on this host: in a capture of several hosts (start_capture_session with remote), each host's packets have the host as their interface name (summarize_capture's Interfaces line and the session's hosts list them); any capture's interface name works. capture_statistics can also group by it (groupBy [\"frame.interface_name\"]).",
+  );
+
+/** The display filter that keeps one host's packets (its capture interface's name). */
+export function hostFilter(host: string): string {
+  if (!HOST_LABEL.test(host))
+    throw new UserError(
+      `host ${JSON.stringify(host)} is not an interface name of a capture: give the host as summarize_capture's Interfaces line names it (e.g. "db-1" or "10.0.0.5").`,
+    );
+  return `frame.interface_name == "${host}"`;
+}
+
 /**
- * Narrows a call to `process` (when given) in `file`: the caller's filter is checked first, so an
- * error in it is reported as written rather than inside the joined filter.
+ * Narrows a call to `host` and `process` (when given) in `file`: the caller's filter is checked
+ * first, so an error in it is reported as written rather than inside the joined filter.
  */
 export async function narrowToProcess(
   deps: Pick<ServerDeps, 'analyzer'>,
   file: string,
-  args: { readonly process?: string | number | undefined; readonly displayFilter?: string | undefined },
+  args: {
+    readonly process?: string | number | undefined;
+    readonly host?: string | undefined;
+    readonly displayFilter?: string | undefined;
+  },
   signal: AbortSignal | undefined,
 ): Promise<ProcessNarrowing> {
-  if (args.process === undefined) return { displayFilter: args.displayFilter, relabel: (text) => text };
+  const onHost = args.host === undefined ? undefined : hostFilter(args.host);
+  if (onHost !== undefined) await deps.analyzer.checkDisplayFilter(args.displayFilter, signal);
+  const filter =
+    onHost === undefined
+      ? args.displayFilter
+      : args.displayFilter === undefined || args.displayFilter.trim() === ''
+        ? onHost
+        : `(${args.displayFilter}) && ${onHost}`;
+  const hostLine = args.host === undefined ? '' : `Host: ${args.host}\n`;
+  if (args.process === undefined)
+    return {
+      displayFilter: filter,
+      relabel: (text) =>
+        onHost === undefined
+          ? text
+          : text.replace(
+              `Display Filter: ${filter}\n`,
+              () => `${hostLine}Display Filter: ${args.displayFilter ?? 'none'}\n`,
+            ),
+    };
   await deps.analyzer.checkDisplayFilter(args.displayFilter, signal);
   const scope = await processScope(
     await deps.analyzer.processRecord(file, signal),
     args.process,
-    args.displayFilter,
-    (filter) => deps.analyzer.packetEnds(file, filter, signal),
+    filter,
+    (f) => deps.analyzer.packetEnds(file, f, signal),
     signal,
   );
   return {
@@ -52,7 +97,8 @@ export async function narrowToProcess(
       // A function, so a "$&" in a filter is not read as a replacement pattern.
       return text.replace(
         `Display Filter: ${scope.displayFilter}\n`,
-        () => `Process: ${scope.label}\n${record}Display Filter: ${args.displayFilter ?? 'none'}\n`,
+        () =>
+          `${hostLine}Process: ${scope.label}\n${record}Display Filter: ${args.displayFilter ?? 'none'}\n`,
       );
     },
   };
