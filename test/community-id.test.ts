@@ -20,40 +20,32 @@ const CAPTURES = [
   'sipcapture-heplify/example/pcap/rtp_rtcp_sip_ipv4_udp.pcap',
 ];
 
-/** tshark's Community ID of each TCP/UDP flow, keyed "kind a b" (its ends in either order). */
-async function wiresharkIds(file: string): Promise<Map<string, string>> {
+/** The lines of tshark's `-T fields` (first occurrences) with its communityid post-dissector on. */
+async function withIds(
+  file: string,
+  filter: string | undefined,
+  fields: readonly string[],
+): Promise<string[]> {
+  const args = ['-r', file, '--enable-protocol', 'communityid', ...(filter ? ['-Y', filter] : [])];
   const { stdout } = await run(
     'tshark',
-    [
-      '-r',
-      file,
-      '--enable-protocol',
-      'communityid',
-      '-Y',
-      '(tcp or udp) and not icmp and not icmpv6',
-      '-T',
-      'fields',
-      '-E',
-      'occurrence=f',
-      ...[
-        'ip.src',
-        'ipv6.src',
-        'ip.dst',
-        'ipv6.dst',
-        'tcp.srcport',
-        'udp.srcport',
-        'tcp.dstport',
-        'udp.dstport',
-      ].flatMap((f) => ['-e', f]),
-      '-e',
-      'communityid',
-    ],
+    [...args, '-T', 'fields', '-E', 'occurrence=f', ...fields.flatMap((f) => ['-e', f])],
     { maxBuffer: 1 << 28 },
   );
+  return stdout.split('\n');
+}
+
+/** tshark's Community ID of each TCP/UDP flow, keyed "kind a b" (its ends in either order). */
+async function wiresharkIds(file: string): Promise<Map<string, string>> {
+  const lines = await withIds(file, '(tcp or udp) and not icmp and not icmpv6', [
+    ...['ip.src', 'ipv6.src', 'ip.dst', 'ipv6.dst'],
+    ...['tcp.srcport', 'udp.srcport', 'tcp.dstport', 'udp.dstport'],
+    'communityid',
+  ]);
   const ids = new Map<string, string>();
   const end = (addr: string, port: string): string =>
     addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
-  for (const line of stdout.split('\n')) {
+  for (const line of lines) {
     const [s4 = '', s6 = '', d4 = '', d6 = '', ts = '', us = '', td = '', ud = '', id = ''] =
       line.split('\t');
     if (id === '') continue;
@@ -104,4 +96,50 @@ describe('Community ID', () => {
       }
     }
   });
+
+  it("is printed for each digest row whose ends have ports, as Wireshark's for that row's frame", async (t) => {
+    const cases = [
+      ['FoxIO-LLC-ja4/pcap/http1.pcapng', 'http'],
+      ['FoxIO-LLC-ja4/pcap/chrome-cloudflare-quic-with-secrets.pcapng', 'quic'],
+      ['chrissanders-packets/http_google.pcapng', 'http'],
+      ['chrissanders-packets/tcp_retransmissions.pcapng', 'tcp_health'],
+    ] as const;
+    let compared = 0;
+    for (const [name, kind] of cases) {
+      const file = corpus(name);
+      if (!file) return t.skip('../shared is absent');
+      const answer = await server.mcp.call('inspect_protocol', { source: file, kind, limit: 200 });
+      assert.equal(answer.isError, false, answer.text);
+      const rows = (answer.structured?.['rows'] ?? []) as Record<string, unknown>[];
+      assert.ok((answer.structured?.['columns'] as string[]).includes('communityId'), `${name} ${kind}`);
+      const byFrame = await frameIds(file);
+      for (const r of rows) {
+        if (r['communityId'] === undefined) continue;
+        // A row names its frame, or (tcp_health) its TCP stream, whose packets share the ID.
+        const expected =
+          typeof r['frame'] === 'number'
+            ? byFrame.frames.get(r['frame'])
+            : byFrame.streams.get(Number(r['stream']));
+        assert.equal(r['communityId'], expected, `${name} ${kind} row ${JSON.stringify(r)}`);
+        compared++;
+      }
+    }
+    assert.ok(compared > 20, `${compared} rows compared`);
+  });
 });
+
+/** tshark's Community ID of each frame, and of each TCP stream's packets. */
+async function frameIds(
+  file: string,
+): Promise<{ frames: Map<number, string>; streams: Map<number, string> }> {
+  const lines = await withIds(file, undefined, ['frame.number', 'tcp.stream', 'communityid']);
+  const frames = new Map<number, string>();
+  const streams = new Map<number, string>();
+  for (const line of lines) {
+    const [frame = '', stream = '', id = ''] = line.split('\t');
+    if (id === '') continue;
+    frames.set(Number(frame), id);
+    if (stream !== '' && !streams.has(Number(stream))) streams.set(Number(stream), id);
+  }
+  return { frames, streams };
+}

@@ -36,7 +36,7 @@ describe('inspect_protocol on the corpus', () => {
     }
     assert.match(
       text,
-      /^frame\tstream\tclient\tserver\tversion\tmethod\thost\turi\tstatus\tresponseMs\trequestBytes\tresponseBytes\tresponseFrame\tnote$/m,
+      /^frame\tstream\tclient\tserver\tcommunityId\tversion\tmethod\thost\turi\tstatus\tresponseMs\trequestBytes\tresponseBytes\tresponseFrame\tnote$/m,
     );
   });
 

@@ -178,6 +178,16 @@ describe(
       assert.equal(perHost.isError, false, perHost.text);
       assert.match(perHost.text, new RegExp(`${a.address.replaceAll('.', '\\.')}\\s+10\\b`));
       assert.match(perHost.text, new RegExp(`${b.address.replaceAll('.', '\\.')}\\s+7\\b`));
+      // Digests name the host each row was captured on.
+      const icmp = await mcp.call('inspect_protocol', { source: 'two-hosts', kind: 'icmp', limit: 100 });
+      assert.equal(icmp.isError, false, icmp.text);
+      assert.ok((icmp.structured?.['columns'] as string[]).includes('capturedOn'), icmp.text);
+      const icmpRows = (icmp.structured?.['rows'] ?? []) as { capturedOn?: string; cause?: string }[];
+      assert.deepEqual(
+        [...new Set(icmpRows.map((r) => r.capturedOn))].sort(),
+        [a.address, b.address].sort(),
+        icmp.text,
+      );
       // The session's own SSH connection is never captured.
       const { stdout: ssh } = await run('tshark', [
         '-r',

@@ -18,6 +18,7 @@ import type { FollowResult } from './follow.js';
 import { columnsOf, DIGEST_OF, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
 import { AGGREGATOR, rowSchema } from './digests/fields.js';
+import { communityId } from './community-id.js';
 import type { DigestReader, Row } from './digests/fields.js';
 import { PageBuilder } from './page.js';
 import { callText, callWith, PagedAnswer, rowsShown } from './paged-answer.js';
@@ -99,16 +100,36 @@ export async function inspect(
   };
   // A set: a digest's several passes report the same damage.
   const warnings = new Set<string>();
+  const seen = new FrameFacts();
   const reader: DigestReader = {
     async fields(own, fields, options) {
+      // Where the digest reads frames, the same pass says each one's capture interface (its host,
+      // in a capture of several) and transport, for the host and Community ID columns.
+      // (tshark prints a field named twice once: only the ones the digest does not read are added.)
+      const extra = fields.includes('frame.number')
+        ? FrameFacts.FIELDS.filter((f) => !fields.includes(f))
+        : [];
       const out = await run([
         ...(await read(filterFor(own), fields, options?.preferences)),
-        ...allOccurrenceFieldArgs(fields, AGGREGATOR),
+        ...allOccurrenceFieldArgs([...fields, ...extra], AGGREGATOR),
       ]);
-      return out
+      const lines = out
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => l.split('\t'));
+      if (extra.length === 0) return lines;
+      const all = [...fields, ...extra];
+      const at = (name: string): number => all.indexOf(name);
+      const [frameAt, streamAt] = [at('frame.number'), at('tcp.stream')];
+      const factAt = FrameFacts.FIELDS.map(at);
+      return lines.map((l) => {
+        seen.add(
+          l[frameAt] ?? '',
+          streamAt < 0 ? '' : (l[streamAt] ?? ''),
+          factAt.map((i) => l[i] ?? ''),
+        );
+        return l.slice(0, fields.length);
+      });
     },
     statistics: async (list) => run([...(await read(req.displayFilter, [])), ...statisticsArgs(list)]),
     async tcpStreams(indexes) {
@@ -127,7 +148,64 @@ export async function inspect(
     },
   };
   const rows = await DIGEST_OF[req.kind].collect(reader, { reveal: req.reveal });
-  return { rows, warnings: [...warnings] };
+  return { rows: seen.label(rows, req.kind === 'tcp_health' ? 'tcp' : undefined), warnings: [...warnings] };
+}
+
+/** The column of each row's capture interface, in a capture of several (a remote capture's hosts). */
+export const HOST_COLUMN = 'capturedOn';
+/** The column of each row's flow's Community ID. */
+export const COMMUNITY_ID_COLUMN = 'communityId';
+
+/** Per frame (and TCP stream) of a digest's passes: the capture interface and the transport. */
+class FrameFacts {
+  static readonly FIELDS = ['frame.interface_name', 'tcp.srcport', 'udp.srcport'];
+  private readonly frames = new Map<string, { iface: string; transport: 'tcp' | 'udp' | undefined }>();
+  private readonly streams = new Map<string, string>();
+  private readonly interfaces = new Set<string>();
+
+  add(frame: string, stream: string, extra: readonly string[]): void {
+    const [iface = '', tcp = '', udp = ''] = extra.map((v) => v.split(AGGREGATOR)[0] ?? '');
+    this.frames.set(frame, { iface, transport: tcp !== '' ? 'tcp' : udp !== '' ? 'udp' : undefined });
+    if (stream !== '' && !this.streams.has(stream)) this.streams.set(stream, iface);
+    this.interfaces.add(iface);
+  }
+
+  /**
+   * The rows with their host (only where the frames came from more than one interface) and their
+   * flow's Community ID (where the row's ends are address:port and the transport is known).
+   */
+  label(rows: Row[], transport: 'tcp' | 'udp' | undefined): Row[] {
+    const hosts = this.interfaces.size > 1;
+    return rows.map((r) => {
+      const at = typeof r.frame === 'number' ? this.frames.get(String(r.frame)) : undefined;
+      const iface =
+        at?.iface ??
+        (r.stream === undefined || r.stream === null ? undefined : this.streams.get(String(r.stream)));
+      const kind = at?.transport ?? transport;
+      const [a, b] = endsOf(r);
+      const id = kind && a && b ? communityId(kind, a, b) : undefined;
+      if (!(hosts && iface) && id === undefined) return r;
+      return {
+        ...r,
+        ...(hosts && iface ? { [HOST_COLUMN]: iface } : {}),
+        ...(id === undefined ? {} : { [COMMUNITY_ID_COLUMN]: id }),
+      };
+    });
+  }
+}
+
+/** A row's two ends, from whichever pair of end columns its digest has. */
+function endsOf(r: Row): [string | undefined, string | undefined] {
+  for (const [x, y] of [
+    ['client', 'server'],
+    ['from', 'to'],
+    ['src', 'dst'],
+  ] as const) {
+    const a = r[x];
+    const b = r[y];
+    if (typeof a === 'string' && typeof b === 'string') return [a, b];
+  }
+  return [undefined, undefined];
 }
 
 /** A page of a digest as structured content: inspect_protocol's output schema. */
@@ -314,7 +392,10 @@ export function inspectPage(
     readonly processColumn?: string | undefined;
   },
 ): { text: string; facts: InspectFacts } {
-  const columns = req.processColumn ? withProcessColumn(columnsOf(req.kind)) : columnsOf(req.kind);
+  const columns = withRowColumns(
+    req.processColumn ? withProcessColumn(columnsOf(req.kind)) : columnsOf(req.kind),
+    rows,
+  );
   const aggregate = DIGEST_OF[req.kind].aggregate(rows);
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_PAGE.rows;
@@ -367,6 +448,17 @@ export function inspectPage(
       decodeHints: req.hints?.hints ?? [],
     },
   };
+}
+
+/** The columns with host and Community ID after the row's ends (or at the end), where rows have them. */
+function withRowColumns(columns: readonly string[], rows: readonly Row[]): string[] {
+  const added = [HOST_COLUMN, COMMUNITY_ID_COLUMN].filter((c) => rows.some((r) => r[c] !== undefined));
+  if (added.length === 0) return [...columns];
+  const last = Math.max(
+    ...['client', 'server', 'from', 'to', 'src', 'dst', PROCESS_COLUMN].map((c) => columns.indexOf(c)),
+  );
+  const at = last < 0 ? columns.length : last + 1;
+  return [...columns.slice(0, at), ...added, ...columns.slice(at)];
 }
 
 /** A cell of the tab-separated page: "-" where a value does not apply, never a blank an agent must guess at. */
