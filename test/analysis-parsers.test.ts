@@ -1,5 +1,6 @@
 // Parsers of the drill-down tools, on output recorded from tshark 4.0: -z statistics text,
 // per-packet conversation fields, -z follow raw output, and frame selections.
+import { communityId } from '../src/analysis/community-id.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConversationAggregator, mergeConversations } from '../src/analysis/summary/conversations.js';
@@ -129,6 +130,7 @@ describe('conversations from packet columns', () => {
         bytes: 1648,
         startSeconds: 0.1,
         durationSeconds: 0.4,
+        communityId: communityId('tcp', '10.0.0.1:5000', '10.0.0.2:80'),
       },
     );
     assert.equal(

@@ -44,9 +44,10 @@ describe('summarize_capture', () => {
     assert.equal(topTcp?.frames, frames.get(topStream ?? ''));
     assert.match(answer.text, /^Summary of .*latest\.pcapng\nFile: pcapng, 209 packets/);
     // Every cut list says how many there are and the call that shows them all; that call does.
-    const cut = /Top TCP conversations by bytes \(3 of (\d+); more: summarize_capture (\{.*\})\):/.exec(
-      answer.text,
-    );
+    const cut =
+      /Top TCP conversations by bytes \(3 of (\d+); more: summarize_capture (\{.*\})\), each ending/.exec(
+        answer.text,
+      );
     assert.ok(cut, answer.text);
     const total = Number(cut[1]);
     assert.equal(total, new Set(rows.map((r) => r[0])).size, 'as many as tshark has TCP streams');
@@ -56,7 +57,7 @@ describe('summarize_capture', () => {
     );
     const all = (whole.structured?.['conversations'] as { kind: string }[]).filter((c) => c.kind === 'tcp');
     assert.equal(all.length, total);
-    assert.match(whole.text, new RegExp(`Top TCP conversations by bytes \\(all ${total}\\):`));
+    assert.match(whole.text, new RegExp(`Top TCP conversations by bytes \\(all ${total}\\), each ending`));
     for (const list of ['TCP endpoints', 'UDP endpoints', 'IPv4 endpoints']) {
       const m = new RegExp(
         `Top ${list} by bytes \\((\\d+) of (\\d+); more: summarize_capture (\\{.*\\})\\):`,
