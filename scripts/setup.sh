@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets SharkMCP up on this machine: Wireshark's command-line tools (installed with apt-get when
 # this is Debian/Ubuntu and we are root or have sudo; otherwise the exact command is printed),
-# the npm dependencies, and the build; with --tests, also what the tests need (OpenSSH's server).
+# the npm dependencies, and the build; with --tests, also what the tests need (OpenSSH's server,
+# tcpdump).
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,20 +77,20 @@ fi
 
 # With --tests: what the tests need beyond the server itself. OpenSSH's server, which the remote
 # capture tests run inside network namespaces they make (never as a system service: the package's
-# own start is held back while it installs).
-if [ "${1:-}" = "--tests" ] && [ ! -x /usr/sbin/sshd ]; then
+# own start is held back while it installs), and tcpdump, which they capture with on one host.
+if [ "${1:-}" = "--tests" ] && { [ ! -x /usr/sbin/sshd ] || ! command -v tcpdump >/dev/null 2>&1; }; then
   if [ "${sudo[0]:-}" != none ]; then
-    say "installing openssh-server for the remote capture tests (its service is not started)"
+    say "installing openssh-server and tcpdump for the remote capture tests (sshd's service is not started)"
     held=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
       "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
       held=1
     fi
-    apt_install openssh-server || say "could not install openssh-server: the remote capture tests will skip"
+    apt_install openssh-server tcpdump || say "could not install openssh-server and tcpdump: the remote capture tests will skip"
     if [ "$held" = 1 ]; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
   else
-    say "the remote capture tests need openssh-server (apt-get install openssh-server); they skip without it"
+    say "the remote capture tests need openssh-server and tcpdump (apt-get install openssh-server tcpdump); they skip without them"
   fi
 fi
 

@@ -289,6 +289,43 @@ describe(
       }
     });
 
+    it('shares maxPackets among the hosts, and captures with tcpdump as with dumpcap', async (t) => {
+      // setup.sh --tests installs tcpdump; without it, both hosts use dumpcap.
+      const tcpdump = existsSync('/usr/bin/tcpdump') || existsSync('/usr/sbin/tcpdump');
+      if (!tcpdump) t.diagnostic('tcpdump is not installed: both hosts capture with dumpcap');
+      const started = await mcp.call('start_capture_session', {
+        remote: [host(a, tcpdump ? { captureCommand: 'tcpdump' } : {}), host(b)],
+        timeout: 30,
+        maxPackets: 6,
+        sessionName: 'limited',
+      });
+      assert.equal(started.isError, false, started.text);
+      // 4 datagrams each, and as many ICMP errors: more than each host's share of 3.
+      await udpInside(a.ns, 9505, 4);
+      await udpInside(b.ns, 9606, 4);
+      const t0 = Date.now();
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'limited', wait: true });
+      assert.equal(stopped.isError, false, stopped.text);
+      assert.ok(Date.now() - t0 < 10_000, 'ended at its limit, not its timeout');
+      assert.match(stopped.text, /Captured: 6 packets, .*\(packet limit reached\)/);
+      const view = (stopped.structured as unknown as { session?: View } | undefined)?.session;
+      const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+      const limited = view ?? listed.find((s) => s.id === 'limited');
+      assert.deepEqual(
+        limited?.hosts?.map((h) => h.packets),
+        [3, 3],
+      );
+      await mcp.call('delete_capture_session', { sessionId: 'limited' });
+    });
+
+    it('takes a key only from ~/.ssh or an allowed directory', async () => {
+      const answer = await mcp.call('start_capture_session', {
+        remote: [host(a, { identityFile: '/etc/ssh/ssh_host_ed25519_key' })],
+      });
+      assert.equal(answer.isError, true);
+      assert.match(answer.text, /identityFile: .*outside the directories this server may use/);
+    });
+
     it('ends on the hosts at its timeout even when the server was killed', async () => {
       const own = await connect({ HOME: net.home, SHARKMCP_CONFIG_DIR: path.join(dir, 'config-killed') });
       try {

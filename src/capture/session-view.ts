@@ -44,6 +44,14 @@ export const sessionViewSchema = z.object({
     .describe('A capture over SSH: each host, which may fail while the others go on. null: a local capture.'),
 });
 
+/** A remote session's hosts, a line each: how each is doing, and why one failed. */
+export function hostLines(view: Pick<SessionView, 'hosts'>, indent = ''): string[] {
+  return (view.hosts ?? []).map(
+    (h) =>
+      `${indent}Host ${h.host} (interface "${h.label}" in the capture): ${h.state}, ${h.packets} packet${h.packets === 1 ? '' : 's'}${h.error ? ` — ${h.error}` : ''}`,
+  );
+}
+
 /** One session as list_capture_sessions shows it (and start and stop return it). */
 export type SessionView = Readonly<z.infer<typeof sessionViewSchema>>;
 

@@ -58,13 +58,24 @@ export async function udpInside(ns: string, port: number, count: number): Promis
   await inNamespace(ns, process.execPath, ['-e', script]);
 }
 
+/** Namespaces of earlier runs whose process is gone (a crashed run); a live run's are its own. */
 async function removeLeftovers(): Promise<void> {
   const { stdout } = await run('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
   for (const line of stdout.split('\n')) {
     const name = line.split(' ')[0] ?? '';
-    if (!name.startsWith(PREFIX)) continue;
+    const owner = Number(new RegExp(`^${PREFIX}-(\\d+)-\\d+$`).exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(owner) || alive(owner)) continue;
     await killInside(name);
     await run('ip', ['netns', 'del', name]).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -114,9 +125,14 @@ async function listening(address: string, port: number, timeoutMs: number): Prom
 
 /**
  * Makes `count` hosts in `dir`. Host i is 198.18.<subnet>.(4i+2), reached from this machine through
- * 198.18.<subnet>.(4i+1).
+ * 198.18.<subnet>.(4i+1); the subnet is chosen by this process's pid, so runs side by side (two
+ * checkouts' tests on one machine) do not share addresses.
  */
-export async function makeSshHosts(dir: string, count: number, subnet = 77): Promise<SshHosts> {
+export async function makeSshHosts(
+  dir: string,
+  count: number,
+  subnet = 100 + (process.pid % 100),
+): Promise<SshHosts> {
   await removeLeftovers();
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
   const home = path.join(dir, 'home');

@@ -5,7 +5,7 @@ import type { SessionView } from '../../capture/session-view.js';
 import { formatBytes, STOP_REASON_TEXT } from '../../capture/sessions.js';
 import { plural } from '../../util/text.js';
 import { defineTool, textResult } from '../tool.js';
-import { sessionViewSchema } from '../../capture/session-view.js';
+import { hostLines, sessionViewSchema } from '../../capture/session-view.js';
 
 const outputSchema = z.object({ sessions: z.array(sessionViewSchema) });
 
@@ -39,6 +39,7 @@ function describe(s: SessionView): string {
   return [
     `• ${s.id}: ${status}`,
     `  interface ${s.interface}, capture filter ${s.captureFilter ?? 'none'}, started ${s.startedAt}`,
+    ...hostLines(s, '  '),
     `  ${plural(s.packets, 'packet')}, ${formatBytes(s.bytes)}${s.phase === 'running' ? ' so far' : ''}; file ${s.file}`,
   ].join('\n');
 }

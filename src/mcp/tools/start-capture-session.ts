@@ -19,7 +19,7 @@ import { admitIdentityFile } from '../../capture/remote-hosts.js';
 import { captureLink } from '../resources.js';
 import { defineTool, textResult } from '../tool.js';
 import { UserError } from '../../errors.js';
-import { sessionViewSchema } from '../../capture/session-view.js';
+import { hostLines, sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
   interface: z
@@ -157,10 +157,7 @@ export const startCaptureSessionTool = defineTool({
       ...(config ? [`Using saved config: ${config.name}`] : []),
       `Session ID: ${session.id}`,
       `Interface: ${s.interface}`,
-      ...(view.hosts ?? []).map(
-        (h) =>
-          `Host ${h.host} (interface "${h.label}" in the capture): ${h.state}${h.error ? ` — ${h.error}` : ''}`,
-      ),
+      ...hostLines(view),
       `Capture Filter: ${s.captureFilter ?? 'none'}`,
       `Timeout: ${s.timeout}s (auto-stop)`,
       `Max Packets: ${s.maxPackets} (safety limit)`,

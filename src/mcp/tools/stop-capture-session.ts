@@ -12,7 +12,7 @@ import { hasControlChars, plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
 import { analysisParamsShape } from './analysis-params.js';
-import { sessionViewSchema } from '../../capture/session-view.js';
+import { hostLines, sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
   sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
@@ -75,6 +75,7 @@ export const stopCaptureSessionTool = defineTool({
       title: `Capture session '${session.id}' completed!`,
       details: [
         `Interface: ${session.settings.interface}`,
+        ...hostLines(view),
         `Duration: ${duration}s`,
         `Captured: ${plural(state.packets, 'packet')}, ${formatBytes(state.bytes)} (${STOP_REASON_TEXT[state.reason]})`,
         `Process record: ${view.processRecord}`,
