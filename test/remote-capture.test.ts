@@ -2,7 +2,7 @@
 // with its own OpenSSH server, captured at once through Wireshark's sshdump by the built server
 // over stdio, as an MCP client would. What each host saw is known because the test made it there.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { connect } from './helpers/mcp-client.js';
+import { connect, readAnswer } from './helpers/mcp-client.js';
 import type { Session } from './helpers/mcp-client.js';
 import {
   fingerprint,
@@ -260,10 +260,18 @@ describe(
       assert.equal(started.isError, false, started.text);
       await udpInside(b.ns, 9404, 4);
       const saveTo = path.join(dir, 'timed-copy.pcapng');
-      // wait: until the session ends by itself.
+      // wait: until the session ends by itself, with the packets so far as progress.
       const t0 = Date.now();
-      const stopped = await mcp.call('stop_capture_session', { sessionId: 'timed', wait: true, saveTo });
+      const progress: { progress: number; message?: string }[] = [];
+      const stopped = readAnswer(
+        await mcp.client.callTool(
+          { name: 'stop_capture_session', arguments: { sessionId: 'timed', wait: true, saveTo } },
+          { onprogress: (p) => progress.push(p) },
+        ),
+      );
       assert.equal(stopped.isError, false, stopped.text);
+      assert.ok(progress.length >= 1, 'progress while waiting');
+      assert.match(progress.at(-1)?.message ?? '', /packets? captured/);
       assert.ok(Date.now() - t0 < 8_000, `ended by its 3 s timeout (took ${Date.now() - t0} ms)`);
       assert.match(stopped.text, /\(timeout reached\)/);
       assert.match(stopped.text, /9404/);
@@ -316,6 +324,57 @@ describe(
         [3, 3],
       );
       await mcp.call('delete_capture_session', { sessionId: 'limited' });
+    });
+
+    it('gives up a host that accepts the connection but never speaks SSH, and a cancelled start leaves nothing', async () => {
+      // A listener on the host that never answers: the SSH handshake waits for it.
+      const silent = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          a.ns,
+          process.execPath,
+          '-e',
+          `require('net').createServer(() => {}).listen(2299, '${a.address}', () => console.log('up'))`,
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      try {
+        await new Promise((resolve) => silent.stdout.once('data', resolve));
+        // Cancelled by the client while it waits: nothing is left, and no session.
+        const controller = new AbortController();
+        const call = mcp.client.callTool(
+          {
+            name: 'start_capture_session',
+            arguments: { remote: [host(a, { port: 2299 })], sessionName: 'cancelled' },
+          },
+          { signal: controller.signal },
+        );
+        await delay(1_500);
+        controller.abort();
+        await assert.rejects(call);
+        let left: string[] = [];
+        for (let i = 0; i < 50; i++) {
+          left = await localProcesses(/sshdump .*2299|ssh .*-p 2299/);
+          if (left.length === 0) break;
+          await delay(100);
+        }
+        assert.deepEqual(left, [], 'the cancelled start left no sshdump or ssh');
+        const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+        assert.equal(
+          listed.find((s) => s.id === 'cancelled'),
+          undefined,
+        );
+        // Left to itself, the start gives the host up with the reason.
+        const t0 = Date.now();
+        const answer = await mcp.call('start_capture_session', { remote: [host(a, { port: 2299 })] });
+        assert.equal(answer.isError, true, answer.text);
+        assert.match(answer.text, /did not answer|timed out/);
+        assert.ok(Date.now() - t0 < 30_000, `gave up after ${Date.now() - t0} ms`);
+      } finally {
+        silent.kill('SIGKILL');
+      }
     });
 
     it('takes a key only from ~/.ssh or an allowed directory', async () => {

@@ -5,6 +5,7 @@
 // merged by time (mergecap) into the session's file.
 import { readFile, rename, rm } from 'node:fs/promises';
 import { exists } from '../util/files.js';
+import { descendants } from '../util/pid.js';
 import { abortError } from '../errors.js';
 import { makeFifo } from '../wireshark/fifo.js';
 import type { ProcessGroup, RunningProcess } from '../wireshark/process.js';
@@ -180,7 +181,7 @@ export class RemoteCapture {
       () => run.dumpcap.stop(),
       () => run.dumpcap.stop(),
     );
-    void run.dumpcap.ended.then(() => run.sshdump.stop());
+    void run.dumpcap.ended.then(() => stopSshdump(run));
     try {
       await run.ready;
       run.state = 'running';
@@ -200,7 +201,7 @@ export class RemoteCapture {
       });
     } catch (err) {
       run.state = 'failed';
-      await run.sshdump.stop();
+      await stopSshdump(run);
       const ssh = await run.sshdump.result.catch(() => undefined);
       const why = ssh
         ? await diagnoseSshFailure(group, tools, run.host, await reasons(run, ssh.stderr))
@@ -226,7 +227,7 @@ export class RemoteCapture {
     await Promise.all(
       this.runs.map(async (r) => {
         r.stopping = true;
-        await r.sshdump.stop();
+        await stopSshdump(r);
         await r.dumpcap.stop();
       }),
     );
@@ -297,6 +298,23 @@ export class RemoteCapture {
   hostFiles(): string[] {
     return this.runs.length === 1 ? [] : this.runs.map((r) => r.file);
   }
+}
+
+/**
+ * Ends a host's sshdump and what it started: its proxy (OpenSSH's client) would otherwise outlive it
+ * while a handshake hangs, until its own connect timeout.
+ */
+async function stopSshdump(run: HostRun): Promise<void> {
+  const pid = run.sshdump.pid;
+  if (pid !== undefined)
+    for (const child of await descendants(pid)) {
+      try {
+        process.kill(child, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
+  await run.sshdump.stop();
 }
 
 /** What sshdump and its proxy (OpenSSH's client) said about a host. */

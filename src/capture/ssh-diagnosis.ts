@@ -21,7 +21,7 @@ export function knownHostsName(h: Pick<RemoteHost, 'host' | 'port'>): string {
 function meaningful(stderr: string): string[] {
   return stderr
     .split('\n')
-    .map((l) => l.replace(/^\*\* \([^)]*\) [\d:.]+ \[[^\]]*\] -- /, '').trim())
+    .map((l) => l.replace(/^\*\* \([^)]*\) [\d:.]+ \[[^\]]*\] (?:\S+ )?-- (?:\w+\(\): )?/, '').trim())
     .filter((l) => l !== '' && !/^(Warning: Permanently added|Pseudo-terminal)/.test(l));
 }
 
@@ -52,7 +52,7 @@ export async function diagnoseSshFailure(
     return `${who}: the host name does not resolve here. Check the name, or give its address.`;
   if (has(/Connection refused/))
     return `${who}: nothing accepts SSH connections on port ${host.port} there (connection refused). Check that sshd runs on that port.`;
-  if (has(/Connection timed out|No route to host|Network is unreachable|timed out/i))
+  if (has(/Connection timed out|No route to host|Network is unreachable|timed out|Timeout connecting/i))
     return `${who}: the host did not answer (unreachable or timed out). Check the address, port and the network between.`;
   if (has(/administratively prohibited|open failed/))
     return `${who}: the host does not allow TCP forwarding, which the capture uses to check the host's key with OpenSSH (ssh -W). Set "AllowTcpForwarding yes" for this user in its sshd_config.`;
