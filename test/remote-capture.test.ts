@@ -377,6 +377,33 @@ describe(
       }
     });
 
+    it('shares maxFileMB among the hosts: each stops at its share, and the session by size', async () => {
+      const started = await mcp.call('start_capture_session', {
+        remote: [host(a), host(b)],
+        timeout: 60,
+        maxFileMB: 1,
+        sessionName: 'sized',
+      });
+      assert.equal(started.isError, false, started.text);
+      // About 1.2 MB from each host (datagrams and their ICMP errors): past each one's 0.5 MB.
+      await Promise.all([udpInside(a.ns, 9707, 800, 1000), udpInside(b.ns, 9808, 800, 1000)]);
+      const t0 = Date.now();
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'sized', wait: true });
+      assert.equal(stopped.isError, false, stopped.text);
+      assert.ok(Date.now() - t0 < 20_000, 'ended by size, not at its timeout');
+      assert.match(stopped.text, /\(file size limit reached\)/);
+      const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+      const sized = listed.find((s) => s.id === 'sized');
+      // dumpcap stops once a file has passed its bound: a packet's worth over at most, per host.
+      const bytes = (sized as unknown as { bytes: number } | undefined)?.bytes ?? 0;
+      assert.ok(bytes > 900_000 && bytes < 1_010_000, JSON.stringify(sized));
+      assert.deepEqual(
+        sized?.hosts?.map((h) => h.state),
+        ['ended', 'ended'],
+      );
+      await mcp.call('delete_capture_session', { sessionId: 'sized' });
+    });
+
     it('takes a key only from ~/.ssh or an allowed directory', async () => {
       const answer = await mcp.call('start_capture_session', {
         remote: [host(a, { identityFile: '/etc/ssh/ssh_host_ed25519_key' })],

@@ -657,7 +657,7 @@ export class SessionManager {
     const now = Date.now();
     const state = s.state;
     const live = state.phase === 'running' || state.phase === 'starting';
-    const bytes = live ? await fileSize(s.file) : state.bytes;
+    const bytes = live ? await bytesOf(s) : state.bytes;
     return {
       id: s.id,
       phase: state.phase,
@@ -736,7 +736,7 @@ export class SessionManager {
   }
 
   private async bytesUsed(): Promise<number> {
-    const sizes = await Promise.all([...this.sessions.values()].map((s) => fileSize(s.file)));
+    const sizes = await Promise.all([...this.sessions.values()].map(bytesOf));
     return sizes.reduce((a, b) => a + b, 0);
   }
 }
@@ -752,6 +752,15 @@ function inferReason(session: Session, packets: number, bytes: number, endedAt: 
   if (bytes >= maxFileBytes * 0.95) return 'sizeLimit';
   if (endedAt.getTime() - session.startedAt.getTime() >= timeout * 1000 - 1000) return 'timeout';
   return 'ended';
+}
+
+/** A session's bytes on disk: its file, and while a capture of several hosts runs, theirs. */
+async function bytesOf(s: Session): Promise<number> {
+  const hostFiles = s.remote?.hostFiles() ?? [];
+  if (hostFiles.length === 0) return fileSize(s.file);
+  const sizes = await Promise.all([s.file, ...hostFiles].map(fileSize));
+  // Once merged, the hosts' files are removed: the session's file is then all of it.
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 async function fileSize(file: string): Promise<number> {

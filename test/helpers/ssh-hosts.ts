@@ -52,9 +52,9 @@ export async function inNamespace(ns: string, command: string, args: string[]): 
   return stdout;
 }
 
-/** Sends `count` UDP datagrams to 127.0.0.1:`port` from inside a namespace. */
-export async function udpInside(ns: string, port: number, count: number): Promise<void> {
-  const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++>=${count})return s.close();s.send('probe-'+n,${port},'127.0.0.1',go)};go();`;
+/** Sends `count` UDP datagrams (of `size` bytes, at least the probe's name) to 127.0.0.1:`port` from inside a namespace. */
+export async function udpInside(ns: string, port: number, count: number, size = 0): Promise<void> {
+  const script = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++>=${count})return s.close();s.send(('probe-'+n).padEnd(${size},'.'),${port},'127.0.0.1',go)};go();`;
   await inNamespace(ns, process.execPath, ['-e', script]);
 }
 
