@@ -23,6 +23,12 @@ import type { SshHost, SshHosts } from './helpers/ssh-hosts.js';
 
 const run = promisify(execFile);
 
+/** This run's sshdump and local dumpcap for a host (others' runs on the machine have their own addresses). */
+function ofHost(h: SshHost): RegExp {
+  const at = h.address.replaceAll('.', '\\.');
+  return new RegExp(`sshdump .*--remote-host ${at} |dumpcap .*--ifname ${at}\\b`);
+}
+
 /** This machine's processes whose command line matches. */
 async function localProcesses(pattern: RegExp): Promise<string[]> {
   const out: string[] = [];
@@ -412,6 +418,26 @@ describe(
       assert.match(answer.text, /identityFile: .*outside the directories this server may use/);
     });
 
+    it('ends on the hosts when the server shuts down', async () => {
+      const own = await connect({ HOME: net.home, SHARKMCP_CONFIG_DIR: path.join(dir, 'config-shutdown') });
+      const started = await own.call('start_capture_session', { remote: [host(a)], timeout: 600 });
+      assert.equal(started.isError, false, started.text);
+      const capturing = (await processesInside(a.ns)).filter((p) => /^\d+ dumpcap -q -P/.test(p));
+      assert.equal(capturing.length, 1, 'the capture runs on the host');
+      // The client goes away: the server ends its captures, here and on the host, long before 600 s.
+      await own.close();
+      let left: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        left = [
+          ...(await processesInside(a.ns)).filter((p) => /dumpcap|sleep|\bcat\b/.test(p)),
+          ...(await localProcesses(ofHost(a))),
+        ];
+        if (left.length === 0) break;
+        await delay(100);
+      }
+      assert.deepEqual(left, [], 'nothing outlives the server');
+    });
+
     it('ends on the hosts at its timeout even when the server was killed', async () => {
       const own = await connect({ HOME: net.home, SHARKMCP_CONFIG_DIR: path.join(dir, 'config-killed') });
       try {
@@ -430,7 +456,7 @@ describe(
       for (let i = 0; i < 100; i++) {
         left = [
           ...(await processesInside(a.ns)).filter((p) => /dumpcap|sleep|\bcat\b/.test(p)),
-          ...(await localProcesses(/sshdump|dumpcap -i \S+\.fifo/)),
+          ...(await localProcesses(ofHost(a))),
         ];
         if (left.length === 0) break;
         await delay(100);
