@@ -29,6 +29,19 @@ function ofHost(h: SshHost): RegExp {
   return new RegExp(`sshdump .*--remote-host ${at} |dumpcap .*--ifname ${at}\\b`);
 }
 
+/** What of a host's capture still runs there and here, once it is all gone or `ms` have passed. */
+async function leftOf(h: SshHost, ms: number): Promise<string[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const left = [
+      ...(await processesInside(h.ns)).filter((p) => /dumpcap|tcpdump|sleep|\bcat\b/.test(p)),
+      ...(await localProcesses(ofHost(h))),
+    ];
+    if (left.length === 0 || Date.now() > end) return left;
+    await delay(100);
+  }
+}
+
 /** This machine's processes whose command line matches. */
 async function localProcesses(pattern: RegExp): Promise<string[]> {
   const out: string[] = [];
@@ -426,15 +439,7 @@ describe(
       assert.equal(capturing.length, 1, 'the capture runs on the host');
       // The client goes away: the server ends its captures, here and on the host, long before 600 s.
       await own.close();
-      let left: string[] = [];
-      for (let i = 0; i < 100; i++) {
-        left = [
-          ...(await processesInside(a.ns)).filter((p) => /dumpcap|sleep|\bcat\b/.test(p)),
-          ...(await localProcesses(ofHost(a))),
-        ];
-        if (left.length === 0) break;
-        await delay(100);
-      }
+      const left = await leftOf(a, 10_000);
       assert.deepEqual(left, [], 'nothing outlives the server');
     });
 
@@ -452,15 +457,7 @@ describe(
       }
       // A killed server ends nothing itself: the host's capture, and with it sshdump and the local
       // dumpcap, end at the session's own timeout.
-      let left: string[] = [];
-      for (let i = 0; i < 100; i++) {
-        left = [
-          ...(await processesInside(a.ns)).filter((p) => /dumpcap|sleep|\bcat\b/.test(p)),
-          ...(await localProcesses(ofHost(a))),
-        ];
-        if (left.length === 0) break;
-        await delay(100);
-      }
+      const left = await leftOf(a, 10_000);
       assert.deepEqual(left, [], 'nothing outlives the timeout');
     });
 
