@@ -429,6 +429,11 @@ describe(
       });
       assert.equal(answer.isError, true);
       assert.match(answer.text, /identityFile: .*outside the directories this server may use/);
+      const missing = await mcp.call('start_capture_session', {
+        remote: [host(a, { identityFile: path.join(net.home, '.ssh', 'id_missing') })],
+      });
+      assert.equal(missing.isError, true);
+      assert.match(missing.text, /identityFile: .*id_missing" does not exist/);
     });
 
     it('ends on the hosts when the server shuts down', async () => {

@@ -238,9 +238,12 @@ export async function admitIdentityFile(
   admit: (file: string, param: string) => Promise<string>,
 ): Promise<string> {
   const real = await realpath(file).catch(() => undefined);
-  const own = await realpath(sshDir()).catch(() => undefined);
-  if (real !== undefined && own !== undefined && (real === own || real.startsWith(own + path.sep)))
-    return file;
+  const own = await realpath(sshDir()).catch(() => sshDir());
+  const inOwn = (p: string): boolean => p === own || p.startsWith(own + path.sep);
+  if (real !== undefined && inOwn(real)) return file;
+  // A key named in ~/.ssh that is not there: said as such, not as a path outside the roots.
+  if (real === undefined && inOwn(path.resolve(file)))
+    throw new UserError(`${param}: "${file}" does not exist (ls ${sshDir()} lists the keys there).`);
   await admit(file, param);
   if (real === undefined) throw new UserError(`${param}: "${file}" does not exist.`);
   return file;
