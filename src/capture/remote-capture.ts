@@ -3,7 +3,7 @@
 // the host) and writes like any session's file, with its own stop conditions and reports. A host
 // that fails is kept with its reason while the others go on; at the end the hosts' files are
 // merged by time (mergecap) into the session's file.
-import { readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { exists } from '../util/files.js';
 import { descendants } from '../util/pid.js';
 import { abortError } from '../errors.js';
@@ -50,6 +50,8 @@ class HostRun {
   state: HostView['state'] = 'starting';
   error: string | undefined;
   stopping = false;
+  /** sshdump has exited: nothing of it is left to end. */
+  sshdumpExited = false;
   readonly host: RemoteHost;
   /** The host's own capture file (the session's file itself for a single host). */
   readonly file: string;
@@ -77,6 +79,10 @@ class HostRun {
     this.dumpcap = parts.dumpcap;
     this.ready = parts.ready;
     this.sshdump = parts.sshdump;
+    const exited = (): void => {
+      this.sshdumpExited = true;
+    };
+    this.sshdump.result.then(exited, exited);
   }
 
   view(): HostView {
@@ -268,11 +274,29 @@ export class RemoteCapture {
    */
   async snapshot(): Promise<void> {
     if (this.runs.length === 1) return;
-    await this.merge(
-      this.runs.map((r) => r.file),
-      this.options.file,
-    );
+    // Each read of a running session asks: mergecap runs only when a host's file has grown.
+    const sizes = (
+      await Promise.all(
+        this.runs.map((r) =>
+          stat(r.file).then(
+            (s) => s.size,
+            () => -1,
+          ),
+        ),
+      )
+    ).join(' ');
+    if (sizes === this.merged) return;
+    if (
+      await this.merge(
+        this.runs.map((r) => r.file),
+        this.options.file,
+      )
+    )
+      this.merged = sizes;
   }
+
+  /** The hosts' file sizes the last snapshot merged. */
+  private merged: string | undefined;
 
   /** Whether `target` now holds the merge. */
   private async merge(files: readonly string[], target: string): Promise<boolean> {
@@ -305,6 +329,8 @@ export class RemoteCapture {
  * while a handshake hangs, until its own connect timeout.
  */
 async function stopSshdump(run: HostRun): Promise<void> {
+  // Called from the stop and from dumpcap's end alike: the process table is read once.
+  if (run.sshdumpExited) return;
   const pid = run.sshdump.pid;
   if (pid !== undefined)
     for (const child of await descendants(pid)) {

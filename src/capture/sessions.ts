@@ -271,9 +271,7 @@ export class SessionManager {
     const iface = (await this.interfaces.resolve(req.interface, req.signal)).name;
     if (req.captureFilter !== undefined && req.captureFilter !== '')
       await this.checkFilterCompileTime(dumpcap, iface, req.captureFilter, req.signal);
-    const dir = await this.runtimeDir.path();
-    if (req.signal?.aborted) throw abortError();
-    const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
+    const file = await this.newFile(req.signal);
     const settings: SessionSettings = {
       interface: iface,
       captureFilter: req.captureFilter,
@@ -320,6 +318,13 @@ export class SessionManager {
     return { session, capture, ready, dumpcap, cancel };
   }
 
+  /** A name in the private directory for a new session's capture file. */
+  private async newFile(signal: AbortSignal | undefined): Promise<string> {
+    const dir = await this.runtimeDir.path();
+    if (signal?.aborted) throw abortError();
+    return `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
+  }
+
   /** Lists a starting session in place of its reservation: in one step, so the slot is never free nor counted twice. */
   private enlist(session: Session): void {
     this.reserved.delete(session.key);
@@ -344,9 +349,7 @@ export class SessionManager {
       checkRemoteFilter(req.captureFilter);
       await this.compileFilter(remoteTools.dumpcap, req.captureFilter, req.signal);
     }
-    const dir = await this.runtimeDir.path();
-    if (req.signal?.aborted) throw abortError();
-    const file = `${dir}/capture-${++this.counter}-${randomBytes(4).toString('hex')}.pcapng`;
+    const file = await this.newFile(req.signal);
     const settings: SessionSettings = {
       interface: hosts.map((h) => `${h.interface} on ${hostText(h)}`).join(', '),
       captureFilter: req.captureFilter,
