@@ -59,6 +59,7 @@ typedef struct {
     nstime_t first;
     nstime_t last;
     gboolean continues;
+    guint32 ifaces; /* the capture interfaces its packets came from: bit i for ID i, bit 31 for 31 and later */
 } part_t;
 
 /* One endpoint as `tshark -z endpoints,<kind>` counts it: an address, with a port for TCP and UDP. */
@@ -451,8 +452,10 @@ static part_t *part_new(enum kind kind, const address *src, guint32 sport, const
     return p;
 }
 
-static void part_count(part_t *p, const address *src, guint32 sport, guint32 bytes, const nstime_t *t)
+static void part_count(part_t *p, const address *src, guint32 sport, guint32 bytes, const nstime_t *t,
+                       guint32 iface)
 {
+    p->ifaces |= iface;
     if (src->len == p->a_len && memcmp(src->data, p->a_addr, p->a_len) == 0 && sport == p->a_port)
         p->frames_a_to_b++;
     else
@@ -574,6 +577,15 @@ static const char *severity_name(int severity)
     case PI_CHAT: return "chat";
     default: return "comment";
     }
+}
+
+/* The bit of a packet's capture interface in part_t's ifaces. */
+static guint32 interface_bit(const packet_info *pinfo)
+{
+    const wtap_rec *rec = pinfo->rec;
+    const guint id =
+        (rec->presence_flags & WTAP_HAS_INTERFACE_ID) ? rec->rec_header.packet_header.interface_id : 0;
+    return 1u << MIN(id, 31u);
 }
 
 /* One counted record, as capinfos counts it. */
@@ -894,7 +906,8 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
         pair = part_new(v4 ? KIND_IPV4 : KIND_IPV6, src, G_MAXUINT32, dst, G_MAXUINT32, t, TRUE, v4);
         g_hash_table_insert(st.pairs, g_memdup2(&pk, sizeof pk), pair);
     }
-    part_count(pair, src, G_MAXUINT32, bytes, t);
+    const guint32 iface = interface_bit(pinfo);
+    part_count(pair, src, G_MAXUINT32, bytes, t, iface);
 
     /* An ICMP error quotes the TCP or UDP header it is about; it belongs to no stream of its own. */
     if (icmp || (!k->tcp && !k->udp)) return TAP_PACKET_DONT_REDRAW;
@@ -912,7 +925,7 @@ static tap_packet_status on_frame(void *tapdata _U_, packet_info *pinfo, epan_di
         p = part_new(tcp ? KIND_TCP : KIND_UDP, src, sport, dst, dport, t, continues, v4);
         g_hash_table_insert(st.streams, key, p);
     }
-    part_count(p, src, sport, bytes, t);
+    part_count(p, src, sport, bytes, t, iface);
     return TAP_PACKET_DONT_REDRAW;
 }
 
@@ -941,10 +954,10 @@ static void on_draw(void *tapdata _U_)
         char a_port[16] = "";
         if (p->a_port != G_MAXUINT32) g_snprintf(a_port, sizeof a_port, "%u", p->a_port);
         printf("part\t%s\t%s\t%s\t%s\t%s\t%" G_GUINT64_FORMAT "\t%" G_GUINT64_FORMAT
-               "\t%" G_GUINT64_FORMAT "\t%ld.%09d\t%ld.%09d\t%d\n",
+               "\t%" G_GUINT64_FORMAT "\t%ld.%09d\t%ld.%09d\t%d\t%u\n",
                KIND_NAME[p->kind], p->a, p->b, p->a_text, a_port, p->frames_a_to_b,
                p->frames_b_to_a, p->bytes, (long)p->first.secs, p->first.nsecs,
-               (long)p->last.secs, p->last.nsecs, p->continues ? 1 : 0);
+               (long)p->last.secs, p->last.nsecs, p->continues ? 1 : 0, p->ifaces);
     }
     for (guint i = 0; i < st.endpoint_order->len; i++) {
         const endpoint_t *e = (const endpoint_t *)g_ptr_array_index(st.endpoint_order, i);

@@ -21,6 +21,7 @@ import { ProcessGroup } from '../src/wireshark/process.js';
 import { sharedMixedCapture } from './helpers/fixtures.js';
 import { inTurns } from './helpers/in-turns.js';
 import { requireCapture, tempDir } from './helpers/loopback-capture.js';
+import { tsharkFields } from './helpers/tshark.js';
 import { corpus, SHARED_CAPTURES } from './helpers/paths.js';
 
 const run = promisify(execFile);
@@ -46,6 +47,24 @@ function summarizer(findCounter: (version: string | undefined) => CounterStatus)
     () => Promise.resolve(dir),
     defaultChunking(1),
     findCounter,
+  );
+}
+
+/** A summarizer that reads every file in ranges of `sizing`, two workers at a time. */
+function inRanges2(
+  g: ProcessGroup,
+  sizing: ChunkSizing,
+  status: CounterStatus,
+  /** Found through another group, so that finding them is not among g's runs. */
+  tools = locateWiresharkTools(g),
+): Summarizer {
+  const chunking = { workers: 2, minFileBytes: 0, sizing };
+  return new Summarizer(
+    g,
+    () => tools,
+    () => Promise.resolve(dir),
+    chunking,
+    () => status,
   );
 }
 
@@ -122,14 +141,11 @@ describe('the counter inside tshark', () => {
         return run0(options);
       };
       try {
-        const ranges = new Summarizer(
-          watched,
-          () => tools,
-          () => Promise.resolve(dir),
-          { workers: 2, minFileBytes: 0, sizing },
-          () => status,
-        );
-        const summary = await ranges.summarize({ file, topN: 1, timeoutMs: 120_000 });
+        const summary = await inRanges2(watched, sizing, status, tools).summarize({
+          file,
+          topN: 1,
+          timeoutMs: 120_000,
+        });
         return [summary.facts, capinfosRead];
       } finally {
         await watched.close();
@@ -162,6 +178,72 @@ describe('the counter inside tshark', () => {
     const [facts, read] = await inRanges(sections, sizing);
     assert.deepEqual(facts, await captureFacts(group, 'capinfos', sections));
     assert.deepEqual(read, [sections]);
+  });
+
+  it('names the capture interfaces (hosts) each conversation was seen on, counter or not, whole or in ranges', async (t) => {
+    const status = await builtCounter();
+    if (!status.available) return t.skip(`no counter: ${status.reason}`);
+    if (!(await requireCapture(t))) return;
+    // Three interfaces, as a merged capture of three hosts has: the loopback capture twice (-I none
+    // keeps both interfaces, so every one of its conversations is seen on two), and a capture of
+    // other conversations on the third, where the corpus is here.
+    const made = await sharedMixedCapture();
+    const other = corpus('chrissanders-packets/ppa1e/http.cap');
+    const merged = path.join(dir, 'three-hosts.pcapng');
+    await run('mergecap', ['-I', 'none', '-w', merged, made.file, made.file, ...(other ? [other] : [])]);
+    const names = (await captureFacts(group, 'capinfos', merged)).interfaces.map(
+      (i, id) => i.name ?? i.description ?? `interface ${id}`,
+    );
+    assert.equal(names.length, other ? 3 : 2);
+
+    // The truth, from tshark: each TCP and UDP conversation's interfaces, by its ends.
+    const seenOn = new Map<string, Set<number>>();
+    for (const [id = '', src = '', dst = '', tsp = '', tdp = '', usp = '', udp = ''] of await tsharkFields(
+      merged,
+      ['frame.interface_id', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'],
+      { filter: '(tcp || udp) && ip && !icmp', occurrence: 'f' },
+    )) {
+      const kind = tsp !== '' ? 'tcp' : 'udp';
+      const [sp, dp] = kind === 'tcp' ? [tsp, tdp] : [usp, udp];
+      const key = [kind, `${src}:${sp}`, `${dst}:${dp}`].sort().join(' ');
+      const ids = seenOn.get(key) ?? new Set<number>();
+      seenOn.set(key, ids.add(Number(id)));
+    }
+
+    const request: SummaryRequest = { file: merged, topN: 1000, timeoutMs: 120_000 };
+    const counted = await summarizer(() => status).summarize(request);
+    assert.deepEqual(counted, await summarizer(() => OFF).summarize(request));
+    const sizing = { chunkPackets: 20, chunkBytes: Number.MAX_SAFE_INTEGER, warmupPackets: 5 };
+    assert.ok(await planChunks(merged, sizing), 'the file is cut into ranges');
+    assert.deepEqual(
+      (await inRanges2(group, sizing, status).summarize(request)).conversations,
+      counted.conversations,
+    );
+
+    const ported = counted.conversations.filter((c) => c.kind === 'tcp' || c.kind === 'udp');
+    assert.ok(ported.length >= 3);
+    for (const c of ported) {
+      const ids = seenOn.get([c.kind, c.a, c.b].sort().join(' '));
+      assert.ok(ids, `${c.kind} ${c.a} ${c.b} is in tshark's own fields`);
+      assert.deepEqual(
+        c.capturedOn,
+        [...ids].sort().map((id) => names[id]),
+        `${c.a} <-> ${c.b}`,
+      );
+    }
+    assert.ok(ported.some((c) => c.capturedOn?.length === 2));
+    if (other) assert.ok(ported.some((c) => c.capturedOn?.length === 1));
+    // Every conversation, IP ones too, names where it was seen.
+    assert.ok(counted.conversations.every((c) => (c.capturedOn?.length ?? 0) > 0));
+  });
+
+  it('names no interface in a capture of one', async (t) => {
+    if (!(await requireCapture(t))) return;
+    const made = await sharedMixedCapture();
+    const request: SummaryRequest = { file: made.file, topN: 1000, timeoutMs: 120_000 };
+    const summary = await summarizer(() => OFF).summarize(request);
+    assert.ok(summary.conversations.length > 0);
+    assert.ok(summary.conversations.every((c) => c.capturedOn === undefined));
   });
 
   it('leaves a packet whose header is cut short to the per-packet pass', async (t) => {

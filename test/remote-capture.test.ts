@@ -197,6 +197,43 @@ describe(
       assert.equal(perHost.isError, false, perHost.text);
       assert.match(perHost.text, new RegExp(`${a.address.replaceAll('.', '\\.')}\\s+10\\b`));
       assert.match(perHost.text, new RegExp(`${b.address.replaceAll('.', '\\.')}\\s+7\\b`));
+      // The summary says which host saw each conversation, and narrows to one host.
+      type Conv = {
+        kind: string;
+        a: string;
+        b: string;
+        frames: number;
+        bytes: number;
+        capturedOn?: string[];
+      };
+      const onPort = (convs: Conv[], port: number): Conv[] =>
+        convs.filter((c) => c.kind === 'udp' && [c.a, c.b].some((e) => e.endsWith(`:${port}`)));
+      const summary = await mcp.call('summarize_capture', { source: 'two-hosts', topN: 50 });
+      assert.equal(summary.isError, false, summary.text);
+      const convs = summary.structured?.['conversations'] as Conv[];
+      assert.ok(onPort(convs, 9101).length > 0 && onPort(convs, 9202).length > 0, summary.text);
+      for (const [port, h] of [
+        [9101, a],
+        [9202, b],
+      ] as const)
+        for (const c of onPort(convs, port)) assert.deepEqual(c.capturedOn, [h.address], summary.text);
+      assert.match(summary.text, new RegExp(`:9202 .* on ${b.address.replaceAll('.', '\\.')}, 1:`));
+      const summaryOfA = await mcp.call('summarize_capture', {
+        source: 'two-hosts',
+        topN: 50,
+        host: a.address,
+      });
+      assert.equal(summaryOfA.isError, false, summaryOfA.text);
+      assert.match(summaryOfA.text, /only the packets captured on host/);
+      assert.equal(summaryOfA.structured?.['host'], a.address);
+      const convsOfA = summaryOfA.structured?.['conversations'] as Conv[];
+      const counts = (list: Conv[]): string[] =>
+        list.map((c) => JSON.stringify([c.a, c.b, c.frames, c.bytes])).sort();
+      assert.deepEqual(counts(onPort(convsOfA, 9101)), counts(onPort(convs, 9101)), summaryOfA.text);
+      assert.equal(onPort(convsOfA, 9202).length, 0, summaryOfA.text);
+      const nowhere = await mcp.call('summarize_capture', { source: 'two-hosts', host: '198.18.255.254' });
+      assert.equal(nowhere.isError, true);
+      assert.ok(nowhere.text.includes(a.address) && nowhere.text.includes(b.address), nowhere.text);
       // Digests name the host each row was captured on.
       const icmp = await mcp.call('inspect_protocol', { source: 'two-hosts', kind: 'icmp', limit: 100 });
       assert.equal(icmp.isError, false, icmp.text);

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { abortError, UserError } from '../errors.js';
 import { formatBytes } from '../capture/sessions.js';
 import { plural } from '../util/text.js';
-import { countPackets } from '../wireshark/capinfos.js';
+import { captureFacts, countPackets } from '../wireshark/capinfos.js';
 import type { WiresharkTools } from '../wireshark/locate.js';
 import type { ProcessGroup, RunResult } from '../wireshark/process.js';
 import { runCollect } from '../wireshark/process.js';
@@ -195,6 +195,43 @@ export class Exporter {
         warnings,
       };
     });
+  }
+
+  /**
+   * Runs `fn` on a private pcapng of the packets of `file` that `filter` keeps (a frame-level filter
+   * such as one host's interface: no decryption or decode-as is needed to choose them), with how
+   * many there are; the copy is removed afterwards whatever happens.
+   */
+  async withPacketsOf<T>(
+    file: string,
+    filter: string,
+    signal: AbortSignal | undefined,
+    fn: (selected: string, packets: number) => Promise<T>,
+  ): Promise<T> {
+    const tools = await this.where.tools();
+    return this.inWorkDir(async (work) => {
+      const written = path.join(work, 'selected.pcapng');
+      const { result } = await this.run(
+        tools.require('tshark'),
+        [...readArgs({ file, displayFilter: filter, numeric: true }), ...writePcapngArgs(written)],
+        signal,
+      );
+      const there = await fileExists(written);
+      if (result.exitCode !== 0 && !there)
+        throw new UserError(
+          `tshark could not read the packets (${filter}): ${cleanStderr(result.stderr) || `exit code ${result.exitCode}`}`,
+        );
+      const packets = there ? await countPackets(this.group, tools.require('capinfos'), written, signal) : 0;
+      if (packets === undefined) throw new UserError('tshark wrote a file capinfos cannot read.');
+      return fn(written, packets);
+    });
+  }
+
+  /** The names of a capture's interfaces (a merged remote capture's hosts), as capinfos tells them. */
+  async interfaceNames(file: string, signal?: AbortSignal): Promise<string[]> {
+    const tools = await this.where.tools();
+    const facts = await captureFacts(this.group, tools.require('capinfos'), file, signal);
+    return facts.interfaces.flatMap((i) => (i.name === undefined ? [] : [i.name]));
   }
 
   async exportObjects(req: ObjectExportRequest, signal?: AbortSignal): Promise<ObjectExport> {

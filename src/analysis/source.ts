@@ -18,6 +18,8 @@ export interface ResolvedSource {
   readonly live: boolean;
   /** Packets dumpcap reported dropped, for a finished session that said. */
   readonly droppedByDumpcap?: number | undefined;
+  /** A session captured on other hosts (start_capture_session with remote), not on this machine. */
+  readonly remote?: boolean | undefined;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function resolveSource(
       sessionId: session.id,
       live: session.state.phase === 'running',
       droppedByDumpcap: session.state.phase === 'finished' ? session.state.dropped : undefined,
+      remote: session.settings.remote !== undefined,
     };
   }
   // A session id (as start_capture_session names them) that is not this client's: say that, not

@@ -223,7 +223,14 @@ function combine(
   const conversationCounts = countByKind(parts);
   // Packet times are kept as text; milliseconds are all the sampler's times have.
   const originMs = Number(origin ?? 0) * 1000;
-  const top = topByBytes(parts, request.topN, (c) => `${c.a} ${c.b}`).map((p) => conversationOf(p, origin));
+  // A capture of several interfaces (a merged capture of several hosts): where each was seen.
+  const interfaces =
+    facts.interfaces.length > 1
+      ? facts.interfaces.map((i, id) => i.name ?? i.description ?? `interface ${id}`)
+      : undefined;
+  const top = topByBytes(parts, request.topN, (c) => `${c.a} ${c.b}`).map((p) =>
+    conversationOf(p, origin, interfaces),
+  );
   const expertCounts = Object.fromEntries(SEVERITY_ORDER.map((s) => [s, 0])) as Record<Severity, number>;
   for (const e of stats.expert) expertCounts[e.severity] += e.count;
   const expertName = (e: ExpertEntry): string => `${e.protocol}\t${e.group}\t${e.summary}`;

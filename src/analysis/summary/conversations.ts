@@ -22,6 +22,7 @@ export const PACKET_COLUMNS = [
   'udp.dstport',
   'icmp.type',
   'icmpv6.type',
+  'frame.interface_id',
 ] as const;
 
 /** tshark arguments that print one tab-separated line of PACKET_COLUMNS per packet. */
@@ -75,6 +76,13 @@ export interface ConversationPart {
    * stream does when its worker saw it in the warm-up, or when its first packet is not a SYN.
    */
   continues: boolean;
+  /** The capture interfaces its packets came from: bit i for interface ID i, bit 31 for 31 and later. */
+  ifaces: number;
+}
+
+/** The bit of capture interface `id` in ConversationPart's ifaces. */
+export function interfaceBit(id: number): number {
+  return (1 << Math.min(Math.max(0, Math.trunc(id) || 0), 31)) >>> 0;
 }
 
 /** A conversation's kind and both ends, the lower end first: the same for each of its parts. */
@@ -119,6 +127,8 @@ export class ConversationAggregator {
   /** Tuples that already have a part in this pass: only a tuple's first part may carry on. */
   private readonly tuples = new Set<string>();
   private seen = 0;
+  /** The bit of the capture interface of the packet being added. */
+  private bit = 1;
   /** Time of the first counted packet. */
   firstTime: Instant | undefined;
 
@@ -143,6 +153,7 @@ export class ConversationAggregator {
       udpDst,
       icmp,
       icmp6,
+      iface,
     ] = line.split('\t');
     const tcp = outer(tcpStream);
     const isIcmp = (icmp !== undefined && icmp !== '') || (icmp6 !== undefined && icmp6 !== '');
@@ -152,6 +163,7 @@ export class ConversationAggregator {
     }
     this.firstTime ??= time;
     const bytes = Number(len) || 0;
+    this.bit = interfaceBit(Number(iface));
     const v4 = ip4src !== undefined && ip4src !== '';
     const src = outer(v4 ? ip4src : ip6src);
     const dst = outer(v4 ? ip4dst : ip6dst);
@@ -211,6 +223,7 @@ export class ConversationAggregator {
       first: t,
       last: t,
       continues: continues && !this.tuples.has(tuple),
+      ifaces: 0,
     };
     this.tuples.add(tuple);
     this.order.push(p);
@@ -218,6 +231,7 @@ export class ConversationAggregator {
   }
 
   private count(p: ConversationPart, src: string, sport: string, bytes: number, t: Instant): void {
+    p.ifaces = (p.ifaces | this.bit) >>> 0;
     if (src === p.aAddress && sport === p.aPort) p.framesAToB++;
     else p.framesBToA++;
     p.bytes += bytes;
@@ -258,6 +272,7 @@ export class ConversationFold {
       into.framesAToB += same ? p.framesAToB : p.framesBToA;
       into.framesBToA += same ? p.framesBToA : p.framesAToB;
       into.bytes += p.bytes;
+      into.ifaces = (into.ifaces | p.ifaces) >>> 0;
       if (before(p.first, into.first)) into.first = p.first;
       if (before(into.last, p.last)) into.last = p.last;
     }
@@ -269,8 +284,29 @@ export class ConversationFold {
   }
 }
 
-/** A joined conversation with times in seconds from `origin`, the capture's first packet. */
-export function conversationOf(e: ConversationPart, origin: Instant | undefined): Conversation {
+/**
+ * Names of the capture interfaces in a part's ifaces, from the names by interface ID (the
+ * capture's, given only when it has several interfaces: a merged capture of several hosts).
+ */
+export function interfaceNames(ifaces: number, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let id = 0; id < 32; id++) {
+    if (((ifaces >>> id) & 1) === 0) continue;
+    if (id === 31 && names.length > 32) out.push(`interfaces ${id}–${names.length - 1}`);
+    else out.push(names[id] ?? `interface ${id}`);
+  }
+  return out;
+}
+
+/**
+ * A joined conversation with times in seconds from `origin`, the capture's first packet, and the
+ * capture interfaces it was seen on when `interfaces` names them.
+ */
+export function conversationOf(
+  e: ConversationPart,
+  origin: Instant | undefined,
+  interfaces?: readonly string[],
+): Conversation {
   const zero = origin ?? '0';
   return {
     kind: e.kind,
@@ -282,6 +318,7 @@ export function conversationOf(e: ConversationPart, origin: Instant | undefined)
     bytes: e.bytes,
     startSeconds: secondsSince(zero, e.first),
     durationSeconds: secondsSince(e.first, e.last),
+    ...(interfaces && { capturedOn: interfaceNames(e.ifaces, interfaces) }),
     ...withCommunityId(e.kind, e.a, e.b),
   };
 }

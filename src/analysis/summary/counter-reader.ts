@@ -134,6 +134,11 @@ class Fields {
     return n;
   }
 
+  /** Whether the line has another field. */
+  more(): boolean {
+    return this.at <= this.line.length;
+  }
+
   /** Whether every field read was there. */
   complete(): boolean {
     return !this.short;
@@ -169,6 +174,8 @@ function part(f: Fields): ConversationPart {
     first: f.text(),
     last: f.text(),
     continues: f.text() === '1',
+    // A counter built before it told interfaces: every packet on the first.
+    ifaces: f.more() ? f.number() : 1,
   };
 }
 

@@ -66,11 +66,17 @@ export function renderSummary(
     const convs = s.conversations.filter((c) => c.kind === k);
     if (convs.length === 0) continue;
     const total = s.conversationCounts[k] ?? convs.length;
-    const ids = k === 'tcp' || k === 'udp' ? ", each ending with the flow's Community ID" : '';
-    lines.push('', `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}${ids}:`);
+    const on = convs.some((c) => c.capturedOn !== undefined)
+      ? ', "on" naming the capture interfaces (hosts) that saw it'
+      : '';
+    const ids = k === 'tcp' || k === 'udp' ? `${on ? ',' : ''} each ending with the flow's Community ID` : '';
+    lines.push(
+      '',
+      `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}${on}${ids}:`,
+    );
     for (const c of convs) {
       lines.push(
-        `  ${c.a} <-> ${c.b}  ${c.processes === undefined ? '' : `${c.processes}  `}${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s${c.communityId ? `, ${c.communityId}` : ''}`,
+        `  ${c.a} <-> ${c.b}  ${c.processes === undefined ? '' : `${c.processes}  `}${plural(c.frames, 'frame')} (${n(c.framesAToB)} →, ${n(c.framesBToA)} ←), ${formatBytes(c.bytes)}, ${c.durationSeconds.toFixed(3)} s from ${c.startSeconds.toFixed(3)} s${c.capturedOn ? `, on ${c.capturedOn.join(' + ')}` : ''}${c.communityId ? `, ${c.communityId}` : ''}`,
       );
     }
   }

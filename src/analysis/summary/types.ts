@@ -34,6 +34,11 @@ const conversationSchema = z.object({
   durationSeconds: z.number(),
   /** The local processes at its ends ("curl[12] ↔ node[34]"), where the capture has a process sidecar. */
   processes: z.string().optional(),
+  /**
+   * In a capture of several interfaces (a merged capture of several hosts, each its own interface,
+   * named after the host): the interfaces its packets were captured on.
+   */
+  capturedOn: z.array(z.string()).optional(),
   /** TCP and UDP: the flow's Community ID (v1, seed 0), as Zeek, Suricata and Arkime index flows. */
   communityId: z.string().optional(),
 });
