@@ -77,20 +77,21 @@ fi
 
 # With --tests: what the tests need beyond the server itself. OpenSSH's server, which the remote
 # capture tests run inside network namespaces they make (never as a system service: the package's
-# own start is held back while it installs), and tcpdump, which they capture with on one host.
-if [ "${1:-}" = "--tests" ] && { [ ! -x /usr/sbin/sshd ] || ! command -v tcpdump >/dev/null 2>&1; }; then
+# own start is held back while it installs), tcpdump, which they capture with on one host, and sudo,
+# through which a user without privileges captures there (with rules only the tests' sshd sees).
+if [ "${1:-}" = "--tests" ] && { [ ! -x /usr/sbin/sshd ] || ! command -v tcpdump >/dev/null 2>&1 || [ ! -x /usr/bin/sudo ]; }; then
   if [ "${sudo[0]:-}" != none ]; then
-    say "installing openssh-server and tcpdump for the remote capture tests (sshd's service is not started)"
+    say "installing openssh-server, tcpdump and sudo for the remote capture tests (sshd's service is not started)"
     held=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
       "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
       held=1
     fi
-    apt_install openssh-server tcpdump || say "could not install openssh-server and tcpdump: the remote capture tests will skip"
+    apt_install openssh-server tcpdump sudo || say "could not install openssh-server, tcpdump and sudo: the remote capture tests will skip"
     if [ "$held" = 1 ]; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
   else
-    say "the remote capture tests need openssh-server and tcpdump (apt-get install openssh-server tcpdump); they skip without them"
+    say "the remote capture tests need openssh-server, tcpdump and sudo (apt-get install openssh-server tcpdump sudo); they skip without them"
   fi
 fi
 

@@ -17,11 +17,21 @@ import {
   makeSshHosts,
   processesInside,
   sshHostsUnavailable,
+  PLAIN_USER,
   udpInside,
 } from './helpers/ssh-hosts.js';
 import type { SshHost, SshHosts } from './helpers/ssh-hosts.js';
 
 const run = promisify(execFile);
+const SUDO = '/usr/bin/sudo';
+
+/** Whether a program has file capabilities (capture rights without root), as getcap tells. */
+async function hasFileCapabilities(program: string): Promise<boolean> {
+  return run('getcap', [program]).then(
+    (r) => r.stdout.trim() !== '',
+    () => false,
+  );
+}
 
 /** This run's sshdump and local dumpcap for a host (others' runs on the machine have their own addresses). */
 function ofHost(h: SshHost): RegExp {
@@ -284,6 +294,51 @@ describe(
       } finally {
         await writeFile(net.knownHosts, known);
       }
+    });
+
+    it('captures as a user without privileges through sudo, and says why when the program may not capture or sudo wants a password', async (t) => {
+      if (!existsSync(SUDO)) return t.skip(`needs sudo at ${SUDO} (./scripts/setup.sh --tests installs it)`);
+      const plain = (captureCommand: string): Record<string, unknown> =>
+        host(a, { user: PLAIN_USER, captureCommand });
+      const at = a.address.replaceAll('.', '\\.');
+      // The plain user's dumpcap may not capture (Debian installs it without capture rights unless
+      // told otherwise): the answer names the host and says what to use instead.
+      if (await hasFileCapabilities('/usr/bin/dumpcap'))
+        t.diagnostic('dumpcap has capture rights here: the refusal without sudo is not checked');
+      else {
+        const denied = await mcp.call('start_capture_session', { remote: [plain('dumpcap')], timeout: 30 });
+        assert.equal(denied.isError, true, denied.text);
+        assert.match(
+          denied.text,
+          new RegExp(`${at}.*dumpcap there may not capture on "lo" as ${PLAIN_USER}`),
+        );
+        assert.match(denied.text, /captureCommand "sudo dumpcap"/);
+      }
+      // sudo lets the plain user run dumpcap only: for tcpdump it wants a password, never given.
+      const asked = await mcp.call('start_capture_session', { remote: [plain('sudo tcpdump')], timeout: 30 });
+      assert.equal(asked.isError, true, asked.text);
+      assert.match(asked.text, new RegExp(`${at}.*sudo there asks for a password`));
+      assert.match(asked.text, /NOPASSWD/);
+
+      const started = await mcp.call('start_capture_session', {
+        remote: [plain('sudo dumpcap')],
+        timeout: 60,
+        sessionName: 'with-sudo',
+      });
+      assert.equal(started.isError, false, started.text);
+      await udpInside(a.ns, 9303, 4);
+      for (let i = 0; i < 100; i++) {
+        const listed = (await mcp.call('list_capture_sessions', {})).structured?.['sessions'] as View[];
+        if ((listed.find((s) => s.id === 'with-sudo')?.packets ?? 0) >= 8) break;
+        await delay(100);
+      }
+      const stopped = await mcp.call('stop_capture_session', { sessionId: 'with-sudo' });
+      assert.equal(stopped.isError, false, stopped.text);
+      const file = (started.structured as unknown as View).file;
+      const probes = (await interfacesAndPorts(file)).filter((p) => p.port === '9303');
+      assert.equal(probes.length, 4, 'the 4 datagrams, captured by dumpcap as root');
+      // The capture ran as root under sudo, started by the plain user, and still ended with the session.
+      assert.deepEqual(await leftOf(a, 10_000), [], `nothing of the capture left on ${a.address}`);
     });
 
     it('goes on with the hosts that answer and names the one that failed', async () => {

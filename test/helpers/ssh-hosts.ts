@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,14 @@ export interface SshHost {
   readonly hostKey: string;
   readonly hostKeyFile: string;
 }
+
+/**
+ * A user without privileges on every host, besides root: it may run dumpcap (only) as root with
+ * sudo and no password, and nothing else with sudo (sudo asks for a password it cannot be given).
+ * It lives in a copy of /etc/passwd, /etc/group, /etc/shadow and /etc/sudoers that the hosts' sshd
+ * alone sees (bind-mounted in a mount namespace of its own), so the machine's own are untouched.
+ */
+export const PLAIN_USER = 'smcpuser';
 
 export interface SshHosts {
   readonly hosts: SshHost[];
@@ -135,13 +143,16 @@ export async function makeSshHosts(
 ): Promise<SshHosts> {
   await removeLeftovers();
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  // The plain user reads its authorized key (a public key) as itself: `dir` must let it through.
+  await chmod(dir, 0o711);
+  const mounts = await plainUserFiles(dir);
   const home = path.join(dir, 'home');
   await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
   const identityFile = path.join(home, '.ssh', 'id_test');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', identityFile]);
   const userKey = await readFile(`${identityFile}.pub`, 'utf8');
   const authorized = path.join(dir, 'authorized_keys');
-  await writeFile(authorized, userKey, { mode: 0o600 });
+  await writeFile(authorized, userKey, { mode: 0o644 });
   const daemons: ChildProcess[] = [];
   const hosts: SshHost[] = [];
   const close = async (): Promise<void> => {
@@ -189,12 +200,32 @@ export async function makeSshHosts(
           '',
         ].join('\n'),
       );
+      // sshd in a mount namespace of its own, where the plain user's /etc files are bound over the
+      // machine's: the paths are arguments of a fixed script, never part of it.
       const daemon = spawn(
         'ip',
-        ['netns', 'exec', ns, SSHD, '-D', '-f', config, '-E', path.join(dir, `sshd_${i}.log`)],
-        {
-          stdio: 'ignore',
-        },
+        [
+          'netns',
+          'exec',
+          ns,
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 1; shift 2; done; shift; exec "$@"',
+          'sh',
+          ...mounts.flat(),
+          '--',
+          SSHD,
+          '-D',
+          '-f',
+          config,
+          '-E',
+          path.join(dir, `sshd_${i}.log`),
+        ],
+        { stdio: 'ignore' },
       );
       daemons.push(daemon);
       await listening(address, 2222, 10_000);
@@ -208,6 +239,54 @@ export async function makeSshHosts(
     mode: 0o600,
   });
   return { hosts, home, identityFile, knownHosts, close };
+}
+
+/**
+ * The copies of /etc's user files with PLAIN_USER added (a uid the machine does not use, a home in
+ * `dir`), and the [copy, original] pairs to bind-mount. sudo's rules are replaced whole, so that
+ * the machine's own grant nothing here; without sudo installed there are none to replace.
+ */
+async function plainUserFiles(dir: string): Promise<[string, string][]> {
+  const etc = path.join(dir, 'etc');
+  await mkdir(etc, { recursive: true });
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const used = new Set(passwd.split('\n').map((l) => Number(l.split(':')[2])));
+  let uid = 61_000;
+  while (used.has(uid)) uid++;
+  const home = path.join(dir, 'plain-home');
+  await mkdir(home, { recursive: true, mode: 0o755 });
+  await chown(home, uid, uid);
+  const lines = (text: string, line: string): string => `${text.replace(/\n?$/, '\n')}${line}\n`;
+  const files: [string, string][] = [
+    ['/etc/passwd', lines(passwd, `${PLAIN_USER}:x:${uid}:${uid}::${home}:/bin/sh`)],
+    ['/etc/group', lines(await readFile('/etc/group', 'utf8'), `${PLAIN_USER}:x:${uid}:`)],
+    ['/etc/shadow', lines(await readFile('/etc/shadow', 'utf8'), `${PLAIN_USER}:*:19000:0:99999:7:::`)],
+  ];
+  const mounts: [string, string][] = [];
+  for (const [original, text] of files) {
+    const copy = path.join(etc, path.basename(original));
+    await writeFile(copy, text, { mode: original === '/etc/shadow' ? 0o640 : 0o644 });
+    mounts.push([copy, original]);
+  }
+  if (existsSync('/etc/sudoers')) {
+    const sudoers = path.join(etc, 'sudoers');
+    await writeFile(
+      sudoers,
+      [
+        'Defaults env_reset',
+        'Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"',
+        'root ALL=(ALL:ALL) ALL',
+        `${PLAIN_USER} ALL=(root) NOPASSWD: /usr/bin/dumpcap`,
+        '',
+      ].join('\n'),
+      { mode: 0o440 },
+    );
+    mounts.push([sudoers, '/etc/sudoers']);
+    const empty = path.join(etc, 'sudoers.d');
+    await mkdir(empty, { recursive: true, mode: 0o755 });
+    if (existsSync('/etc/sudoers.d')) mounts.push([empty, '/etc/sudoers.d']);
+  }
+  return mounts;
 }
 
 /** The fingerprint OpenSSH shows for a host's key ("SHA256:..."). */
