@@ -209,7 +209,8 @@ export async function serveHttp(app: SharkServer, options: HttpOptions): Promise
           return await sendResponse(res, bearerAuthChallengeResponse(err));
         }
       }
-      if (upload) return await serveUpload(app.uploads, req, res, url, log);
+      if (upload)
+        return await serveUpload(app.uploads, req, res, url, { log, isSession: (id) => transports.has(id) });
       let body: unknown;
       if (req.method === 'POST') {
         if (!isJsonContentType(req.headers['content-type'])) {

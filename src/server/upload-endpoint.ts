@@ -1,7 +1,8 @@
 // PUT or POST /uploads: a client on another machine sends a capture file as the request's raw body
 // and gets back an id every tool takes as its source; DELETE /uploads/<id> removes one. Behind the
 // same Host, Origin and bearer-token checks as /mcp (http.ts). Uploads count against a quota per
-// client: its MCP session (the Mcp-Session-Id header) or, without one, its address.
+// client: its MCP session (the Mcp-Session-Id header of a session this server has open) or, without
+// one, its address; a made-up session id counts as the address, so it gives no quota of its own.
 import type http from 'node:http';
 import { UploadError } from '../capture/uploads.js';
 import type { UploadStore } from '../capture/uploads.js';
@@ -12,9 +13,9 @@ function send(res: http.ServerResponse, status: number, body: object): void {
   res.end(`${JSON.stringify(body, null, 2)}\n`);
 }
 
-function ownerOf(req: http.IncomingMessage): string {
+function ownerOf(req: http.IncomingMessage, isSession: (id: string) => boolean): string {
   const session = req.headers['mcp-session-id'];
-  return typeof session === 'string' && session !== ''
+  return typeof session === 'string' && isSession(session)
     ? `session ${session}`
     : `address ${req.socket.remoteAddress ?? '?'}`;
 }
@@ -24,9 +25,14 @@ export async function serveUpload(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
-  log: (message: string) => void,
+  server: {
+    readonly log: (message: string) => void;
+    /** Whether an MCP session of that id is open on this server. */
+    readonly isSession: (id: string) => boolean;
+  },
 ): Promise<void> {
-  const owner = ownerOf(req);
+  const { log } = server;
+  const owner = ownerOf(req, server.isSession);
   const id = url.pathname.slice('/uploads/'.length);
   if (req.method === 'DELETE' && url.pathname.startsWith('/uploads/')) {
     const removed = await uploads.delete(id, owner);
