@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { interfacesAtHead } from '../src/analysis/framing.js';
 import { planChunks } from '../src/analysis/summary/chunks.js';
 import type { ChunkSizing } from '../src/analysis/summary/chunks.js';
 import { defaultChunking, Summarizer } from '../src/analysis/summary/index.js';
@@ -195,6 +196,10 @@ describe('the counter inside tshark', () => {
       (i, id) => i.name ?? i.description ?? `interface ${id}`,
     );
     assert.equal(names.length, other ? 3 : 2);
+    // The interfaces a file describes before its first packet, read from its framing.
+    assert.equal(await interfacesAtHead(merged), names.length);
+    assert.equal(await interfacesAtHead(made.file), 1);
+    if (other) assert.equal(await interfacesAtHead(other), 1, 'a pcap file has one');
 
     // The truth, from tshark: each TCP and UDP conversation's interfaces, by its ends.
     const seenOn = new Map<string, Set<number>>();

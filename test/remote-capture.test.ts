@@ -220,6 +220,9 @@ describe(
         convs.filter((c) => c.kind === 'udp' && [c.a, c.b].some((e) => e.endsWith(`:${port}`)));
       const summary = await mcp.call('summarize_capture', { source: 'two-hosts', topN: 50 });
       assert.equal(summary.isError, false, summary.text);
+      // This machine's processes are not the hosts': none are recorded or shown.
+      assert.equal(existsSync(`${file}.processes.jsonl`), false, 'no process record of this machine');
+      assert.doesNotMatch(summary.text, /Local processes/);
       const convs = summary.structured?.['conversations'] as Conv[];
       assert.ok(onPort(convs, 9101).length > 0 && onPort(convs, 9202).length > 0, summary.text);
       for (const [port, h] of [
@@ -254,6 +257,17 @@ describe(
         [a.address, b.address].sort(),
         icmp.text,
       );
+      // Narrowed to one host, a digest's rows still say where they were captured.
+      const icmpOnA = await mcp.call('inspect_protocol', {
+        source: 'two-hosts',
+        kind: 'icmp',
+        limit: 100,
+        host: a.address,
+      });
+      assert.equal(icmpOnA.isError, false, icmpOnA.text);
+      const onARows = (icmpOnA.structured?.['rows'] ?? []) as { capturedOn?: string }[];
+      assert.ok(onARows.length > 0, icmpOnA.text);
+      assert.deepEqual([...new Set(onARows.map((r) => r.capturedOn))], [a.address], icmpOnA.text);
       // The session's own SSH connection is never captured.
       const { stdout: ssh } = await run('tshark', [
         '-r',

@@ -10,6 +10,7 @@ const PCAPNG_PACKET_BLOCKS = new Set([2, 3, 6]);
 /** Interface, name resolution, interface statistics, decryption secrets, custom blocks. */
 const PCAPNG_METADATA_BLOCKS = new Set([1, 4, 5, 0x0a, 0x0bad, 0x40000bad]);
 const PCAPNG_ISB = 5;
+const PCAPNG_IDB = 1;
 
 /** Sequential reads of a file in 1 MiB buffers, with random access to the bytes just read. */
 export class Reader {
@@ -54,6 +55,7 @@ export class Reader {
 }
 
 export interface Framing {
+  readonly format: 'pcap' | 'pcapng';
   /** Offset of the first record. */
   readonly first: number;
   /** Bytes of a record header. */
@@ -65,8 +67,13 @@ export interface Framing {
 }
 
 /** A framing from its parseAt. */
-function framingOf(first: number, headerBytes: number, parseAt: Framing['parseAt']): Framing {
-  return { first, headerBytes, parseAt, parse: (h, offset, size) => parseAt(h, 0, offset, size) };
+function framingOf(
+  format: Framing['format'],
+  first: number,
+  headerBytes: number,
+  parseAt: Framing['parseAt'],
+): Framing {
+  return { format, first, headerBytes, parseAt, parse: (h, offset, size) => parseAt(h, 0, offset, size) };
 }
 
 export interface FramedRecord {
@@ -76,6 +83,8 @@ export interface FramedRecord {
   readonly kind?: 'section' | 'metadata' | 'skip';
   /** A pcapng interface statistics block, and its section's byte order, to read its drop counts. */
   readonly statistics?: { readonly little: boolean };
+  /** A pcapng interface description block. */
+  readonly interface?: true;
 }
 
 async function pcapFraming(reader: Reader): Promise<Framing | undefined> {
@@ -88,7 +97,7 @@ async function pcapFraming(reader: Reader): Promise<Framing | undefined> {
   else return undefined;
   const snaplen = little ? head.readUInt32LE(16) : head.readUInt32BE(16);
   const maxRecord = Math.max(snaplen, 262_144) + 16;
-  return framingOf(24, 16, (b, at) => {
+  return framingOf('pcap', 24, 16, (b, at) => {
     const included = little ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
     if (16 + included > maxRecord) return undefined;
     return { length: 16 + included, packet: true };
@@ -100,7 +109,7 @@ async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
   if (!head || head.readUInt32LE(0) !== PCAPNG_SHB) return undefined;
   let little = head.readUInt32LE(8) === 0x1a2b3c4d;
   if (!little && head.readUInt32BE(8) !== 0x1a2b3c4d) return undefined;
-  return framingOf(0, 12, (b, at, offset, size) => {
+  return framingOf('pcapng', 0, 12, (b, at, offset, size) => {
     const type = little ? b.readUInt32LE(at) : b.readUInt32BE(at);
     if (type === PCAPNG_SHB) {
       // Each section says its own byte order.
@@ -113,6 +122,7 @@ async function pcapngFraming(reader: Reader): Promise<Framing | undefined> {
     if (PCAPNG_PACKET_BLOCKS.has(type)) return { length, packet: true };
     if (type === PCAPNG_SHB) return { length, packet: false, kind: 'section' };
     if (type === PCAPNG_ISB) return { length, packet: false, kind: 'skip', statistics: { little } };
+    if (type === PCAPNG_IDB) return { length, packet: false, kind: 'metadata', interface: true };
     if (PCAPNG_METADATA_BLOCKS.has(type)) return { length, packet: false, kind: 'metadata' };
     // A block tshark may or may not count as a frame (journal export, future types): no plan.
     return undefined;
@@ -133,6 +143,27 @@ export async function withFraming<T>(
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The capture interfaces a file describes before its first packet: 1 for pcap; for pcapng its
+ * first section's interface blocks there (where dumpcap and mergecap write them all). Undefined
+ * when the file is neither, or its head cannot be followed.
+ */
+export async function interfacesAtHead(path: string): Promise<number | undefined> {
+  return withFraming(path, async (reader, framing, size) => {
+    if (framing.format === 'pcap') return 1;
+    let interfaces = 0;
+    for (let offset = framing.first, n = 0; offset < size; n++) {
+      const h = await reader.bytes(offset, framing.headerBytes);
+      const record = h && framing.parse(h, offset, size);
+      if (!record) return interfaces > 0 ? interfaces : undefined;
+      if (record.packet || (record.kind === 'section' && n > 0)) break;
+      if (record.interface) interfaces++;
+      offset += record.length;
+    }
+    return interfaces;
+  });
 }
 
 /**

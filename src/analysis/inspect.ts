@@ -19,6 +19,7 @@ import { columnsOf, DIGEST_OF, INSPECT_KINDS } from './digests/index.js';
 import type { InspectKind } from './digests/index.js';
 import { AGGREGATOR, rowSchema } from './digests/fields.js';
 import { communityId } from './community-id.js';
+import { interfacesAtHead } from './framing.js';
 import type { DigestReader, Row } from './digests/fields.js';
 import { PageBuilder } from './page.js';
 import { callText, callWith, PagedAnswer, rowsShown } from './paged-answer.js';
@@ -100,7 +101,9 @@ export async function inspect(
   };
   // A set: a digest's several passes report the same damage.
   const warnings = new Set<string>();
-  const seen = new FrameFacts();
+  // A capture of several interfaces (a merged capture of several hosts) names each row's, even
+  // when all of a digest's rows came from one of them.
+  const seen = new FrameFacts((await interfacesAtHead(req.file).catch(() => undefined)) ?? 1);
   const reader: DigestReader = {
     async fields(own, fields, options) {
       // Where the digest reads frames, the same pass says each one's capture interface (its host,
@@ -163,6 +166,9 @@ class FrameFacts {
   private readonly streams = new Map<string, string>();
   private readonly interfaces = new Set<string>();
 
+  /** `captureInterfaces`: the interfaces the capture describes (rows name theirs when over 1). */
+  constructor(private readonly captureInterfaces: number) {}
+
   add(frame: string, stream: string, extra: readonly string[]): void {
     const [iface = '', tcp = '', udp = ''] = extra.map((v) => v.split(AGGREGATOR)[0] ?? '');
     this.frames.set(frame, { iface, transport: tcp !== '' ? 'tcp' : udp !== '' ? 'udp' : undefined });
@@ -171,11 +177,12 @@ class FrameFacts {
   }
 
   /**
-   * The rows with their host (only where the frames came from more than one interface) and their
-   * flow's Community ID (where the row's ends are address:port and the transport is known).
+   * The rows with their host (only where the capture, or the frames read, has more than one
+   * interface) and their flow's Community ID (where the row's ends are address:port and the
+   * transport is known).
    */
   label(rows: Row[], transport: 'tcp' | 'udp' | undefined): Row[] {
-    const hosts = this.interfaces.size > 1;
+    const hosts = this.interfaces.size > 1 || this.captureInterfaces > 1;
     return rows.map((r) => {
       const at = typeof r.frame === 'number' ? this.frames.get(String(r.frame)) : undefined;
       const iface =

@@ -473,7 +473,9 @@ export class SessionManager {
     }
     session.startedAt = new Date();
     session.state = { phase: 'running', capture };
-    const recording = this.sampler && ProcessRecording.start(this.sampler, session.file);
+    // Only a capture on this machine: a remote one's processes are the hosts', not this machine's.
+    const recording =
+      this.sampler && session.processRecord.sidecar && ProcessRecording.start(this.sampler, session.file);
     if (recording) this.recordings.set(session.key, recording);
     this.logger.info(
       `capture session ${id} started on ${settings.interface}${settings.captureFilter ? ` with filter "${settings.captureFilter}"` : ''} (dumpcap pid ${capture.pid ?? '?'})`,

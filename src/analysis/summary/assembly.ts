@@ -223,9 +223,10 @@ function combine(
   const conversationCounts = countByKind(parts);
   // Packet times are kept as text; milliseconds are all the sampler's times have.
   const originMs = Number(origin ?? 0) * 1000;
-  // A capture of several interfaces (a merged capture of several hosts): where each was seen.
+  // A capture with packets from several interfaces (a merged capture of several hosts): where each
+  // conversation was seen. One host's packets alone (summarize_capture's host) need no such word.
   const interfaces =
-    facts.interfaces.length > 1
+    facts.interfaces.filter((i) => i.packets === undefined || i.packets > 0).length > 1
       ? facts.interfaces.map((i, id) => i.name ?? i.description ?? `interface ${id}`)
       : undefined;
   const top = topByBytes(parts, request.topN, (c) => `${c.a} ${c.b}`).map((p) =>

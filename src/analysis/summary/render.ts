@@ -69,7 +69,7 @@ export function renderSummary(
     const on = convs.some((c) => c.capturedOn !== undefined)
       ? ', "on" naming the capture interfaces (hosts) that saw it'
       : '';
-    const ids = k === 'tcp' || k === 'udp' ? `${on ? ',' : ''} each ending with the flow's Community ID` : '';
+    const ids = k === 'tcp' || k === 'udp' ? ", each ending with the flow's Community ID" : '';
     lines.push(
       '',
       `Top ${name} conversations by bytes ${ofTotal(convs.length, total, moreCall)}${on}${ids}:`,
