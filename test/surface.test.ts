@@ -69,6 +69,7 @@ describe('public surface', () => {
       'dns_problems',
       'slow_connection',
       'tls_handshake_failure',
+      'triage_capture',
     ]);
     const prompt = await server.mcp.client.getPrompt({
       name: 'debug_http_client',
@@ -77,7 +78,16 @@ describe('public surface', () => {
     const text = prompt.messages.map((m) => (m.content.type === 'text' ? m.content.text : '')).join('\n');
     assert.match(text, /start_capture_session with captureFilter "tcp port 8080"/);
     assert.match(text, /inspect_protocol kind "http"/);
-    for (const name of ['tls_handshake_failure', 'slow_connection', 'dns_problems']) {
+    // With a saved configuration, the capture starts from its settings.
+    const fromConfig = await server.mcp.client.getPrompt({
+      name: 'slow_connection',
+      arguments: { port: '5432', config: 'db-capture' },
+    });
+    const configText = fromConfig.messages
+      .map((m) => (m.content.type === 'text' ? m.content.text : ''))
+      .join('\n');
+    assert.match(configText, /start_capture_session \(the settings of saved configuration "db-capture"/);
+    for (const name of ['tls_handshake_failure', 'slow_connection', 'dns_problems', 'triage_capture']) {
       const p = await server.mcp.client.getPrompt({ name, arguments: {} });
       const body = p.messages.map((m) => (m.content.type === 'text' ? m.content.text : '')).join('\n');
       const { tools } = await server.mcp.client.listTools();

@@ -13,6 +13,7 @@ import type { ResolvedSource } from '../analysis/source.js';
 import { renderSummary } from '../analysis/summary/index.js';
 import { ANALYSIS_TIMEOUT_MS, SUMMARY_TOP_N } from '../limits.js';
 import { fileUri, sessionUri } from '../storage/known-captures.js';
+import { CAPTURES_TEMPLATE } from './completions.js';
 import type { Connection, ServerDeps } from './tool.js';
 
 /** Capture bytes are included in a resource read up to this size. */
@@ -57,7 +58,7 @@ function answerable<A extends unknown[]>(
 export function registerResources(server: McpServer, connection: Connection): void {
   server.registerResource(
     'captures',
-    new ResourceTemplate('sharkmcp://captures/{kind}/{id}', {
+    new ResourceTemplate(CAPTURES_TEMPLATE, {
       list: (ctx) => {
         const deps = connection.depsFor(ctx);
         return {

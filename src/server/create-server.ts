@@ -27,7 +27,9 @@ import {
 } from '../limits.js';
 import { namesAPath } from '../mcp/tool.js';
 import type { Connection, ServerDeps } from '../mcp/tool.js';
-import { registerPrompts } from '../mcp/prompts.js';
+import { promptArguments, registerPrompts } from '../mcp/prompts.js';
+import { registerCompletions } from '../mcp/completions.js';
+import { serveSubscriptions } from '../mcp/subscriptions.js';
 import { registerResources } from '../mcp/resources.js';
 import { KnownCaptures } from '../storage/known-captures.js';
 import { TOOLS } from '../mcp/tools/index.js';
@@ -264,16 +266,20 @@ export function createServer(options: ServerOptions = {}): SharkServer {
         const unwatch = sessions.onChange((session) => {
           if (server.isConnected() && session.owner === owner()) server.sendResourceListChanged();
         });
+        // A client that subscribes to a running session's resource hears its packets arrive.
+        const unsubscribe = serveSubscriptions(server, sessions, owner);
         const previousOnClose = server.server.onclose;
         server.server.onclose = () => {
           removeSink();
           unwatch();
+          unsubscribe();
           previousOnClose?.();
         };
       }
       for (const tool of TOOLS) tool.register(server, served);
       registerPrompts(server);
       registerResources(server, served);
+      registerCompletions(server, served, promptArguments);
       return server;
     },
     close: async () => {
