@@ -96,5 +96,14 @@ if [ "${1:-}" = "--tests" ] && { [ ! -x /usr/sbin/sshd ] || ! command -v tcpdump
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+# With --tests: the MCP ecosystem's own checks, which the tests run against the built server (the
+# official conformance suite and the MCP Inspector CLI), with the Node 22 they need, all from the
+# npm registry into tools/mcp-checks. Without them those tests skip and say why.
+if [ "${1:-}" = "--tests" ]; then
+  say "installing the MCP conformance suite and Inspector CLI (with Node 22) into tools/mcp-checks"
+  npm install --prefix tools/mcp-checks --no-save --no-audit --no-fund ||
+    say "could not install them: the conformance and Inspector tests will skip"
+fi
 npm run build
 say "ready: 'npm run demo' shows it working, 'npm start' serves MCP on stdio, 'npm test' runs the tests"
