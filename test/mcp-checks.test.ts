@@ -127,6 +127,17 @@ describe('the MCP ecosystem checks', { skip: unavailable }, () => {
     return JSON.parse(stdout) as Record<string, unknown>;
   };
 
+  it("passes the Inspector's --strict check of tool schemas without a warning", async () => {
+    const { stdout, stderr } = await run(
+      NODE22,
+      [INSPECTOR, '--cli', process.execPath, CLI, '--method', 'tools/list', '--strict'],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 60_000 },
+    );
+    const problems = stderr.split('\n').filter((l) => /^(Warning|Error)\b/.test(l));
+    assert.deepEqual(problems, [], stderr);
+    assert.ok(((JSON.parse(stdout) as { tools?: unknown[] }).tools ?? []).length > 0);
+  });
+
   it('is listed and called by the MCP Inspector CLI over stdio and over HTTP', async () => {
     const server = await startHttpServer([]);
     for (const target of [

@@ -38,6 +38,24 @@ describe('public surface', () => {
     );
   });
 
+  it('lists schemas every client reads: no type arrays, and output schemas the results validate against', async () => {
+    const { tools } = await server.mcp.client.listTools();
+    const typeArrays: string[] = [];
+    const visit = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => visit(n, `${at}[${i}]`));
+      else if (node !== null && typeof node === 'object')
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'type' && Array.isArray(v)) typeArrays.push(at);
+          visit(v, `${at}.${k}`);
+        }
+    };
+    for (const t of tools) visit({ inputSchema: t.inputSchema, outputSchema: t.outputSchema }, t.name);
+    assert.deepEqual(typeArrays, [], 'a ["T","null"] type is split into anyOf');
+    // The SDK's client checks structuredContent against the listed output schema on every call.
+    const answer = await server.mcp.client.callTool({ name: 'list_interfaces', arguments: {} });
+    assert.ok(answer.structuredContent !== undefined && answer.isError !== true);
+  });
+
   it('sends instructions generated from the tool registry, naming every tool it lists', async () => {
     const instructions = server.mcp.client.getInstructions() ?? '';
     assert.equal(instructions, renderInstructions(TOOLS), 'the instructions differ from the registry');

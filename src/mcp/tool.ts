@@ -27,6 +27,7 @@ import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import type { Progress, ProgressSink } from '../util/progress.js';
 import { UserError } from '../errors.js';
+import { listedAs, listedInput, listedOutput } from './listed-schema.js';
 
 /**
  * One call's place in the queue for Wireshark processes: `fn` runs as one call, and while a step
@@ -133,8 +134,9 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
     register(server, connection) {
       // Registered through the concrete schema type: the SDK's conditional callback type cannot be
       // resolved for a generic schema.
-      const input: ObjectSchema = strict;
-      const output: ObjectSchema | undefined = spec.outputSchema;
+      const input: ObjectSchema = listedAs(strict, listedInput(strict));
+      const declared: ObjectSchema | undefined = spec.outputSchema;
+      const output = declared && listedAs(declared, listedOutput(declared));
       server.registerTool(
         spec.name,
         {
