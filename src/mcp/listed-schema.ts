@@ -19,7 +19,8 @@ const TARGET = 'draft-2020-12';
 function singleTypes(node: Json): Json {
   const type = node['type'];
   if (!Array.isArray(type)) return node;
-  const { type: _, ...rest } = node;
+  const rest: Json = { ...node };
+  delete rest['type'];
   const branches = type.map((t: unknown, i) => (i === 0 ? { type: t, ...rest } : { type: t }));
   return { anyOf: branches };
 }
@@ -40,8 +41,9 @@ export function listedInput(schema: z.ZodType): Json {
   return walk(json, (n) => {
     const brief = n['brief'];
     if (typeof brief === 'string') {
-      const { brief: _, ...rest } = n;
-      return singleTypes({ ...rest, description: brief });
+      const rest: Json = { ...n, description: brief };
+      delete rest['brief'];
+      return singleTypes(rest);
     }
     return singleTypes(n);
   }) as Json;
