@@ -56,6 +56,23 @@ describe('public surface', () => {
     assert.ok(answer.structuredContent !== undefined && answer.isError !== true);
   });
 
+  it('lists tools briefly and keeps every full description in the reference resource', async () => {
+    const { tools } = await server.mcp.client.listTools();
+    const read = await server.mcp.client.readResource({ uri: 'sharkmcp://reference/tools' });
+    const reference = read.contents.map((c) => ('text' in c ? c.text : '')).join('');
+    for (const tool of TOOLS) {
+      const listed = tools.find((t) => t.name === tool.name);
+      assert.ok(listed && listed.description !== undefined, tool.name);
+      assert.ok(
+        listed.description.length <= tool.description.length,
+        `${tool.name}: the listed one is no longer`,
+      );
+      assert.ok(reference.includes(tool.description), `${tool.name}'s full description is in the reference`);
+    }
+    const summarize = tools.find((t) => t.name === 'summarize_capture');
+    assert.ok((summarize?.description?.length ?? 0) < 600, 'summarize_capture is listed by its brief');
+  });
+
   it('sends instructions generated from the tool registry, naming every tool it lists', async () => {
     const instructions = server.mcp.client.getInstructions() ?? '';
     assert.equal(instructions, renderInstructions(TOOLS), 'the instructions differ from the registry');

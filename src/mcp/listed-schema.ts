@@ -3,7 +3,8 @@
 // The zod schemas stay the contract: calls are validated by them, unchanged, and the README's
 // tool reference is generated from their full descriptions.
 //   - Input: a parameter's `brief` (zod meta), when it has one, is listed instead of its full
-//     description; no `$schema` on every tool.
+//     description; no `$schema` on every tool, and no bounds (lengths, ranges, patterns) that the
+//     server checks itself with an error that says what to give instead.
 //   - Output: the top level only (each field's name and type, and which are always there): enough
 //     to read structuredContent by, and what the SDK validates results against is still the whole.
 //   - No `"type": [T, "null"]` anywhere: clients that map schemas onto one type per node (Gemini's
@@ -25,27 +26,49 @@ function singleTypes(node: Json): Json {
   return { anyOf: branches };
 }
 
-/** Every node of a JSON Schema rewritten by `fix`, children first. */
-function walk(node: unknown, fix: (n: Json) => Json): unknown {
+/** Keys whose value maps names to schemas (a parameter may be called "format" or "pattern"). */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions', 'patternProperties']);
+
+/** Every schema node of a JSON Schema rewritten by `fix`, children first. */
+function walk(node: unknown, fix: (n: Json) => Json, isMap = false): unknown {
   if (Array.isArray(node)) return node.map((n) => walk(n, fix));
   if (node === null || typeof node !== 'object') return node;
   const out: Json = {};
-  for (const [k, v] of Object.entries(node)) out[k] = walk(v, fix);
-  return fix(out);
+  for (const [k, v] of Object.entries(node)) out[k] = walk(v, fix, !isMap && SCHEMA_MAPS.has(k));
+  return isMap ? out : fix(out);
 }
 
-/** The listed input schema: briefs for descriptions, single types, no $schema. */
+/**
+ * Bounds the server checks itself, with an error that says what to give instead: listed, they
+ * would cost every agent their bytes on every parameter for a mistake it rarely makes.
+ */
+const CHECKED_NOT_LISTED = [
+  '$schema',
+  'additionalProperties',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+  'pattern',
+  'format',
+] as const;
+
+/** The listed input schema: briefs for descriptions, single types, no bounds the server checks. */
 export function listedInput(schema: z.ZodType): Json {
   const json = z.toJSONSchema(schema, { target: TARGET, io: 'input', unrepresentable: 'any' }) as Json;
-  delete json['$schema'];
   return walk(json, (n) => {
-    const brief = n['brief'];
+    const out: Json = { ...n };
+    for (const key of CHECKED_NOT_LISTED) delete out[key];
+    const brief = out['brief'];
     if (typeof brief === 'string') {
-      const rest: Json = { ...n, description: brief };
-      delete rest['brief'];
-      return singleTypes(rest);
+      out['description'] = brief;
+      delete out['brief'];
     }
-    return singleTypes(n);
+    return singleTypes(out);
   }) as Json;
 }
 

@@ -109,6 +109,7 @@ export function renderInstructions(tools: readonly Tool[]): string {
     `sslKeylogFile decrypts TLS (${having('sslKeylogFile')}).`,
     `configName applies a configuration saved with manage_config; explicit arguments win (${having('configName')}).`,
     `Paged answers say what they show and end with the exact next call (${having('offset')}).`,
+    'tools/list says each tool and parameter briefly; the resource sharkmcp://reference/tools has every full description.',
   ].join('\n');
 }
 

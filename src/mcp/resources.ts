@@ -55,7 +55,28 @@ function answerable<A extends unknown[]>(
   };
 }
 
-export function registerResources(server: McpServer, connection: Connection): void {
+/** Where the whole tool reference is: every tool's and parameter's full description. */
+export const REFERENCE_URI = 'sharkmcp://reference/tools';
+
+export function registerResources(
+  server: McpServer,
+  connection: Connection,
+  /** The tool reference, as Markdown (the README's, from the registry). */
+  reference: () => string,
+): void {
+  // tools/list says each tool and parameter briefly; the whole of what they do is read here, once.
+  server.registerResource(
+    'reference',
+    REFERENCE_URI,
+    {
+      title: 'Tool reference',
+      description:
+        "Every tool's and parameter's full description, as Markdown: what tools/list says briefly.",
+      mimeType: 'text/markdown',
+    },
+    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/markdown', text: reference() }] }),
+  );
+
   server.registerResource(
     'captures',
     new ResourceTemplate(CAPTURES_TEMPLATE, {

@@ -74,6 +74,11 @@ export interface ToolSpec<I extends ObjectSchema, O extends ObjectSchema | undef
   readonly name: string;
   readonly title: string;
   readonly description: string;
+  /**
+   * What tools/list says of the tool, when shorter than `description`: every agent reads the list
+   * before it asks anything. The README's reference and sharkmcp://reference/tools keep the whole.
+   */
+  readonly brief?: string;
   readonly inputSchema: I;
   readonly outputSchema?: O;
   readonly annotations: ToolAnnotations;
@@ -141,10 +146,10 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
         spec.name,
         {
           title: spec.title,
-          description: spec.description,
+          description: spec.brief ?? spec.description,
           inputSchema: input,
           ...(output ? { outputSchema: output } : {}),
-          annotations: { title: spec.title, ...spec.annotations },
+          annotations: spec.annotations,
         },
         async (args, ctx) => {
           // The call's processes keep its place in the queue for tshark slots; while one waits, a

@@ -33,7 +33,7 @@ import { serveSubscriptions } from '../mcp/subscriptions.js';
 import { registerResources } from '../mcp/resources.js';
 import { KnownCaptures } from '../storage/known-captures.js';
 import { TOOLS } from '../mcp/tools/index.js';
-import { renderInstructions } from '../mcp/reference.js';
+import { renderInstructions, renderToolReference } from '../mcp/reference.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
 import { positiveIntFromEnv, startEarly } from './early-start.js';
@@ -101,6 +101,8 @@ export interface SharkServer {
 
 /** What the server tells a client at the handshake, generated from the tool registry. */
 const INSTRUCTIONS = renderInstructions(TOOLS);
+/** The whole tool reference (sharkmcp://reference/tools). */
+const REFERENCE = renderToolReference(TOOLS);
 
 export function createServer(options: ServerOptions = {}): SharkServer {
   const env = options.env ?? process.env;
@@ -278,7 +280,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       }
       for (const tool of TOOLS) tool.register(server, served);
       registerPrompts(server);
-      registerResources(server, served);
+      registerResources(server, served, () => REFERENCE);
       registerCompletions(server, served, promptArguments);
       return server;
     },

@@ -23,7 +23,7 @@ import { pagingParams } from './paging-params.js';
 export const revealParam = z
   .boolean()
   .optional()
-  .meta({ default: false })
+  .meta({ default: false, brief: 'Show credentials instead of "[redacted]".' })
   .describe(
     'Show cleartext passwords and credentials (FTP/POP PASS, IMAP LOGIN, SMTP AUTH, HTTP Authorization) as they are; by default they read "[redacted, N characters]".',
   );
@@ -37,6 +37,7 @@ export const dissectionParams = {
     .array(z.string().min(1).max(DECODE_AS_LIMITS.maxLength))
     .max(DECODE_AS_LIMITS.maxItems)
     .optional()
+    .meta({ brief: 'tshark -d rules, e.g. ["tcp.port==50051,http2"].' })
     .describe(
       'Decode-as rules, exactly as tshark\'s -d takes them: "<layer>==<value>,<protocol>", e.g. ["tcp.port==50051,http2"] for a gRPC or HTTP/2 cleartext service on port 50051, "tcp.port==8443,tls", "udp.port==5000-5010,rtp". Without one, a protocol tshark finds by port only shows as bare TCP/UDP on an unusual port. An unknown layer or protocol gets close matches.',
     ),
@@ -44,6 +45,7 @@ export const dissectionParams = {
     .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
     .max(PREFERENCE_LIMITS.maxItems)
     .optional()
+    .meta({ brief: 'tshark -o preferences, "name:value".' })
     .describe(
       'Protocol preferences, "name:value" as tshark\'s -o takes them, e.g. ["tcp.desegment_tcp_streams:FALSE", "http.tcp.port:80,9000"]. Allowed: the boolean, number, choice and port-range preferences of dissectors, except names about files or logs (the TLS keylog is sslKeylogFile); others are refused with what is allowed. Where an analysis sets a preference itself to be right (e.g. the summary\'s counters), its value wins.',
     ),
@@ -76,6 +78,7 @@ export const analysisParamsShape = {
     .string()
     .max(MAX_PATH_LENGTH)
     .optional()
+    .meta({ brief: 'TLS keylog file to decrypt with (default: $SSLKEYLOGFILE).' })
     .describe(
       'Path to a TLS keylog file (NSS format, as written via SSLKEYLOGFILE) to decrypt TLS. Defaults to the SSLKEYLOGFILE environment variable of the server.',
     ),
@@ -83,6 +86,7 @@ export const analysisParamsShape = {
     .string()
     .max(64)
     .optional()
+    .meta({ brief: 'A saved configuration (manage_config) for the arguments left out.' })
     .describe(
       'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat, customFields, decodeAs and preferences where this call leaves them out; arguments given here win.',
     ),
@@ -104,6 +108,7 @@ export const sourceParam = z
   .string()
   .min(1)
   .max(MAX_PATH_LENGTH)
+  .meta({ brief: 'Capture file path or capture session ID.' })
   .describe('A capture file path (.pcap/.pcapng), or the ID of a capture session, running or finished.');
 
 /** A stream index as tshark numbers them (tcp.stream, udp.stream, ...), from 0. */

@@ -82,6 +82,8 @@ const inputSchema = z.object({
 export const captureStatisticsTool = defineTool({
   name: 'capture_statistics',
   title: 'Capture statistics',
+  brief:
+    'Counts and aggregates of any fields in one table (groupBy fields, metrics such as "avg:dns.time"), or a time series with interval; exact over the whole capture, topN rows at a time.',
   description:
     'Counts and aggregates of any fields in one table: "which User-Agents and how many requests each" (groupBy ["http.user_agent"]), "queries per name with their rcodes" (groupBy ["dns.qry.name", "dns.flags.rcode"]), "average DNS response time per server" (metrics ["avg:dns.time"], groupBy ["ip.src"]), "bytes per host per port" (metrics ["sum:frame.len"]), or with interval a time series ("requests per second"; series for several display filters side by side; with groupBy one line per group, "bytes per host per second", the topN groups by orderBy and the rest together). Exact counts over the whole capture with totals over all matched packets; rows ordered by orderBy, topN at a time. Works on a capture file or a capture session; decrypts TLS with sslKeylogFile.',
   inputSchema,

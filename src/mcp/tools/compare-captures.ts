@@ -59,6 +59,8 @@ const outputSchema = z.object({
 export const compareCapturesTool = defineTool({
   name: 'compare_captures',
   title: 'Compare two captures',
+  brief:
+    'What differs between two captures: the packets only one holds (matched across capture points), and per-protocol, conversation and expert differences; for "works with curl, fails from my app".',
   description:
     'What differs between two captures, for "it works with curl but fails from my app" or "which packet did this capture lose": the packets only one capture holds (matched across capture points on the TCP 5-tuple with raw sequence/ack numbers, length and flags, or the UDP 5-tuple and a payload hash; repeats paired in order), each with its frame, time, stream and what it carried; transaction counts per protocol side by side (DNS queries, HTTP GET requests, TLS Client Hellos, SMB2 READ responses, TCP SYNs and resets...); endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses and DNS answers that differ; expert-info counts that changed. Each source is a capture file or a capture session ID.',
   inputSchema,

@@ -48,6 +48,8 @@ const inputSchema = z.object({
 export const exportObjectsTool = defineTool({
   name: 'export_objects',
   title: 'Export the files a capture carried',
+  brief:
+    'The files a capture carried (HTTP bodies, SMB files, mails, TFTP, DICOM): one row each with a safe name, size, content type, frame and URI; saveTo writes them.',
   description:
     'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name, its size, its content type (as declared: HTTP Content-Type, message/rfc822 for a mail, application/dicom; else sniffed from the bytes and marked so), the frame it came from (HTTP, IMF, TFTP; SMB and DICOM cannot be matched exactly and say so) and, for HTTP, its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Extraction stops past maxBytes (a compressed body can inflate to gigabytes), with what to do next. Paged; the answer names the next call.',
   inputSchema,

@@ -11,7 +11,7 @@ export const maxCharsParam = z
   .min(MAX_CHARS.min)
   .max(MAX_CHARS.max)
   .optional()
-  .meta({ default: MAX_CHARS.default })
+  .meta({ default: MAX_CHARS.default, brief: 'Characters of the answer at most.' })
   .describe('Characters of the whole answer at most. The page ends at a packet boundary before this.');
 
 export interface PagingWords {

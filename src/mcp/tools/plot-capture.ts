@@ -12,6 +12,10 @@ const inputSchema = z.object({
   source: sourceParam,
   kind: z
     .enum(PLOT_KINDS)
+    .meta({
+      brief:
+        'io: packets/bytes per second; tcp_stream, rtt, throughput: one stream; flow: a sequence diagram.',
+    })
     .describe(
       "io: packets and bytes per second over time (tshark's I/O graph), one line per filter in series. tcp_stream: sequence number over time for one stream, retransmissions and zero windows marked. rtt: round-trip time of each acked segment over time, for one stream. throughput: payload bytes/s per direction, for one stream. flow: a sequence diagram of the first packets between hosts (also as Mermaid text).",
     ),
@@ -54,6 +58,8 @@ const inputSchema = z.object({
 export const plotCaptureTool = defineTool({
   name: 'plot_capture',
   title: 'Plot a capture',
+  brief:
+    "A PNG picture of a capture (I/O graph, one TCP stream's sequence, RTT or throughput, or a flow diagram), with the numbers it was drawn from.",
   description:
     'A picture of a capture as a PNG image, with the numbers it was drawn from as text and structuredContent (at most 200 rows, evenly spaced, and the count of all; the picture of a long stream is thinned to its outline while its counts stay exact): the I/O graph, a TCP stream graph (retransmissions and zero windows marked), round-trip times, throughput, or a flow (sequence) diagram that also comes as Mermaid sequenceDiagram text. Decrypts TLS with sslKeylogFile.',
   inputSchema,

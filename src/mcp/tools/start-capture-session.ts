@@ -103,6 +103,10 @@ const inputSchema = z.object({
     .min(1)
     .max(MAX_REMOTE_HOSTS)
     .optional()
+    .meta({
+      brief:
+        'Capture on these SSH hosts instead (keys checked against ~/.ssh/known_hosts); stop merges them, one interface per host.',
+    })
     .describe(
       "Capture on these hosts over SSH (Wireshark's sshdump) instead of a local interface; with several, each is captured at once and stop merges them by time into one capture whose interface per host is named after the host. Host keys are checked against the server user's ~/.ssh/known_hosts (an unknown key is refused with its fingerprint). captureFilter applies on each host, and the session's own SSH traffic (the host's SSH port) is always left out. maxPackets and maxFileMB are shared evenly among the hosts. A host that fails is reported by name while the others go on.",
     ),
