@@ -37,15 +37,16 @@ describe('npm package', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('holds only the built code, the README and package.json', async () => {
+  it('holds only the built code, the README, the LICENSE and package.json', async () => {
     const { stdout } = await run('tar', ['tzf', tarball]);
     const files = stdout.split('\n').filter((f) => f !== '');
     // The bin is the bundle (scripts/bundle.ts): what the tests run is what users run.
     assert.ok(files.includes('package/dist/bundle/sharkmcp.js'));
     assert.ok(files.includes('package/dist/bundle/server.cjs'));
     assert.ok(files.includes('package/README.md'));
+    assert.ok(files.includes('package/LICENSE'));
     const stray = files.filter(
-      (f) => !/^package\/(dist\/bundle\/.*\.c?js|README\.md|package\.json)$/.test(f),
+      (f) => !/^package\/(dist\/bundle\/.*\.c?js|README\.md|LICENSE|package\.json)$/.test(f),
     );
     assert.deepEqual(stray, [], 'nothing else: no tests, sources, maps, scripts or unbundled modules');
   });
