@@ -29,6 +29,8 @@ Usage:
                         per core, at most one per GB of memory, at least 2)
   sharkmcp demo         capture some local HTTP, DNS and TLS traffic and show what an agent reads
   sharkmcp doctor       check tshark, dumpcap, capture permission and directories (--json)
+  sharkmcp setup        build the summary counter and helpers for the Wireshark here (needs
+                        gcc, pkg-config and Wireshark's headers; optional, faster summaries)
   sharkmcp --version    print the version
   sharkmcp --help       print this help
 
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         token: { type: 'string' },
         'shared-sessions': { type: 'boolean' },
         json: { type: 'boolean' },
+        postinstall: { type: 'boolean' },
       },
       allowPositionals: true,
     });
@@ -98,6 +101,11 @@ async function main(argv: string[]): Promise<number | undefined> {
     const report = await runDoctor();
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderDoctor(report));
     return report.ok ? 0 : 1;
+  }
+  if (positionals[0] === 'setup' && positionals.length === 1) {
+    const { runSetup } = await import('./native-build.js');
+    // At install (the package's postinstall) nothing fails the install: it only says what it did.
+    return runSetup((m) => process.stderr.write(`sharkmcp setup: ${m}\n`), values.postinstall === true);
   }
   if (positionals.length > 0) {
     process.stderr.write(`sharkmcp: unknown argument "${positionals[0] ?? ''}".\n\n${HELP}`);

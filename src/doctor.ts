@@ -11,6 +11,7 @@ import { defaultConfigDir } from './config/config-store.js';
 import { ALL_TOOL_NAMES, installAdvice, locateWiresharkTools, TOOL_NAMES } from './wireshark/locate.js';
 import { conversationCounter, NATIVE_BUILD_PACKAGES } from './wireshark/native.js';
 import { ProcessGroup } from './wireshark/process.js';
+import { buildCommand } from './util/install-kind.js';
 
 export type Verdict = 'ok' | 'warning' | 'fail';
 
@@ -80,7 +81,7 @@ export async function runDoctor(env: NodeJS.ProcessEnv = process.env): Promise<D
               name: 'summary counter',
               verdict: 'warning',
               detail: `not in use: ${counter.reason} Summaries are still exact, from per-packet lines, but slower on large captures.`,
-              fix: `Install gcc, pkg-config and Wireshark's headers (Debian/Ubuntu: apt-get install ${NATIVE_BUILD_PACKAGES}), then run npm run build.`,
+              fix: `Install gcc, pkg-config and Wireshark's headers (Debian/Ubuntu: apt-get install ${NATIVE_BUILD_PACKAGES}), then run ${buildCommand()}.`,
             },
       );
     }

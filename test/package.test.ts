@@ -1,5 +1,7 @@
-// The npm package as a user gets it: `npm pack` holds only what runs, and installed into an empty
-// project it answers --version, doctor and an MCP tools/list.
+// The npm package as a user gets it: `npm pack` holds only what runs (and the native sources it
+// builds at install), and installed into an empty project it answers --version, doctor and an MCP
+// tools/list; the summary counter is built at install where the machine can, or by
+// `sharkmcp setup`, and doctor's advice names the command that fits the package.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -37,7 +39,7 @@ describe('npm package', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('holds only the built code, the README, the LICENSE and package.json', async () => {
+  it('holds only the built code, the native sources, the README, the LICENSE and package.json', async () => {
     const { stdout } = await run('tar', ['tzf', tarball]);
     const files = stdout.split('\n').filter((f) => f !== '');
     // The bin is the bundle (scripts/bundle.ts): what the tests run is what users run.
@@ -45,10 +47,15 @@ describe('npm package', () => {
     assert.ok(files.includes('package/dist/bundle/server.cjs'));
     assert.ok(files.includes('package/README.md'));
     assert.ok(files.includes('package/LICENSE'));
+    for (const source of ['summary-counter.c', 'summary-counter.lua', 'sock-diag.c', 'ring-drain.c'])
+      assert.ok(files.includes(`package/native/${source}`), `native/${source}, built at install`);
     const stray = files.filter(
-      (f) => !/^package\/(dist\/bundle\/.*\.c?js|README\.md|LICENSE|package\.json)$/.test(f),
+      (f) =>
+        !/^package\/(dist\/bundle\/.*\.c?js|native\/[\w-]+\.(c|lua)|README\.md|LICENSE|package\.json)$/.test(
+          f,
+        ),
     );
-    assert.deepEqual(stray, [], 'nothing else: no tests, sources, maps, scripts or unbundled modules');
+    assert.deepEqual(stray, [], 'nothing else: no tests, TypeScript, maps, scripts or unbundled modules');
   });
 
   it('runs --version, doctor and an MCP tools/list once installed', async () => {
@@ -64,6 +71,70 @@ describe('npm package', () => {
       assert.ok(tools.some((t) => t.name === 'start_capture_session'));
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('the summary counter of an installed package', () => {
+  it('is built at install where the machine can, rebuilt by sharkmcp setup, and doctor says so', async (t) => {
+    const canBuild = await run('pkg-config', ['--exists', 'wireshark']).then(
+      () => true,
+      () => false,
+    );
+    if (!canBuild)
+      return t.skip("no pkg-config or Wireshark's headers here: nothing can be built at install");
+    const dir = await tempDir();
+    try {
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+        cwd: REPO,
+      });
+      const [info] = JSON.parse(stdout) as { filename: string }[];
+      const tarball = path.join(dir, info?.filename ?? '');
+      // A global install into a scratch prefix, as `npm install -g` does.
+      const prefix = path.join(dir, 'prefix');
+      await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball]);
+      const bin = path.join(prefix, 'bin', 'sharkmcp');
+      const counter = async (): Promise<{ verdict: string; detail: string; fix?: string }> => {
+        const doctor = await run(bin, ['doctor', '--json']).catch((err: { stdout: string }) => err);
+        const report = JSON.parse(doctor.stdout) as {
+          checks: { name: string; verdict: string; detail: string; fix?: string }[];
+        };
+        const check = report.checks.find((c) => c.name === 'summary counter');
+        assert.ok(check, doctor.stdout);
+        return check;
+      };
+      assert.equal((await counter()).verdict, 'ok', 'built at install (postinstall)');
+      // Gone (a Wireshark upgrade, a cleaned folder): doctor names the package's own command.
+      const native = path.join(prefix, 'lib', 'node_modules', 'sharkmcp', 'dist', 'native');
+      await rm(native, { recursive: true, force: true });
+      const missing = await counter();
+      assert.equal(missing.verdict, 'warning');
+      assert.match(missing.fix ?? '', /sharkmcp setup/);
+      assert.doesNotMatch(`${missing.detail} ${missing.fix ?? ''}`, /npm run build/);
+      const setup = await run(bin, ['setup']);
+      assert.match(setup.stderr, /built the summary counter for Wireshark/);
+      assert.equal((await counter()).verdict, 'ok', 'built again by sharkmcp setup');
+
+      // A machine whose compiler fails: the install still succeeds, and says what to do later.
+      const failing = path.join(dir, 'failing');
+      const installed = await run(
+        'npm',
+        ['install', '-g', '--prefix', failing, '--no-audit', '--no-fund', '--foreground-scripts', tarball],
+        { env: { ...process.env, CC: 'false' } },
+      );
+      assert.match(installed.stdout + installed.stderr, /skipped the summary counter/);
+      const report = await run(path.join(failing, 'bin', 'sharkmcp'), ['doctor', '--json']).catch(
+        (err: { stdout: string }) => err,
+      );
+      assert.match(report.stdout, /sharkmcp setup/);
+
+      // And through npx, from the tarball.
+      const npx = await run('npx', ['--yes', '--package', tarball, 'sharkmcp', '--version'], {
+        env: { ...process.env, npm_config_cache: path.join(dir, 'npx-cache') },
+      });
+      assert.match(npx.stdout.trim(), /^\d+\.\d+\.\d+$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,6 +4,7 @@
 // installed; optional.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { buildCommand } from '../util/install-kind.js';
 import { NATIVE_DIR } from '../util/native-helper.js';
 
 export const NATIVE_LIBRARY = 'summary-counter.so';
@@ -37,19 +38,19 @@ export function conversationCounter(
   if (!existsSync(build)) {
     return {
       available: false,
-      reason: `it was not built (npm run build builds it when gcc, pkg-config and Wireshark's headers are installed: on Debian/Ubuntu, apt-get install ${NATIVE_BUILD_PACKAGES}).`,
+      reason: `it was not built (${buildCommand()} builds it when gcc, pkg-config and Wireshark's headers are installed: on Debian/Ubuntu, apt-get install ${NATIVE_BUILD_PACKAGES}).`,
     };
   }
   let wireshark: unknown;
   try {
     wireshark = (JSON.parse(readFileSync(build, 'utf8')) as { wireshark?: unknown }).wireshark;
   } catch {
-    return { available: false, reason: `${build} cannot be read; run npm run build again.` };
+    return { available: false, reason: `${build} cannot be read; run ${buildCommand()} again.` };
   }
   if (typeof wireshark !== 'string' || wireshark !== tsharkVersion) {
     return {
       available: false,
-      reason: `it was built for Wireshark ${String(wireshark)}, and tshark here is ${tsharkVersion ?? 'unknown'}; run npm run build again.`,
+      reason: `it was built for Wireshark ${String(wireshark)}, and tshark here is ${tsharkVersion ?? 'unknown'}; run ${buildCommand()} again.`,
     };
   }
   return {
