@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 // has begun (startEarly), so that `tshark --version` runs while they load, and --help, --version
 // and doctor load none of them.
 import { allowedDirsFromEnv } from './storage/sandbox.js';
+import { parseToolsets, toolsetsAdvice, unknownToolsets } from './mcp/toolsets.js';
 import { startEarly } from './server/early-start.js';
 import { PACKAGE } from './version.js';
 
@@ -24,6 +25,10 @@ Usage:
   Both:
     --allow-dir DIR     let calls read and write in DIR too (repeatable); they may also use the
                         client's MCP roots, else the working directory, and the server's own files
+    --toolsets LIST     serve only these toolsets, comma-separated: capture, analysis,
+                        statistics, export, config (or SHARKMCP_TOOLSETS; default all); the
+                        seed's four tools (start/stop_capture_session, analyze_pcap_file,
+                        manage_config) are always served
     --max-tshark N      Wireshark analysis processes (tshark, capinfos, editcap, mergecap) at
                         once; calls beyond wait their turn (or SHARKMCP_MAX_TSHARK; default: two
                         per core, at most one per GB of memory, at least 2)
@@ -75,6 +80,7 @@ async function main(argv: string[]): Promise<number | undefined> {
         'shared-sessions': { type: 'boolean' },
         json: { type: 'boolean' },
         postinstall: { type: 'boolean' },
+        toolsets: { type: 'string' },
       },
       allowPositionals: true,
     });
@@ -141,9 +147,16 @@ async function main(argv: string[]): Promise<number | undefined> {
     );
     return 2;
   }
+  // --toolsets is checked here, so a misspelt one stops the start; SHARKMCP_TOOLSETS is warned of.
+  const toolsets = values.toolsets === undefined ? undefined : parseToolsets(values.toolsets);
+  const unknown = unknownToolsets(toolsets ?? []);
+  if (unknown.length > 0) {
+    process.stderr.write(`sharkmcp: --toolsets: ${toolsetsAdvice(unknown)}\n`);
+    return 2;
+  }
   const early = startEarly(process.env, maxTshark);
   const { createServer } = await import('./server/create-server.js');
-  const app = createServer({ allowedDirs, early });
+  const app = createServer({ allowedDirs, early, ...(toolsets && { toolsets }) });
   app.logger.add((level, message) => {
     if (level !== 'debug') log(message);
   });

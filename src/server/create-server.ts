@@ -33,6 +33,7 @@ import { serveSubscriptions } from '../mcp/subscriptions.js';
 import { registerResources } from '../mcp/resources.js';
 import { KnownCaptures } from '../storage/known-captures.js';
 import { TOOLS } from '../mcp/tools/index.js';
+import { parseToolsets, servedTools, toolsetsAdvice, unknownToolsets } from '../mcp/toolsets.js';
 import { renderInstructions, renderToolReference } from '../mcp/reference.js';
 import { PACKAGE } from '../version.js';
 import { locateWiresharkTools } from '../wireshark/locate.js';
@@ -69,6 +70,8 @@ export interface ServerOptions {
   readonly maxTsharkProcesses?: number;
   /** The process group and tool search, when begun before this module loaded (startEarly); maxTsharkProcesses is then theirs. */
   readonly early?: EarlyStart;
+  /** Toolsets to serve (mcp/toolsets.ts); the seed's tools always. Default: SHARKMCP_TOOLSETS, else all. */
+  readonly toolsets?: readonly string[];
 }
 
 /** What the transport knows about the connection a server instance serves. */
@@ -100,7 +103,6 @@ export interface SharkServer {
 }
 
 /** What the server tells a client at the handshake, generated from the tool registry. */
-const INSTRUCTIONS = renderInstructions(TOOLS);
 /** The whole tool reference (sharkmcp://reference/tools). */
 const REFERENCE = renderToolReference(TOOLS);
 
@@ -110,6 +112,12 @@ export function createServer(options: ServerOptions = {}): SharkServer {
   const early = options.early ?? startEarly(env, options.maxTsharkProcesses);
   warnings.push(...early.warnings);
   const { processes, tools } = early;
+  // The tools this server serves: a toolset name it does not know is said, and left out.
+  const toolsets = options.toolsets ?? parseToolsets(env['SHARKMCP_TOOLSETS'] ?? '');
+  const unknown = unknownToolsets(toolsets);
+  if (unknown.length > 0) warnings.push(`SHARKMCP_TOOLSETS: ${toolsetsAdvice(unknown)}`);
+  const servedList = servedTools(TOOLS, toolsets);
+  const instructions = renderInstructions(servedList);
   const configs = new ConfigStore(options.configDir ?? defaultConfigDir(env));
   const runtimeDir = new RuntimeDir(options.runtimeParent);
   const analysisTimeoutMs = options.analysisTimeoutMs ?? ANALYSIS_TIMEOUT_MS;
@@ -233,7 +241,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       const owner = connection.owner ?? ((): undefined => undefined);
       const server = new McpServer(
         { name: 'SharkMCP', version: PACKAGE.version },
-        { capabilities: { tools: {}, logging: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
+        { capabilities: { tools: {}, logging: {}, prompts: {}, resources: {} }, instructions },
       );
       // Each connection has its own client, so its own roots; each call its own sandbox over them.
       const roots = new ClientRoots(server, era, logger);
@@ -278,7 +286,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
           previousOnClose?.();
         };
       }
-      for (const tool of TOOLS) tool.register(server, served);
+      for (const tool of servedList) tool.register(server, served);
       registerPrompts(server);
       registerResources(server, served, () => REFERENCE);
       registerCompletions(server, served, promptArguments);
