@@ -87,6 +87,11 @@ export const LAYOUT: readonly Room[] = [
     imports: [...GROUND, 'wireshark/', 'analysis/'],
   },
   {
+    path: 'mcp/toolsets.ts',
+    role: 'which tools a server serves (--toolsets), read by the command line before anything loads',
+    imports: [],
+  },
+  {
     path: 'mcp/',
     role: 'the MCP layer: one file a tool (mcp/tools/), resources, prompts, roots',
     imports: [
@@ -115,6 +120,7 @@ export const LAYOUT: readonly Room[] = [
       'analysis/digests/',
       'analysis/plot/',
       'mcp/',
+      'mcp/toolsets.ts',
       SDK,
     ],
   },
@@ -126,8 +132,17 @@ export const LAYOUT: readonly Room[] = [
   { path: 'demo/', role: 'sharkmcp demo: a client that drives the server over real traffic', imports: [SDK] },
   {
     path: 'cli.ts',
-    role: 'the entry point: arguments, then stdio, HTTP, doctor or demo',
-    imports: ['version.ts', 'storage/', 'server/', 'doctor.ts', 'demo/', SDK],
+    role: 'the entry point: arguments, then stdio, HTTP, doctor, setup or demo',
+    imports: [
+      'version.ts',
+      'storage/',
+      'server/',
+      'doctor.ts',
+      'demo/',
+      'mcp/toolsets.ts',
+      'wireshark/',
+      SDK,
+    ],
   },
   {
     path: 'launch.ts',

@@ -109,7 +109,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     return report.ok ? 0 : 1;
   }
   if (positionals[0] === 'setup' && positionals.length === 1) {
-    const { runSetup } = await import('./native-build.js');
+    const { runSetup } = await import('./wireshark/native-build.js');
     // At install (the package's postinstall) nothing fails the install: it only says what it did.
     return runSetup((m) => process.stderr.write(`sharkmcp setup: ${m}\n`), values.postinstall === true);
   }

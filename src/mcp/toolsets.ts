@@ -1,8 +1,7 @@
 // Toolsets: a server can serve a subset of its tools (--toolsets, SHARKMCP_TOOLSETS), so an agent
 // that only reads capture files does not pay for the capture tools' descriptions in every context,
 // as github-mcp-server lets its users choose. The seed's four tools are always served; by default,
-// every tool is.
-import type { Tool } from './tool.js';
+// every tool is. It imports nothing, so the command line checks --toolsets before anything loads.
 
 /** Each toolset's tools, by name. */
 export const TOOLSETS: Readonly<Record<string, readonly string[]>> = {
@@ -56,7 +55,10 @@ export function toolsetsAdvice(unknown: readonly string[]): string {
  * The tools to serve, in the registry's order: the seed's, and those of `names` (every tool when
  * `names` is undefined, empty or names "all"). Unknown names are the caller's to refuse first.
  */
-export function servedTools(tools: readonly Tool[], names: readonly string[] | undefined): Tool[] {
+export function servedTools<T extends { readonly name: string }>(
+  tools: readonly T[],
+  names: readonly string[] | undefined,
+): T[] {
   if (names === undefined || names.length === 0 || names.includes('all')) return [...tools];
   const wanted = new Set([...SEED_TOOLS, ...names.flatMap((n) => TOOLSETS[n] ?? [])]);
   return tools.filter((t) => wanted.has(t.name));

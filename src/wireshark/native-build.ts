@@ -5,17 +5,18 @@
 // it (summaries stay exact, from per-packet lines, about twice as slow on large captures). Run by
 // `npm run build` in a clone, at install from the npm package (postinstall), and by
 // `sharkmcp setup`.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OWN_PACKAGE } from './util/package-root.js';
+import { promisify } from 'node:util';
+import { OWN_PACKAGE } from '../util/package-root.js';
 import {
   NATIVE_BUILD_FILE,
   NATIVE_BUILD_PACKAGES,
   NATIVE_DIR,
   NATIVE_LIBRARY,
   NATIVE_SCRIPT,
-} from './wireshark/native.js';
+} from './native.js';
 
 export interface NativeBuild {
   /** Whether the summary counter was built. */
@@ -24,28 +25,30 @@ export interface NativeBuild {
   readonly wireshark?: string | undefined;
 }
 
-function run(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const execFileAsync = promisify(execFile);
+
+async function run(command: string, args: string[]): Promise<string> {
+  return (await execFileAsync(command, args, { encoding: 'utf8' })).stdout.trim();
 }
 
 /**
  * Builds everything in `sourceDir` into `outDir` (emptied first), telling each step to `say`.
  * Never throws for a missing compiler or headers: that is what the answer says.
  */
-export function buildNative(
+export async function buildNative(
   sourceDir: string,
   outDir: string,
   say: (message: string) => void,
   compiler = process.env['CC'] ?? 'cc',
-): NativeBuild {
+): Promise<NativeBuild> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
 
   /** One Linux helper program from <name>.c; without it, `without` says what happens. */
-  const helper = (name: string, built: string, without: string): void => {
+  const helper = async (name: string, built: string, without: string): Promise<void> => {
     const out = path.join(outDir, name);
     try {
-      run(compiler, ['-O2', '-Wall', '-Werror', '-o', out, path.join(sourceDir, `${name}.c`)]);
+      await run(compiler, ['-O2', '-Wall', '-Werror', '-o', out, path.join(sourceDir, `${name}.c`)]);
       say(`built ${built}`);
     } catch (err) {
       rmSync(out, { force: true });
@@ -54,12 +57,12 @@ export function buildNative(
     }
   };
   if (process.platform === 'linux') {
-    helper(
+    await helper(
       'sock-diag',
       'the socket watcher (netlink sock_diag) for the process sampler',
       'the process sampler polls /proc from Node instead',
     );
-    helper(
+    await helper(
       'ring-drain',
       "the ring-drain watch for stops (dumpcap's ring)",
       'stops wait a fixed 0.4 s instead',
@@ -69,8 +72,8 @@ export function buildNative(
   let wireshark: string;
   let cflags: string[];
   try {
-    wireshark = run('pkg-config', ['--modversion', 'wireshark']);
-    cflags = run('pkg-config', ['--cflags', 'wireshark']).split(/\s+/).filter(Boolean);
+    wireshark = await run('pkg-config', ['--modversion', 'wireshark']);
+    cflags = (await run('pkg-config', ['--cflags', 'wireshark'])).split(/\s+/).filter(Boolean);
   } catch {
     say(
       `skipped the summary counter: pkg-config does not find Wireshark's headers (Debian/Ubuntu: apt-get install ${NATIVE_BUILD_PACKAGES}). Summaries stay exact, from per-packet lines.`,
@@ -78,7 +81,7 @@ export function buildNative(
     return { counter: false };
   }
   try {
-    run(compiler, [
+    await run(compiler, [
       '-O2',
       '-shared',
       '-fPIC',
@@ -106,7 +109,7 @@ export function buildNative(
  * its dist/native). With `lenient` (the package's postinstall), nothing is ever a failure.
  * Returns the exit code.
  */
-export function runSetup(say: (message: string) => void, lenient = false): number {
+export async function runSetup(say: (message: string) => void, lenient = false): Promise<number> {
   const root = OWN_PACKAGE.root;
   const sources = root === undefined ? undefined : path.join(root, 'native');
   if (sources === undefined || !existsSync(path.join(sources, 'summary-counter.c'))) {
@@ -122,7 +125,7 @@ export function runSetup(say: (message: string) => void, lenient = false): numbe
     );
     return lenient ? 0 : 1;
   }
-  const built = buildNative(sources, NATIVE_DIR, say);
+  const built = await buildNative(sources, NATIVE_DIR, say);
   if (!built.counter && !lenient) {
     say('the summary counter was not built; SharkMCP works without it (see above for what it needs).');
   }
