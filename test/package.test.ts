@@ -75,6 +75,21 @@ describe('npm package', () => {
   });
 });
 
+/** A pcap file of one 60-byte Ethernet frame (record framing written by hand). */
+function onePacketPcap(): Buffer {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65_535, 16);
+  header.writeUInt32LE(1, 20);
+  const record = Buffer.alloc(16 + 60);
+  record.writeUInt32LE(1_700_000_000, 0);
+  record.writeUInt32LE(60, 8);
+  record.writeUInt32LE(60, 12);
+  return Buffer.concat([header, record]);
+}
+
 describe('the summary counter of an installed package', () => {
   it('is built at install where the machine can, rebuilt by sharkmcp setup, and doctor says so', async (t) => {
     const canBuild = await run('pkg-config', ['--exists', 'wireshark']).then(
@@ -104,8 +119,29 @@ describe('the summary counter of an installed package', () => {
         return check;
       };
       assert.equal((await counter()).verdict, 'ok', 'built at install (postinstall)');
-      // Gone (a Wireshark upgrade, a cleaned folder): doctor names the package's own command.
+      // And tshark loads it: the installed counter prints its summary of a capture.
       const native = path.join(prefix, 'lib', 'node_modules', 'sharkmcp', 'dist', 'native');
+      const capture = path.join(dir, 'one.pcap');
+      await writeFile(capture, onePacketPcap());
+      const counted = await run('tshark', [
+        '-n',
+        '-r',
+        capture,
+        '-q',
+        '-X',
+        `lua_script:${path.join(native, 'summary-counter.lua')}`,
+        '-X',
+        `lua_script1:${path.join(native, 'summary-counter.so')}`,
+        '-X',
+        'lua_script1:0',
+        '-X',
+        'lua_script1:',
+        '-X',
+        'lua_script1:0',
+      ]);
+      assert.match(counted.stdout, /^SHARKMCP-SUMMARY 1$/m, counted.stdout + counted.stderr);
+      assert.match(counted.stdout, /^facts\t1\t/m, 'one packet counted inside tshark');
+      // Gone (a Wireshark upgrade, a cleaned folder): doctor names the package's own command.
       await rm(native, { recursive: true, force: true });
       const missing = await counter();
       assert.equal(missing.verdict, 'warning');
