@@ -65,14 +65,14 @@ function sessionIds(deps: ServerDeps, value: string): string[] {
  */
 async function paths(deps: ServerDeps, value: string, captures: boolean): Promise<string[]> {
   const roots = await deps.sandbox.roots();
-  if (!path.isAbsolute(value)) return roots.map((r) => `${r}/`).filter((r) => r.startsWith(value));
+  const matchingRoots = roots.map((r) => `${r}/`).filter((r) => r.startsWith(value));
+  if (!path.isAbsolute(value)) return matchingRoots;
   const dir = value.endsWith('/') ? value : path.dirname(value);
   const prefix = value.endsWith('/') ? '' : path.basename(value);
   const inside = (p: string): boolean => roots.some((r) => p === r || p.startsWith(`${r}/`));
   // Judged where the folder really is: a symlink inside a root must not list a folder outside.
   const real = await realpath(dir).catch(() => undefined);
-  if (real === undefined || !inside(real))
-    return roots.filter((r) => `${r}/`.startsWith(value)).map((r) => `${r}/`);
+  if (real === undefined || !inside(real)) return matchingRoots;
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries
     .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith('.'))

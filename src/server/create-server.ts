@@ -102,9 +102,9 @@ export interface SharkServer {
   close(): Promise<void>;
 }
 
-/** What the server tells a client at the handshake, generated from the tool registry. */
-/** The whole tool reference (sharkmcp://reference/tools). */
-const REFERENCE = renderToolReference(TOOLS);
+/** The whole tool reference (sharkmcp://reference/tools), made when it is first read. */
+let reference: string | undefined;
+const toolReference = (): string => (reference ??= renderToolReference(TOOLS));
 
 export function createServer(options: ServerOptions = {}): SharkServer {
   const env = options.env ?? process.env;
@@ -288,7 +288,7 @@ export function createServer(options: ServerOptions = {}): SharkServer {
       }
       for (const tool of servedList) tool.register(server, served);
       registerPrompts(server);
-      registerResources(server, served, () => REFERENCE);
+      registerResources(server, served, toolReference);
       registerCompletions(server, served, promptArguments);
       return server;
     },

@@ -54,8 +54,8 @@ export const summarizeCaptureTool = defineTool({
   handler: async (args, deps, ctx) => {
     const { source, keylog } = await sourceAndKeylog(deps, args, ctx.mcpReq.signal);
     const { keylogFile, dissection, warnings: keylogWarnings } = keylog;
-    const summarize = async (file: string) => {
-      const summary = await deps.summarizer.summarize(
+    const summarize = async (file: string) =>
+      deps.summarizer.summarize(
         {
           file,
           topN: args.topN ?? SUMMARY_TOP_N.default,
@@ -74,8 +74,6 @@ export const summarizeCaptureTool = defineTool({
         ctx.mcpReq.signal,
         progressSink(ctx),
       );
-      return summary;
-    };
     const summary =
       args.host === undefined
         ? await summarize(source.file)
