@@ -77,24 +77,65 @@ describe('public surface', () => {
     const instructions = server.mcp.client.getInstructions() ?? '';
     assert.equal(instructions, renderInstructions(TOOLS), 'the instructions differ from the registry');
     const { tools } = await server.mcp.client.listTools();
-    for (const t of tools) assert.match(instructions, new RegExp(`^- ${t.name}: `, 'm'), t.name);
+    for (const t of tools) assert.match(instructions, new RegExp(`\\b${t.name}\\b`), t.name);
+    // What each tool does is said once, in tools/list.
+    for (const t of tools)
+      if (t.description) assert.ok(!instructions.includes(t.description), `${t.name} is not described twice`);
   });
 
-  it('gives every tool a title and honest annotations', async () => {
+  it('gives every tool a title and honest annotations, as a client reads them', async () => {
     const { tools } = await server.mcp.client.listTools();
+    // What a client takes a hint to be: the specification's default where it is left out, and a
+    // read-only tool neither destroys nor repeats anything.
+    const read = (a: Record<string, unknown>): Record<string, boolean> => {
+      const readOnly = a['readOnlyHint'] === true;
+      return {
+        readOnly,
+        destructive: !readOnly && a['destructiveHint'] !== false,
+        idempotent: readOnly || a['idempotentHint'] === true,
+        openWorld: a['openWorldHint'] !== false,
+      };
+    };
     for (const t of tools) {
       assert.ok(t.title, `${t.name} has a title`);
-      const a = t.annotations ?? {};
-      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
-        assert.equal(typeof a[hint], 'boolean', `${t.name} sets ${hint}`);
-      }
-      if (a.readOnlyHint)
-        assert.equal(a.destructiveHint, false, `${t.name}: read-only cannot be destructive`);
+      const declared = TOOLS.find((d) => d.name === t.name)?.annotations;
+      assert.ok(declared, t.name);
+      assert.deepEqual(
+        read(t.annotations ?? {}),
+        read(declared),
+        `${t.name}: the listed hints say what it does`,
+      );
     }
-    const byName = new Map(tools.map((t) => [t.name, t.annotations]));
-    assert.equal(byName.get('delete_capture_session')?.destructiveHint, true);
-    assert.equal(byName.get('start_capture_session')?.readOnlyHint, false);
-    assert.equal(byName.get('summarize_capture')?.readOnlyHint, true);
+    const byName = new Map(tools.map((t) => [t.name, read(t.annotations ?? {})]));
+    assert.equal(byName.get('delete_capture_session')?.destructive, true);
+    assert.equal(byName.get('start_capture_session')?.readOnly, false);
+    assert.equal(byName.get('start_capture_session')?.destructive, false);
+    assert.equal(byName.get('start_capture_session')?.openWorld, true, 'remote capture reaches other hosts');
+    assert.equal(byName.get('summarize_capture')?.readOnly, true);
+    assert.equal(byName.get('summarize_capture')?.openWorld, false);
+  });
+
+  it('costs a client under 16 KB of tools/list JSON with every tool served', async () => {
+    const listed = await server.mcp.client.listTools();
+    assert.equal(listed.tools.length, TOOLS.length, 'every tool is served by default');
+    const bytes = Buffer.byteLength(JSON.stringify(listed));
+    // Every agent reads this before its first question; a new tool or parameter pays for itself
+    // by saying less elsewhere (briefs, the shared parameters in the instructions).
+    assert.ok(bytes < 16_000, `tools/list is ${bytes} bytes of JSON; keep it under 16,000`);
+  });
+
+  it('says each shared parameter once, in the instructions, and lists it bare', async () => {
+    const instructions = server.mcp.client.getInstructions() ?? '';
+    const { tools } = await server.mcp.client.listTools();
+    const shared = ['source', 'displayFilter', 'sslKeylogFile', 'decodeAs', 'preferences', 'process'];
+    for (const name of [...shared, 'host', 'reveal', 'configName', 'limit', 'offset', 'maxChars'])
+      assert.match(instructions, new RegExp(`\\b${name}\\b`), `the instructions explain ${name}`);
+    for (const t of tools)
+      for (const name of shared) {
+        const p = (t.inputSchema.properties ?? {})[name] as { description?: string } | undefined;
+        if (p && !(t.name === 'analyze_pcap_file' && name === 'source'))
+          assert.equal(p.description, undefined, `${t.name}.${name} is listed bare`);
+      }
   });
 
   it('lists the workflow prompts and fetches one with its arguments', async () => {

@@ -24,6 +24,7 @@ function typeOf(s: JsonSchema): string {
   if (s.type === 'array') return `array of ${s.items ? typeOf(s.items) : 'values'}`;
   if (s.type === 'object') return 'object';
   if (Array.isArray(s.type)) return s.type.join(' or ');
+  if (s.anyOf) return [...new Set(s.anyOf.map(typeOf))].join(' or ');
   return s.type ?? 'value';
 }
 
@@ -48,6 +49,14 @@ function param(name: string, s: JsonSchema, required: boolean, indent = ''): str
   return lines;
 }
 
+/** The fields of a tool's structured answer, with their types: what tools/list leaves out of it. */
+function outputFields(tool: Tool): string[] {
+  if (!tool.outputSchema) return [];
+  const schema = z.toJSONSchema(tool.outputSchema, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
+  const fields = Object.entries(schema.properties ?? {}).map(([k, v]) => `\`${k}\` (${typeOf(v)})`);
+  return ['', `Structured answer (\`structuredContent\`): ${fields.join(', ')}.`];
+}
+
 export function renderToolReference(tools: readonly Tool[]): string {
   const out: string[] = [];
   for (const tool of tools) {
@@ -64,7 +73,7 @@ export function renderToolReference(tools: readonly Tool[]): string {
     const props = Object.entries(schema.properties ?? {});
     if (props.length === 0) out.push('No parameters.');
     for (const [name, s] of props) out.push(...param(name, s, schema.required?.includes(name) ?? false));
-    out.push('');
+    out.push(...outputFields(tool), '');
   }
   return out.join('\n').trimEnd();
 }
@@ -92,23 +101,48 @@ export const TABLE_START =
 export const TABLE_END = '<!-- tool-table:end -->';
 
 /**
- * The server's instructions (sent in the initialize result), from the registry: what each tool
- * does, and which tools share the parameters an agent learns once (source, sslKeylogFile,
- * configName, paging).
+ * The server's instructions (sent in the initialize result), from the registry: the tools served,
+ * where to start, and the parameters many tools share, said once here (tools/list lists them bare).
+ * What each tool does is tools/list's to say: not repeated here.
  */
 export function renderInstructions(tools: readonly Tool[]): string {
-  const having = (param: string): string =>
-    tools
-      .filter((t) => param in t.inputSchema.shape)
-      .map((t) => t.name)
-      .join(', ');
+  const having = (param: string): boolean => tools.some((t) => param in t.inputSchema.shape);
+  const shared: ReadonlyArray<readonly [string, string]> = [
+    ['source', 'source is a capture file path or a capture session ID (running or finished).'],
+    ['displayFilter', 'displayFilter is a Wireshark display filter, checked before the run.'],
+    [
+      'sslKeylogFile',
+      'sslKeylogFile is a TLS keylog (NSS format) to decrypt with; without it, $SSLKEYLOGFILE.',
+    ],
+    [
+      'decodeAs',
+      'decodeAs takes tshark -d rules ("tcp.port==50051,http2"); preferences takes tshark -o "name:value" dissector preferences.',
+    ],
+    [
+      'process',
+      'process narrows to one local program (a pid or a command name) in captures that recorded processes; host narrows to the packets one host of a multi-host capture saw (its interface name).',
+    ],
+    ['reveal', 'reveal shows the credentials answers otherwise print as "[redacted]".'],
+    [
+      'configName',
+      'configName applies a configuration saved with manage_config to the arguments a call leaves out.',
+    ],
+    [
+      'offset',
+      'limit and offset page an answer and maxChars bounds its size; a cut answer says what it left out and ends with the exact next call.',
+    ],
+  ];
+  const served = new Set(tools.map((t) => t.name));
   return [
-    "SharkMCP drives Wireshark's tshark and dumpcap to answer questions about network traffic. Its tools:",
-    ...tools.map((t) => `- ${t.name}: ${firstSentence(t.description)}`),
-    `source is a capture file path or a capture session ID (${having('source')}).`,
-    `sslKeylogFile decrypts TLS (${having('sslKeylogFile')}).`,
-    `configName applies a configuration saved with manage_config; explicit arguments win (${having('configName')}).`,
-    `Paged answers say what they show and end with the exact next call (${having('offset')}).`,
+    "SharkMCP drives Wireshark's tshark and dumpcap to answer questions about network traffic.",
+    `Tools: ${tools.map((t) => t.name).join(', ')}.`,
+    ...(served.has('summarize_capture')
+      ? [
+          'Start from summarize_capture (what a capture holds, and what limits its conclusions), then drill down to a digest, a count, a stream or a packet; every answer fits a page and says the exact next call.',
+        ]
+      : []),
+    'Parameters shared by many tools:',
+    ...shared.filter(([param]) => having(param)).map(([, text]) => `- ${text}`),
     'tools/list says each tool and parameter briefly; the resource sharkmcp://reference/tools has every full description.',
   ].join('\n');
 }

@@ -27,7 +27,7 @@ import type { KnownCaptures } from '../storage/known-captures.js';
 import type { FileSandbox } from '../storage/sandbox.js';
 import type { Progress, ProgressSink } from '../util/progress.js';
 import { UserError } from '../errors.js';
-import { listedAs, listedInput, listedOutput } from './listed-schema.js';
+import { LISTED_OUTPUT, listedAnnotations, listedAs, listedInput } from './listed-schema.js';
 
 /**
  * One call's place in the queue for Wireshark processes: `fn` runs as one call, and while a step
@@ -136,7 +136,7 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
     const declared: ObjectSchema | undefined = spec.outputSchema;
     listed ??= {
       input: listedAs(strict, listedInput(strict)),
-      output: declared && listedAs(declared, listedOutput(declared)),
+      output: declared && listedAs(declared, { ...LISTED_OUTPUT }),
     };
     return listed;
   };
@@ -158,7 +158,7 @@ export function defineTool<I extends ObjectSchema, O extends ObjectSchema | unde
           description: spec.brief ?? spec.description,
           inputSchema: input,
           ...(output ? { outputSchema: output } : {}),
-          annotations: spec.annotations,
+          annotations: listedAnnotations(spec.annotations),
         },
         async (args, ctx) => {
           // The call's processes keep its place in the queue for tshark slots; while one waits, a

@@ -23,7 +23,7 @@ import { pagingParams } from './paging-params.js';
 export const revealParam = z
   .boolean()
   .optional()
-  .meta({ default: false, brief: 'Show credentials instead of "[redacted]".' })
+  .meta({ default: false, brief: '' })
   .describe(
     'Show cleartext passwords and credentials (FTP/POP PASS, IMAP LOGIN, SMTP AUTH, HTTP Authorization) as they are; by default they read "[redacted, N characters]".',
   );
@@ -37,7 +37,7 @@ export const dissectionParams = {
     .array(z.string().min(1).max(DECODE_AS_LIMITS.maxLength))
     .max(DECODE_AS_LIMITS.maxItems)
     .optional()
-    .meta({ brief: 'tshark -d rules, e.g. ["tcp.port==50051,http2"].' })
+    .meta({ brief: '' })
     .describe(
       'Decode-as rules, exactly as tshark\'s -d takes them: "<layer>==<value>,<protocol>", e.g. ["tcp.port==50051,http2"] for a gRPC or HTTP/2 cleartext service on port 50051, "tcp.port==8443,tls", "udp.port==5000-5010,rtp". Without one, a protocol tshark finds by port only shows as bare TCP/UDP on an unusual port. An unknown layer or protocol gets close matches.',
     ),
@@ -45,7 +45,7 @@ export const dissectionParams = {
     .array(z.string().min(1).max(PREFERENCE_LIMITS.maxLength))
     .max(PREFERENCE_LIMITS.maxItems)
     .optional()
-    .meta({ brief: 'tshark -o preferences, "name:value".' })
+    .meta({ brief: '' })
     .describe(
       'Protocol preferences, "name:value" as tshark\'s -o takes them, e.g. ["tcp.desegment_tcp_streams:FALSE", "http.tcp.port:80,9000"]. Allowed: the boolean, number, choice and port-range preferences of dissectors, except names about files or logs (the TLS keylog is sslKeylogFile); others are refused with what is allowed. Where an analysis sets a preference itself to be right (e.g. the summary\'s counters), its value wins.',
     ),
@@ -56,13 +56,14 @@ export const analysisParamsShape = {
     .string()
     .max(MAX_FILTER_LENGTH)
     .optional()
+    .meta({ brief: '' })
     .describe(
       'Wireshark display filter for analysis (e.g., "tls.handshake.type == 1"). Checked before the run.',
     ),
   outputFormat: z
     .enum(OUTPUT_FORMATS)
     .optional()
-    .meta({ default: DEFAULT_OUTPUT_FORMAT })
+    .meta({ default: DEFAULT_OUTPUT_FORMAT, brief: '' })
     .describe(
       'Output format: text (one summary line per packet, the default), fields (tab-separated values of customFields, one line per packet), or json (tshark -T json, compact, one packet per line).',
     ),
@@ -70,7 +71,11 @@ export const analysisParamsShape = {
     .string()
     .max(MAX_FIELDS_LENGTH)
     .optional()
-    .meta({ default: DEFAULT_FIELDS.join(',') })
+    .meta({
+      default: DEFAULT_FIELDS.join(','),
+      brief: 'Comma-separated field names.',
+      listed: { default: null },
+    })
     .describe(
       'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches; list_fields finds names by protocol and by words.',
     ),
@@ -78,7 +83,7 @@ export const analysisParamsShape = {
     .string()
     .max(MAX_PATH_LENGTH)
     .optional()
-    .meta({ brief: 'TLS keylog file to decrypt with (default: $SSLKEYLOGFILE).' })
+    .meta({ brief: '' })
     .describe(
       'Path to a TLS keylog file (NSS format, as written via SSLKEYLOGFILE) to decrypt TLS. Defaults to the SSLKEYLOGFILE environment variable of the server.',
     ),
@@ -86,13 +91,14 @@ export const analysisParamsShape = {
     .string()
     .max(64)
     .optional()
-    .meta({ brief: 'A saved configuration (manage_config) for the arguments left out.' })
+    .meta({ brief: '' })
     .describe(
       'Name of a saved configuration (manage_config) that fills displayFilter, outputFormat, customFields, decodeAs and preferences where this call leaves them out; arguments given here win.',
     ),
   reveal: revealParam,
   ...dissectionParams,
   ...pagingParams({
+    brief: 'Packets per page (default 100 text, 200 fields, 5 json).',
     limit: `Packets per page at most. Default: ${DEFAULT_LIMIT.text} for text, ${DEFAULT_LIMIT.fields} for fields, ${DEFAULT_LIMIT.json} for json.`,
     offset: 'Matching packets to skip: the answer names the offset of the next page.',
   }),
@@ -108,8 +114,16 @@ export const sourceParam = z
   .string()
   .min(1)
   .max(MAX_PATH_LENGTH)
-  .meta({ brief: 'Capture file path or capture session ID.' })
+  .meta({ brief: '' })
   .describe('A capture file path (.pcap/.pcapng), or the ID of a capture session, running or finished.');
+
+/** A capture session, by the ID start_capture_session gave it. */
+export const sessionIdParam = z
+  .string()
+  .min(1)
+  .max(128)
+  .meta({ brief: '' })
+  .describe('Session ID returned from start_capture_session');
 
 /** A stream index as tshark numbers them (tcp.stream, udp.stream, ...), from 0. */
 export const streamIndex = z.number().int().min(0).max(100_000_000);

@@ -18,9 +18,11 @@ const inputSchema = z.object({
     .min(1)
     .max(MAX_PATH_LENGTH)
     .optional()
+    .meta({ brief: 'Or give source.' })
     .describe('Path to the local .pcap or .pcapng file to analyze. (Or give source.)'),
   source: sourceParam
     .optional()
+    .meta({ brief: 'Or give filePath.' })
     .describe('Instead of filePath: a capture file path or a capture session ID (running or finished).'),
   ...analysisParamsShape,
   process: processParam,
@@ -30,6 +32,8 @@ const inputSchema = z.object({
 export const analyzePcapFileTool = defineTool({
   name: 'analyze_pcap_file',
   title: 'Analyze a capture file',
+  brief:
+    "List a capture file's packets as text, fields or JSON, a page at a time; the header gives the next page's arguments.",
   description:
     'Analyze a local pcap/pcapng file: list its packets (optionally only those matching a display filter) as text, tab-separated fields or JSON, decrypting TLS with a keylog file. Answers one page at a time: the header says which packets are shown and gives the exact arguments for the next page. A saved configuration (configName) fills the analysis parameters this call leaves out; explicit arguments win.',
   inputSchema,

@@ -16,8 +16,12 @@ import {
 } from './analysis-params.js';
 
 const inputSchema = z.object({
-  baseline: sourceParam.describe('The capture that works (a file path or a capture session ID).'),
-  candidate: sourceParam.describe('The capture that does not (a file path or a capture session ID).'),
+  baseline: sourceParam
+    .meta({ brief: 'The capture that works.' })
+    .describe('The capture that works (a file path or a capture session ID).'),
+  candidate: sourceParam
+    .meta({ brief: 'The one that does not.' })
+    .describe('The capture that does not (a file path or a capture session ID).'),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   limit: z
@@ -26,7 +30,7 @@ const inputSchema = z.object({
     .min(COMPARE_LIMIT.min)
     .max(COMPARE_LIMIT.max)
     .optional()
-    .meta({ default: COMPARE_LIMIT.default })
+    .meta({ default: COMPARE_LIMIT.default, brief: 'Entries per section.' })
     .describe('Entries shown per section, and unmatched packets shown per capture.'),
   offset: z
     .number()
@@ -34,7 +38,7 @@ const inputSchema = z.object({
     .min(0)
     .max(MAX_OFFSET)
     .optional()
-    .meta({ default: 0 })
+    .meta({ brief: '' })
     .describe("Unmatched packets to skip in each capture's list, for the next page of them."),
   comparePackets: z
     .number()
@@ -42,7 +46,7 @@ const inputSchema = z.object({
     .min(COMPARE_PACKETS.min)
     .max(COMPARE_PACKETS.max)
     .optional()
-    .meta({ default: COMPARE_PACKETS.default })
+    .meta({ default: COMPARE_PACKETS.default, brief: '' })
     .describe('Packets of each capture matched one by one: the first this many of each.'),
   maxChars: maxCharsParam,
 });
@@ -60,7 +64,7 @@ export const compareCapturesTool = defineTool({
   name: 'compare_captures',
   title: 'Compare two captures',
   brief:
-    'What differs between two captures: the packets only one holds (matched across capture points), and per-protocol, conversation and expert differences; for "works with curl, fails from my app".',
+    'What differs between two captures ("works with curl, fails from my app"): packets, protocols, conversations, errors.',
   description:
     'What differs between two captures, for "it works with curl but fails from my app" or "which packet did this capture lose": the packets only one capture holds (matched across capture points on the TCP 5-tuple with raw sequence/ack numbers, length and flags, or the UDP 5-tuple and a payload hash; repeats paired in order), each with its frame, time, stream and what it carried; transaction counts per protocol side by side (DNS queries, HTTP GET requests, TLS Client Hellos, SMB2 READ responses, TCP SYNs and resets...); endpoints, server ports and protocols seen in only one; TLS handshake outcomes, HTTP statuses and DNS answers that differ; expert-info counts that changed. Each source is a capture file or a capture session ID.',
   inputSchema,

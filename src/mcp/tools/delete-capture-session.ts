@@ -2,14 +2,16 @@
 import * as z from 'zod';
 import { plural } from '../../util/text.js';
 import { defineTool, textResult } from '../tool.js';
+import { sessionIdParam } from './analysis-params.js';
 
 export const deleteCaptureSessionTool = defineTool({
   name: 'delete_capture_session',
   title: 'Delete a capture session',
+  brief: 'Stop a session, delete its capture file and forget it.',
   description:
     "Delete a capture session: stop it if it is running, remove its capture file and forget it. Keep a copy first with stop_capture_session's saveTo if you need the file.",
   inputSchema: z.object({
-    sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
+    sessionId: sessionIdParam,
   }),
   outputSchema: z.object({ deleted: z.string(), packets: z.number().int() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },

@@ -17,12 +17,14 @@ const inputSchema = z.object({
   source: sourceParam,
   protocol: z
     .enum(EXPORT_OBJECT_PROTOCOLS)
+    .meta({ brief: '' })
     .describe('Whose objects: http (bodies of requests and responses), smb, imf (mails), tftp or dicom.'),
   saveTo: z
     .string()
     .min(1)
     .max(MAX_PATH_LENGTH)
     .optional()
+    .meta({ brief: 'A directory to write them in.' })
     .describe(
       'A directory to save every object in (made when its parent exists; no file in it is ever overwritten). Leave out to list only.',
     ),
@@ -32,13 +34,14 @@ const inputSchema = z.object({
     .min(EXPORT_OBJECT_BYTES.min)
     .max(EXPORT_OBJECT_BYTES.max)
     .optional()
-    .meta({ default: EXPORT_OBJECT_BYTES.default })
+    .meta({ default: EXPORT_OBJECT_BYTES.default, brief: '' })
     .describe(
       `Bytes the objects may take on disk while tshark extracts them (${formatBytes(EXPORT_OBJECT_BYTES.default)} unless given, at most ${formatBytes(EXPORT_OBJECT_BYTES.max)}): past it tshark is stopped and nothing is listed or saved, so a small compressed body that inflates to gigabytes cannot fill the disk.`,
     ),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   ...pagingParams({
+    brief: '',
     limit: 'Objects listed per page.',
     limitDefault: DEFAULT_PAGE.rows,
     offset: 'Objects to skip.',
@@ -48,8 +51,7 @@ const inputSchema = z.object({
 export const exportObjectsTool = defineTool({
   name: 'export_objects',
   title: 'Export the files a capture carried',
-  brief:
-    'The files a capture carried (HTTP bodies, SMB files, mails, TFTP, DICOM): one row each with a safe name, size, content type, frame and URI; saveTo writes them.',
+  brief: 'The files a capture carried (HTTP, SMB, mail, TFTP, DICOM), listed, or written with saveTo.',
   description:
     'The files a capture carried (HTTP bodies, SMB files, IMF mails, TFTP transfers, DICOM objects): one row each with a safe file name, its size, its content type (as declared: HTTP Content-Type, message/rfc822 for a mail, application/dicom; else sniffed from the bytes and marked so), the frame it came from (HTTP, IMF, TFTP; SMB and DICOM cannot be matched exactly and say so) and, for HTTP, its URI; with saveTo, every one saved into that directory under those names (no name from the capture can lead outside it, no file is overwritten). Decrypts HTTPS with sslKeylogFile. Extraction stops past maxBytes (a compressed body can inflate to gigabytes), with what to do next. Paged; the answer names the next call.',
   inputSchema,

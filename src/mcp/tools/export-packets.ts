@@ -22,16 +22,18 @@ const inputSchema = z.object({
     .string()
     .max(MAX_FILTER_LENGTH)
     .optional()
+    .meta({ brief: '' })
     .describe('The packets to keep, as a Wireshark display filter (e.g. "dns || tcp.port == 8080").'),
   stream: streamIndex
     .optional()
+    .meta({ brief: 'A tcp or udp (protocol) stream index.' })
     .describe(
       'Instead of (or besides) displayFilter: one stream index (tcp.stream or udp.stream), as other answers show it.',
     ),
   protocol: z
     .enum(STREAM_PROTOCOLS)
     .optional()
-    .meta({ default: EXPORT_DEFAULTS.protocol })
+    .meta({ default: EXPORT_DEFAULTS.protocol, brief: '' })
     .describe('Which kind of stream `stream` counts: tcp or udp.'),
   process: processParam,
   host: hostParam,
@@ -39,13 +41,14 @@ const inputSchema = z.object({
     .string()
     .min(1)
     .max(MAX_PATH_LENGTH)
+    .meta({ brief: '' })
     .describe('The pcapng file to write: a new file (never overwritten) inside the allowed directories.'),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   embedKeylog: z
     .boolean()
     .optional()
-    .meta({ default: false })
+    .meta({ default: false, brief: 'Embed the TLS keylog.' })
     .describe(
       'Embed the TLS keylog in the new file (pcapng Decryption Secrets Block), so it opens decrypted anywhere. The file then holds secrets.',
     ),
@@ -54,6 +57,7 @@ const inputSchema = z.object({
 export const exportPacketsTool = defineTool({
   name: 'export_packets',
   title: 'Export packets to a new capture',
+  brief: 'Write a new pcapng of the packets a filter or stream selects (a minimal reproduction).',
   description:
     'Write a new pcapng holding only the packets a display filter or one TCP/UDP stream selects (a minimal reproduction for a bug report), optionally with the TLS keylog embedded. Answers with the file, its packet count and size, and a link to it. Writes only inside the allowed directories and never over an existing file.',
   inputSchema,

@@ -22,11 +22,11 @@ const inputSchema = z.object({
   protocol: z
     .enum(FOLLOW_PROTOCOLS)
     .optional()
-    .meta({ default: FOLLOW_DEFAULTS.protocol })
+    .meta({ default: FOLLOW_DEFAULTS.protocol, brief: '' })
     .describe('What to follow: tcp or udp payload, tls (decrypted application data), http, http2 or quic.'),
   stream: streamIndex
     .optional()
-    .meta({ default: FOLLOW_DEFAULTS.stream })
+    .meta({ default: FOLLOW_DEFAULTS.stream, brief: 'quic: the connection number.' })
     .describe(
       'Stream index (tcp.stream, udp.stream, or quic.connection.number for quic), as other answers show it.',
     ),
@@ -34,6 +34,7 @@ const inputSchema = z.object({
     .string()
     .max(200)
     .optional()
+    .meta({ brief: 'Instead of stream: "ip:port,ip:port".' })
     .describe('Instead of stream: the two endpoints, "10.0.0.1:51000,10.0.0.2:443" ([::1]:8080 for IPv6).'),
   substream: z
     .number()
@@ -41,11 +42,12 @@ const inputSchema = z.object({
     .min(0)
     .max(1_000_000_000)
     .optional()
+    .meta({ brief: 'The HTTP/2 or QUIC stream id.' })
     .describe('For http2: the HTTP/2 stream id (default 1); for quic: the QUIC stream id (default 0).'),
   format: z
     .enum(FOLLOW_FORMATS)
     .optional()
-    .meta({ default: FOLLOW_DEFAULTS.format })
+    .meta({ default: FOLLOW_DEFAULTS.format, brief: '' })
     .describe('ascii: the payload as text (other bytes as "."); hex: a hex dump.'),
   process: processParam.describe(
     'Only a stream of this local process: a pid (1234) or a command name ("curl"). A stream it did not own an end of is refused with the processes that did. Works on capture sessions of this server on Linux (and copies saved with saveTo), and on captures whose packets carry Wireshark\'s own process information (frame.process.*, Wireshark 4.7 and later); without it the header still names the processes at both ends.',
@@ -54,6 +56,7 @@ const inputSchema = z.object({
   ...dissectionParams,
   reveal: revealParam,
   ...pagingParams({
+    brief: '',
     limit: 'Chunks (one per direction change or segment) per page.',
     limitDefault: DEFAULT_PAGE.chunks,
     offset: 'Chunks to skip.',
@@ -63,6 +66,8 @@ const inputSchema = z.object({
 export const followStreamTool = defineTool({
   name: 'follow_stream',
   title: 'Follow a stream',
+  brief:
+    "One conversation's payload in order, both directions, as text or hex: TCP, UDP, TLS (decrypted), HTTP, HTTP/2, QUIC.",
   description:
     "One conversation's payload in order, both directions marked (A spoke first), as text or a hex dump: a TCP or UDP stream, TLS application data (decrypted with sslKeylogFile), HTTP, an HTTP/2 stream or a QUIC stream. Pick it by stream index or by its two endpoints. Pages by chunks; the answer names the next call.",
   inputSchema,

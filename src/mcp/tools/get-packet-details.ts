@@ -17,6 +17,7 @@ const inputSchema = z.object({
     .string()
     .min(1)
     .max(2_000)
+    .meta({ brief: 'E.g. "5" or "1-10,42".' })
     .describe(
       'Frame numbers and ranges, e.g. "5" or "1-10,42" (as the first column of analyze_pcap_file shows them).',
     ),
@@ -24,18 +25,20 @@ const inputSchema = z.object({
     .array(z.string().min(1).max(64))
     .max(32)
     .optional()
+    .meta({ brief: 'Expand only these.' })
     .describe(
       'Expand only these protocols\' trees (e.g. ["http", "tls"]); the others show as one line. Default: all.',
     ),
   includeBytes: z
     .boolean()
     .optional()
-    .meta({ default: false })
+    .meta({ default: false, brief: '' })
     .describe("Add each frame's bytes as a hex dump."),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
   reveal: revealParam,
   ...pagingParams({
+    brief: '',
     limit: 'Frames per page.',
     limitDefault: DEFAULT_PAGE.frames,
     limitMax: MAX_FRAMES_PER_PAGE,
@@ -46,6 +49,8 @@ const inputSchema = z.object({
 export const getPacketDetailsTool = defineTool({
   name: 'get_packet_details',
   title: 'Show packet details',
+  brief:
+    "Chosen frames' full dissection trees (Wireshark's packet details), optionally only some protocols, with bytes.",
   description:
     "The full dissection tree of chosen frames, as Wireshark's packet details pane shows it, optionally narrowed to some protocols and with the frames' bytes. Decrypts TLS with sslKeylogFile. Pages by frames; the answer names the next call.",
   inputSchema,

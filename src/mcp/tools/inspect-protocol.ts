@@ -11,17 +11,12 @@ import { hostParam, narrowToProcess, processParam } from './process-param.js';
 
 const inputSchema = z.object({
   source: sourceParam,
-  kind: z
-    .enum(INSPECT_KINDS)
-    .meta({
-      brief:
-        'The digest: one row per request, query, handshake, call or connection (the reference resource says what each holds).',
-    })
-    .describe(KIND_DESCRIPTION),
+  kind: z.enum(INSPECT_KINDS).meta({ brief: '' }).describe(KIND_DESCRIPTION),
   displayFilter: z
     .string()
     .max(MAX_FILTER_LENGTH)
     .optional()
+    .meta({ brief: '' })
     .describe('Narrow the packets read, e.g. "ip.addr == 10.0.0.5" (a Wireshark display filter).'),
   process: processParam,
   host: hostParam,
@@ -30,16 +25,21 @@ const inputSchema = z.object({
   reveal: z
     .boolean()
     .optional()
-    .meta({ default: false })
+    .meta({ default: false, brief: '' })
     .describe('For credentials: show the secrets instead of redacting them.'),
-  ...pagingParams({ limit: 'Rows per page.', limitDefault: DEFAULT_PAGE.rows, offset: 'Rows to skip.' }),
+  ...pagingParams({
+    brief: '',
+    limit: 'Rows per page.',
+    limitDefault: DEFAULT_PAGE.rows,
+    offset: 'Rows to skip.',
+  }),
 });
 
 export const inspectProtocolTool = defineTool({
   name: 'inspect_protocol',
   title: 'Inspect a protocol',
   brief:
-    'Digests of a capture, one row per transaction: HTTP requests, DNS queries, TLS handshakes, TCP health, credentials (redacted), SIP/RTP, DHCP, ICMP, SMTP, FTP, SMB, QUIC; with counts of failures, host and Community ID columns.',
+    'Digests of a capture: a row per request, query, handshake, call or connection, with failure counts.',
   description:
     'Digests of a capture, one row per transaction or object: HTTP requests, DNS queries, TLS handshakes, TCP conversation health, cleartext credentials (redacted unless reveal), SIP calls and RTP streams, DHCP exchanges, ICMP, SMTP mail attempts, FTP logins and transfers, SMB2/3 file operations, QUIC connections. Tab-separated rows with a header ("-" where a value does not apply), opening with one line over all rows; paged, the answer names the next call. Decrypts TLS with sslKeylogFile.',
   inputSchema,

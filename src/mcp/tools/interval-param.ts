@@ -23,5 +23,6 @@ export function intervalParam(min: number): z.ZodOptional<z.ZodType<number | 'au
         error: `give interval as seconds per bucket, a number from ${min} to ${MAX_INTERVAL} (e.g. 1), or "auto" for about 100 buckets.`,
       },
     )
-    .optional();
+    .optional()
+    .meta({ listed: { anyOf: [{ type: 'number' }, { type: 'string' }] } });
 }

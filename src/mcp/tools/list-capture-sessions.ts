@@ -12,6 +12,7 @@ const outputSchema = z.object({ sessions: z.array(sessionViewSchema) });
 export const listCaptureSessionsTool = defineTool({
   name: 'list_capture_sessions',
   title: 'List capture sessions',
+  brief: 'Every capture session: phase (and why it stopped), interface, filter, times, packets, bytes, file.',
   description:
     'List every capture session this client can use (over HTTP, the ones it started, unless the server shares sessions): starting (waiting for its interface), running, finished (and why it stopped) or failed (and why), with interface, filter, start time, elapsed time, packets and bytes so far, and its file.',
   inputSchema: z.object({}),

@@ -8,6 +8,7 @@ const outputSchema = interfaceListingSchema;
 export const listInterfacesTool = defineTool({
   name: 'list_interfaces',
   title: 'List capture interfaces',
+  brief: 'Interfaces start_capture_session can capture on, and remote sources (extcap).',
   description:
     'List the interfaces start_capture_session can capture on: name, description, addresses and a loopback flag; remote and special sources (extcap, such as sshdump) are listed apart.',
   inputSchema: z.object({}),

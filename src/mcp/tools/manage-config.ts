@@ -11,18 +11,23 @@ const ACTIONS = ['save', 'load', 'list', 'view', 'delete'] as const;
 const inputSchema = z.object({
   action: z
     .enum(ACTIONS)
+    .meta({ brief: '' })
     .describe('Action to perform: save, load, list (brief), view (detailed), or delete a configuration'),
   name: z
     .string()
     .max(64)
     .optional()
+    .meta({ brief: 'For save, load and delete.' })
     .describe('Name of the configuration (required for save, load, delete); letters, digits, ".", "_", "-".'),
   detailed: z
     .boolean()
     .optional()
-    .meta({ default: false })
+    .meta({ default: false, brief: 'With list: every field.' })
     .describe('Show detailed configuration info when listing (only used with list action)'),
-  config: configFieldsSchema.optional().describe('Configuration object (required for save action)'),
+  config: configFieldsSchema
+    .optional()
+    .meta({ brief: 'For save.' })
+    .describe('Configuration object (required for save action)'),
 });
 
 const savedConfigSchema = configFieldsSchema.extend({ name: z.string() });
@@ -38,6 +43,7 @@ const WIDE_RULE = '─'.repeat(60);
 export const manageConfigTool = defineTool({
   name: 'manage_config',
   title: 'Manage saved configurations',
+  brief: 'Save, load, list, view or delete named sets of parameters, which configName applies.',
   description:
     'Save, load, list, view or delete reusable named configurations of capture and analysis parameters (captureFilter, displayFilter, outputFormat, customFields, decodeAs, preferences, timeout, maxPackets, interface). Pass configName to another tool to use one: it fills the parameters that call leaves out, and arguments given explicitly win.',
   inputSchema,

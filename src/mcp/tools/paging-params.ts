@@ -11,12 +11,14 @@ export const maxCharsParam = z
   .min(MAX_CHARS.min)
   .max(MAX_CHARS.max)
   .optional()
-  .meta({ default: MAX_CHARS.default, brief: 'Characters of the answer at most.' })
+  .meta({ default: MAX_CHARS.default, brief: '', listed: { default: null } })
   .describe('Characters of the whole answer at most. The page ends at a packet boundary before this.');
 
 export interface PagingWords {
   /** What limit counts, e.g. "Rows per page.". */
   readonly limit: string;
+  /** What tools/list says of limit, when shorter than `limit`. */
+  readonly brief?: string;
   /** limit's default, when one number fits every call (packets' depends on the output format). */
   readonly limitDefault?: number;
   /** The largest limit, when lower than PAGE_LIMIT.max. */
@@ -38,10 +40,14 @@ export function pagingParams(words: PagingWords): {
     .max(words.limitMax ?? PAGE_LIMIT.max)
     .optional();
   return {
-    limit: (words.limitDefault === undefined ? limit : limit.meta({ default: words.limitDefault })).describe(
-      words.limit,
-    ),
-    offset: z.number().int().min(0).max(MAX_OFFSET).optional().meta({ default: 0 }).describe(words.offset),
+    limit: limit
+      .meta({
+        ...(words.limitDefault === undefined ? {} : { default: words.limitDefault }),
+        ...(words.brief === undefined ? {} : { brief: words.brief }),
+      })
+      .describe(words.limit),
+    // Listed bare: offset is the same on every tool, and every cut answer gives the next one.
+    offset: z.number().int().min(0).max(MAX_OFFSET).optional().meta({ brief: '' }).describe(words.offset),
     maxChars: maxCharsParam,
   };
 }

@@ -12,10 +12,7 @@ const inputSchema = z.object({
   source: sourceParam,
   kind: z
     .enum(PLOT_KINDS)
-    .meta({
-      brief:
-        'io: packets/bytes per second; tcp_stream, rtt, throughput: one stream; flow: a sequence diagram.',
-    })
+    .meta({ brief: '' })
     .describe(
       "io: packets and bytes per second over time (tshark's I/O graph), one line per filter in series. tcp_stream: sequence number over time for one stream, retransmissions and zero windows marked. rtt: round-trip time of each acked segment over time, for one stream. throughput: payload bytes/s per direction, for one stream. flow: a sequence diagram of the first packets between hosts (also as Mermaid text).",
     ),
@@ -25,16 +22,18 @@ const inputSchema = z.object({
     .min(0)
     .max(2 ** 31)
     .optional()
+    .meta({ brief: 'For tcp_stream, rtt, throughput.' })
     .describe(
       'The TCP stream index (tcp.stream): needed by tcp_stream, rtt and throughput; narrows flow to it.',
     ),
   interval: intervalParam(0.001)
-    .meta({ default: PLOT_DEFAULTS.interval })
+    .meta({ default: PLOT_DEFAULTS.interval, brief: '' })
     .describe('Seconds per bucket for io and throughput; "auto" cuts the time into about 100 buckets.'),
   series: z
     .array(z.string().min(1).max(MAX_FILTER_LENGTH))
     .max(PLOT_LIMITS.series)
     .optional()
+    .meta({ brief: 'For io: a line per display filter.' })
     .describe(
       'For io: display filters, one line each (e.g. ["tcp", "udp", "tcp.analysis.retransmission"]); without it, one line of all packets. No commas inside a filter (tshark\'s I/O statistics split at them).',
     ),
@@ -42,6 +41,7 @@ const inputSchema = z.object({
     .string()
     .max(MAX_FILTER_LENGTH)
     .optional()
+    .meta({ brief: '' })
     .describe('Only packets that match this Wireshark display filter, e.g. "ip.addr == 10.0.0.5".'),
   limit: z
     .number()
@@ -49,7 +49,7 @@ const inputSchema = z.object({
     .min(1)
     .max(MAX_FLOW_PACKETS)
     .optional()
-    .meta({ default: PLOT_DEFAULTS.flowPackets })
+    .meta({ default: PLOT_DEFAULTS.flowPackets, brief: 'For flow: packets to draw.' })
     .describe('For flow: how many packets to draw, from the first that match.'),
   sslKeylogFile: keylogParam,
   ...dissectionParams,
@@ -59,7 +59,7 @@ export const plotCaptureTool = defineTool({
   name: 'plot_capture',
   title: 'Plot a capture',
   brief:
-    "A PNG picture of a capture (I/O graph, one TCP stream's sequence, RTT or throughput, or a flow diagram), with the numbers it was drawn from.",
+    "A PNG with its numbers: I/O graph, a TCP stream's sequence, RTT or throughput, or a flow diagram (also Mermaid).",
   description:
     'A picture of a capture as a PNG image, with the numbers it was drawn from as text and structuredContent (at most 200 rows, evenly spaced, and the count of all; the picture of a long stream is thinned to its outline while its counts stay exact): the I/O graph, a TCP stream graph (retransmissions and zero windows marked), round-trip times, throughput, or a flow (sequence) diagram that also comes as Mermaid sequenceDiagram text. Decrypts TLS with sslKeylogFile.',
   inputSchema,

@@ -10,7 +10,7 @@ import { UserError } from '../../errors.js';
 export const processParam = z
   .union([z.number().int().positive().max(4_194_304), z.string().min(1).max(256)])
   .optional()
-  .meta({ brief: "Only this local process's traffic: a pid or a command name." })
+  .meta({ brief: '', listed: { type: 'string', anyOf: null } })
   .describe(
     'Only the conversations of this local process: a pid (1234) or a command name ("curl"; every pid of that name). Works on capture sessions of this server on Linux (and copies saved with saveTo), which record which process owned each connection, and on captures whose packets carry Wireshark\'s own process information (dumpcap --process-info, Wireshark 4.7 and later; then read from frame.process.*); other captures are refused.',
   );
@@ -32,7 +32,7 @@ export const hostParam = z
   .min(1)
   .max(300)
   .optional()
-  .meta({ brief: 'Only the packets captured on this host (interface name).' })
+  .meta({ brief: '' })
   .describe(
     "Only the packets captured on this host: in a capture of several hosts (start_capture_session with remote), each host's packets have the host as their interface name (summarize_capture's Interfaces line and the session's hosts list them); any capture's interface name works. capture_statistics can also group by it (groupBy [\"frame.interface_name\"]).",
   );

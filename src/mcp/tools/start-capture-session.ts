@@ -27,7 +27,7 @@ const inputSchema = z.object({
     .min(1)
     .max(256)
     .optional()
-    .meta({ default: loopbackName() })
+    .meta({ default: loopbackName(), brief: 'A list_interfaces name or number.' })
     .describe(
       `Network interface to capture from (e.g., lo, eth0, en0): one that list_interfaces lists, by name or by its number there; nothing else (no file, pipe or socket). Default: the loopback (${loopbackName()}); "lo0" also means "lo" on Linux.`,
     ),
@@ -35,19 +35,21 @@ const inputSchema = z.object({
     .string()
     .max(MAX_FILTER_LENGTH)
     .optional()
+    .meta({ brief: 'BPF, e.g. "port 443".' })
     .describe(
       'Optional BPF capture filter to apply while capturing (e.g., "port 443"); dumpcap checks it before capture starts.',
     ),
   timeout: configFieldsSchema.shape.timeout
-    .meta({ default: CAPTURE_TIMEOUT.default })
+    .meta({ default: CAPTURE_TIMEOUT.default, brief: 'Seconds.' })
     .describe('Timeout in seconds before auto-stopping capture (default: 60s to prevent orphaned sessions)'),
   maxPackets: configFieldsSchema.shape.maxPackets
-    .meta({ default: CAPTURE_MAX_PACKETS.default })
+    .meta({ default: CAPTURE_MAX_PACKETS.default, brief: '' })
     .describe('Maximum number of packets to capture (safety limit, default: 100,000)'),
   sessionName: z
     .string()
     .max(64)
     .optional()
+    .meta({ brief: 'Becomes the session ID.' })
     .describe(
       "Optional session name for easier identification; it becomes the session ID (letters, digits, '.', '_', '-').",
     ),
@@ -55,6 +57,7 @@ const inputSchema = z.object({
     .string()
     .max(64)
     .optional()
+    .meta({ brief: '' })
     .describe(
       'Name of a saved configuration (manage_config) that fills interface, captureFilter, timeout and maxPackets where this call leaves them out; arguments given here win.',
     ),
@@ -64,7 +67,7 @@ const inputSchema = z.object({
     .min(CAPTURE_MAX_FILE_MB.min)
     .max(CAPTURE_MAX_FILE_MB.max)
     .optional()
-    .meta({ default: CAPTURE_MAX_FILE_MB.default })
+    .meta({ default: CAPTURE_MAX_FILE_MB.default, brief: '' })
     .describe('Stop when the capture file reaches this many megabytes.'),
   snaplen: z
     .number()
@@ -72,7 +75,7 @@ const inputSchema = z.object({
     .min(CAPTURE_SNAPLEN.min)
     .max(CAPTURE_SNAPLEN.max)
     .optional()
-    .meta({ default: CAPTURE_SNAPLEN.default })
+    .meta({ default: CAPTURE_SNAPLEN.default, brief: '' })
     .describe('Bytes kept of each packet (snapshot length); smaller keeps headers only.'),
   remote: z
     .array(
@@ -84,6 +87,7 @@ const inputSchema = z.object({
           .string()
           .max(MAX_PATH_LENGTH)
           .optional()
+          .meta({ brief: 'Private key path.' })
           .describe(
             "Absolute path of the private key (OpenSSH format, no passphrase, or loaded in ssh-agent), in the server user's ~/.ssh or an allowed directory. Left out: ssh-agent and the default keys. Passwords are never taken.",
           ),
@@ -104,8 +108,7 @@ const inputSchema = z.object({
     .max(MAX_REMOTE_HOSTS)
     .optional()
     .meta({
-      brief:
-        'Capture on these SSH hosts instead (keys checked against ~/.ssh/known_hosts); stop merges them, one interface per host.',
+      brief: 'SSH hosts to capture on instead, merged into one capture.',
     })
     .describe(
       "Capture on these hosts over SSH (Wireshark's sshdump) instead of a local interface; with several, each is captured at once and stop merges them by time into one capture whose interface per host is named after the host. Host keys are checked against the server user's ~/.ssh/known_hosts (an unknown key is refused with its fingerprint). captureFilter applies on each host, and the session's own SSH traffic (the host's SSH port) is always left out. maxPackets and maxFileMB are shared evenly among the hosts. A host that fails is reported by name while the others go on.",
@@ -115,6 +118,7 @@ const inputSchema = z.object({
 export const startCaptureSessionTool = defineTool({
   name: 'start_capture_session',
   title: 'Start a background capture',
+  brief: 'Start a background capture; returns its session ID once capture has begun.',
   description:
     'Start a background packet capture session with dumpcap and return its session ID as soon as capture has begun, so traffic made right after this call is recorded. It stops by itself at the timeout, packet or file-size limit, or with stop_capture_session, which also returns the packets. A saved configuration (configName) fills the parameters this call leaves out; explicit arguments win.',
   inputSchema,

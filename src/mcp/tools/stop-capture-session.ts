@@ -11,16 +11,16 @@ import { MAX_PATH_LENGTH } from '../../limits.js';
 import { hasControlChars, plural } from '../../util/text.js';
 import { captureLink } from '../resources.js';
 import { defineTool, progressSink, textResult } from '../tool.js';
-import { analysisParamsShape } from './analysis-params.js';
+import { analysisParamsShape, sessionIdParam } from './analysis-params.js';
 import { hostLines, sessionViewSchema } from '../../capture/session-view.js';
 
 const inputSchema = z.object({
-  sessionId: z.string().min(1).max(128).describe('Session ID returned from start_capture_session'),
+  sessionId: sessionIdParam,
   ...analysisParamsShape,
   wait: z
     .boolean()
     .optional()
-    .meta({ default: false })
+    .meta({ default: false, brief: 'Let it run until it stops by itself.' })
     .describe(
       'If the capture is still running, let it run until it stops by itself (timeout, packet or size limit) instead of stopping it now; packets captured so far come as progress notifications, and cancelling the call ends the wait.',
     ),
@@ -28,6 +28,7 @@ const inputSchema = z.object({
     .string()
     .max(MAX_PATH_LENGTH)
     .optional()
+    .meta({ brief: 'Also copy the capture here.' })
     .describe(
       'Also copy the capture file to this path (which must not exist yet), to keep it beyond the server; where the session recorded which processes owned its connections, that record is copied beside it as <path>.processes.jsonl, so summarize_capture on the copy shows them too.',
     ),
@@ -38,6 +39,8 @@ const outputSchema = pagingFactsSchema.extend({ session: sessionViewSchema, save
 export const stopCaptureSessionTool = defineTool({
   name: 'stop_capture_session',
   title: 'Stop a capture and read it',
+  brief:
+    'Stop a capture session (or collect a finished one) and list its packets as analyze_pcap_file does; call again to re-read.',
   description:
     'Stop a running capture session (or collect one that stopped by itself) and analyze its packets, with the same parameters and paging as analyze_pcap_file. The session stays listed with its file, so calling this again with another filter or offset re-reads it; saveTo keeps a copy. A saved configuration (configName) fills the analysis parameters this call leaves out; explicit arguments win.',
   inputSchema,

@@ -27,7 +27,7 @@ const inputSchema = z.object({
     .min(SUMMARY_TOP_N.min)
     .max(SUMMARY_TOP_N.max)
     .optional()
-    .meta({ default: SUMMARY_TOP_N.default })
+    .meta({ default: SUMMARY_TOP_N.default, brief: 'Rows of each kind.' })
     .describe('Conversations, endpoints and expert messages to show, of each kind.'),
   host: hostParam,
   sslKeylogFile: keylogParam,
@@ -45,7 +45,7 @@ export const summarizeCaptureTool = defineTool({
   name: 'summarize_capture',
   title: 'Summarize a capture',
   brief:
-    'What is in a capture, in one page: facts and interfaces, what limits the conclusions (drops, unseen segments, cut packets, checksums), the protocol hierarchy, top conversations (with Community IDs and, where known, local processes) and endpoints, expert messages, and decode-as rules for unidentified ports. host narrows it to one host of a remote capture.',
+    'What is in a capture, in one page: facts, limits, protocols, top conversations and endpoints, expert messages.',
   description:
     'What is in a capture, in one page: packets, size, duration, time span, interfaces and file type; one "Capture limits" line with counts of what limits the conclusions (packets the capture dropped, segments ACKed but never captured, packets cut by the snapshot length, bad checksums and whether the capture host sent them, time going backwards, duplicated packets); the protocol hierarchy; the top TCP, UDP and IP conversations and endpoints by bytes; expert-info counts by severity with the most frequent messages; ports whose payload tshark did not identify but decodes with a decode-as rule (e.g. HTTP/2 cleartext, as gRPC speaks it, on port 50051), with the exact decodeAs rule to add. For a capture session of this server on Linux (and a copy saved with its process sidecar), or a capture whose packets carry Wireshark\'s own process information (frame.process.*, Wireshark 4.7 and later, read instead of the sidecar), also the local processes behind the conversations: conversations and bytes per process (pid, program, user, command line), and the processes at the ends of each top conversation. In a capture of several interfaces (a capture of several hosts, start_capture_session with remote, has one per host, named after it), each conversation says which interfaces saw it ("on db-1 + db-2"), and host narrows the whole summary to the packets one host captured. Works on a capture file or a capture session (running or finished).',
   inputSchema,
