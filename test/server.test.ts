@@ -73,8 +73,9 @@ describe('the sharkmcp server', () => {
         'preferences',
         'timeout',
       ]);
-      assert.match(manage.description ?? '', /arguments given explicitly win/);
-      assert.match(analyze.description ?? '', /explicit arguments win/);
+      // Said once, where every agent reads it: the instructions, which explain configName.
+      assert.match(manage.description ?? '', /configName/);
+      assert.match(mcp.client.getInstructions() ?? '', /configName .* arguments given explicitly win/);
     } finally {
       await mcp.close();
     }

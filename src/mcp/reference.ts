@@ -125,7 +125,7 @@ export function renderInstructions(tools: readonly Tool[]): string {
     ['reveal', 'reveal shows the credentials answers otherwise print as "[redacted]".'],
     [
       'configName',
-      'configName applies a configuration saved with manage_config to the arguments a call leaves out.',
+      'configName applies a configuration saved with manage_config to the arguments a call leaves out; arguments given explicitly win.',
     ],
     [
       'offset',

@@ -74,7 +74,6 @@ export const analysisParamsShape = {
     .meta({
       default: DEFAULT_FIELDS.join(','),
       brief: 'Comma-separated field names.',
-      listed: { default: null },
     })
     .describe(
       'Comma-separated tshark field names for outputFormat "fields" (e.g., "ip.src,http.host"). An unknown name gets close matches; list_fields finds names by protocol and by words.',

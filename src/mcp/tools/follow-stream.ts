@@ -26,7 +26,7 @@ const inputSchema = z.object({
     .describe('What to follow: tcp or udp payload, tls (decrypted application data), http, http2 or quic.'),
   stream: streamIndex
     .optional()
-    .meta({ default: FOLLOW_DEFAULTS.stream, brief: 'quic: the connection number.' })
+    .meta({ default: FOLLOW_DEFAULTS.stream, brief: 'Stream index (quic: connection number).' })
     .describe(
       'Stream index (tcp.stream, udp.stream, or quic.connection.number for quic), as other answers show it.',
     ),
