@@ -7,6 +7,7 @@ import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { CompleteResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
 import { INSPECT_KINDS } from '../analysis/digests/index.js';
+import { isInside } from '../storage/sandbox.js';
 import type { Connection, ServerDeps } from './tool.js';
 
 /** Names of the capture files a path completion offers (any file still works when typed). */
@@ -69,10 +70,9 @@ async function paths(deps: ServerDeps, value: string, captures: boolean): Promis
   if (!path.isAbsolute(value)) return matchingRoots;
   const dir = value.endsWith('/') ? value : path.dirname(value);
   const prefix = value.endsWith('/') ? '' : path.basename(value);
-  const inside = (p: string): boolean => roots.some((r) => p === r || p.startsWith(`${r}/`));
   // Judged where the folder really is: a symlink inside a root must not list a folder outside.
   const real = await realpath(dir).catch(() => undefined);
-  if (real === undefined || !inside(real)) return matchingRoots;
+  if (real === undefined || !roots.some((root) => isInside(real, root))) return matchingRoots;
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   return entries
     .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith('.'))
